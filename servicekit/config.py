@@ -1,0 +1,84 @@
+"""Settings from the environment, with defaults that make `make run` work on one machine.
+
+Lookup order for a key K of service S: ``MALL_<S>_<K>``, then ``MALL_<K>``, then the default.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# name -> (grpc port, api metrics port, worker metrics port). One table, so ports never collide.
+SERVICES: dict[str, tuple[int, int, int]] = {
+    "catalog": (50051, 9101, 9201),
+    "member": (50052, 9102, 9202),
+    "promotion": (50053, 9103, 9203),
+    "order": (50054, 9104, 9204),
+    "payment": (50055, 9105, 9205),
+    "logistics": (50056, 9106, 9206),
+    "support": (50057, 9107, 9207),
+    "analytics": (50058, 9108, 9208),
+}
+ORDER_IMPORT_PORT = 50059
+GATEWAY_PORT = 8000
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def env(key: str, default: str | None = None, service: str | None = None) -> str | None:
+    if service:
+        specific = os.environ.get(f"MALL_{service.upper()}_{key}")
+        if specific not in (None, ""):
+            return specific
+    value = os.environ.get(f"MALL_{key}")
+    return default if value in (None, "") else value
+
+
+def env_int(key: str, default: int, service: str | None = None) -> int:
+    return int(env(key, str(default), service))
+
+
+def env_float(key: str, default: float, service: str | None = None) -> float:
+    return float(env(key, str(default), service))
+
+
+def var_dir() -> Path:
+    path = Path(env("VAR_DIR", str(REPO_ROOT / "var")))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def grpc_target(service: str) -> str:
+    """Where a client finds `service` (host:port)."""
+    return env("GRPC_TARGET", f"127.0.0.1:{SERVICES[service][0]}", service)
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    database_url: str
+    amqp_url: str
+    grpc_port: int
+    api_metrics_port: int
+    worker_metrics_port: int
+    grpc_workers: int
+    drain_seconds: float
+    log_level: str
+
+    @classmethod
+    def load(cls, service: str) -> "Settings":
+        if service not in SERVICES:
+            raise ValueError(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
+        port, api_metrics, worker_metrics = SERVICES[service]
+        default_db = f"sqlite:///{var_dir() / (service + '.db')}"
+        return cls(
+            service=service,
+            database_url=env("DATABASE_URL", default_db, service),
+            amqp_url=env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/", service),
+            grpc_port=env_int("GRPC_PORT", port, service),
+            api_metrics_port=env_int("API_METRICS_PORT", api_metrics, service),
+            worker_metrics_port=env_int("WORKER_METRICS_PORT", worker_metrics, service),
+            grpc_workers=env_int("GRPC_WORKERS", 16, service),
+            drain_seconds=env_float("DRAIN_SECONDS", 5.0, service),
+            log_level=env("LOG_LEVEL", "INFO", service),
+        )

@@ -1,0 +1,58 @@
+"""Who is calling and which request this is, carried in contextvars.
+
+The server interceptor sets it from incoming gRPC metadata; the gateway sets it per HTTP request;
+the client interceptor passes it on. Works for threads (grpc server) and asyncio (gateway).
+"""
+from __future__ import annotations
+
+import contextvars
+import uuid
+from dataclasses import dataclass, field
+
+USER_ID = "x-mall-user-id"
+ROLES = "x-mall-roles"
+REQUEST_ID = "x-request-id"
+IDEMPOTENCY_KEY = "idempotency-key"
+
+
+@dataclass(frozen=True)
+class CallContext:
+    request_id: str = ""
+    user_id: str = ""
+    roles: tuple[str, ...] = field(default_factory=tuple)
+    idempotency_key: str = ""
+
+    def has_role(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+    def metadata(self) -> list[tuple[str, str]]:
+        md = [(REQUEST_ID, self.request_id or uuid.uuid4().hex)]
+        if self.user_id:
+            md.append((USER_ID, self.user_id))
+        if self.roles:
+            md.append((ROLES, ",".join(self.roles)))
+        return md
+
+    @classmethod
+    def from_metadata(cls, metadata) -> "CallContext":
+        md = {k: v for k, v in (metadata or ())}
+        roles = tuple(r for r in md.get(ROLES, "").split(",") if r)
+        return cls(request_id=md.get(REQUEST_ID, "") or uuid.uuid4().hex,
+                   user_id=md.get(USER_ID, ""), roles=roles,
+                   idempotency_key=md.get(IDEMPOTENCY_KEY, ""))
+
+
+_current: contextvars.ContextVar[CallContext] = contextvars.ContextVar("mall_call",
+                                                                          default=CallContext())
+
+
+def current() -> CallContext:
+    return _current.get()
+
+
+def set_current(ctx: CallContext) -> contextvars.Token:
+    return _current.set(ctx)
+
+
+def reset(token: contextvars.Token) -> None:
+    _current.reset(token)

@@ -1,0 +1,115 @@
+"""Domain errors, raised by use cases and mapped once (by the server interceptor) to gRPC status
+codes, with field violations (google.rpc.BadRequest) for bad input.
+
+A use case says *what* is wrong; it never touches grpc. The gateway maps the codes to HTTP
+(400/404/409/409/409/401/403) and the violations to an RFC 9457 problem body.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str        # dotted path of the offending input, e.g. "skus[2].price_fen"
+    rule: str         # a short machine-readable rule, e.g. "positive", "unique", "exists"
+    description: str  # what is wrong and what would be accepted, for a person
+
+
+class DomainError(Exception):
+    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+
+    def __init__(self, message: str, violations: list[FieldViolation] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.violations = list(violations or [])
+
+
+class InvalidArgument(DomainError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    @classmethod
+    def field(cls, field: str, rule: str, description: str) -> "InvalidArgument":
+        return cls(f"{field}: {description}", [FieldViolation(field, rule, description)])
+
+
+class NotFound(DomainError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(DomainError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class FailedPrecondition(DomainError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class ResourceExhausted(DomainError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unauthenticated(DomainError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(DomainError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Violations:
+    """Collects every problem of one input before raising, so the caller fixes them all at once."""
+
+    def __init__(self) -> None:
+        self.items: list[FieldViolation] = []
+
+    def add(self, field: str, rule: str, description: str) -> None:
+        self.items.append(FieldViolation(field, rule, description))
+
+    def check(self, ok: bool, field: str, rule: str, description: str) -> bool:
+        if not ok:
+            self.add(field, rule, description)
+        return ok
+
+    def raise_if_any(self, message: str = "the request has invalid fields") -> None:
+        if self.items:
+            summary = "; ".join(f"{v.field}: {v.description}" for v in self.items[:5])
+            raise InvalidArgument(f"{message}: {summary}", self.items)
+
+
+def to_rpc_status(err: DomainError):
+    """The google.rpc.Status for `err`, with a BadRequest detail when it has violations."""
+    from google.protobuf import any_pb2
+    from google.rpc import error_details_pb2, status_pb2
+
+    status = status_pb2.Status(code=err.code.value[0], message=err.message)
+    if err.violations:
+        bad = error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description,
+                                                        reason=v.rule)
+            for v in err.violations
+        ])
+        detail = any_pb2.Any()
+        detail.Pack(bad)
+        status.details.append(detail)
+    return status
+
+
+def violations_from_trailers(trailing_metadata) -> list[FieldViolation]:
+    """Reads the field violations a server attached (client side: the gateway, tests)."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    for key, value in trailing_metadata or ():
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(value)
+            out = []
+            for detail in status.details:
+                if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                    bad = error_details_pb2.BadRequest()
+                    detail.Unpack(bad)
+                    out += [FieldViolation(v.field, v.reason, v.description)
+                            for v in bad.field_violations]
+            return out
+    return []
