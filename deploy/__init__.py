@@ -1,0 +1,1 @@
+"""Deployment: Kubernetes manifests (k8s/) and the one-machine launcher (local/)."""

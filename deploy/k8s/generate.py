@@ -1,0 +1,242 @@
+"""Writes deploy/k8s/base from servicekit.config, so manifests and ports never drift apart.
+
+    .venv/bin/python -m deploy.k8s.generate
+
+The output is committed (SREs read and diff plain YAML); tests/contract/test_k8s_manifests.py
+fails when the committed files differ from what this script writes. Overlays are hand-written.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+from servicekit.config import GATEWAY_PORT, ORDER_IMPORT_PORT, SERVICES
+
+BASE = Path(__file__).resolve().parent / "base"
+IMAGE = "mall"  # one image for every process; overlays set the registry and tag
+CONFIG_MAP = "mall-config"
+# Secrets are referenced, never written here: the cluster's secret store creates them.
+DATABASE_SECRET = "mall-database-urls"  # one key per service, e.g. `catalog`
+AMQP_SECRET = "mall-amqp"  # key `url`
+JWT_SECRET = "mall-jwt"  # key `secret`
+# Who signs or verifies JWTs: the gateway checks them, member issues them at login.
+JWT_USERS = {"gateway", "member"}
+ORDER_IMPORT_METRICS_PORT = SERVICES["order"][1]  # same code as order-api, in its own pod
+
+API_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
+WORKER_RESOURCES = {"requests": {"cpu": "50m", "memory": "192Mi"}, "limits": {"memory": "384Mi"}}
+GATEWAY_RESOURCES = {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
+JOB_RESOURCES = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
+
+
+def secret_env(name: str, secret: str, key: str) -> dict:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def service_env(service: str) -> list[dict]:
+    env = [
+        secret_env(f"MALL_{service.upper()}_DATABASE_URL", DATABASE_SECRET, service),
+        secret_env("MALL_AMQP_URL", AMQP_SECRET, "url"),
+    ]
+    if service in JWT_USERS:
+        env.append(secret_env("MALL_JWT_SECRET", JWT_SECRET, "secret"))
+    return env
+
+
+def grpc_probe(port: int, *, period: int, failures: int, initial: int = 5) -> dict:
+    # Native gRPC probe: asks the standard health service for the server's overall status ("").
+    return {"grpc": {"port": port}, "initialDelaySeconds": initial, "periodSeconds": period,
+            "failureThreshold": failures, "timeoutSeconds": 3}
+
+
+def http_probe(path: str, port: str, *, period: int, failures: int, initial: int = 5) -> dict:
+    return {"httpGet": {"path": path, "port": port}, "initialDelaySeconds": initial,
+            "periodSeconds": period, "failureThreshold": failures, "timeoutSeconds": 3}
+
+
+def metrics_annotations(port: int) -> dict:
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics"}
+
+
+def container(name: str, command: list[str], *, ports: list[dict], env: list[dict],
+              resources: dict, readiness: dict | None = None, liveness: dict | None = None) -> dict:
+    spec = {
+        "name": name,
+        "image": IMAGE,
+        "command": command,
+        "envFrom": [{"configMapRef": {"name": CONFIG_MAP}}],
+        "env": env,
+        "resources": resources,
+        "securityContext": {"allowPrivilegeEscalation": False},
+    }
+    if ports:
+        spec["ports"] = ports
+    if readiness:
+        spec["readinessProbe"] = readiness
+    if liveness:
+        spec["livenessProbe"] = liveness
+    return spec
+
+
+def deployment(name: str, *, component: str, service: str, cont: dict, metrics_port: int,
+               grace: int = 30) -> dict:
+    labels = {"app": name, "app.kubernetes.io/component": component,
+              "app.kubernetes.io/part-of": "mall", "mall/service": service}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": labels, "annotations": metrics_annotations(metrics_port)},
+                # Longer than the server's drain (MALL_DRAIN_SECONDS) so SIGTERM can finish calls.
+                "spec": {"terminationGracePeriodSeconds": grace, "containers": [cont]},
+            },
+        },
+    }
+
+
+def cluster_service(name: str, port: int, port_name: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": {"app": name, "app.kubernetes.io/part-of": "mall"}},
+        "spec": {"selector": {"app": name},
+                 "ports": [{"name": port_name, "port": port, "targetPort": port_name}]},
+    }
+
+
+def api_manifests(service: str, *, name: str | None = None, port: int | None = None,
+                  command: list[str] | None = None) -> list[dict]:
+    grpc_port, api_metrics, _ = SERVICES[service]
+    name = name or f"{service}-api"
+    port = port or grpc_port
+    command = command or ["python", "-m", "servicekit", "api", service]
+    cont = container(
+        "api", command,
+        ports=[{"name": "grpc", "containerPort": port},
+               {"name": "metrics", "containerPort": api_metrics}],
+        env=service_env(service), resources=API_RESOURCES,
+        readiness=grpc_probe(port, period=5, failures=3),
+        # Liveness is lenient: NOT_SERVING while the database is briefly away must not restart.
+        liveness=grpc_probe(port, period=20, failures=6, initial=15),
+    )
+    return [deployment(name, component="api", service=service, cont=cont, metrics_port=api_metrics),
+            cluster_service(name, port, "grpc")]
+
+
+def worker_manifests(service: str) -> list[dict]:
+    _, _, worker_metrics = SERVICES[service]
+    name = f"{service}-worker"
+    cont = container(
+        "worker", ["python", "-m", "servicekit", "worker", service],
+        ports=[{"name": "metrics", "containerPort": worker_metrics}],
+        env=service_env(service), resources=WORKER_RESOURCES,
+        # A worker answers no requests; its metrics endpoint shows the process is alive.
+        readiness=http_probe("/metrics", "metrics", period=10, failures=3),
+        liveness=http_probe("/metrics", "metrics", period=20, failures=6, initial=15),
+    )
+    return [deployment(name, component="worker", service=service, cont=cont,
+                       metrics_port=worker_metrics)]
+
+
+def migrate_job(service: str) -> dict:
+    name = f"{service}-migrate"
+    cont = container("migrate", ["python", "-m", "servicekit", "migrate", service], ports=[],
+                     env=service_env(service), resources=JOB_RESOURCES)
+    labels = {"app": name, "app.kubernetes.io/component": "migration",
+              "app.kubernetes.io/part-of": "mall", "mall/service": service}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "backoffLimit": 3,
+            # Jobs are immutable: removing the finished one lets the next release apply anew.
+            "ttlSecondsAfterFinished": 600,
+            "template": {"metadata": {"labels": labels},
+                         "spec": {"restartPolicy": "OnFailure", "containers": [cont]}},
+        },
+    }
+
+
+def gateway_manifests() -> list[dict]:
+    env = [secret_env("MALL_AMQP_URL", AMQP_SECRET, "url"),
+           secret_env("MALL_JWT_SECRET", JWT_SECRET, "secret")]
+    cont = container(
+        "gateway", ["python", "-m", "gateway"],
+        ports=[{"name": "http", "containerPort": GATEWAY_PORT}], env=env,
+        resources=GATEWAY_RESOURCES,
+        readiness=http_probe("/readyz", "http", period=5, failures=3),
+        liveness=http_probe("/healthz", "http", period=20, failures=3, initial=10),
+    )
+    return [deployment("gateway", component="gateway", service="gateway", cont=cont,
+                       metrics_port=GATEWAY_PORT),
+            cluster_service("gateway", GATEWAY_PORT, "http")]
+
+
+def config_map() -> dict:
+    data = {
+        "MALL_LOG_LEVEL": "INFO",
+        "MALL_DRAIN_SECONDS": "5",
+        "MALL_GATEWAY_PORT": str(GATEWAY_PORT),
+        "MALL_MEDIA_ROOT": "/var/lib/mall/media",
+        "MALL_VAR_DIR": "/tmp/mall",  # nothing durable: every database is PostgreSQL here
+        "PYTHONUNBUFFERED": "1",
+    }
+    for service, (port, _, _) in SERVICES.items():
+        data[f"MALL_{service.upper()}_GRPC_TARGET"] = f"{service}-api:{port}"
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIG_MAP},
+            "data": data}
+
+
+def kustomization(resources: list[str]) -> dict:
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "labels": [{"pairs": {"app.kubernetes.io/managed-by": "kustomize"}}],
+        "resources": resources,
+    }
+
+
+def render() -> dict[str, str]:
+    """Relative path under base/ -> YAML text."""
+    files: dict[str, list[dict]] = {"configmap.yaml": [config_map()],
+                                    "gateway.yaml": gateway_manifests()}
+    for service in SERVICES:
+        files[f"{service}/api.yaml"] = api_manifests(service)
+        files[f"{service}/worker.yaml"] = worker_manifests(service)
+        files[f"{service}/migrate-job.yaml"] = [migrate_job(service)]
+    files["order/import.yaml"] = api_manifests(
+        "order", name="order-import", port=ORDER_IMPORT_PORT,
+        command=["python", "-m", "servicekit", "api", "order", "--part", "import"])
+    files["kustomization.yaml"] = [kustomization(sorted(files))]
+    header = "# Generated by `python -m deploy.k8s.generate` from servicekit/config.py. Do not edit.\n"
+    return {path: header + yaml.dump_all(docs, Dumper=_PlainDumper, sort_keys=False,
+                                         default_flow_style=False)
+            for path, docs in files.items()}
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a repeated dict out again instead of as a YAML anchor and alias."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+def main() -> int:
+    for relative, text in render().items():
+        path = BASE / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    print(f"wrote {BASE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
