@@ -1,0 +1,77 @@
+"""The product read model: what catalog's product.* events say about each SKU.
+
+Every catalog event carries the whole product and its `version`, which grows with every change.
+A SKU remembers the version it was last written from and an older event is ignored, so events
+that arrive late, twice, or out of order never resurrect an unpublished product or an old price.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import ProductSku
+
+
+@dataclass(frozen=True)
+class SkuSnapshot:
+    sku_id: str
+    price_fen: int
+    attributes: dict[str, str] = field(default_factory=dict)
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class ProductSnapshot:
+    product_id: str
+    title: str
+    on_sale: bool          # published, as opposed to draft or unpublished
+    version: int
+    skus: tuple[SkuSnapshot, ...] = ()
+
+
+def snapshot_from_event(product) -> ProductSnapshot:
+    """From mall.events.v1.CatalogProduct."""
+    return ProductSnapshot(
+        product_id=product.product_id, title=product.title,
+        on_sale=product.status == "published", version=product.version,
+        skus=tuple(SkuSnapshot(sku_id=s.sku_id, price_fen=s.price_fen, active=s.active,
+                               attributes=sku_attributes(s)) for s in product.skus))
+
+
+def sku_attributes(sku) -> dict[str, str]:
+    """What tells one SKU of a product from another, as a shopper reads it."""
+    attributes = {"size": sku.size, "colour": sku.colour, "cup": sku.cup,
+                  "band": str(sku.band) if sku.band else ""}
+    return {name: value for name, value in attributes.items() if value}
+
+
+def apply_product(session: Session, product: ProductSnapshot) -> int:
+    """Writes the product's SKUs as the event describes them. A SKU is buyable when the product is
+    on sale and the SKU is active; a SKU the product no longer lists is not. Returns rows changed."""
+    now = datetime.now(timezone.utc)
+    listed_ids = [s.sku_id for s in product.skus]
+    rows = {row.sku_id: row for row in session.scalars(
+        select(ProductSku).where((ProductSku.product_id == product.product_id)
+                                 | ProductSku.sku_id.in_(listed_ids)).with_for_update())}
+    changed = 0
+    for sku in product.skus:
+        row = rows.get(sku.sku_id)
+        if row is None:
+            row = ProductSku(sku_id=sku.sku_id, product_version=-1)
+            session.add(row)
+        if row.product_version > product.version:
+            continue
+        row.product_id, row.title = product.product_id, product.title
+        row.attributes, row.price_fen = dict(sku.attributes), sku.price_fen
+        row.published = product.on_sale and sku.active
+        row.product_version, row.updated_at = product.version, now
+        changed += 1
+    for sku_id, row in rows.items():
+        if sku_id not in listed_ids and row.product_id == product.product_id \
+                and row.product_version <= product.version:
+            row.published, row.product_version, row.updated_at = False, product.version, now
+            changed += 1
+    return changed
