@@ -1,0 +1,34 @@
+"""The caller's own account: a customer (with their shopping habits) or a staff member."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from servicekit.errors import Unauthenticated
+
+from .models import Member, ShoppingHabits, Staff
+
+NOT_SIGNED_IN = "sign in first: this call needs the caller's account"
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    member: Member
+    habits: ShoppingHabits | None
+
+
+def me(session: Session, user_id: str) -> CustomerProfile | Staff:
+    """Member ids and staff ids are both UUIDs, so one id names at most one account."""
+    try:
+        uuid.UUID(user_id)
+    except ValueError:
+        raise Unauthenticated(NOT_SIGNED_IN) from None
+    member = session.get(Member, user_id)
+    if member is not None:
+        return CustomerProfile(member, session.get(ShoppingHabits, member.id))
+    staff = session.get(Staff, user_id)
+    if staff is not None and not staff.disabled:
+        return staff
+    raise Unauthenticated(NOT_SIGNED_IN)

@@ -1,0 +1,54 @@
+"""A member's shopping habits, folded from `order.paid` events.
+
+The kit's inbox makes each event count once; the arithmetic here is order-independent (sums, a
+count and a max), so events arriving late or out of order give the same profile.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy.orm import Session
+
+from mall.events.v1 import order_events_pb2
+
+from .clock import utcnow
+from .models import ShoppingHabits
+
+
+def average_fen(total_fen: int, count: int) -> int:
+    """total / count in whole fen, rounded half up (integers only: money is never a float)."""
+    if count <= 0:
+        return 0
+    return (2 * total_fen + count) // (2 * count)
+
+
+def parse_time(value: str) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def record_paid_order(session: Session, paid: order_events_pb2.OrderPaid,
+                      occurred_at: datetime | None = None) -> ShoppingHabits | None:
+    """Adds one paid order to its member's habits; None when the event names no member."""
+    if not paid.member_id:
+        return None
+    paid_at = parse_time(paid.paid_at) or occurred_at
+    habits = session.get(ShoppingHabits, paid.member_id, with_for_update=True)
+    if habits is None:
+        habits = ShoppingHabits(member_id=paid.member_id, orders_count=0, total_paid_fen=0,
+                                average_order_fen=0, last_order_at=None)
+        session.add(habits)
+    habits.orders_count += 1
+    habits.total_paid_fen += paid.paid_fen
+    habits.average_order_fen = average_fen(habits.total_paid_fen, habits.orders_count)
+    if paid_at is not None and (habits.last_order_at is None
+                                or _utc(habits.last_order_at) < paid_at):
+        habits.last_order_at = paid_at
+    habits.updated_at = utcnow()
+    return habits
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
