@@ -184,6 +184,7 @@ def config_map() -> dict:
     data = {
         "MALL_LOG_LEVEL": "INFO",
         "MALL_DRAIN_SECONDS": "5",
+        "MALL_GATEWAY_HOST": "0.0.0.0",  # the gateway binds to loopback unless told
         "MALL_GATEWAY_PORT": str(GATEWAY_PORT),
         "MALL_MEDIA_ROOT": "/var/lib/mall/media",
         "MALL_VAR_DIR": "/tmp/mall",  # nothing durable: every database is PostgreSQL here
