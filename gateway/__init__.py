@@ -1,0 +1,1 @@
+"""The HTTP edge of the mall: FastAPI on uvicorn, talking to the services over async gRPC."""

@@ -1,0 +1,69 @@
+"""One pure ASGI middleware for every request: the request id (X-Request-Id in and out, put in
+the call context the gRPC calls carry on) and the Prometheus request metrics by route template.
+
+Pure ASGI rather than BaseHTTPMiddleware: no extra task per request, and the contextvar set here
+is the one the endpoint sees.
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from prometheus_client import Counter, Histogram
+
+from servicekit import context
+
+REQUESTS = Counter("mall_gateway_requests_total", "HTTP requests handled by the gateway",
+                   ["method", "route", "status"])
+LATENCY = Histogram("mall_gateway_request_seconds", "HTTP request latency by route template",
+                    ["method", "route"],
+                    buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+
+# A caller's request id is accepted only when it is a sane token (it ends up in logs and metadata).
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = ""
+        idempotency_key = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif name == b"idempotency-key":
+                idempotency_key = value.decode("latin-1")[:128]
+        if not _VALID_REQUEST_ID.match(request_id):
+            request_id = uuid.uuid4().hex
+        # Also in the scope's state: the last-resort 500 handler runs outside this middleware.
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = context.set_current(context.CallContext(request_id=request_id,
+                                                        idempotency_key=idempotency_key))
+        status_code = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message):
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                    headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            REQUESTS.labels(method, template, str(status_code)).inc()
+            LATENCY.labels(method, template).observe(time.perf_counter() - started)
+            context.reset(token)

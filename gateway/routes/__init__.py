@@ -1,0 +1,1 @@
+"""One router per group of routes; app.py mounts them."""

@@ -1,0 +1,94 @@
+"""The shop as shoppers see it: categories, product listings and search, product detail.
+No sign-in needed; only published products and active categories are visible."""
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from mall.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from mall.common.v1 import common_pb2
+
+from ..convert import to_json
+
+router = APIRouter(prefix="/v1", tags=["catalog"])
+
+SortName = Literal["newest", "price_asc", "price_desc", "sales", "rating", "relevance"]
+KindName = Literal["style", "function", "brand"]
+
+
+def _stub(request: Request) -> catalog_pb2_grpc.CatalogServiceStub:
+    return request.app.state.clients.stub("catalog", catalog_pb2_grpc.CatalogServiceStub)
+
+
+@router.get("/categories", summary="Active categories, flat, parents before children")
+async def list_categories(request: Request, kind: KindName | None = None) -> dict:
+    req = catalog_pb2.ListCategoriesRequest(
+        kind=catalog_pb2.CategoryKind.Value(kind.upper()) if kind else 0)
+    return to_json(await request.app.state.clients.call(_stub(request).ListCategories, req))
+
+
+async def _list(request: Request, *, query: str, category: str, function: list[str],
+                brand: list[str], min_price_fen: int | None, max_price_fen: int | None,
+                size: list[str], colour: list[str], sort: SortName | None, page_size: int,
+                page_token: str) -> Response:
+    req = catalog_pb2.ListProductsRequest(
+        category_id=category, function_ids=function, brand_ids=brand, sizes=size,
+        colours=colour, query=query,
+        sort=catalog_pb2.ProductSort.Value(sort.upper()) if sort else 0,
+        page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))
+    if min_price_fen is not None:
+        req.min_price_fen = min_price_fen
+    if max_price_fen is not None:
+        req.max_price_fen = max_price_fen
+    cache = request.app.state.listing_cache
+    return await cache.respond(req, lambda: request.app.state.clients.call(
+        _stub(request).ListProducts, req))
+
+
+_FILTERS = dict(
+    category=Query("", description="a category id: it and its descendants"),
+    function=Query([], description="function facet ids; every one must apply (repeatable)"),
+    brand=Query([], description="brand ids; any of them (repeatable)"),
+    min_price_fen=Query(None, ge=0, description="lowest price, inclusive, in fen"),
+    max_price_fen=Query(None, ge=0, description="highest price, inclusive, in fen"),
+    size=Query([], description='sizes in stock, e.g. "75B" or "M" (repeatable)'),
+    colour=Query([], description="colours (repeatable)"),
+    page_size=Query(20, ge=1, le=100),
+    page_token=Query("", max_length=2048, description="next_page_token of the previous page"),
+)
+
+
+@router.get("/products", summary="Published products, filtered and sorted, a page at a time")
+async def list_products(
+        request: Request, category: str = _FILTERS["category"],
+        function: list[str] = _FILTERS["function"], brand: list[str] = _FILTERS["brand"],
+        min_price_fen: int | None = _FILTERS["min_price_fen"],
+        max_price_fen: int | None = _FILTERS["max_price_fen"],
+        size: list[str] = _FILTERS["size"], colour: list[str] = _FILTERS["colour"],
+        sort: SortName | None = None, page_size: int = _FILTERS["page_size"],
+        page_token: str = _FILTERS["page_token"]) -> Response:
+    return await _list(request, query="", category=category, function=function, brand=brand,
+                       min_price_fen=min_price_fen, max_price_fen=max_price_fen, size=size,
+                       colour=colour, sort=sort, page_size=page_size, page_token=page_token)
+
+
+@router.get("/search", summary="Keyword search (Chinese or not) over published products")
+async def search(
+        request: Request, q: str = Query(min_length=1, max_length=100),
+        category: str = _FILTERS["category"],
+        function: list[str] = _FILTERS["function"], brand: list[str] = _FILTERS["brand"],
+        min_price_fen: int | None = _FILTERS["min_price_fen"],
+        max_price_fen: int | None = _FILTERS["max_price_fen"],
+        size: list[str] = _FILTERS["size"], colour: list[str] = _FILTERS["colour"],
+        sort: SortName | None = None, page_size: int = _FILTERS["page_size"],
+        page_token: str = _FILTERS["page_token"]) -> Response:
+    return await _list(request, query=q, category=category, function=function, brand=brand,
+                       min_price_fen=min_price_fen, max_price_fen=max_price_fen, size=size,
+                       colour=colour, sort=sort, page_size=page_size, page_token=page_token)
+
+
+@router.get("/products/{product_id}", summary="A published product with its SKUs and media")
+async def get_product(product_id: str, request: Request) -> dict:
+    req = catalog_pb2.GetProductRequest(product_id=product_id)
+    return to_json(await request.app.state.clients.call(_stub(request).GetProduct, req))

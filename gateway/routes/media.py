@@ -1,0 +1,22 @@
+"""Product media files from MALL_MEDIA_ROOT: the local stand-in for a CDN over object storage."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+
+from ..problems import Problem
+
+router = APIRouter(tags=["media"])
+
+
+@router.get("/media/{key:path}", summary="A stored image or video",
+            responses={404: {"description": "No such file"}})
+async def media(key: str, request: Request) -> FileResponse:
+    root: Path = request.app.state.settings.media_root.resolve()
+    path = (root / key).resolve()
+    # Keys come from catalog, but the URL is the client's: never leave the media root.
+    if not path.is_relative_to(root) or not path.is_file():
+        raise Problem(404, "not-found", f"no media file {key!r}")
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})

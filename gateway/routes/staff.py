@@ -1,0 +1,61 @@
+"""Staff accounts, for admins: create, list, change roles, disable."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from mall.common.v1 import common_pb2
+from mall.member.v1 import member_pb2, member_pb2_grpc
+
+from .. import auth
+from ..convert import to_json
+
+router = APIRouter(prefix="/v1/admin/staff", tags=["admin-staff"],
+                   dependencies=[Depends(auth.staff(auth.ADMIN))])
+
+
+class NewStaff(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    roles: list[str] = Field(min_length=1, description="any of: admin, operator, cs_agent, "
+                                                       "warehouse, analyst")
+    display_name: str = Field(default="", max_length=64)
+
+
+class StaffChanges(BaseModel):
+    """Only the fields given change."""
+    roles: list[str] | None = Field(default=None, min_length=1)
+    disabled: bool | None = None
+    display_name: str | None = Field(default=None, max_length=64)
+
+
+def _stub(request: Request) -> member_pb2_grpc.StaffServiceStub:
+    return request.app.state.clients.stub("member", member_pb2_grpc.StaffServiceStub)
+
+
+@router.post("", status_code=201, summary="Create a staff account")
+async def create_staff(body: NewStaff, request: Request) -> dict:
+    reply = await request.app.state.clients.call(_stub(request).CreateStaff,
+                                                 member_pb2.CreateStaffRequest(**body.model_dump()))
+    return to_json(reply)
+
+
+@router.get("", summary="List staff accounts, by username")
+async def list_staff(request: Request, include_disabled: bool = False,
+                     page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> dict:
+    req = member_pb2.ListStaffRequest(
+        include_disabled=include_disabled,
+        page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))
+    return to_json(await request.app.state.clients.call(_stub(request).ListStaff, req))
+
+
+@router.patch("/{staff_id}", summary="Change a staff account's roles, name or disabled flag")
+async def update_staff(staff_id: str, body: StaffChanges, request: Request) -> dict:
+    req = member_pb2.UpdateStaffRequest(staff_id=staff_id)
+    if body.roles is not None:
+        req.roles.roles.extend(body.roles)
+    if body.disabled is not None:
+        req.disabled = body.disabled
+    if body.display_name is not None:
+        req.display_name = body.display_name
+    return to_json(await request.app.state.clients.call(_stub(request).UpdateStaff, req))

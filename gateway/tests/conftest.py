@@ -1,0 +1,1 @@
+from .fixtures import jwt_secret, offline, settings  # noqa: F401  (pytest finds them here)
