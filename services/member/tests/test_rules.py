@@ -1,0 +1,74 @@
+import pytest
+
+from servicekit.errors import InvalidArgument, Violations
+from services.member import passwords, rules
+from services.member.habits import average_fen
+from services.member.paging import PageTokens, page_size
+
+
+def violations(check, *args):
+    v = Violations()
+    result = check(v, *args)
+    return [(x.field, x.rule) for x in v.items], result
+
+
+@pytest.mark.parametrize("name", ["ab", "1admin", "a" * 33, "has space", "中文名", ""])
+def test_usernames_refused(name):
+    assert violations(rules.check_username, name)[0] == [("username", "format")]
+
+
+@pytest.mark.parametrize("name", ["amy", "li.na", "wh_01", "a" * 32, "cs-agent-7"])
+def test_usernames_accepted(name):
+    assert violations(rules.check_username, name)[0] == []
+
+
+def test_password_length_bounds():
+    assert violations(rules.check_new_password, "123456789")[0] == [("password", "min_length")]
+    assert violations(rules.check_new_password, "1234567890")[0] == []
+    assert violations(rules.check_new_password, "x" * 129)[0] == [("password", "max_length")]
+
+
+def test_roles_are_checked_each_and_returned_canonical():
+    found, roles = violations(rules.check_roles, ["analyst", "admin", "analyst"])
+    assert found == [] and roles == ["admin", "analyst"]
+    found, _ = violations(rules.check_roles, ["admin", "superuser", "root"])
+    assert found == [("roles[1]", "known_role"), ("roles[2]", "known_role")]
+    assert violations(rules.check_roles, [])[0] == [("roles", "required")]
+
+
+def test_argon2_hashes_verify_only_the_right_password():
+    hashed = passwords.hash_password("correct horse battery")
+    assert hashed.startswith("$argon2id$")
+    assert passwords.verify_password(hashed, "correct horse battery")
+    assert not passwords.verify_password(hashed, "correct horse batterY")
+    assert not passwords.verify_password(None, "anything at all")
+    assert not passwords.verify_password("not-a-hash", "anything at all")
+    assert not passwords.needs_rehash(hashed)
+
+
+def test_average_order_value_rounds_half_up_in_whole_fen():
+    assert average_fen(0, 0) == 0
+    assert average_fen(100, 3) == 33
+    assert average_fen(200, 3) == 67
+    assert average_fen(3, 2) == 2  # 1.5 fen rounds up
+    assert average_fen(10_000_00, 1) == 10_000_00
+
+
+def test_page_tokens_round_trip_and_refuse_tampering():
+    pages = PageTokens("secret" * 8)
+    token = pages.encode({"after": "amy"})
+    assert pages.decode(token) == {"after": "amy"}
+    body, sig = token.split(".")
+    for bad in (body + "." + sig[:-2] + "AA", "e30." + sig, "garbage", ""):
+        with pytest.raises(InvalidArgument) as err:
+            pages.decode(bad)
+        assert err.value.violations[0].field == "page.page_token"
+    with pytest.raises(InvalidArgument):
+        PageTokens("other" * 8).decode(token)
+
+
+def test_page_size_defaults_and_bounds():
+    assert page_size(0) == 20 and page_size(100) == 100
+    for bad in (-1, 101):
+        with pytest.raises(InvalidArgument):
+            page_size(bad)
