@@ -1,0 +1,50 @@
+"""The cart over gRPC, through the real server and its interceptors."""
+import grpc
+import pytest
+
+from mall.order.v1 import order_pb2, order_pb2_grpc
+from servicekit.errors import violations_from_trailers
+from services.order import products
+
+from .helpers import catalog_product
+
+ALICE = (("x-mall-user-id", "member-alice"),)
+
+
+@pytest.fixture
+def stub(runtime, grpc_stub_for):
+    with runtime.transaction() as session:
+        products.apply_product(session, products.snapshot_from_event(catalog_product()))
+    return grpc_stub_for("order", order_pb2_grpc.CartServiceStub)
+
+
+def test_add_update_remove_and_get_over_grpc(stub):
+    cart = stub.AddCartItem(order_pb2.AddCartItemRequest(sku_id="sku-75b-black", quantity=2),
+                            metadata=ALICE)
+    assert cart.subtotal_fen == 39800 and cart.lines[0].attributes["colour"] == "黑色"
+    cart = stub.UpdateCartItem(order_pb2.UpdateCartItemRequest(sku_id="sku-75b-black",
+                                                               quantity=3), metadata=ALICE)
+    assert cart.lines[0].line_total_fen == 59700
+    stub.AddCartItem(order_pb2.AddCartItemRequest(sku_id="sku-80c-nude", quantity=1), metadata=ALICE)
+    cart = stub.RemoveCartItem(order_pb2.RemoveCartItemRequest(sku_id="sku-75b-black"),
+                               metadata=ALICE)
+    assert [l.sku_id for l in cart.lines] == ["sku-80c-nude"]
+    assert stub.GetCart(order_pb2.GetCartRequest(), metadata=ALICE) == cart
+
+
+def test_without_a_member_the_cart_is_unauthenticated(stub):
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetCart(order_pb2.GetCartRequest())
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_bad_input_comes_back_as_field_violations(stub):
+    with pytest.raises(grpc.RpcError) as err:
+        stub.AddCartItem(order_pb2.AddCartItemRequest(sku_id="sku-nope", quantity=1), metadata=ALICE)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [(v.field, v.rule) for v in violations_from_trailers(err.value.trailing_metadata())] \
+        == [("sku_id", "exists")]
+    with pytest.raises(grpc.RpcError) as err:
+        stub.AddCartItem(order_pb2.AddCartItemRequest(sku_id="sku-75b-black", quantity=100),
+                         metadata=ALICE)
+    assert [v.field for v in violations_from_trailers(err.value.trailing_metadata())] == ["quantity"]
