@@ -1,0 +1,240 @@
+"""The gRPC server of a service's `api` process.
+
+One interceptor does the per-call plumbing (caller context, trace span, metrics, domain error
+mapping) so the cost is paid once per call. Health is NOT_SERVING until the database and the broker
+answer, and again on SIGTERM before the server drains.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy import text
+
+from . import context, logs, metrics, service, tracing
+from .errors import DomainError, to_rpc_status
+from .outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+_PLUMBING_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+
+
+class KitServerInterceptor(grpc.ServerInterceptor):
+    def __init__(self, service_name: str):
+        self.service_name = service_name
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    def intercept_service(self, continuation, details):
+        method = details.method
+        cached = self._wrapped.get(method)
+        if cached is not None:
+            return cached
+        handler = continuation(details)
+        if handler is None or method.startswith(_PLUMBING_PREFIXES):
+            return handler
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        short = method.rsplit("/", 1)[-1]
+        latency = metrics.RPC_LATENCY.labels(self.service_name, short)
+        counters: dict[str, object] = {}
+        tracer = tracing.tracer()
+
+        def count(code: grpc.StatusCode) -> None:
+            counter = counters.get(code.name)
+            if counter is None:
+                counter = counters[code.name] = metrics.RPC_REQUESTS.labels(
+                    self.service_name, short, code.name)
+            counter.inc()
+
+        def begin(ctx):
+            md = ctx.invocation_metadata()
+            return (time.perf_counter(), context.set_current(context.CallContext.from_metadata(md)),
+                    tracing.attach(tracing.extract_context(dict(md))))
+
+        def end(state, code) -> None:
+            started, token, otel_token = state
+            tracing.detach(otel_token)
+            context.reset(token)
+            count(code)
+            latency.observe(time.perf_counter() - started)
+
+        def fail(err: Exception, ctx, span) -> grpc.StatusCode:
+            """Turns an exception into the call's status (abort raises); returns the code."""
+            if isinstance(err, DomainError):
+                span.set_status(Status(StatusCode.ERROR, err.code.name))
+                ctx.abort_with_status(rpc_status.to_status(to_rpc_status(err)))
+            if _is_abort(err, ctx):
+                raise err
+            span.set_status(Status(StatusCode.ERROR, type(err).__name__))
+            log.exception("unhandled error in %s", method)
+            ctx.abort(grpc.StatusCode.INTERNAL,
+                      f"internal error (request id {context.current().request_id})")
+
+        def span(ctx):
+            return tracer.start_as_current_span(method, kind=SpanKind.SERVER, record_exception=False,
+                                                set_status_on_exception=False)
+
+        def run(behavior, request, ctx):
+            state, code = begin(ctx), grpc.StatusCode.OK
+            try:
+                with span(ctx) as current_span:
+                    try:
+                        return behavior(request, ctx)
+                    except Exception as err:
+                        code = err.code if isinstance(err, DomainError) else (
+                            ctx.code() if _is_abort(err, ctx) else grpc.StatusCode.INTERNAL)
+                        fail(err, ctx, current_span)
+            finally:
+                end(state, code)
+
+        def run_stream(behavior, request, ctx):
+            state, code = begin(ctx), grpc.StatusCode.OK
+            try:
+                with span(ctx) as current_span:
+                    try:
+                        yield from behavior(request, ctx)
+                    except Exception as err:
+                        code = err.code if isinstance(err, DomainError) else (
+                            ctx.code() if _is_abort(err, ctx) else grpc.StatusCode.INTERNAL)
+                        fail(err, ctx, current_span)
+            finally:
+                end(state, code)
+
+        if handler.unary_unary:
+            inner = handler.unary_unary
+            return grpc.unary_unary_rpc_method_handler(
+                lambda req, ctx: run(inner, req, ctx),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        if handler.stream_unary:
+            inner_su = handler.stream_unary
+            return grpc.stream_unary_rpc_method_handler(
+                lambda it, ctx: run(inner_su, it, ctx),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        if handler.unary_stream:
+            inner_us = handler.unary_stream
+            return grpc.unary_stream_rpc_method_handler(
+                lambda req, ctx: run_stream(inner_us, req, ctx),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        inner_ss = handler.stream_stream
+        return grpc.stream_stream_rpc_method_handler(
+            lambda it, ctx: run_stream(inner_ss, it, ctx),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+
+def _is_abort(err: Exception, ctx) -> bool:
+    """ctx.abort() raises a bare Exception after setting the code; let it through untouched."""
+    code = getattr(ctx, "code", lambda: None)()
+    return code is not None and code != grpc.StatusCode.OK
+
+
+@dataclass
+class RunningServer:
+    name: str
+    port: int
+    server: grpc.Server
+    health: health.HealthServicer
+    service_names: list[str]
+    relay: OutboxRelay | None = None
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    def set_serving(self, serving: bool) -> None:
+        status = (health_pb2.HealthCheckResponse.SERVING if serving
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        for name in ["", *self.service_names]:
+            self.health.set(name, status)
+
+    def stop(self, drain_seconds: float = 0.0, grace: float = 5.0) -> None:
+        if self.stopped.is_set():
+            return
+        self.set_serving(False)  # load balancers stop sending before we stop accepting
+        if drain_seconds:
+            time.sleep(drain_seconds)
+        self.server.stop(grace).wait()
+        if self.relay:
+            self.relay.stop()
+        self.stopped.set()
+
+
+def build_server(name: str, *, port: int | None = None, host: str = "0.0.0.0",
+                 with_relay: bool = True, max_workers: int | None = None) -> RunningServer:
+    """Builds and starts `name`'s server (port 0 = a free one); health starts NOT_SERVING."""
+    rt = service.runtime(name)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers or rt.settings.grpc_workers,
+                                   thread_name_prefix=f"{name}-rpc"),
+        interceptors=[KitServerInterceptor(name)],
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                 ("grpc.so_reuseport", 0)])
+    service_names = list(service.module(name, "api").register(server, rt))
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    bound = server.add_insecure_port(f"{host}:{rt.settings.grpc_port if port is None else port}")
+    if bound == 0:
+        raise SystemExit(f"{name}: cannot listen on port {port}")
+    server.start()
+    running = RunningServer(name, bound, server, health_servicer, service_names)
+    running.set_serving(False)
+    if with_relay:
+        running.relay = OutboxRelay(rt)
+        running.relay.start()
+    threading.Thread(target=_become_ready, args=(running, rt), daemon=True,
+                     name=f"{name}-readiness").start()
+    return running
+
+
+def _become_ready(running: RunningServer, rt) -> None:
+    """SERVING once the database answers and (with a relay) the broker is connected."""
+    delay = 0.1
+    while not running.stopped.is_set():
+        try:
+            with rt.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            if running.relay is None or running.relay.connected.wait(timeout=delay):
+                running.set_serving(True)
+                log.info("%s api serving on port %s", running.name, running.port)
+                return
+        except Exception as err:  # keep NOT_SERVING and keep trying
+            log.warning("%s not ready yet: %s", running.name, err)
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def serve(name: str) -> None:
+    """Entry point of `python -m servicekit api <name>`: runs until SIGTERM/SIGINT, then drains."""
+    rt = service.runtime(name)
+    logs.setup(f"{name}-api", rt.settings.log_level)
+    tracing.setup(f"{name}-api")
+    metrics.serve(rt.settings.api_metrics_port)
+    running = build_server(name)
+    stop_requested = threading.Event()
+
+    def on_signal(signum, _frame):
+        log.info("%s api: signal %s, draining", name, signum)
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stop_requested.wait()
+    running.stop(drain_seconds=rt.settings.drain_seconds)
+    log.info("%s api stopped", name)

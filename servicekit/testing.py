@@ -1,0 +1,327 @@
+"""pytest fixtures for services: real PostgreSQL (when 127.0.0.1:5432 answers) and real RabbitMQ.
+
+At configure time every service is pointed (through the environment, so subprocesses inherit it)
+at its own test database `mall_test_<service>_<pid>` and at a RabbitMQ vhost of this session;
+databases are created and migrated on first use and dropped at the end, with the vhost.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pika
+import pytest
+from sqlalchemy import create_engine, text
+
+from . import migrate, service
+from .config import REPO_ROOT, SERVICES, Settings
+from .events import exchange_name, make_envelope
+
+PG_ADMIN_URL = os.environ.get("MALL_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+RUN_ID = f"{os.getpid()}"
+_state: dict = {"created": set(), "migrated": set(), "vhost": None, "tmp": None, "servers": {}}
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def use_postgres() -> bool:
+    if os.environ.get("MALL_TEST_DB", "").lower() == "sqlite":
+        return False
+    return _port_open("127.0.0.1", 5432)
+
+
+def database_name(name: str) -> str:
+    return f"mall_test_{name}_{RUN_ID}"
+
+
+def _rabbitmqctl(*args: str) -> bool:
+    tool = shutil.which("rabbitmqctl")
+    if not tool:
+        return False
+    return subprocess.run([tool, *args], capture_output=True, timeout=60).returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pytest_configure(config):
+    tmp = Path(tempfile.mkdtemp(prefix="mall-test-"))
+    _state["tmp"] = tmp
+    os.environ["MALL_VAR_DIR"] = str(tmp / "var")
+    os.environ.setdefault("MALL_MEDIA_ROOT", str(tmp / "media"))
+    os.environ.setdefault("MALL_JWT_SECRET", "test-jwt-secret-" + uuid.uuid4().hex)
+    os.environ["MALL_API_METRICS_PORT"] = "0"
+    os.environ["MALL_WORKER_METRICS_PORT"] = "0"
+    os.environ["MALL_DRAIN_SECONDS"] = "0"
+    pythonpath = [str(REPO_ROOT), str(REPO_ROOT / "gen")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(pythonpath + [os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    for name in SERVICES:
+        point_at_test_database(name)
+    vhost = f"mall_test_{RUN_ID}"
+    base = os.environ.get("MALL_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
+    if _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"):
+        _state["vhost"] = vhost
+        os.environ["MALL_AMQP_URL"] = f"{base}/{vhost}"
+    else:  # no rabbitmqctl here: share the default vhost
+        os.environ["MALL_AMQP_URL"] = f"{base}/%2F"
+
+
+def pytest_unconfigure(config):
+    for server in _state["servers"].values():
+        server.stop()
+    service.forget_runtimes()
+    if _state["created"]:
+        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            for db in _state["created"]:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        engine.dispose()
+    if _state["vhost"]:
+        _rabbitmqctl("delete_vhost", _state["vhost"])
+    if _state["tmp"]:
+        shutil.rmtree(_state["tmp"], ignore_errors=True)
+
+
+def point_at_test_database(name: str) -> None:
+    """Sets MALL_<NAME>_DATABASE_URL (inherited by the processes tests start)."""
+    if use_postgres():
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database_name(name)
+    else:
+        url = f"sqlite:///{Path(_state['tmp']) / (name + '.db')}"
+    os.environ[f"MALL_{name.upper()}_DATABASE_URL"] = url
+
+
+def ensure_database(name: str) -> None:
+    """Creates (PostgreSQL) and migrates `name`'s test database, once per session."""
+    if name in _state["migrated"]:
+        return
+    if f"MALL_{name.upper()}_DATABASE_URL" not in os.environ:
+        point_at_test_database(name)
+    if use_postgres():
+        db = database_name(name)
+        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{db}"'))
+        engine.dispose()
+        _state["created"].add(db)
+    if (migrate.migrations_dir(name) / "env.py").exists():
+        migrate.upgrade(name, Settings.load(name).database_url)
+    else:  # a service still without migrations: build its tables from the models
+        service.runtime(name).metadata.create_all(service.runtime(name).engine)
+    _state["migrated"].add(name)
+
+
+def empty_tables(name: str) -> None:
+    rt = service.runtime(name)
+    tables = [t for t in rt.metadata.sorted_tables]
+    with rt.engine.begin() as conn:
+        if rt.engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables)
+                              + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def runtime_for():
+    """runtime_for("catalog") -> the catalog Runtime on an emptied test database."""
+    emptied: set[str] = set()
+
+    def get(name: str):
+        ensure_database(name)
+        if name not in emptied:
+            empty_tables(name)
+            emptied.add(name)
+        return service.runtime(name)
+
+    return get
+
+
+@pytest.fixture
+def grpc_stub_for(runtime_for):
+    """grpc_stub_for("catalog", CatalogStub) -> a stub on the service's real server (started once
+    per session in this process, full interceptor stack, no relay: see relay_for)."""
+    from . import grpc_client, grpc_server
+
+    def get(name: str, stub_class):
+        runtime_for(name)
+        server = _state["servers"].get(name)
+        if server is None:
+            server = grpc_server.build_server(name, port=0, host="127.0.0.1", with_relay=False)
+            _state["servers"][name] = server
+        return stub_class(grpc_client.channel(name, target=f"127.0.0.1:{server.port}"))
+
+    return get
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    return os.environ["MALL_AMQP_URL"]
+
+
+@pytest.fixture
+def relay_for(runtime_for):
+    """relay_for("catalog") starts that service's outbox relay for this test."""
+    from .outbox import OutboxRelay
+
+    relays = []
+
+    def start(name: str) -> OutboxRelay:
+        relay = OutboxRelay(runtime_for(name), poll_seconds=0.05)
+        relay.start()
+        if not relay.connected.wait(10):
+            raise RuntimeError("the outbox relay could not reach RabbitMQ")
+        relays.append(relay)
+        return relay
+
+    yield start
+    for relay in relays:
+        relay.stop()
+
+
+def worker_queues(name: str) -> list[str]:
+    """The queues `name`'s worker consumes (read from its nameko entrypoints)."""
+    from .worker import handler_queue
+
+    worker_cls = service.module(name, "worker").Worker
+    queues = []
+    for attr in dir(worker_cls):
+        for entry in getattr(getattr(worker_cls, attr), "nameko_entrypoints", ()):
+            if hasattr(entry, "event_type"):
+                queues.append(handler_queue(entry.source_service, entry.event_type, name, attr))
+    return queues
+
+
+class WorkerProcess:
+    """`python -m servicekit worker <name>` as a real process, on the test database and vhost."""
+
+    def __init__(self, name: str, extra_env: dict | None = None):
+        self.name = name
+        self.env = {**os.environ, **(extra_env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.log_path = Path(_state["tmp"]) / f"{name}-worker-{uuid.uuid4().hex[:6]}.log"
+
+    def start(self, timeout: float = 30) -> "WorkerProcess":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "servicekit", "worker", self.name],
+                                     cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self._wait_consuming(timeout)
+        return self
+
+    def _wait_consuming(self, timeout: float) -> None:
+        queues = worker_queues(self.name)
+        params = pika.URLParameters(self.env["MALL_AMQP_URL"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} worker exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                connection = pika.BlockingConnection(params)
+                try:
+                    channel = connection.channel()
+                    if all(channel.queue_declare(q, passive=True).method.consumer_count > 0
+                           for q in queues):
+                        return
+                finally:
+                    if connection.is_open:
+                        connection.close()
+            except pika.exceptions.AMQPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} worker not consuming after {timeout}s: "
+                           f"{self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no cleanup."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def worker_process(runtime_for):
+    """worker_process("analytics") -> a started WorkerProcess (stopped after the test)."""
+    started: list[WorkerProcess] = []
+
+    def start(name: str, extra_env: dict | None = None) -> WorkerProcess:
+        runtime_for(name)
+        proc = WorkerProcess(name, extra_env).start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def publish_event(source: str, event_type: str, data, *, event_id: str | None = None,
+                  headers: dict | None = None) -> dict:
+    """Publishes an envelope exactly as `source`'s relay would; returns it."""
+    envelope = make_envelope(source, event_type, data, event_id=event_id)
+    connection = pika.BlockingConnection(pika.URLParameters(os.environ["MALL_AMQP_URL"]))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.exchange_declare(exchange_name(source), exchange_type="topic", durable=True)
+        channel.basic_publish(exchange_name(source), event_type,
+                              json.dumps(envelope, ensure_ascii=False).encode(),
+                              pika.BasicProperties(content_type="application/json", delivery_mode=2,
+                                                   message_id=envelope["id"], headers=headers or {}),
+                              mandatory=True)
+    finally:
+        connection.close()
+    return envelope
+
+
+@pytest.fixture(name="publish_event")
+def publish_event_fixture(amqp_url):
+    return publish_event
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = ""):
+    """Polls `predicate` until it returns something truthy; fails the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message or predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture(name="wait_until")
+def wait_until_fixture():
+    return wait_until
+
+

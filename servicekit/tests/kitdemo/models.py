@@ -1,0 +1,14 @@
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from servicekit.db import declarative_base
+
+Base = declarative_base()
+
+
+class Note(Base):
+    """One row per handled event: duplicates would show as two rows with the same event id."""
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    text: Mapped[str] = mapped_column(String(200))

@@ -1,0 +1,17 @@
+"""Records every `note.written` event as a Note; text "poison" always fails (dead-letter path),
+unless KITDEMO_CURED=1 (so a replay after the fix succeeds)."""
+import os
+
+from servicekit.worker import EventWorker, on_event
+
+from .models import Note
+
+
+class Worker(EventWorker):
+    name = "kitdemo"
+
+    @on_event("kitdemo", "note.written")
+    def record_note(self, session, event):
+        if event.data.get("text") == "poison" and os.environ.get("KITDEMO_CURED") != "1":
+            raise ValueError("cannot digest poison")
+        session.add(Note(event_id=event.id, text=event.data.get("text", "")))

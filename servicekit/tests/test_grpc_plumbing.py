@@ -1,0 +1,82 @@
+"""The server interceptor and client channel, through a real grpc server and real metadata."""
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from servicekit import context, grpc_client
+from servicekit.errors import violations_from_trailers
+from servicekit.tests import kitdemo
+from servicekit.tests.kitdemo.api import call
+
+NAME = kitdemo.NAME
+
+
+@pytest.fixture
+def demo_channel(grpc_stub_for, wait_until):
+    channel = grpc_stub_for(NAME, lambda ch: ch)
+    health = health_pb2_grpc.HealthStub(channel)
+    wait_until(lambda: health.Check(health_pb2.HealthCheckRequest(service="kitdemo.Demo")).status
+               == health_pb2.HealthCheckResponse.SERVING, message="kitdemo SERVING")
+    return channel
+
+
+def test_identity_travels_from_context_to_server(demo_channel):
+    token = context.set_current(context.CallContext(user_id="m-42", roles=("admin",)))
+    try:
+        assert call(demo_channel, "Echo", "hi") == "m-42:hi"
+    finally:
+        context.reset(token)
+
+
+def test_domain_error_becomes_invalid_argument_with_field_violations(demo_channel):
+    with pytest.raises(grpc.RpcError) as info:
+        call(demo_channel, "Fail", "x")
+    err = info.value
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    [violation] = violations_from_trailers(err.trailing_metadata())
+    assert violation.field == "skus[0].price_fen"
+    assert violation.rule == "non_negative"
+    assert "≥ 0" in violation.description
+
+
+def test_unexpected_error_is_internal_and_names_the_request(demo_channel):
+    token = context.set_current(context.CallContext(request_id="req-123"))
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            call(demo_channel, "Crash", "x")
+    finally:
+        context.reset(token)
+    assert info.value.code() == grpc.StatusCode.INTERNAL
+    assert "req-123" in info.value.details()
+    assert "boom" not in info.value.details()  # internals are logged, not leaked
+
+
+def test_unavailable_is_retried_by_the_service_config(demo_channel):
+    assert call(demo_channel, "Flaky", "retry-key") == "ok after 3"
+
+
+def test_every_call_has_a_deadline_from_the_service_config(grpc_stub_for):
+    # A channel to a port nobody listens on: wait_for_ready makes the call wait, and the
+    # service-config deadline (0.3 s here) ends it instead of hanging forever.
+    channel = grpc_client.channel(NAME, target="127.0.0.1:1", timeout_seconds=0.3)
+    with pytest.raises(grpc.RpcError) as info:
+        call(channel, "Echo", "x", wait_for_ready=True)
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_health_starts_not_serving_and_stops_serving_on_shutdown(runtime_for):
+    from servicekit import grpc_server
+
+    runtime_for(NAME)
+    running = grpc_server.build_server(NAME, port=0, host="127.0.0.1", with_relay=False)
+    channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+    health = health_pb2_grpc.HealthStub(channel)
+    statuses = set()
+    for _ in range(100):
+        statuses.add(health.Check(health_pb2.HealthCheckRequest()).status)
+        if health_pb2.HealthCheckResponse.SERVING in statuses:
+            break
+    assert health_pb2.HealthCheckResponse.SERVING in statuses
+    running.set_serving(False)  # what SIGTERM does first, before draining
+    assert health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+    running.stop()

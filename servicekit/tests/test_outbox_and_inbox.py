@@ -1,0 +1,116 @@
+"""Outbox → RabbitMQ → worker with inbox, on the real broker and database."""
+import json
+
+import pika
+import pytest
+from sqlalchemy import func, select
+
+from servicekit import deadletters
+from servicekit.tests import kitdemo
+from servicekit.tests.kitdemo.api import call
+from servicekit.tests.kitdemo.models import Note
+
+NAME = kitdemo.NAME
+
+
+def outbox_rows(rt):
+    with rt.transaction() as s:
+        return s.execute(select(rt.outbox_table)).all()
+
+
+def notes(rt, text=None):
+    with rt.transaction() as s:
+        query = select(Note.event_id, Note.text).where(Note.event_id != "-")
+        if text:
+            query = query.where(Note.text == text)
+        return s.execute(query).all()
+
+
+def test_state_and_event_commit_together_or_not_at_all(grpc_stub_for, runtime_for):
+    channel = grpc_stub_for(NAME, lambda ch: ch)
+    rt = runtime_for(NAME)
+    assert call(channel, "Note", "hello") == "written"
+    with pytest.raises(Exception):
+        call(channel, "Note", "rollback")
+    rows = outbox_rows(rt)
+    assert [json.loads(r.body)["data"]["text"] for r in rows] == ["hello"]
+    with rt.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Note)) == 1
+
+
+def test_relay_publishes_envelope_with_properties_and_marks_rows(runtime_for, relay_for, amqp_url, wait_until):
+    rt = runtime_for(NAME)
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    channel.exchange_declare("kitdemo.events", exchange_type="topic", durable=True)
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(queue, "kitdemo.events", routing_key="note.written")
+    with rt.transaction() as s:
+        sent = rt.emit(s, "note.written", {"text": "relayed"})
+    relay_for(NAME)
+    method, props, body = wait_until(lambda: (lambda m: m if m[0] else None)(channel.basic_get(queue, auto_ack=True)))
+    connection.close()
+    envelope = json.loads(body)
+    assert envelope == sent
+    assert set(envelope) == {"id", "type", "source", "occurred_at", "data"}
+    assert props.content_type == "application/json" and props.delivery_mode == 2
+    assert props.message_id == sent["id"]
+    assert method.routing_key == "note.written"
+    wait_until(lambda: all(r.published_at is not None for r in outbox_rows(rt)))
+
+
+def test_relay_resends_rows_it_could_not_mark(runtime_for, relay_for, wait_until):
+    """A crash after publishing but before marking leaves the row unpublished: it goes again.
+    (Consumers' inboxes make the second copy harmless — see the next test.)"""
+    rt = runtime_for(NAME)
+    with rt.transaction() as s:
+        rt.emit(s, "note.written", {"text": "again"})
+    relay = relay_for(NAME)
+    wait_until(lambda: outbox_rows(rt)[0].published_at is not None)
+    with rt.engine.begin() as conn:  # simulate the lost mark
+        conn.execute(rt.outbox_table.update().values(published_at=None))
+    rt.outbox_signal.set()
+    wait_until(lambda: outbox_rows(rt)[0].published_at is not None)
+    assert relay.is_alive()
+
+
+def test_duplicate_delivery_is_applied_once(worker_process, publish_event, runtime_for, wait_until):
+    rt = runtime_for(NAME)
+    worker_process(NAME)
+    envelope = publish_event(NAME, "note.written", {"text": "once"})
+    publish_event(NAME, "note.written", {"text": "once"}, event_id=envelope["id"])
+    publish_event(NAME, "note.written", {"text": "marker"})
+    wait_until(lambda: notes(rt, "marker"), message="marker handled")
+    wait_until(lambda: len(notes(rt, "once")) >= 1)
+    assert len(notes(rt, "once")) == 1
+    with rt.transaction() as s:
+        assert s.execute(select(rt.inbox_table).where(rt.inbox_table.c.event_id == envelope["id"])).one()
+
+
+def test_failing_handler_parks_message_then_replay_applies_it(worker_process, publish_event, runtime_for,
+                                                              wait_until):
+    rt = runtime_for(NAME)
+    sick = worker_process(NAME)
+    envelope = publish_event(NAME, "note.written", {"text": "poison"})
+    parked = wait_until(lambda: deadletters.list_parked(NAME), timeout=20, message="parked")
+    assert parked[0]["event_id"] == envelope["id"]
+    assert parked[0]["handler"] == "kitdemo.record_note"
+    assert "cannot digest poison" in parked[0]["error"]
+    assert notes(rt, "poison") == []
+    sick.stop()
+    worker_process(NAME, {"KITDEMO_CURED": "1"})  # the fix is deployed
+    assert deadletters.replay(NAME) == 1
+    wait_until(lambda: notes(rt, "poison"), message="replayed event applied")
+    assert deadletters.list_parked(NAME) == []
+
+
+def test_malformed_message_is_parked_not_lost(worker_process, amqp_url, wait_until):
+    worker_process(NAME)
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    channel.confirm_delivery()
+    channel.basic_publish("kitdemo.events", "note.written", b'{"no": "envelope"}',
+                          pika.BasicProperties(content_type="application/json"))
+    connection.close()
+    parked = wait_until(lambda: deadletters.list_parked(NAME), timeout=20)
+    assert "envelope lacks" in parked[0]["error"]

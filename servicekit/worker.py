@@ -1,0 +1,203 @@
+"""The base of every `worker` process: a nameko service whose handlers are exactly-once in effect.
+
+    class Worker(EventWorker):
+        name = "catalog"
+
+        @on_event("logistics", "inventory.availability_changed", AvailabilityChanged)
+        def availability_changed(self, session, event): ...   # in one transaction with the inbox
+
+        @timer(60)
+        def expire_reservations(self): ...
+
+For each delivery: the envelope is parsed, the trace context is read from the AMQP headers, and
+the handler runs in a transaction that first records `(event id, handler)` in the inbox; a
+duplicate finds its row already there and changes nothing. A failing handler is retried a few
+times; if it keeps failing, the message is parked in `<service>.dead-letters` (published with
+confirms before the original is acked, so it is never lost) and `python -m servicekit
+deadletters <service> replay` puts it back on the handler's own queue.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+import traceback
+from datetime import datetime, timezone
+
+from nameko.events import event_handler
+from nameko.extensions import DependencyProvider
+from nameko.timer import timer as nameko_timer
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from . import metrics, service, tracing
+from .config import env_int
+from .events import Event, exchange_name
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 3            # tries in-process before a message is parked
+RETRY_BACKOFF = 0.2     # seconds, doubled each try
+
+
+def dead_letter_queue(service_name: str) -> str:
+    return f"{service_name}.dead-letters"
+
+
+def handler_queue(source: str, event_type: str, service_name: str, method: str) -> str:
+    """nameko's queue name for a SERVICE_POOL event handler (competing consumers across replicas)."""
+    return f"evt-{source}-{event_type}--{service_name}.{method}"
+
+
+class _RuntimeProvider(DependencyProvider):
+    def setup(self):
+        self.runtime = service.runtime(self.container.service_name)
+
+    def get_dependency(self, worker_ctx):
+        return self.runtime
+
+
+class _WorkerContext(DependencyProvider):
+    def get_dependency(self, worker_ctx):
+        return worker_ctx
+
+
+class EventWorker:
+    """Subclass it with `name = "<service>"`; nameko instantiates it per handled message."""
+    name: str = ""
+    runtime = _RuntimeProvider()
+    worker_ctx = _WorkerContext()
+
+
+def _insert_inbox(session, runtime, event: Event, handler: str) -> bool:
+    """Records the delivery; False when this handler already applied this event."""
+    table = runtime.inbox_table
+    insert = pg_insert if runtime.engine.dialect.name == "postgresql" else sqlite_insert
+    result = session.execute(insert(table).values(
+        event_id=event.id, handler=handler, event_type=event.type,
+        processed_at=datetime.now(timezone.utc)).on_conflict_do_nothing())
+    return result.rowcount == 1
+
+
+def on_event(source: str, event_type: str, message_type=None):
+    """Declares an idempotent handler for `event_type` published by `source`.
+
+    The handler is called as `handler(self, session, event)`; `event.data` is `message_type`
+    parsed from the proto3 JSON (unknown fields ignored), or the raw dict when it is None."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def entrypoint(self, body):
+            _handle(self, fn, source, event_type, message_type, body)
+        # Handler failures are parked by _handle, which then returns (ack). Only a failure to park
+        # raises, and requeue_on_error puts the message back instead of acking it away.
+        return event_handler(source, event_type, requeue_on_error=True)(entrypoint)
+    return decorate
+
+
+def _handle(worker: EventWorker, fn, source: str, event_type: str, message_type, body) -> None:
+    rt = worker.runtime
+    handler = f"{worker.name}.{fn.__name__}"
+    headers = dict(worker.worker_ctx.context_data or {})
+    otel_token = tracing.attach(tracing.extract_context(headers))
+    try:
+        with tracing.tracer().start_as_current_span(f"{event_type} {handler}"):
+            try:
+                event = Event.parse(body, message_type)
+            except Exception as err:  # a malformed message never succeeds: park it at once
+                _dead_letter(rt, worker.name, source, event_type, fn.__name__, body, headers, err)
+                return
+            for attempt in range(1, ATTEMPTS + 1):
+                try:
+                    with rt.transaction() as session:
+                        if not _insert_inbox(session, rt, event, handler):
+                            metrics.INBOX_DUPLICATES.labels(worker.name, handler).inc()
+                            metrics.EVENTS_HANDLED.labels(worker.name, handler, "duplicate").inc()
+                            return
+                        fn(worker, session, event)
+                    metrics.EVENTS_HANDLED.labels(worker.name, handler, "ok").inc()
+                    lag = (datetime.now(timezone.utc) - event.occurred_at).total_seconds()
+                    metrics.EVENT_LAG.labels(worker.name, handler).observe(max(lag, 0.0))
+                    return
+                except Exception as err:
+                    if attempt == ATTEMPTS:
+                        log.exception("%s failed %s times on event %s; parking it", handler,
+                                      ATTEMPTS, event.id)
+                        _dead_letter(rt, worker.name, source, event_type, fn.__name__, body, headers, err)
+                        return
+                    log.warning("%s failed on event %s (try %s): %s", handler, event.id, attempt, err)
+                    time.sleep(RETRY_BACKOFF * 2 ** (attempt - 1))
+    finally:
+        tracing.detach(otel_token)
+
+
+def _dead_letter(rt, service_name, source, event_type, method, body, headers, err) -> None:
+    """Parks the message with what is needed to replay it; raises if the broker does not confirm,
+    so the original is requeued rather than acked."""
+    from kombu import Connection, Queue
+
+    queue = Queue(dead_letter_queue(service_name), durable=True)
+    payload = body if isinstance(body, (str, bytes)) else json.dumps(body, ensure_ascii=False)
+    with Connection(rt.settings.amqp_url, transport_options={"confirm_publish": True}) as conn:
+        producer = conn.Producer()
+        producer.publish(
+            payload, routing_key=queue.name, declare=[queue], delivery_mode=2,
+            content_type="application/json", content_encoding="utf-8", retry=True,
+            headers={**{k: v for k, v in headers.items() if isinstance(v, str)},
+                     "x-original-queue": handler_queue(source, event_type, service_name, method),
+                     "x-original-exchange": exchange_name(source),
+                     "x-original-routing-key": event_type,
+                     "x-handler": f"{service_name}.{method}",
+                     "x-error": "".join(traceback.format_exception_only(type(err), err)).strip()[:2000],
+                     "x-dead-lettered-at": datetime.now(timezone.utc).isoformat()})
+    metrics.DEAD_LETTERS.labels(service_name, f"{service_name}.{method}").inc()
+    metrics.EVENTS_HANDLED.labels(service_name, f"{service_name}.{method}", "dead_lettered").inc()
+
+
+def timer(interval_seconds: float):
+    """A scheduled job of the worker (runs every `interval_seconds`; errors logged and counted,
+    never fatal). Jobs must be safe with several replicas: lock rows, use SKIP LOCKED."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def entrypoint(self):
+            try:
+                fn(self)
+                metrics.TIMER_RUNS.labels(self.name, fn.__name__, "ok").inc()
+            except Exception:
+                metrics.TIMER_RUNS.labels(self.name, fn.__name__, "error").inc()
+                log.exception("timer %s.%s failed", self.name, fn.__name__)
+        return nameko_timer(interval=interval_seconds)(entrypoint)
+    return decorate
+
+
+def run(name: str) -> None:
+    """Entry point of `python -m servicekit worker <name>` (eventlet already monkey-patched)."""
+    import signal
+
+    import eventlet
+    from nameko.runners import ServiceRunner
+
+    from . import logs
+
+    rt = service.runtime(name)
+    logs.setup(f"{name}-worker", rt.settings.log_level)
+    tracing.setup(f"{name}-worker")
+    metrics.serve(rt.settings.worker_metrics_port)
+    worker_cls = service.module(name, "worker").Worker
+    if worker_cls.name != name:
+        raise SystemExit(f"services/{name}/worker.py: Worker.name must be {name!r}")
+    config = {"AMQP_URI": rt.settings.amqp_url, "serializer": "json",
+              "max_workers": env_int("WORKER_CONCURRENCY", 20, name),
+              "HEARTBEAT": 30}
+    runner = ServiceRunner(config)
+    runner.add_service(worker_cls)
+
+    def shutdown(signum, _frame):
+        log.info("%s worker: signal %s, stopping", name, signum)
+        eventlet.spawn_n(runner.stop)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    runner.start()
+    log.info("%s worker consuming", name)
+    runner.wait()
