@@ -48,6 +48,7 @@ class WechatStandin:
         self.secret = secret
         self.with_unionid = with_unionid
         self.calls = 0
+        self.session_keys: list[str] = []  # what it handed out, so tests can prove none leaks
         self._used: set[str] = set()
         self._busy_answers: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -83,6 +84,7 @@ class WechatStandin:
         shopper = code.split("~", 1)[0]
         answer = {"session_key": base64.b64encode(secrets.token_bytes(16)).decode(),
                   "openid": _stable_id("o", self.appid, shopper)}
+        self.session_keys.append(answer["session_key"])
         if self.with_unionid:
             answer["unionid"] = _stable_id("u", "open-platform", shopper)
         return answer

@@ -1,0 +1,52 @@
+"""Member test fixtures: the WeChat stand-in over real HTTP, and the member API as a client sees it."""
+import os
+
+import pytest
+
+from mall.member.v1 import member_pb2, member_pb2_grpc
+from services.member.wechat_standin import start_in_thread
+
+from .helpers import as_user
+
+APPID, SECRET = "wxmembertest00001", "member-test-secret"
+
+
+@pytest.fixture(scope="session")
+def wechat():
+    """One stand-in for the session, set in the environment before the member server is built
+    (the server reads MALL_MEMBER_WECHAT_* once, when its servicers are registered)."""
+    running = start_in_thread(APPID, SECRET)
+    saved = {k: os.environ.get(k) for k in ("MALL_MEMBER_WECHAT_API_BASE",
+                                            "MALL_MEMBER_WECHAT_APPID", "MALL_MEMBER_WECHAT_SECRET")}
+    os.environ.update({"MALL_MEMBER_WECHAT_API_BASE": running.base_url,
+                       "MALL_MEMBER_WECHAT_APPID": APPID, "MALL_MEMBER_WECHAT_SECRET": SECRET})
+    yield running
+    running.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def auth(wechat, grpc_stub_for):
+    return grpc_stub_for("member", member_pb2_grpc.AuthServiceStub)
+
+
+@pytest.fixture
+def staff_api(wechat, grpc_stub_for):
+    return grpc_stub_for("member", member_pb2_grpc.StaffServiceStub)
+
+
+@pytest.fixture
+def member_runtime(runtime_for):
+    return runtime_for("member")
+
+
+@pytest.fixture
+def admin(staff_api, auth):
+    """The bootstrapped admin: (staff id, password, metadata to call as them)."""
+    made = staff_api.EnsureAdmin(member_pb2.EnsureAdminRequest(), metadata=as_user("seed", "admin"))
+    assert made.created and made.generated_password
+    return made.admin.staff_id, made.generated_password, as_user(made.admin.staff_id, "admin")
