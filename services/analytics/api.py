@@ -1,0 +1,66 @@
+"""The gRPC face of analytics: translates requests to queries and results to messages."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import grpc
+
+from mall.analytics.v1 import analytics_pb2 as pb
+from mall.analytics.v1 import analytics_pb2_grpc as pb_grpc
+from servicekit import context
+from servicekit.errors import PermissionDenied, Unauthenticated
+from servicekit.runtime import Runtime
+
+from . import queries
+
+STAFF_ROLES = ("analyst", "admin")
+
+
+def require_staff() -> None:
+    caller = context.current()
+    if not caller.user_id:
+        raise Unauthenticated("analytics answers signed-in staff only")
+    if not caller.has_role(*STAFF_ROLES):
+        raise PermissionDenied("analytics needs the analyst or admin role")
+
+
+def _time(request, field: str) -> datetime | None:
+    if not request.HasField(field):
+        return None
+    return getattr(request, field).ToDatetime(tzinfo=timezone.utc)
+
+
+class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    def CountEvents(self, request, context):
+        require_staff()
+        with self.runtime.transaction() as session:
+            count = queries.count_events(session, request.type, _time(request, "since"),
+                                         _time(request, "until"))
+        return pb.CountEventsResponse(type=request.type, count=count)
+
+    def EventCounts(self, request, context):
+        require_staff()
+        with self.runtime.transaction() as session:
+            counts = queries.event_counts(session, _time(request, "since"),
+                                          _time(request, "until"))
+        return pb.EventCountsResponse(
+            counts=[pb.TypeCount(type=c.event_type, source=c.source, count=c.count)
+                    for c in counts],
+            total=sum(c.count for c in counts))
+
+    def DailyCounts(self, request, context):
+        require_staff()
+        with self.runtime.transaction() as session:
+            days = queries.daily_counts(session, request.type, request.days)
+        return pb.DailyCountsResponse(
+            type=request.type,
+            days=[pb.DayCount(day=day.isoformat(), count=n) for day, n in days],
+            total=sum(n for _, n in days))
+
+
+def register(server: grpc.Server, runtime: Runtime) -> list[str]:
+    pb_grpc.add_AnalyticsServiceServicer_to_server(AnalyticsServicer(runtime), server)
+    return [pb.DESCRIPTOR.services_by_name["AnalyticsService"].full_name]

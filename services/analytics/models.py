@@ -1,0 +1,42 @@
+"""Analytics' own tables: one row per fact (event) and a per-day, per-type counter rollup."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Date, DateTime, Index, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from servicekit.db import declarative_base
+
+Base = declarative_base()
+
+# JSONB on PostgreSQL (queryable, compact), plain JSON text on SQLite.
+JsonData = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Fact(Base):
+    """An event as it was published. The event id is the key, so a fact is stored once."""
+    __tablename__ = "facts"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Shanghai calendar day of occurred_at: the rollup's key, kept here to rebuild it.
+    day: Mapped[date] = mapped_column(Date)
+    data: Mapped[dict] = mapped_column(JsonData)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_facts_type_occurred", "event_type", "occurred_at"),
+                      Index("ix_facts_occurred", "occurred_at"))
+
+
+class DailyEventCount(Base):
+    """How many facts of a type occurred on a Shanghai calendar day; updated with each fact."""
+    __tablename__ = "daily_event_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source: Mapped[str] = mapped_column(String(40))
+    count: Mapped[int] = mapped_column(BigInteger)

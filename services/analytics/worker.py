@@ -1,0 +1,35 @@
+"""Analytics' worker: every event it hears becomes a fact (and a count), exactly once."""
+from __future__ import annotations
+
+from mall.events.v1 import catalog_events_pb2 as catalog
+from mall.events.v1 import logistics_events_pb2 as logistics
+from mall.events.v1 import order_events_pb2 as order
+from servicekit.worker import EventWorker, on_event
+
+from .facts import record_fact
+
+
+class Worker(EventWorker):
+    name = "analytics"
+
+    # The message types validate what arrives (a malformed body is parked, not stored); the
+    # fact keeps the data exactly as published.
+    @on_event("catalog", "product.published", catalog.ProductPublished)
+    def product_published(self, session, event):
+        record_fact(session, event)
+
+    @on_event("catalog", "product.updated", catalog.ProductUpdated)
+    def product_updated(self, session, event):
+        record_fact(session, event)
+
+    @on_event("catalog", "product.unpublished", catalog.ProductUnpublished)
+    def product_unpublished(self, session, event):
+        record_fact(session, event)
+
+    @on_event("order", "order.paid", order.OrderPaid)
+    def order_paid(self, session, event):
+        record_fact(session, event)
+
+    @on_event("logistics", "inventory.availability_changed", logistics.AvailabilityChanged)
+    def availability_changed(self, session, event):
+        record_fact(session, event)
