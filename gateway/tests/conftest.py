@@ -1,1 +1,1 @@
-from .fixtures import jwt_secret, offline, settings  # noqa: F401  (pytest finds them here)
+from .fixtures import *  # noqa: F401,F403  (pytest finds them here)

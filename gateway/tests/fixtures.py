@@ -2,21 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
+from fastapi.testclient import TestClient
 
-from gateway import auth
+from gateway.app import create_app
+
 from gateway.settings import GatewaySettings
-
-from .helpers import SECRET
-
-
-@pytest.fixture(autouse=True)
-def jwt_secret(monkeypatch):
-    monkeypatch.setenv("MALL_JWT_SECRET", SECRET)
-    auth.reset_secret_cache()
-    yield SECRET
-    auth.reset_secret_cache()
 
 
 @pytest.fixture
@@ -32,3 +25,46 @@ def offline(monkeypatch):
     from servicekit.config import SERVICES
     for name in SERVICES:
         monkeypatch.setenv(f"MALL_{name.upper()}_GRPC_TARGET", "127.0.0.1:9")
+
+
+@pytest.fixture(scope="session")
+def wechat_standin():
+    """A WeChat code2Session stand-in for the member server, set in the environment before that
+    server is built (it reads MALL_MEMBER_WECHAT_* once). Reuses one already configured."""
+    if os.environ.get("MALL_MEMBER_WECHAT_API_BASE"):
+        yield os.environ["MALL_MEMBER_WECHAT_API_BASE"]
+        return
+    from services.member.wechat_standin import start_in_thread  # test tooling, not gateway code
+    running = start_in_thread()
+    os.environ["MALL_MEMBER_WECHAT_API_BASE"] = running.base_url
+    yield running.base_url
+    running.stop()
+    os.environ.pop("MALL_MEMBER_WECHAT_API_BASE", None)
+
+
+@pytest.fixture
+def gateway_with(settings, grpc_stub_for, monkeypatch, wechat_standin):
+    """gateway_with("member", "catalog") -> a TestClient of the gateway whose named services are
+    the real servers (in-process, test PostgreSQL, emptied tables); every other service is
+    unreachable."""
+    from grpc_health.v1 import health_pb2_grpc
+    from servicekit import testing
+    from servicekit.config import SERVICES
+
+    clients = []
+
+    def start(*names: str) -> TestClient:
+        for name in SERVICES:
+            monkeypatch.setenv(f"MALL_{name.upper()}_GRPC_TARGET", "127.0.0.1:9")
+        for name in names:
+            grpc_stub_for(name, health_pb2_grpc.HealthStub)
+            port = testing._state["servers"][name].port
+            monkeypatch.setenv(f"MALL_{name.upper()}_GRPC_TARGET", f"127.0.0.1:{port}")
+        client = TestClient(create_app(dataclasses.replace(settings, ready_services=names)))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        client.__exit__(None, None, None)

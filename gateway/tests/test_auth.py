@@ -71,17 +71,17 @@ def test_bad_tokens_are_401_problems(probe, headers, detail):
 
 def test_token_signed_with_another_algorithm_is_refused(probe):
     import jwt
-    from .helpers import SECRET
+    from .helpers import session_secret
     forged = jwt.encode({"sub": "m-1", "kind": "customer", "type": "access", "iat": 1,
-                         "exp": 2**33}, SECRET, algorithm="HS512")
+                         "exp": 2**33}, session_secret() * 2, algorithm="HS512")
     assert probe.get("/customer", headers=bearer(forged)).status_code == 401
 
 
 def test_token_without_expiry_is_refused(probe):
     import jwt
-    from .helpers import SECRET
+    from .helpers import session_secret
     eternal = jwt.encode({"sub": "m-1", "kind": "customer", "type": "access", "iat": 1},
-                         SECRET, algorithm="HS256")
+                         session_secret(), algorithm="HS256")
     assert probe.get("/customer", headers=bearer(eternal)).status_code == 401
 
 
@@ -121,9 +121,12 @@ def test_dev_secret_is_read_from_var_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("MALL_JWT_SECRET")
     monkeypatch.setenv("MALL_VAR_DIR", str(tmp_path))
     auth.reset_secret_cache()
-    with pytest.raises(problems.Problem) as missing:
-        auth.verify_access_token(token())
-    assert missing.value.status == 503
-    (tmp_path / "jwt_secret").write_text("dev-secret-written-by-member-0123456789\n")
-    principal = auth.verify_access_token(token(secret="dev-secret-written-by-member-0123456789"))
-    assert principal.user_id == "m-1" and principal.kind == "customer"
+    try:
+        with pytest.raises(problems.Problem) as missing:
+            auth.verify_access_token(token(secret="x" * 32))
+        assert missing.value.status == 503
+        (tmp_path / "jwt_secret").write_text("dev-secret-written-by-member-0123456789\n")
+        principal = auth.verify_access_token(token(secret="dev-secret-written-by-member-0123456789"))
+        assert principal.user_id == "m-1" and principal.kind == "customer"
+    finally:
+        auth.reset_secret_cache()
