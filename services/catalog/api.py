@@ -1,0 +1,191 @@
+"""The catalog's gRPC servicers: thin adapters from catalog.v1 messages to the use cases."""
+from __future__ import annotations
+
+import tempfile
+
+import grpc
+
+from mall.catalog.v1 import catalog_pb2 as pb
+from mall.catalog.v1 import catalog_pb2_grpc as pb_grpc
+from servicekit import context
+from servicekit.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from servicekit.runtime import Runtime
+
+from . import categories, listing, media, products, search, skus, views
+from .codes import ANGLES, KINDS, MEDIA_KINDS
+from .storage import MediaStorage, default_storage
+
+STAFF_ROLES = ("admin", "operator")
+CHUNK_LIMIT = 1024 * 1024  # bytes per upload message
+
+
+def require_staff() -> None:
+    caller = context.current()
+    if not caller.user_id:
+        raise Unauthenticated("sign in as staff (x-mall-user-id) to manage the catalog")
+    if not caller.has_role(*STAFF_ROLES):
+        raise PermissionDenied("managing the catalog needs the role admin or operator")
+
+
+class CatalogServicer(pb_grpc.CatalogServiceServicer):
+    def __init__(self, rt: Runtime, storage: MediaStorage):
+        self.rt, self.storage = rt, storage
+
+    def ListProducts(self, request, ctx):
+        with self.rt.transaction() as session:
+            return listing.list_products(session, listing.Filters.for_shopper(request))
+
+    def GetProduct(self, request, ctx):
+        with self.rt.transaction() as session:
+            return views.product_detail(session, request.product_id, self.storage, shopper=True)
+
+    def GetSkus(self, request, ctx):
+        with self.rt.transaction() as session:
+            return pb.GetSkusResponse(skus=skus.get_skus(session, request.sku_ids))
+
+    def ListCategories(self, request, ctx):
+        return _list_categories(self.rt, request, include_inactive=False)
+
+
+def _list_categories(rt: Runtime, request, *, include_inactive: bool) -> pb.ListCategoriesResponse:
+    with rt.transaction() as session:
+        rows = categories.list_categories(session, KINDS.get(request.kind),
+                                          include_inactive=include_inactive)
+        return pb.ListCategoriesResponse(categories=[views.category_pb(c) for c in rows])
+
+
+class CatalogAdminServicer(pb_grpc.CatalogAdminServiceServicer):
+    def __init__(self, rt: Runtime, storage: MediaStorage):
+        self.rt, self.storage = rt, storage
+
+    def _detail(self, session, product) -> pb.Product:
+        return views.product_pb(session, product, self.storage, shopper=False)
+
+    def CreateCategory(self, request, ctx):
+        require_staff()
+        with self.rt.transaction() as session:
+            return views.category_pb(categories.create_category(session, request.category))
+
+    def UpdateCategory(self, request, ctx):
+        require_staff()
+        with self.rt.transaction() as session:
+            return views.category_pb(categories.update_category(session, request.category_id,
+                                                                request.category))
+
+    def ListCategories(self, request, ctx):
+        require_staff()
+        return _list_categories(self.rt, request, include_inactive=True)
+
+    def CreateProduct(self, request, ctx):
+        require_staff()
+        with self.rt.transaction() as session:
+            return self._detail(session, products.create_product(self.rt, session, request.product,
+                                                                 request.skus))
+
+    def UpdateProduct(self, request, ctx):
+        require_staff()
+        with self.rt.transaction() as session:
+            return self._detail(session, products.update_product(self.rt, session,
+                                                                 request.product_id, request.product))
+
+    def GetProduct(self, request, ctx):
+        require_staff()
+        with self.rt.transaction() as session:
+            return views.product_detail(session, request.product_id, self.storage, shopper=False)
+
+    def ListProducts(self, request, ctx):
+        require_staff()
+        with self.rt.transaction() as session:
+            return listing.list_products(session, listing.Filters.for_staff(request))
+
+    def PublishProduct(self, request, ctx):
+        require_staff()
+        with self.rt.transaction() as session:
+            return self._detail(session, products.publish(self.rt, session, request.product_id))
+
+    def UnpublishProduct(self, request, ctx):
+        require_staff()
+        with self.rt.transaction() as session:
+            return self._detail(session, products.unpublish(self.rt, session, request.product_id))
+
+    def AddSkus(self, request, ctx):
+        require_staff()
+        with self.rt.transaction() as session:
+            return self._detail(session, products.add_skus(self.rt, session, request.product_id,
+                                                           request.skus))
+
+    def UpdateSku(self, request, ctx):
+        require_staff()
+        with self.rt.transaction() as session:
+            sku = products.update_sku(self.rt, session, request.sku_id, request.sku)
+            return views.sku_pb(sku, views.availability_of(session, [sku.id]).get(sku.id))
+
+    def UploadMedia(self, request_iterator, ctx):
+        require_staff()
+        header, data, poster, size = _receive_upload(request_iterator)
+        try:
+            created = media.upload(self.rt, self.storage, product_id=header.product_id,
+                                   kind=MEDIA_KINDS[header.kind], angle=ANGLES.get(header.angle, ""),
+                                   position=header.position, data=data, data_size=size,
+                                   poster=poster)
+        finally:
+            data.close()
+        return views.media_pb(created, self.storage)
+
+    def DeleteMedia(self, request, ctx):
+        require_staff()
+        media.delete(self.rt, self.storage, request.media_id)
+        return pb.DeleteMediaResponse()
+
+
+def _receive_upload(request_iterator):
+    """Reads the stream: a header first, then data and poster chunks. Stops as soon as a limit is
+    passed, so a too-large upload is refused without being read to its end."""
+    header = None
+    data = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
+    poster = bytearray()
+    size = 0
+    try:
+        for message in request_iterator:
+            part = message.WhichOneof("part")
+            if header is None:
+                if part != "header":
+                    raise InvalidArgument.field("header", "first", "send the header message "
+                                                                   "before any bytes")
+                header = message.header
+                if header.kind not in MEDIA_KINDS:
+                    raise InvalidArgument.field("header.kind", "enum", "kind must be IMAGE or VIDEO")
+                if not header.product_id:
+                    raise InvalidArgument.field("header.product_id", "required",
+                                                "name the product the media belongs to")
+                continue
+            chunk = getattr(message, part) if part in ("data", "poster") else b""
+            if part == "header":
+                raise InvalidArgument.field("header", "once", "send the header only once")
+            if len(chunk) > CHUNK_LIMIT:
+                raise InvalidArgument.field(part, "chunk_size",
+                                            f"send the bytes in chunks of at most {CHUNK_LIMIT}")
+            if part == "data":
+                size += len(chunk)
+                media.check_size("data", MEDIA_KINDS[header.kind], size)
+                data.write(chunk)
+            elif part == "poster":
+                if header.kind != pb.VIDEO:
+                    raise InvalidArgument.field("poster", "video_only", "only a video has a poster")
+                poster += chunk
+                media.check_size("poster", "image", len(poster))
+        if header is None:
+            raise InvalidArgument.field("header", "required", "the upload sent no header")
+        return header, data, bytes(poster), size
+    except BaseException:
+        data.close()
+        raise
+
+
+def register(server: grpc.Server, rt: Runtime) -> list[str]:
+    storage = default_storage()
+    search.tokenizer()  # load jieba's dictionary now, not during the first search
+    pb_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(rt, storage), server)
+    pb_grpc.add_CatalogAdminServiceServicer_to_server(CatalogAdminServicer(rt, storage), server)
+    return [pb.DESCRIPTOR.services_by_name["CatalogService"].full_name,
+            pb.DESCRIPTOR.services_by_name["CatalogAdminService"].full_name]

@@ -1,0 +1,70 @@
+"""What the catalog learns from other services' events: availability per SKU (logistics), review
+summaries (support) and sales counts (order). Each is applied in the worker's inbox transaction,
+so a redelivered event changes nothing; an event older than what is stored is ignored, so late
+or reordered deliveries are harmless."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mall.events.v1 import logistics_events_pb2 as logistics_ev
+
+from .models import Product, SkuAvailability
+from .timefmt import as_utc
+
+LEVELS = {logistics_ev.IN_STOCK: "in_stock", logistics_ev.LOW: "low", logistics_ev.OUT: "out"}
+
+
+def level_for(sellable: int, level: int) -> str:
+    if level in LEVELS:
+        return LEVELS[level]
+    return "in_stock" if sellable > 0 else "out"
+
+
+def apply_availability(session: Session, skus, as_of: datetime) -> int:
+    """skus: SkuAvailability messages of the event. Returns how many rows changed."""
+    as_of = as_utc(as_of)
+    latest = {s.sku_id: s for s in skus if s.sku_id}  # the last mention of a SKU wins
+    stored = {row.sku_id: row for row in session.scalars(
+        select(SkuAvailability).where(SkuAvailability.sku_id.in_(list(latest)))
+        .with_for_update())} if latest else {}
+    changed = 0
+    for sku_id, item in latest.items():
+        sellable = max(int(item.sellable), 0)
+        row = stored.get(sku_id)
+        if row is None:
+            session.add(SkuAvailability(sku_id=sku_id, sellable=sellable,
+                                        level=level_for(sellable, item.level), as_of=as_of))
+        elif as_utc(row.as_of) <= as_of:
+            row.sellable, row.level, row.as_of = sellable, level_for(sellable, item.level), as_of
+        else:
+            continue
+        changed += 1
+    return changed
+
+
+def apply_review_summary(session: Session, product_id: str, review_count: int,
+                         average_rating: float, as_of: datetime) -> bool:
+    product = session.get(Product, product_id, with_for_update=True)
+    if product is None:
+        return False  # a review of a product this catalog does not have: nothing to sort
+    as_of = as_utc(as_of)
+    if product.review_summary_at is not None and as_utc(product.review_summary_at) > as_of:
+        return False
+    product.review_count = max(review_count, 0)
+    product.rating_milli = round(min(max(average_rating, 0.0), 5.0) * 1000)
+    product.review_summary_at = as_of
+    return True
+
+
+def apply_order_paid(session: Session, lines) -> None:
+    """Adds each paid line's quantity to its product's sales count (the inbox makes it once)."""
+    sold: dict[str, int] = {}
+    for line in lines:
+        if line.product_id and line.quantity > 0:
+            sold[line.product_id] = sold.get(line.product_id, 0) + int(line.quantity)
+    for product_id, quantity in sorted(sold.items()):  # a fixed order: no deadlocks between workers
+        session.execute(update(Product).where(Product.id == product_id)
+                        .values(sales_count=Product.sales_count + quantity))

@@ -1,0 +1,27 @@
+"""The catalog's worker: keeps the read models that shoppers sort and filter by up to date."""
+from __future__ import annotations
+
+from mall.events.v1.logistics_events_pb2 import AvailabilityChanged
+from mall.events.v1.order_events_pb2 import OrderPaid
+from mall.events.v1.support_events_pb2 import ReviewSummaryChanged
+from servicekit.worker import EventWorker, on_event
+
+from . import readmodels
+
+
+class Worker(EventWorker):
+    name = "catalog"
+
+    @on_event("logistics", "inventory.availability_changed", AvailabilityChanged)
+    def availability_changed(self, session, event):
+        readmodels.apply_availability(session, event.data.skus, event.occurred_at)
+
+    @on_event("support", "review.summary_changed", ReviewSummaryChanged)
+    def review_summary_changed(self, session, event):
+        data = event.data
+        readmodels.apply_review_summary(session, data.product_id, data.review_count,
+                                        data.average_rating, event.occurred_at)
+
+    @on_event("order", "order.paid", OrderPaid)
+    def order_paid(self, session, event):
+        readmodels.apply_order_paid(session, event.data.lines)
