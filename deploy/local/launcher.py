@@ -80,6 +80,15 @@ def default_ports() -> dict[str, tuple[int, int, int]]:
     return dict(SERVICES)
 
 
+def migrate_all(env: dict[str, str], *, say: Callable[[str], None] = print) -> None:
+    """Upgrades every service's database to head, in the suite's environment."""
+    say("migrating every service's database (python -m servicekit migrate all) ...")
+    done = subprocess.run([sys.executable, "-m", "servicekit", "migrate", "all"], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"migration failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+
+
 class ProcessDied(RuntimeError):
     pass
 

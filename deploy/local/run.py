@@ -1,0 +1,96 @@
+"""`make run`: the whole suite on one machine, with a demo shop.
+
+Makes sure RabbitMQ answers, migrates every service's SQLite database under var/, starts every
+process of deploy/local/Procfile, waits for the gateway, seeds the demo shop and prints where to
+go. Ctrl-C stops everything. Running it again reuses the databases and the seed.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from servicekit.config import GATEWAY_PORT, REPO_ROOT, env, var_dir
+
+from . import seed
+from .broker import BrokerUnavailable, amqp_url, ensure_broker
+from .launcher import (ProcessDied, Suite, local_environment, migrate_all, procfile_commands,
+                       split_available)
+
+READY_TIMEOUT_SECONDS = 180.0  # a cold first start imports a lot on 2 cores
+
+
+def gateway_url() -> str:
+    host = env("HOST", "127.0.0.1", "gateway")
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{host}:{env('PORT', str(GATEWAY_PORT), 'gateway')}"
+
+
+def banner(url: str, shop: seed.DemoShop) -> str:
+    lines = [
+        "",
+        "=" * 72,
+        f"The mall is up. Gateway: {url}",
+        f"  {url}/docs           the API, explorable",
+        f"  {url}/openapi.json   the API's description",
+        f"  {url}/v1/products    the shop's products",
+        f"  {url}/metrics        the gateway's metrics",
+        f"  {url}/readyz         readiness of the services behind it",
+    ]
+    if shop.admin_username:
+        lines += [f"Admin console sign-in (POST {url}/v1/admin/auth/login):",
+                  f"  username: {shop.admin_username}", f"  password: {shop.admin_password}"]
+    lines += [*shop.notes, "Ctrl-C stops everything.", "=" * 72, ""]
+    return "\n".join(lines)
+
+
+def _raise_interrupt(_signum, _frame):
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    os.chdir(REPO_ROOT)
+    admin = seed.demo_admin_environment(var_dir())
+    environment = local_environment(**admin)
+    try:
+        ensure_broker(amqp_url())
+    except BrokerUnavailable as err:
+        print(f"make run: {err}", file=sys.stderr)
+        return 2
+    (var_dir() / "media").mkdir(parents=True, exist_ok=True)
+    try:
+        migrate_all(environment, say=lambda text: print(text, flush=True))
+    except RuntimeError as err:
+        print(f"make run: {err}", file=sys.stderr)
+        return 1
+
+    commands, missing = split_available(procfile_commands())
+    if missing:
+        print(f"Not built yet, so not started: {', '.join(missing)}", flush=True)
+    suite = Suite(commands, environment)
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops the suite as Ctrl-C does
+    url = gateway_url()
+    try:
+        suite.start_all()
+        suite.say(f"waiting for {url}/readyz ...")
+        suite.wait_http_ok(f"{url}/readyz", timeout=READY_TIMEOUT_SECONDS)
+        shop = seed.seed_demo_shop(admin["MALL_ADMIN_PASSWORD"], say=suite.say)
+        print(banner(url, shop), flush=True)
+        name = suite.watch()
+        suite.say(f"{name} exited with {suite.processes[name].returncode}: stopping everything")
+        return 1
+    except KeyboardInterrupt:
+        suite.say("stopping everything ...")
+        return 0
+    except (ProcessDied, TimeoutError) as err:
+        suite.say(f"make run failed: {err}")
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan anyone
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        suite.stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Journeys through the gateway against the whole suite running as processes (marker `e2e`)."""

@@ -1,0 +1,181 @@
+"""The whole suite as real processes, for journeys through the gateway.
+
+Started with the same launcher and Procfile as `make run`, but on fresh databases (PostgreSQL
+`mall_e2e_<service>_<pid>` when 127.0.0.1:5432 answers, else SQLite files in a temp dir), a
+fresh RabbitMQ vhost, and free ports, so it never meets a `make run` or another test session.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from deploy.local import seed
+from deploy.local.broker import broker_answers
+from deploy.local.launcher import (Suite, local_environment, migrate_all, procfile_commands,
+                                   split_available)
+from servicekit.config import SERVICES
+from servicekit.testing import PG_ADMIN_URL, free_port, use_postgres
+
+AMQP_BASE = os.environ.get("MALL_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
+READY_TIMEOUT_SECONDS = 240.0  # 18 cold Python processes on a shared 2-core machine
+ADMIN_USERNAME = "e2e-admin"
+
+
+def rabbitmqctl(*args: str) -> bool:
+    tool = shutil.which("rabbitmqctl")
+    return bool(tool) and subprocess.run([tool, *args], capture_output=True,
+                                         timeout=60).returncode == 0
+
+
+@dataclass
+class Resources:
+    """What the harness created and must remove."""
+    databases: list[str]
+    vhost: str | None
+
+
+def create_databases(run_id: str, tmp: Path) -> tuple[dict[str, str], list[str]]:
+    """service -> database URL, and the PostgreSQL databases created."""
+    if not use_postgres():
+        return {s: f"sqlite:///{tmp / (s + '.db')}" for s in SERVICES}, []
+    urls, created = {}, []
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for service in SERVICES:
+                db = f"mall_e2e_{service}_{run_id}"
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{db}"'))
+                created.append(db)
+                urls[service] = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + db
+    finally:
+        engine.dispose()
+    return urls, created
+
+
+def drop_databases(names: list[str]) -> None:
+    if not names:
+        return
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for db in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
+def create_vhost(run_id: str) -> str | None:
+    vhost = f"mall_e2e_{run_id}"
+    if rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, "guest",
+                                                       ".*", ".*", ".*"):
+        return vhost
+    return None
+
+
+class RunningMall:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.run_id = f"{os.getpid()}_{secrets.token_hex(3)}"
+        self.admin_password = secrets.token_urlsafe(12)
+        self.gateway_port = free_port()
+        self.ports = {s: free_port() for s in SERVICES}
+        self.resources = Resources([], None)
+        self.suite: Suite | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def targets(self) -> dict[str, str]:
+        return {s: f"127.0.0.1:{p}" for s, p in self.ports.items()}
+
+    def environment(self, database_urls: dict[str, str], amqp_url: str) -> dict[str, str]:
+        wechat_port = free_port()
+        overrides = {
+            "MALL_VAR_DIR": str(self.tmp / "var"),
+            "MALL_MEDIA_ROOT": str(self.tmp / "media"),
+            "MALL_AMQP_URL": amqp_url,
+            "MALL_JWT_SECRET": secrets.token_urlsafe(32),
+            "MALL_ADMIN_USERNAME": ADMIN_USERNAME,
+            "MALL_ADMIN_PASSWORD": self.admin_password,
+            "MALL_API_METRICS_PORT": "0",  # nobody scrapes them here: any free port
+            "MALL_WORKER_METRICS_PORT": "0",
+            "MALL_DRAIN_SECONDS": "0.5",
+            "MALL_GATEWAY_HOST": "127.0.0.1",
+            "MALL_GATEWAY_PORT": str(self.gateway_port),
+            "MALL_GATEWAY_READY_SERVICES": "catalog,member,analytics",
+            "MALL_WECHAT_STANDIN_PORT": str(wechat_port),
+            "MALL_WECHAT_API_BASE": f"http://127.0.0.1:{wechat_port}",
+        }
+        for service, port in self.ports.items():
+            key = service.upper()
+            overrides[f"MALL_{key}_DATABASE_URL"] = database_urls[service]
+            overrides[f"MALL_{key}_GRPC_PORT"] = str(port)
+            overrides[f"MALL_{key}_GRPC_TARGET"] = f"127.0.0.1:{port}"
+            # The kit's test session sets these for its own processes; ours use the general ones.
+            for specific in ("API_METRICS_PORT", "WORKER_METRICS_PORT"):
+                overrides[f"MALL_{key}_{specific}"] = ""
+        return local_environment(**overrides)
+
+    def start(self) -> None:
+        database_urls, self.resources.databases = create_databases(self.run_id, self.tmp)
+        self.resources.vhost = create_vhost(self.run_id)
+        # Without rabbitmqctl, the default vhost: counts are still compared before and after.
+        amqp_url = f"{AMQP_BASE}/{self.resources.vhost or '%2F'}"
+        env = self.environment(database_urls, amqp_url)
+        commands, missing = split_available(procfile_commands())
+        self.suite = Suite(commands, env, log_dir=self.tmp / "logs")
+        self.suite.say(f"e2e: {self.url}, logs in {self.tmp / 'logs'}; not built yet: {missing}")
+        migrate_all(env, say=self.suite.say)
+        self.suite.start_all()
+        self.suite.wait_http_ok(f"{self.url}/readyz", timeout=READY_TIMEOUT_SECONDS)
+        seed.seed_demo_shop(self.admin_password, say=self.suite.say, targets=self.targets,
+                            admin_only=True)
+
+    def stop(self) -> None:
+        try:
+            if self.suite:
+                self.suite.stop_all(grace=10)
+        finally:
+            drop_databases(self.resources.databases)
+            if self.resources.vhost:
+                rabbitmqctl("delete_vhost", self.resources.vhost)
+
+    # --- talking to it ----------------------------------------------------------------------
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
+
+    def admin_token(self) -> str:
+        with self.client() as http:
+            reply = http.post("/v1/admin/auth/login",
+                              json={"username": ADMIN_USERNAME, "password": self.admin_password})
+        assert reply.status_code == 200, reply.text
+        return reply.json()["access_token"]
+
+    def wait_until(self, predicate, timeout: float = 30.0, what: str = "a condition"):
+        """Polls `predicate` until it returns something truthy, failing early (with the dead
+        process's log) if a process of the suite dies meanwhile."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.suite.check_alive()
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gave up after {timeout:.0f}s waiting for {what}")
+            time.sleep(0.2)
+
+
+def broker_reachable() -> bool:
+    return broker_answers(f"{AMQP_BASE}/%2F")
