@@ -1,0 +1,134 @@
+"""The gRPC face of logistics: checks the caller's role, runs a use case in one transaction,
+translates the result. Validation and rules live in the use cases."""
+from __future__ import annotations
+
+import grpc
+
+from mall.logistics.v1 import logistics_pb2 as pb
+from mall.logistics.v1 import logistics_pb2_grpc as pb_grpc
+from servicekit import context
+from servicekit.errors import PermissionDenied, Unauthenticated
+from servicekit.runtime import Runtime
+
+from . import stock, warehouses
+from .availability import level
+from .models import LedgerEntry, Stock, Warehouse
+
+STAFF_ROLES = ("warehouse", "admin")
+
+KINDS = {pb.RECEIPT: "receipt", pb.COUNT_CORRECTION: "count_correction", pb.DAMAGE: "damage",
+         pb.TRANSFER: "transfer"}
+KIND_VALUES = {name: value for value, name in KINDS.items()}
+
+
+def require_staff() -> None:
+    caller = context.current()
+    if not caller.user_id:
+        raise Unauthenticated("stock administration is for signed-in staff")
+    if not caller.has_role(*STAFF_ROLES):
+        raise PermissionDenied("stock administration needs the warehouse or admin role")
+
+
+def warehouse_message(w: Warehouse) -> pb.Warehouse:
+    return pb.Warehouse(code=w.code, name=w.name, province=w.province, city=w.city,
+                        district=w.district, latitude=w.latitude, longitude=w.longitude,
+                        active=w.active, priority=w.priority)
+
+
+def stock_message(s: Stock) -> pb.StockRecord:
+    return pb.StockRecord(warehouse_code=s.warehouse.code, sku_id=s.sku_id, on_hand=s.on_hand,
+                          reserved=s.reserved, safety_stock=s.safety_stock,
+                          low_stock_threshold=s.low_stock_threshold, sellable=s.sellable,
+                          level=level(s.sellable, s.low_stock_threshold))
+
+
+def entry_message(e: LedgerEntry) -> pb.LedgerEntry:
+    return pb.LedgerEntry(id=e.id, warehouse_code=e.warehouse.code, sku_id=e.sku_id,
+                          kind=KIND_VALUES[e.kind], quantity=e.quantity,
+                          on_hand_after=e.on_hand_after, actor_user_id=e.actor_user_id,
+                          reason=e.reason, request_id=e.request_id,
+                          created_at=e.created_at.isoformat())
+
+
+def change_message(change: stock.StockChange) -> pb.StockChangeResponse:
+    return pb.StockChangeResponse(stock=stock_message(change.stocks[0]),
+                                  entry=entry_message(change.entries[0]),
+                                  replayed=change.replayed)
+
+
+class LogisticsServicer(pb_grpc.LogisticsServiceServicer):
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    def CreateWarehouse(self, request, context_):
+        require_staff()
+        w = request.warehouse
+        spec = warehouses.WarehouseInput(
+            code=w.code, name=w.name, province=w.province, city=w.city, district=w.district,
+            latitude=w.latitude, longitude=w.longitude, active=w.active, priority=w.priority)
+        with self.runtime.transaction() as session:
+            return warehouse_message(warehouses.create_warehouse(session, spec))
+
+    def ListWarehouses(self, request, context_):
+        require_staff()
+        with self.runtime.transaction() as session:
+            found = warehouses.list_warehouses(session, request.include_inactive)
+            return pb.ListWarehousesResponse(warehouses=[warehouse_message(w) for w in found])
+
+    def ReceiveStock(self, request, context_):
+        require_staff()
+        with self.runtime.transaction() as session:
+            change = stock.receive_stock(self.runtime, session, request.warehouse_code,
+                                         request.sku_id, request.quantity, request.reason)
+            return change_message(change)
+
+    def AdjustStock(self, request, context_):
+        require_staff()
+        with self.runtime.transaction() as session:
+            change = stock.adjust_stock(self.runtime, session, request.warehouse_code,
+                                        request.sku_id, KINDS.get(request.kind, ""),
+                                        request.delta, request.reason)
+            return change_message(change)
+
+    def TransferStock(self, request, context_):
+        require_staff()
+        with self.runtime.transaction() as session:
+            change = stock.transfer_stock(self.runtime, session, request.from_warehouse_code,
+                                          request.to_warehouse_code, request.sku_id,
+                                          request.quantity, request.reason)
+            return pb.TransferStockResponse(
+                from_stock=stock_message(change.stocks[0]), to_stock=stock_message(change.stocks[1]),
+                entries=[entry_message(e) for e in change.entries], replayed=change.replayed)
+
+    def SetStockPolicy(self, request, context_):
+        require_staff()
+        with self.runtime.transaction() as session:
+            return stock_message(stock.set_stock_policy(
+                self.runtime, session, request.warehouse_code, request.sku_id,
+                request.safety_stock, request.low_stock_threshold))
+
+    def GetStock(self, request, context_):
+        require_staff()
+        with self.runtime.transaction() as session:
+            found = stock.get_stock(session, list(request.sku_ids))
+            return pb.GetStockResponse(skus=[
+                pb.SkuStock(sku_id=sku_id, warehouses=[stock_message(s) for s in rows])
+                for sku_id, rows in found])
+
+    # Public figures (catalog shows them on every product page): any caller may ask.
+    def GetAvailability(self, request, context_):
+        with self.runtime.transaction() as session:
+            found = stock.get_availability(session, list(request.sku_ids))
+            return pb.GetAvailabilityResponse(skus=[a.message() for a in found])
+
+    def ListLedger(self, request, context_):
+        require_staff()
+        with self.runtime.transaction() as session:
+            entries = stock.list_ledger(session, request.sku_id, request.warehouse_code,
+                                        request.limit)
+            return pb.ListLedgerResponse(entries=[entry_message(e) for e in entries])
+
+
+def register(server: grpc.Server, runtime: Runtime) -> list[str]:
+    pb_grpc.add_LogisticsServiceServicer_to_server(LogisticsServicer(runtime), server)
+    return [pb.DESCRIPTOR.services_by_name["LogisticsService"].full_name]
