@@ -1,0 +1,218 @@
+"""Coupon templates: what a coupon is worth, to whom, for how long and how many.
+
+Kinds: fixed_amount (满减, amount off once the eligible subtotal reaches the threshold),
+percentage (折扣, percent off, never more than the cap, optionally from a threshold) and
+no_threshold (无门槛, amount off whatever the subtotal).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mall.events.v1 import promotion_events_pb2 as events
+from servicekit.errors import FailedPrecondition, FieldViolation, NotFound, Violations
+from servicekit.runtime import Runtime
+
+from .models import KINDS, SCOPES, CouponTemplate
+
+MAX_NAME, MAX_DESCRIPTION = 64, 500
+MAX_VALID_DAYS = 365
+MAX_TOTAL_QUANTITY = 10_000_000
+MAX_SCOPE_IDS = 200
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    name: str
+    kind: str
+    per_member_limit: int
+    total_quantity: int
+    scope: str
+    description: str = ""
+    amount_fen: int = 0
+    threshold_fen: int = 0
+    percent_off: int = 0
+    cap_fen: int = 0
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    valid_days_after_claim: int | None = None
+    category_ids: tuple[str, ...] = field(default_factory=tuple)
+    product_ids: tuple[str, ...] = field(default_factory=tuple)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str)
+                              .encode()).hexdigest()
+
+
+def validate(spec: TemplateSpec, now: datetime) -> None:
+    """Every problem of the spec at once, as field violations (paths as in CouponTemplateSpec)."""
+    v = Violations()
+    name = spec.name.strip()
+    v.check(bool(name), "spec.name", "required", "name is required: what shoppers see, e.g. 满199减30")
+    v.check(len(name) <= MAX_NAME, "spec.name", "max_length", f"name has at most {MAX_NAME} characters")
+    v.check(len(spec.description) <= MAX_DESCRIPTION, "spec.description", "max_length",
+            f"description has at most {MAX_DESCRIPTION} characters")
+    if v.check(spec.kind in KINDS, "spec.kind", "one_of",
+               f"kind must be one of {', '.join(KINDS)}"):
+        _check_value(v, spec)
+    _check_validity(v, spec, now)
+    v.check(1 <= spec.total_quantity <= MAX_TOTAL_QUANTITY, "spec.total_quantity", "range",
+            f"total_quantity must be 1..{MAX_TOTAL_QUANTITY}; got {spec.total_quantity}")
+    if v.check(spec.per_member_limit >= 1, "spec.per_member_limit", "positive",
+               f"per_member_limit must be at least 1; got {spec.per_member_limit}"):
+        v.check(spec.per_member_limit <= max(spec.total_quantity, 1), "spec.per_member_limit",
+                "within_total", "per_member_limit cannot exceed total_quantity "
+                f"({spec.total_quantity})")
+    _check_scope(v, spec)
+    v.raise_if_any("the coupon template is invalid")
+
+
+def _check_value(v: Violations, spec: TemplateSpec) -> None:
+    if spec.kind in ("fixed_amount", "no_threshold"):
+        v.check(spec.amount_fen > 0, "spec.amount_fen", "positive",
+                f"amount_fen must be more than 0 fen; got {spec.amount_fen}")
+        v.check(spec.percent_off == 0, "spec.percent_off", "unused",
+                f"percent_off is for percentage coupons; leave it 0 for {spec.kind}")
+        v.check(spec.cap_fen == 0, "spec.cap_fen", "unused",
+                f"cap_fen is for percentage coupons; leave it 0 for {spec.kind}")
+    if spec.kind == "fixed_amount":
+        v.check(spec.threshold_fen >= spec.amount_fen, "spec.threshold_fen", "at_least_amount",
+                f"threshold_fen must be at least amount_fen ({spec.amount_fen}): a coupon takes "
+                f"off no more than the spend it asks for; got {spec.threshold_fen}")
+    if spec.kind == "no_threshold":
+        v.check(spec.threshold_fen == 0, "spec.threshold_fen", "unused",
+                "a no_threshold coupon has no threshold: leave threshold_fen 0, or use fixed_amount")
+    if spec.kind == "percentage":
+        v.check(1 <= spec.percent_off <= 99, "spec.percent_off", "range",
+                f"percent_off must be 1..99 (15 means 15% off); got {spec.percent_off}")
+        v.check(spec.cap_fen > 0, "spec.cap_fen", "positive",
+                f"cap_fen, the most one coupon takes off, must be more than 0; got {spec.cap_fen}")
+        v.check(spec.amount_fen == 0, "spec.amount_fen", "unused",
+                "amount_fen is for fixed_amount and no_threshold coupons; leave it 0")
+        v.check(spec.threshold_fen >= 0, "spec.threshold_fen", "non_negative",
+                f"threshold_fen must be 0 or more; got {spec.threshold_fen}")
+
+
+def _check_validity(v: Violations, spec: TemplateSpec, now: datetime) -> None:
+    window = spec.valid_from is not None or spec.valid_until is not None
+    days = spec.valid_days_after_claim is not None
+    if not v.check(window != days, "spec.validity", "exactly_one",
+                   "give either a window (valid_from, valid_until) or valid_days_after_claim"):
+        return
+    if days:
+        v.check(1 <= spec.valid_days_after_claim <= MAX_VALID_DAYS,
+                "spec.valid_days_after_claim", "range",
+                f"valid_days_after_claim must be 1..{MAX_VALID_DAYS}; got {spec.valid_days_after_claim}")
+        return
+    has_from = v.check(spec.valid_from is not None, "spec.window.valid_from", "required",
+                       "the window needs valid_from")
+    has_until = v.check(spec.valid_until is not None, "spec.window.valid_until", "required",
+                        "the window needs valid_until")
+    if not (has_from and has_until):
+        return
+    if v.check(spec.valid_until > spec.valid_from, "spec.window.valid_until", "after_start",
+               f"valid_until ({spec.valid_until.isoformat()}) must be after valid_from "
+               f"({spec.valid_from.isoformat()})"):
+        v.check(spec.valid_until > now, "spec.window.valid_until", "future",
+                f"valid_until ({spec.valid_until.isoformat()}) has already passed: "
+                "no one could ever use this coupon")
+
+
+def _check_scope(v: Violations, spec: TemplateSpec) -> None:
+    if not v.check(spec.scope in SCOPES, "spec.scope", "one_of",
+                   f"scope must be one of {', '.join(SCOPES)}"):
+        return
+    wanted = {"all": None, "categories": "category_ids", "products": "product_ids"}[spec.scope]
+    for name in ("category_ids", "product_ids"):
+        ids = getattr(spec, name)
+        if name == wanted:
+            if v.check(bool(ids), f"spec.{name}", "required",
+                       f"a coupon scoped to {spec.scope} needs at least one id in {name}"):
+                v.check(len(ids) <= MAX_SCOPE_IDS, f"spec.{name}", "max_items",
+                        f"{name} holds at most {MAX_SCOPE_IDS} ids")
+                v.check(all(ids) and len(set(ids)) == len(ids), f"spec.{name}", "distinct",
+                        f"{name} must hold distinct, non-empty ids")
+        else:
+            v.check(not ids, f"spec.{name}", "unused",
+                    f"{name} is only for scope {name.split('_')[0]}; it must be empty for "
+                    f"scope {spec.scope}")
+
+
+def create(session: Session, runtime: Runtime, spec: TemplateSpec, *, created_by: str,
+           idempotency_key: str = "") -> CouponTemplate:
+    """Creates the template and announces it (coupon.template_created) in one transaction.
+    A retry with the same idempotency key returns the template it made."""
+    now = datetime.now(timezone.utc)
+    fingerprint = spec.fingerprint()
+    if idempotency_key:
+        done = _by_key(session, created_by, idempotency_key)
+        if done is not None:
+            return _replayed(done, fingerprint, idempotency_key)
+    validate(spec, now)
+    template = CouponTemplate(
+        name=spec.name.strip(), description=spec.description, kind=spec.kind,
+        amount_fen=spec.amount_fen, threshold_fen=spec.threshold_fen,
+        percent_off=spec.percent_off, cap_fen=spec.cap_fen, valid_from=spec.valid_from,
+        valid_until=spec.valid_until, valid_days_after_claim=spec.valid_days_after_claim,
+        per_member_limit=spec.per_member_limit, total_quantity=spec.total_quantity,
+        issued_count=0, scope=spec.scope, category_ids=list(spec.category_ids),
+        product_ids=list(spec.product_ids), created_by=created_by, created_at=now,
+        idempotency_key=idempotency_key or None, request_fingerprint=fingerprint)
+    try:
+        with session.begin_nested():  # the same key racing in from a concurrent retry
+            session.add(template)
+    except IntegrityError:
+        return _replayed(_by_key(session, created_by, idempotency_key), fingerprint, idempotency_key)
+    runtime.emit(session, "coupon.template_created", template_created_event(template))
+    return template
+
+
+def _by_key(session: Session, created_by: str, key: str) -> CouponTemplate | None:
+    return session.scalars(select(CouponTemplate).where(
+        CouponTemplate.created_by == created_by, CouponTemplate.idempotency_key == key)).first()
+
+
+def _replayed(done: CouponTemplate, fingerprint: str, key: str) -> CouponTemplate:
+    if done.request_fingerprint != fingerprint:
+        raise FailedPrecondition(
+            f"idempotency key {key!r} already created a different coupon template ({done.id})",
+            [FieldViolation("idempotency-key", "reused",
+                            "this key already created a different template; use a new key for a "
+                            "new template, the same key only to retry the same request")])
+    return done
+
+
+def get(session: Session, template_id: str) -> CouponTemplate:
+    well_formed = template_id.isdigit() and len(template_id) <= 18  # a BIGINT, not a probe
+    template = session.get(CouponTemplate, int(template_id)) if well_formed else None
+    if template is None:
+        raise NotFound(f"there is no coupon template {template_id!r}")
+    return template
+
+
+def list_page(session: Session, limit: int, after_id: int | None) -> list[CouponTemplate]:
+    """Newest first (ids grow with creation); `limit + 1` rows tell whether a next page exists."""
+    query = select(CouponTemplate).order_by(CouponTemplate.id.desc()).limit(limit + 1)
+    if after_id is not None:
+        query = query.where(CouponTemplate.id < after_id)
+    return list(session.scalars(query))
+
+
+def template_created_event(t: CouponTemplate) -> events.CouponTemplateCreated:
+    return events.CouponTemplateCreated(
+        template_id=str(t.id), name=t.name, kind=t.kind, amount_fen=t.amount_fen,
+        threshold_fen=t.threshold_fen, percent_off=t.percent_off, cap_fen=t.cap_fen,
+        valid_from=_rfc3339(t.valid_from), valid_until=_rfc3339(t.valid_until),
+        valid_days_after_claim=t.valid_days_after_claim or 0,
+        per_member_limit=t.per_member_limit, total_quantity=t.total_quantity, scope=t.scope,
+        category_ids=t.category_ids, product_ids=t.product_ids, created_by=t.created_by)
+
+
+def _rfc3339(moment: datetime | None) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else ""
