@@ -1,0 +1,85 @@
+"""order.paid folds into the member's shopping habits: once per event, in any order."""
+import json
+import time
+import uuid
+
+import pika
+from sqlalchemy import select
+
+from mall.events.v1 import order_events_pb2
+from mall.member.v1 import member_pb2
+from services.member import habits
+from services.member.models import ShoppingHabits
+
+from .helpers import as_user
+
+
+def paid(member_id, fen, at, order="o-1"):
+    return order_events_pb2.OrderPaid(order_id=order, order_no=f"NO-{order}", member_id=member_id,
+                                      paid_fen=fen, paid_at=at)
+
+
+def habits_of(runtime, member_id):
+    with runtime.transaction() as s:
+        return s.get(ShoppingHabits, member_id)
+
+
+def test_paid_orders_add_up_whatever_order_they_arrive_in(member_runtime):
+    with member_runtime.transaction() as s:
+        habits.record_paid_order(s, paid("m-1", 12_900, "2026-03-08T12:00:00Z", "o-2"))
+        habits.record_paid_order(s, paid("m-1", 9_900, "2026-03-01T08:00:00Z", "o-1"))
+        habits.record_paid_order(s, paid("m-1", 5_000, "2026-03-05T09:30:00+08:00", "o-3"))
+    h = habits_of(member_runtime, "m-1")
+    assert (h.orders_count, h.total_paid_fen, h.average_order_fen) == (3, 27_800, 9_267)
+    assert h.last_order_at.isoformat().startswith("2026-03-08T12:00:00")
+
+
+def test_an_event_without_a_member_changes_nothing(member_runtime):
+    with member_runtime.transaction() as s:
+        assert habits.record_paid_order(s, paid("", 100, "2026-03-01T08:00:00Z")) is None
+        assert s.scalars(select(ShoppingHabits)).all() == []
+
+
+def test_the_worker_counts_each_paid_order_once(auth, worker_process, publish_event,
+                                                wait_until, member_runtime):
+    login = auth.WechatLogin(member_pb2.WechatLoginRequest(code="lou~1"))
+    worker_process("member")
+    first = paid(login.member_id, 19_900, "2026-05-20T12:00:00Z", "o-10")
+    event_id = str(uuid.uuid4())
+    publish_event("order", "order.paid", first, event_id=event_id)
+    publish_event("order", "order.paid", first, event_id=event_id)  # a redelivery
+    publish_event("order", "order.paid", paid(login.member_id, 10_000, "2026-05-21T00:00:00Z",
+                                              "o-11"))
+    wait_until(lambda: (h := habits_of(member_runtime, login.member_id)) and
+               h.orders_count == 2, timeout=20, message="both orders counted")
+    with member_runtime.transaction() as s:
+        inbox = s.execute(select(member_runtime.inbox_table.c.event_id)).scalars().all()
+    assert inbox.count(event_id) == 1
+    me = auth.GetMe(member_pb2.GetMeRequest(), metadata=as_user(login.member_id))
+    assert me.customer.habits.orders_count == 2
+    assert me.customer.habits.total_paid_fen == 29_900
+    assert me.customer.habits.average_order_fen == 14_950
+    assert me.customer.habits.last_order_at == "2026-05-21T00:00:00Z"
+    time.sleep(1)  # the worker handles concurrently: give a wrongly counted duplicate its chance
+    assert habits_of(member_runtime, login.member_id).orders_count == 2
+
+
+def test_member_registered_reaches_the_member_exchange(auth, relay_for, amqp_url):
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        channel.exchange_declare("member.events", exchange_type="topic", durable=True)
+        queue = channel.queue_declare("", exclusive=True).method.queue
+        channel.queue_bind(queue, "member.events", routing_key="member.registered")
+        relay_for("member")
+        login = auth.WechatLogin(member_pb2.WechatLoginRequest(code="max~1"))
+        body = None
+        for method, properties, body in channel.consume(queue, inactivity_timeout=10):
+            break
+        assert body is not None, "member.registered was not published"
+        envelope = json.loads(body)
+        assert envelope["type"] == "member.registered" and envelope["source"] == "member"
+        assert envelope["data"]["memberId"] == login.member_id
+        assert properties.message_id == envelope["id"]
+    finally:
+        connection.close()
