@@ -1,0 +1,66 @@
+"""gRPC: the calling member's notification inbox."""
+from __future__ import annotations
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from mall.common.v1 import common_pb2
+from mall.support.v1 import support_pb2 as pb
+from mall.support.v1 import support_pb2_grpc
+from servicekit.context import current
+from servicekit.errors import Unauthenticated
+from servicekit.runtime import Runtime
+
+from . import inbox, paging
+from .models import Notification
+
+KIND_ENUMS = {"order_paid": pb.ORDER_PAID, "order_cancelled": pb.ORDER_CANCELLED}
+
+
+def caller_member_id() -> str:
+    user_id = current().user_id
+    if not user_id:
+        raise Unauthenticated("the inbox belongs to a signed-in member: send x-mall-user-id")
+    return user_id
+
+
+def notification_to_proto(n: Notification) -> pb.Notification:
+    created = Timestamp()
+    created.FromDatetime(n.created_at)
+    return pb.Notification(id=str(n.id), kind=KIND_ENUMS[n.kind], title=n.title, body=n.body,
+                           order_id=n.order_id or "", read=n.read_at is not None,
+                           created_at=created)
+
+
+class NotificationService(support_pb2_grpc.NotificationServiceServicer):
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    def ListNotifications(self, request, context):
+        member_id = caller_member_id()
+        size = paging.page_size(request.page.page_size)
+        # A token is bound to its member and filter: it cannot page through someone else's inbox.
+        query = f"notifications:{member_id}:{int(request.unread_only)}"
+        after = paging.decode(request.page.page_token, query)
+        after_id = after[0] if after and isinstance(after[0], int) else None
+        with self.runtime.transaction() as session:
+            rows = inbox.page(session, member_id, size, after_id, request.unread_only)
+            unread = inbox.unread_count(session, member_id)
+        shown, more = rows[:size], len(rows) > size
+        return pb.ListNotificationsResponse(
+            notifications=[notification_to_proto(n) for n in shown],
+            page=common_pb2.PageInfo(next_page_token=paging.encode([shown[-1].id], query)
+                                     if more else ""),
+            unread_count=unread)
+
+    def MarkNotificationsRead(self, request, context):
+        member_id = caller_member_id()
+        with self.runtime.transaction() as session:
+            marked = inbox.mark_read(session, member_id, list(request.ids), request.all)
+            return pb.MarkNotificationsReadResponse(marked_count=marked,
+                                                    unread_count=inbox.unread_count(session, member_id))
+
+
+def register(server: grpc.Server, runtime: Runtime) -> list[str]:
+    support_pb2_grpc.add_NotificationServiceServicer_to_server(NotificationService(runtime), server)
+    return [pb.DESCRIPTOR.services_by_name["NotificationService"].full_name]

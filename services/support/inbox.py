@@ -1,0 +1,91 @@
+"""The notification inbox: written from order events, read and marked by its owner only."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from servicekit.errors import InvalidArgument, NotFound, Violations
+
+from . import messages
+from .models import Notification
+
+MAX_IDS_PER_CALL = 100
+
+
+def notify(session: Session, *, member_id: str, kind: str, order_id: str, title: str,
+           body: str) -> Notification | None:
+    """Writes the notice unless the member already has one of this kind for this order."""
+    if not member_id:
+        raise ValueError(f"{kind} for order {order_id} names no member: nobody to notify")
+    exists = session.scalar(select(Notification.id).where(
+        Notification.member_id == member_id, Notification.kind == kind,
+        Notification.order_id == order_id))
+    if exists is not None:
+        return None
+    notice = Notification(member_id=member_id, kind=kind, order_id=order_id, title=title,
+                          body=body, created_at=datetime.now(timezone.utc))
+    session.add(notice)
+    session.flush()
+    return notice
+
+
+def on_order_paid(session: Session, paid) -> Notification | None:
+    """From mall.events.v1.OrderPaid."""
+    title, body = messages.order_paid(paid.order_no or paid.order_id, paid.paid_fen)
+    return notify(session, member_id=paid.member_id, kind="order_paid", order_id=paid.order_id,
+                  title=title, body=body)
+
+
+def on_order_cancelled(session: Session, cancelled) -> Notification | None:
+    """From mall.events.v1.OrderCancelled."""
+    title, body = messages.order_cancelled(cancelled.order_no or cancelled.order_id,
+                                           cancelled.reason)
+    return notify(session, member_id=cancelled.member_id, kind="order_cancelled",
+                  order_id=cancelled.order_id, title=title, body=body)
+
+
+def page(session: Session, member_id: str, limit: int, after_id: int | None,
+         unread_only: bool = False) -> list[Notification]:
+    """Newest first; `limit + 1` rows tell whether a next page exists."""
+    query = (select(Notification).where(Notification.member_id == member_id)
+             .order_by(Notification.id.desc()).limit(limit + 1))
+    if after_id is not None:
+        query = query.where(Notification.id < after_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return list(session.scalars(query))
+
+
+def unread_count(session: Session, member_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.member_id == member_id, Notification.read_at.is_(None)))
+
+
+def mark_read(session: Session, member_id: str, ids: list[str], everything: bool) -> int:
+    """Marks the member's notices read; returns how many were unread. An id that is not one of
+    the member's own is NOT_FOUND and nothing is marked."""
+    v = Violations()
+    v.check(bool(ids) != everything, "ids", "exactly_one",
+            "give the ids to mark, or all = true to mark every notification; not both, not neither")
+    v.check(len(ids) <= MAX_IDS_PER_CALL, "ids", "max_items",
+            f"at most {MAX_IDS_PER_CALL} ids per call; use all = true for more")
+    malformed = [i for i, value in enumerate(ids) if not (value.isdigit() and len(value) <= 18)]
+    for i in malformed[:5]:
+        v.add(f"ids[{i}]", "format", f"{ids[i]!r} is not a notification id (digits, as listed)")
+    v.raise_if_any()
+
+    now = datetime.now(timezone.utc)
+    mine = Notification.member_id == member_id
+    if everything:
+        return session.execute(update(Notification).where(mine, Notification.read_at.is_(None))
+                               .values(read_at=now)).rowcount
+    wanted = {int(value) for value in ids}
+    found = set(session.scalars(select(Notification.id).where(mine, Notification.id.in_(wanted))))
+    if missing := sorted(wanted - found):
+        # Someone else's notice answers exactly like one that does not exist.
+        raise NotFound(f"no notification {', '.join(map(str, missing[:5]))} in your inbox")
+    return session.execute(update(Notification).where(
+        mine, Notification.id.in_(wanted), Notification.read_at.is_(None))
+        .values(read_at=now)).rowcount

@@ -1,0 +1,35 @@
+"""The support service's tables. First slice: the shoppers' notification inbox."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from servicekit.db import BigId, declarative_base
+
+Base = declarative_base()
+
+KINDS = ("order_paid", "order_cancelled")
+
+
+class Notification(Base):
+    """One message in a member's inbox."""
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in KINDS)})", name="kind_known"),
+        # One notice per order and kind, even if the producer announced the same fact twice
+        # under two event ids (the inbox only catches the same event id).
+        UniqueConstraint("member_id", "kind", "order_id"),
+        Index("ix_notifications_member_id_id", "member_id", "id"),
+        Index("ix_notifications_member_unread", "member_id", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(String(1000))
+    order_id: Mapped[str | None] = mapped_column(String(64))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

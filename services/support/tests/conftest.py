@@ -1,0 +1,6 @@
+import pytest
+
+
+@pytest.fixture
+def runtime(runtime_for):
+    return runtime_for("support")

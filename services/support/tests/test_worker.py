@@ -1,0 +1,38 @@
+"""order.paid and order.cancelled through the real broker and worker process: one notice each."""
+from sqlalchemy import select
+
+from mall.events.v1 import order_events_pb2 as order_events
+from services.support.models import Notification
+
+
+def notices(runtime):
+    with runtime.transaction() as session:
+        return [(n.member_id, n.kind, n.order_id) for n in
+                session.scalars(select(Notification).order_by(Notification.id))]
+
+
+def test_each_order_event_notifies_the_member_once_even_if_delivered_twice(
+        runtime, worker_process, publish_event, wait_until):
+    worker = worker_process("support")
+    paid = order_events.OrderPaid(order_id="o-1", order_no="N-1", member_id="m-1", paid_fen=19900)
+    cancelled = order_events.OrderCancelled(order_id="o-2", order_no="N-2", member_id="m-1",
+                                            reason="member")
+    first = publish_event("order", "order.paid", paid)
+    publish_event("order", "order.paid", paid, event_id=first["id"])        # redelivery
+    publish_event("order", "order.paid", paid)                               # same fact, new id
+    second = publish_event("order", "order.cancelled", cancelled)
+    publish_event("order", "order.cancelled", cancelled, event_id=second["id"])
+    # Sentinels behind the duplicates on each queue.
+    publish_event("order", "order.paid", order_events.OrderPaid(order_id="o-3", member_id="m-2"))
+    publish_event("order", "order.cancelled",
+                  order_events.OrderCancelled(order_id="o-4", member_id="m-2"))
+    wait_until(lambda: len(notices(runtime)) >= 4, message="four notices")
+
+    def inbox_rows():
+        with runtime.transaction() as session:
+            return len(session.execute(select(runtime.inbox_table)).all())
+
+    wait_until(lambda: inbox_rows() == 5, message="every distinct event id handled")
+    assert sorted(notices(runtime)) == [("m-1", "order_cancelled", "o-2"), ("m-1", "order_paid", "o-1"),
+                                        ("m-2", "order_cancelled", "o-4"), ("m-2", "order_paid", "o-3")]
+    assert "Traceback" not in worker.log()
