@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, AsyncIterator, Literal
 
+import grpc
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel, BeforeValidator, Field
 
@@ -12,7 +13,7 @@ from mall.common.v1 import common_pb2
 
 from .. import auth
 from ..convert import from_json, to_json
-from ..problems import Problem
+from ..problems import Problem, from_rpc_error
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-catalog"],
                    dependencies=[Depends(auth.staff(auth.ADMIN, auth.OPERATOR))])
@@ -207,14 +208,15 @@ async def _upload_messages(header: catalog_pb2.UploadMediaHeader, file: UploadFi
 @router.post("/products/{product_id}/media", status_code=201,
              summary="Upload an image (with its angle) or a video (with a poster image)",
              responses={413: {"description": "The upload is larger than 110 MiB"}})
-async def upload_media(product_id: str, request: Request,
-                       file: UploadFile = File(description="JPEG, PNG, WebP or GIF up to 10 MiB; "
-                                                           "MP4 or WebM up to 100 MiB"),
-                       kind: MediaKind = Form(),
-                       angle: ImageAngle | None = Form(None, description="images: required"),
-                       position: int = Form(0, ge=0, description="0: after the existing media"),
-                       poster: UploadFile | None = File(None, description="videos: required")
-                       ) -> dict:
+async def upload_media(
+        product_id: str, request: Request,
+        kind: Annotated[MediaKind, Form()],
+        file: Annotated[UploadFile, File(description="JPEG, PNG, WebP or GIF up to 10 MiB; "
+                                                     "MP4 or WebM up to 100 MiB")],
+        angle: Annotated[ImageAngle | None, Form(description="images: required")] = None,
+        position: Annotated[int, Form(ge=0, description="0: after the existing media")] = 0,
+        poster: Annotated[UploadFile | None, File(description="videos: required")] = None,
+) -> dict:
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_UPLOAD_BYTES:
         raise Problem(413, "too-large", "uploads are at most 110 MiB")
@@ -223,9 +225,20 @@ async def upload_media(product_id: str, request: Request,
         angle=catalog_pb2.ImageAngle.Value(angle) if angle else 0,
         filename=file.filename or "", position=position)
     clients = request.app.state.clients
-    media = await clients.call(_stub(request).UploadMedia, _upload_messages(header, file, poster),
-                               timeout=UPLOAD_TIMEOUT)
+    try:
+        media = await clients.call_streaming(_stub(request).UploadMedia,
+                                   _upload_messages(header, file, poster), timeout=UPLOAD_TIMEOUT)
+    except grpc.aio.AioRpcError as err:
+        problem = from_rpc_error(err)
+        # Catalog names the stream's parts; the client sent form fields.
+        for error in problem.errors:
+            error["field"] = _FORM_FIELD.get(error["field"].split(".")[0], "") or \
+                error["field"].removeprefix("header.")
+        raise problem from None
     return to_json(media)
+
+
+_FORM_FIELD = {"data": "file", "poster": "poster"}
 
 
 @router.delete("/media/{media_id}", status_code=204, summary="Delete a product's image or video")

@@ -60,7 +60,9 @@ def gateway_with(settings, grpc_stub_for, monkeypatch, wechat_standin):
             grpc_stub_for(name, health_pb2_grpc.HealthStub)
             port = testing._state["servers"][name].port
             monkeypatch.setenv(f"MALL_{name.upper()}_GRPC_TARGET", f"127.0.0.1:{port}")
-        client = TestClient(create_app(dataclasses.replace(settings, ready_services=names)))
+        # The media root is the session's MALL_MEDIA_ROOT, the one catalog writes to.
+        client = TestClient(create_app(dataclasses.replace(
+            GatewaySettings.load(), ready_services=names, rpc_timeout=5.0)))
         client.__enter__()
         clients.append(client)
         return client
