@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -89,6 +90,26 @@ def migrate_all(env: dict[str, str], *, say: Callable[[str], None] = print) -> N
         raise RuntimeError(f"migration failed ({done.returncode}):\n{done.stdout}{done.stderr}")
 
 
+_NOT_EXECUTABLE = {"trap", "if", "for", "while", "until", "case", "cd", "export", "{", "!"}
+
+
+def shell_command(command: str) -> str:
+    """`exec` a simple command, so the process we signal and wait for is the program itself
+    (dash does not exec the last command of `sh -c` by itself: its exit would hide the child's).
+    A compound command (`a; b`, `a && b`, a pipe ...) is left to its shell."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|()")
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:  # unbalanced quotes: let the shell say so
+        return command
+    if not tokens or tokens[0] in _NOT_EXECUTABLE or "=" in tokens[0]:
+        return command
+    if any(t and set(t) <= set(";&|()") for t in tokens):
+        return command
+    return f"exec {command}"
+
+
 class ProcessDied(RuntimeError):
     pass
 
@@ -155,7 +176,7 @@ class Suite:
     def _spawn(self, name: str, stdout) -> subprocess.Popen:
         # Own session per process: a signal reaches the whole group (the shell and its child),
         # and Ctrl-C in the terminal reaches only us, so we stop everyone in order.
-        return subprocess.Popen(self.commands[name], shell=True, cwd=self.cwd, env=self.env,
+        return subprocess.Popen(shell_command(self.commands[name]), shell=True, cwd=self.cwd, env=self.env,
                                 stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
@@ -196,10 +217,19 @@ class Suite:
                 self.say(f"{name} did not stop in {grace:.0f}s: SIGKILL")
                 self.signal(name, signal.SIGKILL)
                 self.processes[name].wait(timeout=5)
+            self._wait_group_gone(name, deadline)
             self.say(f"{name} stopped (rc={self.processes[name].returncode})")
-        # Whatever the group's children left behind (a shell's child that ignored SIGTERM).
-        for name in alive:
-            self.signal(name, signal.SIGKILL)
+
+    def _wait_group_gone(self, name: str, deadline: float) -> None:
+        """A compound command's children outlive its shell: they get until `deadline`, then SIGKILL."""
+        pgid = self.processes[name].pid
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        self.signal(name, signal.SIGKILL)
 
     def dead(self) -> list[str]:
         """Processes that exited without being asked to."""

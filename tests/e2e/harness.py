@@ -161,7 +161,7 @@ class RunningMall:
             reply = http.post("/v1/admin/auth/login",
                               json={"username": ADMIN_USERNAME, "password": self.admin_password})
         assert reply.status_code == 200, reply.text
-        return reply.json()["access_token"]
+        return reply.json()["tokens"]["access_token"]
 
     def wait_until(self, predicate, timeout: float = 30.0, what: str = "a condition"):
         """Polls `predicate` until it returns something truthy, failing early (with the dead

@@ -76,3 +76,17 @@ def test_without_a_log_dir_lines_reach_the_console_prefixed_with_their_process(t
         suite.start_all()
         suite.wait_until(lambda: "chatty | up" in console.getvalue(), timeout=20, what="output")
     assert "chatty started (pid=" in console.getvalue()
+
+
+DRAINER = (f"{sys.executable} -c 'import signal, sys, time\n"
+           "def drain(*_):\n    print(\"draining\", flush=True); time.sleep(0.5); sys.exit(0)\n"
+           "signal.signal(signal.SIGTERM, drain); print(\"up\", flush=True); time.sleep(60)'")
+
+
+def test_stop_lets_the_program_itself_drain_and_reports_its_own_exit_code(tmp_path):
+    suite = make_suite(tmp_path, server=DRAINER)
+    suite.start_all()
+    suite.wait_until(lambda: "up" in suite.log_tail("server"), timeout=20, what="start")
+    suite.stop_all(grace=5.0)
+    assert "draining" in suite.log_tail("server")
+    assert suite.processes["server"].returncode == 0  # the program's, not its shell's
