@@ -12,6 +12,7 @@ from .codes import KINDS
 from .models import Category, Product, ProductFunction, new_id
 
 MAX_DEPTH = 4
+KIND_ORDER = {"style": 0, "function": 1, "brand": 2}
 MAX_NAME = 40
 
 
@@ -114,8 +115,8 @@ def products_under(session: Session, category: Category) -> list[Product]:
 
 
 def list_categories(session: Session, kind: str | None, *, include_inactive: bool) -> list[Category]:
-    """Flat, parents before children, siblings by sort_order then name. Shoppers do not see an
-    inactive category, nor anything under it."""
+    """Flat, kind by kind (style, function, brand), parents before children, siblings by
+    sort_order then name. Shoppers do not see an inactive category, nor anything under it."""
     query = select(Category)
     if kind:
         query = query.where(Category.kind == kind)
@@ -126,7 +127,8 @@ def list_categories(session: Session, kind: str | None, *, include_inactive: boo
     ordered: list[Category] = []
 
     def walk(parent_id: str | None) -> None:
-        for child in sorted(children.get(parent_id, []), key=lambda c: (c.sort_order, c.name)):
+        for child in sorted(children.get(parent_id, []),
+                            key=lambda c: (KIND_ORDER[c.kind], c.sort_order, c.name)):
             if child.active or include_inactive:
                 ordered.append(child)
                 walk(child.id)
