@@ -141,3 +141,25 @@ def test_a_cart_holds_at_most_50_different_skus(on_sale):
     run(on_sale, cart.add_item, ALICE, "sku-0", 1)  # adding to an existing line still works
     with on_sale.transaction() as session:
         assert session.query(CartItem).filter_by(member_id=ALICE).count() == 50
+
+
+def test_two_concurrent_adds_of_a_new_sku_both_count(on_sale):
+    import threading
+    barrier, errors = threading.Barrier(2), []
+
+    def add():
+        try:
+            with on_sale.transaction() as session:
+                barrier.wait(5)
+                cart.add_item(session, ALICE, "sku-75b-black", 3)
+        except Exception as err:  # surfaced below
+            errors.append(err)
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert errors == []
+    assert [(l.sku_id, l.quantity) for l in run(on_sale, cart.get_cart, ALICE).lines] == \
+        [("sku-75b-black", 6)]
