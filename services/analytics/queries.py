@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ MAX_DAYS = 366
 @dataclass(frozen=True)
 class Window:
     since: datetime | None
-    until: datetime
+    until: datetime | None  # None: no upper bound (a producer's clock may run a little ahead)
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,10 @@ def _check_type(violations: Violations, event_type: str) -> None:
                          "dots, e.g. order.paid or inventory.availability_changed")
 
 
-def _window(violations: Violations, since: datetime | None, until: datetime | None,
-            now: datetime | None) -> Window:
+def _window(violations: Violations, since: datetime | None, until: datetime | None) -> Window:
     since = as_utc(since) if since else None
-    until = as_utc(until) if until else (now or datetime.now(timezone.utc))
-    if since is not None:
+    until = as_utc(until) if until else None
+    if since is not None and until is not None:
         violations.check(since < until, "since", "before_until",
                          f"since ({since.isoformat()}) must be earlier than until "
                          f"({until.isoformat()})")
@@ -53,24 +52,26 @@ def _window(violations: Violations, since: datetime | None, until: datetime | No
 def _in_window(query, window: Window):
     if window.since is not None:
         query = query.where(Fact.occurred_at >= window.since)
-    return query.where(Fact.occurred_at < window.until)
+    if window.until is not None:
+        query = query.where(Fact.occurred_at < window.until)
+    return query
 
 
 def count_events(session: Session, event_type: str, since: datetime | None = None,
-                 until: datetime | None = None, *, now: datetime | None = None) -> int:
+                 until: datetime | None = None) -> int:
     violations = Violations()
     _check_type(violations, event_type)
-    window = _window(violations, since, until, now)
+    window = _window(violations, since, until)
     violations.raise_if_any()
     query = _in_window(select(func.count()).select_from(Fact).where(Fact.event_type == event_type),
                        window)
     return session.execute(query).scalar_one()
 
 
-def event_counts(session: Session, since: datetime | None = None, until: datetime | None = None,
-                 *, now: datetime | None = None) -> list[TypeCount]:
+def event_counts(session: Session, since: datetime | None = None,
+                 until: datetime | None = None) -> list[TypeCount]:
     violations = Violations()
-    window = _window(violations, since, until, now)
+    window = _window(violations, since, until)
     violations.raise_if_any()
     query = _in_window(
         select(Fact.event_type, Fact.source, func.count()).group_by(Fact.event_type, Fact.source),

@@ -65,7 +65,8 @@ class LogisticsServicer(pb_grpc.LogisticsServiceServicer):
         w = request.warehouse
         spec = warehouses.WarehouseInput(
             code=w.code, name=w.name, province=w.province, city=w.city, district=w.district,
-            latitude=w.latitude, longitude=w.longitude, active=w.active, priority=w.priority)
+            latitude=w.latitude, longitude=w.longitude,
+            active=w.active if w.HasField("active") else True, priority=w.priority)
         with self.runtime.transaction() as session:
             return warehouse_message(warehouses.create_warehouse(session, spec))
 

@@ -92,9 +92,14 @@ def test_an_idempotency_key_makes_a_retried_receipt_harmless(stub):
 
 
 def test_create_warehouse_twice_is_already_exists(stub):
-    stub.CreateWarehouse(pb.CreateWarehouseRequest(warehouse=EAST.__class__(
+    north = stub.CreateWarehouse(pb.CreateWarehouseRequest(warehouse=pb.Warehouse(
         code="BJ-NORTH", name="华北仓", province="北京市", city="北京市", latitude=39.7,
-        longitude=116.3, active=True)), metadata=CLERK)
+        longitude=116.3)), metadata=CLERK)
+    assert north.active  # unset means active
+    spare = stub.CreateWarehouse(pb.CreateWarehouseRequest(warehouse=pb.Warehouse(
+        code="BJ-SPARE", name="备用仓", province="北京市", city="北京市", active=False)),
+        metadata=CLERK)
+    assert spare.HasField("active") and not spare.active
     with pytest.raises(grpc.RpcError) as err:
         stub.CreateWarehouse(pb.CreateWarehouseRequest(warehouse=EAST), metadata=CLERK)
     assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
