@@ -5,6 +5,7 @@ count and a max), so events arriving late or out of order give the same profile.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session
@@ -13,6 +14,8 @@ from mall.events.v1 import order_events_pb2
 
 from .clock import utcnow
 from .models import ShoppingHabits
+
+log = logging.getLogger(__name__)
 
 
 def average_fen(total_fen: int, count: int) -> int:
@@ -23,10 +26,16 @@ def average_fen(total_fen: int, count: int) -> int:
 
 
 def parse_time(value: str) -> datetime | None:
+    """RFC 3339 to an aware datetime; None when empty or unreadable (the caller falls back to the
+    event's time: a producer's bad timestamp must not cost the member an order in their count)."""
     if not value:
         return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        log.warning("order.paid with an unreadable paid_at %r; using the event time", value)
+        return None
+    return _utc(moment)
 
 
 def record_paid_order(session: Session, paid: order_events_pb2.OrderPaid,

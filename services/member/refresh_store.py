@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from .models import RefreshToken
@@ -62,10 +62,3 @@ def revoke_subject(session: Session, kind: str, subject_id: str) -> None:
                     .values(revoked_at=datetime.now(timezone.utc))
                     .execution_options(synchronize_session=False))
 
-
-def active_count(session: Session, kind: str, subject_id: str) -> int:
-    now = datetime.now(timezone.utc)
-    return len(session.scalars(select(RefreshToken.jti).where(
-        RefreshToken.subject_kind == kind, RefreshToken.subject_id == subject_id,
-        RefreshToken.spent_at.is_(None), RefreshToken.revoked_at.is_(None),
-        RefreshToken.expires_at > now)).all())

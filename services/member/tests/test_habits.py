@@ -83,3 +83,12 @@ def test_member_registered_reaches_the_member_exchange(auth, relay_for, amqp_url
         assert properties.message_id == envelope["id"]
     finally:
         connection.close()
+
+
+def test_an_unreadable_paid_at_falls_back_to_the_event_time(member_runtime):
+    from datetime import datetime, timezone
+    occurred = datetime(2026, 6, 1, 4, 0, tzinfo=timezone.utc)
+    with member_runtime.transaction() as s:
+        habits.record_paid_order(s, paid("m-2", 100, "yesterday"), occurred)
+    h = habits_of(member_runtime, "m-2")
+    assert h.orders_count == 1 and h.last_order_at == occurred

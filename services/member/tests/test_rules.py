@@ -72,3 +72,14 @@ def test_page_size_defaults_and_bounds():
     for bad in (-1, 101):
         with pytest.raises(InvalidArgument):
             page_size(bad)
+
+
+@pytest.mark.parametrize("peer, loopback", [("ipv4:127.0.0.1:50000", True),
+                                            ("ipv6:[::1]:50000", True),
+                                            ("unix:/tmp/member.sock", True),
+                                            ("ipv4:10.0.3.7:50000", False),
+                                            ("ipv6:[2001:db8::1]:443", False),
+                                            ("ipv4:localhost.evil:1", False), ("", False)])
+def test_only_loopback_peers_count_as_the_local_seed(peer, loopback):
+    from services.member.api import _is_loopback
+    assert _is_loopback(peer) is loopback

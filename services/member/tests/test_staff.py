@@ -205,3 +205,12 @@ def test_change_password(auth, admin):
         refresh_token=old_session.tokens.refresh_token)).code() == \
         grpc.StatusCode.UNAUTHENTICATED
     auth.Refresh(member_pb2.RefreshRequest(refresh_token=changed.tokens.refresh_token))
+
+
+def test_a_disabled_staff_member_has_no_profile(auth, staff_api, admin):
+    _, _, admin_md = admin
+    op = create(staff_api, admin_md, "ops9")
+    staff_api.UpdateStaff(member_pb2.UpdateStaffRequest(staff_id=op.staff_id, disabled=True),
+                          metadata=admin_md)
+    err = rpc_error(auth.GetMe, member_pb2.GetMeRequest(), metadata=as_user(op.staff_id))
+    assert err.code() == grpc.StatusCode.UNAUTHENTICATED

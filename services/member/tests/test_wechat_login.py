@@ -91,3 +91,22 @@ def test_get_me_without_a_known_caller_is_unauthenticated(auth):
     unknown = rpc_error(auth.GetMe, member_pb2.GetMeRequest(),
                         metadata=as_user("8d3f0b8e-6f4a-4d0e-9a55-8d0f6d9e2f11"))
     assert unknown.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_two_first_logins_of_one_shopper_at_once_make_one_member(auth, member_runtime):
+    import threading
+    barrier = threading.Barrier(2)
+    answers = []
+
+    def login(code):
+        barrier.wait()
+        answers.append(auth.WechatLogin(member_pb2.WechatLoginRequest(code=code)))
+
+    threads = [threading.Thread(target=login, args=(f"race~{i}",)) for i in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(answers) == 2 and answers[0].member_id == answers[1].member_id
+    assert sorted(a.is_new for a in answers) == [False, True]
+    assert len(outbox_events(member_runtime, "member.registered")) == 1
