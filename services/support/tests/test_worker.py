@@ -36,3 +36,17 @@ def test_each_order_event_notifies_the_member_once_even_if_delivered_twice(
     assert sorted(notices(runtime)) == [("m-1", "order_cancelled", "o-2"), ("m-1", "order_paid", "o-1"),
                                         ("m-2", "order_cancelled", "o-4"), ("m-2", "order_paid", "o-3")]
     assert "Traceback" not in worker.log()
+
+
+def test_an_order_event_naming_no_member_is_parked_not_lost(
+        runtime, worker_process, publish_event, wait_until):
+    from servicekit.deadletters import list_parked
+
+    worker = worker_process("support")
+    envelope = publish_event("order", "order.paid", order_events.OrderPaid(order_id="o-9",
+                                                                           paid_fen=100))
+    parked = wait_until(lambda: [p for p in list_parked("support") if p["event_id"] == envelope["id"]],
+                        timeout=20, message="the event parked in support.dead-letters")
+    assert parked[0]["handler"] == "support.order_paid" and "names no member" in parked[0]["error"]
+    assert notices(runtime) == []
+    assert worker.proc.poll() is None  # the worker keeps going
