@@ -42,7 +42,8 @@ class CartService(order_pb2_grpc.CartServiceServicer):
     def AddCartItem(self, request, context):
         member_id = caller_member_id()
         with self.runtime.transaction() as session:
-            return cart_to_proto(cart.add_item(session, member_id, request.sku_id, request.quantity))
+            return cart_to_proto(cart.add_item(session, member_id, request.sku_id, request.quantity,
+                                               current().idempotency_key))
 
     def UpdateCartItem(self, request, context):
         member_id = caller_member_id()

@@ -41,3 +41,15 @@ class CartItem(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CartAddRequest(Base):
+    """An AddCartItem already done under the caller's idempotency key: adding sums quantities,
+    so a retried or double-tapped add must not add twice. Kept a day (the worker purges)."""
+    __tablename__ = "cart_add_requests"
+
+    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sku_id: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

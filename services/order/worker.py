@@ -1,10 +1,11 @@
-"""Order's reactions. First slice: keep the product read model in step with catalog."""
+"""Order's reactions. First slice: keep the product read model in step with catalog, and forget
+cart add keys once no client would retry them."""
 from __future__ import annotations
 
 from mall.events.v1 import catalog_events_pb2 as catalog
-from servicekit.worker import EventWorker, on_event
+from servicekit.worker import EventWorker, on_event, timer
 
-from . import products
+from . import cart, products
 
 
 class Worker(EventWorker):
@@ -25,3 +26,8 @@ class Worker(EventWorker):
         snapshot = products.snapshot_from_event(event.data.product)
         products.apply_product(session, products.ProductSnapshot(
             snapshot.product_id, snapshot.title, False, snapshot.version, snapshot.skus))
+
+    @timer(3600)
+    def purge_cart_add_keys(self):
+        with self.runtime.transaction() as session:
+            cart.purge_add_requests(session)

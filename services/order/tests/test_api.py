@@ -48,3 +48,10 @@ def test_bad_input_comes_back_as_field_violations(stub):
         stub.AddCartItem(order_pb2.AddCartItemRequest(sku_id="sku-75b-black", quantity=100),
                          metadata=ALICE)
     assert [v.field for v in violations_from_trailers(err.value.trailing_metadata())] == ["quantity"]
+
+
+def test_a_retried_add_with_an_idempotency_key_adds_once(stub):
+    keyed = ALICE + (("idempotency-key", "add-1"),)
+    request = order_pb2.AddCartItemRequest(sku_id="sku-75b-black", quantity=2)
+    stub.AddCartItem(request, metadata=keyed)
+    assert stub.AddCartItem(request, metadata=keyed).lines[0].quantity == 2
