@@ -64,6 +64,8 @@ class Settings:
     grpc_workers: int
     drain_seconds: float
     log_level: str
+    db_pool_size: int
+    db_pre_ping: bool
 
     @classmethod
     def load(cls, service: str) -> "Settings":
@@ -81,4 +83,6 @@ class Settings:
             grpc_workers=env_int("GRPC_WORKERS", 16, service),
             drain_seconds=env_float("DRAIN_SECONDS", 5.0, service),
             log_level=env("LOG_LEVEL", "INFO", service),
+            db_pool_size=env_int("DB_POOL_SIZE", 10, service),
+            db_pre_ping=env("DB_PRE_PING", "1", service) == "1",
         )

@@ -55,7 +55,9 @@ def declarative_base() -> type[DeclarativeBase]:
     return type("Base", (DeclarativeBase,), {"metadata": metadata, "__abstract__": True})
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Engine:
+    """pre_ping costs a round trip per checkout: workers turn it off, their retries cover a
+    connection that died."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -68,7 +70,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True,
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=pre_ping,
                          pool_recycle=1800)
 
 

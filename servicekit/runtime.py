@@ -27,7 +27,8 @@ class Runtime:
         self.name = service
         self.settings = settings or Settings.load(service)
         self.metadata = base.metadata
-        self.engine = make_engine(self.settings.database_url)
+        self.engine = make_engine(self.settings.database_url, pool_size=self.settings.db_pool_size,
+                                  pre_ping=self.settings.db_pre_ping)
         self.sessions = make_sessionmaker(self.engine)
         self.outbox_table = self.metadata.tables["outbox"]
         self.inbox_table = self.metadata.tables["inbox"]

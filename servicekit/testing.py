@@ -62,6 +62,16 @@ def free_port() -> int:
 
 
 def pytest_configure(config):
+    prepare_environment()
+
+
+def pytest_unconfigure(config):
+    teardown_environment()
+
+
+def prepare_environment() -> None:
+    """Points every service at throw-away databases, a fresh vhost and a temp var/ (also used by
+    benchmarks and the e2e harness, outside pytest)."""
     tmp = Path(tempfile.mkdtemp(prefix="mall-test-"))
     _state["tmp"] = tmp
     os.environ["MALL_VAR_DIR"] = str(tmp / "var")
@@ -83,7 +93,7 @@ def pytest_configure(config):
         os.environ["MALL_AMQP_URL"] = f"{base}/%2F"
 
 
-def pytest_unconfigure(config):
+def teardown_environment() -> None:
     for server in _state["servers"].values():
         server.stop()
     service.forget_runtimes()

@@ -179,6 +179,10 @@ def run(name: str) -> None:
 
     from . import logs
 
+    import os
+
+    os.environ.setdefault("MALL_DB_PRE_PING", "0")  # handler retries cover a dead connection
+    os.environ.setdefault("MALL_DB_POOL_SIZE", os.environ.get("MALL_WORKER_CONCURRENCY", "20"))
     rt = service.runtime(name)
     logs.setup(f"{name}-worker", rt.settings.log_level)
     tracing.setup(f"{name}-worker")

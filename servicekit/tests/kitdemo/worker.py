@@ -1,6 +1,7 @@
 """Records every `note.written` event as a Note; text "poison" always fails (dead-letter path),
 unless KITDEMO_CURED=1 (so a replay after the fix succeeds)."""
 import os
+from datetime import datetime, timezone
 
 from servicekit.worker import EventWorker, on_event
 
@@ -14,4 +15,5 @@ class Worker(EventWorker):
     def record_note(self, session, event):
         if event.data.get("text") == "poison" and os.environ.get("KITDEMO_CURED") != "1":
             raise ValueError("cannot digest poison")
-        session.add(Note(event_id=event.id, text=event.data.get("text", "")))
+        session.add(Note(event_id=event.id, text=event.data.get("text", ""),
+                         occurred_at=event.occurred_at, handled_at=datetime.now(timezone.utc)))
