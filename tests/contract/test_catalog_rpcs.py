@@ -1,0 +1,215 @@
+"""What the catalog promises its callers (the gateway, order): its RPCs through a real gRPC server
+with the kit's interceptors, status codes and field violations included."""
+from __future__ import annotations
+
+import io
+import os
+import zlib
+from pathlib import Path
+
+import grpc
+import pytest
+from PIL import Image
+
+from mall.catalog.v1 import catalog_pb2 as pb
+from mall.catalog.v1 import catalog_pb2_grpc as pb_grpc
+from mall.common.v1 import common_pb2
+from servicekit.errors import violations_from_trailers
+
+STAFF = [("x-mall-user-id", "staff-1"), ("x-mall-roles", "operator")]
+CHUNK = 1024 * 1024
+
+
+@pytest.fixture
+def shopper(grpc_stub_for):
+    return grpc_stub_for("catalog", pb_grpc.CatalogServiceStub)
+
+
+@pytest.fixture
+def admin(grpc_stub_for):
+    return grpc_stub_for("catalog", pb_grpc.CatalogAdminServiceStub)
+
+
+def png(size=(1200, 1600)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 120, 140)).save(out, "PNG")
+    return out.getvalue()
+
+
+def upload(admin, product_id, data: bytes, kind=pb.IMAGE, angle=pb.FRONT, poster=b""):
+    def stream():
+        yield pb.UploadMediaRequest(header=pb.UploadMediaHeader(product_id=product_id, kind=kind,
+                                                                angle=angle, filename="a.png"))
+        for i in range(0, len(data), CHUNK):
+            yield pb.UploadMediaRequest(data=data[i:i + CHUNK])
+        for i in range(0, len(poster), CHUNK):
+            yield pb.UploadMediaRequest(poster=poster[i:i + CHUNK])
+    return admin.UploadMedia(stream(), metadata=STAFF)
+
+
+def violations(err: grpc.RpcError) -> set[tuple[str, str]]:
+    return {(v.field, v.rule) for v in violations_from_trailers(err.trailing_metadata())}
+
+
+def category(admin, kind, name, parent_id="") -> str:
+    return admin.CreateCategory(pb.CreateCategoryRequest(category=pb.CategoryInput(
+        kind=kind, name=name, parent_id=parent_id)), metadata=STAFF).id
+
+
+@pytest.fixture
+def facets(admin):
+    bras = category(admin, pb.STYLE, "文胸")
+    return {"bras": bras, "wireless_bras": category(admin, pb.STYLE, "无钢圈文胸", bras),
+            "wireless": category(admin, pb.FUNCTION, "无钢圈"), "brand": category(admin, pb.BRAND, "云裳")}
+
+
+def bra(facets, title="云朵无钢圈蕾丝文胸", price=19900, prefix="YD"):
+    return pb.CreateProductRequest(
+        product=pb.ProductInput(
+            title=title, subtitle="软支撑 不压胸",
+            description=pb.ProductDescription(material="锦纶 蕾丝", composition="锦纶82% 氨纶18%",
+                                              care="30℃以下手洗", origin="中国广东"),
+            category_id=facets["wireless_bras"], function_ids=[facets["wireless"]],
+            brand_id=facets["brand"], size_system=pb.BRA,
+            size_chart=pb.SizeChart(columns=["下胸围(cm)"], rows=[
+                pb.SizeChartRow(size="75B", values=["73-77"]),
+                pb.SizeChartRow(size="80B", values=["78-82"])])),
+        skus=[pb.SkuInput(code=f"{prefix}-{band}B-{code}", band=band, cup="B", colour=colour,
+                          price_fen=price, barcode=f"69{zlib.crc32(f'{prefix}{band}{code}'.encode()):011d}")
+              for band in (75, 80) for colour, code in (("黑色", "BK"), ("肤色", "NU"))])
+
+
+def test_staff_rpcs_need_a_staff_role(admin, shopper):
+    with pytest.raises(grpc.RpcError) as err:
+        admin.CreateCategory(pb.CreateCategoryRequest(category=pb.CategoryInput(
+            kind=pb.STYLE, name="文胸")))
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.RpcError) as err:
+        admin.CreateCategory(pb.CreateCategoryRequest(category=pb.CategoryInput(
+            kind=pb.STYLE, name="文胸")), metadata=[("x-mall-user-id", "m-1"),
+                                                  ("x-mall-roles", "customer")])
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert shopper.ListCategories(pb.ListCategoriesRequest()).categories == []
+
+
+def test_from_draft_to_the_shop_window(admin, shopper, facets):
+    draft = admin.CreateProduct(bra(facets), metadata=STAFF)
+    assert draft.status == pb.DRAFT and [s.size for s in draft.skus] == ["75B", "75B", "80B", "80B"]
+    with pytest.raises(grpc.RpcError) as err:
+        shopper.GetProduct(pb.GetProductRequest(product_id=draft.id))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as err:
+        admin.PublishProduct(pb.ProductIdRequest(product_id=draft.id), metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    image = upload(admin, draft.id, png((2400, 3200)))
+    assert image.hd_url.startswith("/media/") and image.thumbnail_url.startswith("/media/")
+    root = Path(os.environ["MALL_MEDIA_ROOT"])
+    with Image.open(root / image.thumbnail_url.removeprefix("/media/")) as thumb:
+        assert max(thumb.size) == 400
+    admin.PublishProduct(pb.ProductIdRequest(product_id=draft.id), metadata=STAFF)
+
+    page = shopper.ListProducts(pb.ListProductsRequest(category_id=facets["bras"]))
+    (card,) = page.products
+    assert (card.id, card.min_price_fen, card.brand_name) == (draft.id, 19900, "云裳")
+    assert card.cover_thumbnail_url == image.thumbnail_url and list(card.colours) == ["黑色", "肤色"]
+    assert not card.in_stock and page.page.next_page_token == ""
+
+    detail = shopper.GetProduct(pb.GetProductRequest(product_id=draft.id))
+    assert detail.category.name == "无钢圈文胸" and detail.functions[0].name == "无钢圈"
+    assert [r.size for r in detail.size_chart.rows] == ["75B", "80B"]
+    assert detail.description.care == "30℃以下手洗" and len(detail.media) == 1
+    assert {s.availability.level for s in detail.skus} == {pb.AVAILABILITY_UNKNOWN}
+
+    found = shopper.ListProducts(pb.ListProductsRequest(query="无钢圈文胸"))
+    assert [p.id for p in found.products] == [draft.id]
+    skus = shopper.GetSkus(pb.GetSkusRequest(sku_ids=[detail.skus[0].id, "missing"])).skus
+    assert [v.sku.id for v in skus] == [detail.skus[0].id]
+    assert skus[0].product_status == pb.PUBLISHED and skus[0].sku.price_fen == 19900
+
+    admin.UnpublishProduct(pb.ProductIdRequest(product_id=draft.id), metadata=STAFF)
+    assert shopper.ListProducts(pb.ListProductsRequest()).products == []
+
+
+def test_bad_input_is_invalid_argument_naming_field_and_rule(admin, facets):
+    request = bra(facets)
+    request.product.category_id = "no-such-category"
+    request.product.function_ids.append("no-such-facet")
+    request.skus[0].price_fen = -1
+    with pytest.raises(grpc.RpcError) as err:
+        admin.CreateProduct(request, metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err.value) >= {("product.category_id", "exists"),
+                                     ("product.function_ids[1]", "exists"),
+                                     ("skus[0].price_fen", "positive")}
+    assert admin.ListProducts(pb.AdminListProductsRequest(), metadata=STAFF).products == []
+
+
+def test_a_duplicate_sku_code_is_already_exists(admin, facets):
+    first = admin.CreateProduct(bra(facets, prefix="DUP"), metadata=STAFF)
+    with pytest.raises(grpc.RpcError) as err:
+        admin.AddSkus(pb.AddSkusRequest(product_id=first.id, skus=[pb.SkuInput(
+            code="DUP-85C-RD", band=85, cup="C", colour="红色", price_fen=100),
+            pb.SkuInput(code=first.skus[0].code, band=85, cup="D", colour="红色", price_fen=100)]),
+            metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert violations(err.value) == {("skus[1].code", "unique")}
+    again = admin.GetProduct(pb.ProductIdRequest(product_id=first.id), metadata=STAFF)
+    assert len(again.skus) == 4  # neither SKU of the refused request was added
+
+
+def test_uploads_that_are_not_images_or_too_large_are_refused(admin, facets):
+    product = admin.CreateProduct(bra(facets), metadata=STAFF)
+    with pytest.raises(grpc.RpcError) as err:
+        upload(admin, product.id, b"%PDF-1.7 not an image")
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err.value) == {("data", "image")}
+    with pytest.raises(grpc.RpcError) as err:
+        upload(admin, product.id, png() + bytes(10 * 1024 * 1024))
+    assert violations(err.value) == {("data", "max_size")}
+    with pytest.raises(grpc.RpcError) as err:
+        upload(admin, product.id, b"\x00\x00\x00\x18ftypmp42" + bytes(100), kind=pb.VIDEO,
+               angle=pb.IMAGE_ANGLE_UNSPECIFIED)
+    assert violations(err.value) == {("poster", "required")}
+    with pytest.raises(grpc.RpcError) as err:
+        admin.UploadMedia(iter([pb.UploadMediaRequest(data=b"x")]), metadata=STAFF)
+    assert violations(err.value) == {("header", "first")}
+    assert admin.GetProduct(pb.ProductIdRequest(product_id=product.id), metadata=STAFF).media == []
+
+    video = upload(admin, product.id, b"\x00\x00\x00\x18ftypmp42" + bytes(100), kind=pb.VIDEO,
+                   angle=pb.IMAGE_ANGLE_UNSPECIFIED, poster=png())
+    assert video.kind == pb.VIDEO and video.content_type == "video/mp4" and video.poster_url
+
+
+def test_pages_are_signed_and_a_tampered_token_is_refused(admin, shopper, facets):
+    for i in range(3):
+        product = admin.CreateProduct(bra(facets, title=f"蕾丝文胸{i}", prefix=f"P{i}",
+                                          price=10000 + i), metadata=STAFF)
+        upload(admin, product.id, png((400, 400)))
+        admin.PublishProduct(pb.ProductIdRequest(product_id=product.id), metadata=STAFF)
+    first = shopper.ListProducts(pb.ListProductsRequest(
+        sort=pb.PRICE_ASC, page=common_pb2.PageRequest(page_size=2)))
+    second = shopper.ListProducts(pb.ListProductsRequest(
+        sort=pb.PRICE_ASC, page=common_pb2.PageRequest(page_size=2,
+                                                       page_token=first.page.next_page_token)))
+    assert [p.min_price_fen for p in [*first.products, *second.products]] == [10000, 10001, 10002]
+    token = first.page.next_page_token
+    tampered = token[:5] + ("x" if token[5] != "x" else "y") + token[6:]
+    with pytest.raises(grpc.RpcError) as err:
+        shopper.ListProducts(pb.ListProductsRequest(
+            sort=pb.PRICE_ASC, page=common_pb2.PageRequest(page_size=2, page_token=tampered)))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err.value) == {("page_token", "signed")}
+
+
+def test_category_admin_errors(admin, facets):
+    with pytest.raises(grpc.RpcError) as err:
+        category(admin, pb.STYLE, "文胸")
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    with pytest.raises(grpc.RpcError) as err:
+        category(admin, pb.FUNCTION, "聚拢", parent_id=facets["bras"])
+    assert violations(err.value) == {("category.parent_id", "same_kind")}
+    hidden = admin.UpdateCategory(pb.UpdateCategoryRequest(
+        category_id=facets["wireless_bras"], category=pb.CategoryInput(
+            name="无钢圈文胸", parent_id=facets["bras"], active=False)), metadata=STAFF)
+    assert not hidden.active
