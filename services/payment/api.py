@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from mall.payment.v1 import payment_pb2, payment_pb2_grpc
 from servicekit.context import current
@@ -18,8 +19,7 @@ STATUS_ENUM = {name: payment_pb2.PaymentStatus.Value(name.upper())
                for name in ("created", "pending", "succeeded", "failed", "cancelled", "refunded")}
 
 
-def _timestamp(moment):
-    from google.protobuf.timestamp_pb2 import Timestamp
+def _timestamp(moment) -> Timestamp | None:
     if moment is None:
         return None
     stamp = Timestamp()

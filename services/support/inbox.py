@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from servicekit.errors import InvalidArgument, NotFound, Violations
+from servicekit.errors import NotFound, Violations
 
 from . import messages
 from .models import Notification
