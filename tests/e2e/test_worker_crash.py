@@ -8,48 +8,53 @@ import time
 
 import pytest
 
-from .shop import event_count, ok, published_product, unique_word
+from .shop import event_count, published_product, unique_word
 
 pytestmark = pytest.mark.e2e
 
-UPDATES = 300
+PRODUCTS = 3
+UPDATES_EACH = 100  # 300 product.updated events in all, from three senders at once
 WORKER = "analytics-worker"
 
 
+def send_updates(mall, token: str, product: dict, sent: list, failures: list) -> None:
+    fields = {"title": product["title"], "category_id": product["category"]["id"],
+              "size_system": "BRA"}
+    with mall.client(token) as http:
+        for i in range(UPDATES_EACH):
+            reply = http.put(f"/v1/admin/products/{product['id']}",
+                             json={**fields, "subtitle": f"第 {i} 次修改"})
+            if reply.status_code != 200:
+                failures.append(f"update {i} of {product['id']}: {reply.status_code} {reply.text}")
+                return
+            sent.append(i)
+
+
 def test_killing_the_analytics_worker_mid_burst_loses_and_doubles_nothing(mall, admin_token):
+    total = PRODUCTS * UPDATES_EACH
     with mall.client(admin_token) as admin:
-        word = unique_word()
-        product = published_product(admin, f"聚拢文胸 {word}")
-        fields = {"title": product["title"], "category_id": product["category"]["id"],
-                  "size_system": "BRA"}
+        products = [published_product(admin, f"聚拢文胸 {unique_word()}") for _ in range(PRODUCTS)]
         updated_before = event_count(admin, "product.updated")
 
         sent: list[int] = []
         failures: list[str] = []
-
-        def send_updates() -> None:
-            with mall.client(admin_token) as http:
-                for i in range(UPDATES):
-                    reply = http.put(f"/v1/admin/products/{product['id']}",
-                                     json={**fields, "subtitle": f"第 {i} 次修改"})
-                    if reply.status_code != 200:
-                        failures.append(f"update {i}: {reply.status_code} {reply.text}")
-                        return
-                    sent.append(i)
-
-        burst = threading.Thread(target=send_updates, daemon=True)
-        burst.start()
-        mall.wait_until(lambda: len(sent) >= UPDATES // 6, what="the burst to get going")
+        senders = [threading.Thread(target=send_updates, daemon=True,
+                                    args=(mall, admin_token, p, sent, failures)) for p in products]
+        for sender in senders:
+            sender.start()
+        mall.wait_until(lambda: len(sent) >= total // 6, what="the burst to get going")
         mall.suite.kill(WORKER)
         counted_at_kill = event_count(admin, "product.updated") - updated_before
         time.sleep(1.0)  # events keep flowing into the worker's queue while it is down
         mall.suite.start(WORKER)
-        burst.join(timeout=300)
-        assert not burst.is_alive(), "the burst of updates did not finish"
+        for sender in senders:
+            sender.join(timeout=300)
+        assert not any(s.is_alive() for s in senders), "the burst of updates did not finish"
         assert not failures, failures[0]
-        assert counted_at_kill < UPDATES, "the worker was killed after the burst, not during it"
+        assert 0 < counted_at_kill < total, \
+            f"the worker had counted {counted_at_kill} of {total} when killed: not mid-burst"
 
-        mall.wait_until(lambda: event_count(admin, "product.updated") - updated_before >= UPDATES,
-                        timeout=120, what=f"{UPDATES} product.updated events counted")
+        mall.wait_until(lambda: event_count(admin, "product.updated") - updated_before >= total,
+                        timeout=120, what=f"{total} product.updated events counted")
         time.sleep(3.0)  # a redelivered duplicate would show up now
-        assert event_count(admin, "product.updated") - updated_before == UPDATES
+        assert event_count(admin, "product.updated") - updated_before == total
