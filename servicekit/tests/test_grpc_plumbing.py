@@ -64,19 +64,16 @@ def test_every_call_has_a_deadline_from_the_service_config(grpc_stub_for):
     assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
-def test_health_starts_not_serving_and_stops_serving_on_shutdown(runtime_for):
+def test_health_becomes_serving_and_stops_serving_on_shutdown(runtime_for, wait_until):
     from servicekit import grpc_server
 
     runtime_for(NAME)
     running = grpc_server.build_server(NAME, port=0, host="127.0.0.1", with_relay=False)
     channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
     health = health_pb2_grpc.HealthStub(channel)
-    statuses = set()
-    for _ in range(100):
-        statuses.add(health.Check(health_pb2.HealthCheckRequest()).status)
-        if health_pb2.HealthCheckResponse.SERVING in statuses:
-            break
-    assert health_pb2.HealthCheckResponse.SERVING in statuses
+    statuses = []
+    wait_until(lambda: statuses.append(health.Check(health_pb2.HealthCheckRequest()).status)
+               or statuses[-1] == health_pb2.HealthCheckResponse.SERVING, timeout=20)
     running.set_serving(False)  # what SIGTERM does first, before draining
     assert health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.NOT_SERVING
     running.stop()
