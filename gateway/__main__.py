@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import uvicorn
 
-from servicekit import tracing
+from servicekit import logs, tracing
+from servicekit.config import env
 
 from .app import create_app
 from .settings import GatewaySettings
@@ -11,6 +12,7 @@ from .settings import GatewaySettings
 
 def main() -> None:
     settings = GatewaySettings.load()
+    logs.setup("gateway", env("LOG_LEVEL", "INFO", "gateway"))
     tracing.setup("gateway")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level="warning", access_log=False, proxy_headers=False)

@@ -1,5 +1,6 @@
 """One pure ASGI middleware for every request: the request id (X-Request-Id in and out, put in
-the call context the gRPC calls carry on) and the Prometheus request metrics by route template.
+the call context the gRPC calls carry on), the request's server span (whose trace the gRPC calls
+continue through traceparent) and the Prometheus request metrics by route template.
 
 Pure ASGI rather than BaseHTTPMiddleware: no extra task per request, and the contextvar set here
 is the one the endpoint sees.
@@ -10,9 +11,10 @@ import re
 import time
 import uuid
 
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 
-from servicekit import context
+from servicekit import context, tracing
 
 REQUESTS = Counter("mall_gateway_requests_total", "HTTP requests handled by the gateway",
                    ["method", "route", "status"])
@@ -27,6 +29,7 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 class RequestContextMiddleware:
     def __init__(self, app):
         self.app = app
+        self.tracer = tracing.tracer()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -34,11 +37,14 @@ class RequestContextMiddleware:
             return
         request_id = ""
         idempotency_key = ""
+        trace_headers = {}
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")
             elif name == b"idempotency-key":
                 idempotency_key = value.decode("latin-1")[:128]
+            elif name in (b"traceparent", b"tracestate"):
+                trace_headers[name.decode()] = value.decode("latin-1")
         if not _VALID_REQUEST_ID.match(request_id):
             request_id = uuid.uuid4().hex
         # Also in the scope's state: the last-resort 500 handler runs outside this middleware.
@@ -58,12 +64,23 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        method = scope.get("method", "")
+        span_cm = self.tracer.start_as_current_span(
+            f"HTTP {method}", kind=SpanKind.SERVER, record_exception=False,
+            context=tracing.extract_context(trace_headers) if trace_headers else None,
+            attributes={"http.request.method": method, "mall.request_id": request_id})
+        span = span_cm.__enter__()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "")
             REQUESTS.labels(method, template, str(status_code)).inc()
             LATENCY.labels(method, template).observe(time.perf_counter() - started)
+            span.update_name(f"{method} {template}")
+            span.set_attribute("http.route", template)
+            span.set_attribute("http.response.status_code", status_code)
+            if status_code >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            span_cm.__exit__(None, None, None)
             context.reset(token)

@@ -9,6 +9,7 @@ from gateway import auth, problems
 from gateway.app import create_app
 from gateway.middleware import RequestContextMiddleware
 from servicekit import context
+from servicekit.grpc_client import outgoing_metadata
 
 from .helpers import bearer, token
 
@@ -24,7 +25,8 @@ def probe():
     def seen(principal: auth.Principal) -> dict:
         ctx = context.current()
         return {"user_id": principal.user_id, "kind": principal.kind,
-                "metadata": dict(ctx.metadata())}
+                "metadata": dict(ctx.metadata()),
+                "outgoing": dict(outgoing_metadata(()))}
 
     @app.get("/customer")
     async def customer_route(p: auth.Principal = Depends(auth.customer)):
@@ -42,6 +44,15 @@ def test_customer_token_opens_customer_route_and_identity_goes_on(probe):
     response = probe.get("/customer", headers={**bearer(token("m-42")), "X-Request-Id": "r-1"})
     assert response.status_code == 200
     assert response.json()["metadata"] == {"x-request-id": "r-1", "x-mall-user-id": "m-42"}
+
+
+def test_trace_context_goes_on_to_the_services(probe):
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = probe.get("/customer", headers={
+        **bearer(token("m-42")), "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    outgoing = response.json()["outgoing"]
+    assert outgoing["traceparent"].split("-")[1] == trace_id
+    assert outgoing["x-mall-user-id"] == "m-42"
 
 
 def test_staff_roles_travel_as_metadata(probe):
