@@ -56,3 +56,23 @@ def set_current(ctx: CallContext) -> contextvars.Token:
 
 def reset(token: contextvars.Token) -> None:
     _current.reset(token)
+
+
+def require_user(action: str = "this") -> CallContext:
+    """The signed-in caller (shopper or staff), or UNAUTHENTICATED."""
+    from .errors import Unauthenticated
+
+    caller = current()
+    if not caller.user_id:
+        raise Unauthenticated(f"{action} needs a signed-in caller: send x-mall-user-id")
+    return caller
+
+
+def require_roles(*roles: str, action: str = "this") -> CallContext:
+    """A signed-in caller holding one of `roles`, or UNAUTHENTICATED / PERMISSION_DENIED."""
+    from .errors import PermissionDenied
+
+    caller = require_user(action)
+    if roles and not caller.has_role(*roles):
+        raise PermissionDenied(f"{action} needs the role {' or '.join(roles)}")
+    return caller
