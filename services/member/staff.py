@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from servicekit.errors import (AlreadyExists, FailedPrecondition, NotFound, PermissionDenied,
@@ -19,6 +19,9 @@ from .clock import utcnow
 from .models import Staff
 from .paging import PageTokens, page_size
 from .tokens import STAFF, IssuedPair, TokenIssuer
+
+
+STAFF_UPDATE_LOCK = 0x6D656D62  # "memb": the advisory lock key of staff updates
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,14 @@ def insert_staff(session, username: str, password: str, roles: list[str],
     return staff
 
 
+def _serialize_staff_updates(session) -> None:
+    """One staff update at a time (they are rare): otherwise two admins disabling each other at
+    once would each still see the other enabled, and the shop would be left with no admin.
+    SQLite (make run) already serializes writers."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STAFF_UPDATE_LOCK})
+
+
 def enabled_admins(session) -> list[Staff]:
     return [s for s in session.scalars(select(Staff).where(Staff.disabled.is_(False)))
             if rules.ADMIN in s.roles]
@@ -118,6 +129,7 @@ class StaffAdmin:
             rules.check_display_name(v, changes.display_name)
         v.raise_if_any()
         with self.runtime.transaction() as session:
+            _serialize_staff_updates(session)
             require_enabled_admin(session, caller_id)
             staff = session.get(Staff, staff_id, with_for_update=True)
             if staff is None:

@@ -7,6 +7,7 @@ from mall.member.v1 import member_pb2
 from servicekit.errors import FailedPrecondition, InvalidArgument, violations_from_trailers
 from services.member import bootstrap, passwords
 from services.member.models import Staff
+from services.member.staff import enabled_admins
 
 from .helpers import as_user, claims, rpc_error
 
@@ -214,3 +215,32 @@ def test_a_disabled_staff_member_has_no_profile(auth, staff_api, admin):
                           metadata=admin_md)
     err = rpc_error(auth.GetMe, member_pb2.GetMeRequest(), metadata=as_user(op.staff_id))
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_two_admins_disabling_each_other_at_once_leave_one_admin(staff_api, admin,
+                                                               member_runtime):
+    import threading
+    first_id, _, first_md = admin
+    second = create(staff_api, first_md, "admin3", roles=["admin"])
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def disable(target, md):
+        barrier.wait()
+        try:
+            staff_api.UpdateStaff(member_pb2.UpdateStaffRequest(staff_id=target, disabled=True),
+                                  metadata=md)
+            outcomes.append(grpc.StatusCode.OK)
+        except grpc.RpcError as err:
+            outcomes.append(err.code())
+
+    threads = [threading.Thread(target=disable, args=(second.staff_id, first_md)),
+               threading.Thread(target=disable, args=(first_id, as_user(second.staff_id)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    # The second to run finds its own account disabled by the first.
+    assert sorted(c.name for c in outcomes) == ["OK", "UNAUTHENTICATED"]
+    with member_runtime.transaction() as s:
+        assert len(enabled_admins(s)) == 1
