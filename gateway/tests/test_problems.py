@@ -106,3 +106,34 @@ def test_request_id_is_made_when_missing_or_unsafe(settings, offline):
         unsafe = client.get("/healthz", headers={"X-Request-Id": "a b\tc" * 50})
     assert len(made.headers["x-request-id"]) == 32
     assert unsafe.headers["x-request-id"] != "a b\tc" * 50
+
+
+def test_unexpected_errors_are_500_problems_with_the_request_id():
+    from fastapi import FastAPI
+
+    from gateway import problems
+    from gateway.middleware import RequestContextMiddleware
+
+    app = FastAPI()
+    problems.install(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/boom")
+    async def boom():
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom", headers={"X-Request-Id": "req-500"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["request_id"] == "req-500"
+    assert response.headers["x-request-id"] == "req-500"
+    assert "secret internals" not in response.text
+
+
+def test_wrong_method_is_a_405_problem(settings, offline):
+    with TestClient(create_app(settings)) as client:
+        response = client.delete("/v1/products")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "GET" in response.headers["allow"]
