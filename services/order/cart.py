@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from servicekit.errors import (FailedPrecondition, FieldViolation, InvalidArgument, NotFound,
@@ -86,13 +87,10 @@ def add_item(session: Session, member_id: str, sku_id: str, quantity: int,
         if _line_count(session, member_id) >= MAX_LINES:
             raise ResourceExhausted(
                 f"the cart already holds {MAX_LINES} different items; remove one to add another")
-        try:
-            with session.begin_nested():  # a concurrent add of the same SKU may win the insert
-                session.add(CartItem(member_id=member_id, sku_id=sku_id, quantity=quantity,
-                                     added_at=now, updated_at=now))
+        if _insert_new(session, CartItem, member_id=member_id, sku_id=sku_id, quantity=quantity,
+                       added_at=now, updated_at=now):
             return get_cart(session, member_id)
-        except IntegrityError:
-            line = _line_for_update(session, member_id, sku_id)
+        line = _line_for_update(session, member_id, sku_id)  # a concurrent add inserted it first
     total = line.quantity + quantity
     if total > MAX_QUANTITY:
         raise InvalidArgument.field(
@@ -108,13 +106,10 @@ def _first_time(session: Session, member_id: str, key: str, sku_id: str, quantit
     if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
         raise InvalidArgument.field("idempotency-key", "max_length",
                                     f"the idempotency key has at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters")
-    try:
-        with session.begin_nested():  # the retry may race the original
-            session.add(CartAddRequest(member_id=member_id, idempotency_key=key, sku_id=sku_id,
-                                       quantity=quantity, created_at=datetime.now(timezone.utc)))
+    if _insert_new(session, CartAddRequest, member_id=member_id, idempotency_key=key,
+                   sku_id=sku_id, quantity=quantity, created_at=datetime.now(timezone.utc)):
         return True
-    except IntegrityError:
-        done = session.get(CartAddRequest, (member_id, key))
+    done = session.get(CartAddRequest, (member_id, key))
     if (done.sku_id, done.quantity) != (sku_id, quantity):
         raise FailedPrecondition(
             f"idempotency key {key!r} already added {done.quantity} of {done.sku_id}",
@@ -184,3 +179,11 @@ def _line_for_update(session: Session, member_id: str, sku_id: str) -> CartItem 
 def _line_count(session: Session, member_id: str) -> int:
     return session.scalar(select(func.count()).select_from(CartItem)
                           .where(CartItem.member_id == member_id))
+
+
+def _insert_new(session: Session, model, **values) -> bool:
+    """INSERT that does nothing when the row's unique key is taken (by a concurrent request too);
+    True when it inserted. Not a savepoint: under SQLite's driver the first SAVEPOINT opens the
+    transaction and its RELEASE commits it, which would keep rows of a request that then fails."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return session.execute(insert(model).values(**values).on_conflict_do_nothing()).rowcount == 1

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from mall.events.v1 import promotion_events_pb2 as events
@@ -155,7 +156,7 @@ def create(session: Session, runtime: Runtime, spec: TemplateSpec, *, created_by
         if done is not None:
             return _replayed(done, fingerprint, idempotency_key)
     validate(spec, now)
-    template = CouponTemplate(
+    values = dict(
         name=spec.name.strip(), description=spec.description, kind=spec.kind,
         amount_fen=spec.amount_fen, threshold_fen=spec.threshold_fen,
         percent_off=spec.percent_off, cap_fen=spec.cap_fen, valid_from=spec.valid_from,
@@ -164,11 +165,14 @@ def create(session: Session, runtime: Runtime, spec: TemplateSpec, *, created_by
         issued_count=0, scope=spec.scope, category_ids=list(spec.category_ids),
         product_ids=list(spec.product_ids), created_by=created_by, created_at=now,
         idempotency_key=idempotency_key or None, request_fingerprint=fingerprint)
-    try:
-        with session.begin_nested():  # the same key racing in from a concurrent retry
-            session.add(template)
-    except IntegrityError:
+    # ON CONFLICT rather than a savepoint: the same key may race in from a concurrent retry, and
+    # under SQLite's driver a savepoint's RELEASE would commit the outer transaction.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    new_id = session.execute(insert(CouponTemplate).values(**values).on_conflict_do_nothing()
+                             .returning(CouponTemplate.id)).scalar()
+    if new_id is None:
         return _replayed(_by_key(session, created_by, idempotency_key), fingerprint, idempotency_key)
+    template = session.get(CouponTemplate, new_id)
     runtime.emit(session, "coupon.template_created", template_created_event(template))
     return template
 

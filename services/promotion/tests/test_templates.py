@@ -143,3 +143,25 @@ def test_get_and_list_newest_first(runtime):
         page = templates.list_page(session, 2, None)
         assert [t.name for t in page] == ["券2", "券1", "券0"]  # limit + 1 tells "more"
         assert [t.name for t in templates.list_page(session, 2, page[1].id)] == ["券0"]
+
+
+def test_two_concurrent_creates_with_one_key_make_one_template(runtime):
+    import threading
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def attempt():
+        try:
+            with runtime.transaction() as session:
+                barrier.wait(5)
+                results.append(templates.create(session, runtime, fixed_spec(),
+                                                created_by="staff-1", idempotency_key="k-race").id)
+        except Exception as err:  # surfaced below
+            errors.append(err)
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert errors == [] and len(set(results)) == 1 and len(results) == 2
+    assert len(stored(runtime)) == 1 and len(outbox(runtime)) == 1
