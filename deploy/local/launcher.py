@@ -58,6 +58,9 @@ def local_environment(base: dict[str, str] | None = None, **overrides: str) -> d
         "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
         "PYTHONPATH": f"{REPO_ROOT}:{REPO_ROOT / 'gen'}",
         "PYTHONUNBUFFERED": "1",  # lines reach the console as they are written
+        # Libraries' import-time deprecation notices (eventlet, jieba's pkg_resources), repeated
+        # by every process, would bury the suite's own lines.
+        "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore:pkg_resources is deprecated:UserWarning",
         "MALL_WECHAT_API_BASE": "http://127.0.0.1:8090",
         "MALL_MEDIA_ROOT": "var/media",
     })
