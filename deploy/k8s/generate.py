@@ -21,6 +21,9 @@ CONFIG_MAP = "mall-config"
 DATABASE_SECRET = "mall-database-urls"  # one key per service, e.g. `catalog`
 AMQP_SECRET = "mall-amqp"  # key `url`
 JWT_SECRET = "mall-jwt"  # key `secret`
+# Page tokens are HMAC-signed: every replica of a service must share the key.
+PAGE_TOKEN_SECRET = "mall-page-tokens"  # key `secret`
+WECHAT_SECRET = "mall-wechat"  # keys `appid`, `secret`: the mini-program's, for member's login
 # Who signs or verifies JWTs: the gateway checks them, member issues them at login.
 JWT_USERS = {"gateway", "member"}
 ORDER_IMPORT_METRICS_PORT = SERVICES["order"][1]  # same code as order-api, in its own pod
@@ -40,8 +43,12 @@ def service_env(service: str) -> list[dict]:
         secret_env(f"MALL_{service.upper()}_DATABASE_URL", DATABASE_SECRET, service),
         secret_env("MALL_AMQP_URL", AMQP_SECRET, "url"),
     ]
+    env.append(secret_env("MALL_PAGE_TOKEN_SECRET", PAGE_TOKEN_SECRET, "secret"))
     if service in JWT_USERS:
         env.append(secret_env("MALL_JWT_SECRET", JWT_SECRET, "secret"))
+    if service == "member":
+        env.append(secret_env("MALL_WECHAT_APPID", WECHAT_SECRET, "appid"))
+        env.append(secret_env("MALL_WECHAT_SECRET", WECHAT_SECRET, "secret"))
     return env
 
 

@@ -115,6 +115,10 @@ def test_each_process_reads_its_own_database_url_and_the_broker_from_secrets(ser
         url = by_name[f"MALL_{service.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
         assert url == {"name": generate.DATABASE_SECRET, "key": service}
         assert "secretKeyRef" in by_name["MALL_AMQP_URL"]["valueFrom"]
+        # HMAC-signed page tokens must verify on whichever replica the next page reaches.
+        assert "secretKeyRef" in by_name["MALL_PAGE_TOKEN_SECRET"]["valueFrom"]
+        if service == "member":  # issues the JWTs, trades WeChat login codes
+            assert {"MALL_JWT_SECRET", "MALL_WECHAT_APPID", "MALL_WECHAT_SECRET"} <= set(by_name)
         assert cont["envFrom"] == [{"configMapRef": {"name": "mall-config"}}]
 
 
