@@ -26,7 +26,9 @@ PAGE_TOKEN_SECRET = "mall-page-tokens"  # key `secret`
 WECHAT_SECRET = "mall-wechat"  # keys `appid`, `secret`: the mini-program's, for member's login
 # Who signs or verifies JWTs: the gateway checks them, member issues them at login.
 JWT_USERS = {"gateway", "member"}
-ORDER_IMPORT_METRICS_PORT = SERVICES["order"][1]  # same code as order-api, in its own pod
+# Catalog's api writes product media, the gateway serves it: one volume both mount.
+MEDIA_CLAIM = "mall-media"
+MEDIA_ROOT = "/var/lib/mall/media"
 
 API_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
 WORKER_RESOURCES = {"requests": {"cpu": "50m", "memory": "192Mi"}, "limits": {"memory": "384Mi"}}
@@ -88,6 +90,23 @@ def container(name: str, command: list[str], *, ports: list[dict], env: list[dic
     return spec
 
 
+def mount_media(deployment_doc: dict) -> dict:
+    pod = deployment_doc["spec"]["template"]["spec"]
+    pod["containers"][0]["volumeMounts"] = [{"name": "media", "mountPath": MEDIA_ROOT}]
+    pod["volumes"] = [{"name": "media", "persistentVolumeClaim": {"claimName": MEDIA_CLAIM}}]
+    return deployment_doc
+
+
+def media_claim() -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": MEDIA_CLAIM},
+        # Many pods on many nodes: needs a ReadWriteMany storage class (NFS, CephFS, EFS ...).
+        "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "50Gi"}}},
+    }
+
+
 def deployment(name: str, *, component: str, service: str, cont: dict, metrics_port: int,
                grace: int = 30) -> dict:
     labels = {"app": name, "app.kubernetes.io/component": component,
@@ -133,8 +152,10 @@ def api_manifests(service: str, *, name: str | None = None, port: int | None = N
         # Liveness is lenient: NOT_SERVING while the database is briefly away must not restart.
         liveness=grpc_probe(port, period=20, failures=6, initial=15),
     )
-    return [deployment(name, component="api", service=service, cont=cont, metrics_port=api_metrics),
-            cluster_service(name, port, "grpc")]
+    api = deployment(name, component="api", service=service, cont=cont, metrics_port=api_metrics)
+    if service == "catalog" and name == "catalog-api":
+        mount_media(api)
+    return [api, cluster_service(name, port, "grpc")]
 
 
 def worker_manifests(service: str) -> list[dict]:
@@ -182,8 +203,8 @@ def gateway_manifests() -> list[dict]:
         readiness=http_probe("/readyz", "http", period=5, failures=3),
         liveness=http_probe("/healthz", "http", period=20, failures=3, initial=10),
     )
-    return [deployment("gateway", component="gateway", service="gateway", cont=cont,
-                       metrics_port=GATEWAY_PORT),
+    return [mount_media(deployment("gateway", component="gateway", service="gateway", cont=cont,
+                                   metrics_port=GATEWAY_PORT)),
             cluster_service("gateway", GATEWAY_PORT, "http")]
 
 
@@ -193,7 +214,7 @@ def config_map() -> dict:
         "MALL_DRAIN_SECONDS": "5",
         "MALL_GATEWAY_HOST": "0.0.0.0",  # the gateway binds to loopback unless told
         "MALL_GATEWAY_PORT": str(GATEWAY_PORT),
-        "MALL_MEDIA_ROOT": "/var/lib/mall/media",
+        "MALL_MEDIA_ROOT": MEDIA_ROOT,
         "MALL_VAR_DIR": "/tmp/mall",  # nothing durable: every database is PostgreSQL here
         "PYTHONUNBUFFERED": "1",
     }
@@ -215,6 +236,7 @@ def kustomization(resources: list[str]) -> dict:
 def render() -> dict[str, str]:
     """Relative path under base/ -> YAML text."""
     files: dict[str, list[dict]] = {"configmap.yaml": [config_map()],
+                                    "media-pvc.yaml": [media_claim()],
                                     "gateway.yaml": gateway_manifests()}
     for service in SERVICES:
         files[f"{service}/api.yaml"] = api_manifests(service)

@@ -140,6 +140,18 @@ def test_gateway_is_probed_over_http_and_finds_every_api_through_the_config_map(
     assert OBJECTS[("Service", "gateway")]["spec"]["ports"][0]["port"] == GATEWAY_PORT
 
 
+def test_catalog_api_and_gateway_share_the_media_volume_at_the_media_root():
+    media_root = OBJECTS[("ConfigMap", "mall-config")]["data"]["MALL_MEDIA_ROOT"]
+    claim = OBJECTS[("PersistentVolumeClaim", generate.MEDIA_CLAIM)]
+    assert "ReadWriteMany" in claim["spec"]["accessModes"]
+    for name in ("catalog-api", "gateway"):
+        pod = OBJECTS[("Deployment", name)]["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        mount = only_container(OBJECTS[("Deployment", name)])["volumeMounts"][0]
+        assert mount["mountPath"] == media_root
+        assert volumes[mount["name"]]["persistentVolumeClaim"]["claimName"] == generate.MEDIA_CLAIM
+
+
 def test_order_import_runs_apart_on_its_own_port():
     cont = only_container(OBJECTS[("Deployment", "order-import")])
     assert cont["command"] == ["python", "-m", "servicekit", "api", "order", "--part", "import"]
