@@ -1,7 +1,10 @@
 """Shopper listing and search (and the staff listing): filters, keyword search over the inverted
-index, keyset pagination with signed tokens. A page costs a fixed number of queries: the page of
-products (brand name joined), then one query for the SKUs and availability of the whole page."""
+index, keyset pagination with signed tokens. A page is one query: the product rows carry what a
+card shows (prices, colours, sizes, in_stock, cover), kept up to date when SKUs, media or
+availability change; the brand's name is joined. Filters by facet add one look-up to check them."""
 from __future__ import annotations
+
+import json
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +21,14 @@ from .models import Category, Product, ProductFunction, SearchTerm, Sku, SkuAvai
 from .timefmt import rfc3339
 
 MAX_FILTER_VALUES = 50
+BRAND = aliased(Category, name="brand")  # built once: aliasing per call costs more than the query
+# Plain columns, not entities: a listing never writes, and tuples skip the identity map.
+CARD_COLUMNS = (Product.id, Product.title, Product.subtitle, Product.category_id, Product.brand_id,
+                Product.min_price_fen, Product.max_price_fen, Product.cover_url,
+                Product.cover_thumbnail_url, Product.colours, Product.sizes, Product.in_stock,
+                Product.sales_count, Product.rating_milli,
+                Product.review_count, Product.status, Product.published_at, Product.created_at,
+                BRAND.name.label("brand_name"))
 
 
 @dataclass
@@ -67,7 +78,8 @@ def _validate(session: Session, f: Filters) -> Category | None:
         v.check(len(getattr(f, name)) <= MAX_FILTER_VALUES, name, "max_items",
                 f"at most {MAX_FILTER_VALUES} values")
     wanted = {f.category_id, *f.function_ids, *f.brand_ids} - {""}
-    known = {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(wanted)))}
+    known = {c.id: c for c in session.scalars(
+        select(Category).where(Category.id.in_(wanted)))} if wanted else {}
     category = None
     if f.category_id:
         category = known.get(f.category_id)
@@ -131,9 +143,8 @@ def list_products(session: Session, f: Filters) -> pb.ListProductsResponse:
     bound_to = f.fingerprint()
     key = paging.decode(f.page_token, bound_to)
 
-    brand = aliased(Category)
     score = None
-    query = select(Product, brand.name).outerjoin(brand, brand.id == Product.brand_id)
+    query = select(*CARD_COLUMNS).outerjoin(BRAND, BRAND.id == Product.brand_id)
     if f.query:
         terms = search.query_terms(f.query)
         if not terms:  # only punctuation or stop words: nothing can match
@@ -168,11 +179,11 @@ def list_products(session: Session, f: Filters) -> pb.ListProductsResponse:
     rows = session.execute(query).all()
 
     page, more = rows[:size], len(rows) > size
-    summaries = _summaries(session, [(r[0], r[1]) for r in page])
+    summaries = _summaries(page)
     next_token = ""
     if more:
         last = page[-1]
-        key_values = [last[2] if c is score else getattr(last[0], c.key) for c in columns]
+        key_values = [last.score if c is score else getattr(last, c.key) for c in columns]
         next_token = paging.encode([_key_value(v) for v in key_values], bound_to)
     response = pb.ListProductsResponse(products=summaries)
     response.page.next_page_token = next_token
@@ -202,27 +213,12 @@ def _has_sku(f: Filters):
     return exists().where(and_(*conditions))
 
 
-def _summaries(session: Session, page: list[tuple[Product, str | None]]) -> list[pb.ProductSummary]:
-    ids = [p.id for p, _ in page]
-    variants: dict[str, list[tuple[int, str, str, int]]] = {i: [] for i in ids}
-    if ids:
-        for product_id, position, size, colour, sellable in session.execute(
-                select(Sku.product_id, Sku.position, Sku.size, Sku.colour, SkuAvailability.sellable)
-                .outerjoin(SkuAvailability, SkuAvailability.sku_id == Sku.id)
-                .where(Sku.product_id.in_(ids), Sku.active.is_(True))):
-            variants[product_id].append((position, size, colour, sellable or 0))
-    out = []
-    for product, brand_name in page:
-        skus = sorted(variants[product.id])
-        colours = list(dict.fromkeys(c for _, _, c, _ in skus))
-        sizes_ = sorted({s for _, s, _, _ in skus}, key=sizes.size_order)
-        out.append(pb.ProductSummary(
-            id=product.id, title=product.title, subtitle=product.subtitle,
-            category_id=product.category_id, brand_id=product.brand_id or "",
-            brand_name=brand_name or "", min_price_fen=product.min_price_fen,
-            max_price_fen=product.max_price_fen, cover_url=product.cover_url,
-            cover_thumbnail_url=product.cover_thumbnail_url, colours=colours, sizes=sizes_,
-            in_stock=any(q > 0 for *_, q in skus), sales_count=product.sales_count,
-            rating=product.rating_milli / 1000, review_count=product.review_count,
-            status=STATUS_NUMBERS[product.status], published_at=rfc3339(product.published_at)))
-    return out
+def _summaries(page) -> list[pb.ProductSummary]:
+    return [pb.ProductSummary(
+        id=p.id, title=p.title, subtitle=p.subtitle, category_id=p.category_id,
+        brand_id=p.brand_id or "", brand_name=p.brand_name or "", min_price_fen=p.min_price_fen,
+        max_price_fen=p.max_price_fen, cover_url=p.cover_url,
+        cover_thumbnail_url=p.cover_thumbnail_url, colours=json.loads(p.colours),
+        sizes=json.loads(p.sizes), in_stock=p.in_stock, sales_count=p.sales_count,
+        rating=p.rating_milli / 1000, review_count=p.review_count,
+        status=STATUS_NUMBERS[p.status], published_at=rfc3339(p.published_at)) for p in page]

@@ -67,6 +67,11 @@ class Product(Base):
     max_price_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     cover_url: Mapped[str] = mapped_column(String(300), default="")
     cover_thumbnail_url: Mapped[str] = mapped_column(String(300), default="")
+    # A listing card's variants, so a page is one query: JSON lists over active SKUs, and whether
+    # any of them is sellable (refreshed by SKU edits and by availability events).
+    colours: Mapped[str] = mapped_column(Text, default="[]")
+    sizes: Mapped[str] = mapped_column(Text, default="[]")
+    in_stock: Mapped[bool] = mapped_column(Boolean, default=False)
     # Read models fed by events (order.paid, review.summary_changed).
     sales_count: Mapped[int] = mapped_column(BigInteger, default=0)
     rating_milli: Mapped[int] = mapped_column(Integer, default=0)  # average rating x 1000

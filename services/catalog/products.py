@@ -3,15 +3,17 @@
 drafts stay quiet until they are published."""
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mall.catalog.v1 import catalog_pb2 as pb
 from servicekit.errors import FailedPrecondition, FieldViolation, NotFound, Violations
 
-from . import search, validation
+from . import search, sizes, validation
 from .codes import SIZE_SYSTEMS
-from .models import Media, Product, ProductFunction, Sku, new_id, utcnow
+from .models import Media, Product, ProductFunction, Sku, SkuAvailability, new_id, utcnow
 from .snapshots import announce
 from .validation import ProductFields, SkuFields
 
@@ -49,11 +51,18 @@ def _add_skus(session: Session, product: Product, items: list[SkuFields]) -> lis
     return skus
 
 
-def refresh_prices(session: Session, product: Product) -> None:
+def refresh_variants(session: Session, product: Product) -> None:
+    """Recomputes what the listing card shows of the active SKUs: prices, colours, sizes, stock."""
     session.flush()
-    low, high = session.execute(select(func.min(Sku.price_fen), func.max(Sku.price_fen)).where(
-        Sku.product_id == product.id, Sku.active.is_(True))).one()
-    product.min_price_fen, product.max_price_fen = low or 0, high or 0
+    rows = session.execute(select(Sku.price_fen, Sku.colour, Sku.size, SkuAvailability.sellable)
+                           .outerjoin(SkuAvailability, SkuAvailability.sku_id == Sku.id)
+                           .where(Sku.product_id == product.id, Sku.active.is_(True))
+                           .order_by(Sku.position)).all()
+    prices = [r.price_fen for r in rows]
+    product.min_price_fen, product.max_price_fen = (min(prices), max(prices)) if prices else (0, 0)
+    product.colours = json.dumps(list(dict.fromkeys(r.colour for r in rows)), ensure_ascii=False)
+    product.sizes = json.dumps(sorted({r.size for r in rows}, key=sizes.size_order))
+    product.in_stock = any((r.sellable or 0) > 0 for r in rows)
 
 
 def touched(rt, session: Session, product: Product) -> None:
@@ -75,7 +84,7 @@ def create_product(rt, session: Session, data: pb.ProductInput, sku_inputs) -> P
     session.add(product)
     _apply_fields(session, product, data, fields)
     _add_skus(session, product, items)
-    refresh_prices(session, product)
+    refresh_variants(session, product)
     search.reindex(session, product)
     return product
 
@@ -139,7 +148,7 @@ def add_skus(rt, session: Session, product_id: str, sku_inputs) -> Product:
     v.raise_if_any()
     validation.check_stored_conflicts(session, product.id, items)
     _add_skus(session, product, items)
-    refresh_prices(session, product)
+    refresh_variants(session, product)
     touched(rt, session, product)
     return product
 
@@ -157,6 +166,6 @@ def update_sku(rt, session: Session, sku_id: str, data: pb.SkuInput) -> Sku:
     sku.colour, sku.price_fen, sku.barcode = fields.colour, fields.price_fen, fields.barcode
     if fields.active is not None:
         sku.active = fields.active
-    refresh_prices(session, product)
+    refresh_variants(session, product)
     touched(rt, session, product)
     return sku

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from mall.events.v1 import logistics_events_pb2 as logistics_ev
 
-from .models import Product, SkuAvailability
+from .models import Product, Sku, SkuAvailability
 from .timefmt import as_utc
 
 LEVELS = {logistics_ev.IN_STOCK: "in_stock", logistics_ev.LOW: "low", logistics_ev.OUT: "out"}
@@ -24,9 +24,17 @@ def level_for(sellable: int, level: int) -> str:
 
 
 def apply_availability(session: Session, skus, as_of: datetime) -> int:
-    """skus: SkuAvailability messages of the event. Returns how many rows changed."""
+    """skus: SkuAvailability messages of the event. Returns how many rows changed.
+
+    The products of these SKUs are locked first (in id order), so two events about SKUs of one
+    product take turns, and the second sees the first's stock when it recomputes `in_stock`."""
     as_of = as_utc(as_of)
     latest = {s.sku_id: s for s in skus if s.sku_id}  # the last mention of a SKU wins
+    product_ids = sorted(set(session.scalars(
+        select(Sku.product_id).where(Sku.id.in_(list(latest)))))) if latest else []
+    if product_ids:
+        session.execute(select(Product.id).where(Product.id.in_(product_ids))
+                        .order_by(Product.id).with_for_update())
     stored = {row.sku_id: row for row in session.scalars(
         select(SkuAvailability).where(SkuAvailability.sku_id.in_(list(latest)))
         .with_for_update())} if latest else {}
@@ -42,7 +50,18 @@ def apply_availability(session: Session, skus, as_of: datetime) -> int:
         else:
             continue
         changed += 1
+    session.flush()
+    if product_ids:
+        refresh_in_stock(session, product_ids)
     return changed
+
+
+def refresh_in_stock(session: Session, product_ids: list[str]) -> None:
+    sellable = (select(Sku.id).join(SkuAvailability, SkuAvailability.sku_id == Sku.id)
+                .where(Sku.product_id == Product.id, Sku.active.is_(True),
+                       SkuAvailability.sellable > 0))
+    session.execute(update(Product).where(Product.id.in_(product_ids))
+                    .values(in_stock=exists(sellable)).execution_options(synchronize_session=False))
 
 
 def apply_review_summary(session: Session, product_id: str, review_count: int,

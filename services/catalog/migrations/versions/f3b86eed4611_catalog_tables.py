@@ -1,14 +1,14 @@
 """catalog tables
 
-Revision ID: c391620a7119
+Revision ID: f3b86eed4611
 Revises: 
-Create Date: 2026-11-23 11:03:53.691709
+Create Date: 2026-11-23 11:13:30.229586
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'c391620a7119'
+revision = 'f3b86eed4611'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -82,6 +82,9 @@ def upgrade() -> None:
     sa.Column('max_price_fen', sa.BigInteger(), nullable=False),
     sa.Column('cover_url', sa.String(length=300), nullable=False),
     sa.Column('cover_thumbnail_url', sa.String(length=300), nullable=False),
+    sa.Column('colours', sa.Text(), nullable=False),
+    sa.Column('sizes', sa.Text(), nullable=False),
+    sa.Column('in_stock', sa.Boolean(), nullable=False),
     sa.Column('sales_count', sa.BigInteger(), nullable=False),
     sa.Column('rating_milli', sa.Integer(), nullable=False),
     sa.Column('review_count', sa.Integer(), nullable=False),
