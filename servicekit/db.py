@@ -63,11 +63,18 @@ def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Engi
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # WAL lets the api and worker share the file
+            # pysqlite's own transaction handling breaks SAVEPOINTs (rolling one back kept its
+            # rows): take transactions over, as SQLAlchemy documents for this driver.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=pre_ping,

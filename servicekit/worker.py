@@ -70,13 +70,18 @@ class EventWorker:
     worker_ctx = _WorkerContext()
 
 
+_inbox_inserts: dict[int, object] = {}
+
+
 def _insert_inbox(session, runtime, event: Event, handler: str) -> bool:
     """Records the delivery; False when this handler already applied this event."""
-    table = runtime.inbox_table
-    insert = pg_insert if runtime.engine.dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(insert(table).values(
-        event_id=event.id, handler=handler, event_type=event.type,
-        processed_at=datetime.now(timezone.utc)).on_conflict_do_nothing())
+    statement = _inbox_inserts.get(id(runtime))
+    if statement is None:  # built once: constructing it per message costs more than running it
+        insert = pg_insert if runtime.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = _inbox_inserts[id(runtime)] = insert(runtime.inbox_table).on_conflict_do_nothing()
+    result = session.execute(statement, {"event_id": event.id, "handler": handler,
+                                         "event_type": event.type,
+                                         "processed_at": datetime.now(timezone.utc)})
     return result.rowcount == 1
 
 
