@@ -8,7 +8,7 @@ import grpc
 from mall.catalog.v1 import catalog_pb2 as pb
 from mall.catalog.v1 import catalog_pb2_grpc as pb_grpc
 from servicekit import context
-from servicekit.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
 from . import categories, listing, media, products, search, skus, views
@@ -20,11 +20,7 @@ CHUNK_LIMIT = 1024 * 1024  # bytes per upload message
 
 
 def require_staff() -> None:
-    caller = context.current()
-    if not caller.user_id:
-        raise Unauthenticated("sign in as staff (x-mall-user-id) to manage the catalog")
-    if not caller.has_role(*STAFF_ROLES):
-        raise PermissionDenied("managing the catalog needs the role admin or operator")
+    context.require_roles(*STAFF_ROLES, action="managing the catalog")
 
 
 class CatalogServicer(pb_grpc.CatalogServiceServicer):
