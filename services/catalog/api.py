@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import tempfile
+from contextlib import contextmanager
 
 import grpc
+from sqlalchemy.exc import IntegrityError
 
 from mall.catalog.v1 import catalog_pb2 as pb
 from mall.catalog.v1 import catalog_pb2_grpc as pb_grpc
 from servicekit import context
-from servicekit.errors import InvalidArgument
+from servicekit.errors import AlreadyExists, InvalidArgument
 from servicekit.runtime import Runtime
 
 from . import categories, listing, media, products, search, skus, views
@@ -21,6 +23,18 @@ CHUNK_LIMIT = 1024 * 1024  # bytes per upload message
 
 def require_staff() -> None:
     context.require_roles(*STAFF_ROLES, action="managing the catalog")
+
+
+@contextmanager
+def writing(rt: Runtime):
+    """A staff write. The use cases check uniqueness first; when a concurrent request takes the
+    same code or name between that check and the commit, the constraint answers ALREADY_EXISTS."""
+    try:
+        with rt.transaction() as session:
+            yield session
+    except IntegrityError as err:
+        raise AlreadyExists("another request just created the same code, barcode or name; "
+                            "reload and retry") from err
 
 
 class CatalogServicer(pb_grpc.CatalogServiceServicer):
@@ -59,12 +73,12 @@ class CatalogAdminServicer(pb_grpc.CatalogAdminServiceServicer):
 
     def CreateCategory(self, request, ctx):
         require_staff()
-        with self.rt.transaction() as session:
+        with writing(self.rt) as session:
             return views.category_pb(categories.create_category(session, request.category))
 
     def UpdateCategory(self, request, ctx):
         require_staff()
-        with self.rt.transaction() as session:
+        with writing(self.rt) as session:
             return views.category_pb(categories.update_category(session, request.category_id,
                                                                 request.category))
 
@@ -74,13 +88,13 @@ class CatalogAdminServicer(pb_grpc.CatalogAdminServiceServicer):
 
     def CreateProduct(self, request, ctx):
         require_staff()
-        with self.rt.transaction() as session:
+        with writing(self.rt) as session:
             return self._detail(session, products.create_product(self.rt, session, request.product,
                                                                  request.skus))
 
     def UpdateProduct(self, request, ctx):
         require_staff()
-        with self.rt.transaction() as session:
+        with writing(self.rt) as session:
             return self._detail(session, products.update_product(self.rt, session,
                                                                  request.product_id, request.product))
 
@@ -96,23 +110,23 @@ class CatalogAdminServicer(pb_grpc.CatalogAdminServiceServicer):
 
     def PublishProduct(self, request, ctx):
         require_staff()
-        with self.rt.transaction() as session:
+        with writing(self.rt) as session:
             return self._detail(session, products.publish(self.rt, session, request.product_id))
 
     def UnpublishProduct(self, request, ctx):
         require_staff()
-        with self.rt.transaction() as session:
+        with writing(self.rt) as session:
             return self._detail(session, products.unpublish(self.rt, session, request.product_id))
 
     def AddSkus(self, request, ctx):
         require_staff()
-        with self.rt.transaction() as session:
+        with writing(self.rt) as session:
             return self._detail(session, products.add_skus(self.rt, session, request.product_id,
                                                            request.skus))
 
     def UpdateSku(self, request, ctx):
         require_staff()
-        with self.rt.transaction() as session:
+        with writing(self.rt) as session:
             sku = products.update_sku(self.rt, session, request.sku_id, request.sku)
             return views.sku_pb(sku, views.availability_of(session, [sku.id]).get(sku.id))
 

@@ -213,3 +213,18 @@ def test_category_admin_errors(admin, facets):
         category_id=facets["wireless_bras"], category=pb.CategoryInput(
             name="无钢圈文胸", parent_id=facets["bras"], active=False)), metadata=STAFF)
     assert not hidden.active
+
+
+def test_concurrent_creates_of_the_same_sku_code_make_one_product(admin, facets):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(_):
+        try:
+            return admin.CreateProduct(bra(facets, prefix="RACE"), metadata=STAFF).id
+        except grpc.RpcError as err:
+            return err.code()
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(create, range(4)))
+    assert sorted(map(str, outcomes)).count(str(grpc.StatusCode.ALREADY_EXISTS)) == 3
+    assert len(admin.ListProducts(pb.AdminListProductsRequest(), metadata=STAFF).products) == 1
