@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from . import problems
 from .clients import Clients
-from .listing_cache import ListingCache
+from .listing_cache import ListingCache, ListingFastPath
 from .middleware import RequestContextMiddleware
 from .ratelimit import TokenBucketLimiter
 from .settings import GatewaySettings
@@ -50,6 +50,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.login_limiter = TokenBucketLimiter(settings.login_burst, settings.login_per_minute)
     app.state.listing_cache = ListingCache(settings.listing_cache_seconds)
     problems.install(app)
+    # Added last is outermost: the request context wraps the listing fast path.
+    app.add_middleware(ListingFastPath, cache=app.state.listing_cache,
+                       paths=("/v1/products", "/v1/search"))
     app.add_middleware(RequestContextMiddleware)
 
     from .routes import health, media

@@ -42,8 +42,9 @@ async def _list(request: Request, *, query: str, category: str, function: list[s
     if max_price_fen is not None:
         req.max_price_fen = max_price_fen
     cache = request.app.state.listing_cache
+    raw = (request.scope["route"].path, request.url.path, request.scope["query_string"])
     return await cache.respond(req, lambda: request.app.state.clients.call(
-        _stub(request).ListProducts, req))
+        _stub(request).ListProducts, req), raw)
 
 
 _FILTERS = dict(

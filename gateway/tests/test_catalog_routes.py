@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from PIL import Image
+from prometheus_client import REGISTRY
 
 from .helpers import bearer, token
 
@@ -161,3 +162,23 @@ def test_catalog_admin_needs_operator_or_admin(gateway):
     assert gateway.get("/v1/admin/products").status_code == 401
     admin = bearer(token(sub=str(uuid.uuid4()), kind="staff", roles=("admin",)))
     assert gateway.get("/v1/admin/products", headers=admin).status_code == 200
+
+
+def test_repeated_listings_are_served_from_the_cache(gateway):
+    style = category(gateway, "style", "塑身衣")
+    product = new_product(gateway, style, title="高腰收腹塑身裤")
+    assert upload_image(gateway, product["id"]).status_code == 201
+    gateway.post(f"/v1/admin/products/{product['id']}/publish", headers=OPERATOR)
+    params = {"category": style, "page_size": 20}
+    labels = {"method": "GET", "route": "/v1/products", "status": "200"}
+    before = REGISTRY.get_sample_value("mall_gateway_requests_total", labels) or 0
+    first = gateway.get("/v1/products", params=params)
+    second = gateway.get("/v1/products", params=params)
+    assert first.headers["x-cache"] == "miss" and second.headers["x-cache"] == "hit"
+    assert second.content == first.content
+    assert second.headers["x-request-id"] and second.headers["content-type"] == "application/json"
+    # Hits answered before routing are still counted under the route's template.
+    assert REGISTRY.get_sample_value("mall_gateway_requests_total", labels) == before + 2
+    # An invalid query is never cached, however often it comes.
+    for _ in range(2):
+        assert gateway.get("/v1/products", params={"page_size": 0}).status_code == 400

@@ -27,9 +27,9 @@ def reply(title: str, price_fen: int = 19900) -> catalog_pb2.ListProductsRespons
         catalog_pb2.ProductSummary(id="p1", title=title, min_price_fen=price_fen)])
 
 
-def test_hits_until_the_ttl_passes():
+def test_hits_until_the_ttl_and_the_stale_window_pass():
     clock = FakeClock()
-    cache = ListingCache(2.0, clock=clock)
+    cache = ListingCache(2.0, stale_seconds=5.0, clock=clock)
     calls = []
 
     async def fetch():
@@ -41,16 +41,42 @@ def test_hits_until_the_ttl_passes():
         second = await cache.respond(request(), fetch)
         other = await cache.respond(request("c2"), fetch)
         clock.now += 2.5
+        stale = await cache.respond(request(), fetch)  # served at once, refreshed behind
+        await asyncio.sleep(0.01)
+        refreshed = await cache.respond(request(), fetch)
+        clock.now += 20
         expired = await cache.respond(request(), fetch)
-        return first, second, other, expired
+        return first, second, other, stale, refreshed, expired
 
-    first, second, other, expired = asyncio.run(scenario())
+    first, second, other, stale, refreshed, expired = asyncio.run(scenario())
     assert first.headers["x-cache"] == "miss" and second.headers["x-cache"] == "hit"
     assert first.body == second.body and b'"min_price_fen":19900' in first.body
     assert other.headers["x-cache"] == "miss"
-    assert expired.headers["x-cache"] == "miss" and b"v3" in expired.body
-    assert len(calls) == 3
+    assert stale.headers["x-cache"] == "stale" and b"v1" in stale.body
+    assert refreshed.headers["x-cache"] == "hit" and b"v3" in refreshed.body
+    assert expired.headers["x-cache"] == "miss" and b"v4" in expired.body
+    assert len(calls) == 4
     assert first.headers["cache-control"] == "public, max-age=2"
+
+
+def test_a_failed_refresh_keeps_the_stale_copy_until_it_expires():
+    clock = FakeClock()
+    cache = ListingCache(2.0, stale_seconds=5.0, clock=clock)
+
+    async def broken():
+        raise RuntimeError("catalog down")
+
+    async def scenario():
+        await cache.respond(request(), lambda: asyncio.sleep(0, reply("kept")))
+        clock.now += 3
+        stale = [await cache.respond(request(), broken) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        clock.now += 10
+        with pytest.raises(RuntimeError):
+            await cache.respond(request(), broken)
+        return stale
+
+    assert all(b"kept" in r.body and r.headers["x-cache"] == "stale" for r in asyncio.run(scenario()))
 
 
 def test_concurrent_misses_share_one_call():
