@@ -15,7 +15,6 @@ from . import accounts, bootstrap, rules
 from .auth import Auth
 from .clock import rfc3339
 from .models import Staff
-from .paging import PageTokens
 from .staff import StaffAdmin, StaffChanges
 from .tokens import IssuedPair, TokenIssuer, load_jwt_secret
 from .wechat import WechatClient, WechatConfig
@@ -133,7 +132,7 @@ def _is_loopback(peer: str) -> bool:
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:
     secret = load_jwt_secret()
     issuer = TokenIssuer(secret)
-    staff = StaffAdmin(runtime, issuer, PageTokens(secret))
+    staff = StaffAdmin(runtime, issuer)
     auth = Auth(runtime, issuer, WechatClient(WechatConfig.from_env()))
     member_pb2_grpc.add_AuthServiceServicer_to_server(
         AuthServicer(runtime, auth, staff, issuer), server)

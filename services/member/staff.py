@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 
 from servicekit.errors import (AlreadyExists, FailedPrecondition, NotFound, PermissionDenied,
                                Unauthenticated, Violations)
+from servicekit import paging
 from servicekit.runtime import Runtime
 
 from . import passwords, refresh_store, rules
 from .clock import utcnow
 from .models import Staff
-from .paging import PageTokens, page_size
 from .tokens import STAFF, IssuedPair, TokenIssuer
 
 
@@ -88,10 +88,9 @@ def enabled_admins(session) -> list[Staff]:
 
 
 class StaffAdmin:
-    def __init__(self, runtime: Runtime, issuer: TokenIssuer, pages: PageTokens):
+    def __init__(self, runtime: Runtime, issuer: TokenIssuer):
         self.runtime = runtime
         self.issuer = issuer
-        self.pages = pages
 
     def create(self, caller_id: str, username: str, password: str, roles: list[str],
                display_name: str = "") -> Staff:
@@ -108,8 +107,9 @@ class StaffAdmin:
 
     def list(self, caller_id: str, size: int = 0, page_token: str = "",
              include_disabled: bool = False) -> StaffPage:
-        size = page_size(size)
-        after = self.pages.decode(page_token).get("after", "") if page_token else ""
+        size = paging.page_size(size)
+        query_name = f"staff:{include_disabled}"
+        after = (paging.decode("member", page_token, query_name) or [""])[0]
         with self.runtime.transaction() as session:
             require_enabled_admin(session, caller_id)
             query = select(Staff).where(Staff.username > after).order_by(Staff.username)
@@ -118,7 +118,7 @@ class StaffAdmin:
             rows = list(session.scalars(query.limit(size + 1)))
         more = len(rows) > size
         rows = rows[:size]
-        token = self.pages.encode({"after": rows[-1].username}) if more else ""
+        token = paging.encode("member", [rows[-1].username], query_name) if more else ""
         return StaffPage(rows, token)
 
     def update(self, caller_id: str, staff_id: str, changes: StaffChanges) -> Staff:

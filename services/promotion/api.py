@@ -13,7 +13,9 @@ from servicekit.context import current
 from servicekit.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from servicekit.runtime import Runtime
 
-from . import paging, templates
+from servicekit import paging
+
+from . import templates
 from .models import CouponTemplate
 
 TEMPLATE_ADMINS = ("operator", "admin")
@@ -98,12 +100,12 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
     def ListCouponTemplates(self, request, context):
         require_staff()
         size = paging.page_size(request.page.page_size)
-        after = paging.decode(request.page.page_token, "coupon_templates")
+        after = paging.decode("promotion", request.page.page_token, "coupon_templates")
         after_id = after[0] if after and isinstance(after[0], int) else None
         with self.runtime.transaction() as session:
             rows = templates.list_page(session, size, after_id)
         page, more = rows[:size], len(rows) > size
-        next_token = paging.encode([page[-1].id], "coupon_templates") if more else ""
+        next_token = paging.encode("promotion", [page[-1].id], "coupon_templates") if more else ""
         return pb.ListCouponTemplatesResponse(
             templates=[template_to_proto(t) for t in page],
             page=common_pb2.PageInfo(next_page_token=next_token))

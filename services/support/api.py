@@ -11,7 +11,9 @@ from servicekit.context import current
 from servicekit.errors import Unauthenticated
 from servicekit.runtime import Runtime
 
-from . import inbox, paging
+from servicekit import paging
+
+from . import inbox
 from .models import Notification
 
 KIND_ENUMS = {"order_paid": pb.ORDER_PAID, "order_cancelled": pb.ORDER_CANCELLED}
@@ -41,7 +43,7 @@ class NotificationService(support_pb2_grpc.NotificationServiceServicer):
         size = paging.page_size(request.page.page_size)
         # A token is bound to its member and filter: it cannot page through someone else's inbox.
         query = f"notifications:{member_id}:{int(request.unread_only)}"
-        after = paging.decode(request.page.page_token, query)
+        after = paging.decode("support", request.page.page_token, query)
         after_id = after[0] if after and isinstance(after[0], int) else None
         with self.runtime.transaction() as session:
             rows = inbox.page(session, member_id, size, after_id, request.unread_only)
@@ -49,7 +51,7 @@ class NotificationService(support_pb2_grpc.NotificationServiceServicer):
         shown, more = rows[:size], len(rows) > size
         return pb.ListNotificationsResponse(
             notifications=[notification_to_proto(n) for n in shown],
-            page=common_pb2.PageInfo(next_page_token=paging.encode([shown[-1].id], query)
+            page=common_pb2.PageInfo(next_page_token=paging.encode("support", [shown[-1].id], query)
                                      if more else ""),
             unread_count=unread)
 

@@ -3,7 +3,6 @@ import pytest
 from servicekit.errors import InvalidArgument, Violations
 from services.member import passwords, rules
 from services.member.habits import average_fen
-from services.member.paging import PageTokens, page_size
 
 
 def violations(check, *args):
@@ -52,26 +51,6 @@ def test_average_order_value_rounds_half_up_in_whole_fen():
     assert average_fen(200, 3) == 67
     assert average_fen(3, 2) == 2  # 1.5 fen rounds up
     assert average_fen(10_000_00, 1) == 10_000_00
-
-
-def test_page_tokens_round_trip_and_refuse_tampering():
-    pages = PageTokens("secret" * 8)
-    token = pages.encode({"after": "amy"})
-    assert pages.decode(token) == {"after": "amy"}
-    body, sig = token.split(".")
-    for bad in (body + "." + sig[:-2] + "AA", "e30." + sig, "garbage", ""):
-        with pytest.raises(InvalidArgument) as err:
-            pages.decode(bad)
-        assert err.value.violations[0].field == "page.page_token"
-    with pytest.raises(InvalidArgument):
-        PageTokens("other" * 8).decode(token)
-
-
-def test_page_size_defaults_and_bounds():
-    assert page_size(0) == 20 and page_size(100) == 100
-    for bad in (-1, 101):
-        with pytest.raises(InvalidArgument):
-            page_size(bad)
 
 
 @pytest.mark.parametrize("peer, loopback", [("ipv4:127.0.0.1:50000", True),
