@@ -197,8 +197,9 @@ def test_a_page_costs_a_fixed_number_of_queries(rt, shop, storage, catalog):
         published(rt, storage, letter_input(shop, f"无痕内裤{i}"), letter_skus(f"W{i}"))
     statements = []
 
-    def count(*_args):
-        statements.append(1)
+    def count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
 
     event.listen(rt.engine, "before_cursor_execute", count)
     try:
