@@ -32,6 +32,9 @@ run: protos
 test: protos
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+lint: venv
+	$(BIN)/ruff check .
+
 bench: protos
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import grpc
-
 from mall.analytics.v1 import analytics_pb2 as pb
 from mall.analytics.v1 import analytics_pb2_grpc as pb_grpc
+
 from servicekit import context
-from servicekit.errors import PermissionDenied, Unauthenticated
 from servicekit.runtime import Runtime
 
 from . import queries
@@ -16,12 +15,10 @@ from . import queries
 STAFF_ROLES = ("analyst", "admin")
 
 
-def require_staff() -> None:
-    caller = context.current()
-    if not caller.user_id:
-        raise Unauthenticated("analytics answers signed-in staff only")
-    if not caller.has_role(*STAFF_ROLES):
-        raise PermissionDenied("analytics needs the analyst or admin role")
+def require_staff() -> str:
+    return context.require_roles(*STAFF_ROLES, action="analytics").user_id
+
+
 
 
 def _time(request, field: str) -> datetime | None:

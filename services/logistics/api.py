@@ -3,11 +3,10 @@ translates the result. Validation and rules live in the use cases."""
 from __future__ import annotations
 
 import grpc
-
 from mall.logistics.v1 import logistics_pb2 as pb
 from mall.logistics.v1 import logistics_pb2_grpc as pb_grpc
+
 from servicekit import context
-from servicekit.errors import PermissionDenied, Unauthenticated
 from servicekit.runtime import Runtime
 
 from . import stock, warehouses
@@ -16,17 +15,15 @@ from .models import LedgerEntry, Stock, Warehouse
 
 STAFF_ROLES = ("warehouse", "admin")
 
+
+def require_staff() -> str:
+    return context.require_roles(*STAFF_ROLES, action="stock administration").user_id
+
 KINDS = {pb.RECEIPT: "receipt", pb.COUNT_CORRECTION: "count_correction", pb.DAMAGE: "damage",
          pb.TRANSFER: "transfer"}
 KIND_VALUES = {name: value for value, name in KINDS.items()}
 
 
-def require_staff() -> None:
-    caller = context.current()
-    if not caller.user_id:
-        raise Unauthenticated("stock administration is for signed-in staff")
-    if not caller.has_role(*STAFF_ROLES):
-        raise PermissionDenied("stock administration needs the warehouse or admin role")
 
 
 def warehouse_message(w: Warehouse) -> pb.Warehouse:

@@ -10,16 +10,21 @@ from dataclasses import dataclass
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from servicekit.errors import (AlreadyExists, FailedPrecondition, NotFound, PermissionDenied,
-                               Unauthenticated, Violations)
 from servicekit import paging
+from servicekit.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Violations,
+)
 from servicekit.runtime import Runtime
 
 from . import passwords, refresh_store, rules
 from .clock import utcnow
 from .models import Staff
 from .tokens import STAFF, IssuedPair, TokenIssuer
-
 
 STAFF_UPDATE_LOCK = 0x6D656D62  # "memb": the advisory lock key of staff updates
 

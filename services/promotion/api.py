@@ -5,20 +5,23 @@ from datetime import timezone
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from mall.common.v1 import common_pb2
 from mall.promotion.v1 import promotion_pb2 as pb
 from mall.promotion.v1 import promotion_pb2_grpc
-from servicekit.context import current
-from servicekit.errors import InvalidArgument, PermissionDenied, Unauthenticated
-from servicekit.runtime import Runtime
 
-from servicekit import paging
+from servicekit import context, paging
+from servicekit.context import current
+from servicekit.errors import InvalidArgument
+from servicekit.runtime import Runtime
 
 from . import templates
 from .models import CouponTemplate
 
 TEMPLATE_ADMINS = ("operator", "admin")
+
+
+def require_staff() -> str:
+    return context.require_roles(*TEMPLATE_ADMINS, action="managing coupon templates").user_id
 KIND_NAMES = {pb.FIXED_AMOUNT: "fixed_amount", pb.PERCENTAGE: "percentage",
               pb.NO_THRESHOLD: "no_threshold"}
 SCOPE_NAMES = {pb.ALL: "all", pb.CATEGORIES: "categories", pb.PRODUCTS: "products"}
@@ -26,13 +29,6 @@ KIND_ENUMS = {v: k for k, v in KIND_NAMES.items()}
 SCOPE_ENUMS = {v: k for k, v in SCOPE_NAMES.items()}
 
 
-def require_staff() -> str:
-    caller = current()
-    if not caller.user_id:
-        raise Unauthenticated("coupon templates are for signed-in staff: send x-mall-user-id")
-    if not caller.has_role(*TEMPLATE_ADMINS):
-        raise PermissionDenied("coupon templates need the operator or admin role")
-    return caller.user_id
 
 
 def spec_from_proto(spec: pb.CouponTemplateSpec) -> templates.TemplateSpec:

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from mall.common.v1 import common_pb2
 from mall.support.v1 import support_pb2 as pb
 from mall.support.v1 import support_pb2_grpc
+
+from servicekit import paging
 from servicekit.context import current
 from servicekit.errors import Unauthenticated
 from servicekit.runtime import Runtime
-
-from servicekit import paging
 
 from . import inbox
 from .models import Notification
