@@ -21,6 +21,7 @@ from .models import Category, Product, ProductFunction, SearchTerm, Sku, SkuAvai
 from .timefmt import rfc3339
 
 MAX_FILTER_VALUES = 50
+MAX_QUERY = 100
 BRAND = aliased(Category, name="brand")  # built once: aliasing per call costs more than the query
 # Plain columns, not entities: a listing never writes, and tuples skip the identity map.
 CARD_COLUMNS = (Product.id, Product.title, Product.subtitle, Product.category_id, Product.brand_id,
@@ -77,6 +78,8 @@ def _validate(session: Session, f: Filters) -> Category | None:
     for name in ("function_ids", "brand_ids", "sizes", "colours"):
         v.check(len(getattr(f, name)) <= MAX_FILTER_VALUES, name, "max_items",
                 f"at most {MAX_FILTER_VALUES} values")
+    v.check(len(f.query) <= MAX_QUERY, "query", "length",
+            f"a search is at most {MAX_QUERY} characters; got {len(f.query)}")
     wanted = {f.category_id, *f.function_ids, *f.brand_ids} - {""}
     known = {c.id: c for c in session.scalars(
         select(Category).where(Category.id.in_(wanted)))} if wanted else {}

@@ -7,7 +7,7 @@ from typing import BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from servicekit.errors import FieldViolation, InvalidArgument, NotFound
+from servicekit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 from . import renditions
 from .models import Media, Product, new_id
@@ -119,6 +119,11 @@ def delete(rt, storage: MediaStorage, media_id: str) -> None:
         if media is None:
             raise NotFound(f"no media has id {media_id!r}")
         product = get_for_update(session, media.product_id)
+        if media.kind == "image" and product.status == "published" and session.scalar(
+                select(func.count()).select_from(Media).where(
+                    Media.product_id == product.id, Media.kind == "image")) == 1:
+            raise FailedPrecondition("a published product keeps at least one image; upload "
+                                     "another first or unpublish the product")
         keys = [media.key, media.hd_key, media.thumbnail_key, media.poster_key]
         session.delete(media)
         refresh_cover(session, product, storage)

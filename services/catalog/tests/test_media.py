@@ -123,3 +123,17 @@ def test_upload_to_an_unknown_product_is_not_found(rt, shop, storage):
     with pytest.raises(NotFound):
         add_image(rt, storage, "00000000-0000-0000-0000-000000000000")
     assert files(storage) == []
+
+
+def test_a_published_product_keeps_its_last_image(rt, shop, storage):
+    from servicekit.errors import FailedPrecondition
+    from .helpers import published
+    product_id = published(rt, storage, bra_input(shop), bra_skus())
+    with rt.transaction() as s:
+        (only,) = s.query(Media.id).filter(Media.product_id == product_id).all()
+    with pytest.raises(FailedPrecondition):
+        media.delete(rt, storage, only.id)
+    second = add_image(rt, storage, product_id, angle="back")
+    media.delete(rt, storage, only.id)
+    with rt.transaction() as s:
+        assert s.get(Media, second) is not None and s.get(Media, only.id) is None
