@@ -42,7 +42,8 @@ def main(argv: list[str]) -> int:
         from servicekit import service, worker
         worker.run(service.check_name(args.service))
     elif args.command == "migrate":
-        from servicekit import migrate as m, service
+        from servicekit import migrate as m
+        from servicekit import service
         if args.service == "all":
             m.upgrade_all()
         elif args.revision:

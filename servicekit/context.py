@@ -43,7 +43,7 @@ class CallContext:
 
 
 _current: contextvars.ContextVar[CallContext] = contextvars.ContextVar("mall_call",
-                                                                          default=CallContext())
+                                                                          default=CallContext())  # noqa: B039 (frozen)
 
 
 def current() -> CallContext:

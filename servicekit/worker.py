@@ -177,14 +177,13 @@ def timer(interval_seconds: float):
 
 def run(name: str) -> None:
     """Entry point of `python -m servicekit worker <name>` (eventlet already monkey-patched)."""
+    import os
     import signal
 
     import eventlet
     from nameko.runners import ServiceRunner
 
     from . import logs
-
-    import os
 
     os.environ.setdefault("MALL_DB_PRE_PING", "0")  # handler retries cover a dead connection
     os.environ.setdefault("MALL_DB_POOL_SIZE", os.environ.get("MALL_WORKER_CONCURRENCY", "20"))

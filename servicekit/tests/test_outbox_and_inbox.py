@@ -1,6 +1,7 @@
 """Outbox → RabbitMQ → worker with inbox, on the real broker and database."""
 import json
 
+import grpc
 import pika
 import pytest
 from sqlalchemy import func, select
@@ -30,8 +31,9 @@ def test_state_and_event_commit_together_or_not_at_all(grpc_stub_for, runtime_fo
     channel = grpc_stub_for(NAME, lambda ch: ch)
     rt = runtime_for(NAME)
     assert call(channel, "Note", "hello") == "written"
-    with pytest.raises(Exception):
+    with pytest.raises(grpc.RpcError) as refused:
         call(channel, "Note", "rollback")
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     rows = outbox_rows(rt)
     assert [json.loads(r.body)["data"]["text"] for r in rows] == ["hello"]
     with rt.transaction() as s:
