@@ -74,6 +74,8 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
 def from_rpc_error(err: grpc.aio.AioRpcError) -> Problem:
     """The problem for a failed service call; unexpected codes are the gateway's 502."""
     status, slug = GRPC_TO_HTTP.get(err.code(), (502, "upstream-error"))
+    if status == 502:
+        log.warning("a service answered %s: %s", err.code().name, err.details())
     errors = [{"field": v.field, "rule": v.rule, "message": v.description}
               for v in violations_from_trailers(err.trailing_metadata())]
     if status >= 500:
