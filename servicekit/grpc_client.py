@@ -83,21 +83,32 @@ def channel(service_name: str, *, target: str | None = None,
     return grpc.intercept_channel(raw, ContextClientInterceptor())
 
 
-class _AioMetadataInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor,
-                              grpc.aio.StreamUnaryClientInterceptor):
-    def _details(self, details):
-        return grpc.aio.ClientCallDetails(details.method, details.timeout,
-                                          grpc.aio.Metadata(*outgoing_metadata(details.metadata)),
-                                          details.credentials, details.wait_for_ready)
+def _aio_details(details):
+    return grpc.aio.ClientCallDetails(details.method, details.timeout,
+                                      grpc.aio.Metadata(*outgoing_metadata(details.metadata)),
+                                      details.credentials, details.wait_for_ready)
 
+
+# grpc.aio files each interceptor under the first call kind it implements (an elif chain), so
+# one class per kind: otherwise streaming calls would travel without identity and trace.
+class _AioUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, details, request):
-        return await continuation(self._details(details), request)
+        return await continuation(_aio_details(details), request)
 
+
+class _AioUnaryStream(grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation, details, request):
-        return await continuation(self._details(details), request)
+        return await continuation(_aio_details(details), request)
 
+
+class _AioStreamUnary(grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation, details, request_iterator):
-        return await continuation(self._details(details), request_iterator)
+        return await continuation(_aio_details(details), request_iterator)
+
+
+class _AioStreamStream(grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation, details, request_iterator):
+        return await continuation(_aio_details(details), request_iterator)
 
 
 def aio_channel(service_name: str, *, target: str | None = None,
@@ -105,4 +116,5 @@ def aio_channel(service_name: str, *, target: str | None = None,
     """An asyncio channel to `service_name` (the gateway). Create it inside the running loop."""
     return grpc.aio.insecure_channel(target or grpc_target(service_name),
                                      options=_options(timeout_seconds),
-                                     interceptors=[_AioMetadataInterceptor()])
+                                     interceptors=[_AioUnaryUnary(), _AioUnaryStream(), _AioStreamUnary(),
+                                                   _AioStreamStream()])

@@ -6,6 +6,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from servicekit import context, grpc_client
 from servicekit.errors import violations_from_trailers
 from servicekit.tests import kitdemo
+from servicekit.tests.kitdemo import api as _kitdemo_api  # noqa: F401  (kitdemo.api below)
 from servicekit.tests.kitdemo.api import call
 
 NAME = kitdemo.NAME
@@ -77,3 +78,37 @@ def test_health_becomes_serving_and_stops_serving_on_shutdown(runtime_for, wait_
     running.set_serving(False)  # what SIGTERM does first, before draining
     assert health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.NOT_SERVING
     running.stop()
+
+
+def test_aio_channel_sends_identity_on_unary_and_streaming_calls(grpc_stub_for):
+    """The gateway's channel kind: metadata must travel on every call kind."""
+    import asyncio
+
+    from google.protobuf.wrappers_pb2 import StringValue
+
+    grpc_stub_for(NAME, lambda ch: ch)
+    from servicekit.testing import _state
+
+    target = f"127.0.0.1:{_state['servers'][NAME].port}"
+
+    async def scenario():
+        channel = grpc_client.aio_channel(NAME, target=target)
+        token = context.set_current(context.CallContext(user_id="m-7"))
+        try:
+            unary = channel.unary_unary(f"/{kitdemo.api.SERVICE}/Echo",
+                                        request_serializer=StringValue.SerializeToString,
+                                        response_deserializer=StringValue.FromString)
+            streaming = channel.stream_unary(f"/{kitdemo.api.SERVICE}/EchoMany",
+                                             request_serializer=StringValue.SerializeToString,
+                                             response_deserializer=StringValue.FromString)
+
+            async def parts():
+                yield StringValue(value="a")
+                yield StringValue(value="b")
+
+            return (await unary(StringValue(value="x"))).value, (await streaming(parts())).value
+        finally:
+            context.reset(token)
+            await channel.close()
+
+    assert asyncio.run(scenario()) == ("m-7:x", "m-7:ab")

@@ -1,4 +1,4 @@
-"""kitdemo.Demo: Echo (returns the caller's user id + text), Fail (raises a domain error with field
+"""kitdemo.Demo: Echo (returns the caller's user id + text), EchoMany (the same, client streaming), Fail (raises a domain error with field
 violations), Crash (raises an unexpected error), Flaky (UNAVAILABLE for the first N calls of a key),
 Note (writes a note and emits `note.written` in one transaction)."""
 import grpc
@@ -38,6 +38,9 @@ def register(server, runtime):
                 raise InvalidArgument.field("value", "not_rollback", "'rollback' is refused")
         return StringValue(value="written")
 
+    def echo_many(requests, ctx):
+        return StringValue(value=f"{context.current().user_id}:" + "".join(r.value for r in requests))
+
     def handler(fn):
         return grpc.unary_unary_rpc_method_handler(
             fn, request_deserializer=StringValue.FromString,
@@ -45,7 +48,10 @@ def register(server, runtime):
 
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {
         "Echo": handler(echo), "Fail": handler(fail), "Crash": handler(crash),
-        "Flaky": handler(flaky), "Note": handler(note)})])
+        "Flaky": handler(flaky), "Note": handler(note),
+        "EchoMany": grpc.stream_unary_rpc_method_handler(
+            echo_many, request_deserializer=StringValue.FromString,
+            response_serializer=StringValue.SerializeToString)})])
     return [SERVICE]
 
 
