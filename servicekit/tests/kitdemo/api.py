@@ -1,4 +1,5 @@
-"""kitdemo.Demo: Echo (returns the caller's user id + text), EchoMany (the same, client streaming), Fail (raises a domain error with field
+"""kitdemo.Demo: Echo (returns the caller's user id + text), EchoMany (the same, client streaming),
+ Fail (raises a domain error with field
 violations), Crash (raises an unexpected error), Flaky (UNAVAILABLE for the first N calls of a key),
 Note (writes a note and emits `note.written` in one transaction)."""
 import grpc
