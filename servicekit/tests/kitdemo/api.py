@@ -1,7 +1,7 @@
-"""kitdemo.Demo: Echo (returns the caller's user id + text), EchoMany (the same, client streaming),
- Fail (raises a domain error with field
-violations), Crash (raises an unexpected error), Flaky (UNAVAILABLE for the first N calls of a key),
-Note (writes a note and emits `note.written` in one transaction)."""
+"""kitdemo.Demo: Echo (returns the caller's user id + text), EchoMany (the same, client
+streaming), Fail (raises a domain error with field violations), Crash (raises an unexpected error),
+Flaky (UNAVAILABLE for the first two calls of a key), Note (writes a note and emits `note.written`
+in one transaction)."""
 import grpc
 from google.protobuf.wrappers_pb2 import StringValue
 
