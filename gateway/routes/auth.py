@@ -25,6 +25,11 @@ class StaffLogin(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256, description="at least 10 characters")
+
+
 class Refresh(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=4096)
 
@@ -73,3 +78,13 @@ async def me(request: Request) -> dict:
 async def staff_me(request: Request) -> dict:
     clients = request.app.state.clients
     return to_json(await clients.call(_auth(request).GetMe, member_pb2.GetMeRequest()))
+
+
+@router.post("/v1/admin/me/password", tags=["me"],
+             summary="The signed-in staff member changes their password (new tokens returned)",
+             dependencies=[Depends(auth.any_staff), Depends(limit_logins)], responses=_LIMITED)
+async def change_password(body: PasswordChange, request: Request) -> dict:
+    clients = request.app.state.clients
+    reply = await clients.call(_auth(request).ChangePassword, member_pb2.ChangePasswordRequest(
+        current_password=body.current_password, new_password=body.new_password))
+    return to_json(reply)

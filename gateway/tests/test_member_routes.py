@@ -125,3 +125,22 @@ def test_a_valid_token_of_a_deleted_account_is_refused_by_member(gateway):
 def test_readyz_when_member_serves(gateway, wait_until):
     wait_until(lambda: gateway.get("/readyz").status_code == 200, timeout=10)
     assert gateway.get("/readyz").json()["services"] == {"member": "SERVING"}
+
+
+def test_staff_changes_their_password(gateway, admin_password):
+    username, password = admin_password
+    admin = bearer(staff_login(gateway, username, password)["tokens"]["access_token"])
+    wrong = gateway.post("/v1/admin/me/password", headers=admin,
+                         json={"current_password": "nope-nope-nope", "new_password": "x" * 12})
+    assert wrong.status_code == 401
+    short = gateway.post("/v1/admin/me/password", headers=admin,
+                         json={"current_password": password, "new_password": "short"})
+    assert short.status_code == 400
+    assert "new_password" in {e["field"] for e in short.json()["errors"]}
+    changed = gateway.post("/v1/admin/me/password", headers=admin,
+                           json={"current_password": password, "new_password": "a-new-password-2"})
+    assert changed.status_code == 200 and changed.json()["tokens"]["access_token"]
+    assert staff_login(gateway, username, "a-new-password-2")["staff"]["username"] == username
+    customer = bearer(token(sub=str(uuid.uuid4())))
+    assert gateway.post("/v1/admin/me/password", headers=customer,
+                        json={"current_password": "a", "new_password": "b"}).status_code == 403
