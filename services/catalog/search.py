@@ -23,6 +23,13 @@ LEXICON = Path(__file__).with_name("lexicon.txt")
 # Field weights: a word in the title says more about the product than one in its composition.
 TITLE, SUBTITLE, FACET, MATERIAL = 4, 2, 3, 1
 
+# What shoppers type for what the shop calls otherwise: a product indexed with the key is also
+# found (at the lowest weight) by each of the words.
+SYNONYMS = {"文胸": ("内衣", "胸罩", "bra"), "内裤": ("底裤", "三角裤"), "睡衣": ("家居服", "睡裙"),
+            "塑身衣": ("塑形", "束身衣"), "运动内衣": ("运动文胸",), "莫代尔": ("modal",),
+            "真丝": ("桑蚕丝", "丝绸"), "无钢圈": ("无钢托",)}
+SYNONYM_WEIGHT = 1
+
 # Words that occur everywhere in a lingerie shop's text or mean nothing on their own.
 STOPWORDS = frozenset("的 了 和 与 及 或 是 在 有 款 女 女士 新款 a an the and of for with".split())
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -78,6 +85,9 @@ def document_terms(product: Product, facet_names: list[str]) -> dict[str, int]:
     for text, weight in fields:
         for term in set(index_terms(text)):
             weights[term] = weights.get(term, 0) + weight
+    for term in [t for t in weights if t in SYNONYMS]:
+        for synonym in SYNONYMS[term]:
+            weights.setdefault(synonym, SYNONYM_WEIGHT)
     return weights
 
 

@@ -208,3 +208,10 @@ def test_a_page_costs_a_fixed_number_of_queries(rt, shop, storage, catalog):
         event.remove(rt.engine, "before_cursor_execute", count)
     assert len(page.products) == 15
     assert len(statements) == 1  # the page itself: cards carry their variants, no N+1
+
+
+def test_what_shoppers_call_it_finds_what_the_shop_calls_it(rt, catalog):
+    assert set(titles(list_(rt, query="内衣"))) == {"法式蕾丝无钢圈文胸", "小胸聚拢文胸", "纯棉哺乳文胸"}
+    assert titles(list_(rt, query="丝绸"))[0] == "真丝睡裙"
+    # the panties never say 三角裤, their category 内裤 does
+    assert titles(list_(rt, query="三角裤")) == ["莫代尔高腰内裤"]
