@@ -215,3 +215,14 @@ def test_what_shoppers_call_it_finds_what_the_shop_calls_it(rt, catalog):
     assert titles(list_(rt, query="丝绸"))[0] == "真丝睡裙"
     # the panties never say 三角裤, their category 内裤 does
     assert titles(list_(rt, query="三角裤")) == ["莫代尔高腰内裤"]
+
+
+def test_reindex_rebuilds_the_index_from_the_products(rt, catalog):
+    from services.catalog.models import SearchTerm
+    from services.catalog.reindex import reindex_all
+    from sqlalchemy import delete
+    with rt.transaction() as s:
+        s.execute(delete(SearchTerm))
+    assert titles(list_(rt, query="蕾丝")) == []
+    assert reindex_all(rt) == 6  # drafts too: staff search them
+    assert set(titles(list_(rt, query="蕾丝"))) == {"法式蕾丝无钢圈文胸", "真丝睡裙"}
