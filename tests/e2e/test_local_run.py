@@ -60,3 +60,37 @@ def test_the_banner_gives_the_address_some_urls_and_the_admin(monkeypatch):
     for expected in ("http://127.0.0.1:8000/openapi.json", "http://127.0.0.1:8000/v1/products",
                      "username: admin", "password: s3cret-pass", "Ctrl-C"):
         assert expected in text
+
+
+def test_make_run_refuses_to_start_a_second_suite_on_a_taken_gateway_port(monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        monkeypatch.setenv("MALL_GATEWAY_PORT", str(listener.getsockname()[1]))
+        assert run.main() == 1
+    assert "already listens" in capsys.readouterr().err
+
+
+def test_a_failed_seed_is_tried_again_and_then_given_up_without_stopping_the_suite(monkeypatch,
+                                                                                    tmp_path):
+    from deploy.local.launcher import Suite
+
+    calls = []
+
+    def flaky(admin_password, say):
+        calls.append(admin_password)
+        if len(calls) < 3:
+            raise TimeoutError("catalog did not become SERVING")
+        return seed.DemoShop(admin_username="admin", admin_password=admin_password)
+
+    suite = Suite({}, {}, log_dir=tmp_path)
+    monkeypatch.setattr(seed, "seed_demo_shop", flaky)
+    assert run.seed_with_retries("pw-123", suite).admin_password == "pw-123"
+    assert len(calls) == 3
+
+    monkeypatch.setattr(seed, "seed_demo_shop", lambda *_a, **_k: (_ for _ in ()).throw(
+        TimeoutError("down")))
+    shop = run.seed_with_retries("pw-123", suite)
+    assert "seeding the demo shop failed" in shop.notes[0]
