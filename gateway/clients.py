@@ -10,29 +10,32 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from servicekit.grpc_client import aio_channel, outgoing_metadata
 
 
-def open_channel(service: str) -> grpc.aio.Channel:
+def open_channel(service: str, max_seconds: float | None = None) -> grpc.aio.Channel:
     """The kit's channel: retries on UNAVAILABLE, and an interceptor that sends the request's
-    call context (x-mall-user-id, x-mall-roles, x-request-id, traceparent) as metadata."""
-    return aio_channel(service)
+    call context (x-mall-user-id, x-mall-roles, x-request-id, traceparent) as metadata.
+    `max_seconds`: the service config's timeout, which caps every call's deadline."""
+    return aio_channel(service, timeout_seconds=max_seconds)
 
 
 class Clients:
     def __init__(self, rpc_timeout: float):
         self.rpc_timeout = rpc_timeout
-        self._channels: dict[str, grpc.aio.Channel] = {}
-        self._stubs: dict[tuple[str, type], object] = {}
+        self._channels: dict[tuple[str, float | None], grpc.aio.Channel] = {}
+        self._stubs: dict[tuple[str, type, float | None], object] = {}
 
-    def channel(self, service: str) -> grpc.aio.Channel:
-        ch = self._channels.get(service)
+    def channel(self, service: str, max_seconds: float | None = None) -> grpc.aio.Channel:
+        ch = self._channels.get((service, max_seconds))
         if ch is None:
-            ch = self._channels[service] = open_channel(service)
+            ch = self._channels[(service, max_seconds)] = open_channel(service, max_seconds)
         return ch
 
-    def stub(self, service: str, stub_class: type):
-        key = (service, stub_class)
+    def stub(self, service: str, stub_class: type, max_seconds: float | None = None):
+        """A stub on the service's channel; `max_seconds` gives long calls (uploads) a channel
+        of their own, as the kit's service config caps deadlines at its default."""
+        key = (service, stub_class, max_seconds)
         stub = self._stubs.get(key)
         if stub is None:
-            stub = self._stubs[key] = stub_class(self.channel(service))
+            stub = self._stubs[key] = stub_class(self.channel(service, max_seconds))
         return stub
 
     async def call(self, method, request, *, timeout: float | None = None):

@@ -226,7 +226,9 @@ async def upload_media(
         filename=file.filename or "", position=position)
     clients = request.app.state.clients
     try:
-        media = await clients.call_streaming(_stub(request).UploadMedia,
+        uploads = clients.stub("catalog", catalog_pb2_grpc.CatalogAdminServiceStub,
+                               max_seconds=UPLOAD_TIMEOUT)
+        media = await clients.call_streaming(uploads.UploadMedia,
                                    _upload_messages(header, file, poster), timeout=UPLOAD_TIMEOUT)
     except grpc.aio.AioRpcError as err:
         problem = from_rpc_error(err)
