@@ -182,3 +182,30 @@ def test_repeated_listings_are_served_from_the_cache(gateway):
     # An invalid query is never cached, however often it comes.
     for _ in range(2):
         assert gateway.get("/v1/products", params={"page_size": 0}).status_code == 400
+
+
+def test_video_upload_streams_file_and_poster(gateway):
+    style = category(gateway, "style", "运动内衣")
+    product = new_product(gateway, style)
+    # Larger than one 1 MiB message, so the stream carries several chunks.
+    mp4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * (2 * 1024 * 1024 + 123)
+    video = gateway.post(f"/v1/admin/products/{product['id']}/media", headers=OPERATOR,
+                         data={"kind": "video"},
+                         files={"file": ("run.mp4", mp4, "video/mp4"),
+                                "poster": ("poster.png", png(), "image/png")})
+    assert video.status_code == 201, video.text
+    body = video.json()
+    assert body["kind"] == "VIDEO" and body["content_type"] == "video/mp4"
+    assert body["size_bytes"] == len(mp4)
+    served = gateway.get(body["url"])
+    assert served.status_code == 200 and served.content == mp4
+    assert gateway.get(body["poster_url"]).headers["content-type"] == "image/jpeg"
+
+    no_poster = gateway.post(f"/v1/admin/products/{product['id']}/media", headers=OPERATOR,
+                             data={"kind": "video"}, files={"file": ("run.mp4", mp4, "video/mp4")})
+    assert no_poster.status_code == 400
+    assert "poster" in {e["field"] for e in no_poster.json()["errors"]}
+
+    deleted = gateway.delete(f"/v1/admin/media/{body['id']}", headers=OPERATOR)
+    assert deleted.status_code == 204
+    assert gateway.get(body["url"]).status_code == 404
