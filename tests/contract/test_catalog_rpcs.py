@@ -215,9 +215,6 @@ def test_category_admin_errors(admin, facets):
     assert not hidden.active
 
 
-@pytest.mark.skipif(os.environ.get("MALL_CATALOG_DATABASE_URL", "").startswith("sqlite"),
-                    reason="SQLite's deferred transactions fail concurrent writers with 'database "
-                           "is locked' instead of queueing them (needs BEGIN IMMEDIATE in the kit)")
 def test_concurrent_creates_of_the_same_sku_code_make_one_product(admin, facets):
     from concurrent.futures import ThreadPoolExecutor
 
