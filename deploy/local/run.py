@@ -107,6 +107,8 @@ def main() -> int:
     if missing:
         print(f"Not built yet, so not started: {', '.join(missing)}", flush=True)
     suite = Suite(commands, environment)
+    # Ctrl-C stops the suite even when whatever started us ignored SIGINT (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops the suite as Ctrl-C does
     try:
         suite.start_all()
