@@ -33,6 +33,26 @@ def _has_module(name: str) -> bool:
         return False
 
 
+def _document_400_not_422(app: FastAPI) -> None:
+    """FastAPI documents its validation errors as 422; this gateway answers them as 400
+    problems (problems.py), so the document says so."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, description=app.description,
+                               routes=app.routes, tags=app.openapi_tags)
+            for operations in spec.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                spec.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings.load()
     clients = Clients(settings.rpc_timeout)
@@ -62,18 +82,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     needed: list[str] = []
     if _has_module("mall.member.v1.member_pb2"):
         from .routes import auth, staff
-        app.include_router(auth.router)
-        app.include_router(staff.router)
+        app.include_router(auth.router, responses=problems.COMMON_RESPONSES)
+        app.include_router(staff.router, responses=problems.COMMON_RESPONSES)
         needed.append("member")
     if _has_module("mall.catalog.v1.catalog_pb2"):
         from .routes import admin_catalog, catalog
-        app.include_router(catalog.router)
-        app.include_router(admin_catalog.router)
+        app.include_router(catalog.router, responses=problems.COMMON_RESPONSES)
+        app.include_router(admin_catalog.router, responses=problems.COMMON_RESPONSES)
         needed.append("catalog")
     if _has_module("mall.analytics.v1.analytics_pb2"):
         from .routes import analytics
-        app.include_router(analytics.router)
+        app.include_router(analytics.router, responses=problems.COMMON_RESPONSES)
         needed.append("analytics")
+    _document_400_not_422(app)
     app.state.ready_services = settings.ready_services if settings.ready_services is not None \
         else tuple(needed)
     return app

@@ -13,6 +13,7 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import logging
@@ -35,6 +36,39 @@ GRPC_TO_HTTP: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.PERMISSION_DENIED: (403, "permission-denied"),
     grpc.StatusCode.UNAVAILABLE: (503, "service-unavailable"),
     grpc.StatusCode.DEADLINE_EXCEEDED: (503, "service-unavailable"),
+}
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="dotted path of the input, e.g. skus[2].price_fen")
+    rule: str = Field(description="machine-readable rule, e.g. positive, required, unique")
+    message: str
+
+
+class ProblemBody(BaseModel):
+    """The body of every error (RFC 9457), for the OpenAPI document."""
+    type: str = Field(examples=["urn:mall:problem:invalid-argument"])
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str
+    errors: list[FieldError] = []
+
+
+def _documented(description: str) -> dict:
+    return {"description": description, "model": ProblemBody,
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemBody"}}}}
+
+
+# Added to every API route's OpenAPI responses.
+COMMON_RESPONSES: dict[int, dict] = {
+    400: _documented("Invalid input; `errors` names the fields"),
+    401: _documented("Missing, invalid or expired access token"),
+    403: _documented("The token's account kind or roles do not allow this route"),
+    404: _documented("Not found"),
+    409: _documented("Conflicts with the current state (exists, state machine, stock or quota)"),
+    503: _documented("A service the route needs is unavailable (Retry-After)"),
 }
 
 

@@ -40,6 +40,10 @@ def test_openapi_lists_routes_with_tags(settings, offline):
         "admin-catalog"]
     assert spec["paths"]["/v1/auth/wechat-login"]["post"]["tags"] == ["auth"]
     assert {t["name"] for t in spec["tags"]} >= {"auth", "catalog", "admin-catalog", "admin-staff"}
+    problem = spec["paths"]["/v1/admin/products"]["post"]["responses"]["400"]
+    assert "application/problem+json" in problem["content"]
+    assert "errors" in spec["components"]["schemas"]["ProblemBody"]["properties"]
+    assert not any("422" in op["responses"] for ops in spec["paths"].values() for op in ops.values())
 
 
 def test_media_is_served_from_the_media_root_and_never_outside(settings, offline, tmp_path):
