@@ -5,10 +5,10 @@ import tempfile
 from contextlib import contextmanager
 
 import grpc
-from sqlalchemy.exc import IntegrityError
-
 from mall.catalog.v1 import catalog_pb2 as pb
 from mall.catalog.v1 import catalog_pb2_grpc as pb_grpc
+from sqlalchemy.exc import IntegrityError
+
 from servicekit import context
 from servicekit.errors import AlreadyExists, InvalidArgument
 from servicekit.runtime import Runtime

@@ -1,10 +1,10 @@
 """Use cases on categories and facets: one tree per kind (style, function, brand)."""
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from mall.catalog.v1 import catalog_pb2 as pb
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mall.catalog.v1 import catalog_pb2 as pb
 from servicekit.errors import AlreadyExists, FieldViolation, NotFound, Violations
 
 from . import search

@@ -5,14 +5,13 @@ availability change; the brand's name is joined. Filters by facet add one look-u
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mall.catalog.v1 import catalog_pb2 as pb
 from sqlalchemy import and_, exists, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
-from mall.catalog.v1 import catalog_pb2 as pb
 from servicekit.errors import InvalidArgument, Violations
 
 from . import paging, search, sizes
@@ -133,7 +132,7 @@ def _restore(columns, key: list) -> list:
     if len(key) != len(columns):
         raise InvalidArgument.field("page_token", "signed", "page_token does not fit this sort")
     out = []
-    for column, value in zip(columns, key):
+    for column, value in zip(columns, key, strict=True):
         if getattr(column, "key", "") in ("published_at", "created_at") and isinstance(value, str):
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         out.append(value)

@@ -37,7 +37,8 @@ def _image(data: bytes, field: str) -> renditions.ImageRenditions:
     try:
         return renditions.image_renditions(data)
     except renditions.NotAnImage as err:
-        raise InvalidArgument.field(field, "image", f"{err}; send a JPEG, PNG, WebP or GIF image")
+        raise InvalidArgument.field(field, "image",
+                                    f"{err}; send a JPEG, PNG, WebP or GIF image") from None
 
 
 def refresh_cover(session: Session, product: Product, storage: MediaStorage) -> None:
@@ -90,7 +91,8 @@ def upload(rt, storage: MediaStorage, *, product_id: str, kind: str, angle: str,
                 try:
                     content_type = renditions.video_type(data.read(64))
                 except renditions.NotAVideo as err:
-                    raise InvalidArgument.field("data", "video", f"{err}; send an MP4 or WebM file")
+                    raise InvalidArgument.field("data", "video",
+                                                f"{err}; send an MP4 or WebM file") from None
                 if not poster:
                     raise InvalidArgument.field("poster", "required",
                                                 "a video needs its poster image; send it in "

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
+from mall.catalog.v1 import catalog_pb2 as pb
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mall.catalog.v1 import catalog_pb2 as pb
 from servicekit.errors import FailedPrecondition, FieldViolation, NotFound, Violations
 
 from . import search, sizes, validation

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from mall.events.v1 import logistics_events_pb2 as logistics_ev
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
-
-from mall.events.v1 import logistics_events_pb2 as logistics_ev
 
 from .models import Product, Sku, SkuAvailability
 from .timefmt import as_utc

@@ -79,7 +79,8 @@ def image_renditions(data: bytes) -> ImageRenditions:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError,
             Image.DecompressionBombWarning) as err:
-        raise NotAnImage(f"the bytes are not an image Pillow can open ({type(err).__name__})")
+        raise NotAnImage(f"the bytes are not an image Pillow can open ({type(err).__name__})") \
+            from None
     except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt
         raise NotAnImage(f"the image is damaged or truncated ({err})") from None
 

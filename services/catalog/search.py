@@ -103,8 +103,9 @@ def reindex(session: Session, product: Product) -> None:
 
 def facet_names(session: Session, product: Product) -> list[str]:
     """Names of the product's category and its ancestors, its function facets and its brand."""
-    from .models import ProductFunction
     from sqlalchemy import select
+
+    from .models import ProductFunction
 
     category = session.get(Category, product.category_id)
     ids = list(category.path_ids()) if category else []

@@ -1,10 +1,10 @@
 """GetSkus: what a cart or an order line needs of SKUs, in two queries whatever their number."""
 from __future__ import annotations
 
+from mall.catalog.v1 import catalog_pb2 as pb
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mall.catalog.v1 import catalog_pb2 as pb
 from servicekit.errors import InvalidArgument
 
 from .codes import STATUS_NUMBERS

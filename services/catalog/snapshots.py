@@ -1,10 +1,9 @@
 """The product as the product.* events carry it (mall.events.v1.CatalogProduct), and emitting."""
 from __future__ import annotations
 
+from mall.events.v1 import catalog_events_pb2 as ev
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from mall.events.v1 import catalog_events_pb2 as ev
 
 from .models import Category, Product, ProductFunction, Sku
 from .timefmt import rfc3339

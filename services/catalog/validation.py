@@ -5,10 +5,10 @@ import json
 import re
 from dataclasses import dataclass
 
+from mall.catalog.v1 import catalog_pb2 as pb
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mall.catalog.v1 import catalog_pb2 as pb
 from servicekit.errors import AlreadyExists, FieldViolation, Violations
 
 from . import sizes

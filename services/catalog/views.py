@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import json
 
+from mall.catalog.v1 import catalog_pb2 as pb
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mall.catalog.v1 import catalog_pb2 as pb
 from servicekit.errors import NotFound
 
 from . import sizes
-from .codes import (ANGLE_NUMBERS, KIND_NUMBERS, LEVEL_NUMBERS, MEDIA_KIND_NUMBERS,
-                    SIZE_SYSTEM_NUMBERS, STATUS_NUMBERS)
+from .codes import ANGLE_NUMBERS, KIND_NUMBERS, LEVEL_NUMBERS, MEDIA_KIND_NUMBERS, SIZE_SYSTEM_NUMBERS, STATUS_NUMBERS
 from .models import Category, Media, Product, ProductFunction, Sku, SkuAvailability
 from .storage import MediaStorage
 from .timefmt import rfc3339

@@ -4,6 +4,7 @@ from __future__ import annotations
 from mall.events.v1.logistics_events_pb2 import AvailabilityChanged
 from mall.events.v1.order_events_pb2 import OrderPaid
 from mall.events.v1.support_events_pb2 import ReviewSummaryChanged
+
 from servicekit.worker import EventWorker, on_event
 
 from . import readmodels

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from PIL import Image
-
 from mall.catalog.v1 import catalog_pb2 as pb
 from mall.catalog.v1 import catalog_pb2_grpc as pb_grpc
 from mall.common.v1 import common_pb2
+from PIL import Image
+
 from servicekit.errors import violations_from_trailers
 
 STAFF = [("x-mall-user-id", "staff-1"), ("x-mall-roles", "operator")]

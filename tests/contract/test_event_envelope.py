@@ -11,10 +11,10 @@ from datetime import datetime
 import pika
 import pytest
 from google.protobuf import json_format
-from PIL import Image
-
 from mall.catalog.v1 import catalog_pb2 as pb
 from mall.events.v1 import catalog_events_pb2 as ev
+from PIL import Image
+
 from servicekit.events import Event
 from services.catalog import categories, media, products
 from services.catalog.storage import default_storage

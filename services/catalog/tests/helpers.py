@@ -5,10 +5,10 @@ import io
 import json
 from dataclasses import dataclass
 
+from mall.catalog.v1 import catalog_pb2 as pb
 from PIL import Image
 from sqlalchemy import select
 
-from mall.catalog.v1 import catalog_pb2 as pb
 from services.catalog import categories, media, products
 from services.catalog.models import Product
 

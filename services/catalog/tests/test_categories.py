@@ -1,6 +1,6 @@
 import pytest
-
 from mall.catalog.v1 import catalog_pb2 as pb
+
 from servicekit.errors import AlreadyExists, InvalidArgument, NotFound
 from services.catalog import categories
 from services.catalog.models import Category

@@ -1,15 +1,15 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select
-
 from mall.catalog.v1 import catalog_pb2 as pb
 from mall.events.v1 import logistics_events_pb2 as lev
+from sqlalchemy import event, select
+
 from servicekit.errors import InvalidArgument
 from services.catalog import listing, products, readmodels
 from services.catalog.models import Product, Sku
 
-from .helpers import (bra_input, bra_skus, create, letter_input, letter_skus, published)
+from .helpers import bra_input, bra_skus, create, letter_input, letter_skus, published
 
 
 def list_(rt, **kwargs):
@@ -218,9 +218,10 @@ def test_what_shoppers_call_it_finds_what_the_shop_calls_it(rt, catalog):
 
 
 def test_reindex_rebuilds_the_index_from_the_products(rt, catalog):
+    from sqlalchemy import delete
+
     from services.catalog.models import SearchTerm
     from services.catalog.reindex import reindex_all
-    from sqlalchemy import delete
     with rt.transaction() as s:
         s.execute(delete(SearchTerm))
     assert titles(list_(rt, query="蕾丝")) == []

@@ -127,6 +127,7 @@ def test_upload_to_an_unknown_product_is_not_found(rt, shop, storage):
 
 def test_a_published_product_keeps_its_last_image(rt, shop, storage):
     from servicekit.errors import FailedPrecondition
+
     from .helpers import published
     product_id = published(rt, storage, bra_input(shop), bra_skus())
     with rt.transaction() as s:

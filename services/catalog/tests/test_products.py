@@ -1,13 +1,23 @@
 import pytest
+from mall.catalog.v1 import catalog_pb2 as pb
 from sqlalchemy import select
 
-from mall.catalog.v1 import catalog_pb2 as pb
 from servicekit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.catalog import products
 from services.catalog.models import Product, SearchTerm, Sku
 
-from .helpers import (add_image, bra_input, bra_skus, count, create, letter_input, letter_skus,
-                      outbox, product, published)
+from .helpers import (
+    add_image,
+    bra_input,
+    bra_skus,
+    count,
+    create,
+    letter_input,
+    letter_skus,
+    outbox,
+    product,
+    published,
+)
 
 
 def fields(err):

@@ -1,5 +1,7 @@
 """Logic without a database: page tokens, tokenising, sizes."""
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from servicekit.errors import InvalidArgument
 from services.catalog import paging, search, sizes
@@ -26,9 +28,6 @@ def test_sizes_sort_the_way_a_shopper_reads_them():
     assert sorted(["80B", "75C", "75B", "70D"], key=sizes.size_order) == ["70D", "75B", "75C", "80B"]
     assert sorted(["XL", "S", "M"], key=sizes.size_order) == ["S", "M", "XL"]
     assert sizes.is_valid_size("bra", "75B") and not sizes.is_valid_size("bra", "M")
-
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 TOKEN = paging.encode([19900, "4f1c2a9e-0000-4000-8000-000000000001"], "bound")
 

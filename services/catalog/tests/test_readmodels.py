@@ -2,6 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 from mall.events.v1 import logistics_events_pb2 as lev
 from mall.events.v1 import order_events_pb2 as oev
+
 from services.catalog import readmodels, skus
 from services.catalog.models import SkuAvailability
 
@@ -36,8 +37,9 @@ def test_a_sku_never_heard_of_is_unknown_and_zero(rt, shop):
     with rt.transaction() as s:
         view = skus.get_skus(s, [product_id, "missing"])
         assert view == []
-        from services.catalog.models import Sku
         from sqlalchemy import select
+
+        from services.catalog.models import Sku
         sku_id = s.scalars(select(Sku.id).where(Sku.product_id == product_id)).first()
         (one,) = skus.get_skus(s, [sku_id])
     assert one.sku.availability.sellable == 0 and one.sku.availability.level == 0

@@ -1,6 +1,7 @@
 """deploy/local/seed_catalog.py against the real catalog server: a full demo shop, then nothing."""
 from mall.catalog.v1 import catalog_pb2 as pb
 from mall.catalog.v1 import catalog_pb2_grpc as pb_grpc
+
 from deploy.local import seed_catalog
 from services.catalog.models import Media, Product, Sku
 

@@ -3,6 +3,7 @@ import dataclasses
 import threading
 
 from mall.catalog.v1 import catalog_pb2 as pb
+
 from servicekit import migrate
 from servicekit.config import Settings
 from servicekit.runtime import Runtime

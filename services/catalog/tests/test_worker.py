@@ -1,11 +1,10 @@
 """The catalog worker as a real process on RabbitMQ: availability, reviews and sales reach the
 listing; a redelivered event is applied once; an unknown field does no harm."""
-from sqlalchemy import select
-
 from mall.catalog.v1 import catalog_pb2 as pb
 from mall.events.v1 import logistics_events_pb2 as lev
 from mall.events.v1 import order_events_pb2 as oev
-from mall.events.v1 import support_events_pb2 as sev
+from sqlalchemy import select
+
 from services.catalog import listing
 from services.catalog.models import Product, Sku, SkuAvailability
 
