@@ -60,11 +60,14 @@ class TokenBucketLimiter:
 
 
 def client_ip(request: Request, trust_forwarded_for: bool) -> str:
-    """The caller's address; X-Forwarded-For only when a trusted proxy sets it (configured)."""
+    """The caller's address. Behind one trusted proxy (configured), the right-most
+    X-Forwarded-For entry: the one that proxy appended. Entries left of it are whatever the
+    client sent, so they are never believed."""
     if trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last
     return request.client.host if request.client else "unknown"
 
 

@@ -63,8 +63,10 @@ def test_forwarded_for_counts_only_when_trusted(settings, offline):
     assert spoofed.status_code == 429
     trusted = dataclasses.replace(settings, trust_forwarded_for=True)
     with TestClient(create_app(trusted)) as client:
-        client.post("/v1/auth/refresh", json={"refresh_token": "x"},
-                    headers={"X-Forwarded-For": "9.9.9.9"})
-        other = client.post("/v1/auth/refresh", json={"refresh_token": "x"},
-                            headers={"X-Forwarded-For": "8.8.8.8, 10.0.0.1"})
-    assert other.status_code != 429
+        def refresh(forwarded_for: str) -> int:
+            return client.post("/v1/auth/refresh", json={"refresh_token": "x"},
+                               headers={"X-Forwarded-For": forwarded_for}).status_code
+        assert refresh("1.1.1.1, 203.0.113.7") != 429
+        # The client made up the left part; the proxy's entry (right-most) is the same caller.
+        assert refresh("2.2.2.2, 203.0.113.7") == 429
+        assert refresh("203.0.113.8") != 429
