@@ -13,7 +13,7 @@ from servicekit import context
 from servicekit.errors import AlreadyExists, InvalidArgument
 from servicekit.runtime import Runtime
 
-from . import categories, listing, media, products, search, skus, views
+from . import categories, listing, media, metrics, products, search, skus, views
 from .codes import ANGLES, KINDS, MEDIA_KINDS
 from .storage import MediaStorage, default_storage
 from .writes import write_transaction
@@ -44,7 +44,10 @@ class CatalogServicer(pb_grpc.CatalogServiceServicer):
 
     def ListProducts(self, request, ctx):
         with self.rt.transaction() as session:
-            return listing.list_products(session, listing.Filters.for_shopper(request))
+            page = listing.list_products(session, listing.Filters.for_shopper(request))
+        if request.query.strip() and not request.page.page_token:
+            metrics.SEARCHES.labels("found" if page.products else "nothing").inc()
+        return page
 
     def GetProduct(self, request, ctx):
         with self.rt.transaction() as session:
@@ -133,14 +136,21 @@ class CatalogAdminServicer(pb_grpc.CatalogAdminServiceServicer):
 
     def UploadMedia(self, request_iterator, ctx):
         require_staff()
-        header, data, poster, size = _receive_upload(request_iterator)
+        kind = "unknown"
         try:
-            created = media.upload(self.rt, self.storage, product_id=header.product_id,
-                                   kind=MEDIA_KINDS[header.kind], angle=ANGLES.get(header.angle, ""),
-                                   position=header.position, data=data, data_size=size,
-                                   poster=poster)
-        finally:
-            data.close()
+            header, data, poster, size = _receive_upload(request_iterator)
+            kind = MEDIA_KINDS[header.kind]
+            try:
+                created = media.upload(self.rt, self.storage, product_id=header.product_id,
+                                       kind=kind, angle=ANGLES.get(header.angle, ""),
+                                       position=header.position, data=data, data_size=size,
+                                       poster=poster)
+            finally:
+                data.close()
+        except InvalidArgument:
+            metrics.UPLOADS.labels(kind, "refused").inc()
+            raise
+        metrics.UPLOADS.labels(kind, "stored").inc()
         return views.media_pb(created, self.storage)
 
     def DeleteMedia(self, request, ctx):

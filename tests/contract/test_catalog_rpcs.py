@@ -158,7 +158,14 @@ def test_a_duplicate_sku_code_is_already_exists(admin, facets):
     assert len(again.skus) == 4  # neither SKU of the refused request was added
 
 
+def uploads_counted(kind: str, outcome: str) -> float:
+    from prometheus_client import REGISTRY
+    return REGISTRY.get_sample_value("mall_catalog_uploads_total",
+                                     {"kind": kind, "outcome": outcome}) or 0.0
+
+
 def test_uploads_that_are_not_images_or_too_large_are_refused(admin, facets):
+    refused_before = uploads_counted("image", "refused")
     product = admin.CreateProduct(bra(facets), metadata=STAFF)
     with pytest.raises(grpc.RpcError) as err:
         upload(admin, product.id, b"%PDF-1.7 not an image")
@@ -175,6 +182,7 @@ def test_uploads_that_are_not_images_or_too_large_are_refused(admin, facets):
         admin.UploadMedia(iter([pb.UploadMediaRequest(data=b"x")]), metadata=STAFF)
     assert violations(err.value) == {("header", "first")}
     assert admin.GetProduct(pb.ProductIdRequest(product_id=product.id), metadata=STAFF).media == []
+    assert uploads_counted("image", "refused") == refused_before + 2  # counted on /metrics
 
     video = upload(admin, product.id, b"\x00\x00\x00\x18ftypmp42" + bytes(100), kind=pb.VIDEO,
                    angle=pb.IMAGE_ANGLE_UNSPECIFIED, poster=png())
