@@ -136,10 +136,10 @@ class CatalogAdminServicer(pb_grpc.CatalogAdminServiceServicer):
 
     def UploadMedia(self, request_iterator, ctx):
         require_staff()
-        kind = "unknown"
+        seen = {"kind": "unknown"}  # known once the header has arrived, for the counter
         try:
-            header, data, poster, size = _receive_upload(request_iterator)
-            kind = MEDIA_KINDS[header.kind]
+            header, data, poster, size = _receive_upload(request_iterator, seen)
+            kind = seen["kind"]
             try:
                 created = media.upload(self.rt, self.storage, product_id=header.product_id,
                                        kind=kind, angle=ANGLES.get(header.angle, ""),
@@ -148,7 +148,7 @@ class CatalogAdminServicer(pb_grpc.CatalogAdminServiceServicer):
             finally:
                 data.close()
         except InvalidArgument:
-            metrics.UPLOADS.labels(kind, "refused").inc()
+            metrics.UPLOADS.labels(seen["kind"], "refused").inc()
             raise
         metrics.UPLOADS.labels(kind, "stored").inc()
         return views.media_pb(created, self.storage)
@@ -159,7 +159,7 @@ class CatalogAdminServicer(pb_grpc.CatalogAdminServiceServicer):
         return pb.DeleteMediaResponse()
 
 
-def _receive_upload(request_iterator):
+def _receive_upload(request_iterator, seen: dict):
     """Reads the stream: a header first, then data and poster chunks. Stops as soon as a limit is
     passed, so a too-large upload is refused without being read to its end."""
     header = None
@@ -176,6 +176,7 @@ def _receive_upload(request_iterator):
                 header = message.header
                 if header.kind not in MEDIA_KINDS:
                     raise InvalidArgument.field("header.kind", "enum", "kind must be IMAGE or VIDEO")
+                seen["kind"] = MEDIA_KINDS[header.kind]
                 if not header.product_id:
                     raise InvalidArgument.field("header.product_id", "required",
                                                 "name the product the media belongs to")
