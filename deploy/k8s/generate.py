@@ -24,6 +24,7 @@ JWT_SECRET = "mall-jwt"  # key `secret`
 # Page tokens are HMAC-signed: every replica of a service must share the key.
 PAGE_TOKEN_SECRET = "mall-page-tokens"  # key `secret`
 WECHAT_SECRET = "mall-wechat"  # keys `appid`, `secret`: the mini-program's, for member's login
+ADMIN_SECRET = "mall-admin"  # keys `username`, `password`: the first admin's
 # Who signs or verifies JWTs: the gateway checks them, member issues them at login.
 JWT_USERS = {"gateway", "member"}
 # Catalog's api writes product media, the gateway serves it: one volume both mount.
@@ -174,17 +175,30 @@ def worker_manifests(service: str) -> list[dict]:
 
 
 def migrate_job(service: str) -> dict:
-    name = f"{service}-migrate"
     cont = container("migrate", ["python", "-m", "servicekit", "migrate", service], ports=[],
                      env=service_env(service), resources=JOB_RESOURCES)
-    labels = {"app": name, "app.kubernetes.io/component": "migration",
+    return job(f"{service}-migrate", service, "migration", cont)
+
+
+def bootstrap_admin_job() -> dict:
+    """The shop's first admin (services/member/bootstrap.py): idempotent, so it can run on
+    every release; it runs after member's migration has (it retries until the table exists)."""
+    env = service_env("member") + [secret_env("MALL_ADMIN_USERNAME", ADMIN_SECRET, "username"),
+                                   secret_env("MALL_ADMIN_PASSWORD", ADMIN_SECRET, "password")]
+    cont = container("bootstrap", ["python", "-m", "services.member.bootstrap"], ports=[],
+                     env=env, resources=JOB_RESOURCES)
+    return job("member-bootstrap-admin", "member", "bootstrap", cont)
+
+
+def job(name: str, service: str, component: str, cont: dict) -> dict:
+    labels = {"app": name, "app.kubernetes.io/component": component,
               "app.kubernetes.io/part-of": "mall", "mall/service": service}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name, "labels": labels},
         "spec": {
-            "backoffLimit": 3,
+            "backoffLimit": 6,
             # Jobs are immutable: removing the finished one lets the next release apply anew.
             "ttlSecondsAfterFinished": 600,
             "template": {"metadata": {"labels": labels},
@@ -242,6 +256,7 @@ def render() -> dict[str, str]:
         files[f"{service}/api.yaml"] = api_manifests(service)
         files[f"{service}/worker.yaml"] = worker_manifests(service)
         files[f"{service}/migrate-job.yaml"] = [migrate_job(service)]
+    files["member/bootstrap-admin-job.yaml"] = [bootstrap_admin_job()]
     files["order/import.yaml"] = api_manifests(
         "order", name="order-import", port=ORDER_IMPORT_PORT,
         command=["python", "-m", "servicekit", "api", "order", "--part", "import"])

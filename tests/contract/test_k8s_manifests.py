@@ -128,6 +128,20 @@ def test_each_service_has_a_migration_job(service: str):
     assert cont["command"] == ["python", "-m", "servicekit", "migrate", service]
 
 
+def test_the_first_admin_is_bootstrapped_from_a_secret():
+    cont = only_container(OBJECTS[("Job", "member-bootstrap-admin")])
+    assert cont["command"] == ["python", "-m", "services.member.bootstrap"]
+    by_name = {e["name"]: e for e in cont["env"]}
+    for key in ("MALL_ADMIN_USERNAME", "MALL_ADMIN_PASSWORD", "MALL_MEMBER_DATABASE_URL"):
+        assert "secretKeyRef" in by_name[key]["valueFrom"]
+
+
+def test_every_manifest_is_yaml_with_a_kind():
+    for path in sorted(K8S.rglob("*.yaml")):
+        for doc in load_documents(path):
+            assert doc.get("apiVersion") and doc.get("kind"), f"{path} holds a document without kind"
+
+
 def test_gateway_is_probed_over_http_and_finds_every_api_through_the_config_map():
     cont = only_container(OBJECTS[("Deployment", "gateway")])
     assert port_named(cont, "http") == GATEWAY_PORT
@@ -180,4 +194,4 @@ def test_overlay_builds_with_kustomize(overlay: str):
     kinds = [doc["kind"] for doc in yaml.safe_load_all(built.stdout) if doc]
     # api + worker per service, order-import, gateway
     assert kinds.count("Deployment") == 2 * len(SERVICES) + 2
-    assert kinds.count("Job") == len(SERVICES)
+    assert kinds.count("Job") == len(SERVICES) + 1  # migrations, and the first admin
