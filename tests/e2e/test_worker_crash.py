@@ -42,7 +42,10 @@ def test_killing_the_analytics_worker_mid_burst_loses_and_doubles_nothing(mall, 
                                     args=(mall, admin_token, p, sent, failures)) for p in products]
         for sender in senders:
             sender.start()
-        mall.wait_until(lambda: len(sent) >= total // 6, what="the burst to get going")
+        # Kill once the worker is busy with the burst: it holds unacknowledged deliveries then.
+        mall.wait_until(lambda: len(sent) >= total // 6
+                        and event_count(admin, "product.updated") > updated_before,
+                        timeout=60, what="the worker to be counting the burst")
         mall.suite.kill(WORKER)
         counted_at_kill = event_count(admin, "product.updated") - updated_before
         time.sleep(1.0)  # events keep flowing into the worker's queue while it is down
