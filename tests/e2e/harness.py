@@ -173,7 +173,8 @@ class RunningMall:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"gave up after {timeout:.0f}s waiting for {what}")
+                raise AssertionError(f"gave up after {timeout:.0f}s waiting for {what} "
+                                     f"(each process's log: {self.tmp / 'logs'})")
             time.sleep(0.2)
 
 
