@@ -23,7 +23,7 @@ from honcho.colour import get_colours
 from honcho.environ import parse_procfile
 from honcho.printer import Message, Printer
 
-from servicekit.config import REPO_ROOT, SERVICES
+from servicekit.config import REPO_ROOT
 
 PROCFILE = Path(__file__).resolve().with_name("Procfile")
 STOP_GRACE_SECONDS = 10.0
@@ -66,22 +66,6 @@ def local_environment(base: dict[str, str] | None = None, **overrides: str) -> d
     })
     env.update(overrides)
     return env
-
-
-def port_environment(ports: dict[str, tuple[int, int, int]]) -> dict[str, str]:
-    """Moves services off their default ports: what each api listens on and where callers look."""
-    env = {}
-    for service, (grpc_port, api_metrics, worker_metrics) in ports.items():
-        key = service.upper()
-        env[f"MALL_{key}_GRPC_PORT"] = str(grpc_port)
-        env[f"MALL_{key}_GRPC_TARGET"] = f"127.0.0.1:{grpc_port}"
-        env[f"MALL_{key}_API_METRICS_PORT"] = str(api_metrics)
-        env[f"MALL_{key}_WORKER_METRICS_PORT"] = str(worker_metrics)
-    return env
-
-
-def default_ports() -> dict[str, tuple[int, int, int]]:
-    return dict(SERVICES)
 
 
 def migrate_all(env: dict[str, str], *, say: Callable[[str], None] = print) -> None:
@@ -131,7 +115,7 @@ class Suite:
         self._stopping: set[str] = set()  # names stopped on purpose: not reported as deaths
         self._printer = Printer(output, width=max(map(len, [*commands, "system"])))
         self._print_lock = threading.Lock()
-        self._colours = dict(zip(commands, get_colours()))
+        self._colours = dict(zip(commands, get_colours(), strict=False))  # colours cycle
 
     # --- output -------------------------------------------------------------------------------
     def say(self, text: str, name: str = "system") -> None:
@@ -179,9 +163,9 @@ class Suite:
     def _spawn(self, name: str, stdout) -> subprocess.Popen:
         # Own session per process: a signal reaches the whole group (the shell and its child),
         # and Ctrl-C in the terminal reaches only us, so we stop everyone in order.
-        return subprocess.Popen(shell_command(self.commands[name]), shell=True, cwd=self.cwd, env=self.env,
-                                stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(shell_command(self.commands[name]), shell=True, cwd=self.cwd,
+                                env=self.env, stdin=subprocess.DEVNULL, stdout=stdout,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
     def running(self, name: str) -> bool:
         proc = self.processes.get(name)
@@ -236,13 +220,14 @@ class Suite:
 
     def dead(self) -> list[str]:
         """Processes that exited without being asked to."""
-        return [n for n, p in self.processes.items() if p.poll() is not None and n not in self._stopping]
+        return [n for n, p in self.processes.items()
+                if p.poll() is not None and n not in self._stopping]
 
     def check_alive(self) -> None:
         dead = self.dead()
         if dead:
-            details = "\n".join(
-                f"--- {n} exited with {self.processes[n].returncode}\n{self.log_tail(n)}" for n in dead)
+            details = "\n".join(f"--- {n} exited with {self.processes[n].returncode}\n"
+                                f"{self.log_tail(n)}" for n in dead)
             raise ProcessDied(f"{', '.join(dead)} exited:\n{details}")
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float, what: str,

@@ -18,8 +18,7 @@ from servicekit.config import GATEWAY_PORT, REPO_ROOT, env, var_dir
 
 from . import seed
 from .broker import BrokerUnavailable, amqp_url, ensure_broker
-from .launcher import (ProcessDied, Suite, local_environment, migrate_all, procfile_commands,
-                       split_available)
+from .launcher import ProcessDied, Suite, local_environment, migrate_all, procfile_commands, split_available
 
 READY_TIMEOUT_SECONDS = 180.0  # a cold first start imports a lot on 2 cores
 

@@ -19,8 +19,7 @@ from sqlalchemy import create_engine, text
 
 from deploy.local import seed
 from deploy.local.broker import broker_answers
-from deploy.local.launcher import (Suite, local_environment, migrate_all, procfile_commands,
-                                   split_available)
+from deploy.local.launcher import Suite, local_environment, migrate_all, procfile_commands, split_available
 from servicekit.config import SERVICES
 from servicekit.testing import PG_ADMIN_URL, free_port, use_postgres
 
