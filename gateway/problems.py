@@ -6,6 +6,7 @@ violations a service attached (google.rpc.BadRequest) surfaced as `errors`.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -15,8 +16,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-import logging
 
 from servicekit import context
 from servicekit.errors import violations_from_trailers

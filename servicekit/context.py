@@ -31,6 +31,8 @@ class CallContext:
             md.append((USER_ID, self.user_id))
         if self.roles:
             md.append((ROLES, ",".join(self.roles)))
+        if self.idempotency_key:
+            md.append((IDEMPOTENCY_KEY, self.idempotency_key))
         return md
 
     @classmethod

@@ -85,7 +85,9 @@ def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Engi
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE: a transaction that reads then writes would otherwise fail with "database
+            # is locked" when another connection commits in between; this way writers queue.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=pre_ping,

@@ -1,6 +1,8 @@
-"""gRPC channels to other services: a default deadline and retries on UNAVAILABLE come from the
-service config (not hand-written loops); identity, request id and trace context travel as
-metadata, read from servicekit.context and the current span."""
+"""gRPC channels to other services: retries on UNAVAILABLE come from the service config (not
+hand-written loops); every call without a deadline of its own gets the channel's default one
+(the interceptor sets it: a service-config timeout would cap longer per-call deadlines too);
+identity, request id and trace context travel as metadata, read from servicekit.context and the
+current span."""
 from __future__ import annotations
 
 import json
@@ -11,11 +13,10 @@ from . import context, tracing
 from .config import env_float, grpc_target
 
 
-def service_config(timeout_seconds: float) -> str:
+def service_config() -> str:
     return json.dumps({
         "methodConfig": [{
             "name": [{}],  # every method of every service on this channel
-            "timeout": f"{timeout_seconds:g}s",
             "retryPolicy": {
                 "maxAttempts": 4,
                 "initialBackoff": "0.1s",
@@ -27,9 +28,12 @@ def service_config(timeout_seconds: float) -> str:
     })
 
 
-def _options(timeout_seconds: float | None) -> list[tuple[str, object]]:
-    timeout = timeout_seconds if timeout_seconds is not None else env_float("GRPC_DEADLINE_SECONDS", 5.0)
-    return [("grpc.service_config", service_config(timeout)),
+def default_deadline(timeout_seconds: float | None) -> float:
+    return timeout_seconds if timeout_seconds is not None else env_float("GRPC_DEADLINE_SECONDS", 5.0)
+
+
+def _options() -> list[tuple[str, object]]:
+    return [("grpc.service_config", service_config()),
             ("grpc.enable_retries", 1),
             ("grpc.max_receive_message_length", 32 * 1024 * 1024),
             ("grpc.max_send_message_length", 32 * 1024 * 1024)]
@@ -49,9 +53,9 @@ def outgoing_metadata(existing) -> list[tuple[str, str]]:
 
 
 class _ClientCallDetails(grpc.ClientCallDetails):
-    def __init__(self, details, metadata):
+    def __init__(self, details, metadata, default_timeout: float):
         self.method = details.method
-        self.timeout = details.timeout
+        self.timeout = details.timeout if details.timeout is not None else default_timeout
         self.metadata = metadata
         self.credentials = details.credentials
         self.wait_for_ready = getattr(details, "wait_for_ready", None)
@@ -60,8 +64,11 @@ class _ClientCallDetails(grpc.ClientCallDetails):
 
 class ContextClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
                                grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    def __init__(self, default_timeout: float):
+        self.default_timeout = default_timeout
+
     def _details(self, details):
-        return _ClientCallDetails(details, outgoing_metadata(details.metadata))
+        return _ClientCallDetails(details, outgoing_metadata(details.metadata), self.default_timeout)
 
     def intercept_unary_unary(self, continuation, details, request):
         return continuation(self._details(details), request)
@@ -79,42 +86,48 @@ class ContextClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStrea
 def channel(service_name: str, *, target: str | None = None,
             timeout_seconds: float | None = None) -> grpc.Channel:
     """A blocking channel to `service_name` (threads: api processes, seeds, tests)."""
-    raw = grpc.insecure_channel(target or grpc_target(service_name), options=_options(timeout_seconds))
-    return grpc.intercept_channel(raw, ContextClientInterceptor())
+    raw = grpc.insecure_channel(target or grpc_target(service_name), options=_options())
+    return grpc.intercept_channel(raw, ContextClientInterceptor(default_deadline(timeout_seconds)))
 
 
-def _aio_details(details):
-    return grpc.aio.ClientCallDetails(details.method, details.timeout,
+def _aio_details(details, default_timeout: float):
+    timeout = details.timeout if details.timeout is not None else default_timeout
+    return grpc.aio.ClientCallDetails(details.method, timeout,
                                       grpc.aio.Metadata(*outgoing_metadata(details.metadata)),
                                       details.credentials, details.wait_for_ready)
 
 
+class _AioInterceptor:
+    def __init__(self, default_timeout: float):
+        self.default_timeout = default_timeout
+
+
 # grpc.aio files each interceptor under the first call kind it implements (an elif chain), so
 # one class per kind: otherwise streaming calls would travel without identity and trace.
-class _AioUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+class _AioUnaryUnary(_AioInterceptor, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, details, request):
-        return await continuation(_aio_details(details), request)
+        return await continuation(_aio_details(details, self.default_timeout), request)
 
 
-class _AioUnaryStream(grpc.aio.UnaryStreamClientInterceptor):
+class _AioUnaryStream(_AioInterceptor, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation, details, request):
-        return await continuation(_aio_details(details), request)
+        return await continuation(_aio_details(details, self.default_timeout), request)
 
 
-class _AioStreamUnary(grpc.aio.StreamUnaryClientInterceptor):
+class _AioStreamUnary(_AioInterceptor, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation, details, request_iterator):
-        return await continuation(_aio_details(details), request_iterator)
+        return await continuation(_aio_details(details, self.default_timeout), request_iterator)
 
 
-class _AioStreamStream(grpc.aio.StreamStreamClientInterceptor):
+class _AioStreamStream(_AioInterceptor, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation, details, request_iterator):
-        return await continuation(_aio_details(details), request_iterator)
+        return await continuation(_aio_details(details, self.default_timeout), request_iterator)
 
 
 def aio_channel(service_name: str, *, target: str | None = None,
                 timeout_seconds: float | None = None) -> grpc.aio.Channel:
     """An asyncio channel to `service_name` (the gateway). Create it inside the running loop."""
-    return grpc.aio.insecure_channel(target or grpc_target(service_name),
-                                     options=_options(timeout_seconds),
-                                     interceptors=[_AioUnaryUnary(), _AioUnaryStream(), _AioStreamUnary(),
-                                                   _AioStreamStream()])
+    timeout = default_deadline(timeout_seconds)
+    return grpc.aio.insecure_channel(target or grpc_target(service_name), options=_options(),
+                                     interceptors=[kind(timeout) for kind in (_AioUnaryUnary, _AioUnaryStream,
+                                                                              _AioStreamUnary, _AioStreamStream)])

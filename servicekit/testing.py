@@ -167,18 +167,29 @@ def runtime_for():
 
 
 @pytest.fixture
-def grpc_stub_for(runtime_for):
-    """grpc_stub_for("catalog", CatalogStub) -> a stub on the service's real server (started once
-    per session in this process, full interceptor stack, no relay: see relay_for)."""
-    from . import grpc_client, grpc_server
+def grpc_target_for(runtime_for):
+    """grpc_target_for("catalog") -> "127.0.0.1:<port>" of the service's real server, started once
+    per session in this process (full interceptor stack, no relay: see relay_for)."""
+    from . import grpc_server
 
-    def get(name: str, stub_class):
+    def get(name: str) -> str:
         runtime_for(name)
         server = _state["servers"].get(name)
         if server is None:
             server = grpc_server.build_server(name, port=0, host="127.0.0.1", with_relay=False)
             _state["servers"][name] = server
-        return stub_class(grpc_client.channel(name, target=f"127.0.0.1:{server.port}"))
+        return f"127.0.0.1:{server.port}"
+
+    return get
+
+
+@pytest.fixture
+def grpc_stub_for(grpc_target_for):
+    """grpc_stub_for("catalog", CatalogStub) -> a stub on the service's real server."""
+    from . import grpc_client
+
+    def get(name: str, stub_class):
+        return stub_class(grpc_client.channel(name, target=grpc_target_for(name)))
 
     return get
 

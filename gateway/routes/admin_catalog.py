@@ -6,10 +6,9 @@ from typing import Annotated, AsyncIterator, Literal
 
 import grpc
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from pydantic import BaseModel, BeforeValidator, Field
-
 from mall.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from mall.common.v1 import common_pb2
+from pydantic import BaseModel, BeforeValidator, Field
 
 from .. import auth
 from ..convert import from_json, to_json
@@ -226,10 +225,9 @@ async def upload_media(
         filename=file.filename or "", position=position)
     clients = request.app.state.clients
     try:
-        uploads = clients.stub("catalog", catalog_pb2_grpc.CatalogAdminServiceStub,
-                               max_seconds=UPLOAD_TIMEOUT)
-        media = await clients.call_streaming(uploads.UploadMedia,
-                                   _upload_messages(header, file, poster), timeout=UPLOAD_TIMEOUT)
+        uploads = clients.stub("catalog", catalog_pb2_grpc.CatalogAdminServiceStub)
+        media = await clients.call(uploads.UploadMedia, _upload_messages(header, file, poster),
+                                   timeout=UPLOAD_TIMEOUT)
     except grpc.aio.AioRpcError as err:
         problem = from_rpc_error(err)
         # Catalog names the stream's parts; the client sent form fields.

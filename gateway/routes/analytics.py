@@ -5,7 +5,6 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from mall.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 
 from .. import auth

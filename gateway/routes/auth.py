@@ -3,9 +3,8 @@ profile. The member service issues the tokens; the gateway only verifies them.""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
-
 from mall.member.v1 import member_pb2, member_pb2_grpc
+from pydantic import BaseModel, Field
 
 from .. import auth
 from ..convert import to_json

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
-
 from mall.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from mall.common.v1 import common_pb2
 

@@ -23,7 +23,7 @@ async def readyz(request: Request):
     clients = request.app.state.clients
     names = request.app.state.ready_services
     statuses = await asyncio.gather(*(clients.health(name) for name in names))
-    services = dict(zip(names, statuses))
+    services = dict(zip(names, statuses, strict=True))
     not_ready = [name for name, status in services.items() if status != "SERVING"]
     if not_ready:
         problem = Problem(503, "not-ready", "not serving: " + ", ".join(

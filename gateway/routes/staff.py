@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
-
 from mall.common.v1 import common_pb2
 from mall.member.v1 import member_pb2, member_pb2_grpc
+from pydantic import BaseModel, Field
 
 from .. import auth
 from ..convert import to_json

@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
-
 from gateway.settings import GatewaySettings
 
 
@@ -43,12 +42,10 @@ def wechat_standin():
 
 
 @pytest.fixture
-def gateway_with(settings, grpc_stub_for, monkeypatch, wechat_standin):
+def gateway_with(settings, grpc_target_for, monkeypatch, wechat_standin):
     """gateway_with("member", "catalog") -> a TestClient of the gateway whose named services are
     the real servers (in-process, test PostgreSQL, emptied tables); every other service is
     unreachable."""
-    from grpc_health.v1 import health_pb2_grpc
-    from servicekit import testing
     from servicekit.config import SERVICES
 
     clients = []
@@ -57,9 +54,7 @@ def gateway_with(settings, grpc_stub_for, monkeypatch, wechat_standin):
         for name in SERVICES:
             monkeypatch.setenv(f"MALL_{name.upper()}_GRPC_TARGET", "127.0.0.1:9")
         for name in names:
-            grpc_stub_for(name, health_pb2_grpc.HealthStub)
-            port = testing._state["servers"][name].port
-            monkeypatch.setenv(f"MALL_{name.upper()}_GRPC_TARGET", f"127.0.0.1:{port}")
+            monkeypatch.setenv(f"MALL_{name.upper()}_GRPC_TARGET", grpc_target_for(name))
         # The media root is the session's MALL_MEDIA_ROOT, the one catalog writes to.
         client = TestClient(create_app(dataclasses.replace(
             GatewaySettings.load(), ready_services=names, rpc_timeout=5.0)))

@@ -82,6 +82,7 @@ def test_bad_tokens_are_401_problems(probe, headers, detail):
 
 def test_token_signed_with_another_algorithm_is_refused(probe):
     import jwt
+
     from .helpers import session_secret
     forged = jwt.encode({"sub": "m-1", "kind": "customer", "type": "access", "iat": 1,
                          "exp": 2**33}, session_secret() * 2, algorithm="HS512")
@@ -90,6 +91,7 @@ def test_token_signed_with_another_algorithm_is_refused(probe):
 
 def test_token_without_expiry_is_refused(probe):
     import jwt
+
     from .helpers import session_secret
     eternal = jwt.encode({"sub": "m-1", "kind": "customer", "type": "access", "iat": 1},
                          session_secret(), algorithm="HS256")

@@ -46,7 +46,7 @@ def new_product(gateway, style_id: str, *, title="云朵无钢圈文胸", price_
     return response.json()
 
 
-def upload_image(gateway, product_id: str, **form) -> "httpx.Response":
+def upload_image(gateway, product_id: str, **form):
     return gateway.post(f"/v1/admin/products/{product_id}/media", headers=OPERATOR,
                         data={"kind": "image", "angle": "front", **form},
                         files={"file": ("front.png", png(), "image/png")})

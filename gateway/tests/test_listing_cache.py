@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from mall.catalog.v1 import catalog_pb2
 
 from gateway.listing_cache import ListingCache
-from mall.catalog.v1 import catalog_pb2
 
 
 class FakeClock:

@@ -5,9 +5,7 @@ import uuid
 
 import grpc
 import pytest
-
 from mall.member.v1 import member_pb2, member_pb2_grpc
-from servicekit import testing
 
 from .helpers import bearer, token
 
@@ -18,10 +16,9 @@ def gateway(gateway_with):
 
 
 @pytest.fixture
-def admin_password(gateway):
+def admin_password(gateway, grpc_target_for):
     """Bootstraps the first admin as `make run`'s seed does (loopback, admin metadata)."""
-    port = testing._state["servers"]["member"].port
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+    with grpc.insecure_channel(grpc_target_for("member")) as channel:
         made = member_pb2_grpc.StaffServiceStub(channel).EnsureAdmin(
             member_pb2.EnsureAdminRequest(),
             metadata=[("x-mall-user-id", "seed"), ("x-mall-roles", "admin")])

@@ -24,3 +24,35 @@ def test_outer_rollback_undoes_a_released_savepoint(backend, runtime_for, tmp_pa
             raise ValueError("the whole unit of work fails")
     with sessions() as session:
         assert session.scalars(select(Note.event_id)).all() == []
+
+
+def test_sqlite_writers_that_read_first_queue_instead_of_failing(tmp_path):
+    """make run keeps every service in SQLite: concurrent read-then-write transactions must take
+    turns (BEGIN IMMEDIATE), not fail with "database is locked"."""
+    import threading
+
+    from sqlalchemy import func
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'writers.db'}")
+    Base.metadata.create_all(engine)
+    sessions = make_sessionmaker(engine)
+    errors = []
+
+    def writer(i):
+        try:
+            for j in range(10):
+                with sessions() as session, session.begin():
+                    seen = session.scalar(select(func.count()).select_from(Note))  # read first
+                    session.add(Note(event_id=f"{i}-{j}", text=str(seen)))       # then write
+        except Exception as err:  # collected for the assertion
+            errors.append(repr(err))
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with sessions() as session:
+        counts = sorted(int(t) for t in session.scalars(select(Note.text)))
+    assert counts == list(range(40))  # each writer saw every earlier commit: they took turns

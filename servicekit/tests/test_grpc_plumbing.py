@@ -56,13 +56,20 @@ def test_unavailable_is_retried_by_the_service_config(demo_channel):
     assert call(demo_channel, "Flaky", "retry-key") == "ok after 3"
 
 
-def test_every_call_has_a_deadline_from_the_service_config(grpc_stub_for):
+def test_every_call_has_a_deadline_and_a_longer_one_can_be_asked_for(demo_channel, grpc_target_for):
+    import time
+
     # A channel to a port nobody listens on: wait_for_ready makes the call wait, and the
-    # service-config deadline (0.3 s here) ends it instead of hanging forever.
-    channel = grpc_client.channel(NAME, target="127.0.0.1:1", timeout_seconds=0.3)
+    # channel's default deadline (0.3 s here) ends it instead of hanging forever.
+    nowhere = grpc_client.channel(NAME, target="127.0.0.1:1", timeout_seconds=0.3)
+    started = time.monotonic()
     with pytest.raises(grpc.RpcError) as info:
-        call(channel, "Echo", "x", wait_for_ready=True)
+        call(nowhere, "Echo", "x", wait_for_ready=True)
     assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - started < 3
+    # The default is not a cap: a call that asks for more time gets it.
+    short = grpc_client.channel(NAME, target=grpc_target_for(NAME), timeout_seconds=0.001)
+    assert call(short, "Echo", "slow-ok", timeout=5).endswith("slow-ok")
 
 
 def test_health_becomes_serving_and_stops_serving_on_shutdown(runtime_for, wait_until):
@@ -80,16 +87,13 @@ def test_health_becomes_serving_and_stops_serving_on_shutdown(runtime_for, wait_
     running.stop()
 
 
-def test_aio_channel_sends_identity_on_unary_and_streaming_calls(grpc_stub_for):
+def test_aio_channel_sends_identity_on_unary_and_streaming_calls(grpc_target_for):
     """The gateway's channel kind: metadata must travel on every call kind."""
     import asyncio
 
     from google.protobuf.wrappers_pb2 import StringValue
 
-    grpc_stub_for(NAME, lambda ch: ch)
-    from servicekit.testing import _state
-
-    target = f"127.0.0.1:{_state['servers'][NAME].port}"
+    target = grpc_target_for(NAME)
 
     async def scenario():
         channel = grpc_client.aio_channel(NAME, target=target)

@@ -16,7 +16,6 @@ from servicekit.runtime import Runtime
 from . import categories, listing, media, metrics, products, search, skus, views
 from .codes import ANGLES, KINDS, MEDIA_KINDS
 from .storage import MediaStorage, default_storage
-from .writes import write_transaction
 
 STAFF_ROLES = ("admin", "operator")
 CHUNK_LIMIT = 1024 * 1024  # bytes per upload message
@@ -31,7 +30,7 @@ def writing(rt: Runtime):
     """A staff write. The use cases check uniqueness first; when a concurrent request takes the
     same code or name between that check and the commit, the constraint answers ALREADY_EXISTS."""
     try:
-        with write_transaction(rt) as session:
+        with rt.transaction() as session:
             yield session
     except IntegrityError as err:
         raise AlreadyExists("another request just created the same code, barcode or name; "

@@ -13,7 +13,6 @@ from . import renditions
 from .models import Media, Product, new_id
 from .products import get_for_update, touched
 from .storage import MediaStorage
-from .writes import write_transaction
 
 
 def _too_large(field: str, what: str, limit: int) -> InvalidArgument:
@@ -61,7 +60,7 @@ def upload(rt, storage: MediaStorage, *, product_id: str, kind: str, angle: str,
         return key
 
     try:
-        with write_transaction(rt) as session:
+        with rt.transaction() as session:
             product = session.get(Product, product_id)
             if product is None:
                 raise NotFound(f"no product has id {product_id!r}")
@@ -117,7 +116,7 @@ def upload(rt, storage: MediaStorage, *, product_id: str, kind: str, angle: str,
 
 
 def delete(rt, storage: MediaStorage, media_id: str) -> None:
-    with write_transaction(rt) as session:
+    with rt.transaction() as session:
         media = session.get(Media, media_id)
         if media is None:
             raise NotFound(f"no media has id {media_id!r}")

@@ -10,7 +10,6 @@ from servicekit import service
 
 from . import search
 from .models import Product
-from .writes import write_transaction
 
 BATCH = 200
 
@@ -19,7 +18,7 @@ def reindex_all(rt) -> int:
     """One transaction per batch, so a large catalog never holds one long lock."""
     done, last_id = 0, ""
     while True:
-        with write_transaction(rt) as session:
+        with rt.transaction() as session:
             batch = session.scalars(select(Product).where(Product.id > last_id)
                                     .order_by(Product.id).limit(BATCH)).all()
             for product in batch:

@@ -9,7 +9,6 @@ from servicekit.config import Settings
 from servicekit.runtime import Runtime
 from services.catalog import categories, products
 from services.catalog.models import Base, Product
-from services.catalog.writes import write_transaction
 
 from .helpers import count
 
@@ -19,14 +18,14 @@ def test_concurrent_writers_on_sqlite_take_turns(tmp_path):
     migrate.upgrade("catalog", url)
     rt = Runtime("catalog", Base, dataclasses.replace(Settings.load("catalog"), database_url=url))
     try:
-        with write_transaction(rt) as s:
+        with rt.transaction() as s:
             style = categories.create_category(s, pb.CategoryInput(kind=pb.STYLE, name="内裤")).id
         errors = []
 
         def write(i):
             try:
                 for j in range(5):
-                    with write_transaction(rt) as s:  # reads first, then writes: the risky shape
+                    with rt.transaction() as s:  # reads first, then writes: the risky shape
                         products.create_product(rt, s, pb.ProductInput(
                             title=f"内裤{i}-{j}", category_id=style, size_system=pb.LETTER),
                             [pb.SkuInput(code=f"T{i}-{j}-{k}", size="M", colour=f"色{k}",
