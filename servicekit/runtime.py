@@ -32,6 +32,7 @@ class Runtime:
         self.sessions = make_sessionmaker(self.engine)
         self.outbox_table = self.metadata.tables["outbox"]
         self.inbox_table = self.metadata.tables["inbox"]
+        self._outbox_insert = self.outbox_table.insert()  # built once; parameters per event
         # Set after a commit that wrote outbox rows: wakes the relay without waiting for its poll.
         self.outbox_signal = threading.Event()
         sa_event.listen(self.sessions, "after_commit", self._after_commit)
@@ -50,10 +51,10 @@ class Runtime:
         """Adds an event to the outbox in `session`'s transaction; returns its envelope."""
         envelope = make_envelope(self.name, event_type, data, event_id=event_id)
         now = datetime.now(timezone.utc)
-        session.execute(self.outbox_table.insert().values(
-            event_id=envelope["id"], event_type=event_type,
-            body=json.dumps(envelope, ensure_ascii=False, separators=(",", ":")),
-            headers=json.dumps(tracing.inject_headers()), created_at=now, attempts=0))
+        session.execute(self._outbox_insert, {
+            "event_id": envelope["id"], "event_type": event_type,
+            "body": json.dumps(envelope, ensure_ascii=False, separators=(",", ":")),
+            "headers": json.dumps(tracing.inject_headers()), "created_at": now, "attempts": 0})
         session.info["outbox_dirty"] = True
         return envelope
 
