@@ -21,19 +21,20 @@ from servicekit.tests import kitdemo  # noqa: E402
 OFFERED_PER_S = int(os.environ.get("BENCH_EVENTS_PER_S", "1500"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 BATCH = 50  # events per producer transaction
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))  # replicas of the worker: competing consumers
 
 
 def main() -> None:
     testing.prepare_environment()
     os.environ["MALL_SERVICE_PACKAGES"] = f"{kitdemo.NAME}=servicekit.tests.kitdemo"
-    worker = None
+    workers = []
     relay = None
     try:
         testing.ensure_database(kitdemo.NAME)
         rt = testing.service.runtime(kitdemo.NAME)
         from servicekit.tests.kitdemo.models import Note
 
-        worker = testing.WorkerProcess(kitdemo.NAME).start()
+        workers = [testing.WorkerProcess(kitdemo.NAME).start() for _ in range(WORKERS)]
         relay = OutboxRelay(rt, poll_seconds=0.05)
         relay.start()
         relay.connected.wait(10)
@@ -65,13 +66,14 @@ def main() -> None:
         last = max(r.handled_at for r in rows)
         rate = len(distinct) / (last - first).total_seconds()
         p99 = lags[int(len(lags) * 0.99) - 1] if lags else float("nan")
-        print(f"offered {OFFERED_PER_S}/s for {SECONDS:g}s: {total} events, {len(rows)} handled rows")
+        print(f"offered {OFFERED_PER_S}/s for {SECONDS:g}s: {total} events, {len(rows)} handled rows, "
+              f"{WORKERS} worker process(es)")
         print(f"events rate_per_s={rate:.0f} p99_lag_ms={p99:.0f} lost={total - len(distinct)} "
               f"duplicated={len(rows) - len(distinct)}")
     finally:
         if relay:
             relay.stop()
-        if worker:
+        for worker in workers:
             worker.stop()
         testing.teardown_environment()
 
