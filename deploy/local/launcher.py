@@ -97,6 +97,16 @@ def shell_command(command: str) -> str:
     return f"exec {command}"
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM when the launcher dies (even by SIGKILL), so a
+    crashed `make run` or test session leaves no suite behind. Linux only; elsewhere a no-op."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class ProcessDied(RuntimeError):
     pass
 
@@ -165,7 +175,8 @@ class Suite:
         # and Ctrl-C in the terminal reaches only us, so we stop everyone in order.
         return subprocess.Popen(shell_command(self.commands[name]), shell=True, cwd=self.cwd,
                                 env=self.env, stdin=subprocess.DEVNULL, stdout=stdout,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=_die_with_parent)
 
     def running(self, name: str) -> bool:
         proc = self.processes.get(name)

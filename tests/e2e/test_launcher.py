@@ -90,3 +90,45 @@ def test_stop_lets_the_program_itself_drain_and_reports_its_own_exit_code(tmp_pa
     suite.stop_all(grace=5.0)
     assert "draining" in suite.log_tail("server")
     assert suite.processes["server"].returncode == 0  # the program's, not its shell's
+
+
+LAUNCHER = """
+import sys, time
+from pathlib import Path
+from deploy.local.launcher import Suite, local_environment
+Suite({"child": sys.argv[1]}, local_environment(), log_dir=Path(sys.argv[2])).start_all()
+time.sleep(60)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for whichever init adopted it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_the_processes_end_when_the_launcher_is_killed(tmp_path):
+    import subprocess
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    child = (f"{sys.executable} -c 'import os, time; "
+             f"open(\"{pid_file}\", \"w\").write(str(os.getpid())); time.sleep(60)'")
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, child, str(tmp_path / "logs")],
+                                env=local_environment())
+    try:
+        deadline = time.monotonic() + 20
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        child_pid = int(pid_file.read_text())
+    finally:
+        launcher.kill()  # SIGKILL: no chance to stop its processes itself
+        launcher.wait()
+    deadline = time.monotonic() + 10
+    while alive(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(child_pid), "the child outlived its launcher"
