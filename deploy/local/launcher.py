@@ -99,7 +99,9 @@ def shell_command(command: str) -> str:
 
 def _die_with_parent() -> None:
     """Runs in the child before exec: SIGTERM when the launcher dies (even by SIGKILL), so a
-    crashed `make run` or test session leaves no suite behind. Linux only; elsewhere a no-op."""
+    crashed `make run` or test session leaves no suite behind. Linux only; elsewhere a no-op.
+    Linux counts the *thread* that started the child as its parent: start processes from a
+    thread that lives as long as the suite (the main thread, as run.py and the tests do)."""
     if sys.platform.startswith("linux"):
         import ctypes
 
