@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from servicekit import paging
 from servicekit.errors import InvalidArgument
@@ -36,3 +38,28 @@ def test_page_size_bounds():
         with pytest.raises(InvalidArgument) as err:
             paging.page_size(bad)
         assert err.value.violations[0].field == "page.page_size"
+
+
+def test_a_token_signed_with_another_secret_is_refused(monkeypatch):
+    token = paging.encode("catalog", ["2026-11-23T10:00:00Z", "abc"], "q1")
+    monkeypatch.setenv("MALL_CATALOG_PAGE_TOKEN_SECRET", "another secret")
+    with pytest.raises(InvalidArgument):
+        paging.decode("catalog", token, "q1")
+
+
+TOKEN = paging.encode("catalog", [19900, "4f1c2a9e-0000-4000-8000-000000000001"], "bound")
+
+
+@settings(max_examples=300, deadline=None)
+@given(position=st.integers(0, len(TOKEN) - 1), replacement=st.characters(
+    whitelist_categories=("Lu", "Ll", "Nd"), whitelist_characters="-_.="))
+def test_any_changed_character_of_a_token_is_refused(position, replacement):
+    forged = TOKEN[:position] + replacement + TOKEN[position + 1:]
+    if forged == TOKEN:
+        return
+    try:
+        key = paging.decode("catalog", forged, "bound", field="page_token")
+    except InvalidArgument as err:
+        assert err.violations[0].field == "page_token"
+    else:  # base64 padding bits can change without changing the bytes: then it is the same key
+        assert key == [19900, "4f1c2a9e-0000-4000-8000-000000000001"]

@@ -12,9 +12,10 @@ from mall.catalog.v1 import catalog_pb2 as pb
 from sqlalchemy import and_, exists, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
+from servicekit import paging
 from servicekit.errors import InvalidArgument, Violations
 
-from . import paging, search, sizes
+from . import search, sizes
 from .codes import SORTS, STATUS_NUMBERS, STATUSES
 from .models import Category, Product, ProductFunction, SearchTerm, Sku, SkuAvailability
 from .timefmt import rfc3339
@@ -140,10 +141,10 @@ def _restore(columns, key: list) -> list:
 
 
 def list_products(session: Session, f: Filters) -> pb.ListProductsResponse:
-    size = paging.page_size(f.page_size)
+    size = paging.page_size(f.page_size, field="page_size")
     category = _validate(session, f)
     bound_to = f.fingerprint()
-    key = paging.decode(f.page_token, bound_to)
+    key = paging.decode("catalog", f.page_token, bound_to, field="page_token")
 
     score = None
     query = select(*CARD_COLUMNS).outerjoin(BRAND, BRAND.id == Product.brand_id)
@@ -186,7 +187,7 @@ def list_products(session: Session, f: Filters) -> pb.ListProductsResponse:
     if more:
         last = page[-1]
         key_values = [last.score if c is score else getattr(last, c.key) for c in columns]
-        next_token = paging.encode([_key_value(v) for v in key_values], bound_to)
+        next_token = paging.encode("catalog", [_key_value(v) for v in key_values], bound_to)
     response = pb.ListProductsResponse(products=summaries)
     response.page.next_page_token = next_token
     return response
