@@ -38,6 +38,7 @@ def banner(url: str, shop: seed.DemoShop) -> str:
         f"  {url}/docs           the API, explorable",
         f"  {url}/openapi.json   the API's description",
         f"  {url}/v1/products    the shop's products",
+        f"  {url}/v1/search?q=无钢圈   search, in Chinese",
         f"  {url}/metrics        the gateway's metrics",
         f"  {url}/readyz         readiness of the services behind it",
     ]
