@@ -66,6 +66,11 @@ def main() -> None:
         last = max(r.handled_at for r in rows)
         rate = len(distinct) / (last - first).total_seconds()
         p99 = lags[int(len(lags) * 0.99) - 1] if lags else float("nan")
+        with rt.transaction() as s:
+            relayed = sorted((p - c).total_seconds() * 1000 for c, p in s.execute(
+                select(rt.outbox_table.c.created_at, rt.outbox_table.c.published_at)).all())
+        print(f"outbox -> broker: p50 {relayed[len(relayed) // 2]:.0f} ms, "
+              f"p99 {relayed[int(len(relayed) * 0.99) - 1]:.0f} ms")
         print(f"offered {OFFERED_PER_S}/s for {SECONDS:g}s: {total} events, {len(rows)} handled rows, "
               f"{WORKERS} worker process(es)")
         print(f"events rate_per_s={rate:.0f} p99_lag_ms={p99:.0f} lost={total - len(distinct)} "

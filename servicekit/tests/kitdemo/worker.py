@@ -3,9 +3,13 @@ unless KITDEMO_CURED=1 (so a replay after the fix succeeds)."""
 import os
 from datetime import datetime, timezone
 
+from sqlalchemy import insert
+
 from servicekit.worker import EventWorker, on_event
 
 from .models import Note
+
+_NOTE_INSERT = insert(Note.__table__)
 
 
 class Worker(EventWorker):
@@ -15,5 +19,7 @@ class Worker(EventWorker):
     def record_note(self, session, event):
         if event.data.get("text") == "poison" and os.environ.get("KITDEMO_CURED") != "1":
             raise ValueError("cannot digest poison")
-        session.add(Note(event_id=event.id, text=event.data.get("text", ""),
-                         occurred_at=event.occurred_at, handled_at=datetime.now(timezone.utc)))
+        # One plain insert: the benchmark that uses this handler measures the plumbing around it.
+        session.connection().execute(_NOTE_INSERT, {"event_id": event.id, "text": event.data.get("text", ""),
+                                       "occurred_at": event.occurred_at,
+                                       "handled_at": datetime.now(timezone.utc)})
