@@ -19,6 +19,9 @@ SERVICES: dict[str, tuple[int, int, int]] = {
     "support": (50057, 9107, 9207),
     "analytics": (50058, 9108, 9208),
 }
+# Services that exist only for the kit's own tests and benchmarks (never deployed, never listed
+# where SERVICES is): name -> ports, as above.
+EXTRA_SERVICES: dict[str, tuple[int, int, int]] = {}
 ORDER_IMPORT_PORT = 50059
 GATEWAY_PORT = 8000
 
@@ -69,9 +72,10 @@ class Settings:
 
     @classmethod
     def load(cls, service: str) -> "Settings":
-        if service not in SERVICES:
+        ports = SERVICES.get(service) or EXTRA_SERVICES.get(service)
+        if ports is None:
             raise ValueError(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
-        port, api_metrics, worker_metrics = SERVICES[service]
+        port, api_metrics, worker_metrics = ports
         default_db = f"sqlite:///{var_dir() / (service + '.db')}"
         return cls(
             service=service,

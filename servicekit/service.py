@@ -7,7 +7,7 @@ import os
 import threading
 from types import ModuleType
 
-from .config import SERVICES, Settings
+from .config import EXTRA_SERVICES, SERVICES, Settings
 from .runtime import Runtime
 
 _runtimes: dict[str, Runtime] = {}
@@ -26,9 +26,9 @@ def _register_extra_packages() -> None:
 
 
 def check_name(name: str) -> str:
-    if name not in SERVICES and name not in PACKAGES:
+    if name not in SERVICES and name not in EXTRA_SERVICES:
         _register_extra_packages()
-    if name not in SERVICES and name not in PACKAGES:
+    if name not in SERVICES and name not in EXTRA_SERVICES:
         raise SystemExit(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
     return name
 
