@@ -10,6 +10,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +150,14 @@ class RunningMall:
             drop_databases(self.resources.databases)
             if self.resources.vhost:
                 rabbitmqctl("delete_vhost", self.resources.vhost)
+
+    def dead_letters(self, service: str) -> list[str]:
+        """What `python -m servicekit deadletters <service> list` shows, one JSON line each."""
+        listed = subprocess.run([sys.executable, "-m", "servicekit", "deadletters", service, "list"],
+                                cwd=self.suite.cwd, env=self.suite.env, capture_output=True,
+                                text=True, timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        return [line for line in listed.stdout.splitlines() if line.strip()]
 
     # --- talking to it ----------------------------------------------------------------------
     def client(self, token: str | None = None) -> httpx.Client:

@@ -61,3 +61,4 @@ def test_killing_the_analytics_worker_mid_burst_loses_and_doubles_nothing(mall, 
                         timeout=120, what=f"{total} product.updated events counted")
         time.sleep(3.0)  # a redelivered duplicate would show up now
         assert event_count(admin, "product.updated") - updated_before == total
+        assert mall.dead_letters("analytics") == []  # nothing was parked on the way either
