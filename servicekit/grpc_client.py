@@ -52,42 +52,73 @@ def outgoing_metadata(existing) -> list[tuple[str, str]]:
     return md
 
 
-class _ClientCallDetails(grpc.ClientCallDetails):
-    def __init__(self, details, metadata, default_timeout: float):
-        self.method = details.method
-        self.timeout = details.timeout if details.timeout is not None else default_timeout
-        self.metadata = metadata
-        self.credentials = details.credentials
-        self.wait_for_ready = getattr(details, "wait_for_ready", None)
-        self.compression = getattr(details, "compression", None)
+class _WithContext:
+    """A multi-callable that adds the caller's metadata and the default deadline to every call.
+    (A plain wrapper: grpc's client-interceptor machinery cost more than the rest of the kit.)"""
+
+    __slots__ = ("_inner", "_timeout")
+
+    def __init__(self, inner, default_timeout: float):
+        self._inner = inner
+        self._timeout = default_timeout
+
+    def _options(self, timeout, metadata, options: dict) -> dict:
+        options["timeout"] = self._timeout if timeout is None else timeout
+        options["metadata"] = outgoing_metadata(metadata)
+        return options
+
+    def __call__(self, request, timeout=None, metadata=None, **options):
+        return self._inner(request, **self._options(timeout, metadata, options))
+
+    def with_call(self, request, timeout=None, metadata=None, **options):
+        return self._inner.with_call(request, **self._options(timeout, metadata, options))
+
+    def future(self, request, timeout=None, metadata=None, **options):
+        return self._inner.future(request, **self._options(timeout, metadata, options))
 
 
-class ContextClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
-                               grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
-    def __init__(self, default_timeout: float):
-        self.default_timeout = default_timeout
+class ContextChannel(grpc.Channel):
+    """A channel whose every call, of every kind, carries identity, request id, idempotency key
+    and trace context, and a deadline."""
 
-    def _details(self, details):
-        return _ClientCallDetails(details, outgoing_metadata(details.metadata), self.default_timeout)
+    def __init__(self, raw: grpc.Channel, default_timeout: float):
+        self._raw = raw
+        self._timeout = default_timeout
 
-    def intercept_unary_unary(self, continuation, details, request):
-        return continuation(self._details(details), request)
+    def unary_unary(self, method, *args, **kwargs):
+        return _WithContext(self._raw.unary_unary(method, *args, **kwargs), self._timeout)
 
-    def intercept_unary_stream(self, continuation, details, request):
-        return continuation(self._details(details), request)
+    def unary_stream(self, method, *args, **kwargs):
+        return _WithContext(self._raw.unary_stream(method, *args, **kwargs), self._timeout)
 
-    def intercept_stream_unary(self, continuation, details, request_iterator):
-        return continuation(self._details(details), request_iterator)
+    def stream_unary(self, method, *args, **kwargs):
+        return _WithContext(self._raw.stream_unary(method, *args, **kwargs), self._timeout)
 
-    def intercept_stream_stream(self, continuation, details, request_iterator):
-        return continuation(self._details(details), request_iterator)
+    def stream_stream(self, method, *args, **kwargs):
+        return _WithContext(self._raw.stream_stream(method, *args, **kwargs), self._timeout)
+
+    def subscribe(self, callback, try_to_connect=False):
+        self._raw.subscribe(callback, try_to_connect)
+
+    def unsubscribe(self, callback):
+        self._raw.unsubscribe(callback)
+
+    def close(self):
+        self._raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
 
 def channel(service_name: str, *, target: str | None = None,
             timeout_seconds: float | None = None) -> grpc.Channel:
     """A blocking channel to `service_name` (threads: api processes, seeds, tests)."""
     raw = grpc.insecure_channel(target or grpc_target(service_name), options=_options())
-    return grpc.intercept_channel(raw, ContextClientInterceptor(default_deadline(timeout_seconds)))
+    return ContextChannel(raw, default_deadline(timeout_seconds))
 
 
 def _aio_details(details, default_timeout: float):

@@ -19,7 +19,9 @@ def setup(process_name: str) -> None:
     global _configured
     if _configured:
         return
-    ratio = env_float("TRACE_SAMPLE_RATIO", 1.0)
+    # Parent-based: the edge (gateway) decides for a whole trace; 10% by default keeps span
+    # recording off the hot path of most calls, while every log line still has its trace id.
+    ratio = env_float("TRACE_SAMPLE_RATIO", 0.1)
     provider = TracerProvider(resource=Resource.create({"service.name": process_name}),
                               sampler=ParentBased(TraceIdRatioBased(ratio)))
     if env("TRACE_CONSOLE", "0") == "1":
@@ -40,7 +42,10 @@ def inject_headers(carrier: dict | None = None) -> dict:
 
 
 def extract_context(carrier: dict | None):
-    return extract(carrier or {})
+    """The remote trace context in `carrier`, or the current one when it carries none."""
+    if not carrier or "traceparent" not in carrier:
+        return otel_context.get_current()
+    return extract(carrier)
 
 
 def attach(ctx):
