@@ -67,7 +67,8 @@ class Settings:
     grpc_workers: int
     drain_seconds: float
     log_level: str
-    db_pool_size: int
+    db_pool_size: int       # connections kept open; as many again may be opened at peaks
+    db_max_overflow: int
     db_pre_ping: bool
 
     @classmethod
@@ -87,6 +88,8 @@ class Settings:
             grpc_workers=env_int("GRPC_WORKERS", 16, service),
             drain_seconds=env_float("DRAIN_SECONDS", 5.0, service),
             log_level=env("LOG_LEVEL", "INFO", service),
-            db_pool_size=env_int("DB_POOL_SIZE", 10, service),
+            # Modest by default: sixteen processes share one PostgreSQL in the tests (100 clients).
+            db_pool_size=env_int("DB_POOL_SIZE", 5, service),
+            db_max_overflow=env_int("DB_MAX_OVERFLOW", 5, service),
             db_pre_ping=env("DB_PRE_PING", "1", service) == "1",
         )

@@ -66,7 +66,7 @@ def declarative_base() -> type[DeclarativeBase]:
     return type("Base", (DeclarativeBase,), {"metadata": metadata, "__abstract__": True})
 
 
-def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5, pre_ping: bool = True) -> Engine:
     """pre_ping costs a round trip per checkout: workers turn it off, their retries cover a
     connection that died."""
     if url.startswith("sqlite"):
@@ -90,7 +90,7 @@ def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Engi
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=pre_ping,
+    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=pre_ping,
                          pool_recycle=1800)
 
 

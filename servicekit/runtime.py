@@ -28,6 +28,7 @@ class Runtime:
         self.settings = settings or Settings.load(service)
         self.metadata = base.metadata
         self.engine = make_engine(self.settings.database_url, pool_size=self.settings.db_pool_size,
+                                  max_overflow=self.settings.db_max_overflow,
                                   pre_ping=self.settings.db_pre_ping)
         self.sessions = make_sessionmaker(self.engine)
         self.outbox_table = self.metadata.tables["outbox"]

@@ -232,6 +232,22 @@ def worker_queues(name: str) -> list[str]:
     return queues
 
 
+def purge_queues(queues: list[str]) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(os.environ["MALL_AMQP_URL"]))
+    try:
+        for queue in queues:
+            channel = connection.channel()
+            try:
+                channel.queue_purge(queue)
+            except pika.exceptions.ChannelClosedByBroker:  # not declared yet: nothing to purge
+                pass
+            finally:
+                if channel.is_open:
+                    channel.close()
+    finally:
+        connection.close()
+
+
 class WorkerProcess:
     """`python -m servicekit worker <name>` as a real process, on the test database and vhost."""
 
@@ -296,6 +312,8 @@ def worker_process(runtime_for):
 
     def start(name: str, extra_env: dict | None = None) -> WorkerProcess:
         runtime_for(name)
+        if not any(p.name == name for p in started):
+            purge_queues(worker_queues(name))  # what earlier tests left queued is not this test's
         proc = WorkerProcess(name, extra_env).start()
         started.append(proc)
         return proc

@@ -186,7 +186,10 @@ def run(name: str) -> None:
     from . import logs
 
     os.environ.setdefault("MALL_DB_PRE_PING", "0")  # handler retries cover a dead connection
-    os.environ.setdefault("MALL_DB_POOL_SIZE", os.environ.get("MALL_WORKER_CONCURRENCY", "20"))
+    # One connection per concurrent handler, no more: green threads wait for one instead.
+    concurrency = env_int("WORKER_CONCURRENCY", 10, name)
+    os.environ.setdefault("MALL_DB_POOL_SIZE", str(concurrency))
+    os.environ.setdefault("MALL_DB_MAX_OVERFLOW", "0")
     rt = service.runtime(name)
     logs.setup(f"{name}-worker", rt.settings.log_level)
     tracing.setup(f"{name}-worker")
@@ -195,7 +198,7 @@ def run(name: str) -> None:
     if worker_cls.name != name:
         raise SystemExit(f"services/{name}/worker.py: Worker.name must be {name!r}")
     config = {"AMQP_URI": rt.settings.amqp_url, "serializer": "json",
-              "max_workers": env_int("WORKER_CONCURRENCY", 20, name),
+              "max_workers": concurrency,
               "HEARTBEAT": 30}
     runner = ServiceRunner(config)
     runner.add_service(worker_cls)
