@@ -268,8 +268,10 @@ def _png(index: int) -> bytes:
 def seed(target: str) -> int:
     """The catalog engineer's demo seed when it exists, topped up to PRODUCTS published products
     through the admin API; returns how many products shoppers see."""
-    from mall.catalog.v1 import catalog_pb2 as pb, catalog_pb2_grpc
+    from mall.catalog.v1 import catalog_pb2 as pb
+    from mall.catalog.v1 import catalog_pb2_grpc
     from mall.common.v1 import common_pb2
+
     from servicekit import context, grpc_client
 
     context.set_current(context.CallContext(user_id="bench-seed", roles=("admin",)))
@@ -334,8 +336,8 @@ def main() -> None:
             lists.append(drive(cached + LIST_PATH, SECONDS / ROUNDS))
             raws.append(drive(uncached + LIST_PATH, SECONDS / ROUNDS))
         noop, listing, raw = pooled(noops), pooled(lists), pooled(raws)
-        ratios = [l["rps"] / n["rps"] for l, n in zip(lists, noops)]
-        raw_ratios = [r["rps"] / n["rps"] for r, n in zip(raws, noops)]
+        ratios = [lst["rps"] / n["rps"] for lst, n in zip(lists, noops, strict=True)]
+        raw_ratios = [r["rps"] / n["rps"] for r, n in zip(raws, noops, strict=True)]
         print(f"browse products={products} connections={CONNECTIONS} rounds={ROUNDS} "
               f"seconds_per_route={SECONDS:g} noop_requests={noop['requests']} "
               f"list_requests={listing['requests']} round_ratios="

@@ -17,9 +17,9 @@ import time
 import zlib
 
 import grpc
-
 from mall.logistics.v1 import logistics_pb2 as pb
 from mall.logistics.v1 import logistics_pb2_grpc as pb_grpc
+
 from servicekit.config import env_float
 from servicekit.errors import violations_from_trailers
 

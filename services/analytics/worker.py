@@ -4,6 +4,7 @@ from __future__ import annotations
 from mall.events.v1 import catalog_events_pb2 as catalog
 from mall.events.v1 import logistics_events_pb2 as logistics
 from mall.events.v1 import order_events_pb2 as order
+
 from servicekit.worker import EventWorker, on_event
 
 from .facts import record_fact

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mall.events.v1 import logistics_events_pb2 as events
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mall.events.v1 import logistics_events_pb2 as events
 from servicekit.config import env_int
 from servicekit.runtime import Runtime
 

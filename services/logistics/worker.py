@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from mall.events.v1 import catalog_events_pb2 as catalog
+
 from servicekit.worker import EventWorker, on_event
 
 from .skus import CatalogProduct, register_product

@@ -4,9 +4,9 @@ from __future__ import annotations
 import ipaddress
 
 import grpc
-
 from mall.common.v1 import common_pb2
 from mall.member.v1 import member_pb2, member_pb2_grpc
+
 from servicekit.context import current
 from servicekit.errors import PermissionDenied
 from servicekit.runtime import Runtime

@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from mall.events.v1 import member_events_pb2
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from mall.events.v1 import member_events_pb2
 from servicekit.errors import InvalidArgument, Unauthenticated, Violations
 from servicekit.runtime import Runtime
 

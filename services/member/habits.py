@@ -8,9 +8,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from sqlalchemy.orm import Session
-
 from mall.events.v1 import order_events_pb2
+from sqlalchemy.orm import Session
 
 from .clock import utcnow
 from .models import ShoppingHabits

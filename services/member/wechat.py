@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import grpc
 import httpx
-from tenacity import (retry, retry_if_exception_type, stop_after_attempt, wait_exponential)
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from servicekit.config import env, env_float
 from servicekit.errors import DomainError, PermissionDenied, ResourceExhausted, Unauthenticated

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from mall.events.v1 import order_events_pb2
+
 from servicekit.worker import EventWorker, on_event
 
 from . import habits

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import grpc
-
 from mall.order.v1 import order_pb2, order_pb2_grpc
+
 from servicekit.context import current
 from servicekit.errors import Unauthenticated
 from servicekit.runtime import Runtime

@@ -9,8 +9,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from servicekit.errors import (FailedPrecondition, FieldViolation, InvalidArgument, NotFound,
-                               ResourceExhausted, Violations)
+from servicekit.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Violations,
+)
 
 from .models import CartAddRequest, CartItem, ProductSku
 

@@ -3,6 +3,7 @@ cart add keys once no client would retry them."""
 from __future__ import annotations
 
 from mall.events.v1 import catalog_events_pb2 as catalog
+
 from servicekit.worker import EventWorker, on_event, timer
 
 from . import cart, products

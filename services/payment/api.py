@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from mall.payment.v1 import payment_pb2, payment_pb2_grpc
+
 from servicekit.context import current
 from servicekit.errors import InvalidArgument, NotFound, Unauthenticated
 from servicekit.runtime import Runtime

@@ -4,10 +4,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
+from mall.events.v1 import payment_events_pb2 as events
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mall.events.v1 import payment_events_pb2 as events
 from servicekit.errors import NotFound, Violations
 from servicekit.runtime import Runtime
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from mall.events.v1 import order_events_pb2 as order_events
+
 from servicekit.worker import EventWorker, on_event
 
 from . import intents

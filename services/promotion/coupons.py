@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from mall.events.v1 import promotion_events_pb2 as events
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mall.events.v1 import promotion_events_pb2 as events
 from servicekit.runtime import Runtime
 
 from .models import IssuedCoupon

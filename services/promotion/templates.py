@@ -11,12 +11,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+from mall.events.v1 import promotion_events_pb2 as events
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from mall.events.v1 import promotion_events_pb2 as events
 from servicekit.errors import FailedPrecondition, FieldViolation, NotFound, Violations
 from servicekit.runtime import Runtime
 

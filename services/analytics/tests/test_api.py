@@ -4,11 +4,11 @@ from datetime import datetime, timedelta, timezone
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from mall.analytics.v1 import analytics_pb2 as pb
 from mall.analytics.v1 import analytics_pb2_grpc as pb_grpc
-from services.analytics.facts import record_fact
+
 from servicekit.errors import violations_from_trailers
+from services.analytics.facts import record_fact
 
 from .helpers import event
 

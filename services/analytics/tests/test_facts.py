@@ -1,9 +1,9 @@
 """Recording facts: once per event, whole, counted on the right Shanghai day."""
 from datetime import date, datetime, timezone
 
+from mall.events.v1 import order_events_pb2
 from sqlalchemy import func, select
 
-from mall.events.v1 import order_events_pb2
 from services.analytics.facts import record_fact
 from services.analytics.models import DailyEventCount, Fact
 

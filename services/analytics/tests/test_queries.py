@@ -3,9 +3,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from servicekit.errors import InvalidArgument
 from services.analytics import queries
 from services.analytics.facts import record_fact
-from servicekit.errors import InvalidArgument
 
 from .helpers import event
 

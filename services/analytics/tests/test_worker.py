@@ -2,9 +2,9 @@
 the worker is killed mid-stream and the broker redelivers."""
 import uuid
 
+from mall.events.v1 import catalog_events_pb2, logistics_events_pb2, order_events_pb2
 from sqlalchemy import func, select
 
-from mall.events.v1 import catalog_events_pb2, logistics_events_pb2, order_events_pb2
 from services.analytics.models import DailyEventCount, Fact
 
 

@@ -1,13 +1,13 @@
 """Logistics over gRPC, through the real server and its interceptors."""
 import grpc
 import pytest
-from sqlalchemy import func, select
-
 from mall.events.v1 import logistics_events_pb2 as events
 from mall.logistics.v1 import logistics_pb2 as pb
 from mall.logistics.v1 import logistics_pb2_grpc as pb_grpc
-from services.logistics.models import LedgerEntry
+from sqlalchemy import func, select
+
 from servicekit.errors import violations_from_trailers
+from services.logistics.models import LedgerEntry
 
 CLERK = (("x-mall-user-id", "staff-li"), ("x-mall-roles", "warehouse"))
 SHOPPER = (("x-mall-user-id", "member-1"),)

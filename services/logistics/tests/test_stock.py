@@ -3,13 +3,13 @@ announced in the same transaction (the outbox row commits or rolls back with the
 import json
 
 import pytest
+from mall.events.v1 import logistics_events_pb2 as events
 from sqlalchemy import func, select
 
-from mall.events.v1 import logistics_events_pb2 as events
+from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.logistics import stock
 from services.logistics.models import LedgerEntry, Stock
 from services.logistics.warehouses import create_warehouse
-from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound
 
 from .conftest import SHANGHAI
 

@@ -4,9 +4,9 @@ import dataclasses
 import pytest
 from sqlalchemy import func, select
 
+from servicekit.errors import AlreadyExists, InvalidArgument
 from services.logistics import warehouses
 from services.logistics.models import Warehouse
-from servicekit.errors import AlreadyExists, InvalidArgument
 
 from .conftest import GUANGZHOU, SHANGHAI
 

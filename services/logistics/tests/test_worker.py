@@ -3,9 +3,9 @@ stock can then be received for; announcements reach RabbitMQ through the outbox 
 import json
 
 import pika
+from mall.events.v1 import catalog_events_pb2 as catalog
 from sqlalchemy import select
 
-from mall.events.v1 import catalog_events_pb2 as catalog
 from services.logistics import stock
 from services.logistics.models import Sku
 from services.logistics.skus import register_product

@@ -4,10 +4,10 @@ import time
 import uuid
 
 import pika
-from sqlalchemy import select
-
 from mall.events.v1 import order_events_pb2
 from mall.member.v1 import member_pb2
+from sqlalchemy import select
+
 from services.member import habits
 from services.member.models import ShoppingHabits
 
@@ -74,7 +74,7 @@ def test_member_registered_reaches_the_member_exchange(auth, relay_for, amqp_url
         relay_for("member")
         login = auth.WechatLogin(member_pb2.WechatLoginRequest(code="max~1"))
         body = None
-        for method, properties, body in channel.consume(queue, inactivity_timeout=10):
+        for _method, properties, body in channel.consume(queue, inactivity_timeout=10):  # noqa: B007
             break
         assert body is not None, "member.registered was not published"
         envelope = json.loads(body)

@@ -1,6 +1,5 @@
 """Refresh-token rotation: each refresh token works once; a replay ends the whole family."""
 import grpc
-
 from mall.member.v1 import member_pb2
 
 from .helpers import claims, rpc_error

@@ -1,6 +1,6 @@
 import pytest
 
-from servicekit.errors import InvalidArgument, Violations
+from servicekit.errors import Violations
 from services.member import passwords, rules
 from services.member.habits import average_fen
 

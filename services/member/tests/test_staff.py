@@ -1,9 +1,9 @@
 """Staff accounts through the member API: bootstrap, sign-in, admin-only management."""
 import grpc
 import pytest
-
 from mall.common.v1 import common_pb2
 from mall.member.v1 import member_pb2
+
 from servicekit.errors import FailedPrecondition, InvalidArgument, violations_from_trailers
 from services.member import bootstrap, passwords
 from services.member.models import Staff

@@ -2,9 +2,9 @@
 import json
 
 import grpc
+from mall.member.v1 import member_pb2
 from sqlalchemy import func, select
 
-from mall.member.v1 import member_pb2
 from servicekit.errors import violations_from_trailers
 from services.member.models import Member
 

@@ -1,8 +1,8 @@
 """The cart over gRPC, through the real server and its interceptors."""
 import grpc
 import pytest
-
 from mall.order.v1 import order_pb2, order_pb2_grpc
+
 from servicekit.errors import violations_from_trailers
 from services.order import products
 
@@ -28,7 +28,7 @@ def test_add_update_remove_and_get_over_grpc(stub):
     stub.AddCartItem(order_pb2.AddCartItemRequest(sku_id="sku-80c-nude", quantity=1), metadata=ALICE)
     cart = stub.RemoveCartItem(order_pb2.RemoveCartItemRequest(sku_id="sku-75b-black"),
                                metadata=ALICE)
-    assert [l.sku_id for l in cart.lines] == ["sku-80c-nude"]
+    assert [line.sku_id for line in cart.lines] == ["sku-80c-nude"]
     assert stub.GetCart(order_pb2.GetCartRequest(), metadata=ALICE) == cart
 
 

@@ -1,7 +1,7 @@
 """The cart's rules: quantities, SKUs that exist and are on sale, current prices."""
 import pytest
 
-from servicekit.errors import (FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted)
+from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from services.order import cart, products
 from services.order.models import CartItem
 
@@ -29,7 +29,7 @@ def fields(err):
 def test_add_prices_from_the_read_model_and_adds_up_repeated_adds(on_sale):
     run(on_sale, cart.add_item, ALICE, "sku-75b-black", 2)
     view = run(on_sale, cart.add_item, ALICE, "sku-75b-black", 3)
-    assert [(l.sku_id, l.quantity, l.unit_price_fen, l.line_total_fen) for l in view.lines] == \
+    assert [(line.sku_id, line.quantity, line.unit_price_fen, line.line_total_fen) for line in view.lines] == \
         [("sku-75b-black", 5, 19900, 99500)]
     assert view.lines[0].attributes["size"] == "75B"
     assert view.subtotal_fen == 99500 and view.item_count == 5
@@ -38,8 +38,8 @@ def test_add_prices_from_the_read_model_and_adds_up_repeated_adds(on_sale):
 def test_each_member_has_their_own_cart(on_sale):
     run(on_sale, cart.add_item, ALICE, "sku-75b-black", 1)
     run(on_sale, cart.add_item, BOB, "sku-80c-nude", 4)
-    assert [l.sku_id for l in run(on_sale, cart.get_cart, ALICE).lines] == ["sku-75b-black"]
-    assert [l.sku_id for l in run(on_sale, cart.get_cart, BOB).lines] == ["sku-80c-nude"]
+    assert [line.sku_id for line in run(on_sale, cart.get_cart, ALICE).lines] == ["sku-75b-black"]
+    assert [line.sku_id for line in run(on_sale, cart.get_cart, BOB).lines] == ["sku-80c-nude"]
 
 
 @pytest.mark.parametrize("quantity", [0, -1, 100])
@@ -81,7 +81,7 @@ def test_unpublished_sku_cannot_be_added_but_stays_visible_marked_in_the_cart(on
         run(on_sale, cart.add_item, BOB, "sku-75b-black", 1)
     assert fields(err) == {("sku_id", "published")}
     view = run(on_sale, cart.get_cart, ALICE)
-    assert {(l.sku_id, l.available, l.unavailable_reason) for l in view.lines} == \
+    assert {(line.sku_id, line.available, line.unavailable_reason) for line in view.lines} == \
         {("sku-75b-black", False, "unpublished"), ("sku-80c-nude", False, "unpublished")}
     assert view.subtotal_fen == 0 and view.item_count == 0 and view.unavailable_line_count == 2
 
@@ -161,7 +161,7 @@ def test_two_concurrent_adds_of_a_new_sku_both_count(on_sale):
     for t in threads:
         t.join(20)
     assert errors == []
-    assert [(l.sku_id, l.quantity) for l in run(on_sale, cart.get_cart, ALICE).lines] == \
+    assert [(line.sku_id, line.quantity) for line in run(on_sale, cart.get_cart, ALICE).lines] == \
         [("sku-75b-black", 6)]
 
 

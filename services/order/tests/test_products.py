@@ -1,5 +1,6 @@
 """The product read model follows catalog's events, whatever order they arrive in."""
 from mall.events.v1 import catalog_events_pb2 as catalog
+
 from services.order import products
 from services.order.models import ProductSku
 

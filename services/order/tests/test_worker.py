@@ -1,7 +1,7 @@
 """Catalog's events reach the read model through the real broker and the real worker process."""
+from mall.events.v1 import catalog_events_pb2 as catalog
 from sqlalchemy import select
 
-from mall.events.v1 import catalog_events_pb2 as catalog
 from services.order.models import ProductSku
 
 from .helpers import catalog_product

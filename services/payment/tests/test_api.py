@@ -1,8 +1,8 @@
 """Payment's gRPC surface through the real server."""
 import grpc
 import pytest
-
 from mall.payment.v1 import payment_pb2, payment_pb2_grpc
+
 from servicekit.errors import violations_from_trailers
 from services.payment import intents
 

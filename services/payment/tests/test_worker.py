@@ -1,7 +1,7 @@
 """order.cancelled through the real broker and worker process: open intents close, once."""
+from mall.events.v1 import order_events_pb2 as order_events
 from sqlalchemy import func, select
 
-from mall.events.v1 import order_events_pb2 as order_events
 from services.payment import intents
 from services.payment.models import PaymentIntent
 

@@ -4,10 +4,10 @@ from datetime import timedelta
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from mall.common.v1 import common_pb2
 from mall.promotion.v1 import promotion_pb2 as pb
 from mall.promotion.v1 import promotion_pb2_grpc
+
 from servicekit.errors import violations_from_trailers
 
 from .helpers import NOW

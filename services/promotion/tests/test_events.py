@@ -2,7 +2,6 @@
 import json
 
 import pika
-
 from mall.promotion.v1 import promotion_pb2 as pb
 from mall.promotion.v1 import promotion_pb2_grpc
 
@@ -22,7 +21,7 @@ def test_template_created_reaches_the_promotion_exchange(runtime, grpc_stub_for,
         made = stub.CreateCouponTemplate(pb.CreateCouponTemplateRequest(spec=spec()),
                                          metadata=OPERATOR)
         body = None
-        for properties, body in ((p, b) for _, p, b in channel.consume(queue, inactivity_timeout=10)):
+        for properties, body in ((p, b) for _, p, b in channel.consume(queue, inactivity_timeout=10)):  # noqa: B007
             break
         assert body is not None, "coupon.template_created was not published"
         envelope = json.loads(body)

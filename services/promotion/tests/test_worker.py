@@ -1,7 +1,7 @@
 """order.cancelled through the real broker and worker process releases the order's coupons once."""
+from mall.events.v1 import order_events_pb2 as order_events
 from sqlalchemy import select
 
-from mall.events.v1 import order_events_pb2 as order_events
 from services.promotion.models import IssuedCoupon
 
 from .helpers import coupon

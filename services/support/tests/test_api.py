@@ -1,10 +1,10 @@
 """The inbox over gRPC: a member only ever sees and marks their own."""
 import grpc
 import pytest
-
 from mall.common.v1 import common_pb2
 from mall.support.v1 import support_pb2 as pb
 from mall.support.v1 import support_pb2_grpc
+
 from servicekit.errors import violations_from_trailers
 from services.support import inbox
 

@@ -1,7 +1,7 @@
 """The inbox: notices from order events, once each; a member reads and marks only their own."""
 import pytest
-
 from mall.events.v1 import order_events_pb2 as order_events
+
 from servicekit.errors import InvalidArgument, NotFound
 from services.support import inbox, messages
 from services.support.models import Notification

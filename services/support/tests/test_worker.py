@@ -1,7 +1,7 @@
 """order.paid and order.cancelled through the real broker and worker process: one notice each."""
+from mall.events.v1 import order_events_pb2 as order_events
 from sqlalchemy import select
 
-from mall.events.v1 import order_events_pb2 as order_events
 from services.support.models import Notification
 
 
