@@ -48,11 +48,45 @@ def database_name(name: str) -> str:
     return f"mall_test_{name}_{RUN_ID}"
 
 
-def _rabbitmqctl(*args: str) -> bool:
+def rabbitmqctl(*args: str) -> bool:
     tool = shutil.which("rabbitmqctl")
     if not tool:
         return False
     return subprocess.run([tool, *args], capture_output=True, timeout=60).returncode == 0
+
+
+def create_vhost(vhost: str) -> bool:
+    """A fresh RabbitMQ vhost for guest; False where rabbitmqctl is not at hand."""
+    return rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, "guest",
+                                                           ".*", ".*", ".*")
+
+
+def delete_vhost(vhost: str) -> None:
+    rabbitmqctl("delete_vhost", vhost)
+
+
+def create_database(db: str) -> str:
+    """A fresh, empty PostgreSQL database (dropped first if a crashed run left it); its URL."""
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{db}"'))
+    finally:
+        engine.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + db
+
+
+def drop_databases(names) -> None:
+    if not names:
+        return
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for db in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
 
 
 def free_port() -> int:
@@ -86,7 +120,7 @@ def prepare_environment() -> None:
         point_at_test_database(name)
     vhost = f"mall_test_{RUN_ID}"
     base = os.environ.get("MALL_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
-    if _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"):
+    if create_vhost(vhost):
         _state["vhost"] = vhost
         os.environ["MALL_AMQP_URL"] = f"{base}/{vhost}"
     else:  # no rabbitmqctl here: share the default vhost
@@ -97,14 +131,9 @@ def teardown_environment() -> None:
     for server in _state["servers"].values():
         server.stop()
     service.forget_runtimes()
-    if _state["created"]:
-        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            for db in _state["created"]:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-        engine.dispose()
+    drop_databases(_state["created"])
     if _state["vhost"]:
-        _rabbitmqctl("delete_vhost", _state["vhost"])
+        delete_vhost(_state["vhost"])
     if _state["tmp"]:
         shutil.rmtree(_state["tmp"], ignore_errors=True)
 
@@ -125,13 +154,8 @@ def ensure_database(name: str) -> None:
     if f"MALL_{name.upper()}_DATABASE_URL" not in os.environ:
         point_at_test_database(name)
     if use_postgres():
-        db = database_name(name)
-        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{db}"'))
-        engine.dispose()
-        _state["created"].add(db)
+        create_database(database_name(name))
+        _state["created"].add(database_name(name))
     if (migrate.migrations_dir(name) / "env.py").exists():
         migrate.upgrade(name, Settings.load(name).database_url)
     else:  # a service still without migrations: build its tables from the models

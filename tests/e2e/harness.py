@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -16,23 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
 
 from deploy.local import seed
 from deploy.local.broker import broker_answers
 from deploy.local.launcher import Suite, local_environment, migrate_all, procfile_commands, split_available
 from servicekit.config import SERVICES
-from servicekit.testing import PG_ADMIN_URL, free_port, use_postgres
+from servicekit.testing import create_database, create_vhost, delete_vhost, drop_databases, free_port, use_postgres
 
 AMQP_BASE = os.environ.get("MALL_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
 READY_TIMEOUT_SECONDS = 240.0  # 18 cold Python processes on a shared 2-core machine
 ADMIN_USERNAME = "e2e-admin"
-
-
-def rabbitmqctl(*args: str) -> bool:
-    tool = shutil.which("rabbitmqctl")
-    return bool(tool) and subprocess.run([tool, *args], capture_output=True,
-                                         timeout=60).returncode == 0
 
 
 @dataclass
@@ -46,39 +38,13 @@ def create_databases(run_id: str, tmp: Path) -> tuple[dict[str, str], list[str]]
     """service -> database URL, and the PostgreSQL databases created."""
     if not use_postgres():
         return {s: f"sqlite:///{tmp / (s + '.db')}" for s in SERVICES}, []
-    urls, created = {}, []
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            for service in SERVICES:
-                db = f"mall_e2e_{service}_{run_id}"
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{db}"'))
-                created.append(db)
-                urls[service] = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + db
-    finally:
-        engine.dispose()
-    return urls, created
+    names = {service: f"mall_e2e_{service}_{run_id}" for service in SERVICES}
+    return {service: create_database(db) for service, db in names.items()}, list(names.values())
 
 
-def drop_databases(names: list[str]) -> None:
-    if not names:
-        return
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            for db in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
-
-
-def create_vhost(run_id: str) -> str | None:
+def e2e_vhost(run_id: str) -> str | None:
     vhost = f"mall_e2e_{run_id}"
-    if rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, "guest",
-                                                       ".*", ".*", ".*"):
-        return vhost
-    return None
+    return vhost if create_vhost(vhost) else None
 
 
 class RunningMall:
@@ -129,7 +95,7 @@ class RunningMall:
 
     def start(self) -> None:
         database_urls, self.resources.databases = create_databases(self.run_id, self.tmp)
-        self.resources.vhost = create_vhost(self.run_id)
+        self.resources.vhost = e2e_vhost(self.run_id)
         # Without rabbitmqctl, the default vhost: counts are still compared before and after.
         amqp_url = f"{AMQP_BASE}/{self.resources.vhost or '%2F'}"
         env = self.environment(database_urls, amqp_url)
@@ -149,7 +115,7 @@ class RunningMall:
         finally:
             drop_databases(self.resources.databases)
             if self.resources.vhost:
-                rabbitmqctl("delete_vhost", self.resources.vhost)
+                delete_vhost(self.resources.vhost)
 
     def dead_letters(self, service: str) -> list[str]:
         """What `python -m servicekit deadletters <service> list` shows, one JSON line each."""
