@@ -27,7 +27,8 @@ from .events import exchange_name, make_envelope
 
 PG_ADMIN_URL = os.environ.get("MALL_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 RUN_ID = f"{os.getpid()}"
-_state: dict = {"created": set(), "migrated": set(), "vhost": None, "tmp": None, "servers": {}}
+_state: dict = {"created": set(), "migrated": set(), "vhost": None, "tmp": None, "servers": {},
+               "server_env": {}}
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -190,6 +191,11 @@ def runtime_for():
     return get
 
 
+def _server_environment() -> dict:
+    """The MALL_* settings a server may read when it starts (where to find others excepted)."""
+    return {k: v for k, v in os.environ.items() if k.startswith("MALL_") and not k.endswith("_GRPC_TARGET")}
+
+
 @pytest.fixture
 def grpc_target_for(runtime_for):
     """grpc_target_for("catalog") -> "127.0.0.1:<port>" of the service's real server, started once
@@ -198,10 +204,14 @@ def grpc_target_for(runtime_for):
 
     def get(name: str) -> str:
         runtime_for(name)
-        server = _state["servers"].get(name)
+        environment = _server_environment()
+        server, built_in = _state["servers"].get(name), _state["server_env"].get(name)
+        if server is not None and built_in != environment:
+            server.stop()  # a test changed what the service reads at start-up: build it anew
+            server = None
         if server is None:
             server = grpc_server.build_server(name, port=0, host="127.0.0.1", with_relay=False)
-            _state["servers"][name] = server
+            _state["servers"][name], _state["server_env"][name] = server, environment
         return f"127.0.0.1:{server.port}"
 
     return get
