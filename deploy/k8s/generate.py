@@ -228,6 +228,9 @@ def config_map() -> dict:
         "MALL_DRAIN_SECONDS": "5",
         "MALL_GATEWAY_HOST": "0.0.0.0",  # the gateway binds to loopback unless told
         "MALL_GATEWAY_PORT": str(GATEWAY_PORT),
+        # Behind the ingress every request comes from it: the client is the address it appends
+        # to X-Forwarded-For (rate limits per shopper, not one bucket for everyone).
+        "MALL_GATEWAY_TRUST_FORWARDED_FOR": "1",
         "MALL_MEDIA_ROOT": MEDIA_ROOT,
         "MALL_VAR_DIR": "/tmp/mall",  # nothing durable: every database is PostgreSQL here
         "PYTHONUNBUFFERED": "1",
