@@ -112,5 +112,18 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+def dialect_insert(session: Session, table):
+    """An INSERT of the session's dialect, so `.on_conflict_do_nothing()` / `.on_conflict_do_update()`
+    work the same on PostgreSQL (tests, production) and SQLite (`make run`)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"the mall runs on PostgreSQL or SQLite, not {dialect}")
+
+
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"

@@ -8,22 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from servicekit.db import dialect_insert
 from servicekit.events import Event
 
 from .models import DailyEventCount, Fact
 from .shanghai import as_utc, shanghai_day
-
-
-def _upsert(session: Session, table):
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"analytics supports PostgreSQL and SQLite, not {dialect}")
 
 
 def record_fact(session: Session, event: Event) -> bool:
@@ -34,7 +25,7 @@ def record_fact(session: Session, event: Event) -> bool:
     # a later report needs is already there.
     data = event.raw.get("data", {})
     stored = session.execute(
-        _upsert(session, Fact.__table__)
+        dialect_insert(session, Fact.__table__)
         .values(event_id=event.id, event_type=event.type, source=event.source,
                 occurred_at=occurred_at, day=day, data=data,
                 recorded_at=datetime.now(timezone.utc))
@@ -42,7 +33,7 @@ def record_fact(session: Session, event: Event) -> bool:
     ).rowcount
     if not stored:
         return False
-    counter = _upsert(session, DailyEventCount.__table__).values(
+    counter = dialect_insert(session, DailyEventCount.__table__).values(
         day=day, event_type=event.type, source=event.source, count=1)
     session.execute(counter.on_conflict_do_update(
         index_elements=["day", "event_type"],

@@ -5,10 +5,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from servicekit.db import dialect_insert
 from servicekit.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -189,7 +188,5 @@ def _line_count(session: Session, member_id: str) -> int:
 
 def _insert_new(session: Session, model, **values) -> bool:
     """INSERT that does nothing when the row's unique key is taken (by a concurrent request too);
-    True when it inserted. Not a savepoint: under SQLite's driver the first SAVEPOINT opens the
-    transaction and its RELEASE commits it, which would keep rows of a request that then fails."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return session.execute(insert(model).values(**values).on_conflict_do_nothing()).rowcount == 1
+    True when it inserted."""
+    return session.execute(dialect_insert(session, model).values(**values).on_conflict_do_nothing()).rowcount == 1

@@ -13,10 +13,9 @@ from datetime import datetime, timezone
 
 from mall.events.v1 import promotion_events_pb2 as events
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from servicekit.db import dialect_insert
 from servicekit.errors import FailedPrecondition, FieldViolation, NotFound, Violations
 from servicekit.runtime import Runtime
 
@@ -165,10 +164,8 @@ def create(session: Session, runtime: Runtime, spec: TemplateSpec, *, created_by
         issued_count=0, scope=spec.scope, category_ids=list(spec.category_ids),
         product_ids=list(spec.product_ids), created_by=created_by, created_at=now,
         idempotency_key=idempotency_key or None, request_fingerprint=fingerprint)
-    # ON CONFLICT rather than a savepoint: the same key may race in from a concurrent retry, and
-    # under SQLite's driver a savepoint's RELEASE would commit the outer transaction.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    new_id = session.execute(insert(CouponTemplate).values(**values).on_conflict_do_nothing()
+    # ON CONFLICT: the same key may race in from a concurrent retry.
+    new_id = session.execute(dialect_insert(session, CouponTemplate).values(**values).on_conflict_do_nothing()
                              .returning(CouponTemplate.id)).scalar()
     if new_id is None:
         return _replayed(_by_key(session, created_by, idempotency_key), fingerprint, idempotency_key)
