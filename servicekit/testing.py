@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import pika
 import pytest
@@ -355,6 +356,54 @@ def worker_process(runtime_for):
     yield start
     for proc in started:
         proc.stop()
+
+
+class Received(NamedTuple):
+    method: object
+    properties: pika.BasicProperties
+    envelope: dict
+    body: bytes
+
+
+class EventListener:
+    """A queue bound to `<source>.events` for `event_type`, as a consuming service would have:
+    what a relay publishes, the test reads back exactly as it travelled."""
+
+    def __init__(self, source: str, event_type: str):
+        self.event_type = event_type
+        self._connection = pika.BlockingConnection(pika.URLParameters(os.environ["MALL_AMQP_URL"]))
+        self._channel = self._connection.channel()
+        self._channel.exchange_declare(exchange_name(source), exchange_type="topic", durable=True)
+        self._queue = self._channel.queue_declare("", exclusive=True).method.queue
+        self._channel.queue_bind(self._queue, exchange_name(source), routing_key=event_type)
+
+    def next(self, timeout: float = 15.0) -> Received:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            method, properties, body = self._channel.basic_get(self._queue, auto_ack=True)
+            if method:
+                return Received(method, properties, json.loads(body), body)
+            time.sleep(0.05)
+        pytest.fail(f"no {self.event_type} was published within {timeout}s")
+
+    def close(self) -> None:
+        if self._connection.is_open:
+            self._connection.close()
+
+
+@pytest.fixture
+def listen_for(amqp_url):
+    """listen_for("catalog", "product.published") -> an EventListener, closed after the test.
+    Start listening before the event is published (the queue only gets what comes after)."""
+    listeners: list[EventListener] = []
+
+    def listen(source: str, event_type: str) -> EventListener:
+        listeners.append(EventListener(source, event_type))
+        return listeners[-1]
+
+    yield listen
+    for listener in listeners:
+        listener.close()
 
 
 def publish_event(source: str, event_type: str, data, *, event_id: str | None = None,

@@ -40,19 +40,14 @@ def test_state_and_event_commit_together_or_not_at_all(grpc_stub_for, runtime_fo
         assert s.scalar(select(func.count()).select_from(Note)) == 1
 
 
-def test_relay_publishes_envelope_with_properties_and_marks_rows(runtime_for, relay_for, amqp_url, wait_until):
+def test_relay_publishes_envelope_with_properties_and_marks_rows(runtime_for, relay_for, listen_for,
+                                                                 wait_until):
     rt = runtime_for(NAME)
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    channel = connection.channel()
-    channel.exchange_declare("kitdemo.events", exchange_type="topic", durable=True)
-    queue = channel.queue_declare("", exclusive=True).method.queue
-    channel.queue_bind(queue, "kitdemo.events", routing_key="note.written")
+    written = listen_for(NAME, "note.written")
     with rt.transaction() as s:
         sent = rt.emit(s, "note.written", {"text": "relayed"})
     relay_for(NAME)
-    method, props, body = wait_until(lambda: (lambda m: m if m[0] else None)(channel.basic_get(queue, auto_ack=True)))
-    connection.close()
-    envelope = json.loads(body)
+    method, props, envelope, _ = written.next()
     assert envelope == sent
     assert set(envelope) == {"id", "type", "source", "occurred_at", "data"}
     assert props.content_type == "application/json" and props.delivery_mode == 2

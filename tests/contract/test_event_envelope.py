@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import time
-import uuid
 from datetime import datetime
 
-import pika
 import pytest
 from google.protobuf import json_format
 from mall.catalog.v1 import catalog_pb2 as pb
@@ -44,35 +41,12 @@ def publish_a_bra(rt) -> str:
     return product_id
 
 
-@pytest.fixture
-def consumer(amqp_url):
-    """A queue bound to catalog.events for product.published, as a consumer service would have."""
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    channel = connection.channel()
-    channel.exchange_declare("catalog.events", exchange_type="topic", durable=True)
-    queue = f"test-envelope-{uuid.uuid4().hex[:8]}"
-    channel.queue_declare(queue, exclusive=True)
-    channel.queue_bind(queue, "catalog.events", routing_key="product.published")
-    yield channel, queue
-    connection.close()
-
-
-def receive(channel, queue, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        method, properties, body = channel.basic_get(queue, auto_ack=True)
-        if method:
-            return method, properties, body
-        time.sleep(0.05)
-    pytest.fail("product.published never reached the queue")
-
-
-def test_product_published_envelope(runtime_for, relay_for, consumer):
+def test_product_published_envelope(runtime_for, relay_for, listen_for):
     rt = runtime_for("catalog")
-    channel, queue = consumer
+    published = listen_for("catalog", "product.published")
     product_id = publish_a_bra(rt)
     relay_for("catalog")
-    method, properties, body = receive(channel, queue)
+    method, properties, _, body = published.next()
 
     assert method.exchange == "catalog.events" and method.routing_key == "product.published"
     assert properties.content_type == "application/json" and properties.delivery_mode == 2
@@ -95,12 +69,12 @@ def test_product_published_envelope(runtime_for, relay_for, consumer):
     assert envelope["data"]["product"]["minPriceFen"] == "15900"
 
 
-def test_a_consumer_ignores_fields_it_does_not_know(runtime_for, relay_for, consumer):
+def test_a_consumer_ignores_fields_it_does_not_know(runtime_for, relay_for, listen_for):
     rt = runtime_for("catalog")
-    channel, queue = consumer
+    published = listen_for("catalog", "product.published")
     publish_a_bra(rt)
     relay_for("catalog")
-    _, _, body = receive(channel, queue)
+    body = published.next().body
     envelope = json.loads(body)
     envelope["data"]["product"]["fabricGrade"] = "A"           # a newer producer's field
     envelope["data"]["campaign"] = {"id": "c-1"}

@@ -1,8 +1,6 @@
 """The logistics worker as a real process: catalog's product events register the SKUs that
 stock can then be received for; announcements reach RabbitMQ through the outbox relay."""
-import json
 
-import pika
 from mall.events.v1 import catalog_events_pb2 as catalog
 from sqlalchemy import select
 
@@ -46,26 +44,16 @@ def test_product_events_register_skus_in_any_order(runtime, worker_process, publ
                             caller=stock.Caller("staff", "r"))
 
 
-def test_availability_announcements_reach_the_broker(runtime, relay_for, amqp_url, wait_until):
+def test_availability_announcements_reach_the_broker(runtime, relay_for, listen_for):
     with runtime.transaction() as session:
         create_warehouse(session, SHANGHAI)
         register_product(session, product())
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    channel = connection.channel()
-    channel.exchange_declare("logistics.events", exchange_type="topic", durable=True)
-    queue = channel.queue_declare("", exclusive=True).method.queue
-    channel.queue_bind(queue, "logistics.events", routing_key="inventory.availability_changed")
+    announcements = listen_for("logistics", "inventory.availability_changed")
     relay_for("logistics")
     with runtime.transaction() as session:
         stock.receive_stock(runtime, session, "SH-EAST", "sku-75b", 3,
                             caller=stock.Caller("staff", "r"))
-
-    def received():
-        method, properties, body = channel.basic_get(queue, auto_ack=True)
-        return (properties, json.loads(body)) if method else None
-
-    properties, envelope = wait_until(received, timeout=20, message="the announcement")
-    connection.close()
+    properties, envelope = announcements.next(timeout=20)[1:3]
     assert envelope["type"] == "inventory.availability_changed"
     assert envelope["source"] == "logistics" and properties.message_id == envelope["id"]
     assert envelope["data"] == {"skus": [{"skuId": "sku-75b", "sellable": "3", "level": "LOW"}]}
