@@ -22,12 +22,6 @@ def exchange_name(source: str) -> str:
     return f"{source}.events"
 
 
-def source_of(event_type: str) -> str:
-    """`product.published` is published by catalog; the exchange is named after the publisher,
-    so the event type alone does not say it: callers pass the source explicitly."""
-    return event_type.split(".", 1)[0]
-
-
 def message_to_data(message: Message | dict) -> dict:
     if isinstance(message, dict):
         return message

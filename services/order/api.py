@@ -4,18 +4,15 @@ from __future__ import annotations
 import grpc
 from mall.order.v1 import order_pb2, order_pb2_grpc
 
+from servicekit import context
 from servicekit.context import current
-from servicekit.errors import Unauthenticated
 from servicekit.runtime import Runtime
 
 from . import cart
 
 
 def caller_member_id() -> str:
-    user_id = current().user_id
-    if not user_id:
-        raise Unauthenticated("the cart belongs to a signed-in member: send x-mall-user-id")
-    return user_id
+    return context.require_user("the cart").user_id
 
 
 def cart_to_proto(view: cart.CartView) -> order_pb2.Cart:

@@ -5,8 +5,8 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from mall.payment.v1 import payment_pb2, payment_pb2_grpc
 
-from servicekit.context import current
-from servicekit.errors import InvalidArgument, NotFound, Unauthenticated
+from servicekit.context import require_user
+from servicekit.errors import InvalidArgument, NotFound
 from servicekit.runtime import Runtime
 
 from . import intents, methods
@@ -55,9 +55,7 @@ class PaymentService(payment_pb2_grpc.PaymentServiceServicer):
             for option in methods.payment_methods(request.amount_fen)])
 
     def GetPaymentIntent(self, request, context):
-        caller = current()
-        if not caller.user_id:
-            raise Unauthenticated("sign in to see a payment: send x-mall-user-id")
+        caller = require_user("seeing a payment")
         if not request.order_id:
             raise InvalidArgument.field("order_id", "required", "order_id is required")
         with self.runtime.transaction() as session:

@@ -7,9 +7,7 @@ from mall.common.v1 import common_pb2
 from mall.support.v1 import support_pb2 as pb
 from mall.support.v1 import support_pb2_grpc
 
-from servicekit import paging
-from servicekit.context import current
-from servicekit.errors import Unauthenticated
+from servicekit import context, paging
 from servicekit.runtime import Runtime
 
 from . import inbox
@@ -19,10 +17,7 @@ KIND_ENUMS = {"order_paid": pb.ORDER_PAID, "order_cancelled": pb.ORDER_CANCELLED
 
 
 def caller_member_id() -> str:
-    user_id = current().user_id
-    if not user_id:
-        raise Unauthenticated("the inbox belongs to a signed-in member: send x-mall-user-id")
-    return user_id
+    return context.require_user("the inbox").user_id
 
 
 def notification_to_proto(n: Notification) -> pb.Notification:
