@@ -72,8 +72,13 @@ class KitServerInterceptor(grpc.ServerInterceptor):
             count(code)
             latency.observe(time.perf_counter() - started)
 
-        def fail(err: Exception, ctx, span) -> grpc.StatusCode:
-            """Turns an exception into the call's status (abort raises); returns the code."""
+        def code_of(err: Exception, ctx) -> grpc.StatusCode:
+            if isinstance(err, DomainError):
+                return err.code
+            return ctx.code() if _is_abort(err, ctx) else grpc.StatusCode.INTERNAL
+
+        def fail(err: Exception, ctx, span) -> None:
+            """Turns an exception into the call's status: always raises (abort does)."""
             if isinstance(err, DomainError):
                 span.set_status(Status(StatusCode.ERROR, err.code.name))
                 ctx.abort_with_status(rpc_status.to_status(to_rpc_status(err)))
@@ -84,19 +89,18 @@ class KitServerInterceptor(grpc.ServerInterceptor):
             ctx.abort(grpc.StatusCode.INTERNAL,
                       f"internal error (request id {context.current().request_id})")
 
-        def span(ctx):
+        def span():
             return tracer.start_as_current_span(method, kind=SpanKind.SERVER, record_exception=False,
                                                 set_status_on_exception=False)
 
         def run(behavior, request, ctx):
             state, code = begin(ctx), grpc.StatusCode.OK
             try:
-                with span(ctx) as current_span:
+                with span() as current_span:
                     try:
                         return behavior(request, ctx)
                     except Exception as err:
-                        code = err.code if isinstance(err, DomainError) else (
-                            ctx.code() if _is_abort(err, ctx) else grpc.StatusCode.INTERNAL)
+                        code = code_of(err, ctx)
                         fail(err, ctx, current_span)
             finally:
                 end(state, code)
@@ -104,12 +108,11 @@ class KitServerInterceptor(grpc.ServerInterceptor):
         def run_stream(behavior, request, ctx):
             state, code = begin(ctx), grpc.StatusCode.OK
             try:
-                with span(ctx) as current_span:
+                with span() as current_span:
                     try:
                         yield from behavior(request, ctx)
                     except Exception as err:
-                        code = err.code if isinstance(err, DomainError) else (
-                            ctx.code() if _is_abort(err, ctx) else grpc.StatusCode.INTERNAL)
+                        code = code_of(err, ctx)
                         fail(err, ctx, current_span)
             finally:
                 end(state, code)
