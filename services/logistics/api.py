@@ -9,9 +9,9 @@ from mall.logistics.v1 import logistics_pb2_grpc as pb_grpc
 from servicekit import context
 from servicekit.runtime import Runtime
 
-from . import stock, warehouses
+from . import reservations, stock, warehouses
 from .availability import level
-from .models import LedgerEntry, Stock, Warehouse
+from .models import LedgerEntry, Reservation, Stock, Warehouse
 
 STAFF_ROLES = ("warehouse", "admin")
 
@@ -22,14 +22,14 @@ def require_staff() -> str:
 KINDS = {pb.RECEIPT: "receipt", pb.COUNT_CORRECTION: "count_correction", pb.DAMAGE: "damage",
          pb.TRANSFER: "transfer"}
 KIND_VALUES = {name: value for value, name in KINDS.items()}
-
-
+RESERVATION_STATUS = {"held": pb.HELD, "committed": pb.COMMITTED, "released": pb.RELEASED,
+                      "expired": pb.EXPIRED}
 
 
 def warehouse_message(w: Warehouse) -> pb.Warehouse:
     return pb.Warehouse(code=w.code, name=w.name, province=w.province, city=w.city,
                         district=w.district, latitude=w.latitude, longitude=w.longitude,
-                        active=w.active, priority=w.priority)
+                        active=w.active, priority=w.priority, carriers=w.carriers or [])
 
 
 def stock_message(s: Stock) -> pb.StockRecord:
@@ -45,6 +45,16 @@ def entry_message(e: LedgerEntry) -> pb.LedgerEntry:
                           on_hand_after=e.on_hand_after, actor_user_id=e.actor_user_id,
                           reason=e.reason, request_id=e.request_id,
                           created_at=e.created_at.isoformat())
+
+
+def reservation_message(r: Reservation) -> pb.Reservation:
+    return pb.Reservation(
+        order_id=r.order_id, status=RESERVATION_STATUS[r.status],
+        allocations=[pb.StockAllocation(warehouse_code=a.warehouse.code, sku_id=a.sku_id,
+                                        quantity=a.quantity) for a in r.allocations],
+        expires_at=r.expires_at.isoformat(), reason=r.reason,
+        lines=[pb.ReserveLine(sku_id=line["sku_id"], quantity=line["quantity"])
+               for line in r.lines])
 
 
 def change_message(change: stock.StockChange) -> pb.StockChangeResponse:
@@ -63,7 +73,8 @@ class LogisticsServicer(pb_grpc.LogisticsServiceServicer):
         spec = warehouses.WarehouseInput(
             code=w.code, name=w.name, province=w.province, city=w.city, district=w.district,
             latitude=w.latitude, longitude=w.longitude,
-            active=w.active if w.HasField("active") else True, priority=w.priority)
+            active=w.active if w.HasField("active") else True, priority=w.priority,
+            carriers=tuple(w.carriers))
         with self.runtime.transaction() as session:
             return warehouse_message(warehouses.create_warehouse(session, spec))
 
@@ -125,6 +136,30 @@ class LogisticsServicer(pb_grpc.LogisticsServiceServicer):
             entries = stock.list_ledger(session, request.sku_id, request.warehouse_code,
                                         request.limit)
             return pb.ListLedgerResponse(entries=[entry_message(e) for e in entries])
+
+    # Internal: order's checkout saga reserves, releases and commits; the gateway never exposes
+    # these, so they ask for no role.
+    def Reserve(self, request, context_):
+        lines = [reservations.Line(line.sku_id, line.quantity) for line in request.lines]
+        hold = request.hold_seconds if request.HasField("hold_seconds") else None
+        with self.runtime.transaction() as session:
+            return reservation_message(reservations.reserve(
+                self.runtime, session, request.order_id, lines,
+                request.shipping_address.province, hold))
+
+    def Release(self, request, context_):
+        with self.runtime.transaction() as session:
+            return reservation_message(reservations.release(
+                self.runtime, session, request.order_id, request.reason))
+
+    def Commit(self, request, context_):
+        with self.runtime.transaction() as session:
+            return reservation_message(reservations.commit(self.runtime, session,
+                                                           request.order_id))
+
+    def GetReservation(self, request, context_):
+        with self.runtime.transaction() as session:
+            return reservation_message(reservations.get(session, request.order_id))
 
 
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from servicekit.db import BigId, declarative_base
 
 Base = declarative_base()
 
-LEDGER_KINDS = ("receipt", "count_correction", "damage", "transfer")
+LEDGER_KINDS = ("receipt", "count_correction", "damage", "transfer",
+                "reservation", "release", "commit")
+RESERVATION_STATUSES = ("held", "committed", "released", "expired")
+SHIPMENT_STATES = ("created", "picked_up", "in_transit", "out_for_delivery", "delivered",
+                   "exception", "returned")
 
 
 class Warehouse(Base):
@@ -27,6 +44,8 @@ class Warehouse(Base):
     longitude: Mapped[float] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     priority: Mapped[int] = mapped_column(Integer, default=0)
+    # carrier codes that collect parcels here (e.g. ["sf", "zto"]); shipments choose among them
+    carriers: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -73,6 +92,8 @@ class Stock(Base):
 
 
 class LedgerEntry(Base):
+    """One change of a stock row: `quantity` is the signed change of on_hand, `reserved_change`
+    the signed change of reserved (a reservation changes only reserved, a commit both)."""
     __tablename__ = "stock_ledger"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -81,6 +102,9 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(20))
     quantity: Mapped[int] = mapped_column(BigInteger)  # signed change of on_hand
     on_hand_after: Mapped[int] = mapped_column(BigInteger)
+    reserved_change: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    reserved_after: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    order_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     actor_user_id: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(500))
     request_id: Mapped[str] = mapped_column(String(64))
@@ -88,10 +112,11 @@ class LedgerEntry(Base):
     warehouse: Mapped[Warehouse] = relationship(lazy="joined")
 
     __table_args__ = (
-        CheckConstraint("quantity <> 0", name="quantity_not_zero"),
+        CheckConstraint("quantity <> 0 OR reserved_change <> 0", name="changes_something"),
         CheckConstraint("on_hand_after >= 0", name="on_hand_after_not_negative"),
-        CheckConstraint("kind IN ('receipt', 'count_correction', 'damage', 'transfer')",
-                        name="kind_known"),
+        CheckConstraint("reserved_after >= 0", name="reserved_after_not_negative"),
+        CheckConstraint("kind IN ('receipt', 'count_correction', 'damage', 'transfer', "
+                        "'reservation', 'release', 'commit')", name="kind_is_known"),
         Index("ix_stock_ledger_sku", "sku_id", "id"),
     )
 
@@ -105,3 +130,95 @@ class IdempotentRequest(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the request's fields
     entry_ids: Mapped[list] = mapped_column(JSON)          # the ledger entries it wrote
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Reservation(Base):
+    """Stock held for one order, allocated to warehouses by the shipping address."""
+    __tablename__ = "reservations"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the lines: retries match
+    lines: Mapped[list] = mapped_column(JSON)              # [{"sku_id", "quantity"}], as asked
+    province: Mapped[str] = mapped_column(String(50))      # the destination (no personal data)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(200), default="")  # why released / expired
+    # lines that could not be reserved again when a paid order's hold had lapsed
+    shortfall: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    allocations: Mapped[list["Allocation"]] = relationship(
+        lazy="selectin", order_by="Allocation.id", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        CheckConstraint("status IN ('held', 'committed', 'released', 'expired')",
+                        name="status_is_known"),
+        Index("ix_reservations_held_expiry", "status", "expires_at"),
+    )
+
+
+class Allocation(Base):
+    __tablename__ = "reservation_allocations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("reservations.order_id"), index=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    sku_id: Mapped[str] = mapped_column(ForeignKey("skus.sku_id"))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    warehouse: Mapped[Warehouse] = relationship(lazy="joined")
+
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+
+class Shipment(Base):
+    """One parcel: the goods of one order from one warehouse, with one carrier's waybill."""
+    __tablename__ = "shipments"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # stable per order+warehouse
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    order_no: Mapped[str] = mapped_column(String(64), default="")
+    member_id: Mapped[str] = mapped_column(String(64), index=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    carrier: Mapped[str] = mapped_column(String(20))
+    waybill_no: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    state_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # carrier's time of it
+    discreet: Mapped[bool] = mapped_column(Boolean, default=False)
+    sender_name: Mapped[str] = mapped_column(String(100))
+    destination_province: Mapped[str] = mapped_column(String(50))
+    destination_city: Mapped[str] = mapped_column(String(50), default="")
+    # recipient, phone and street, AES-GCM sealed (personal data; see sealed.py)
+    recipient_sealed: Mapped[str] = mapped_column(Text)
+    items: Mapped[list] = mapped_column(JSON)  # [{"sku_id", "title", "sku_label", "quantity"}]
+    last_heard_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # last push or poll
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    warehouse: Mapped[Warehouse] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint("state IN ('created', 'picked_up', 'in_transit', 'out_for_delivery', "
+                        "'delivered', 'exception', 'returned')", name="state_is_known"),
+        UniqueConstraint("carrier", "waybill_no", name="uq_shipments_waybill"),
+        Index("ix_shipments_state_heard", "state", "last_heard_at"),
+    )
+
+
+class TrackingEvent(Base):
+    """A step of a shipment's journey as the carrier reported it (pushed or polled)."""
+    __tablename__ = "tracking_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    carrier_code: Mapped[str] = mapped_column(String(20), default="")  # e.g. SF's opCode "80"
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    location: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(String(500), default="")
+    source: Mapped[str] = mapped_column(String(10))  # system | push | poll
+    dedupe_key: Mapped[str] = mapped_column(String(120))  # a repeated push finds its row
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "dedupe_key", name="uq_tracking_events_dedupe"),
+        Index("ix_tracking_events_shipment", "shipment_id", "occurred_at"),
+    )

@@ -28,6 +28,7 @@ class WarehouseInput:
     longitude: float = 0.0
     active: bool = True
     priority: int = 0
+    carriers: tuple[str, ...] = ()
 
 
 def _validate(spec: WarehouseInput, prefix: str = "warehouse.") -> None:
@@ -50,6 +51,10 @@ def _validate(spec: WarehouseInput, prefix: str = "warehouse.") -> None:
             f"longitude must be between -180 and 180 degrees, not {spec.longitude}")
     v.check(0 <= spec.priority <= 1000, prefix + "priority", "range",
             f"priority must be between 0 and 1000, not {spec.priority}")
+    from .carriers import CARRIERS  # the carriers logistics can book
+    for i, code in enumerate(spec.carriers):
+        v.check(code in CARRIERS, f"{prefix}carriers[{i}]", "known",
+                f"carrier {code!r} is unknown; use one of {', '.join(sorted(CARRIERS))}")
     v.raise_if_any("the warehouse is invalid")
 
 
@@ -59,7 +64,8 @@ def create_warehouse(session: Session, spec: WarehouseInput) -> Warehouse:
     _validate(spec)
     if session.scalar(select(Warehouse.id).where(Warehouse.code == spec.code)) is not None:
         raise _exists(spec.code)
-    warehouse = Warehouse(**spec.__dict__, created_at=datetime.now(timezone.utc))
+    fields = {**spec.__dict__, "carriers": list(dict.fromkeys(spec.carriers))}
+    warehouse = Warehouse(**fields, created_at=datetime.now(timezone.utc))
     session.add(warehouse)
     try:
         with session.begin_nested():  # a concurrent create of the same code loses here

@@ -103,3 +103,36 @@ def test_create_warehouse_twice_is_already_exists(stub):
     with pytest.raises(grpc.RpcError) as err:
         stub.CreateWarehouse(pb.CreateWarehouseRequest(warehouse=EAST), metadata=CLERK)
     assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_reserve_commit_and_release_over_grpc(stub):
+    from mall.common.v1 import common_pb2
+
+    for code in ("SH-EAST", "GZ-SOUTH"):
+        stub.ReceiveStock(pb.ReceiveStockRequest(warehouse_code=code, sku_id="sku-75b",
+                                                 quantity=2), metadata=CLERK)
+    address = common_pb2.Address(recipient="张三", phone="13800000000", province="广东省",
+                                 city="深圳市", detail="科技园 1 号")
+    request = pb.ReserveRequest(order_id="o-1", lines=[pb.ReserveLine(sku_id="sku-75b",
+                                                                     quantity=3)],
+                                shipping_address=address, hold_seconds=600)
+    held = stub.Reserve(request)  # internal: no role asked
+    assert held.status == pb.HELD
+    assert [(a.warehouse_code, a.quantity) for a in held.allocations] == [("GZ-SOUTH", 2),
+                                                                         ("SH-EAST", 1)]
+    assert stub.Reserve(request).allocations == held.allocations  # a retry: the same
+    assert stub.Commit(pb.CommitRequest(order_id="o-1")).status == pb.COMMITTED
+    assert stub.GetReservation(pb.GetReservationRequest(order_id="o-1")).status == pb.COMMITTED
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Release(pb.ReleaseRequest(order_id="o-1", reason="member"))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    request.order_id = "o-2"
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Reserve(request)
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert violations(err) == [("lines[0].quantity", "in_stock")]
+    request.shipping_address.province = ""
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Reserve(request)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err) == [("shipping_address.province", "required")]

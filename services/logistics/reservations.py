@@ -1,0 +1,342 @@
+"""Stock held for orders: reserve (allocated to warehouses by the shipping address), release,
+commit, and expiry of holds nobody committed or released.
+
+Concurrency: every change of a SKU's stock locks the SKU's registry row first (skus.lock_sku),
+and a reservation of several SKUs locks them in sorted order, so two orders never wait on each
+other in a circle. Under those locks the stock rows are read fresh and the plan is made on what
+is really sellable; the CHECK constraints of `stock` back it up. A cheap unlocked look first
+turns away orders that cannot be filled anyway, so a sold-out SKU does not queue every buyer on
+its lock.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from servicekit.config import env_int
+from servicekit.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Violations,
+)
+from servicekit.runtime import Runtime
+
+from . import availability, provinces
+from .allocation import Candidate, Plan, allocate
+from .models import Allocation, LedgerEntry, Reservation, Stock, Warehouse
+from .skus import known_sku_ids, lock_sku, unknown_skus
+from .stock import MAX_QUANTITY, Caller
+
+log = logging.getLogger(__name__)
+
+MAX_LINES = 100
+HOLD_RANGE = (60, 86_400)
+
+
+@dataclass(frozen=True)
+class Line:
+    sku_id: str
+    quantity: int
+
+
+def default_hold_seconds() -> int:
+    return env_int("RESERVATION_HOLD_SECONDS", 35 * 60, "logistics")
+
+
+def _fingerprint(lines: list[Line]) -> str:
+    body = json.dumps(sorted((line.sku_id, line.quantity) for line in lines))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _validate(order_id: str, lines: list[Line], province: str, hold_seconds: int | None) -> str:
+    """Every problem at once; returns the province's key in the capitals table."""
+    v = Violations()
+    v.check(bool(order_id) and len(order_id) <= 64, "order_id", "required",
+            "order_id is required (at most 64 characters)")
+    v.check(1 <= len(lines) <= MAX_LINES, "lines", "size",
+            f"an order reserves 1 to {MAX_LINES} lines, not {len(lines)}")
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        v.check(bool(line.sku_id), f"lines[{i}].sku_id", "required", "a SKU id is required")
+        v.check(line.sku_id not in seen, f"lines[{i}].sku_id", "unique",
+                f"SKU {line.sku_id!r} is on an earlier line: put its quantities on one line")
+        seen.add(line.sku_id)
+        whole = isinstance(line.quantity, int) and not isinstance(line.quantity, bool)
+        v.check(whole and 1 <= line.quantity <= MAX_QUANTITY, f"lines[{i}].quantity",
+                "whole_units", f"quantity must be a whole number of units between 1 and "
+                               f"{MAX_QUANTITY}, not {line.quantity!r}")
+    key = provinces.short_name(province)
+    if not (province or "").strip():
+        v.add("shipping_address.province", "required",
+              "the shipping address needs its province (e.g. 广东省): it chooses the warehouse")
+    elif key is None:
+        v.add("shipping_address.province", "known",
+              f"{province!r} is not a province of China; use one of "
+              + "、".join(provinces.CAPITALS) + " (with or without 省/市/自治区)")
+    if hold_seconds is not None:
+        v.check(HOLD_RANGE[0] <= hold_seconds <= HOLD_RANGE[1], "hold_seconds", "range",
+                f"hold_seconds must be between {HOLD_RANGE[0]} and {HOLD_RANGE[1]}, "
+                f"not {hold_seconds}")
+    v.raise_if_any("the reservation is invalid")
+    return key or ""
+
+
+def _candidates(session: Session, need: dict[str, int], province_key: str) -> list[Candidate]:
+    """Active warehouses holding any of the SKUs, with what each can sell, read fresh."""
+    rows = session.scalars(
+        select(Stock).join(Warehouse)
+        .where(Stock.sku_id.in_(list(need)), Warehouse.active.is_(True))
+        .execution_options(populate_existing=True))
+    by_code: dict[str, tuple[Warehouse, dict[str, int]]] = {}
+    for row in rows:
+        by_code.setdefault(row.warehouse.code, (row.warehouse, {}))[1][row.sku_id] = row.sellable
+    return [Candidate(code, provinces.distance_km(province_key, w.latitude, w.longitude),
+                      w.priority, sellable)
+            for code, (w, sellable) in by_code.items()]
+
+
+def _shortage(plan: Plan, lines: list[Line]) -> ResourceExhausted:
+    violations = [
+        FieldViolation(f"lines[{i}].quantity", "in_stock",
+                       f"SKU {line.sku_id}: {line.quantity} asked, "
+                       f"{line.quantity - plan.shortfall[line.sku_id]} can be sold; "
+                       f"{plan.shortfall[line.sku_id]} missing")
+        for i, line in enumerate(lines) if line.sku_id in plan.shortfall]
+    return ResourceExhausted("not enough stock: " + "; ".join(v.description for v in violations),
+                             violations)
+
+
+def _same_or_refuse(existing: Reservation, fingerprint: str) -> Reservation:
+    if existing.fingerprint != fingerprint:
+        raise FailedPrecondition(
+            f"order {existing.order_id} already reserved other lines",
+            [FieldViolation("lines", "same_as_before",
+                            "this order_id already holds a reservation of different lines; "
+                            "release it first, or retry with exactly the same lines")])
+    return existing
+
+
+def _plan_locked(session: Session, need: dict[str, int], province_key: str,
+                 lines: list[Line]) -> Plan:
+    for sku_id in sorted(need):  # a fixed order: no two reservations wait on each other
+        lock_sku(session, sku_id)
+    plan = allocate(need, _candidates(session, need, province_key))
+    if not plan.ok:
+        raise _shortage(plan, lines)
+    return plan
+
+
+def _write_ledger(session: Session, caller: Caller, stock: Stock, kind: str, order_id: str,
+                  on_hand_change: int, reserved_change: int, reason: str) -> None:
+    entry = LedgerEntry(warehouse_id=stock.warehouse_id, sku_id=stock.sku_id, kind=kind,
+                        quantity=on_hand_change, on_hand_after=stock.on_hand,
+                        reserved_change=reserved_change, reserved_after=stock.reserved,
+                        order_id=order_id, actor_user_id=caller.user_id[:64],
+                        reason=reason[:500], request_id=caller.request_id[:64],
+                        created_at=datetime.now(timezone.utc))
+    session.add(entry)
+
+
+def _hold(session: Session, caller: Caller, reservation: Reservation, plan: Plan) -> None:
+    """Moves the plan's units into `reserved` and records the allocations."""
+    warehouses = {w.code: w for w in session.scalars(
+        select(Warehouse).where(Warehouse.code.in_({code for code, _, _ in plan.allocations})))}
+    for code, sku_id, quantity in plan.allocations:
+        warehouse = warehouses[code]
+        stock = session.get(Stock, (warehouse.id, sku_id))
+        stock.reserved += quantity
+        stock.updated_at = datetime.now(timezone.utc)
+        reservation.allocations.append(Allocation(warehouse_id=warehouse.id, sku_id=sku_id,
+                                                  quantity=quantity, warehouse=warehouse))
+        _write_ledger(session, caller, stock, "reservation", reservation.order_id, 0, quantity,
+                      f"held for order {reservation.order_id}")
+
+
+def reserve(runtime: Runtime, session: Session, order_id: str, lines: list[Line],
+            province: str, hold_seconds: int | None = None,
+            caller: Caller | None = None) -> Reservation:
+    caller = caller or Caller.current()
+    province_key = _validate(order_id, lines, province, hold_seconds)
+    fingerprint = _fingerprint(lines)
+    if existing := session.get(Reservation, order_id):
+        return _same_or_refuse(existing, fingerprint)
+    known = known_sku_ids(session, [line.sku_id for line in lines])
+    unknown = [(f"lines[{i}].sku_id", line.sku_id) for i, line in enumerate(lines)
+               if line.sku_id not in known]
+    if unknown:
+        raise unknown_skus(unknown)
+    need = {line.sku_id: line.quantity for line in lines}
+    # Unlocked first look: stale figures can only be too high under a rush of reservations, and
+    # the locked pass below decides; a sold-out SKU turns buyers away without its lock.
+    if not (first_look := allocate(need, _candidates(session, need, province_key))).ok:
+        raise _shortage(first_look, lines)
+    plan = _plan_locked(session, need, province_key, lines)
+    # A retry of this very order may have won the locks first.
+    if existing := session.get(Reservation, order_id, populate_existing=True):
+        return _same_or_refuse(existing, fingerprint)
+    now = datetime.now(timezone.utc)
+    reservation = Reservation(
+        order_id=order_id, status="held", fingerprint=fingerprint,
+        lines=[{"sku_id": line.sku_id, "quantity": line.quantity} for line in lines],
+        province=province_key, reason="", shortfall=[], created_at=now, updated_at=now,
+        expires_at=now + timedelta(seconds=hold_seconds or default_hold_seconds()))
+    session.add(reservation)
+    _hold(session, caller, reservation, plan)
+    availability.announce(runtime, session, list(need))
+    return reservation
+
+
+def get(session: Session, order_id: str) -> Reservation:
+    return _found(session.get(Reservation, order_id) if order_id else None, order_id)
+
+
+def _locked(session: Session, order_id: str) -> Reservation:
+    return _found(session.scalar(select(Reservation).where(Reservation.order_id == order_id)
+                                 .with_for_update().execution_options(populate_existing=True)),
+                  order_id)
+
+
+def _found(reservation: Reservation | None, order_id: str) -> Reservation:
+    if reservation is None:
+        raise NotFound(f"no reservation for order {order_id!r}",
+                       [FieldViolation("order_id", "exists",
+                                       f"order {order_id!r} has no reservation")])
+    return reservation
+
+
+def _lock_skus_of(session: Session, reservation: Reservation) -> list[str]:
+    sku_ids = sorted({a.sku_id for a in reservation.allocations})
+    for sku_id in sku_ids:
+        lock_sku(session, sku_id)
+    return sku_ids
+
+
+def _give_back(runtime: Runtime, session: Session, caller: Caller, reservation: Reservation,
+               status: str, reason: str) -> None:
+    sku_ids = _lock_skus_of(session, reservation)
+    for a in reservation.allocations:
+        stock = session.get(Stock, (a.warehouse_id, a.sku_id), populate_existing=True)
+        stock.reserved -= a.quantity
+        stock.updated_at = datetime.now(timezone.utc)
+        _write_ledger(session, caller, stock, "release", reservation.order_id, 0, -a.quantity,
+                      f"{status} for order {reservation.order_id}: {reason}")
+    reservation.status, reservation.reason = status, reason[:200]
+    reservation.updated_at = datetime.now(timezone.utc)
+    availability.announce(runtime, session, sku_ids)
+
+
+def release(runtime: Runtime, session: Session, order_id: str, reason: str = "",
+            caller: Caller | None = None) -> Reservation:
+    caller = caller or Caller.current()
+    v = Violations()
+    v.check(bool(order_id), "order_id", "required", "order_id is required")
+    v.check(len(reason) <= 200, "reason", "length", "the reason has at most 200 characters")
+    v.raise_if_any("the release is invalid")
+    reservation = _locked(session, order_id)
+    if reservation.status in ("released", "expired"):
+        return reservation  # released before: nothing more to give back
+    if reservation.status == "committed":
+        raise FailedPrecondition(
+            f"order {order_id}'s stock was committed (paid); it is no longer held",
+            [FieldViolation("order_id", "held", "only held stock can be released; goods of a "
+                                                "paid order come back through a return")])
+    _give_back(runtime, session, caller, reservation, "released", reason or "released")
+    return reservation
+
+
+def commit(runtime: Runtime, session: Session, order_id: str,
+           caller: Caller | None = None) -> Reservation:
+    caller = caller or Caller.current()
+    if not order_id:
+        raise InvalidArgument.field("order_id", "required", "order_id is required")
+    reservation = _locked(session, order_id)
+    if reservation.status == "committed":
+        return reservation
+    if reservation.status in ("released", "expired"):
+        raise FailedPrecondition(
+            f"order {order_id}'s reservation was {reservation.status} ({reservation.reason})",
+            [FieldViolation("order_id", "held",
+                            f"the stock is no longer held ({reservation.status}); reserve again")])
+    sku_ids = _lock_skus_of(session, reservation)
+    for a in reservation.allocations:
+        stock = session.get(Stock, (a.warehouse_id, a.sku_id), populate_existing=True)
+        stock.on_hand -= a.quantity  # the goods now belong to the order's shipment
+        stock.reserved -= a.quantity
+        stock.updated_at = datetime.now(timezone.utc)
+        _write_ledger(session, caller, stock, "commit", order_id, -a.quantity, -a.quantity,
+                      f"order {order_id} paid")
+    reservation.status, reservation.updated_at = "committed", datetime.now(timezone.utc)
+    availability.announce(runtime, session, sku_ids)
+    return reservation
+
+
+def reserve_again_and_commit(runtime: Runtime, session: Session, order_id: str,
+                             lines: list[Line], province: str, caller: Caller
+                             ) -> tuple[Reservation, Plan | None]:
+    """For a paid order whose hold lapsed (or never reached us): holds and commits at once.
+    Returns the reservation and, when stock is short, the failed plan (nothing is held then)."""
+    province_key = _validate(order_id, lines, province, None)
+    need: dict[str, int] = {}
+    for line in lines:
+        need[line.sku_id] = need.get(line.sku_id, 0) + line.quantity
+    reservation = session.get(Reservation, order_id)
+    now = datetime.now(timezone.utc)
+    if reservation is None:
+        reservation = Reservation(
+            order_id=order_id, status="released", fingerprint=_fingerprint(lines),
+            lines=[{"sku_id": s, "quantity": q} for s, q in need.items()],
+            province=province_key, reason="paid without a reservation", shortfall=[],
+            created_at=now, updated_at=now, expires_at=now)
+        session.add(reservation)
+    merged = [Line(s, q) for s, q in need.items()]
+    unknown = set(need) - known_sku_ids(session, list(need))
+    try:
+        if unknown:  # goods nobody registered cannot be shipped: all of them are missing
+            raise ResourceExhausted("unknown SKUs")
+        with session.begin_nested():
+            plan = _plan_locked(session, need, province_key, merged)
+    except ResourceExhausted:
+        plan = allocate(need, _candidates(session, need, province_key))
+        missing = {**plan.shortfall, **{s: need[s] for s in unknown}}
+        plan = Plan([], missing)
+        reservation.shortfall = [{"sku_id": s, "requested": need[s], "missing": m}
+                                 for s, m in missing.items()]
+        reservation.updated_at = now
+        return reservation, plan
+    reservation.allocations.clear()
+    session.flush()
+    reservation.status, reservation.shortfall = "held", []
+    _hold(session, caller, reservation, plan)
+    session.flush()
+    return commit(runtime, session, order_id, caller), None
+
+
+def expire_due(runtime: Runtime, now: datetime | None = None, limit: int = 200) -> int:
+    """Expires held reservations past their time, one transaction each (short, and never
+    holding two reservations' SKU locks at once). Replicas skip each other's rows."""
+    now = now or datetime.now(timezone.utc)
+    caller = Caller("logistics-worker", "reservation-expiry")
+    expired = 0
+    for _ in range(limit):
+        with runtime.transaction() as session:
+            reservation = session.scalar(
+                select(Reservation)
+                .where(Reservation.status == "held", Reservation.expires_at <= now)
+                .order_by(Reservation.expires_at).limit(1)
+                .with_for_update(skip_locked=True))
+            if reservation is None:
+                break
+            _give_back(runtime, session, caller, reservation, "expired", "hold expired unpaid")
+            expired += 1
+    if expired:
+        log.info("expired %s reservations", expired)
+    return expired
