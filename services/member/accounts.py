@@ -26,9 +26,22 @@ def me(session: Session, user_id: str) -> CustomerProfile | Staff:
     except ValueError:
         raise Unauthenticated(NOT_SIGNED_IN) from None
     member = session.get(Member, user_id)
-    if member is not None:
+    if member is not None and member.deleted_at is None:
         return CustomerProfile(member, session.get(ShoppingHabits, member.id))
     staff = session.get(Staff, user_id)
     if staff is not None and not staff.disabled:
         return staff
     raise Unauthenticated(NOT_SIGNED_IN)
+
+
+def require_member(session: Session, user_id: str, *, lock: bool = False) -> Member:
+    """The calling shopper's live account; a deleted or unknown one is UNAUTHENTICATED (their
+    access token may not have expired yet, but their account is gone)."""
+    try:
+        uuid.UUID(user_id)
+    except ValueError:
+        raise Unauthenticated(NOT_SIGNED_IN) from None
+    member = session.get(Member, user_id, with_for_update=lock)
+    if member is None or member.deleted_at is not None:
+        raise Unauthenticated(NOT_SIGNED_IN)
+    return member

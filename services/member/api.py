@@ -11,12 +11,13 @@ from servicekit.context import current
 from servicekit.errors import PermissionDenied
 from servicekit.runtime import Runtime
 
-from . import accounts, bootstrap, rules
+from . import accounts, bootstrap, profile_api, rules
 from .auth import Auth
 from .clock import rfc3339
 from .models import Staff
 from .staff import StaffAdmin, StaffChanges
 from .tokens import IssuedPair, TokenIssuer, load_jwt_secret
+from .vault import default_vault
 from .wechat import WechatClient, WechatConfig
 
 
@@ -137,5 +138,7 @@ def register(server: grpc.Server, runtime: Runtime) -> list[str]:
     member_pb2_grpc.add_AuthServiceServicer_to_server(
         AuthServicer(runtime, auth, staff, issuer), server)
     member_pb2_grpc.add_StaffServiceServicer_to_server(StaffServicer(runtime, staff), server)
+    vault = default_vault()  # keys read now: a misconfigured key ring stops the start-up
     return [member_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
-            member_pb2.DESCRIPTOR.services_by_name["StaffService"].full_name]
+            member_pb2.DESCRIPTOR.services_by_name["StaffService"].full_name,
+            profile_api.register(server, runtime, vault)]

@@ -126,7 +126,8 @@ class Auth:
         """The roles a refreshed token carries, read now (an admin may have changed them);
         None when the account may no longer sign in."""
         if kind == CUSTOMER:
-            return () if session.get(Member, subject_id) is not None else None
+            member = session.get(Member, subject_id)
+            return () if member is not None and member.deleted_at is None else None
         staff = session.get(Staff, subject_id)
         if staff is None or staff.disabled:
             return None

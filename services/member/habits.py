@@ -15,6 +15,7 @@ from .clock import utcnow
 from .models import ShoppingHabits
 
 log = logging.getLogger(__name__)
+FAVOURITES = 5
 
 
 def average_fen(total_fen: int, count: int) -> int:
@@ -54,8 +55,26 @@ def record_paid_order(session: Session, paid: order_events_pb2.OrderPaid,
     if paid_at is not None and (habits.last_order_at is None
                                 or _utc(habits.last_order_at) < paid_at):
         habits.last_order_at = paid_at
+    habits.category_units = add_category_units(habits.category_units or {}, paid.lines)
     habits.updated_at = utcnow()
     return habits
+
+
+def add_category_units(counts: dict, lines) -> dict:
+    """A new dict (the JSON column sees the change): units per category, gift lines excluded."""
+    counts = dict(counts)
+    for line in lines:
+        if line.gift:
+            continue
+        for category_id in line.category_ids:
+            counts[category_id] = counts.get(category_id, 0) + line.quantity
+    return counts
+
+
+def favourite_categories(habits: ShoppingHabits | None, limit: int = FAVOURITES) -> list[str]:
+    """Most units first; ties by category id, so the answer is stable."""
+    counts = (habits.category_units if habits else None) or {}
+    return [c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 
 def _utc(moment: datetime) -> datetime:

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit.db import declarative_base
+from servicekit.db import BigId, declarative_base
 
 Base = declarative_base()
 
 
 class Member(Base):
-    """A shopper, created the first time their WeChat openid signs in."""
+    """A shopper, created the first time their WeChat openid signs in. A deleted member keeps
+    this row, anonymised (openid replaced, nickname and avatar cleared), for the orders naming it."""
     __tablename__ = "members"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -23,6 +34,7 @@ class Member(Base):
     avatar_url: Mapped[str] = mapped_column(String(512), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ShoppingHabits(Base):
@@ -37,6 +49,8 @@ class ShoppingHabits(Base):
     total_paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     average_order_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     last_order_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # category id -> units bought (gift lines excluded): the favourite categories are the top ones.
+    category_units: Mapped[dict | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -69,3 +83,218 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_refresh_tokens_subject", "subject_kind", "subject_id"),)
+
+
+# --- personal data (ciphertexts: see pii.py) --------------------------------------------------
+
+class MemberProfile(Base):
+    """What a shopper tells us about themselves. Name, phone and birthday are AES-GCM ciphertexts
+    (`pii.Cipher`, key id beside each); the phone's keyed hash finds a member by phone. Sizes are
+    not personal data in the privacy rule's sense and stay readable for reports."""
+    __tablename__ = "member_profiles"
+
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name_enc: Mapped[str | None] = mapped_column(Text)
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    birthday_enc: Mapped[str | None] = mapped_column(Text)  # ISO date
+    bra_band: Mapped[int | None] = mapped_column(Integer)    # e.g. 75
+    bra_cup: Mapped[str] = mapped_column(String(4), default="")     # e.g. B
+    bottoms_size: Mapped[str] = mapped_column(String(8), default="")  # e.g. M
+    # The last year a birthday gift was granted, so the daily timer skips those already served.
+    birthday_gift_year: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Address(Base):
+    """A shipping address; everything but the flags is one ciphertext of its JSON."""
+    __tablename__ = "addresses"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(36), index=True)
+    payload_enc: Mapped[str] = mapped_column(Text)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConsentRecord(Base):
+    """Append-only: every grant and withdrawal, with when and through what; the latest counts."""
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[str] = mapped_column(String(36))
+    purpose: Mapped[str] = mapped_column(String(32))   # marketing
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(64))    # e.g. miniprogram:profile_page
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_consent_records_member", "member_id", "purpose", "id"),)
+
+
+# --- tiers --------------------------------------------------------------------------------------
+
+class Tier(Base):
+    """A membership tier and its benefits. A member holds the highest-ranked tier whose threshold
+    they reach (cumulative completed spend minus refunds, or lifetime earned points)."""
+    __tablename__ = "tiers"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32))
+    rank: Mapped[int] = mapped_column(Integer, unique=True)
+    threshold_kind: Mapped[str] = mapped_column(String(8))  # spend | points
+    threshold: Mapped[int] = mapped_column(BigInteger)      # fen or points
+    discount_percent: Mapped[int] = mapped_column(Integer)  # 95 = 95折, 100 = none
+    points_multiplier_percent: Mapped[int] = mapped_column(Integer)  # 150 = 1.5x
+    free_shipping_threshold_fen: Mapped[int] = mapped_column(BigInteger)  # 0: no tier benefit
+    priority_shipping: Mapped[bool] = mapped_column(Boolean)
+    exclusive_service: Mapped[bool] = mapped_column(Boolean)
+    early_access: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint("threshold >= 0", name="threshold_not_negative"),)
+
+
+class MemberTier(Base):
+    """The tier a member holds now, and when it last changed."""
+    __tablename__ = "member_tiers"
+
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tier_code: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MemberOrder(Base):
+    """What member knows of one order, from order events: what it cost, what was refunded, the
+    points it earned and clawed back. Tier spend and refund claw-backs are computed from here."""
+    __tablename__ = "member_orders"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(36), index=True)
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)   # sum of order.refunded
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # as order.completed said
+    points_earned: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_clawed_back: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class YearlyReview(Base):
+    """One row per year whose tier review ran: the replica that inserts it does the review."""
+    __tablename__ = "yearly_reviews"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- points -------------------------------------------------------------------------------------
+
+class PointsAccount(Base):
+    """A member's balance (the sum of their ledger), locked row by row when it changes."""
+    __tablename__ = "points_accounts"
+
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    earned_total: Mapped[int] = mapped_column(BigInteger, default=0)  # earned minus clawed back
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+
+
+class PointsEntry(Base):
+    """The ledger: appended, never updated except `remaining` of a credit (the lot it forms,
+    consumed first-in first-out by debits and by expiry)."""
+    __tablename__ = "points_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(16))  # earn redeem expire adjust clawback spend return
+    points: Mapped[int] = mapped_column(BigInteger)  # + credit, - debit
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    ref: Mapped[str | None] = mapped_column(String(80))  # order id, refund id, redemption id ...
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    actor: Mapped[str] = mapped_column(String(36), default="")  # staff id of an adjustment
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # credits
+    remaining: Mapped[int] = mapped_column(BigInteger, default=0)  # credits: not yet consumed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_points_entries_member", "member_id", "id"),
+        # One entry per (kind, reference): an order earns once, spends once, is returned once.
+        Index("uq_points_entries_kind_ref", "kind", "ref", unique=True),
+        Index("ix_points_entries_open_lots", "expires_at", "id"),
+    )
+
+
+class PointsAllocation(Base):
+    """Which lots a debit consumed, so a returned spend goes back to the lots it came from (with
+    their own expiry) instead of renewing points that were about to expire."""
+    __tablename__ = "points_allocations"
+
+    debit_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    lot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+
+
+class LoyaltySettings(Base):
+    """Staff-configurable rules, one row (id 1)."""
+    __tablename__ = "loyalty_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    earn_unit_fen: Mapped[int] = mapped_column(BigInteger)       # every 10000 fen (¥100) paid ...
+    earn_points_per_unit: Mapped[int] = mapped_column(Integer)   # ... earns 10 points
+    expire_after_years: Mapped[int] = mapped_column(Integer)     # 1: at the end of the next year
+    birthday_coupon_template_id: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(36), default="")
+
+
+# --- points mall and birthday gifts ---------------------------------------------------------------
+
+class MallItem(Base):
+    """Something points buy: a coupon (issued by promotion on `points.redeemed`) or a gift."""
+    __tablename__ = "mall_items"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # coupon | gift
+    title: Mapped[str] = mapped_column(String(64))
+    coupon_template_id: Mapped[str] = mapped_column(String(64), default="")
+    points_price: Mapped[int] = mapped_column(BigInteger)
+    stock: Mapped[int] = mapped_column(BigInteger)
+    per_member_limit: Mapped[int] = mapped_column(Integer, default=0)  # 0: no limit
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint("stock >= 0", name="stock_not_negative"),
+                      CheckConstraint("points_price > 0", name="price_positive"))
+
+
+class Redemption(Base):
+    __tablename__ = "redemptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(36))
+    item_id: Mapped[str] = mapped_column(String(36))
+    quantity: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInteger)
+    request_key: Mapped[str | None] = mapped_column(String(80))  # the client's idempotency key
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_redemptions_member_item", "member_id", "item_id"),
+                      Index("uq_redemptions_member_key", "member_id", "request_key", unique=True))
+
+
+class BirthdayGrant(Base):
+    """One per member and year: the unique key is what makes the daily timer safe on replicas."""
+    __tablename__ = "birthday_grants"
+
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grant_id: Mapped[str] = mapped_column(String(36), unique=True)
+    coupon_template_id: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

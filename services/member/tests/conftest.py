@@ -50,3 +50,21 @@ def admin(staff_api, auth):
     made = staff_api.EnsureAdmin(member_pb2.EnsureAdminRequest(), metadata=as_user("seed", "admin"))
     assert made.created and made.generated_password
     return made.admin.staff_id, made.generated_password, as_user(made.admin.staff_id, "admin")
+
+
+@pytest.fixture
+def profile_api(wechat, grpc_stub_for):
+    from mall.member.v1 import profile_pb2_grpc
+    return grpc_stub_for("member", profile_pb2_grpc.ProfileServiceStub)
+
+
+@pytest.fixture
+def shopper(auth):
+    """sign_in("name") -> (member id, metadata to call as them); each name a new shopper."""
+    import uuid
+
+    def sign_in(name: str = "shopper"):
+        login = auth.WechatLogin(member_pb2.WechatLoginRequest(code=f"{name}{uuid.uuid4().hex[:8]}~1"))
+        return login.member_id, as_user(login.member_id)
+
+    return sign_in
