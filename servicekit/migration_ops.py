@@ -39,3 +39,23 @@ def drop_plumbing_tables_v1() -> None:
     op.drop_index("ix_outbox_unpublished", table_name="outbox")
     op.drop_table("outbox")
     op.drop_table("inbox")
+
+
+def create_idempotency_table_v1() -> None:
+    """servicekit.idempotency's table, for a service that opts in."""
+    op.create_table(
+        "idempotent_requests",
+        sa.Column("scope", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=128), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("response", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("scope", "key", name="pk_idempotent_requests"),
+    )
+    op.create_index("ix_idempotent_requests_created_at", "idempotent_requests", ["created_at"],
+                    unique=False)
+
+
+def drop_idempotency_table_v1() -> None:
+    op.drop_index("ix_idempotent_requests_created_at", table_name="idempotent_requests")
+    op.drop_table("idempotent_requests")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import grpc
 from mall.order.v1 import order_pb2, order_pb2_grpc
 
-from servicekit import context
+from servicekit import context, idempotency
 from servicekit.context import current
 from servicekit.runtime import Runtime
 
@@ -39,8 +39,12 @@ class CartService(order_pb2_grpc.CartServiceServicer):
     def AddCartItem(self, request, context):
         member_id = caller_member_id()
         with self.runtime.transaction() as session:
-            return cart_to_proto(cart.add_item(session, member_id, request.sku_id, request.quantity,
-                                               current().idempotency_key))
+            return idempotency.run_once(
+                session, scope=f"cart.add:{member_id}", key=current().idempotency_key,
+                request={"sku_id": request.sku_id, "quantity": request.quantity},
+                response_type=order_pb2.Cart,
+                work=lambda: cart_to_proto(cart.add_item(session, member_id, request.sku_id,
+                                                         request.quantity)))
 
     def UpdateCartItem(self, request, context):
         member_id = caller_member_id()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -17,13 +17,11 @@ from servicekit.errors import (
     Violations,
 )
 
-from .models import CartAddRequest, CartItem, ProductSku
+from .models import CartItem, ProductSku
 
 MIN_QUANTITY, MAX_QUANTITY = 1, 99
 MAX_LINES = 50  # a cart is a shopping list, not a warehouse: keeps checkout quotes bounded
 MAX_SKU_ID_LENGTH = 64
-MAX_IDEMPOTENCY_KEY_LENGTH = 128
-ADD_REQUESTS_KEPT = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -78,13 +76,10 @@ def get_cart(session: Session, member_id: str) -> CartView:
     return CartView(lines)
 
 
-def add_item(session: Session, member_id: str, sku_id: str, quantity: int,
-             idempotency_key: str = "") -> CartView:
-    """Adds to the cart (quantities of the same SKU sum). With an idempotency key, a retry of an
-    add already done returns the cart without adding again."""
+def add_item(session: Session, member_id: str, sku_id: str, quantity: int) -> CartView:
+    """Adds to the cart (quantities of the same SKU sum). Adding is not idempotent: the api runs
+    it under the caller's idempotency key."""
     _check_input(sku_id, quantity)
-    if idempotency_key and not _first_time(session, member_id, idempotency_key, sku_id, quantity):
-        return get_cart(session, member_id)
     _require_buyable(session, sku_id)
     now = datetime.now(timezone.utc)
     line = _line_for_update(session, member_id, sku_id)
@@ -104,30 +99,6 @@ def add_item(session: Session, member_id: str, sku_id: str, quantity: int,
             f"so add at most {MAX_QUANTITY - line.quantity}")
     line.quantity, line.updated_at = total, now
     return get_cart(session, member_id)
-
-
-def _first_time(session: Session, member_id: str, key: str, sku_id: str, quantity: int) -> bool:
-    """Records the key (rolled back with the add if the add fails); False when it was done."""
-    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise InvalidArgument.field("idempotency-key", "max_length",
-                                    f"the idempotency key has at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters")
-    if _insert_new(session, CartAddRequest, member_id=member_id, idempotency_key=key,
-                   sku_id=sku_id, quantity=quantity, created_at=datetime.now(timezone.utc)):
-        return True
-    done = session.get(CartAddRequest, (member_id, key))
-    if (done.sku_id, done.quantity) != (sku_id, quantity):
-        raise FailedPrecondition(
-            f"idempotency key {key!r} already added {done.quantity} of {done.sku_id}",
-            [FieldViolation("idempotency-key", "reused",
-                            "this key already did a different add; use a new key for a new add, "
-                            "the same key only to retry the same one")])
-    return False
-
-
-def purge_add_requests(session: Session, now: datetime | None = None) -> int:
-    """Forgets add keys older than a day: no client retries that late."""
-    cutoff = (now or datetime.now(timezone.utc)) - ADD_REQUESTS_KEPT
-    return session.execute(delete(CartAddRequest).where(CartAddRequest.created_at < cutoff)).rowcount
 
 
 def update_item(session: Session, member_id: str, sku_id: str, quantity: int) -> CartView:

@@ -6,9 +6,11 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from servicekit import idempotency
 from servicekit.db import BigId, declarative_base
 
 Base = declarative_base()
+idempotency.add_to(Base.metadata)  # PlaceOrder and AddCartItem honour idempotency keys
 
 
 class ProductSku(Base):
@@ -41,15 +43,3 @@ class CartItem(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class CartAddRequest(Base):
-    """An AddCartItem already done under the caller's idempotency key: adding sums quantities,
-    so a retried or double-tapped add must not add twice. Kept a day (the worker purges)."""
-    __tablename__ = "cart_add_requests"
-
-    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    sku_id: Mapped[str] = mapped_column(String(64))
-    quantity: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

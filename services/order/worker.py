@@ -1,12 +1,13 @@
 """Order's reactions. First slice: keep the product read model in step with catalog, and forget
-cart add keys once no client would retry them."""
+idempotency keys once no client would retry them."""
 from __future__ import annotations
 
 from mall.events.v1 import catalog_events_pb2 as catalog
 
+from servicekit import idempotency
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import cart, products
+from . import products
 
 
 class Worker(EventWorker):
@@ -29,6 +30,6 @@ class Worker(EventWorker):
             snapshot.product_id, snapshot.title, False, snapshot.version, snapshot.skus))
 
     @timer(3600)
-    def purge_cart_add_keys(self):
+    def purge_idempotency_keys(self):
         with self.runtime.transaction() as session:
-            cart.purge_add_requests(session)
+            idempotency.purge(session)

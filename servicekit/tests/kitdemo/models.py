@@ -3,9 +3,11 @@ from datetime import datetime
 from sqlalchemy import DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from servicekit import idempotency
 from servicekit.db import declarative_base
 
 Base = declarative_base()
+idempotency.add_to(Base.metadata)
 
 
 class Note(Base):

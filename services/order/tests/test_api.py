@@ -9,6 +9,7 @@ from services.order import products
 from .helpers import catalog_product
 
 ALICE = (("x-mall-user-id", "member-alice"),)
+BOB = (("x-mall-user-id", "member-bob"),)
 
 
 @pytest.fixture
@@ -55,3 +56,22 @@ def test_a_retried_add_with_an_idempotency_key_adds_once(stub):
     request = order_pb2.AddCartItemRequest(sku_id="sku-75b-black", quantity=2)
     stub.AddCartItem(request, metadata=keyed)
     assert stub.AddCartItem(request, metadata=keyed).lines[0].quantity == 2
+    assert stub.AddCartItem(request, metadata=ALICE + (("idempotency-key", "add-2"),)) \
+        .lines[0].quantity == 4
+    # Keys are the caller's own: Bob's "add-1" is a new add to his cart.
+    assert stub.AddCartItem(request, metadata=BOB + (("idempotency-key", "add-1"),)) \
+        .lines[0].quantity == 2
+
+
+def test_a_key_reused_for_another_add_is_refused_and_a_failed_add_keeps_it_free(stub):
+    keyed = ALICE + (("idempotency-key", "add-3"),)
+    with pytest.raises(grpc.RpcError) as err:
+        stub.AddCartItem(order_pb2.AddCartItemRequest(sku_id="sku-nope", quantity=1), metadata=keyed)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    stub.AddCartItem(order_pb2.AddCartItemRequest(sku_id="sku-75b-black", quantity=1), metadata=keyed)
+    with pytest.raises(grpc.RpcError) as err:
+        stub.AddCartItem(order_pb2.AddCartItemRequest(sku_id="sku-75b-black", quantity=5),
+                         metadata=keyed)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert [(v.field, v.rule) for v in violations_from_trailers(err.value.trailing_metadata())] \
+        == [("idempotency-key", "reused")]

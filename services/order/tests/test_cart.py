@@ -163,34 +163,3 @@ def test_two_concurrent_adds_of_a_new_sku_both_count(on_sale):
     assert errors == []
     assert [(line.sku_id, line.quantity) for line in run(on_sale, cart.get_cart, ALICE).lines] == \
         [("sku-75b-black", 6)]
-
-
-def test_a_retried_add_with_the_same_key_adds_once(on_sale):
-    run(on_sale, cart.add_item, ALICE, "sku-75b-black", 2, "tap-1")
-    assert run(on_sale, cart.add_item, ALICE, "sku-75b-black", 2, "tap-1").lines[0].quantity == 2
-    assert run(on_sale, cart.add_item, ALICE, "sku-75b-black", 2, "tap-2").lines[0].quantity == 4
-    # Keys are per member: Bob's "tap-1" is his own.
-    assert run(on_sale, cart.add_item, BOB, "sku-75b-black", 1, "tap-1").lines[0].quantity == 1
-
-
-def test_a_key_reused_for_another_add_is_refused(on_sale):
-    run(on_sale, cart.add_item, ALICE, "sku-75b-black", 2, "tap-1")
-    with pytest.raises(FailedPrecondition) as err:
-        run(on_sale, cart.add_item, ALICE, "sku-80c-nude", 2, "tap-1")
-    assert fields(err) == {("idempotency-key", "reused")}
-
-
-def test_a_failed_add_does_not_keep_its_key(on_sale):
-    with pytest.raises(InvalidArgument):
-        run(on_sale, cart.add_item, ALICE, "sku-nope", 1, "tap-1")
-    run(on_sale, cart.add_item, ALICE, "sku-75b-black", 1, "tap-1")  # the key is still free
-    assert run(on_sale, cart.get_cart, ALICE).lines[0].quantity == 1
-
-
-def test_add_keys_are_forgotten_after_a_day(on_sale):
-    from datetime import datetime, timedelta, timezone
-    run(on_sale, cart.add_item, ALICE, "sku-75b-black", 1, "tap-1")
-    later = datetime.now(timezone.utc) + timedelta(hours=25)
-    with on_sale.transaction() as session:
-        assert cart.purge_add_requests(session, later) == 1
-    assert run(on_sale, cart.add_item, ALICE, "sku-75b-black", 1, "tap-1").lines[0].quantity == 2
