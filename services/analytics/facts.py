@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from servicekit.db import dialect_insert
 from servicekit.events import Event
+from servicekit.shanghai import as_utc, shanghai_day
 
 from .models import DailyEventCount, Fact
-from .shanghai import as_utc, shanghai_day
 
 
 def record_fact(session: Session, event: Event) -> bool:

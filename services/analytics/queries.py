@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from servicekit.errors import Violations
+from servicekit.shanghai import as_utc, today_in_shanghai
 
 from .models import DailyEventCount, Fact
-from .shanghai import as_utc, today_in_shanghai
 
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 DEFAULT_DAYS = 7

@@ -1,4 +1,5 @@
-"""Business days are Shanghai calendar days; times are stored in UTC."""
+"""Business rules run on Shanghai time (Asia/Shanghai); times are stored in UTC. One place for the
+zone and the conversions every service needs."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
