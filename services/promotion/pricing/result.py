@@ -1,0 +1,74 @@
+"""What the engine answers: every line's prices and discounts by source, the order-level
+adjustments, gifts, the flash quota each line would take, shipping, the total, an explanation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SOURCES = ("sale", "presale", "member", "threshold", "coupon", "points")
+
+
+@dataclass(frozen=True)
+class Discount:
+    source: str                      # one of SOURCES
+    ref: str                         # campaign id, coupon id, tier code, or "points"
+    fen: int
+
+
+@dataclass(frozen=True)
+class LineQuote:
+    line_id: str
+    sku_id: str
+    product_id: str
+    quantity: int
+    list_price_fen: int
+    list_total_fen: int
+    sale_units: int                  # units at the sale price (the rest at list/member price)
+    price_after_member_and_sale_fen: int  # the line's total after sale, pre-sale and member
+    discounts: tuple[Discount, ...]  # every fen taken off this line, by source, in order
+    payable_fen: int
+    presale_campaign_id: str = ""
+    deposit_fen: int = 0             # pre-sale: paid now for this line
+    balance_fen: int = 0             # pre-sale: the rest of payable_fen, paid in the balance window
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """An order-level discount (threshold, coupon, points), apportioned over lines."""
+    source: str
+    ref: str
+    label: str
+    fen: int
+
+
+@dataclass(frozen=True)
+class GiftLine:
+    campaign_id: str
+    sku_id: str
+    product_id: str
+    title: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class QuotaClaim:
+    """What LockForOrder must take: units of a campaign's SKU quota (flash sale or gift stock)."""
+    campaign_id: str
+    sku_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Quote:
+    lines: tuple[LineQuote, ...]
+    adjustments: tuple[Adjustment, ...]
+    gifts: tuple[GiftLine, ...]
+    quota_claims: tuple[QuotaClaim, ...]
+    coupon_ids: tuple[str, ...]
+    list_total_fen: int
+    discount_total_fen: int          # every discount, points included
+    goods_fen: int                   # goods after every discount but points
+    points_used: int
+    points_fen: int
+    shipping_fee_fen: int
+    total_fen: int                   # goods_fen - points_fen + shipping_fee_fen
+    explanation: tuple[str, ...]
