@@ -45,3 +45,12 @@ def require_member(session: Session, user_id: str, *, lock: bool = False) -> Mem
     if member is None or member.deleted_at is not None:
         raise Unauthenticated(NOT_SIGNED_IN)
     return member
+
+
+def live_member_id(session: Session, member_id: str) -> bool:
+    """Whether an event's member is one of ours and not deleted (imported orders may name a
+    member this database never saw: their events change no points and no tier)."""
+    if not member_id:
+        return False
+    member = session.get(Member, member_id)
+    return member is not None and member.deleted_at is None

@@ -1,11 +1,18 @@
-"""The member worker: reacts to other services' events (no gRPC calls from here)."""
+"""The member worker: reacts to other services' events (no gRPC calls from here) and runs the
+scheduled jobs (points expiry, birthday gifts, the yearly tier review)."""
 from __future__ import annotations
 
 from mall.events.v1 import order_events_pb2
 
-from servicekit.worker import EventWorker, on_event
+from servicekit.config import env_float
+from servicekit.worker import EventWorker, on_event, timer
 
-from . import habits
+from . import birthday, habits, order_effects, sweeps
+from .clock import shanghai_today, utcnow
+from .vault import default_vault
+
+# Hourly by default: each job is idempotent, so running more often than needed only costs a query.
+SWEEP_SECONDS = env_float("SWEEP_SECONDS", 3600.0, "member")
 
 
 class Worker(EventWorker):
@@ -15,3 +22,32 @@ class Worker(EventWorker):
     def order_paid(self, session, event):
         """A paid order updates its member's shopping habits (once per event: the kit's inbox)."""
         habits.record_paid_order(session, event.data, event.occurred_at)
+
+    @on_event("order", "order.paid", order_events_pb2.OrderPaid)
+    def earn_points(self, session, event):
+        """A paid order earns points (every ¥100 → 10 by default, times the tier's multiplier)."""
+        order_effects.earn_for_paid_order(session, event.data, event.occurred_at)
+
+    @on_event("order", "order.completed", order_events_pb2.OrderCompleted)
+    def order_completed(self, session, event):
+        order_effects.order_completed(self.runtime, session, event.data, event.occurred_at)
+
+    @on_event("order", "order.refunded", order_events_pb2.OrderRefunded)
+    def order_refunded(self, session, event):
+        order_effects.order_refunded(self.runtime, session, event.data, event.occurred_at)
+
+    @on_event("order", "order.cancelled", order_events_pb2.OrderCancelled)
+    def order_cancelled(self, session, event):
+        order_effects.order_cancelled(session, event.data, event.occurred_at)
+
+    @timer(SWEEP_SECONDS)
+    def expire_points(self):
+        sweeps.expire_points(self.runtime, utcnow())
+
+    @timer(SWEEP_SECONDS)
+    def birthday_gifts(self):
+        birthday.grant_due(self.runtime, default_vault(), shanghai_today())
+
+    @timer(SWEEP_SECONDS)
+    def yearly_tier_review(self):
+        sweeps.yearly_review(self.runtime, utcnow())

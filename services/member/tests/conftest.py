@@ -68,3 +68,20 @@ def shopper(auth):
         return login.member_id, as_user(login.member_id)
 
     return sign_in
+
+
+@pytest.fixture
+def loyalty_api(wechat, grpc_stub_for):
+    from mall.member.v1 import loyalty_pb2_grpc
+    return grpc_stub_for("member", loyalty_pb2_grpc.LoyaltyServiceStub)
+
+
+@pytest.fixture
+def loyalty_admin(wechat, grpc_stub_for):
+    from mall.member.v1 import loyalty_pb2_grpc
+    return grpc_stub_for("member", loyalty_pb2_grpc.LoyaltyAdminServiceStub)
+
+
+@pytest.fixture
+def operator_md():
+    return as_user("00000000-0000-4000-8000-000000000001", "operator")

@@ -21,3 +21,25 @@ def rpc_error(call, *args, **kwargs) -> grpc.RpcError:
     with pytest.raises(grpc.RpcError) as caught:
         call(*args, **kwargs)
     return caught.value
+
+
+def outbox_events(runtime, event_type: str) -> list[dict]:
+    """The envelopes `runtime` wrote to its outbox for `event_type`, oldest first."""
+    import json
+
+    from sqlalchemy import select
+
+    table = runtime.outbox_table
+    with runtime.engine.connect() as conn:
+        rows = conn.execute(select(table.c.body).where(table.c.event_type == event_type)
+                            .order_by(table.c.id)).scalars().all()
+    return [json.loads(body) for body in rows]
+
+
+def credit(runtime, member_id: str, amount: int, *, expires_at=None, ref=None):
+    """Points credited straight through the ledger (as an adjustment)."""
+    from services.member import points
+
+    with runtime.transaction() as s:
+        return points.credit(s, member_id, points.ADJUST, amount, ref=ref, reason="test",
+                             expires_at=expires_at).entry.id
