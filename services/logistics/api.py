@@ -11,7 +11,7 @@ from servicekit.runtime import Runtime
 
 from . import reservations, stock, warehouses
 from .availability import level
-from .models import LedgerEntry, Reservation, Stock, Warehouse
+from .models import LedgerEntry, Stock, Warehouse
 
 STAFF_ROLES = ("warehouse", "admin")
 
@@ -47,11 +47,11 @@ def entry_message(e: LedgerEntry) -> pb.LedgerEntry:
                           created_at=e.created_at.isoformat())
 
 
-def reservation_message(r: Reservation) -> pb.Reservation:
+def reservation_message(r: reservations.Held) -> pb.Reservation:
     return pb.Reservation(
         order_id=r.order_id, status=RESERVATION_STATUS[r.status],
-        allocations=[pb.StockAllocation(warehouse_code=a.warehouse.code, sku_id=a.sku_id,
-                                        quantity=a.quantity) for a in r.allocations],
+        allocations=[pb.StockAllocation(warehouse_code=code, sku_id=sku_id, quantity=quantity)
+                     for code, sku_id, quantity in r.allocations],
         expires_at=r.expires_at.isoformat(), reason=r.reason,
         lines=[pb.ReserveLine(sku_id=line["sku_id"], quantity=line["quantity"])
                for line in r.lines])

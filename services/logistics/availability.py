@@ -42,22 +42,27 @@ class Availability:
         return events.SkuAvailability(sku_id=self.sku_id, sellable=self.sellable, level=self.level)
 
 
-def summed(session: Session, sku_ids: list[str]) -> dict[str, Availability]:
+def summed(session: Session, sku_ids: list[str], rows: list[Stock] | None = None
+           ) -> dict[str, Availability]:
     """Sellable stock per SKU over active warehouses; a warehouse that oversold (negative
     sellable) counts as zero, never against another warehouse's goods. The thresholds add up
-    too, so LOW means the whole network is at or below the sum of its warehouses' thresholds."""
+    too, so LOW means the whole network is at or below the sum of its warehouses' thresholds.
+    `rows`, when given, are every stock row of these SKUs in active warehouses, current in this
+    transaction (a caller that holds them saves the query)."""
     totals = {sku_id: [0, 0] for sku_id in sku_ids}
-    rows = session.scalars(select(Stock).join(Warehouse)
-                           .where(Stock.sku_id.in_(sku_ids), Warehouse.active.is_(True)))
+    if rows is None:
+        rows = session.scalars(select(Stock).join(Warehouse)
+                               .where(Stock.sku_id.in_(sku_ids), Warehouse.active.is_(True)))
     for stock in rows:
         totals[stock.sku_id][0] += stock.sellable
         totals[stock.sku_id][1] += stock.low_stock_threshold
     return {sku_id: Availability(sku_id, s, t) for sku_id, (s, t) in totals.items()}
 
 
-def announce(runtime: Runtime, session: Session, sku_ids: list[str]) -> dict:
+def announce(runtime: Runtime, session: Session, sku_ids: list[str],
+             rows: list[Stock] | None = None) -> dict:
     """Emits inventory.availability_changed for these SKUs in the caller's transaction."""
     session.flush()
-    current = summed(session, sku_ids)
+    current = summed(session, sku_ids, rows)
     return runtime.emit(session, AVAILABILITY_CHANGED, events.AvailabilityChanged(
         skus=[current[sku_id].message() for sku_id in dict.fromkeys(sku_ids)]))

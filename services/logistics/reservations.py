@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from servicekit.config import env_int
@@ -90,18 +90,81 @@ def _validate(order_id: str, lines: list[Line], province: str, hold_seconds: int
     return key or ""
 
 
-def _candidates(session: Session, need: dict[str, int], province_key: str) -> list[Candidate]:
-    """Active warehouses holding any of the SKUs, with what each can sell, read fresh."""
-    rows = session.scalars(
-        select(Stock).join(Warehouse)
-        .where(Stock.sku_id.in_(list(need)), Warehouse.active.is_(True))
-        .execution_options(populate_existing=True))
-    by_code: dict[str, tuple[Warehouse, dict[str, int]]] = {}
-    for row in rows:
-        by_code.setdefault(row.warehouse.code, (row.warehouse, {}))[1][row.sku_id] = row.sellable
-    return [Candidate(code, provinces.distance_km(province_key, w.latitude, w.longitude),
-                      w.priority, sellable)
-            for code, (w, sellable) in by_code.items()]
+@dataclass(frozen=True)
+class Held:
+    """What a caller sees of a reservation."""
+    order_id: str
+    status: str
+    allocations: list[tuple[str, str, int]]   # (warehouse code, sku_id, quantity)
+    expires_at: datetime
+    lines: list[dict]
+    reason: str = ""
+
+    @classmethod
+    def of(cls, r: Reservation) -> "Held":
+        return cls(r.order_id, r.status, [(a.warehouse.code, a.sku_id, a.quantity)
+                                          for a in r.allocations],
+                   r.expires_at, r.lines, r.reason)
+
+
+@dataclass
+class _Shelf:
+    """One stock row as the hot path reads it (plain values, no ORM object)."""
+    warehouse_id: int
+    sku_id: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    low_stock_threshold: int
+
+    @property
+    def sellable(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.safety_stock)
+
+
+@dataclass
+class _Shelves:
+    """Every stock row of the SKUs in active warehouses (read fresh), and the candidates."""
+    rows: dict[tuple[str, str], _Shelf]   # (warehouse code, sku_id) -> row
+    candidates: list[Candidate]
+
+
+# Built once: reservations are the hottest path of the service, and SQLAlchemy caches the
+# compiled form of a statement object it has seen.
+_STOCK, _WAREHOUSE = Stock.__table__, Warehouse.__table__
+_FREE = _STOCK.c.on_hand - _STOCK.c.reserved - _STOCK.c.safety_stock
+_ACTIVE_ROWS = (_STOCK.join(_WAREHOUSE, _WAREHOUSE.c.id == _STOCK.c.warehouse_id),
+                _STOCK.c.sku_id.in_(bindparam("sku_ids", expanding=True)),
+                _WAREHOUSE.c.active.is_(True))
+_EXISTING = select(Reservation.__table__.c.fingerprint).where(
+    Reservation.__table__.c.order_id == bindparam("order_id"))
+_TOTALS = (select(_STOCK.c.sku_id, func.sum(case((_FREE > 0, _FREE), else_=0)))
+           .select_from(_ACTIVE_ROWS[0]).where(*_ACTIVE_ROWS[1:]).group_by(_STOCK.c.sku_id))
+_SHELVES = (select(_STOCK.c.warehouse_id, _STOCK.c.sku_id, _STOCK.c.on_hand, _STOCK.c.reserved,
+                   _STOCK.c.safety_stock, _STOCK.c.low_stock_threshold, _WAREHOUSE.c.code,
+                   _WAREHOUSE.c.latitude, _WAREHOUSE.c.longitude, _WAREHOUSE.c.priority)
+            .select_from(_ACTIVE_ROWS[0]).where(*_ACTIVE_ROWS[1:]))
+# Conditional even under the SKU lock: the database has the last word on what is sellable.
+_TAKE = (update(_STOCK)
+         .where(_STOCK.c.warehouse_id == bindparam("w"), _STOCK.c.sku_id == bindparam("s"),
+                _FREE >= bindparam("q"))
+         .values(reserved=_STOCK.c.reserved + bindparam("q"), updated_at=bindparam("now"))
+         .returning(_STOCK.c.on_hand, _STOCK.c.reserved))
+
+
+def _shelves(session: Session, need: dict[str, int], province_key: str) -> _Shelves:
+    rows: dict[tuple[str, str], _Shelf] = {}
+    sellable: dict[str, dict[str, int]] = {}
+    places: dict[str, tuple[float, float, int]] = {}
+    for r in session.execute(_SHELVES, {"sku_ids": list(need)}):
+        shelf = _Shelf(r.warehouse_id, r.sku_id, r.on_hand, r.reserved, r.safety_stock,
+                       r.low_stock_threshold)
+        rows[(r.code, r.sku_id)] = shelf
+        sellable.setdefault(r.code, {})[r.sku_id] = shelf.sellable
+        places[r.code] = (r.latitude, r.longitude, r.priority)
+    return _Shelves(rows, [Candidate(code, provinces.distance_km(province_key, lat, lon),
+                                     priority, sellable[code])
+                           for code, (lat, lon, priority) in places.items()])
 
 
 def _shortage(plan: Plan, lines: list[Line]) -> ResourceExhausted:
@@ -115,88 +178,107 @@ def _shortage(plan: Plan, lines: list[Line]) -> ResourceExhausted:
                              violations)
 
 
-def _same_or_refuse(existing: Reservation, fingerprint: str) -> Reservation:
+def _same_or_refuse(existing: Reservation, fingerprint: str) -> Held:
     if existing.fingerprint != fingerprint:
         raise FailedPrecondition(
             f"order {existing.order_id} already reserved other lines",
             [FieldViolation("lines", "same_as_before",
                             "this order_id already holds a reservation of different lines; "
                             "release it first, or retry with exactly the same lines")])
-    return existing
+    return Held.of(existing)
 
 
 def _plan_locked(session: Session, need: dict[str, int], province_key: str,
-                 lines: list[Line]) -> Plan:
+                 lines: list[Line]) -> tuple[Plan, _Shelves]:
     for sku_id in sorted(need):  # a fixed order: no two reservations wait on each other
         lock_sku(session, sku_id)
-    plan = allocate(need, _candidates(session, need, province_key))
+    shelves = _shelves(session, need, province_key)
+    plan = allocate(need, shelves.candidates)
     if not plan.ok:
         raise _shortage(plan, lines)
-    return plan
+    return plan, shelves
 
 
 def _write_ledger(session: Session, caller: Caller, stock: Stock, kind: str, order_id: str,
                   on_hand_change: int, reserved_change: int, reason: str) -> None:
-    entry = LedgerEntry(warehouse_id=stock.warehouse_id, sku_id=stock.sku_id, kind=kind,
-                        quantity=on_hand_change, on_hand_after=stock.on_hand,
-                        reserved_change=reserved_change, reserved_after=stock.reserved,
-                        order_id=order_id, actor_user_id=caller.user_id[:64],
-                        reason=reason[:500], request_id=caller.request_id[:64],
-                        created_at=datetime.now(timezone.utc))
-    session.add(entry)
+    session.add(LedgerEntry(**_ledger_row(caller, stock.warehouse_id, stock.sku_id, kind,
+                                          order_id, on_hand_change, stock.on_hand,
+                                          reserved_change, stock.reserved, reason)))
 
 
-def _hold(session: Session, caller: Caller, reservation: Reservation, plan: Plan) -> None:
-    """Moves the plan's units into `reserved` and records the allocations."""
-    warehouses = {w.code: w for w in session.scalars(
-        select(Warehouse).where(Warehouse.code.in_({code for code, _, _ in plan.allocations})))}
+def _ledger_row(caller: Caller, warehouse_id: int, sku_id: str, kind: str, order_id: str,
+                on_hand_change: int, on_hand_after: int, reserved_change: int,
+                reserved_after: int, reason: str) -> dict:
+    return dict(warehouse_id=warehouse_id, sku_id=sku_id, kind=kind, quantity=on_hand_change,
+                on_hand_after=on_hand_after, reserved_change=reserved_change,
+                reserved_after=reserved_after, order_id=order_id,
+                actor_user_id=caller.user_id[:64], reason=reason[:500],
+                request_id=caller.request_id[:64], created_at=datetime.now(timezone.utc))
+
+
+def _hold(session: Session, caller: Caller, order_id: str, plan: Plan,
+          shelves: _Shelves) -> list[tuple[str, str, int]]:
+    """Moves the plan's units into `reserved`, records the allocations and their ledger
+    entries (plain statements: this runs under the SKU lock, so it is kept short)."""
+    now = datetime.now(timezone.utc)
+    allocations, entries = [], []
     for code, sku_id, quantity in plan.allocations:
-        warehouse = warehouses[code]
-        stock = session.get(Stock, (warehouse.id, sku_id))
-        stock.reserved += quantity
-        stock.updated_at = datetime.now(timezone.utc)
-        reservation.allocations.append(Allocation(warehouse_id=warehouse.id, sku_id=sku_id,
-                                                  quantity=quantity, warehouse=warehouse))
-        _write_ledger(session, caller, stock, "reservation", reservation.order_id, 0, quantity,
-                      f"held for order {reservation.order_id}")
+        shelf = shelves.rows[(code, sku_id)]
+        after = session.execute(_TAKE, {"w": shelf.warehouse_id, "s": sku_id, "q": quantity,
+                                        "now": now}).one_or_none()
+        if after is None:  # cannot happen under the SKU lock; refuse rather than oversell
+            raise ResourceExhausted(f"{code} no longer has {quantity} of {sku_id}")
+        shelf.on_hand, shelf.reserved = after
+        allocations.append({"order_id": order_id, "warehouse_id": shelf.warehouse_id,
+                            "sku_id": sku_id, "quantity": quantity})
+        entries.append(_ledger_row(caller, shelf.warehouse_id, sku_id, "reservation", order_id,
+                                   0, shelf.on_hand, quantity, shelf.reserved,
+                                   f"held for order {order_id}"))
+    session.execute(insert(Allocation.__table__), allocations)
+    session.execute(insert(LedgerEntry.__table__), entries)
+    return list(plan.allocations)
 
 
 def reserve(runtime: Runtime, session: Session, order_id: str, lines: list[Line],
             province: str, hold_seconds: int | None = None,
-            caller: Caller | None = None) -> Reservation:
+            caller: Caller | None = None) -> Held:
     caller = caller or Caller.current()
     province_key = _validate(order_id, lines, province, hold_seconds)
     fingerprint = _fingerprint(lines)
-    if existing := session.get(Reservation, order_id):
-        return _same_or_refuse(existing, fingerprint)
-    known = known_sku_ids(session, [line.sku_id for line in lines])
-    unknown = [(f"lines[{i}].sku_id", line.sku_id) for i, line in enumerate(lines)
-               if line.sku_id not in known]
-    if unknown:
-        raise unknown_skus(unknown)
+    if session.execute(_EXISTING, {"order_id": order_id}).first() is not None:
+        return _same_or_refuse(session.get(Reservation, order_id), fingerprint)
     need = {line.sku_id: line.quantity for line in lines}
     # Unlocked first look: stale figures can only be too high under a rush of reservations, and
     # the locked pass below decides; a sold-out SKU turns buyers away without its lock.
-    if not (first_look := allocate(need, _candidates(session, need, province_key))).ok:
-        raise _shortage(first_look, lines)
-    plan = _plan_locked(session, need, province_key, lines)
+    totals = dict(session.execute(_TOTALS, {"sku_ids": list(need)}).all())
+    if len(totals) < len(need):  # no stock row anywhere: maybe a SKU nobody registered
+        known = known_sku_ids(session, list(need))
+        unknown = [(f"lines[{i}].sku_id", line.sku_id) for i, line in enumerate(lines)
+                   if line.sku_id not in known]
+        if unknown:
+            raise unknown_skus(unknown)
+    short = {sku: qty - totals.get(sku, 0) for sku, qty in need.items()
+             if totals.get(sku, 0) < qty}
+    if short:
+        raise _shortage(Plan([], short), lines)
+    plan, shelves = _plan_locked(session, need, province_key, lines)
     # A retry of this very order may have won the locks first.
-    if existing := session.get(Reservation, order_id, populate_existing=True):
-        return _same_or_refuse(existing, fingerprint)
+    if session.execute(_EXISTING, {"order_id": order_id}).first() is not None:
+        return _same_or_refuse(session.get(Reservation, order_id), fingerprint)
     now = datetime.now(timezone.utc)
-    reservation = Reservation(
-        order_id=order_id, status="held", fingerprint=fingerprint,
-        lines=[{"sku_id": line.sku_id, "quantity": line.quantity} for line in lines],
-        province=province_key, reason="", shortfall=[], created_at=now, updated_at=now,
-        expires_at=now + timedelta(seconds=hold_seconds or default_hold_seconds()))
-    session.add(reservation)
-    _hold(session, caller, reservation, plan)
-    availability.announce(runtime, session, list(need))
-    return reservation
+    expires_at = now + timedelta(seconds=hold_seconds or default_hold_seconds())
+    stored_lines = [{"sku_id": line.sku_id, "quantity": line.quantity} for line in lines]
+    session.execute(insert(Reservation.__table__), [{
+        "order_id": order_id, "status": "held", "fingerprint": fingerprint,
+        "lines": stored_lines, "province": province_key, "reason": "", "shortfall": [],
+        "created_at": now, "updated_at": now, "expires_at": expires_at}])
+    allocations = _hold(session, caller, order_id, plan, shelves)
+    availability.announce(runtime, session, list(need), list(shelves.rows.values()))
+    return Held(order_id, "held", allocations, expires_at, stored_lines)
 
 
-def get(session: Session, order_id: str) -> Reservation:
-    return _found(session.get(Reservation, order_id) if order_id else None, order_id)
+def get(session: Session, order_id: str) -> Held:
+    return Held.of(_found(session.get(Reservation, order_id) if order_id else None, order_id))
 
 
 def _locked(session: Session, order_id: str) -> Reservation:
@@ -235,7 +317,7 @@ def _give_back(runtime: Runtime, session: Session, caller: Caller, reservation: 
 
 
 def release(runtime: Runtime, session: Session, order_id: str, reason: str = "",
-            caller: Caller | None = None) -> Reservation:
+            caller: Caller | None = None) -> Held:
     caller = caller or Caller.current()
     v = Violations()
     v.check(bool(order_id), "order_id", "required", "order_id is required")
@@ -243,24 +325,24 @@ def release(runtime: Runtime, session: Session, order_id: str, reason: str = "",
     v.raise_if_any("the release is invalid")
     reservation = _locked(session, order_id)
     if reservation.status in ("released", "expired"):
-        return reservation  # released before: nothing more to give back
+        return Held.of(reservation)  # released before: nothing more to give back
     if reservation.status == "committed":
         raise FailedPrecondition(
             f"order {order_id}'s stock was committed (paid); it is no longer held",
             [FieldViolation("order_id", "held", "only held stock can be released; goods of a "
                                                 "paid order come back through a return")])
     _give_back(runtime, session, caller, reservation, "released", reason or "released")
-    return reservation
+    return Held.of(reservation)
 
 
 def commit(runtime: Runtime, session: Session, order_id: str,
-           caller: Caller | None = None) -> Reservation:
+           caller: Caller | None = None) -> Held:
     caller = caller or Caller.current()
     if not order_id:
         raise InvalidArgument.field("order_id", "required", "order_id is required")
     reservation = _locked(session, order_id)
     if reservation.status == "committed":
-        return reservation
+        return Held.of(reservation)
     if reservation.status in ("released", "expired"):
         raise FailedPrecondition(
             f"order {order_id}'s reservation was {reservation.status} ({reservation.reason})",
@@ -276,7 +358,7 @@ def commit(runtime: Runtime, session: Session, order_id: str,
                       f"order {order_id} paid")
     reservation.status, reservation.updated_at = "committed", datetime.now(timezone.utc)
     availability.announce(runtime, session, sku_ids)
-    return reservation
+    return Held.of(reservation)
 
 
 def reserve_again_and_commit(runtime: Runtime, session: Session, order_id: str,
@@ -303,9 +385,9 @@ def reserve_again_and_commit(runtime: Runtime, session: Session, order_id: str,
         if unknown:  # goods nobody registered cannot be shipped: all of them are missing
             raise ResourceExhausted("unknown SKUs")
         with session.begin_nested():
-            plan = _plan_locked(session, need, province_key, merged)
+            plan, shelves = _plan_locked(session, need, province_key, merged)
     except ResourceExhausted:
-        plan = allocate(need, _candidates(session, need, province_key))
+        plan = allocate(need, _shelves(session, need, province_key).candidates)
         missing = {**plan.shortfall, **{s: need[s] for s in unknown}}
         plan = Plan([], missing)
         reservation.shortfall = [{"sku_id": s, "requested": need[s], "missing": m}
@@ -313,11 +395,12 @@ def reserve_again_and_commit(runtime: Runtime, session: Session, order_id: str,
         reservation.updated_at = now
         return reservation, plan
     reservation.allocations.clear()
-    session.flush()
     reservation.status, reservation.shortfall = "held", []
-    _hold(session, caller, reservation, plan)
     session.flush()
-    return commit(runtime, session, order_id, caller), None
+    _hold(session, caller, order_id, plan, shelves)
+    session.expire_all()  # the hold was written by plain statements: read it back fresh
+    commit(runtime, session, order_id, caller)
+    return session.get(Reservation, order_id), None
 
 
 def expire_due(runtime: Runtime, now: datetime | None = None, limit: int = 200) -> int:

@@ -28,7 +28,7 @@ def reserve(runtime, order_id, lines, province="上海市", **kw):
     with runtime.transaction() as session:
         r = reservations.reserve(runtime, session, order_id, [Line(*x) for x in lines], province,
                                  caller=SAGA, **kw)
-        return r.status, [(a.warehouse.code, a.sku_id, a.quantity) for a in r.allocations]
+        return r.status, r.allocations
 
 
 def stock_of(runtime):
