@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import pika
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from . import migrate, service
 from .config import REPO_ROOT, SERVICES, Settings
@@ -175,6 +175,17 @@ def empty_tables(name: str) -> None:
         else:
             for table in reversed(tables):
                 conn.execute(table.delete())
+
+
+def outbox_events(runtime, event_type: str | None = None) -> list[dict]:
+    """The envelopes a service wrote to its outbox (oldest first), optionally of one type: what a
+    use case announced, read back without a broker."""
+    table = runtime.outbox_table
+    query = select(table.c.body).order_by(table.c.id)
+    if event_type:
+        query = query.where(table.c.event_type == event_type)
+    with runtime.engine.connect() as conn:
+        return [json.loads(body) for body in conn.execute(query).scalars()]
 
 
 @pytest.fixture

@@ -1,16 +1,17 @@
-"""The order service's tables. First slice: the cart, and the product read model it prices from."""
+"""The order service's tables: the cart and the product read model it prices from; orders, their
+lines, status history and staff remarks."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from servicekit import idempotency
 from servicekit.db import BigId, declarative_base
 
 Base = declarative_base()
-idempotency.add_to(Base.metadata)  # PlaceOrder and AddCartItem honour idempotency keys
+idempotency.add_to(Base.metadata)  # AddCartItem's keys (PlaceOrder keeps its key on the order)
 
 
 class ProductSku(Base):
@@ -42,4 +43,123 @@ class CartItem(Base):
     sku_id: Mapped[str] = mapped_column(String(64))
     quantity: Mapped[int] = mapped_column(Integer)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Order(Base):
+    """One order, from the moment the checkout saga starts placing it.
+
+    `status` is moved only by states.py. `placing` and `failed` are the saga's own states: an
+    order is shown to anyone only from `pending_payment` on. Amounts are what the quote said when
+    the order was placed, kept whole so the order explains every fen without promotion.
+    """
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("member_id", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(20), unique=True)
+    member_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    channel: Mapped[str] = mapped_column(String(40), index=True)  # miniprogram | h5 | import:<partner>
+    flash_sale: Mapped[bool] = mapped_column(Boolean, default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    request_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    list_total_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)     # every discount but points
+    points_deduction_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipping_fee_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    payable_fen: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_used: Mapped[int] = mapped_column(BigInteger, default=0)
+    coupon_ids: Mapped[list] = mapped_column(JSON, default=list)
+    explanation: Mapped[list] = mapped_column(JSON, default=list)        # the quote's lines for people
+    member_tier: Mapped[str] = mapped_column(String(32), default="")
+    member_tier_rank: Mapped[int] = mapped_column(Integer, default=0)
+    # The shipping address is personal data: sealed (privacy.py); the province stays readable for
+    # filters and allocation reports.
+    address_sealed: Mapped[str] = mapped_column(Text, default="")
+    province: Mapped[str] = mapped_column(String(32), default="")
+    discreet_packaging: Mapped[bool] = mapped_column(Boolean, default=False)
+    allocation: Mapped[list] = mapped_column(JSON, default=list)         # [{warehouse_code, sku_id, quantity}]
+    shopper_note: Mapped[str] = mapped_column(String(200), default="")
+    failure: Mapped[str] = mapped_column(Text, default="")               # why the saga failed
+    payment_method: Mapped[str] = mapped_column(String(20), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    pay_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # cancelled or refunded
+
+
+class OrderLine(Base):
+    """A line as it was sold: a snapshot of the product, so later catalog edits change nothing."""
+    __tablename__ = "order_lines"
+    __table_args__ = (UniqueConstraint("order_id", "line_no"),)
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)  # <order id>-<line no>
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku_id: Mapped[str] = mapped_column(String(64), index=True)
+    product_id: Mapped[str] = mapped_column(String(64), index=True)
+    sku_code: Mapped[str] = mapped_column(String(64), default="")
+    title: Mapped[str] = mapped_column(String(200))
+    sku_label: Mapped[str] = mapped_column(String(100), default="")      # e.g. "75B 黑色"
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+    image_url: Mapped[str] = mapped_column(String(500), default="")
+    category_ids: Mapped[list] = mapped_column(JSON, default=list)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_fen: Mapped[int] = mapped_column(BigInteger)              # list price
+    discounts: Mapped[dict] = mapped_column(JSON, default=dict)          # fen by source: member, sale, ...
+    paid_fen: Mapped[int] = mapped_column(BigInteger)                    # after every discount
+    gift: Mapped[bool] = mapped_column(Boolean, default=False)
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class OrderStatusChange(Base):
+    """Every transition, with who and why: the order's timeline."""
+    __tablename__ = "order_status_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))   # member:<id> | staff:<id> | system:<job> | event:<type>
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OrderRemark(Base):
+    """A staff member's note on an order (never shown to the shopper)."""
+    __tablename__ = "order_remarks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(String(1000))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OrderNumberDay(Base):
+    """The last order number handed out on one Shanghai calendar day."""
+    __tablename__ = "order_number_days"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)  # YYYYMMDD
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class OrderShipment(Base):
+    """What logistics said about each shipment of an order (from shipment.* events): the order is
+    shipped when every shipment is picked up, delivered when every one is delivered."""
+    __tablename__ = "order_shipments"
+
+    shipment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    carrier: Mapped[str] = mapped_column(String(20), default="")
+    waybill_no: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[int] = mapped_column(Integer)       # logistics' ShipmentState number
+    shipment_count: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

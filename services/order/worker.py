@@ -1,13 +1,17 @@
-"""Order's reactions. First slice: keep the product read model in step with catalog, and forget
-idempotency keys once no client would retry them."""
+"""Order's reactions: the product read model from catalog; payment and shipment events moving
+orders; timers that cancel unpaid orders, complete delivered ones and forget idempotency keys."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from mall.events.v1 import catalog_events_pb2 as catalog
+from mall.events.v1 import logistics_events_pb2 as shipping
+from mall.events.v1 import payment_events_pb2 as payments
 
 from servicekit import idempotency
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import products
+from . import orders, products
 
 
 class Worker(EventWorker):
@@ -28,6 +32,42 @@ class Worker(EventWorker):
         snapshot = products.snapshot_from_event(event.data.product)
         products.apply_product(session, products.ProductSnapshot(
             snapshot.product_id, snapshot.title, False, snapshot.version, snapshot.skus))
+
+    @on_event("payment", "payment.succeeded", payments.PaymentSucceeded)
+    def payment_succeeded(self, session, event):
+        orders.on_payment_succeeded(session, self.runtime, event.data)
+
+    @on_event("payment", "payment.refunded", payments.PaymentRefunded)
+    def payment_refunded(self, session, event):
+        orders.on_payment_refunded(session, self.runtime, event.data)
+
+    # One handler per shipment event type (nameko binds one routing key per entrypoint); the
+    # exception and returned states are customer service's, they do not move the order.
+    @on_event("logistics", "shipment.picked_up", shipping.ShipmentChanged)
+    def shipment_picked_up(self, session, event):
+        orders.on_shipment_changed(session, self.runtime, event.data)
+
+    @on_event("logistics", "shipment.in_transit", shipping.ShipmentChanged)
+    def shipment_in_transit(self, session, event):
+        orders.on_shipment_changed(session, self.runtime, event.data)
+
+    @on_event("logistics", "shipment.out_for_delivery", shipping.ShipmentChanged)
+    def shipment_out_for_delivery(self, session, event):
+        orders.on_shipment_changed(session, self.runtime, event.data)
+
+    @on_event("logistics", "shipment.delivered", shipping.ShipmentChanged)
+    def shipment_delivered(self, session, event):
+        orders.on_shipment_changed(session, self.runtime, event.data)
+
+    @timer(20)
+    def cancel_unpaid_orders(self):
+        with self.runtime.transaction() as session:
+            orders.cancel_overdue(session, self.runtime, datetime.now(timezone.utc))
+
+    @timer(600)
+    def complete_delivered_orders(self):
+        with self.runtime.transaction() as session:
+            orders.complete_overdue(session, self.runtime, datetime.now(timezone.utc))
 
     @timer(3600)
     def purge_idempotency_keys(self):

@@ -44,3 +44,28 @@ def handled(runtime) -> int:
     """Events the worker applied (a duplicate adds no inbox row)."""
     with runtime.transaction() as session:
         return len(session.execute(runtime.inbox_table.select()).all())
+
+
+def test_payment_and_delivery_events_move_an_order_once_through_the_real_worker(
+        runtime, worker_process, publish_event, wait_until):
+    from mall.events.v1 import logistics_events_pb2 as shipping
+
+    from servicekit.testing import outbox_events
+    from services.order.models import Order
+
+    from .orders_helpers import place, succeeded
+
+    def status(order_id):
+        with runtime.transaction() as session:
+            return session.get(Order, order_id).status
+
+    order_id = place(runtime)
+    worker = worker_process("order")
+    paid = publish_event("payment", "payment.succeeded", succeeded(order_id, 43415))
+    wait_until(lambda: status(order_id) == "paid", message="payment.succeeded applied")
+    publish_event("payment", "payment.succeeded", succeeded(order_id, 43415), event_id=paid["id"])
+    publish_event("logistics", "shipment.delivered", shipping.ShipmentChanged(
+        shipment_id="s-1", order_id=order_id, state=shipping.SHIPMENT_DELIVERED, shipment_count=1))
+    wait_until(lambda: status(order_id) == "delivered", message="shipment.delivered applied")
+    assert len(outbox_events(runtime, "order.paid")) == 1
+    assert "Traceback" not in worker.log()

@@ -1,0 +1,123 @@
+"""The order's own records of the checkout saga (checkout.py runs the remote steps):
+
+1. `begin` claims the caller's idempotency key with an order in `placing` (its own transaction,
+   so a retry finds it even if this process dies mid-saga);
+2. the saga quotes, locks coupons and quota, and reserves stock, each step keyed by the order id;
+3. `confirm` writes the priced lines and moves the order to PENDING_PAYMENT with order.created,
+   or `fail` records why it could not be placed (everything taken was released by then).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from mall.common.v1 import common_pb2
+from mall.events.v1 import order_events_pb2 as events
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from servicekit.errors import FailedPrecondition, FieldViolation
+from servicekit.runtime import Runtime
+
+from . import numbering, privacy, states
+from .models import Order, OrderLine
+from .orders import event_lines, lines_of, rfc3339
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    """A line as the quote priced it, with the product snapshot it keeps."""
+    sku_id: str
+    product_id: str
+    title: str
+    quantity: int
+    unit_price_fen: int
+    paid_fen: int
+    discounts: dict[str, int] = field(default_factory=dict)  # fen by source: member, sale, coupon ...
+    sku_code: str = ""
+    sku_label: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+    image_url: str = ""
+    category_ids: tuple[str, ...] = ()
+    gift: bool = False
+
+
+@dataclass(frozen=True)
+class PricedOrder:
+    lines: list[PricedLine]
+    list_total_fen: int
+    discount_fen: int
+    points_deduction_fen: int
+    shipping_fee_fen: int
+    payable_fen: int
+    points_used: int = 0
+    coupon_ids: tuple[str, ...] = ()
+    explanation: tuple[str, ...] = ()
+    member_tier: str = ""
+    member_tier_rank: int = 0
+    flash_sale: bool = False
+
+
+def begin(session: Session, *, member_id: str, idempotency_key: str, fingerprint: str,
+          channel: str, now: datetime) -> tuple[Order, bool]:
+    """The order this request places: a new one in `placing`, or the one an earlier call with the
+    same key made (True when new). The same key for a different cart is refused."""
+    if idempotency_key:
+        done = session.scalar(select(Order).where(Order.member_id == member_id,
+                                                  Order.idempotency_key == idempotency_key))
+        if done is not None:
+            if done.request_fingerprint != fingerprint:
+                raise FailedPrecondition(
+                    f"idempotency key {idempotency_key!r} already placed order {done.order_no}",
+                    [FieldViolation("idempotency-key", "reused",
+                                    "send a new key for a new order; reuse a key only to retry "
+                                    "exactly the same checkout")])
+            return done, False
+    order = Order(id=str(uuid.uuid4()), order_no=numbering.next_order_no(session, now),
+                  member_id=member_id, status="placing", channel=channel,
+                  idempotency_key=idempotency_key or None, request_fingerprint=fingerprint,
+                  created_at=now, updated_at=now)
+    session.add(order)
+    session.flush()
+    return order, True
+
+
+def confirm(session: Session, runtime: Runtime, order: Order, priced: PricedOrder, *,
+            address: common_pb2.Address, discreet: bool, allocation: list[dict],
+            pay_window: timedelta, now: datetime, shopper_note: str = "") -> None:
+    """Writes the priced order and moves it to PENDING_PAYMENT; announces order.created."""
+    for number, line in enumerate(priced.lines, start=1):
+        session.add(OrderLine(
+            id=f"{order.id}-{number}", order_id=order.id, line_no=number, sku_id=line.sku_id,
+            product_id=line.product_id, sku_code=line.sku_code, title=line.title,
+            sku_label=line.sku_label, attributes=dict(line.attributes), image_url=line.image_url,
+            category_ids=list(line.category_ids), quantity=line.quantity,
+            unit_price_fen=line.unit_price_fen, discounts=dict(line.discounts),
+            paid_fen=line.paid_fen, gift=line.gift))
+    order.list_total_fen, order.discount_fen = priced.list_total_fen, priced.discount_fen
+    order.points_deduction_fen, order.shipping_fee_fen = priced.points_deduction_fen, priced.shipping_fee_fen
+    order.payable_fen, order.points_used = priced.payable_fen, priced.points_used
+    order.coupon_ids, order.explanation = list(priced.coupon_ids), list(priced.explanation)
+    order.member_tier, order.member_tier_rank = priced.member_tier, priced.member_tier_rank
+    order.flash_sale, order.discreet_packaging = priced.flash_sale, discreet
+    order.address_sealed, order.province = privacy.seal_address(order.id, address), address.province
+    order.allocation, order.shopper_note = allocation, shopper_note[:200]
+    order.pay_deadline = now + pay_window
+    session.flush()
+    states.move(session, order, "pending_payment", actor=f"member:{order.member_id}",
+                reason="placed", now=now)
+    runtime.emit(session, "order.created", events.OrderCreated(
+        order_id=order.id, order_no=order.order_no, member_id=order.member_id,
+        payable_fen=order.payable_fen, lines=event_lines(lines_of(session, order)),
+        created_at=rfc3339(now), pay_deadline=rfc3339(order.pay_deadline), channel=order.channel,
+        points_used=order.points_used, coupon_ids=order.coupon_ids))
+
+
+def fail(session: Session, order: Order, reason: str, now: datetime) -> None:
+    """The saga could not place the order: kept (with why) so a retry with the same key gets the
+    same answer instead of placing it again."""
+    order.failure = reason[:2000]
+    states.move(session, order, "failed", actor=f"member:{order.member_id}", reason=reason[:500],
+                now=now)
+

@@ -1,0 +1,26 @@
+"""The order's shipping address is personal data: sealed at rest with servicekit.pii under the
+order service's own keys (MALL_ORDER_PII_KEYS), bound to its order so it cannot be moved."""
+from __future__ import annotations
+
+import functools
+
+from google.protobuf import json_format
+from mall.common.v1 import common_pb2
+
+from servicekit import pii
+
+
+@functools.cache
+def _cipher() -> pii.Cipher:
+    return pii.load_cipher("order")
+
+
+def seal_address(order_id: str, address: common_pb2.Address) -> str:
+    return _cipher().encrypt(json_format.MessageToJson(address, indent=None), f"orders/{order_id}/address")
+
+
+def open_address(order_id: str, sealed: str) -> common_pb2.Address:
+    if not sealed:
+        return common_pb2.Address()
+    return json_format.Parse(_cipher().decrypt(sealed, f"orders/{order_id}/address"),
+                             common_pb2.Address())
