@@ -20,6 +20,10 @@ TAGS = [
     {"name": "admin-catalog", "description": "Staff (admin, operator): categories, products, "
                                              "SKUs, media."},
     {"name": "admin-staff", "description": "Admins: staff accounts and their roles."},
+    {"name": "me-member", "description": "The shopper's profile, addresses, consents, points, "
+                                         "tier, the points mall, export and account deletion."},
+    {"name": "admin-members", "description": "Staff (admin, operator): tiers, loyalty settings, "
+                                             "the points mall, point adjustments, members by phone."},
     {"name": "admin-analytics", "description": "Analysts and admins: event counts."},
     {"name": "media", "description": "Product images and videos (a CDN in production)."},
     {"name": "operations", "description": "Liveness, readiness and metrics."},
@@ -85,6 +89,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.include_router(auth.router, responses=problems.COMMON_RESPONSES)
         app.include_router(staff.router, responses=problems.COMMON_RESPONSES)
         needed.append("member")
+    if _has_module("mall.member.v1.loyalty_pb2"):
+        from .routes import admin_members, members
+        app.include_router(members.router, responses=problems.COMMON_RESPONSES)
+        app.include_router(admin_members.router, responses=problems.COMMON_RESPONSES)
     if _has_module("mall.catalog.v1.catalog_pb2"):
         from .routes import admin_catalog, catalog
         app.include_router(catalog.router, responses=problems.COMMON_RESPONSES)
