@@ -32,7 +32,8 @@ def earn_for_paid_order(session: Session, paid: order_events_pb2.OrderPaid, now:
     order.paid_fen = paid.paid_fen
     rules = points.settings(session)
     tier = tiers.held(session, paid.member_id)
-    earned = points.points_for_payment(paid.paid_fen, rules, tier.points_multiplier_percent)
+    goods_fen = max(paid.paid_fen - paid.shipping_fee_fen, 0)  # shipping earns no points
+    earned = points.points_for_payment(goods_fen, rules, tier.points_multiplier_percent)
     if earned <= 0:
         return 0
     paid_at = parse_time(paid.paid_at) or now

@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from servicekit.config import env, var_dir
+from servicekit.config import env
+
+from .dev_secrets import read_or_create
 
 KEYS_FILE = "member_pii_keys"
 HASH_KEY_FILE = "member_phone_hash_key"
@@ -42,22 +44,6 @@ class KeyConfigError(ValueError):
 def _b64decode(text: str) -> bytes:
     """Standard base64 (`openssl rand -base64 32`); binascii.Error is a ValueError."""
     return base64.b64decode(text, validate=True)
-
-
-def _read_or_create(name: str, make) -> str:
-    """The content of var/<name>, written by exactly one process on first start (O_EXCL)."""
-    path = var_dir() / name
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as out:
-            out.write(make())
-    text = path.read_text().strip()
-    if not text:
-        raise KeyConfigError(f"{path} is empty; delete it and start again")
-    return text
 
 
 def _new_key_ring() -> str:
@@ -144,12 +130,12 @@ class PhoneHasher:
 
 
 def load_cipher() -> Cipher:
-    spec = env("PII_KEYS", None, "member") or _read_or_create(KEYS_FILE, _new_key_ring)
+    spec = env("PII_KEYS", None, "member") or read_or_create(KEYS_FILE, _new_key_ring)
     return Cipher(KeyRing.parse(spec))
 
 
 def load_phone_hasher() -> PhoneHasher:
-    text = env("PHONE_HASH_KEY", None, "member") or _read_or_create(
+    text = env("PHONE_HASH_KEY", None, "member") or read_or_create(
         HASH_KEY_FILE, lambda: base64.b64encode(os.urandom(32)).decode())
     try:
         return PhoneHasher(_b64decode(text))

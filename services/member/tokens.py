@@ -6,7 +6,6 @@ Claims (the gateway verifies access tokens with its own code, so this is a contr
 """
 from __future__ import annotations
 
-import os
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from typing import Callable
 import jwt
 
 from servicekit.config import env, var_dir
+
+from .dev_secrets import read_or_create
 
 ALGORITHM = "HS256"
 ACCESS_TTL = timedelta(minutes=15)
@@ -35,18 +36,10 @@ def load_jwt_secret() -> str:
         if len(configured.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"MALL_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
         return configured
-    path = var_dir() / SECRET_FILE
-    try:
-        # O_EXCL: when two processes start together, exactly one writes the secret.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(48))
-    secret = path.read_text().strip()
-    if len(secret.encode()) < MIN_SECRET_BYTES:  # a concurrent writer has not finished yet
-        raise RuntimeError(f"{path} holds no usable secret; delete it and start again")
+    secret = read_or_create(SECRET_FILE, lambda: secrets.token_urlsafe(48))
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise RuntimeError(f"{var_dir() / SECRET_FILE} holds no usable secret; delete it and "
+                           "start again")
     return secret
 
 

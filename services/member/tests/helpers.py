@@ -43,3 +43,28 @@ def credit(runtime, member_id: str, amount: int, *, expires_at=None, ref=None):
     with runtime.transaction() as s:
         return points.credit(s, member_id, points.ADJUST, amount, ref=ref, reason="test",
                              expires_at=expires_at).entry.id
+
+
+def race(calls) -> list:
+    """Runs every zero-argument call in its own thread, released together; the outcomes are
+    "ok" or the gRPC status code each call ended with."""
+    import threading
+
+    outcomes, lock, start = [], threading.Lock(), threading.Barrier(len(calls))
+
+    def run(call):
+        start.wait()
+        try:
+            call()
+            outcome = "ok"
+        except grpc.RpcError as err:
+            outcome = err.code()
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes

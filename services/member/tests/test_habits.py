@@ -51,7 +51,9 @@ def test_the_worker_counts_each_paid_order_once(auth, worker_process, publish_ev
     wait_until(lambda: (h := habits_of(member_runtime, login.member_id)) and
                h.orders_count == 2, timeout=20, message="both orders counted")
     with member_runtime.transaction() as s:
-        inbox = s.execute(select(member_runtime.inbox_table.c.event_id)).scalars().all()
+        inbox_table = member_runtime.inbox_table
+        inbox = s.execute(select(inbox_table.c.event_id).where(
+            inbox_table.c.handler == "member.order_paid")).scalars().all()
     assert inbox.count(event_id) == 1
     me = auth.GetMe(member_pb2.GetMeRequest(), metadata=as_user(login.member_id))
     assert me.customer.habits.orders_count == 2

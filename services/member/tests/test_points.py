@@ -1,6 +1,5 @@
 """The points ledger: FIFO lots, expiry, spending for an order (idempotent, never beyond the
 balance, also under concurrency on PostgreSQL), staff adjustments."""
-import threading
 from datetime import datetime, timedelta, timezone
 
 import grpc
@@ -11,7 +10,7 @@ from servicekit.errors import violations_from_trailers
 from services.member import points, sweeps
 from services.member.models import PointsAccount, PointsEntry
 
-from .helpers import as_user, credit, rpc_error
+from .helpers import as_user, credit, race, rpc_error
 
 PAST = datetime(2020, 1, 1, tzinfo=timezone.utc)
 
@@ -90,24 +89,7 @@ def test_concurrent_spending_never_overdraws(loyalty_api, shopper, member_runtim
     """30 checkouts at once, each for 10 of a 100-point balance: exactly 10 succeed."""
     member_id, _ = shopper("race")
     credit(member_runtime, member_id, 100)
-    codes, lock = [], threading.Lock()
-    start = threading.Barrier(30)
-
-    def checkout(n):
-        start.wait()
-        try:
-            spend(loyalty_api, member_id, f"race-{n}", 10)
-            outcome = "ok"
-        except grpc.RpcError as err:
-            outcome = err.code()
-        with lock:
-            codes.append(outcome)
-
-    threads = [threading.Thread(target=checkout, args=(n,)) for n in range(30)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    codes = race([lambda n=n: spend(loyalty_api, member_id, f"race-{n}", 10) for n in range(30)])
     assert codes.count("ok") == 10
     assert codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) == 20
     assert assert_consistent(member_runtime, member_id) == 0

@@ -1,6 +1,5 @@
 """The points mall: staff list items; redeeming debits points and stock together and writes
 points.redeemed; never beyond the balance, the stock or the per-member limit."""
-import threading
 import uuid
 
 import grpc
@@ -9,7 +8,7 @@ from mall.member.v1 import loyalty_pb2
 from servicekit.errors import violations_from_trailers
 from services.member.models import MallItem
 
-from .helpers import credit, outbox_events, rpc_error
+from .helpers import credit, outbox_events, race, rpc_error
 from .test_points import assert_consistent
 
 
@@ -83,23 +82,7 @@ def test_the_last_units_go_to_exactly_as_many_buyers(loyalty_api, loyalty_admin,
     buyers = [shopper(f"buyer{n}") for n in range(8)]
     for member_id, _ in buyers:
         credit(member_runtime, member_id, 100)
-    outcomes, lock, start = [], threading.Lock(), threading.Barrier(len(buyers))
-
-    def buy(md):
-        start.wait()
-        try:
-            redeem(loyalty_api, md, item.item_id)
-            result = "ok"
-        except grpc.RpcError as err:
-            result = err.code()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=buy, args=(md,)) for _, md in buyers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race([lambda md=md: redeem(loyalty_api, md, item.item_id) for _, md in buyers])
     assert outcomes.count("ok") == 3
     assert outcomes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) == 5
     assert stock_of(member_runtime, item.item_id) == 0
