@@ -82,3 +82,18 @@ def test_an_unreadable_paid_at_falls_back_to_the_event_time(member_runtime):
         habits.record_paid_order(s, paid("m-2", 100, "yesterday"), occurred)
     h = habits_of(member_runtime, "m-2")
     assert h.orders_count == 1 and h.last_order_at == occurred
+
+
+def test_favourite_categories_count_units_and_skip_gifts(member_runtime):
+    def line(quantity, *categories, gift=False):
+        return order_events_pb2.OrderEventLine(quantity=quantity, category_ids=list(categories),
+                                               gift=gift)
+    order = paid("m-3", 30_000, "2026-03-01T08:00:00Z")
+    order.lines.extend([line(1, "bra", "wireless"), line(3, "briefs"), line(5, "socks", gift=True)])
+    second = paid("m-3", 9_000, "2026-03-02T08:00:00Z", "o-2")
+    second.lines.extend([line(2, "bra")])
+    with member_runtime.transaction() as s:
+        habits.record_paid_order(s, order)
+        habits.record_paid_order(s, second)
+    assert habits.favourite_categories(habits_of(member_runtime, "m-3")) == ["bra", "briefs",
+                                                                              "wireless"]
