@@ -59,6 +59,27 @@ class PermissionDenied(DomainError):
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
+class Unavailable(DomainError):
+    """A service this one depends on did not answer: the caller may retry."""
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+_BY_CODE = {cls.code: cls for cls in (InvalidArgument, NotFound, AlreadyExists, FailedPrecondition,
+                                      ResourceExhausted, Unauthenticated, PermissionDenied)}
+
+
+def from_rpc_error(err: grpc.RpcError, service: str) -> DomainError:
+    """A downstream service's refusal as this service's own error, violations kept, so the
+    caller sees the real reason (out of stock, coupon expired) rather than an INTERNAL. A
+    downstream that is down or too slow becomes Unavailable."""
+    code = err.code()
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        return Unavailable(f"{service} did not answer ({code.name}); try again shortly")
+    return cls(err.details() or f"{service} refused: {code.name}",
+               violations_from_trailers(err.trailing_metadata()))
+
+
 class Violations:
     """Collects every problem of one input before raising, so the caller fixes them all at once."""
 

@@ -1,4 +1,4 @@
-"""gRPC: the cart of the calling member."""
+"""gRPC: the calling member's cart and orders."""
 from __future__ import annotations
 
 import grpc
@@ -8,11 +8,12 @@ from servicekit import context, idempotency
 from servicekit.context import current
 from servicekit.runtime import Runtime
 
-from . import cart
+from . import cart, orders, views
+from .checkout import Checkout
 
 
 def caller_member_id() -> str:
-    return context.require_user("the cart").user_id
+    return context_member("the cart")
 
 
 def cart_to_proto(view: cart.CartView) -> order_pb2.Cart:
@@ -58,6 +59,60 @@ class CartService(order_pb2_grpc.CartServiceServicer):
             return cart_to_proto(cart.remove_item(session, member_id, request.sku_id))
 
 
+class OrderService(order_pb2_grpc.OrderServiceServicer):
+    def __init__(self, runtime: Runtime, checkout: Checkout | None = None):
+        self.runtime = runtime
+        self.checkout = checkout or Checkout(runtime)
+
+    def PreviewCheckout(self, request, context):
+        member_id = context_member("checking out")
+        return views.preview_view(self.checkout.preview(member_id, request))
+
+    def PlaceOrder(self, request, context):
+        member_id = context_member("placing an order")
+        order = self.checkout.place(member_id, request, current().idempotency_key)
+        with self.runtime.transaction() as session:
+            return views.order_view(session, views.members_order(session, member_id, order.id),
+                                    detail=True)
+
+    def GetOrder(self, request, context):
+        member_id = context_member("your orders")
+        with self.runtime.transaction() as session:
+            return views.order_view(session, views.members_order(session, member_id,
+                                                                 request.order_id), detail=True)
+
+    def ListMyOrders(self, request, context):
+        member_id = context_member("your orders")
+        with self.runtime.transaction() as session:
+            return views.list_members_orders(session, member_id, request.tab, request.page)
+
+    def CancelOrder(self, request, context):
+        member_id = context_member("cancelling an order")
+        with self.runtime.transaction() as session:
+            order = views.members_order(session, member_id, request.order_id, lock=True)
+            orders.cancel(session, self.runtime, order, actor=f"member:{member_id}",
+                          reason=(request.reason or "cancelled by the shopper")[:200])
+            return views.order_view(session, order, detail=True)
+
+    def ConfirmReceipt(self, request, context):
+        member_id = context_member("confirming receipt")
+        with self.runtime.transaction() as session:
+            order = views.members_order(session, member_id, request.order_id, lock=True)
+            orders.confirm_receipt(session, self.runtime, order, member_id)
+            return views.order_view(session, order, detail=True)
+
+    def GetPayable(self, request, context):
+        member_id = context_member("paying an order")
+        with self.runtime.transaction() as session:
+            return views.payable(session, member_id, request.order_id)
+
+
+def context_member(action: str) -> str:
+    return context.require_user(action).user_id
+
+
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:
     order_pb2_grpc.add_CartServiceServicer_to_server(CartService(runtime), server)
-    return [order_pb2.DESCRIPTOR.services_by_name["CartService"].full_name]
+    order_pb2_grpc.add_OrderServiceServicer_to_server(OrderService(runtime), server)
+    return [order_pb2.DESCRIPTOR.services_by_name[name].full_name
+            for name in ("CartService", "OrderService")]

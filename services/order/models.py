@@ -28,6 +28,9 @@ class ProductSku(Base):
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)  # size, colour, cup/band ...
     price_fen: Mapped[int] = mapped_column(BigInteger)
     published: Mapped[bool] = mapped_column(Boolean)
+    code: Mapped[str] = mapped_column(String(64), default="")        # the merchant's SKU code
+    image_url: Mapped[str] = mapped_column(String(500), default="")  # the product's cover thumbnail
+    category_ids: Mapped[list] = mapped_column(JSON, default=list)
     # catalog's product version last applied: an older event arriving late is ignored.
     product_version: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -14,15 +14,18 @@ from datetime import datetime, timedelta
 
 from mall.common.v1 import common_pb2
 from mall.events.v1 import order_events_pb2 as events
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from servicekit.errors import FailedPrecondition, FieldViolation
 from servicekit.runtime import Runtime
 
 from . import numbering, privacy, states
-from .models import Order, OrderLine
+from .models import CartItem, Order, OrderLine
 from .orders import event_lines, lines_of, rfc3339
+
+STALE_AFTER = timedelta(minutes=10)  # far beyond any saga's deadlines
+PLACEMENT_FAILED = "placement_failed"  # order.cancelled's reason for an order never shown
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,39 @@ def confirm(session: Session, runtime: Runtime, order: Order, priced: PricedOrde
         payable_fen=order.payable_fen, lines=event_lines(lines_of(session, order)),
         created_at=rfc3339(now), pay_deadline=rfc3339(order.pay_deadline), channel=order.channel,
         points_used=order.points_used, coupon_ids=order.coupon_ids))
+
+
+def replay(order: Order) -> Order:
+    """What a retry with the same idempotency key gets: the order, or why it was not placed."""
+    if order.status == "placing":
+        raise FailedPrecondition(f"order {order.order_no} is still being placed: ask again in a "
+                                 "moment with the same idempotency key")
+    if order.status == "failed":
+        raise FailedPrecondition(f"this checkout was not placed: {order.failure}. Fix it and "
+                                 "check out again with a new idempotency key")
+    return order
+
+
+def clear_cart(session: Session, member_id: str, sku_ids: list[str]) -> None:
+    """What was ordered leaves the cart, in the order's own transaction."""
+    session.execute(delete(CartItem).where(CartItem.member_id == member_id,
+                                           CartItem.sku_id.in_(sku_ids)))
+
+
+def sweep_stale(session: Session, runtime: Runtime, now: datetime,
+                older_than: timedelta = STALE_AFTER, limit: int = 100) -> int:
+    """Orders left in `placing` by a crashed api process: failed, and announced as cancelled
+    (reason placement_failed) so points, coupons and stock held for them come back even before
+    their own expiry. SKIP LOCKED: replicas share the sweep."""
+    stale = session.scalars(
+        select(Order).where(Order.status == "placing", Order.created_at < now - older_than)
+        .order_by(Order.created_at).limit(limit).with_for_update(skip_locked=True)).all()
+    for order in stale:
+        fail(session, order, "the checkout did not finish (the server stopped mid-way)", now)
+        runtime.emit(session, "order.cancelled", events.OrderCancelled(
+            order_id=order.id, member_id=order.member_id, reason=PLACEMENT_FAILED,
+            order_no=order.order_no, points_used=order.points_used))
+    return len(stale)
 
 
 def fail(session: Session, order: Order, reason: str, now: datetime) -> None:

@@ -21,6 +21,7 @@ class SkuSnapshot:
     price_fen: int
     attributes: dict[str, str] = field(default_factory=dict)
     active: bool = True
+    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class ProductSnapshot:
     on_sale: bool          # published, as opposed to draft or unpublished
     version: int
     skus: tuple[SkuSnapshot, ...] = ()
+    image_url: str = ""                    # the cover thumbnail an order line keeps
+    category_ids: tuple[str, ...] = ()     # style category and its ancestors (promotion scopes)
 
 
 def snapshot_from_event(product) -> ProductSnapshot:
@@ -38,7 +41,8 @@ def snapshot_from_event(product) -> ProductSnapshot:
         product_id=product.product_id, title=product.title,
         on_sale=product.status == "published", version=product.version,
         skus=tuple(SkuSnapshot(sku_id=s.sku_id, price_fen=s.price_fen, active=s.active,
-                               attributes=sku_attributes(s)) for s in product.skus))
+                               attributes=sku_attributes(s), code=s.code) for s in product.skus),
+        image_url=product.cover_thumbnail_url, category_ids=tuple(product.category_ids))
 
 
 def sku_attributes(sku) -> dict[str, str]:
@@ -66,6 +70,8 @@ def apply_product(session: Session, product: ProductSnapshot) -> int:
             continue
         row.product_id, row.title = product.product_id, product.title
         row.attributes, row.price_fen = dict(sku.attributes), sku.price_fen
+        row.code, row.image_url = sku.code, product.image_url
+        row.category_ids = list(product.category_ids)
         row.published = product.on_sale and sku.active
         row.product_version, row.updated_at = product.version, now
         changed += 1

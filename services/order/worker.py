@@ -2,6 +2,7 @@
 orders; timers that cancel unpaid orders, complete delivered ones and forget idempotency keys."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 
 from mall.events.v1 import catalog_events_pb2 as catalog
@@ -30,8 +31,7 @@ class Worker(EventWorker):
         # The event says status "unpublished"; forcing it keeps the meaning of the event type
         # even if a producer forgot to set the status.
         snapshot = products.snapshot_from_event(event.data.product)
-        products.apply_product(session, products.ProductSnapshot(
-            snapshot.product_id, snapshot.title, False, snapshot.version, snapshot.skus))
+        products.apply_product(session, dataclasses.replace(snapshot, on_sale=False))
 
     @on_event("payment", "payment.succeeded", payments.PaymentSucceeded)
     def payment_succeeded(self, session, event):

@@ -1,0 +1,281 @@
+"""The checkout saga (ARCHITECTURE.md, "The checkout, end to end"), run by the api process:
+
+    member.GetPricingProfile → promotion.Quote → promotion.LockForOrder → logistics.Reserve
+    → member.SpendPoints → order PENDING_PAYMENT + order.created
+
+Each remote step is keyed by the order id, so a retry repeats nothing. A failure releases what
+was taken (in reverse) and records the order as failed; a crash between steps heals by itself,
+because locks and reservations expire. Points are spent last: nothing after them can fail but
+the final write, and an order stuck in `placing` is swept (placement.sweep_stale) so they return.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from mall.logistics.v1 import logistics_pb2, logistics_pb2_grpc
+from mall.member.v1 import loyalty_pb2, loyalty_pb2_grpc
+from mall.order.v1 import order_pb2
+from mall.promotion.v1 import promotion_pb2, promotion_pb2_grpc
+from sqlalchemy import select
+
+from servicekit import grpc_client
+from servicekit.addresses import checked_address
+from servicekit.config import env
+from servicekit.errors import (
+    DomainError,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    Violations,
+    from_rpc_error,
+)
+from servicekit.paging import fingerprint
+from servicekit.runtime import Runtime
+
+from . import placement
+from .models import CartItem, Order, ProductSku
+
+log = logging.getLogger(__name__)
+MAX_LINES, MAX_QUANTITY = 50, 99
+CHANNELS = ("miniprogram", "h5")
+
+
+def pay_window(flash_sale: bool) -> timedelta:
+    """30 minutes to pay, 15 for flash-sale orders (their quota is scarce); both configurable."""
+    if flash_sale:
+        return timedelta(minutes=float(env("FLASH_PAY_WINDOW_MINUTES", "15", "order")))
+    return timedelta(minutes=float(env("PAY_WINDOW_MINUTES", "30", "order")))
+
+
+class Downstream:
+    """The services the saga calls, through the kit's channels (deadlines, retries on
+    UNAVAILABLE, the caller's identity and request id passed on)."""
+
+    def __init__(self, targets: dict[str, str] | None = None):
+        self.targets = targets or {}  # tests point at their own servers; else the configuration
+        self._stubs = {}
+
+    def _stub(self, service, stub_class):
+        if stub_class not in self._stubs:
+            self._stubs[stub_class] = stub_class(
+                grpc_client.channel(service, target=self.targets.get(service)))
+        return self._stubs[stub_class]
+
+    @property
+    def loyalty(self) -> loyalty_pb2_grpc.LoyaltyServiceStub:
+        return self._stub("member", loyalty_pb2_grpc.LoyaltyServiceStub)
+
+    @property
+    def promotion(self) -> promotion_pb2_grpc.PromotionServiceStub:
+        return self._stub("promotion", promotion_pb2_grpc.PromotionServiceStub)
+
+    @property
+    def logistics(self) -> logistics_pb2_grpc.LogisticsServiceStub:
+        return self._stub("logistics", logistics_pb2_grpc.LogisticsServiceStub)
+
+
+def _call(service: str, method, request):
+    try:
+        return method(request)
+    except grpc.RpcError as err:
+        raise from_rpc_error(err, service) from None
+
+
+@dataclass(frozen=True)
+class Basket:
+    """The SKUs being bought, priced and described from the product read model."""
+    items: list[tuple[ProductSku, int]]
+
+
+def basket(session, member_id: str, request: order_pb2.CheckoutRequest) -> Basket:
+    """The request's lines, or the cart's available lines when it names none."""
+    wanted = [(line.sku_id, line.quantity) for line in request.lines]
+    if not wanted:
+        wanted = [(item.sku_id, item.quantity) for item in session.scalars(
+            select(CartItem).where(CartItem.member_id == member_id).order_by(CartItem.id))]
+        if not wanted:
+            raise FailedPrecondition("the cart is empty: add something, or name the lines to buy",
+                                     [FieldViolation("lines", "required", "at least one line")])
+    problems = Violations()
+    if len(wanted) > MAX_LINES:
+        problems.add("lines", "max_items", f"at most {MAX_LINES} different SKUs per order")
+    seen: set[str] = set()
+    for i, (sku_id, quantity) in enumerate(wanted):
+        problems.check(sku_id not in seen, f"lines[{i}].sku_id", "unique",
+                       "each SKU once; put the whole quantity on one line")
+        seen.add(sku_id)
+        problems.check(1 <= quantity <= MAX_QUANTITY, f"lines[{i}].quantity", "range",
+                       f"a whole number from 1 to {MAX_QUANTITY}")
+    problems.raise_if_any("the order's lines are invalid")
+    rows = {row.sku_id: row for row in session.scalars(
+        select(ProductSku).where(ProductSku.sku_id.in_([s for s, _ in wanted])))}
+    for i, (sku_id, _) in enumerate(wanted):
+        row = rows.get(sku_id)
+        if row is None:
+            problems.add(f"lines[{i}].sku_id", "exists", f"no product SKU {sku_id!r}")
+        elif not row.published:
+            problems.add(f"lines[{i}].sku_id", "published",
+                         f"{row.title} is no longer on sale; remove it from the order")
+    problems.raise_if_any("some lines cannot be bought")
+    return Basket([(rows[sku_id], quantity) for sku_id, quantity in wanted])
+
+
+def quote_request(basket: Basket, profile: loyalty_pb2.PricingProfile | None,
+                  request: order_pb2.CheckoutRequest, now: datetime) -> promotion_pb2.QuoteRequest:
+    at = Timestamp()
+    at.FromDatetime(now)
+    member = promotion_pb2.PricingMember()
+    if profile is not None:
+        member = promotion_pb2.PricingMember(
+            member_id=profile.member_id, tier_code=profile.tier_code, tier_name=profile.tier_name,
+            tier_rank=profile.tier_rank, discount_percent=profile.discount_percent,
+            early_access_presale=profile.early_access,
+            free_shipping_over_fen=profile.free_shipping_threshold_fen)
+    return promotion_pb2.QuoteRequest(
+        lines=[promotion_pb2.QuoteLine(line_id=str(n), sku_id=sku.sku_id, product_id=sku.product_id,
+                                       category_ids=sku.category_ids or [], quantity=quantity,
+                                       list_price_fen=sku.price_fen, title=sku.title)
+               for n, (sku, quantity) in enumerate(basket.items, start=1)],
+        member=member, coupon_ids=request.coupon_ids, points_to_use=request.points_to_use,
+        address=request.shipping_address, now=at)
+
+
+def sku_label(sku: ProductSku) -> str:
+    attributes = sku.attributes or {}
+    return " ".join(v for v in (attributes.get("size", ""), attributes.get("colour", "")) if v)
+
+
+def priced_order(basket: Basket, quote: promotion_pb2.QuoteResponse,
+                 profile: loyalty_pb2.PricingProfile | None) -> placement.PricedOrder:
+    """The quote in the order's terms: one priced line per SKU bought plus the gifts."""
+    by_line = {line.line_id: line for line in quote.lines}
+    lines = []
+    for n, (sku, quantity) in enumerate(basket.items, start=1):
+        quoted = by_line[str(n)]
+        discounts: dict[str, int] = {}
+        for d in quoted.discounts:
+            discounts[d.source] = discounts.get(d.source, 0) + d.fen
+        lines.append(placement.PricedLine(
+            sku_id=sku.sku_id, product_id=sku.product_id, title=sku.title, quantity=quantity,
+            unit_price_fen=sku.price_fen, paid_fen=quoted.payable_fen, discounts=discounts,
+            sku_code=sku.code, sku_label=sku_label(sku), attributes=dict(sku.attributes or {}),
+            image_url=sku.image_url, category_ids=tuple(sku.category_ids or ())))
+    for gift in quote.gifts:
+        lines.append(placement.PricedLine(
+            sku_id=gift.sku_id, product_id=gift.product_id, title=gift.title,
+            quantity=gift.quantity, unit_price_fen=0, paid_fen=0, gift=True))
+    return placement.PricedOrder(
+        lines=lines, list_total_fen=quote.list_total_fen,
+        discount_fen=quote.discount_total_fen - quote.points_fen,
+        points_deduction_fen=quote.points_fen, shipping_fee_fen=quote.shipping_fee_fen,
+        payable_fen=quote.total_fen, points_used=quote.points_used,
+        coupon_ids=tuple(quote.coupon_ids), explanation=tuple(quote.explanation),
+        member_tier=profile.tier_code if profile else "",
+        member_tier_rank=profile.tier_rank if profile else 0,
+        flash_sale=bool(quote.quota_claims))
+
+
+class Checkout:
+    def __init__(self, runtime: Runtime, downstream: Downstream | None = None):
+        self.runtime = runtime
+        self.downstream = downstream or Downstream()
+
+    def _price(self, member_id: str, request: order_pb2.CheckoutRequest, now: datetime):
+        with self.runtime.transaction() as session:
+            items = basket(session, member_id, request)
+        profile = _call("member", self.downstream.loyalty.GetPricingProfile,
+                        loyalty_pb2.GetPricingProfileRequest(member_id=member_id))
+        quote = _call("promotion", self.downstream.promotion.Quote,
+                      quote_request(items, profile, request, now))
+        return items, profile, quote
+
+    def preview(self, member_id: str, request: order_pb2.CheckoutRequest,
+                now: datetime | None = None) -> placement.PricedOrder:
+        items, profile, quote = self._price(member_id, request, now or datetime.now(timezone.utc))
+        return priced_order(items, quote, profile)
+
+    def place(self, member_id: str, request: order_pb2.CheckoutRequest, idempotency_key: str,
+              now: datetime | None = None) -> Order:
+        now = now or datetime.now(timezone.utc)
+        cleaned = order_pb2.CheckoutRequest()
+        cleaned.CopyFrom(request)
+        cleaned.shipping_address.CopyFrom(checked_address(request.shipping_address))
+        request = cleaned
+        channel = request.channel or "miniprogram"
+        if channel not in CHANNELS:
+            raise InvalidArgument.field("channel", "one_of", f"one of {', '.join(CHANNELS)}")
+        with self.runtime.transaction() as session:
+            order, new = placement.begin(
+                session, member_id=member_id, idempotency_key=idempotency_key,
+                fingerprint=fingerprint(request.SerializeToString(deterministic=True).hex()),
+                channel=channel, now=now)
+        if not new:
+            return placement.replay(order)
+        try:
+            return self._run(order, member_id, request, now)
+        except DomainError as err:
+            self._compensate(order, f"{type(err).__name__}: {err.message}", now)
+            raise
+        except Exception as err:
+            self._compensate(order, f"{type(err).__name__}: {err}", now)
+            raise
+
+    def _run(self, order: Order, member_id: str, request, now: datetime) -> Order:
+        items, profile, quote = self._price(member_id, request, now)
+        if request.expected_total_fen and request.expected_total_fen != quote.total_fen:
+            raise FailedPrecondition(
+                f"the total is now ¥{quote.total_fen / 100:.2f}, not the "
+                f"¥{request.expected_total_fen / 100:.2f} shown: check the order again",
+                [FieldViolation("expected_total_fen", "changed",
+                                f"prices or promotions changed; the total is now {quote.total_fen}")])
+        priced = priced_order(items, quote, profile)
+        window = pay_window(priced.flash_sale)
+        hold_until = Timestamp()
+        hold_until.FromDatetime(now + window + timedelta(minutes=5))  # outlives the pay window
+        _call("promotion", self.downstream.promotion.LockForOrder, promotion_pb2.LockForOrderRequest(
+            order_id=order.id, member_id=member_id, coupon_ids=quote.coupon_ids,
+            flash_lines=quote.quota_claims, expires_at=hold_until))
+        reserve = logistics_pb2.ReserveRequest(
+            order_id=order.id, shipping_address=request.shipping_address,
+            hold_seconds=int((window + timedelta(minutes=5)).total_seconds()))
+        quantities: dict[str, int] = {}
+        for line in priced.lines:
+            quantities[line.sku_id] = quantities.get(line.sku_id, 0) + line.quantity
+        reserve.lines.extend(logistics_pb2.ReserveLine(sku_id=s, quantity=q)
+                             for s, q in quantities.items())
+        reservation = _call("logistics", self.downstream.logistics.Reserve, reserve)
+        if priced.points_used:
+            with self.runtime.transaction() as session:  # known before spent: the sweep returns them
+                session.get(Order, order.id).points_used = priced.points_used
+            _call("member", self.downstream.loyalty.SpendPoints, loyalty_pb2.SpendPointsRequest(
+                order_id=order.id, member_id=member_id, points=priced.points_used))
+        allocation = [{"warehouse_code": a.warehouse_code, "sku_id": a.sku_id,
+                       "quantity": a.quantity} for a in reservation.allocations]
+        with self.runtime.transaction() as session:
+            placed = session.get(Order, order.id, with_for_update=True)
+            placement.confirm(session, self.runtime, placed, priced,
+                              address=request.shipping_address,
+                              discreet=request.discreet_packaging, allocation=allocation,
+                              pay_window=window, now=now, shopper_note=request.note)
+            placement.clear_cart(session, member_id, [sku.sku_id for sku, _ in items.items])
+            return placed
+
+    def _compensate(self, order: Order, reason: str, now: datetime) -> None:
+        """Gives back what the saga took, newest first; whatever cannot be released now expires."""
+        for service, method, request in (
+                ("logistics", self.downstream.logistics.Release,
+                 logistics_pb2.ReleaseRequest(order_id=order.id, reason="placement_failed")),
+                ("promotion", self.downstream.promotion.ReleaseForOrder,
+                 promotion_pb2.ReleaseForOrderRequest(order_id=order.id))):
+            try:
+                method(request)
+            except grpc.RpcError as err:
+                if err.code() != grpc.StatusCode.NOT_FOUND:  # nothing was taken there
+                    log.warning("could not release %s for order %s (%s): it expires by itself",
+                                service, order.id, err.code().name)
+        with self.runtime.transaction() as session:
+            placement.fail(session, session.get(Order, order.id, with_for_update=True), reason, now)

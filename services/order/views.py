@@ -1,0 +1,109 @@
+"""Orders as their readers see them (mall.order.v1.OrderView), and the shopper's lists."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from mall.events.v1 import logistics_events_pb2 as shipping
+from mall.order.v1 import order_pb2
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from servicekit import paging
+from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound
+
+from . import placement, privacy, states
+from .models import Order, OrderLine, OrderShipment, OrderStatusChange
+from .orders import rfc3339
+
+SHIPMENT_STATES = {value: name.removeprefix("SHIPMENT_").lower()
+                   for name, value in shipping.ShipmentState.items() if value}
+
+
+def priced_lines(lines) -> list[order_pb2.PricedLineView]:
+    return [order_pb2.PricedLineView(
+        sku_id=line.sku_id, product_id=line.product_id, title=line.title, sku_label=line.sku_label,
+        quantity=line.quantity, unit_price_fen=line.unit_price_fen, paid_fen=line.paid_fen,
+        discounts=line.discounts, gift=line.gift, image_url=line.image_url) for line in lines]
+
+
+def order_view(session: Session, order: Order, *, detail: bool) -> order_pb2.OrderView:
+    lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)
+                            .order_by(OrderLine.line_no)).all()
+    view = order_pb2.OrderView(
+        order_id=order.id, order_no=order.order_no, member_id=order.member_id,
+        status=order.status, channel=order.channel, lines=priced_lines(lines),
+        list_total_fen=order.list_total_fen, discount_fen=order.discount_fen,
+        points_deduction_fen=order.points_deduction_fen, shipping_fee_fen=order.shipping_fee_fen,
+        payable_fen=order.payable_fen, paid_fen=order.paid_fen, refunded_fen=order.refunded_fen,
+        points_used=order.points_used, coupon_ids=order.coupon_ids,
+        explanation=order.explanation, discreet_packaging=order.discreet_packaging,
+        note=order.shopper_note, created_at=rfc3339(order.created_at),
+        pay_deadline=rfc3339(order.pay_deadline) if order.status == "pending_payment" else "",
+        paid_at=rfc3339(order.paid_at), shipped_at=rfc3339(order.shipped_at),
+        delivered_at=rfc3339(order.delivered_at), completed_at=rfc3339(order.completed_at),
+        closed_at=rfc3339(order.closed_at), flash_sale=order.flash_sale)
+    if detail:
+        view.shipping_address.CopyFrom(privacy.open_address(order.id, order.address_sealed))
+        view.timeline.extend(order_pb2.StatusChange(
+            from_status=c.from_status, to_status=c.to_status, actor_kind=c.actor.split(":")[0],
+            reason=c.reason, at=rfc3339(c.at)) for c in session.scalars(
+                select(OrderStatusChange).where(OrderStatusChange.order_id == order.id,
+                                                OrderStatusChange.from_status != "placing")
+                .order_by(OrderStatusChange.id)))
+        view.shipments.extend(order_pb2.ShipmentRef(
+            shipment_id=s.shipment_id, carrier=s.carrier, waybill_no=s.waybill_no,
+            state=SHIPMENT_STATES.get(s.state, "created")) for s in session.scalars(
+                select(OrderShipment).where(OrderShipment.order_id == order.id)
+                .order_by(OrderShipment.shipment_id)))
+    return view
+
+
+def members_order(session: Session, member_id: str, order_id: str, *, lock: bool = False) -> Order:
+    """The member's own order; another member's is NOT_FOUND, exactly like none at all."""
+    query = select(Order).where(Order.id == order_id, Order.member_id == member_id,
+                                Order.status.in_(states.VISIBLE))
+    order = session.scalar(query.with_for_update() if lock else query)
+    if order is None:
+        raise NotFound(f"you have no order {order_id}")
+    return order
+
+
+def list_members_orders(session: Session, member_id: str, tab: str,
+                        page: order_pb2.ListMyOrdersRequest) -> order_pb2.ListOrdersResponse:
+    if tab and tab not in states.TABS:
+        raise InvalidArgument.field("tab", "one_of", f"empty or one of {', '.join(states.TABS)}")
+    statuses = states.TABS.get(tab, states.VISIBLE)
+    size = paging.page_size(page.page_size)
+    bound = paging.fingerprint("my-orders", member_id, tab)
+    after = paging.decode("order", page.page_token, bound)
+    query = select(Order).where(Order.member_id == member_id, Order.status.in_(statuses))
+    if after:
+        query = query.where(tuple_(Order.created_at, Order.id)
+                            < (datetime.fromisoformat(after[0]), after[1]))
+    rows = session.scalars(query.order_by(Order.created_at.desc(), Order.id.desc())
+                           .limit(size + 1)).all()
+    shown = rows[:size]
+    token = paging.encode("order", [shown[-1].created_at.isoformat(), shown[-1].id], bound) \
+        if len(rows) > size else ""
+    return order_pb2.ListOrdersResponse(
+        orders=[order_view(session, o, detail=False) for o in shown],
+        page={"next_page_token": token})
+
+
+def payable(session: Session, member_id: str, order_id: str) -> order_pb2.Payable:
+    order = members_order(session, member_id, order_id)
+    if order.status != "pending_payment":
+        raise FailedPrecondition(f"order {order.order_no} is {order.status}, not waiting for payment")
+    return order_pb2.Payable(
+        order_id=order.id, order_no=order.order_no, member_id=order.member_id,
+        payable_fen=order.payable_fen, currency="CNY",
+        description=f"内衣商城订单 {order.order_no}", pay_deadline=rfc3339(order.pay_deadline),
+        status=order.status, flash_sale=order.flash_sale)
+
+
+def preview_view(priced: placement.PricedOrder) -> order_pb2.CheckoutPreview:
+    return order_pb2.CheckoutPreview(
+        lines=priced_lines(priced.lines), list_total_fen=priced.list_total_fen,
+        discount_fen=priced.discount_fen, points_deduction_fen=priced.points_deduction_fen,
+        shipping_fee_fen=priced.shipping_fee_fen, total_fen=priced.payable_fen,
+        explanation=list(priced.explanation))
