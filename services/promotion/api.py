@@ -1,10 +1,10 @@
-"""gRPC: coupon template administration, for staff (operator, admin)."""
+"""gRPC: PromotionService. Staff (operator, admin) manage coupon templates, campaigns and issue
+coupons; shoppers claim and list their coupons; order (internal) quotes and locks."""
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from mall.common.v1 import common_pb2
 from mall.promotion.v1 import promotion_pb2 as pb
 from mall.promotion.v1 import promotion_pb2_grpc
@@ -14,97 +14,192 @@ from servicekit.context import current
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
-from . import templates
-from .models import CouponTemplate
+from . import campaigns, convert, coupons, locks, templates
+from .pricing import QuoteRequest, quote
+from .rulebook import Rulebook
 
-TEMPLATE_ADMINS = ("operator", "admin")
-
-
-def require_staff() -> str:
-    return context.require_roles(*TEMPLATE_ADMINS, action="managing coupon templates").user_id
-KIND_NAMES = {pb.FIXED_AMOUNT: "fixed_amount", pb.PERCENTAGE: "percentage",
-              pb.NO_THRESHOLD: "no_threshold"}
-SCOPE_NAMES = {pb.ALL: "all", pb.CATEGORIES: "categories", pb.PRODUCTS: "products"}
-KIND_ENUMS = {v: k for k, v in KIND_NAMES.items()}
-SCOPE_ENUMS = {v: k for k, v in SCOPE_NAMES.items()}
+STAFF = ("operator", "admin")
 
 
+def require_staff(action: str) -> str:
+    return context.require_roles(*STAFF, action=action).user_id
 
 
-def spec_from_proto(spec: pb.CouponTemplateSpec) -> templates.TemplateSpec:
-    validity = spec.WhichOneof("validity")
-    window = spec.window if validity == "window" else None
-    return templates.TemplateSpec(
-        name=spec.name, description=spec.description,
-        kind=KIND_NAMES.get(spec.kind, f"unspecified({spec.kind})"),
-        amount_fen=spec.amount_fen, threshold_fen=spec.threshold_fen,
-        percent_off=spec.percent_off, cap_fen=spec.cap_fen,
-        valid_from=_datetime(window, "valid_from"), valid_until=_datetime(window, "valid_until"),
-        valid_days_after_claim=spec.valid_days_after_claim if validity == "valid_days_after_claim"
-        else None,
-        per_member_limit=spec.per_member_limit, total_quantity=spec.total_quantity,
-        scope=SCOPE_NAMES.get(spec.scope, f"unspecified({spec.scope})"),
-        category_ids=tuple(spec.category_ids), product_ids=tuple(spec.product_ids))
+def _required_id(value: str, field: str, what: str) -> str:
+    if not value:
+        raise InvalidArgument.field(field, "required", f"{field} of the {what} is required")
+    return value
 
 
-def _datetime(window, name):
-    if window is None or not window.HasField(name):
-        return None
-    return getattr(window, name).ToDatetime(tzinfo=timezone.utc)
+def _page(page_request, bound_to: str):
+    """(size, the last id of the previous page or None) from a PageRequest."""
+    size = paging.page_size(page_request.page_size)
+    after = paging.decode("promotion", page_request.page_token, bound_to)
+    return size, after[0] if after and isinstance(after[0], int) else None
 
 
-def _timestamp(moment) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+def _next(rows, size: int, bound_to: str, key) -> tuple[list, common_pb2.PageInfo]:
+    page, more = rows[:size], len(rows) > size
+    token = paging.encode("promotion", [key(page[-1])], bound_to) if more else ""
+    return page, common_pb2.PageInfo(next_page_token=token)
 
 
-def template_to_proto(t: CouponTemplate) -> pb.CouponTemplate:
-    spec = pb.CouponTemplateSpec(
-        name=t.name, description=t.description, kind=KIND_ENUMS[t.kind], amount_fen=t.amount_fen,
-        threshold_fen=t.threshold_fen, percent_off=t.percent_off, cap_fen=t.cap_fen,
-        per_member_limit=t.per_member_limit, total_quantity=t.total_quantity,
-        scope=SCOPE_ENUMS[t.scope], category_ids=t.category_ids, product_ids=t.product_ids)
-    if t.valid_days_after_claim is not None:
-        spec.valid_days_after_claim = t.valid_days_after_claim
-    else:
-        spec.window.valid_from.CopyFrom(_timestamp(t.valid_from))
-        spec.window.valid_until.CopyFrom(_timestamp(t.valid_until))
-    return pb.CouponTemplate(id=str(t.id), spec=spec, issued_count=t.issued_count,
-                             created_by=t.created_by, created_at=_timestamp(t.created_at))
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
+        self.rulebook = Rulebook(runtime.sessions)
+
+    # ---- coupon templates (staff) ----
 
     def CreateCouponTemplate(self, request, context):
-        staff_id = require_staff()
-        spec = spec_from_proto(request.spec)
+        staff_id = require_staff("managing coupon templates")
+        spec = convert.template_spec(request.spec)
         with self.runtime.transaction() as session:
-            return template_to_proto(templates.create(
+            return convert.template_message(templates.create(
                 session, self.runtime, spec, created_by=staff_id,
                 idempotency_key=current().idempotency_key))
 
     def GetCouponTemplate(self, request, context):
-        require_staff()
-        if not request.id:
-            raise InvalidArgument.field("id", "required", "id of the coupon template is required")
+        require_staff("managing coupon templates")
+        _required_id(request.id, "id", "coupon template")
         with self.runtime.transaction() as session:
-            return template_to_proto(templates.get(session, request.id))
+            return convert.template_message(templates.get(session, request.id))
 
     def ListCouponTemplates(self, request, context):
-        require_staff()
-        size = paging.page_size(request.page.page_size)
-        after = paging.decode("promotion", request.page.page_token, "coupon_templates")
-        after_id = after[0] if after and isinstance(after[0], int) else None
+        require_staff("managing coupon templates")
+        size, after_id = _page(request.page, "coupon_templates")
         with self.runtime.transaction() as session:
             rows = templates.list_page(session, size, after_id)
-        page, more = rows[:size], len(rows) > size
-        next_token = paging.encode("promotion", [page[-1].id], "coupon_templates") if more else ""
+        page, info = _next(rows, size, "coupon_templates", lambda t: t.id)
         return pb.ListCouponTemplatesResponse(
-            templates=[template_to_proto(t) for t in page],
-            page=common_pb2.PageInfo(next_page_token=next_token))
+            templates=[convert.template_message(t) for t in page], page=info)
+
+    # ---- campaigns (staff) ----
+
+    def CreateCampaign(self, request, context):
+        staff_id = require_staff("managing campaigns")
+        spec = convert.campaign_spec(request.spec)
+        with self.runtime.transaction() as session:
+            made = campaigns.create(session, self.runtime, spec, created_by=staff_id,
+                                    idempotency_key=current().idempotency_key)
+            answer = convert.campaign_message(made, campaigns.quotas(session, [made.id])[made.id])
+        self.rulebook.invalidate()
+        return answer
+
+    def GetCampaign(self, request, context):
+        require_staff("managing campaigns")
+        _required_id(request.id, "id", "campaign")
+        with self.runtime.transaction() as session:
+            found = campaigns.get(session, request.id)
+            return convert.campaign_message(found, campaigns.quotas(session, [found.id])[found.id])
+
+    def ListCampaigns(self, request, context):
+        require_staff("managing campaigns")
+        size, after_id = _page(request.page, "campaigns")
+        with self.runtime.transaction() as session:
+            rows = campaigns.list_page(session, size, after_id)
+            page, info = _next(rows, size, "campaigns", lambda c: c.id)
+            quotas = campaigns.quotas(session, [c.id for c in page])
+            return pb.ListCampaignsResponse(
+                campaigns=[convert.campaign_message(c, quotas[c.id]) for c in page], page=info)
+
+    def EndCampaign(self, request, context):
+        staff_id = require_staff("managing campaigns")
+        _required_id(request.id, "id", "campaign")
+        with self.runtime.transaction() as session:
+            ended = campaigns.end(session, self.runtime, request.id, ended_by=staff_id)
+            answer = convert.campaign_message(ended, campaigns.quotas(session, [ended.id])[ended.id])
+        self.rulebook.invalidate()
+        return answer
+
+    # ---- pricing and order locks (internal: order) ----
+
+    def Quote(self, request, context):
+        now = convert.when(request, "now") or _now()
+        offers = {}
+        if request.coupon_ids:
+            with self.runtime.transaction() as session:
+                offers = coupons.offers(session, request.coupon_ids)
+        result = quote(self.rulebook.rules(), QuoteRequest(
+            lines=convert.cart_lines(request), now=now,
+            member=convert.member_profile(request.member), coupon_ids=tuple(request.coupon_ids),
+            coupons=offers, points_to_use=request.points_to_use,
+            province=request.address.province))
+        return convert.quote_message(result, now)
+
+    def LockForOrder(self, request, context):
+        lock_request = convert.lock_request(request)
+        with self.runtime.transaction() as session:
+            lock = locks.lock_for_order(session, self.runtime, lock_request, _now())
+            return convert.lock_message(lock, request.order_id)
+
+    def ReleaseForOrder(self, request, context):
+        order_id = _required_id(request.order_id, "order_id", "order")
+        with self.runtime.transaction() as session:
+            return convert.lock_message(locks.release_for_order(session, self.runtime, order_id,
+                                                                _now()), order_id)
+
+    def ConsumeForOrder(self, request, context):
+        order_id = _required_id(request.order_id, "order_id", "order")
+        with self.runtime.transaction() as session:
+            return convert.lock_message(locks.consume_for_order(session, self.runtime, order_id,
+                                                                _now()), order_id)
+
+    # ---- coupons (shoppers) ----
+
+    def ClaimCoupon(self, request, context):
+        member_id = context_member("claiming a coupon")
+        _required_id(request.template_id, "template_id", "coupon")
+        with self.runtime.transaction() as session:
+            coupon = coupons.claim(session, self.runtime, member_id, request.template_id)
+            return convert.coupon_message(coupon, templates.get(session, str(coupon.template_id)))
+
+    def ListMyCoupons(self, request, context):
+        member_id = context_member("listing your coupons")
+        bound_to = f"my_coupons:{request.status}"
+        size, after_id = _page(request.page, bound_to)
+        with self.runtime.transaction() as session:
+            rows = coupons.list_mine(session, member_id, request.status, size, after_id)
+        page, info = _next(rows, size, bound_to, lambda row: row[0].id)
+        return pb.ListMyCouponsResponse(coupons=[convert.coupon_message(c, t) for c, t in page],
+                                        page=info)
+
+    def ListClaimableCoupons(self, request, context):
+        context_member("listing claimable coupons")
+        size, after_id = _page(request.page, "claimable")
+        with self.runtime.transaction() as session:
+            rows = coupons.claimable(session, _now(), size, after_id)
+        page, info = _next(rows, size, "claimable", lambda t: t.id)
+        return pb.ListCouponTemplatesResponse(
+            templates=[convert.template_message(t) for t in page], page=info)
+
+    # ---- coupons (staff) ----
+
+    def IssueCoupons(self, request, context):
+        staff_id = require_staff("issuing coupons")
+        _required_id(request.template_id, "template_id", "coupon")
+        with self.runtime.transaction() as session:
+            issued = coupons.issue_to_members(session, self.runtime, request.template_id,
+                                              list(request.member_ids), staff_id=staff_id,
+                                              idempotency_key=current().idempotency_key)
+            template = templates.get(session, request.template_id)
+            return pb.IssueCouponsResponse(coupons=[convert.coupon_message(c, template) for c in issued])
+
+    def RevokeCoupon(self, request, context):
+        staff_id = require_staff("revoking coupons")
+        _required_id(request.coupon_id, "coupon_id", "coupon")
+        with self.runtime.transaction() as session:
+            coupon = coupons.revoke(session, self.runtime, request.coupon_id, reason=request.reason,
+                                    staff_id=staff_id)
+            return convert.coupon_message(coupon, templates.get(session, str(coupon.template_id)))
+
+
+def context_member(action: str) -> str:
+    return context.require_user(action).user_id
 
 
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:

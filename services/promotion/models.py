@@ -1,9 +1,22 @@
-"""The promotion service's tables. First slice: coupon templates and issued coupons."""
+"""The promotion service's tables: coupon templates and issued coupons, campaigns and their
+quotas, per-member counters, and the locks an order holds."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from servicekit.db import BigId, declarative_base
@@ -13,6 +26,10 @@ Base = declarative_base()
 KINDS = ("fixed_amount", "percentage", "no_threshold")
 SCOPES = ("all", "categories", "products")
 COUPON_STATES = ("available", "locked", "used", "expired", "revoked")
+COUPON_SOURCES = ("claim", "staff", "points", "birthday")
+CAMPAIGN_KINDS = ("flash_sale", "threshold", "gift", "presale")
+CAMPAIGN_STATES = ("active", "ended")
+LOCK_STATES = ("locked", "consumed", "released")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -48,6 +65,7 @@ class CouponTemplate(Base):
     scope: Mapped[str] = mapped_column(String(16))
     category_ids: Mapped[list] = mapped_column(JSON, default=list)
     product_ids: Mapped[list] = mapped_column(JSON, default=list)
+    claimable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
@@ -60,7 +78,12 @@ class IssuedCoupon(Base):
     __table_args__ = (
         CheckConstraint(_one_of("status", COUPON_STATES), name="status_known"),
         CheckConstraint("(status = 'locked') = (locked_order_id IS NOT NULL)", name="lock_has_order"),
+        CheckConstraint(_one_of("source", COUPON_SOURCES), name="source_known"),
         Index("ix_issued_coupons_member_status", "member_id", "status"),
+        # The expiry timer and the reminder look for available coupons by end of validity.
+        Index("ix_issued_coupons_status_valid_until", "status", "valid_until"),
+        # An event (redemption, birthday grant) issues its coupon once, however often delivered.
+        UniqueConstraint("issue_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -75,3 +98,96 @@ class IssuedCoupon(Base):
     used_order_id: Mapped[str | None] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(12), default="claim", server_default="claim")
+    source_ref: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    issue_key: Mapped[str | None] = mapped_column(String(128))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
+
+class MemberCouponCount(Base):
+    """How many coupons of a template a member holds: the per-member limit, raced safely by one
+    conditional upsert."""
+    __tablename__ = "member_coupon_counts"
+    __table_args__ = (CheckConstraint("issued >= 0", name="non_negative"),)
+
+    template_id: Mapped[int] = mapped_column(ForeignKey("coupon_templates.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issued: Mapped[int] = mapped_column(Integer)
+
+
+class Campaign(Base):
+    """A flash sale, a threshold ladder, a gift with purchase or a pre-sale. Kind-specific terms
+    (rungs, gift, pre-sale items, flash prices) are in `terms`; quotas are rows of their own."""
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", CAMPAIGN_KINDS), name="kind_known"),
+        CheckConstraint(_one_of("status", CAMPAIGN_STATES), name="status_known"),
+        CheckConstraint(_one_of("scope", SCOPES), name="scope_known"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("weekday BETWEEN 0 AND 7", name="weekday_known"),
+        UniqueConstraint("created_by", "idempotency_key"),
+        Index("ix_campaigns_status_ends_at", "status", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(8), default="active")
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0: no weekly session
+    session_start_minute: Mapped[int] = mapped_column(Integer, default=0)
+    session_end_minute: Mapped[int] = mapped_column(Integer, default=0)
+    per_member_limit: Mapped[int] = mapped_column(Integer, default=0)
+    scope: Mapped[str] = mapped_column(String(16), default="all")
+    category_ids: Mapped[list] = mapped_column(JSON, default=list)
+    product_ids: Mapped[list] = mapped_column(JSON, default=list)
+    terms: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class CampaignQuota(Base):
+    """Units of a SKU a campaign may give at its price (flash sale) or as a gift; `taken` counts
+    locked and sold units and never passes `total` (one conditional UPDATE takes them)."""
+    __tablename__ = "campaign_quotas"
+    __table_args__ = (CheckConstraint("taken >= 0 AND taken <= total", name="within_total"),)
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    sku_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger)
+    taken: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MemberQuotaUsage(Base):
+    """Units of a campaign a member holds (locked or bought): its per-member limit."""
+    __tablename__ = "member_quota_usage"
+    __table_args__ = (CheckConstraint("used >= 0", name="non_negative"),)
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderLock(Base):
+    """What one order holds (coupons, quota units) from LockForOrder until paid or released."""
+    __tablename__ = "order_locks"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", LOCK_STATES), name="status_known"),
+        Index("ix_order_locks_status_expires_at", "status", "expires_at"),
+    )
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10))
+    coupon_ids: Mapped[list] = mapped_column(JSON, default=list)
+    flash_lines: Mapped[list] = mapped_column(JSON, default=list)  # [[campaign_id, sku_id, qty]]
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    request_fingerprint: Mapped[str] = mapped_column(String(64))

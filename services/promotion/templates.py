@@ -16,15 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit.db import dialect_insert
-from servicekit.errors import FailedPrecondition, FieldViolation, NotFound, Violations
+from servicekit.errors import NotFound, Violations
 from servicekit.runtime import Runtime
 
-from .models import KINDS, SCOPES, CouponTemplate
+from .models import KINDS, CouponTemplate
+from .requests import made_with_key, replayed
+from .scopes import check_scope
+from .timefmt import rfc3339
 
 MAX_NAME, MAX_DESCRIPTION = 64, 500
 MAX_VALID_DAYS = 365
 MAX_TOTAL_QUANTITY = 10_000_000
-MAX_SCOPE_IDS = 200
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class TemplateSpec:
     valid_days_after_claim: int | None = None
     category_ids: tuple[str, ...] = field(default_factory=tuple)
     product_ids: tuple[str, ...] = field(default_factory=tuple)
+    claimable: bool = False
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str)
@@ -69,7 +72,7 @@ def validate(spec: TemplateSpec, now: datetime) -> None:
         v.check(spec.per_member_limit <= max(spec.total_quantity, 1), "spec.per_member_limit",
                 "within_total", "per_member_limit cannot exceed total_quantity "
                 f"({spec.total_quantity})")
-    _check_scope(v, spec)
+    check_scope(v, spec)
     v.raise_if_any("the coupon template is invalid")
 
 
@@ -124,36 +127,15 @@ def _check_validity(v: Violations, spec: TemplateSpec, now: datetime) -> None:
                 "no one could ever use this coupon")
 
 
-def _check_scope(v: Violations, spec: TemplateSpec) -> None:
-    if not v.check(spec.scope in SCOPES, "spec.scope", "one_of",
-                   f"scope must be one of {', '.join(SCOPES)}"):
-        return
-    wanted = {"all": None, "categories": "category_ids", "products": "product_ids"}[spec.scope]
-    for name in ("category_ids", "product_ids"):
-        ids = getattr(spec, name)
-        if name == wanted:
-            if v.check(bool(ids), f"spec.{name}", "required",
-                       f"a coupon scoped to {spec.scope} needs at least one id in {name}"):
-                v.check(len(ids) <= MAX_SCOPE_IDS, f"spec.{name}", "max_items",
-                        f"{name} holds at most {MAX_SCOPE_IDS} ids")
-                v.check(all(ids) and len(set(ids)) == len(ids), f"spec.{name}", "distinct",
-                        f"{name} must hold distinct, non-empty ids")
-        else:
-            v.check(not ids, f"spec.{name}", "unused",
-                    f"{name} is only for scope {name.split('_')[0]}; it must be empty for "
-                    f"scope {spec.scope}")
-
-
 def create(session: Session, runtime: Runtime, spec: TemplateSpec, *, created_by: str,
            idempotency_key: str = "") -> CouponTemplate:
     """Creates the template and announces it (coupon.template_created) in one transaction.
     A retry with the same idempotency key returns the template it made."""
     now = datetime.now(timezone.utc)
     fingerprint = spec.fingerprint()
-    if idempotency_key:
-        done = _by_key(session, created_by, idempotency_key)
-        if done is not None:
-            return _replayed(done, fingerprint, idempotency_key)
+    done = made_with_key(session, CouponTemplate, created_by, idempotency_key)
+    if done is not None:
+        return replayed(done, fingerprint, idempotency_key, "coupon template")
     validate(spec, now)
     values = dict(
         name=spec.name.strip(), description=spec.description, kind=spec.kind,
@@ -162,31 +144,18 @@ def create(session: Session, runtime: Runtime, spec: TemplateSpec, *, created_by
         valid_until=spec.valid_until, valid_days_after_claim=spec.valid_days_after_claim,
         per_member_limit=spec.per_member_limit, total_quantity=spec.total_quantity,
         issued_count=0, scope=spec.scope, category_ids=list(spec.category_ids),
-        product_ids=list(spec.product_ids), created_by=created_by, created_at=now,
+        product_ids=list(spec.product_ids), claimable=spec.claimable, created_by=created_by,
+        created_at=now,
         idempotency_key=idempotency_key or None, request_fingerprint=fingerprint)
     # ON CONFLICT: the same key may race in from a concurrent retry.
     new_id = session.execute(dialect_insert(session, CouponTemplate).values(**values).on_conflict_do_nothing()
                              .returning(CouponTemplate.id)).scalar()
     if new_id is None:
-        return _replayed(_by_key(session, created_by, idempotency_key), fingerprint, idempotency_key)
+        return replayed(made_with_key(session, CouponTemplate, created_by, idempotency_key),
+                        fingerprint, idempotency_key, "coupon template")
     template = session.get(CouponTemplate, new_id)
     runtime.emit(session, "coupon.template_created", template_created_event(template))
     return template
-
-
-def _by_key(session: Session, created_by: str, key: str) -> CouponTemplate | None:
-    return session.scalars(select(CouponTemplate).where(
-        CouponTemplate.created_by == created_by, CouponTemplate.idempotency_key == key)).first()
-
-
-def _replayed(done: CouponTemplate, fingerprint: str, key: str) -> CouponTemplate:
-    if done.request_fingerprint != fingerprint:
-        raise FailedPrecondition(
-            f"idempotency key {key!r} already created a different coupon template ({done.id})",
-            [FieldViolation("idempotency-key", "reused",
-                            "this key already created a different template; use a new key for a "
-                            "new template, the same key only to retry the same request")])
-    return done
 
 
 def get(session: Session, template_id: str) -> CouponTemplate:
@@ -209,11 +178,8 @@ def template_created_event(t: CouponTemplate) -> events.CouponTemplateCreated:
     return events.CouponTemplateCreated(
         template_id=str(t.id), name=t.name, kind=t.kind, amount_fen=t.amount_fen,
         threshold_fen=t.threshold_fen, percent_off=t.percent_off, cap_fen=t.cap_fen,
-        valid_from=_rfc3339(t.valid_from), valid_until=_rfc3339(t.valid_until),
+        valid_from=rfc3339(t.valid_from), valid_until=rfc3339(t.valid_until),
         valid_days_after_claim=t.valid_days_after_claim or 0,
         per_member_limit=t.per_member_limit, total_quantity=t.total_quantity, scope=t.scope,
-        category_ids=t.category_ids, product_ids=t.product_ids, created_by=t.created_by)
-
-
-def _rfc3339(moment: datetime | None) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else ""
+        category_ids=t.category_ids, product_ids=t.product_ids, created_by=t.created_by,
+        claimable=t.claimable)

@@ -1,11 +1,31 @@
-"""Promotion's reactions. First slice: a cancelled order releases the coupons it locked."""
+"""Promotion's reactions and timers.
+
+- order.paid: the order's coupons are used and its quota units sold (ConsumeForOrder).
+- order.cancelled: everything the order held goes back (ReleaseForOrder).
+- points.redeemed (item_kind coupon), member.birthday_gift_granted: the coupon is issued, once
+  per redemption / grant.
+- timers: locks past expires_at are released, coupons past validity expire, and a reminder is
+  written three days before a coupon expires. All take rows with SKIP LOCKED, so several worker
+  replicas share the work and never do it twice.
+"""
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timezone
+
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 
-from servicekit.worker import EventWorker, on_event
+from servicekit.errors import FailedPrecondition
+from servicekit.worker import EventWorker, on_event, timer
 
-from . import coupons
+from . import coupons, locks
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 class Worker(EventWorker):
@@ -13,4 +33,44 @@ class Worker(EventWorker):
 
     @on_event("order", "order.cancelled", order_events.OrderCancelled)
     def order_cancelled(self, session, event):
-        coupons.release_for_order(session, self.runtime, event.data.order_id, event.data.member_id)
+        locks.release_for_order(session, self.runtime, event.data.order_id, _now(),
+                                member_id=event.data.member_id)
+
+    @on_event("order", "order.paid", order_events.OrderPaid)
+    def order_paid(self, session, event):
+        try:
+            locks.consume_for_order(session, self.runtime, event.data.order_id, _now(),
+                                    member_id=event.data.member_id)
+        except FailedPrecondition as err:
+            # Paid after its lock lapsed: the shopper keeps the price they paid; staff see this.
+            log.warning("order.paid %s: %s", event.data.order_id, err.message)
+
+    @on_event("member", "points.redeemed", member_events.PointsRedeemed)
+    def points_redeemed(self, session, event):
+        data = event.data
+        if data.item_kind != "coupon":
+            return
+        coupons.issue_for_event(session, self.runtime, template_id=data.coupon_template_id,
+                                member_id=data.member_id, source="points",
+                                source_ref=data.redemption_id, quantity=max(data.quantity, 1))
+
+    @on_event("member", "member.birthday_gift_granted", member_events.BirthdayGiftGranted)
+    def birthday_gift_granted(self, session, event):
+        data = event.data
+        coupons.issue_for_event(session, self.runtime, template_id=data.coupon_template_id,
+                                member_id=data.member_id, source="birthday", source_ref=data.grant_id)
+
+    @timer(30)
+    def release_expired_locks(self):
+        with self.runtime.transaction() as session:
+            locks.release_expired(session, self.runtime, _now())
+
+    @timer(60)
+    def expire_coupons(self):
+        with self.runtime.transaction() as session:
+            coupons.expire_due(session, self.runtime, _now())
+
+    @timer(300)
+    def remind_expiring_coupons(self):
+        with self.runtime.transaction() as session:
+            coupons.remind_expiring(session, self.runtime, _now())

@@ -1,0 +1,250 @@
+"""What staff ask for when they create a campaign, and every rule it must meet (no database)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from servicekit.errors import Violations
+
+from .models import CAMPAIGN_KINDS
+from .scopes import check_scope
+
+MAX_NAME, MAX_DESCRIPTION = 64, 500
+MAX_ITEMS, MAX_RUNGS = 200, 5
+MAX_QUOTA = 1_000_000
+CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class FlashItem:
+    sku_id: str
+    sale_price_fen: int = 0
+    price_percent: int = 0
+    quota: int = 0
+
+
+@dataclass(frozen=True)
+class GiftTerms:
+    threshold_fen: int
+    gift_sku_id: str
+    gift_product_id: str
+    gift_title: str
+    quantity_per_order: int
+    stock: int
+
+
+@dataclass(frozen=True)
+class PresaleItemTerms:
+    sku_id: str
+    deposit_fen: int
+    deposit_counts_as_fen: int
+
+
+@dataclass(frozen=True)
+class PresaleTerms:
+    items: tuple[PresaleItemTerms, ...]
+    balance_from: datetime | None
+    balance_until: datetime | None
+    early_access_from: datetime | None = None
+    early_access_min_rank: int = 0
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    name: str
+    kind: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    description: str = ""
+    weekday: int = 0                 # 1..7 with a session; 0 without
+    session_start: str = ""          # "HH:MM", Beijing time
+    session_end: str = ""
+    flash_items: tuple[FlashItem, ...] = ()
+    per_member_limit: int = 0
+    rungs: tuple[tuple[int, int], ...] = ()   # (threshold_fen, off_fen)
+    scope: str = "all"
+    category_ids: tuple[str, ...] = ()
+    product_ids: tuple[str, ...] = ()
+    gift: GiftTerms | None = None
+    presale: PresaleTerms | None = None
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str)
+                              .encode()).hexdigest()
+
+    @property
+    def has_session(self) -> bool:
+        return bool(self.weekday or self.session_start or self.session_end)
+
+    def session_minutes(self) -> tuple[int, int]:
+        return _minutes(self.session_start), _minutes(self.session_end)
+
+    def sku_ids(self) -> list[str]:
+        if self.kind == "flash_sale":
+            return [i.sku_id for i in self.flash_items]
+        if self.kind == "presale" and self.presale:
+            return [i.sku_id for i in self.presale.items]
+        if self.kind == "gift" and self.gift:
+            return [self.gift.gift_sku_id]
+        return []
+
+
+def _minutes(clock: str) -> int:
+    match = CLOCK.match(clock)
+    return int(match[1]) * 60 + int(match[2]) if match else -1
+
+
+def validate(spec: CampaignSpec, now: datetime) -> None:
+    """Every problem at once, as field violations on `spec.<field>`."""
+    v = Violations()
+    name = spec.name.strip()
+    v.check(bool(name), "spec.name", "required", "name is required: what shoppers see, e.g. 周五秒杀")
+    v.check(len(name) <= MAX_NAME, "spec.name", "max_length", f"name has at most {MAX_NAME} characters")
+    v.check(len(spec.description) <= MAX_DESCRIPTION, "spec.description", "max_length",
+            f"description has at most {MAX_DESCRIPTION} characters")
+    _check_window(v, spec, now)
+    if spec.has_session:
+        _check_session(v, spec)
+    if not v.check(spec.kind in CAMPAIGN_KINDS, "spec.kind", "one_of",
+                   f"kind must be one of {', '.join(CAMPAIGN_KINDS)}"):
+        v.raise_if_any("the campaign is invalid")
+    _check_unused(v, spec)
+    {"flash_sale": _check_flash, "threshold": _check_threshold, "gift": _check_gift,
+     "presale": _check_presale}[spec.kind](v, spec)
+    v.raise_if_any("the campaign is invalid")
+
+
+def _check_window(v: Violations, spec: CampaignSpec, now: datetime) -> None:
+    has_start = v.check(spec.starts_at is not None, "spec.starts_at", "required", "starts_at is required")
+    has_end = v.check(spec.ends_at is not None, "spec.ends_at", "required", "ends_at is required")
+    if has_start and has_end and v.check(
+            spec.ends_at > spec.starts_at, "spec.ends_at", "after_start",
+            f"ends_at ({spec.ends_at.isoformat()}) must be after starts_at "
+            f"({spec.starts_at.isoformat()})"):
+        v.check(spec.ends_at > now, "spec.ends_at", "future",
+                f"ends_at ({spec.ends_at.isoformat()}) has already passed")
+
+
+def _check_session(v: Violations, spec: CampaignSpec) -> None:
+    v.check(1 <= spec.weekday <= 7, "spec.session.weekday", "range",
+            f"weekday must be 1 (Monday) .. 7 (Sunday); got {spec.weekday}")
+    start, end = spec.session_minutes()
+    ok_start = v.check(start >= 0, "spec.session.start", "clock",
+                       f"start must be HH:MM (Beijing time), e.g. 20:00; got {spec.session_start!r}")
+    ok_end = v.check(end >= 0, "spec.session.end", "clock",
+                     f"end must be HH:MM (Beijing time), e.g. 22:00; got {spec.session_end!r}")
+    if ok_start and ok_end:
+        v.check(end > start, "spec.session.end", "after_start",
+                f"the session must end after it starts on the same day ({spec.session_start}-"
+                f"{spec.session_end}); split a session across midnight into two campaigns")
+
+
+def _check_unused(v: Violations, spec: CampaignSpec) -> None:
+    belongs = {"flash_items": "flash_sale", "per_member_limit": "flash_sale", "rungs": "threshold",
+               "gift": "gift", "presale": "presale"}
+    for name, kind in belongs.items():
+        if spec.kind != kind:
+            v.check(not getattr(spec, name), f"spec.{name}", "unused",
+                    f"{name} is for {kind} campaigns; leave it empty for {spec.kind}")
+    if spec.kind in ("flash_sale", "presale"):
+        v.check(spec.scope == "all" and not spec.category_ids and not spec.product_ids,
+                "spec.scope", "unused", f"a {spec.kind} names its SKUs; leave the scope empty")
+
+
+def _check_skus(v: Violations, at: str, skus: list[str]) -> None:
+    if v.check(1 <= len(skus) <= MAX_ITEMS, at, "count", f"{at.split('.')[-1]} needs 1..{MAX_ITEMS} SKUs"):
+        v.check(all(skus) and len(set(skus)) == len(skus), at, "distinct",
+                "every item needs its own non-empty sku_id")
+
+
+def _check_flash(v: Violations, spec: CampaignSpec) -> None:
+    _check_skus(v, "spec.flash_items", [i.sku_id for i in spec.flash_items])
+    for n, item in enumerate(spec.flash_items):
+        at = f"spec.flash_items[{n}]"
+        v.check((item.sale_price_fen > 0) != (1 <= item.price_percent <= 99), f"{at}.sale_price_fen",
+                "price_or_percent", "give a sale_price_fen > 0 or a price_percent 1..99 (80 = 8 折), "
+                "not both")
+        v.check(1 <= item.quota <= MAX_QUOTA, f"{at}.quota", "range",
+                f"quota must be 1..{MAX_QUOTA} units; got {item.quota}")
+    v.check(spec.per_member_limit >= 1, "spec.per_member_limit", "positive",
+            f"per_member_limit (units one member may buy) must be at least 1; got {spec.per_member_limit}")
+
+
+def _check_threshold(v: Violations, spec: CampaignSpec) -> None:
+    rungs = spec.rungs
+    if not v.check(1 <= len(rungs) <= MAX_RUNGS, "spec.rungs", "count",
+                   f"a ladder has 1..{MAX_RUNGS} rungs, e.g. 满 200 减 50, 满 400 减 120"):
+        return
+    for n, (threshold, off) in enumerate(rungs):
+        at = f"spec.rungs[{n}]"
+        v.check(0 < off < threshold, f"{at}.off_fen", "below_threshold",
+                f"off_fen must be more than 0 and less than threshold_fen ({threshold}); got {off}")
+        if n:
+            before_threshold, before_off = rungs[n - 1]
+            v.check(threshold > before_threshold and off > before_off, at, "ascending",
+                    "each rung needs a higher threshold and a bigger discount than the one before")
+    check_scope(v, spec)
+
+
+def _check_gift(v: Violations, spec: CampaignSpec) -> None:
+    gift = spec.gift
+    if not v.check(gift is not None, "spec.gift", "required", "a gift campaign needs its gift"):
+        return
+    v.check(gift.threshold_fen > 0, "spec.gift.threshold_fen", "positive",
+            f"threshold_fen must be more than 0; got {gift.threshold_fen}")
+    v.check(bool(gift.gift_sku_id), "spec.gift.gift_sku_id", "required", "gift_sku_id is required")
+    v.check(bool(gift.gift_title.strip()), "spec.gift.gift_title", "required",
+            "gift_title is required: shoppers see it")
+    v.check(1 <= gift.quantity_per_order <= 10, "spec.gift.quantity_per_order", "range",
+            f"quantity_per_order must be 1..10; got {gift.quantity_per_order}")
+    v.check(1 <= gift.stock <= MAX_QUOTA, "spec.gift.stock", "range",
+            f"stock must be 1..{MAX_QUOTA}; got {gift.stock}")
+    check_scope(v, spec)
+
+
+def _check_presale(v: Violations, spec: CampaignSpec) -> None:
+    presale = spec.presale
+    if not v.check(presale is not None, "spec.presale", "required", "a pre-sale needs its terms"):
+        return
+    _check_skus(v, "spec.presale.items", [i.sku_id for i in presale.items])
+    for n, item in enumerate(presale.items):
+        at = f"spec.presale.items[{n}]"
+        if v.check(item.deposit_fen > 0, f"{at}.deposit_fen", "positive",
+                   f"deposit_fen must be more than 0; got {item.deposit_fen}"):
+            v.check(item.deposit_counts_as_fen >= item.deposit_fen, f"{at}.deposit_counts_as_fen",
+                    "at_least_deposit", f"a deposit counts for at least itself ({item.deposit_fen}); "
+                    f"got {item.deposit_counts_as_fen}")
+    has_from = v.check(presale.balance_from is not None, "spec.presale.balance_from", "required",
+                       "balance_from is required")
+    has_until = v.check(presale.balance_until is not None, "spec.presale.balance_until", "required",
+                        "balance_until is required")
+    if has_from and spec.ends_at:
+        v.check(presale.balance_from >= spec.ends_at, "spec.presale.balance_from", "after_deposits",
+                "the balance window opens when the deposit phase is over (at or after ends_at)")
+    if has_from and has_until:
+        v.check(presale.balance_until > presale.balance_from, "spec.presale.balance_until",
+                "after_start", "balance_until must be after balance_from")
+    if presale.early_access_from and spec.starts_at:
+        v.check(presale.early_access_from < spec.starts_at, "spec.presale.early_access_from",
+                "before_start", "early access opens before starts_at")
+    v.check(0 <= presale.early_access_min_rank <= 10, "spec.presale.early_access_min_rank", "range",
+            "early_access_min_rank is a tier rank 0..10 (0: only members flagged for early access)")
+
+
+@dataclass(frozen=True)
+class Quota:
+    sku_id: str
+    total: int
+
+
+def quotas_of(spec: CampaignSpec) -> list[Quota]:
+    if spec.kind == "flash_sale":
+        return [Quota(i.sku_id, i.quota) for i in spec.flash_items]
+    if spec.kind == "gift":
+        return [Quota(spec.gift.gift_sku_id, spec.gift.stock)]
+    return []
+
+

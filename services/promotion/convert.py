@@ -1,0 +1,206 @@
+"""Between the gRPC messages (mall.promotion.v1) and the domain's dataclasses and rows."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from mall.promotion.v1 import promotion_pb2 as pb
+
+from . import campaigns, templates
+from .campaign_spec import CampaignSpec, FlashItem, GiftTerms, PresaleItemTerms, PresaleTerms
+from .locks import FlashLine, LockRequest
+from .models import Campaign, CampaignQuota, CouponTemplate, IssuedCoupon, OrderLock
+from .pricing import CartLine, MemberProfile
+from .pricing.result import Quote
+
+KIND_NAMES = {pb.FIXED_AMOUNT: "fixed_amount", pb.PERCENTAGE: "percentage",
+              pb.NO_THRESHOLD: "no_threshold"}
+SCOPE_NAMES = {pb.ALL: "all", pb.CATEGORIES: "categories", pb.PRODUCTS: "products"}
+CAMPAIGN_KIND_NAMES = {pb.FLASH_SALE: "flash_sale", pb.THRESHOLD: "threshold", pb.GIFT: "gift",
+                       pb.PRESALE: "presale"}
+KIND_ENUMS = {v: k for k, v in KIND_NAMES.items()}
+SCOPE_ENUMS = {v: k for k, v in SCOPE_NAMES.items()}
+CAMPAIGN_KIND_ENUMS = {v: k for k, v in CAMPAIGN_KIND_NAMES.items()}
+
+
+def when(message, name: str) -> datetime | None:
+    """An optional Timestamp field as an aware UTC datetime (None when unset)."""
+    if message is None or not message.HasField(name):
+        return None
+    return getattr(message, name).ToDatetime(tzinfo=timezone.utc)
+
+
+def stamp(moment: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(moment)
+    return ts
+
+
+def _scope_name(scope: int) -> str:
+    # Unset means "all" for campaigns; an unknown number is kept visible for the violation.
+    return SCOPE_NAMES.get(scope, f"unspecified({scope})")
+
+
+# ---- coupon templates ----
+
+def template_spec(spec: pb.CouponTemplateSpec) -> templates.TemplateSpec:
+    validity = spec.WhichOneof("validity")
+    window = spec.window if validity == "window" else None
+    return templates.TemplateSpec(
+        name=spec.name, description=spec.description,
+        kind=KIND_NAMES.get(spec.kind, f"unspecified({spec.kind})"),
+        amount_fen=spec.amount_fen, threshold_fen=spec.threshold_fen,
+        percent_off=spec.percent_off, cap_fen=spec.cap_fen,
+        valid_from=when(window, "valid_from"), valid_until=when(window, "valid_until"),
+        valid_days_after_claim=spec.valid_days_after_claim if validity == "valid_days_after_claim"
+        else None,
+        per_member_limit=spec.per_member_limit, total_quantity=spec.total_quantity,
+        scope=_scope_name(spec.scope), category_ids=tuple(spec.category_ids),
+        product_ids=tuple(spec.product_ids), claimable=spec.claimable)
+
+
+def template_message(t: CouponTemplate) -> pb.CouponTemplate:
+    spec = pb.CouponTemplateSpec(
+        name=t.name, description=t.description, kind=KIND_ENUMS[t.kind], amount_fen=t.amount_fen,
+        threshold_fen=t.threshold_fen, percent_off=t.percent_off, cap_fen=t.cap_fen,
+        per_member_limit=t.per_member_limit, total_quantity=t.total_quantity,
+        scope=SCOPE_ENUMS[t.scope], category_ids=t.category_ids, product_ids=t.product_ids,
+        claimable=t.claimable)
+    if t.valid_days_after_claim is not None:
+        spec.valid_days_after_claim = t.valid_days_after_claim
+    else:
+        spec.window.valid_from.CopyFrom(stamp(t.valid_from))
+        spec.window.valid_until.CopyFrom(stamp(t.valid_until))
+    return pb.CouponTemplate(id=str(t.id), spec=spec, issued_count=t.issued_count,
+                             created_by=t.created_by, created_at=stamp(t.created_at))
+
+
+# ---- campaigns ----
+
+def campaign_spec(spec: pb.CampaignSpec) -> CampaignSpec:
+    gift = presale = None
+    if spec.HasField("gift"):
+        g = spec.gift
+        gift = GiftTerms(g.threshold_fen, g.gift_sku_id, g.gift_product_id, g.gift_title,
+                         g.quantity_per_order, g.stock)
+    if spec.HasField("presale"):
+        p = spec.presale
+        presale = PresaleTerms(
+            tuple(PresaleItemTerms(i.sku_id, i.deposit_fen, i.deposit_counts_as_fen) for i in p.items),
+            when(p, "balance_from"), when(p, "balance_until"), when(p, "early_access_from"),
+            p.early_access_min_rank)
+    return CampaignSpec(
+        name=spec.name, description=spec.description,
+        kind=CAMPAIGN_KIND_NAMES.get(spec.kind, f"unspecified({spec.kind})"),
+        starts_at=when(spec, "starts_at"), ends_at=when(spec, "ends_at"),
+        weekday=spec.session.weekday, session_start=spec.session.start, session_end=spec.session.end,
+        flash_items=tuple(FlashItem(i.sku_id, i.sale_price_fen, i.price_percent, i.quota)
+                          for i in spec.flash_items),
+        per_member_limit=spec.per_member_limit,
+        rungs=tuple((r.threshold_fen, r.off_fen) for r in spec.rungs),
+        scope="all" if spec.scope == pb.COUPON_SCOPE_UNSPECIFIED else _scope_name(spec.scope),
+        category_ids=tuple(spec.category_ids), product_ids=tuple(spec.product_ids),
+        gift=gift, presale=presale)
+
+
+def campaign_message(c: Campaign, quotas: list[CampaignQuota]) -> pb.Campaign:
+    s = campaigns.spec_of(c, quotas)
+    spec = pb.CampaignSpec(
+        name=s.name, description=s.description, kind=CAMPAIGN_KIND_ENUMS[s.kind],
+        starts_at=stamp(s.starts_at), ends_at=stamp(s.ends_at),
+        flash_items=[pb.FlashSaleItem(sku_id=i.sku_id, sale_price_fen=i.sale_price_fen,
+                                      price_percent=i.price_percent, quota=i.quota)
+                     for i in s.flash_items],
+        per_member_limit=s.per_member_limit,
+        rungs=[pb.Rung(threshold_fen=t, off_fen=off) for t, off in s.rungs],
+        scope=SCOPE_ENUMS[s.scope], category_ids=s.category_ids, product_ids=s.product_ids)
+    if s.weekday:
+        spec.session.CopyFrom(pb.WeeklySession(weekday=s.weekday, start=s.session_start,
+                                               end=s.session_end))
+    if s.gift:
+        g = s.gift
+        spec.gift.CopyFrom(pb.GiftRule(threshold_fen=g.threshold_fen, gift_sku_id=g.gift_sku_id,
+                                       gift_product_id=g.gift_product_id, gift_title=g.gift_title,
+                                       quantity_per_order=g.quantity_per_order, stock=g.stock))
+    if s.presale:
+        p = s.presale
+        rule = pb.PresaleRule(items=[pb.PresaleItem(sku_id=i.sku_id, deposit_fen=i.deposit_fen,
+                                                    deposit_counts_as_fen=i.deposit_counts_as_fen)
+                                     for i in p.items],
+                              balance_from=stamp(p.balance_from), balance_until=stamp(p.balance_until),
+                              early_access_min_rank=p.early_access_min_rank)
+        if p.early_access_from:
+            rule.early_access_from.CopyFrom(stamp(p.early_access_from))
+        spec.presale.CopyFrom(rule)
+    return pb.Campaign(id=str(c.id), spec=spec, status=c.status, created_by=c.created_by,
+                       created_at=stamp(c.created_at),
+                       quotas=[pb.QuotaUsage(sku_id=q.sku_id, total=q.total, taken=q.taken)
+                               for q in quotas])
+
+
+# ---- quote ----
+
+def cart_lines(request: pb.QuoteRequest) -> tuple[CartLine, ...]:
+    return tuple(CartLine(line_id=line.line_id, sku_id=line.sku_id, product_id=line.product_id,
+                          quantity=line.quantity, list_price_fen=line.list_price_fen,
+                          category_ids=tuple(line.category_ids), title=line.title)
+                 for line in request.lines)
+
+
+def member_profile(member: pb.PricingMember) -> MemberProfile:
+    return MemberProfile(member_id=member.member_id, tier_code=member.tier_code,
+                         tier_name=member.tier_name, tier_rank=member.tier_rank,
+                         discount_percent=member.discount_percent or 100,
+                         early_access_presale=member.early_access_presale,
+                         free_shipping_over_fen=member.free_shipping_over_fen)
+
+
+def quote_message(q: Quote, priced_at: datetime) -> pb.QuoteResponse:
+    return pb.QuoteResponse(
+        lines=[pb.QuotedLine(
+            line_id=line.line_id, sku_id=line.sku_id, product_id=line.product_id,
+            quantity=line.quantity, list_price_fen=line.list_price_fen,
+            list_total_fen=line.list_total_fen, sale_units=line.sale_units,
+            price_after_member_and_sale_fen=line.price_after_member_and_sale_fen,
+            discounts=[pb.LineDiscount(source=d.source, ref=d.ref, fen=d.fen) for d in line.discounts],
+            payable_fen=line.payable_fen, presale_campaign_id=line.presale_campaign_id,
+            deposit_fen=line.deposit_fen, balance_fen=line.balance_fen) for line in q.lines],
+        adjustments=[pb.OrderAdjustment(source=a.source, ref=a.ref, label=a.label, fen=a.fen)
+                     for a in q.adjustments],
+        gifts=[pb.GiftLine(campaign_id=g.campaign_id, sku_id=g.sku_id, product_id=g.product_id,
+                           title=g.title, quantity=g.quantity) for g in q.gifts],
+        quota_claims=[pb.QuotaClaim(campaign_id=c.campaign_id, sku_id=c.sku_id, quantity=c.quantity)
+                      for c in q.quota_claims],
+        coupon_ids=q.coupon_ids, list_total_fen=q.list_total_fen,
+        discount_total_fen=q.discount_total_fen, goods_fen=q.goods_fen, points_used=q.points_used,
+        points_fen=q.points_fen, shipping_fee_fen=q.shipping_fee_fen, total_fen=q.total_fen,
+        explanation=q.explanation, priced_at=stamp(priced_at))
+
+
+# ---- locks and coupons ----
+
+def lock_request(request: pb.LockForOrderRequest) -> LockRequest:
+    return LockRequest(order_id=request.order_id, member_id=request.member_id,
+                       coupon_ids=tuple(request.coupon_ids),
+                       flash_lines=tuple(FlashLine(f.campaign_id, f.sku_id, f.quantity)
+                                         for f in request.flash_lines),
+                       expires_at=when(request, "expires_at"))
+
+
+def lock_message(lock: OrderLock | None, order_id: str) -> pb.OrderLock:
+    if lock is None:
+        return pb.OrderLock(order_id=order_id, status="none")
+    return pb.OrderLock(order_id=lock.order_id, member_id=lock.member_id, status=lock.status,
+                        coupon_ids=lock.coupon_ids, expires_at=stamp(lock.expires_at),
+                        flash_lines=[pb.QuotaClaim(campaign_id=c, sku_id=s, quantity=q)
+                                     for c, s, q in lock.flash_lines])
+
+
+def coupon_message(c: IssuedCoupon, t: CouponTemplate) -> pb.Coupon:
+    return pb.Coupon(
+        id=str(c.id), template_id=str(t.id), member_id=c.member_id, status=c.status, name=t.name,
+        kind=KIND_ENUMS[t.kind], amount_fen=t.amount_fen, threshold_fen=t.threshold_fen,
+        percent_off=t.percent_off, cap_fen=t.cap_fen, scope=SCOPE_ENUMS[t.scope],
+        category_ids=t.category_ids, product_ids=t.product_ids, valid_from=stamp(c.valid_from),
+        valid_until=stamp(c.valid_until), claimed_at=stamp(c.claimed_at), source=c.source,
+        order_id=c.locked_order_id or c.used_order_id or "")

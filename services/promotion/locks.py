@@ -1,0 +1,184 @@
+"""What an order holds: its coupons and its flash-sale/gift quota units, taken all or nothing by
+LockForOrder, spent by ConsumeForOrder (the order was paid), given back by ReleaseForOrder (the
+order was cancelled, failed mid-saga, or its lock expired). Every call is idempotent by order id."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from mall.events.v1 import promotion_events_pb2 as events
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from servicekit.db import dialect_insert
+from servicekit.errors import FailedPrecondition, FieldViolation, ResourceExhausted, Violations
+from servicekit.runtime import Runtime
+
+from . import campaigns, counters, coupons
+from .models import Campaign, CampaignQuota, MemberQuotaUsage, OrderLock
+from .timefmt import rfc3339
+
+MAX_LOCK = timedelta(days=1)
+RELEASED_BEFORE_LOCK = "released-before-lock"
+
+
+@dataclass(frozen=True)
+class FlashLine:
+    campaign_id: str
+    sku_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    order_id: str
+    member_id: str
+    coupon_ids: tuple[str, ...]
+    flash_lines: tuple[FlashLine, ...]
+    expires_at: datetime | None
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps([self.member_id, list(self.coupon_ids),
+                                          [list(vars(f).values()) for f in self.flash_lines]])
+                              .encode()).hexdigest()
+
+
+def _validate(request: LockRequest, now: datetime) -> None:
+    v = Violations()
+    v.check(0 < len(request.order_id) <= 64, "order_id", "required", "order_id is required (up to 64 characters)")
+    v.check(0 < len(request.member_id) <= 64, "member_id", "required", "member_id is required")
+    if v.check(request.expires_at is not None, "expires_at", "required", "expires_at is required"):
+        v.check(now < request.expires_at <= now + MAX_LOCK, "expires_at", "range",
+                f"expires_at must be in the next {MAX_LOCK}; got {rfc3339(request.expires_at)}")
+    seen = set()
+    for i, line in enumerate(request.flash_lines):
+        at = f"flash_lines[{i}]"
+        v.check(line.campaign_id.isdigit() and len(line.campaign_id) <= 18, f"{at}.campaign_id",
+                "format", f"campaign_id {line.campaign_id!r} is not a campaign id")
+        v.check(bool(line.sku_id), f"{at}.sku_id", "required", "sku_id is required")
+        v.check(line.quantity >= 1, f"{at}.quantity", "positive",
+                f"quantity must be at least 1; got {line.quantity}")
+        v.check((line.campaign_id, line.sku_id) not in seen, at, "unique",
+                "each campaign and SKU once; add the quantities up")
+        seen.add((line.campaign_id, line.sku_id))
+    v.check(len(set(request.coupon_ids)) == len(request.coupon_ids), "coupon_ids", "distinct",
+            "each coupon once")
+    v.raise_if_any("the lock request is invalid")
+
+
+def lock_for_order(session: Session, runtime: Runtime, request: LockRequest, now: datetime) -> OrderLock:
+    _validate(request, now)
+    fingerprint = request.fingerprint()
+    # The row first: a concurrent or repeated call for the same order waits here, then replays.
+    inserted = session.execute(dialect_insert(session, OrderLock).values(
+        order_id=request.order_id, member_id=request.member_id, status="locked",
+        coupon_ids=list(request.coupon_ids),
+        flash_lines=[[f.campaign_id, f.sku_id, f.quantity] for f in request.flash_lines],
+        expires_at=request.expires_at, created_at=now, updated_at=now,
+        request_fingerprint=fingerprint).on_conflict_do_nothing().returning(OrderLock.order_id)).scalar()
+    if inserted is None:
+        return _replay(session, request, fingerprint)
+    coupons.lock(session, request.member_id, list(request.coupon_ids), request.order_id, now)
+    # A fixed order of rows, so two orders taking the same quotas never deadlock.
+    order = sorted(range(len(request.flash_lines)),
+                   key=lambda i: (int(request.flash_lines[i].campaign_id), request.flash_lines[i].sku_id))
+    for i in order:
+        _take(session, request.member_id, request.flash_lines[i], f"flash_lines[{i}]", now)
+    runtime.emit(session, "coupon.locked", events.OrderPromotionsLocked(
+        order_id=request.order_id, member_id=request.member_id, coupon_ids=list(request.coupon_ids),
+        expires_at=rfc3339(request.expires_at)))
+    return session.get(OrderLock, request.order_id)
+
+
+def _replay(session: Session, request: LockRequest, fingerprint: str) -> OrderLock:
+    done = session.get(OrderLock, request.order_id, with_for_update=True)
+    if done.request_fingerprint == RELEASED_BEFORE_LOCK:
+        raise FailedPrecondition(f"order {request.order_id} was released before it locked anything",
+                                 [FieldViolation("order_id", "released", "the order is over; "
+                                                 "a new attempt needs a new order")])
+    if done.request_fingerprint != fingerprint:
+        raise FailedPrecondition(f"order {request.order_id} already locked other coupons or quotas",
+                                 [FieldViolation("order_id", "reused", "an order locks once; retry "
+                                                 "with exactly the same coupons and lines")])
+    return done
+
+
+def _take(session: Session, member_id: str, line: FlashLine, at: str, now: datetime) -> None:
+    campaign = session.get(Campaign, int(line.campaign_id))
+    if campaign is None or campaign.kind not in ("flash_sale", "gift") or \
+            line.sku_id not in campaigns.sku_ids_of(campaign):
+        raise FailedPrecondition(f"{at}: campaign {line.campaign_id} has no quota for SKU {line.sku_id}",
+                                 [FieldViolation(at, "unknown", "quote again: no such campaign quota")])
+    if campaign.status != "active" or not campaigns.window_of(campaign).contains(now):
+        raise FailedPrecondition(f"{at}: campaign {campaign.id} ({campaign.name}) is not running now",
+                                 [FieldViolation(at, "not_running", "quote again: the campaign is over")])
+    if campaign.kind == "flash_sale" and not counters.add_within(
+            session, MemberQuotaUsage, {"campaign_id": campaign.id, "member_id": member_id}, "used",
+            line.quantity, campaign.per_member_limit):
+        raise ResourceExhausted(
+            f"{at}: member {member_id} may buy at most {campaign.per_member_limit} in campaign "
+            f"{campaign.id} ({campaign.name})",
+            [FieldViolation(f"{at}.quantity", "per_member_limit",
+                            f"at most {campaign.per_member_limit} per member in this campaign")])
+    if not counters.take_within(session, CampaignQuota, {"campaign_id": campaign.id, "sku_id": line.sku_id},
+                                line.quantity, taken="taken", total="total"):
+        raise ResourceExhausted(
+            f"{at}: the quota of SKU {line.sku_id} in campaign {campaign.id} ({campaign.name}) is gone",
+            [FieldViolation(f"{at}.quantity", "quota_exhausted",
+                            f"not {line.quantity} unit(s) of {line.sku_id} left in campaign {campaign.id}")])
+
+
+def release_for_order(session: Session, runtime: Runtime, order_id: str, now: datetime,
+                      member_id: str = "") -> OrderLock:
+    """Gives back what `order_id` holds. Releasing an order that locked nothing (yet) leaves a
+    tombstone, so a lock that arrives late for a cancelled order is refused."""
+    lock = session.get(OrderLock, order_id, with_for_update=True)
+    if lock is None:
+        session.execute(dialect_insert(session, OrderLock).values(
+            order_id=order_id, member_id=member_id, status="released", coupon_ids=[], flash_lines=[],
+            expires_at=now, created_at=now, updated_at=now,
+            request_fingerprint=RELEASED_BEFORE_LOCK).on_conflict_do_nothing())
+        coupons.release_for_order(session, runtime, order_id, member_id, now)  # older direct locks
+        return session.get(OrderLock, order_id, with_for_update=True)
+    if lock.status == "locked":
+        _give_back(session, runtime, lock, now)
+    return lock
+
+
+def _give_back(session: Session, runtime: Runtime, lock: OrderLock, now: datetime) -> None:
+    for campaign_id, sku_id, quantity in sorted(lock.flash_lines, key=lambda f: (int(f[0]), f[1])):
+        counters.give_back(session, CampaignQuota, {"campaign_id": int(campaign_id), "sku_id": sku_id},
+                           "taken", quantity)
+        counters.give_back(session, MemberQuotaUsage,
+                           {"campaign_id": int(campaign_id), "member_id": lock.member_id}, "used", quantity)
+    coupons.release_for_order(session, runtime, lock.order_id, lock.member_id, now)
+    lock.status, lock.updated_at = "released", now
+
+
+def consume_for_order(session: Session, runtime: Runtime, order_id: str, now: datetime,
+                      member_id: str = "") -> OrderLock | None:
+    """The order was paid: its coupons are used, its quota units sold. Repeats change nothing;
+    an order whose lock was already released is FAILED_PRECONDITION."""
+    lock = session.get(OrderLock, order_id, with_for_update=True)
+    if lock is None:
+        return None
+    if lock.status == "released":
+        raise FailedPrecondition(f"order {order_id}'s promotions were released at "
+                                 f"{rfc3339(lock.updated_at)}; they cannot be consumed")
+    if lock.status == "locked":
+        coupons.use_for_order(session, runtime, order_id, member_id or lock.member_id, now)
+        lock.status, lock.updated_at = "consumed", now
+    return lock
+
+
+def release_expired(session: Session, runtime: Runtime, now: datetime, batch: int = 100) -> int:
+    """Locks past expires_at (the order crashed mid-saga or was never paid nor cancelled) are
+    released. SKIP LOCKED: several worker replicas share the work without waiting on each other."""
+    due = list(session.scalars(select(OrderLock).where(
+        OrderLock.status == "locked", OrderLock.expires_at <= now)
+        .order_by(OrderLock.expires_at).limit(batch).with_for_update(skip_locked=True)))
+    for lock in due:
+        _give_back(session, runtime, lock, now)
+    return len(due)
