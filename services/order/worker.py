@@ -12,7 +12,7 @@ from mall.events.v1 import payment_events_pb2 as payments
 from servicekit import idempotency
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import orders, products
+from . import orders, placement, products
 
 
 class Worker(EventWorker):
@@ -63,6 +63,11 @@ class Worker(EventWorker):
     def cancel_unpaid_orders(self):
         with self.runtime.transaction() as session:
             orders.cancel_overdue(session, self.runtime, datetime.now(timezone.utc))
+
+    @timer(60)
+    def fail_stale_placements(self):
+        with self.runtime.transaction() as session:
+            placement.sweep_stale(session, self.runtime, datetime.now(timezone.utc))
 
     @timer(600)
     def complete_delivered_orders(self):

@@ -38,8 +38,14 @@ def on_order_paid(session: Session, paid) -> Notification | None:
                   title=title, body=body)
 
 
+PLACEMENT_FAILED = "placement_failed"  # order's reason for a checkout that never became an order
+
+
 def on_order_cancelled(session: Session, cancelled) -> Notification | None:
-    """From mall.events.v1.OrderCancelled."""
+    """From mall.events.v1.OrderCancelled. A checkout that failed before the order existed for
+    the shopper is not news to them: no notice."""
+    if cancelled.reason == PLACEMENT_FAILED:
+        return None
     title, body = messages.order_cancelled(cancelled.order_no or cancelled.order_id,
                                            cancelled.reason)
     return notify(session, member_id=cancelled.member_id, kind="order_cancelled",

@@ -248,3 +248,30 @@ def test_an_order_still_placing_is_nobodys(runtime):
     assert created
     with pytest.raises(NotFound):
         apply(runtime, orders.on_payment_succeeded, succeeded(order.id, 1))
+
+
+def test_an_order_left_placing_by_a_crash_fails_and_gives_its_points_back(runtime):
+    now = datetime.now(timezone.utc)
+    with runtime.transaction() as session:
+        stuck, _ = placement.begin(session, member_id="m-1", idempotency_key="k-stuck",
+                                   fingerprint="f", channel="miniprogram",
+                                   now=now - timedelta(minutes=11))
+        session.get(Order, stuck.id).points_used = 300  # recorded before SpendPoints was called
+        recent, _ = placement.begin(session, member_id="m-1", idempotency_key="k-recent",
+                                    fingerprint="f", channel="miniprogram", now=now)
+    assert apply(runtime, placement.sweep_stale, now) == 1
+    assert (status(runtime, stuck.id), status(runtime, recent.id)) == ("failed", "placing")
+    [cancelled] = outbox_events(runtime, "order.cancelled")
+    assert cancelled["data"]["reason"] == placement.PLACEMENT_FAILED
+    assert cancelled["data"]["pointsUsed"] == "300"
+    with runtime.transaction() as session:  # a retry with the key learns why
+        order, created = placement.begin(session, member_id="m-1", idempotency_key="k-stuck",
+                                         fingerprint="f", channel="miniprogram", now=now)
+        assert not created
+        with pytest.raises(FailedPrecondition) as err:
+            placement.replay(order)
+    assert "did not finish" in str(err.value)
+    with runtime.transaction() as session, pytest.raises(FailedPrecondition) as err:
+        placement.begin(session, member_id="m-1", idempotency_key="k-stuck",
+                        fingerprint="another cart", channel="miniprogram", now=now)
+    assert [v.field for v in err.value.violations] == ["idempotency-key"]

@@ -101,3 +101,10 @@ def test_mark_read_input_is_validated(runtime, ids, everything, expected):
     with runtime.transaction() as session, pytest.raises(InvalidArgument) as err:
         inbox.mark_read(session, "alice", ids, everything)
     assert {(v.field, v.rule) for v in err.value.violations} == expected
+
+
+def test_a_checkout_that_never_became_an_order_sends_no_notice(runtime):
+    with runtime.transaction() as session:
+        assert inbox.on_order_cancelled(session, order_events.OrderCancelled(
+            order_id="o-8", member_id="m-1", reason="placement_failed")) is None
+        assert inbox.unread_count(session, "m-1") == 0
