@@ -25,6 +25,7 @@ TAGS = [
     {"name": "admin-members", "description": "Staff (admin, operator): tiers, loyalty settings, "
                                              "the points mall, point adjustments, members by phone."},
     {"name": "admin-analytics", "description": "Analysts and admins: event counts."},
+    {"name": "orders", "description": "Shoppers: the cart, checkout and their orders."},
     {"name": "media", "description": "Product images and videos (a CDN in production)."},
     {"name": "operations", "description": "Liveness, readiness and metrics."},
 ]
@@ -98,6 +99,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.include_router(catalog.router, responses=problems.COMMON_RESPONSES)
         app.include_router(admin_catalog.router, responses=problems.COMMON_RESPONSES)
         needed.append("catalog")
+    if _has_module("mall.order.v1.order_pb2"):
+        from .routes import orders
+        app.include_router(orders.router, responses=problems.COMMON_RESPONSES)
+        needed.append("order")
     if _has_module("mall.analytics.v1.analytics_pb2"):
         from .routes import analytics
         app.include_router(analytics.router, responses=problems.COMMON_RESPONSES)

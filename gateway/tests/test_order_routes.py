@@ -1,0 +1,48 @@
+"""The shopper's cart and orders through the gateway, against the real order server."""
+from __future__ import annotations
+
+from services.order import products
+from services.order.tests.helpers import catalog_product
+from services.order.tests.orders_helpers import place
+
+from .helpers import bearer, token
+
+ALICE = bearer(token(sub="m-1", kind="customer"))
+BOB = bearer(token(sub="m-2", kind="customer"))
+STAFF = bearer(token(sub="s-1", kind="staff", roles=("admin",)))
+
+
+def test_the_cart_with_a_retried_add(gateway_with, runtime_for):
+    gateway = gateway_with("order")
+    with runtime_for("order").transaction() as session:
+        products.apply_product(session, products.snapshot_from_event(catalog_product()))
+    keyed = {**ALICE, "Idempotency-Key": "tap-1"}
+    for _ in range(2):
+        added = gateway.post("/v1/cart/items", json={"sku_id": "sku-75b-black", "quantity": 2},
+                             headers=keyed)
+        assert added.status_code == 200, added.text
+    cart = gateway.get("/v1/cart", headers=ALICE).json()
+    assert cart["subtotal_fen"] == 39800 and cart["lines"][0]["quantity"] == 2
+    bad = gateway.post("/v1/cart/items", json={"sku_id": "sku-nope", "quantity": 1}, headers=ALICE)
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "sku_id"
+    assert gateway.put("/v1/cart/items/sku-75b-black", json={"quantity": 5},
+                       headers=ALICE).json()["lines"][0]["quantity"] == 5
+    assert gateway.delete("/v1/cart/items/sku-75b-black", headers=ALICE).json()["lines"] == []
+    assert gateway.get("/v1/cart", headers=STAFF).status_code == 403
+    assert gateway.get("/v1/cart").status_code == 401
+
+
+def test_my_orders_tabs_detail_and_cancel(gateway_with, runtime_for):
+    gateway = gateway_with("order")
+    order_id = place(runtime_for("order"))
+    listed = gateway.get("/v1/orders", params={"tab": "to_pay"}, headers=ALICE).json()
+    assert [o["order_id"] for o in listed["orders"]] == [order_id]
+    assert gateway.get("/v1/orders", params={"tab": "to_ship"}, headers=ALICE).json()["orders"] == []
+    assert gateway.get("/v1/orders", params={"tab": "nope"}, headers=ALICE).status_code == 400
+    detail = gateway.get(f"/v1/orders/{order_id}", headers=ALICE).json()
+    assert detail["payable_fen"] == 43415 and detail["shipping_address"]["province"] == "广东省"
+    assert gateway.get(f"/v1/orders/{order_id}", headers=BOB).status_code == 404
+    cancelled = gateway.post(f"/v1/orders/{order_id}/cancel", json={"reason": "买错了"}, headers=ALICE)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    again = gateway.post(f"/v1/orders/{order_id}/confirm-receipt", headers=ALICE)
+    assert again.status_code == 409 and "cancelled" in again.json()["detail"]
