@@ -3,15 +3,16 @@ translates the result. Validation and rules live in the use cases."""
 from __future__ import annotations
 
 import grpc
+from mall.common.v1 import common_pb2
 from mall.logistics.v1 import logistics_pb2 as pb
 from mall.logistics.v1 import logistics_pb2_grpc as pb_grpc
 
 from servicekit import context
 from servicekit.runtime import Runtime
 
-from . import reservations, stock, warehouses
+from . import carriers, reservations, shipment_queries, shipments, stock, tracking, warehouses
 from .availability import level
-from .models import LedgerEntry, Stock, Warehouse
+from .models import LedgerEntry, Shipment, Stock, TrackingEvent, Warehouse
 
 STAFF_ROLES = ("warehouse", "admin")
 
@@ -55,6 +56,36 @@ def reservation_message(r: reservations.Held) -> pb.Reservation:
         expires_at=r.expires_at.isoformat(), reason=r.reason,
         lines=[pb.ReserveLine(sku_id=line["sku_id"], quantity=line["quantity"])
                for line in r.lines])
+
+
+def shipment_message(s: Shipment, steps: list[TrackingEvent] = ()) -> pb.Shipment:
+    return pb.Shipment(
+        id=s.id, order_id=s.order_id, order_no=s.order_no, member_id=s.member_id,
+        warehouse_code=s.warehouse.code, carrier=s.carrier,
+        carrier_name=carriers.CARRIERS.get(s.carrier, s.carrier), waybill_no=s.waybill_no or "",
+        state=shipments.STATES[s.state], discreet=s.discreet, sender_name=s.sender_name,
+        destination_province=s.destination_province, items=shipments.customer_items(s),
+        timeline=[pb.TrackingStep(state=shipments.STATES[e.state],
+                                  occurred_at=e.occurred_at.isoformat(), location=e.location,
+                                  description=e.description) for e in steps],
+        created_at=s.created_at.isoformat(), updated_at=s.updated_at.isoformat())
+
+
+def packing_list_message(s: Shipment) -> pb.PackingList:
+    picking = [pb.PackingLine(sku_id=i["sku_id"], sku_code=i.get("sku_code", ""),
+                              title=i["title"], sku_label=i["sku_label"], quantity=i["quantity"])
+               for i in s.items]
+    customer = [pb.PackingLine(sku_id=i.sku_id, title=i.title, sku_label=i.sku_label,
+                               quantity=i.quantity) for i in shipments.customer_items(s)]
+    return pb.PackingList(shipment_id=s.id, order_no=s.order_no, warehouse_code=s.warehouse.code,
+                          carrier=s.carrier, waybill_no=s.waybill_no or "", discreet=s.discreet,
+                          plain_package=s.discreet, sender_name=s.sender_name, picking=picking,
+                          customer_copy=customer)
+
+
+def viewer() -> shipment_queries.Viewer:
+    caller = context.require_user("reading shipments")
+    return shipment_queries.Viewer(caller.user_id, caller.has_role(*STAFF_ROLES))
 
 
 def change_message(change: stock.StockChange) -> pb.StockChangeResponse:
@@ -160,6 +191,42 @@ class LogisticsServicer(pb_grpc.LogisticsServiceServicer):
     def GetReservation(self, request, context_):
         with self.runtime.transaction() as session:
             return reservation_message(reservations.get(session, request.order_id))
+
+    def ListLowStock(self, request, context_):
+        require_staff()
+        with self.runtime.transaction() as session:
+            rows = stock.low_stock(session, request.warehouse_code)
+            return pb.ListLowStockResponse(stock=[stock_message(s) for s in rows])
+
+    def ListShipments(self, request, context_):
+        who = viewer()
+        state = shipments.STATE_NAMES.get(request.state, "")
+        with self.runtime.transaction() as session:
+            rows, token = shipment_queries.list_shipments(
+                session, who, shipment_queries.ShipmentFilter(
+                    request.order_id, request.member_id, state, request.warehouse_code),
+                request.page.page_size, request.page.page_token)
+            return pb.ListShipmentsResponse(shipments=[shipment_message(s) for s in rows],
+                                            page=common_pb2.PageInfo(next_page_token=token))
+
+    def GetShipment(self, request, context_):
+        who = viewer()
+        with self.runtime.transaction() as session:
+            found = shipment_queries.get_shipment(session, who, request.shipment_id)
+            return shipment_message(found, shipment_queries.timeline(session, found))
+
+    def GetPackingList(self, request, context_):
+        require_staff()
+        with self.runtime.transaction() as session:
+            found = shipment_queries.get_shipment(
+                session, shipment_queries.Viewer("", staff=True), request.shipment_id)
+            return packing_list_message(found)
+
+    # The carrier's signature authenticates the push; the gateway hands it on unchanged.
+    def HandleCarrierNotification(self, request, context_):
+        status, body = tracking.handle_push(self.runtime, request.carrier, request.body)
+        return pb.CarrierNotificationReply(http_status=status, body=body,
+                                           content_type="application/json;charset=UTF-8")
 
 
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:

@@ -180,7 +180,10 @@ class Shipment(Base):
     member_id: Mapped[str] = mapped_column(String(64), index=True)
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
     carrier: Mapped[str] = mapped_column(String(20))
-    waybill_no: Mapped[str] = mapped_column(String(40))
+    # None until the carrier issued it (a timer books waybills outside the order.paid handler,
+    # so a carrier outage never holds up a payment); unique per carrier once issued
+    waybill_no: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    booking_error: Mapped[str] = mapped_column(String(500), default="", server_default="")
     state: Mapped[str] = mapped_column(String(20))
     state_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # carrier's time of it
     discreet: Mapped[bool] = mapped_column(Boolean, default=False)

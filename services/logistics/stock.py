@@ -315,3 +315,15 @@ def list_ledger(session: Session, sku_id: str, warehouse_code: str = "", limit: 
         query = query.where(LedgerEntry.warehouse_id == warehouse_by_code(session,
                                                                          warehouse_code).id)
     return list(session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit)))
+
+
+def low_stock(session: Session, warehouse_code: str = "") -> list[Stock]:
+    """Stock at or below its low-stock threshold (sellable), per warehouse, lowest first."""
+    free = Stock.on_hand - Stock.reserved - Stock.safety_stock
+    query = (select(Stock).join(Warehouse).where(free <= Stock.low_stock_threshold)
+             .order_by(Warehouse.code, free, Stock.sku_id))
+    if warehouse_code:
+        query = query.where(Stock.warehouse_id == warehouse_by_code(session, warehouse_code).id)
+    else:
+        query = query.where(Warehouse.active.is_(True))
+    return list(session.scalars(query))

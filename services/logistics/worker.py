@@ -1,11 +1,21 @@
-"""Logistics' worker: learns the SKUs it may stock from catalog's product events."""
+"""Logistics' worker: learns SKUs from catalog's product events, commits or releases stock and
+plans shipments on order events, and runs the timers (reservation expiry, waybill booking,
+polling silent shipments)."""
 from __future__ import annotations
 
 from mall.events.v1 import catalog_events_pb2 as catalog
+from mall.events.v1 import order_events_pb2 as order_events
 
-from servicekit.worker import EventWorker, on_event
+from servicekit.config import env_float
+from servicekit.worker import EventWorker, on_event, timer
 
+from . import fulfilment, reservations, shipments, tracking
+from .shipments import PaidOrder
 from .skus import CatalogProduct, register_product
+
+EXPIRY_INTERVAL = env_float("RESERVATION_EXPIRY_INTERVAL_SECONDS", 30, "logistics")
+BOOKING_INTERVAL = env_float("BOOKING_INTERVAL_SECONDS", 2, "logistics")
+POLL_INTERVAL = env_float("TRACKING_POLL_INTERVAL_SECONDS", 300, "logistics")
 
 
 class Worker(EventWorker):
@@ -23,3 +33,24 @@ class Worker(EventWorker):
     @on_event("catalog", "product.unpublished", catalog.ProductUnpublished)
     def product_unpublished(self, session, event):
         register_product(session, CatalogProduct.from_event(event.data.product))
+
+    @on_event("order", "order.paid", order_events.OrderPaid)
+    def order_paid(self, session, event):
+        fulfilment.order_paid(self.runtime, session, PaidOrder.from_event(event.data), event.id)
+
+    @on_event("order", "order.cancelled", order_events.OrderCancelled)
+    def order_cancelled(self, session, event):
+        fulfilment.order_cancelled(self.runtime, session, event.data.order_id,
+                                   event.data.reason, event.id)
+
+    @timer(EXPIRY_INTERVAL)
+    def expire_reservations(self):
+        reservations.expire_due(self.runtime)
+
+    @timer(BOOKING_INTERVAL)
+    def book_waybills(self):
+        shipments.book_pending(self.runtime)
+
+    @timer(POLL_INTERVAL)
+    def poll_silent_shipments(self):
+        tracking.poll_silent(self.runtime)

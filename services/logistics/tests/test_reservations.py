@@ -10,18 +10,9 @@ from services.logistics import reservations, stock
 from services.logistics.models import LedgerEntry, Reservation, Stock
 from services.logistics.reservations import Line
 
-from .test_stock import CLERK, change, outbox
+from .test_stock import outbox
 
 SAGA = stock.Caller(user_id="order-saga", request_id="req-r")
-
-
-@pytest.fixture
-def shelves(stocked):
-    """SH-EAST: 5 × sku-75b, 1 × sku-80b; GZ-SOUTH: 3 × sku-75b, 4 × sku-80b."""
-    for code, sku, qty in (("SH-EAST", "sku-75b", 5), ("SH-EAST", "sku-80b", 1),
-                           ("GZ-SOUTH", "sku-75b", 3), ("GZ-SOUTH", "sku-80b", 4)):
-        change(stocked, stock.receive_stock, code, sku, qty, caller=CLERK)
-    return stocked
 
 
 def reserve(runtime, order_id, lines, province="上海市", **kw):

@@ -1,0 +1,61 @@
+"""What a paid or cancelled order does to logistics (the worker's order.* handlers).
+
+Paid: the held stock is committed and the shipments are planned (their waybills are booked by a
+timer). If the hold had lapsed (expired, released) or never reached logistics, the stock is
+reserved again and committed at once; if it is gone, nothing ships: the shortfall is recorded on
+the reservation and `inventory.paid_order_short` says so, for someone to refund or restock.
+Cancelled: the held stock is released.
+"""
+from __future__ import annotations
+
+import logging
+
+from mall.events.v1 import logistics_events_pb2 as events
+from sqlalchemy.orm import Session
+
+from servicekit.errors import FailedPrecondition, NotFound
+from servicekit.runtime import Runtime
+
+from . import reservations, shipments
+from .models import Reservation, Shipment
+from .stock import Caller
+
+log = logging.getLogger(__name__)
+
+PAID_ORDER_SHORT = "inventory.paid_order_short"
+
+
+def order_paid(runtime: Runtime, session: Session, order: shipments.PaidOrder,
+               event_id: str) -> list[Shipment]:
+    caller = Caller("logistics-worker", event_id)
+    reservation = session.get(Reservation, order.order_id)
+    if reservation is not None and reservation.status in ("held", "committed"):
+        held = reservations.commit(runtime, session, order.order_id, caller)
+    else:
+        lapsed = reservation.status if reservation is not None else "missing"
+        lines = [reservations.Line(line.sku_id, line.quantity) for line in order.lines]
+        again, short = reservations.reserve_again_and_commit(
+            runtime, session, order.order_id, lines, order.address["province"], caller)
+        if short is not None:
+            log.warning("order %s was paid but its stock is gone (%s): %s", order.order_id,
+                        lapsed, short.shortfall)
+            runtime.emit(session, PAID_ORDER_SHORT, events.PaidOrderShort(
+                order_id=order.order_id, order_no=order.order_no, member_id=order.member_id,
+                reservation_status=lapsed,
+                lines=[events.ShortLine(sku_id=x["sku_id"], requested=x["requested"],
+                                        missing=x["missing"]) for x in again.shortfall]))
+            return []
+        held = reservations.Held.of(again)
+    return shipments.plan(session, order, held.allocations)
+
+
+def order_cancelled(runtime: Runtime, session: Session, order_id: str, reason: str,
+                    event_id: str) -> None:
+    try:
+        reservations.release(runtime, session, order_id, reason or "cancelled",
+                             Caller("logistics-worker", event_id))
+    except NotFound:
+        log.info("order %s cancelled before it reserved anything", order_id)
+    except FailedPrecondition:
+        # Paid and committed: its goods come back through after-sales, not a release.
+        log.warning("order %s cancelled after its stock was committed; not released", order_id)

@@ -1,0 +1,107 @@
+"""Shipments from paid orders: one per warehouse of the allocation, the carrier chosen by the
+rules, waybills booked with the carrier (the stand-in, over HTTP), discreet packaging masked
+everywhere outside the warehouse."""
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from services.logistics import carriers, fulfilment, reservations, shipments
+from services.logistics.models import Reservation, Shipment
+from services.logistics.reservations import Line
+from services.logistics.stock import Caller
+
+from .conftest import paid_order, published
+
+SAGA = Caller("order-saga", "r")
+
+
+def hold(runtime, order_id, lines, province="广东省", **kw):
+    with runtime.transaction() as session:
+        reservations.reserve(runtime, session, order_id, [Line(*x) for x in lines], province,
+                             caller=SAGA, **kw)
+
+
+def pay(runtime, order, event_id="evt-1"):
+    with runtime.transaction() as session:
+        return [(s.id, s.warehouse.code, s.carrier) for s in
+                fulfilment.order_paid(runtime, session, order, event_id)]
+
+
+def parcels(runtime):
+    with runtime.transaction() as session:
+        return {s.warehouse.code: (s.carrier, s.waybill_no, s.state, s.sender_name, s.discreet)
+                for s in session.scalars(select(Shipment))}
+
+
+def test_carrier_rules(monkeypatch):
+    assert carriers.choose([], "广东省", 0) == "zto"
+    assert carriers.choose([], "广东省", 2) == "sf"           # 金卡 and above ship SF
+    assert carriers.choose(["zto"], "广东", 3) == "zto"       # SF does not collect there
+    assert carriers.choose([], "西藏自治区", 0) == "sf"        # ZTO does not serve Tibet
+    assert carriers.choose(["zto"], "西藏", 0) == "sf"         # nobody here does: whoever does
+    monkeypatch.setenv("MALL_LOGISTICS_CARRIER_RULES", '{"premium_tier_rank": 1}')
+    assert carriers.choose([], "上海市", 1) == "sf"
+
+
+def test_a_paid_order_ships_once_from_each_warehouse_of_its_allocation(shelves, carrier):
+    hold(shelves, "o-1", [("sku-75b", 7)])
+    planned = pay(shelves, paid_order("o-1", [("sku-75b", 7)], tier_rank=2))
+    assert sorted((code, c) for _, code, c in planned) == [("GZ-SOUTH", "sf"), ("SH-EAST", "sf")]
+    assert pay(shelves, paid_order("o-1", [("sku-75b", 7)], tier_rank=2), "evt-2") == planned
+    with shelves.transaction() as session:
+        assert session.get(Reservation, "o-1").status == "committed"
+    assert {code: waybill for code, (_, waybill, *_) in parcels(shelves).items()} == {
+        "GZ-SOUTH": None, "SH-EAST": None}  # booked by the timer, not in the handler
+    assert shipments.book_pending(shelves) == 2 and shipments.book_pending(shelves) == 0
+    booked = parcels(shelves)
+    assert all(w.startswith("SF") and state == "created" for _, w, state, _, _ in booked.values())
+    assert booked["GZ-SOUTH"][3] == shipments.brand_sender()
+    events = published(shelves)
+    assert [t for t, _ in events] == ["shipment.created", "shipment.created"]
+    data = events[0][1]
+    assert (data["orderId"], data["memberId"], data["state"], data["shipmentCount"]) == (
+        "o-1", "m-1", "SHIPMENT_CREATED", 2)
+    assert data["items"][0]["title"] == "无钢圈聚拢文胸" and data["waybillNo"].startswith("SF")
+
+
+def test_discreet_packaging_masks_the_goods_and_the_sender(shelves, carrier):
+    hold(shelves, "o-1", [("sku-80b", 1)])
+    pay(shelves, paid_order("o-1", [("sku-80b", 1)], province="上海市", discreet=True))
+    shipments.book_pending(shelves)
+    (carrier_code, waybill, _, sender, discreet), = parcels(shelves).values()
+    assert (sender, discreet) == ("品牌仓储", True)
+    parcel = carrier.standin.parcels[waybill]
+    assert (parcel.sender, parcel.cargo) == ("品牌仓储", ["日用品"])  # as printed on the waybill
+    (_, data), = published(shelves)
+    assert data["discreet"] and data["items"] == [
+        {"skuId": "sku-80b", "title": "日用品", "skuLabel": "", "quantity": "1"}]
+    with shelves.transaction() as session:  # the recipient is sealed at rest
+        sealed = session.scalar(select(Shipment.recipient_sealed))
+    assert "李四" not in sealed and "13900000000" not in sealed
+
+
+def test_a_lapsed_hold_is_reserved_again_and_a_vanished_stock_is_reported(shelves, carrier):
+    hold(shelves, "o-1", [("sku-75b", 2)], hold_seconds=60)
+    reservations.expire_due(shelves, now=datetime.now(timezone.utc) + timedelta(seconds=61))
+    assert len(pay(shelves, paid_order("o-1", [("sku-75b", 2)]))) == 1
+    with shelves.transaction() as session:
+        assert session.get(Reservation, "o-1").status == "committed"
+    assert pay(shelves, paid_order("o-2", [("sku-75b", 40)], member_id="m-2")) == []
+    (kind, data), = published(shelves, "inventory.paid_order_short")
+    assert data == {"orderId": "o-2", "orderNo": "NO-o-2", "memberId": "m-2",
+                    "reservationStatus": "missing",
+                    "lines": [{"skuId": "sku-75b", "requested": "40", "missing": "34"}]}
+
+
+def test_a_carrier_that_does_not_answer_leaves_the_waybill_for_the_next_round(
+        shelves, carrier, monkeypatch):
+    hold(shelves, "o-1", [("sku-75b", 1)])
+    pay(shelves, paid_order("o-1", [("sku-75b", 1)]))
+    monkeypatch.setenv("MALL_LOGISTICS_CARRIER_ZTO_URL", "http://127.0.0.1:9/std/service")
+    assert shipments.book_pending(shelves) == 0
+    with shelves.transaction() as session:
+        shipment = session.scalar(select(Shipment))
+        assert shipment.waybill_no is None and "EXP_RECE_CREATE_ORDER" in shipment.booking_error
+    monkeypatch.setenv("MALL_LOGISTICS_CARRIER_ZTO_URL", carrier.url)
+    assert shipments.book_pending(shelves) == 1
+    assert published(shelves)[0][0] == "shipment.created"
