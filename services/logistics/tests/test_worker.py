@@ -57,3 +57,60 @@ def test_availability_announcements_reach_the_broker(runtime, relay_for, listen_
     assert envelope["type"] == "inventory.availability_changed"
     assert envelope["source"] == "logistics" and properties.message_id == envelope["id"]
     assert envelope["data"] == {"skus": [{"skuId": "sku-75b", "sellable": "3", "level": "LOW"}]}
+
+
+def paid_event(order_id, lines, *, discreet=False, tier_rank=0, province="广东省"):
+    from mall.common.v1 import common_pb2
+    from mall.events.v1 import order_events_pb2 as orders
+
+    return orders.OrderPaid(
+        order_id=order_id, order_no="NO-" + order_id, member_id="m-1", paid_fen=25900,
+        discreet_packaging=discreet, member_tier_rank=tier_rank,
+        shipping_address=common_pb2.Address(recipient="李四", phone="13900000000",
+                                            province=province, city="深圳市", detail="科技园 1 号"),
+        lines=[orders.OrderEventLine(sku_id=s, quantity=q, title="无钢圈聚拢文胸",
+                                     sku_label="75B 黑色") for s, q in lines])
+
+
+def test_paid_orders_ship_and_cancelled_orders_give_their_stock_back(
+        shelves, carrier, worker_process, publish_event, wait_until):
+    from mall.events.v1 import order_events_pb2 as orders
+
+    from services.logistics import reservations
+    from services.logistics.carriers import CARRIERS
+    from services.logistics.models import Reservation, Shipment
+
+    saga = stock.Caller("order-saga", "r")
+    with shelves.transaction() as session:
+        reservations.reserve(shelves, session, "o-paid", [reservations.Line("sku-75b", 7)],
+                             "广东省", caller=saga)
+        reservations.reserve(shelves, session, "o-gone", [reservations.Line("sku-80b", 2)],
+                             "广东省", caller=saga)
+    worker_process("logistics", {"MALL_LOGISTICS_BOOKING_INTERVAL_SECONDS": "0.2", **{
+        f"MALL_LOGISTICS_CARRIER_{c.upper()}_URL": carrier.url for c in CARRIERS}})
+    event = publish_event("order", "order.paid", paid_event("o-paid", [("sku-75b", 7)],
+                                                            tier_rank=2))
+    publish_event("order", "order.paid", paid_event("o-paid", [("sku-75b", 7)], tier_rank=2),
+                  event_id=event["id"])  # redelivered: changes nothing
+    publish_event("order", "order.cancelled", orders.OrderCancelled(order_id="o-gone",
+                                                                    reason="timeout"))
+
+    def shipped():
+        with shelves.transaction() as session:
+            rows = list(session.scalars(select(Shipment)))
+            return sorted((s.warehouse.code, s.carrier, bool(s.waybill_no)) for s in rows)
+    assert wait_until(lambda: shipped() if all(w for *_, w in shipped()) and shipped() else None,
+                      timeout=30, message="two booked shipments") == [
+        ("GZ-SOUTH", "sf", True), ("SH-EAST", "sf", True)]
+
+    def status(order_id):
+        with shelves.transaction() as session:
+            return session.get(Reservation, order_id).status
+    wait_until(lambda: status("o-gone") == "released", timeout=20, message="released")
+    assert status("o-paid") == "committed"
+    with shelves.transaction() as session:
+        stock_rows = {(s.warehouse.code, s.sku_id): (s.on_hand, s.reserved)
+                      for s in session.scalars(select(stock.Stock))}
+    assert stock_rows[("GZ-SOUTH", "sku-75b")] == (0, 0)
+    assert stock_rows[("SH-EAST", "sku-75b")] == (1, 0)
+    assert stock_rows[("GZ-SOUTH", "sku-80b")] == (4, 0)
