@@ -230,14 +230,20 @@ class LoyaltyAdminServicer(loyalty_pb2_grpc.LoyaltyAdminServiceServicer):
             if not live_member_id(session, request.member_id):
                 raise FailedPrecondition(f"member {request.member_id} does not exist or was deleted")
             reason, actor = request.reason.strip(), caller.user_id
+            # A retried adjustment (same idempotency-key) is applied once.
+            ref = f"{actor}:{caller.idempotency_key}"[:80] if caller.idempotency_key else None
             if request.points > 0:
                 rules = points.settings(session)
                 change = points.credit(session, request.member_id, points.ADJUST, request.points,
-                                       reason=reason, actor=actor,
+                                       reason=reason, actor=actor, ref=ref,
                                        expires_at=points.expiry_for(utcnow(), rules.expire_after_years))
             else:
                 change = points.debit(session, request.member_id, points.ADJUST, -request.points,
-                                      reason=reason, actor=actor)
+                                      reason=reason, actor=actor, ref=ref)
+            if not change.applied and (change.entry.member_id, change.entry.points) != (
+                    request.member_id, request.points):
+                raise FailedPrecondition("this idempotency-key already made another adjustment; "
+                                         "use a new key")
             return entry_message(change.entry)
 
     def ListAllMallItems(self, request, context):

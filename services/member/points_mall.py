@@ -78,6 +78,9 @@ def redeem(runtime: Runtime, session: Session, member_id: str, item_id: str, qua
     account = points.account(session, member_id)  # first: the member's changes queue here
     if request_key and (done := session.scalar(select(Redemption).where(
             Redemption.member_id == member_id, Redemption.request_key == request_key))):
+        if (done.item_id, done.quantity) != (item_id, quantity):
+            raise FailedPrecondition("this idempotency-key already redeemed another item or "
+                                     "quantity; use a new key for a new redemption")
         return Redeemed(done, account.balance)
     item = _item(session, item_id)
     now = utcnow()

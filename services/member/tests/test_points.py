@@ -105,7 +105,16 @@ def test_staff_adjust_with_a_reason(loyalty_admin, shopper, member_runtime, oper
                                                    reason="compensation for a late parcel"),
                    metadata=operator_md)
     assert entry.kind == "adjust" and entry.balance_after == 40 and entry.expires_at
-    err = rpc_error(adjust, loyalty_pb2.AdjustPointsRequest(member_id=member_id, points=-41,
+    keyed = operator_md + [("idempotency-key", "adj-1")]
+    once = adjust(loyalty_pb2.AdjustPointsRequest(member_id=member_id, points=5, reason="retry me"),
+                  metadata=keyed)
+    twice = adjust(loyalty_pb2.AdjustPointsRequest(member_id=member_id, points=5, reason="retry me"),
+                   metadata=keyed)  # the console retried
+    assert once.entry_id == twice.entry_id and twice.balance_after == 45
+    err = rpc_error(adjust, loyalty_pb2.AdjustPointsRequest(member_id=member_id, points=-5,
+                                                            reason="other"), metadata=keyed)
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    err = rpc_error(adjust, loyalty_pb2.AdjustPointsRequest(member_id=member_id, points=-46,
                                                             reason="typo"), metadata=operator_md)
     assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     err = rpc_error(adjust, loyalty_pb2.AdjustPointsRequest(member_id=member_id, points=5),
@@ -117,7 +126,7 @@ def test_staff_adjust_with_a_reason(loyalty_admin, shopper, member_runtime, oper
     with member_runtime.transaction() as s:
         assert s.scalar(select(PointsEntry.actor).where(PointsEntry.member_id == member_id)) == \
             "00000000-0000-4000-8000-000000000001"
-    assert assert_consistent(member_runtime, member_id) == 40
+    assert assert_consistent(member_runtime, member_id) == 45
 
 
 def test_history_is_paged_newest_first(loyalty_api, shopper, member_runtime):

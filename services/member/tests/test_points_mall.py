@@ -55,6 +55,8 @@ def test_redeeming_debits_points_and_stock_and_announces_it(loyalty_api, loyalty
     again = redeem(loyalty_api, md, item.item_id, key="tap-1")  # a double tap
     assert done.redemption_id == again.redemption_id and done.balance == 150 and done.points == 100
     assert stock_of(member_runtime, item.item_id) == 9
+    err = rpc_error(redeem, loyalty_api, md, item.item_id, 2, key="tap-1")  # a reused key
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
     [event] = [e for e in outbox_events(member_runtime, "points.redeemed")
                if e["data"]["memberId"] == member_id]
     assert event["id"] == done.redemption_id
