@@ -1,6 +1,20 @@
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def rules_never_cached(monkeypatch):
+    """Tables are emptied between tests while the test server lives on: its rule cache must not
+    carry one test's campaigns into the next (the cache itself is tested in test_rulebook)."""
+    monkeypatch.setenv("MALL_PROMOTION_RULES_TTL_SECONDS", "0")
+
+
 @pytest.fixture
 def runtime(runtime_for):
     return runtime_for("promotion")
+
+
+@pytest.fixture
+def stub(runtime, grpc_stub_for):
+    """A PromotionService stub on the real server (test database)."""
+    from mall.promotion.v1 import promotion_pb2_grpc
+    return grpc_stub_for("promotion", promotion_pb2_grpc.PromotionServiceStub)

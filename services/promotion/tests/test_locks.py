@@ -1,0 +1,148 @@
+"""Order locks: all or nothing, idempotent by order id, released and consumed once, expired by
+the timer; the per-member limit and quotas hold."""
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from servicekit.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from services.promotion import campaigns, locks
+from services.promotion.locks import FlashLine, LockRequest
+from services.promotion.models import CampaignQuota, IssuedCoupon, MemberQuotaUsage, OrderLock
+from services.promotion.pricing.window import SHANGHAI
+
+from .helpers import NOW, coupon, flash_spec
+
+LATER = NOW + timedelta(minutes=1)
+
+
+def flash(runtime, **spec):
+    with runtime.transaction() as session:
+        return str(campaigns.create(session, runtime, flash_spec(**spec), created_by="staff-1").id)
+
+
+def available_coupon(runtime, member_id="m-1"):
+    with runtime.transaction() as session:
+        return str(coupon(session, member_id=member_id, status="available").id)
+
+
+def lock(runtime, order_id, *, member_id="m-1", coupons=(), lines=(), expires=LATER + timedelta(minutes=30),
+         now=LATER):
+    request = LockRequest(order_id, member_id, tuple(coupons),
+                          tuple(FlashLine(*line) for line in lines), expires)
+    with runtime.transaction() as session:
+        return locks.lock_for_order(session, runtime, request, now)
+
+
+def state(runtime):
+    with runtime.transaction() as session:
+        return ({c.id: (c.status, c.locked_order_id) for c in session.scalars(select(IssuedCoupon))},
+                {q.sku_id: q.taken for q in session.scalars(select(CampaignQuota))},
+                {u.member_id: u.used for u in session.scalars(select(MemberQuotaUsage))})
+
+
+def test_lock_takes_coupons_and_quota_and_a_repeat_changes_nothing(runtime):
+    campaign = flash(runtime, skus=("sku-1", "sku-2"), quota=5, limit=2)
+    coupon_id = available_coupon(runtime)
+    first = lock(runtime, "o-1", coupons=[coupon_id], lines=[(campaign, "sku-1", 1), (campaign, "sku-2", 1)])
+    again = lock(runtime, "o-1", coupons=[coupon_id], lines=[(campaign, "sku-1", 1), (campaign, "sku-2", 1)])
+    assert first.status == again.status == "locked"
+    assert state(runtime) == ({int(coupon_id): ("locked", "o-1")}, {"sku-1": 1, "sku-2": 1}, {"m-1": 2})
+    with pytest.raises(FailedPrecondition):  # the same order asking for something else
+        lock(runtime, "o-1", coupons=[coupon_id], lines=[(campaign, "sku-1", 2)])
+
+
+def test_all_or_nothing_when_a_quota_is_gone(runtime):
+    campaign = flash(runtime, skus=("sku-1", "sku-2"), quota=1, limit=5)
+    lock(runtime, "o-0", member_id="m-0", lines=[(campaign, "sku-2", 1)])
+    coupon_id = available_coupon(runtime)
+    before = state(runtime)
+    with pytest.raises(ResourceExhausted) as err:
+        lock(runtime, "o-1", coupons=[coupon_id], lines=[(campaign, "sku-1", 1), (campaign, "sku-2", 1)])
+    assert "sku-2" in err.value.message and err.value.violations[0].rule == "quota_exhausted"
+    assert err.value.violations[0].field == "flash_lines[1].quantity"
+    assert state(runtime) == before  # the coupon and sku-1 untouched
+    with runtime.transaction() as session:
+        assert session.get(OrderLock, "o-1") is None
+
+
+def test_the_per_member_limit_holds_across_orders(runtime):
+    campaign = flash(runtime, skus=("sku-1",), quota=10, limit=1)
+    lock(runtime, "o-1", lines=[(campaign, "sku-1", 1)])
+    with pytest.raises(ResourceExhausted) as err:
+        lock(runtime, "o-2", lines=[(campaign, "sku-1", 1)])
+    assert err.value.violations[0].rule == "per_member_limit"
+    with runtime.transaction() as session:
+        locks.release_for_order(session, runtime, "o-1", LATER)
+    lock(runtime, "o-3", lines=[(campaign, "sku-1", 1)])  # released units count no more
+
+
+def test_coupon_problems_refuse_the_lock_naming_each(runtime):
+    theirs, mine = available_coupon(runtime, "m-2"), available_coupon(runtime)
+    lock(runtime, "o-1", coupons=[mine])
+    with pytest.raises(InvalidArgument) as err:
+        lock(runtime, "o-2", coupons=[theirs, mine, "999999"])
+    assert [(v.field, v.rule) for v in err.value.violations] == [
+        ("coupon_ids[0]", "not_yours"), ("coupon_ids[1]", "not_available"), ("coupon_ids[2]", "not_yours")]
+
+
+def test_bad_requests_are_named(runtime):
+    with pytest.raises(InvalidArgument) as err:
+        lock(runtime, "", member_id="", lines=[("x", "", 0)], expires=LATER - timedelta(seconds=1))
+    assert {(v.field, v.rule) for v in err.value.violations} == {
+        ("order_id", "required"), ("member_id", "required"), ("expires_at", "range"),
+        ("flash_lines[0].campaign_id", "format"), ("flash_lines[0].sku_id", "required"),
+        ("flash_lines[0].quantity", "positive")}
+
+
+def test_a_campaign_not_running_now_cannot_be_locked(runtime):
+    tomorrow = LATER.astimezone(SHANGHAI).isoweekday() % 7 + 1
+    weekly = flash(runtime, weekday=tomorrow, start="00:00", end="23:59")
+    with pytest.raises(FailedPrecondition) as err:
+        lock(runtime, "o-1", lines=[(weekly, "sku-1", 1)])
+    assert err.value.violations[0].rule == "not_running"
+    assert state(runtime)[1] == {"sku-1": 0}
+
+
+def test_release_and_consume_are_idempotent_and_exclusive(runtime):
+    campaign = flash(runtime, quota=3, limit=1)
+    coupon_id = available_coupon(runtime)
+    lock(runtime, "o-1", coupons=[coupon_id], lines=[(campaign, "sku-1", 1)])
+    with runtime.transaction() as session:
+        assert locks.consume_for_order(session, runtime, "o-1", LATER).status == "consumed"
+    with runtime.transaction() as session:
+        assert locks.consume_for_order(session, runtime, "o-1", LATER).status == "consumed"
+        assert locks.release_for_order(session, runtime, "o-1", LATER).status == "consumed"
+    assert state(runtime) == ({int(coupon_id): ("used", None)}, {"sku-1": 1}, {"m-1": 1})
+    lock(runtime, "o-2", member_id="m-2", lines=[(campaign, "sku-1", 1)])
+    for _ in range(2):
+        with runtime.transaction() as session:
+            assert locks.release_for_order(session, runtime, "o-2", LATER).status == "released"
+    with runtime.transaction() as session, pytest.raises(FailedPrecondition):
+        locks.consume_for_order(session, runtime, "o-2", LATER)
+    assert state(runtime)[1:] == ({"sku-1": 1}, {"m-1": 1, "m-2": 0})
+    with runtime.transaction() as session:
+        types = [json.loads(r.body)["type"] for r in session.execute(select(runtime.outbox_table))]
+    assert types.count("coupon.used") == 1 and types.count("coupon.locked") == 2
+
+
+def test_a_release_before_the_lock_refuses_the_late_lock(runtime):
+    with runtime.transaction() as session:
+        assert locks.release_for_order(session, runtime, "o-9", LATER, member_id="m-1").status == "released"
+    with pytest.raises(FailedPrecondition) as err:
+        lock(runtime, "o-9")
+    assert err.value.violations[0].rule == "released"
+
+
+def test_the_timer_releases_locks_past_their_expiry_only(runtime):
+    campaign = flash(runtime, quota=5, limit=5)
+    lock(runtime, "o-old", lines=[(campaign, "sku-1", 2)], expires=LATER + timedelta(minutes=1))
+    lock(runtime, "o-new", lines=[(campaign, "sku-1", 1)], expires=LATER + timedelta(minutes=30))
+    with runtime.transaction() as session:
+        assert locks.release_expired(session, runtime, LATER + timedelta(minutes=2)) == 1
+    with runtime.transaction() as session:
+        assert locks.release_expired(session, runtime, LATER + timedelta(minutes=2)) == 0
+        assert session.get(OrderLock, "o-old").status == "released"
+        assert session.get(OrderLock, "o-new").status == "locked"
+    assert state(runtime)[1:] == ({"sku-1": 1}, {"m-1": 1})
