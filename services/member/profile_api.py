@@ -10,6 +10,7 @@ from servicekit.errors import PermissionDenied
 from servicekit.runtime import Runtime
 
 from . import addresses, consents, erasure, profiles
+from .accounts import require_member
 from .clock import rfc3339, utcnow
 from .vault import Vault
 
@@ -71,8 +72,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
 
     def ListAddresses(self, request, context):
         with self.runtime.transaction() as session:
-            rows = addresses.list_for(session, self.vault, profiles.get(session, self.vault,
-                                                                        _me()).member.id)
+            rows = addresses.list_for(session, self.vault, require_member(session, _me()).id)
             return profile_pb2.ListAddressesResponse(addresses=[address_message(a) for a in rows])
 
     def CreateAddress(self, request, context):
@@ -94,8 +94,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
 
     def ListConsents(self, request, context):
         with self.runtime.transaction() as session:
-            profiles.get(session, self.vault, _me())  # a deleted account has no consents to show
-            records = consents.history(session, _me())
+            records = consents.history(session, require_member(session, _me()).id)
             return profile_pb2.ListConsentsResponse(
                 current=[consent_message(c) for c in consents.current(records)],
                 history=[consent_message(c) for c in records])
