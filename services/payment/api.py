@@ -1,18 +1,24 @@
-"""gRPC: payment methods and payment intent queries."""
+"""gRPC: payment methods, creating payments, provider notifications, refunds and queries."""
 from __future__ import annotations
+
+import json
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from mall.payment.v1 import payment_pb2, payment_pb2_grpc
 
-from servicekit.context import require_user
+from servicekit import idempotency
+from servicekit.config import grpc_target
+from servicekit.context import current, require_roles, require_user
 from servicekit.errors import InvalidArgument, NotFound
 from servicekit.runtime import Runtime
 
-from . import intents, methods
-from .models import PaymentIntent
+from . import intents, methods, notifications, payments, reconcile, refunds
+from .models import PaymentIntent, Refund
+from .order_port import OrderPort
 
 STAFF_WHO_SEE_PAYMENTS = ("admin", "operator", "cs_agent")
+STAFF_WHO_REFUND = ("admin", "operator", "cs_agent")
 METHOD_ENUM = {"wechat_jsapi": payment_pb2.WECHAT_JSAPI, "alipay": payment_pb2.ALIPAY,
                "card": payment_pb2.CARD}
 STATUS_ENUM = {name: payment_pb2.PaymentStatus.Value(name.upper())
@@ -36,12 +42,41 @@ def intent_to_proto(intent: PaymentIntent) -> payment_pb2.PaymentIntent:
         provider_transaction_id=intent.provider_transaction_id or "",
         installment_periods=intent.installment_periods,
         created_at=_timestamp(intent.created_at), updated_at=_timestamp(intent.updated_at),
-        succeeded_at=_timestamp(intent.succeeded_at), closed_at=_timestamp(intent.closed_at))
+        succeeded_at=_timestamp(intent.succeeded_at), closed_at=_timestamp(intent.closed_at),
+        refunded_fen=intent.refunded_fen or 0, seller_percent=intent.seller_percent or 0,
+        out_trade_no=intent.out_trade_no or "")
+
+
+def refund_to_proto(refund: Refund) -> payment_pb2.Refund:
+    return payment_pb2.Refund(
+        id=refund.id, payment_intent_id=refund.payment_intent_id, order_id=refund.order_id,
+        refund_request_id=refund.refund_request_id, amount_fen=refund.amount_fen,
+        status=refund.status, reason=refund.reason, provider_refund_id=refund.provider_refund_id or "",
+        lines=[payment_pb2.RefundLine(**line) for line in json.loads(refund.lines or "[]")],
+        created_at=_timestamp(refund.created_at), succeeded_at=_timestamp(refund.succeeded_at))
+
+
+def prepared_to_proto(prepared: payments.Prepared) -> payment_pb2.CreatePaymentResponse:
+    reply = payment_pb2.CreatePaymentResponse(intent=intent_to_proto(prepared.intent))
+    if prepared.intent.method == "wechat_jsapi":
+        reply.wechat.CopyFrom(payment_pb2.WechatJsapiParams(**prepared.client))
+    elif prepared.intent.method == "alipay":
+        reply.alipay_order_string = prepared.client["order_string"]
+    else:
+        reply.card_client_secret = prepared.client.get("client_secret", "")
+    return reply
 
 
 class PaymentService(payment_pb2_grpc.PaymentServiceServicer):
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
+        self._orders: dict[str, OrderPort] = {}
+
+    def _order_port(self) -> OrderPort:
+        target = grpc_target("order")  # read per call: tests point it at their stand-in
+        if target not in self._orders:
+            self._orders[target] = OrderPort(target)
+        return self._orders[target]
 
     def ListPaymentMethods(self, request, context):
         return payment_pb2.ListPaymentMethodsResponse(methods=[
@@ -64,6 +99,59 @@ class PaymentService(payment_pb2_grpc.PaymentServiceServicer):
             if intent.member_id != caller.user_id and not caller.has_role(*STAFF_WHO_SEE_PAYMENTS):
                 raise NotFound(f"order {request.order_id} has no payment yet")
             return intent_to_proto(intent)
+
+    def CreatePayment(self, request, context):
+        caller = require_user("paying an order")
+        choice = payments.PaymentChoice(order_id=request.order_id, method=request.method,
+                                        installments=request.installments,
+                                        seller_percent=request.seller_percent,
+                                        payer_openid=request.payer_openid)
+        payments.validate(choice)  # before asking order anything
+        idempotency.check_key(current().idempotency_key)
+        payable = self._order_port().payable(request.order_id)
+        with self.runtime.transaction() as session:
+            return idempotency.run_once(
+                session, scope=f"payment.create:{caller.user_id}", key=current().idempotency_key,
+                request={"order_id": choice.order_id, "method": choice.method,
+                         "installments": choice.installments, "seller_percent": choice.seller_percent},
+                response_type=payment_pb2.CreatePaymentResponse,
+                work=lambda: prepared_to_proto(payments.create_payment(
+                    session, self.runtime, payable, caller.user_id, choice)))
+
+    def HandleNotification(self, request, context):
+        handled = notifications.handle(self.runtime, request.provider, dict(request.headers),
+                                       request.raw_body)
+        return payment_pb2.NotificationAnswer(
+            http_status=handled.answer.http_status, content_type=handled.answer.content_type,
+            body=handled.answer.body, outcome=handled.outcome)
+
+    def RefundPayment(self, request, context):
+        caller = require_roles(*STAFF_WHO_REFUND, action="refunding a payment")
+        lines = [refunds.RefundLine(line.line_id, line.sku_id, line.quantity, line.amount_fen)
+                 for line in request.lines]
+        with self.runtime.transaction() as session:
+            refund = refunds.request_refund(
+                session, order_id=request.order_id, refund_request_id=request.refund_request_id,
+                amount_fen=request.amount_fen, lines=lines, reason=request.reason,
+                requested_by=caller.user_id)
+            refund_id = refund.id
+        return refund_to_proto(refunds.submit(self.runtime, refund_id))
+
+    def ListRefunds(self, request, context):
+        require_roles(*STAFF_WHO_SEE_PAYMENTS, action="seeing refunds")
+        with self.runtime.transaction() as session:
+            return payment_pb2.ListRefundsResponse(refunds=[
+                refund_to_proto(r) for r in refunds.refunds_of_order(session, request.order_id)])
+
+    def ReconcilePayment(self, request, context):
+        require_roles(*STAFF_WHO_REFUND, action="reconciling a payment")
+        with self.runtime.transaction() as session:
+            intent = intents.latest_for_order(session, request.order_id)
+            method, out_trade_no, status = intent.method, intent.out_trade_no, intent.status
+        if status == "pending" and out_trade_no:
+            reconcile.check_one(self.runtime, method, out_trade_no)
+        with self.runtime.transaction() as session:
+            return intent_to_proto(intents.latest_for_order(session, request.order_id))
 
 
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:

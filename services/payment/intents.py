@@ -1,4 +1,4 @@
-"""Payment intent use cases. First slice: open one, find an order's, cancel an order's open ones."""
+"""Payment intent use cases: open one, find an order's, cancel one or an order's open ones."""
 from __future__ import annotations
 
 import uuid
@@ -55,14 +55,18 @@ def cancel_open_for_order(session: Session, runtime: Runtime, order_id: str,
                           reason: str = "order_cancelled") -> list[PaymentIntent]:
     """The order was cancelled: its open intents can no longer be paid. An intent that already
     succeeded is left alone (a refund is a separate, later flow)."""
-    cancelled = []
-    for intent in session.scalars(select(PaymentIntent)
-                                  .where(PaymentIntent.order_id == order_id,
-                                         PaymentIntent.status.in_(states.OPEN))
-                                  .with_for_update()):
-        if states.move(intent, "cancelled"):
-            runtime.emit(session, "payment.cancelled", events.PaymentCancelled(
-                payment_intent_id=intent.id, order_id=intent.order_id, member_id=intent.member_id,
-                amount_fen=intent.amount_fen, method=intent.method, reason=reason))
-            cancelled.append(intent)
-    return cancelled
+    return [intent for intent in session.scalars(select(PaymentIntent)
+                                                 .where(PaymentIntent.order_id == order_id,
+                                                        PaymentIntent.status.in_(states.OPEN))
+                                                 .with_for_update())
+            if cancel(session, runtime, intent, reason)]
+
+
+def cancel(session: Session, runtime: Runtime, intent: PaymentIntent, reason: str) -> bool:
+    """Cancels an open intent and announces it; False when it already was cancelled."""
+    if not states.move(intent, "cancelled"):
+        return False
+    runtime.emit(session, "payment.cancelled", events.PaymentCancelled(
+        payment_intent_id=intent.id, order_id=intent.order_id, member_id=intent.member_id,
+        amount_fen=intent.amount_fen, method=intent.method, reason=reason))
+    return True

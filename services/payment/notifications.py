@@ -1,0 +1,74 @@
+"""HandleNotification: a provider's notification exactly as the gateway received it. It is
+verified as the provider documents (the adapter), applied (settlement), logged whatever became of
+it, and answered in the provider's expected form. Nothing that fails verification changes an
+intent; a duplicate changes nothing twice."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from servicekit.runtime import Runtime
+
+from . import refunds, settlement
+from .models import PROVIDERS, NotificationLog
+from .providers import Answer, NotificationRefused
+from .providers.registry import provider
+
+log = logging.getLogger(__name__)
+MAX_LOGGED_BODY = 64 * 1024
+ACCEPTED = ("applied", "duplicate", "ignored")  # the provider may stop resending
+
+
+@dataclass(frozen=True)
+class Handled:
+    answer: Answer
+    outcome: str
+    reason: str
+
+
+def handle(runtime: Runtime, provider_name: str, headers: dict[str, str], body: bytes) -> Handled:
+    if provider_name not in PROVIDERS:
+        return Handled(Answer(404, "application/json",
+                              json.dumps({"code": "NOT_FOUND", "message": "unknown provider"}).encode()),
+                       "refused", f"unknown provider {provider_name!r}")
+    adapter = provider(provider_name)
+    entry = NotificationLog(provider=provider_name, received_at=datetime.now(timezone.utc),
+                            headers=json.dumps(dict(headers), ensure_ascii=False),
+                            body=body[:MAX_LOGGED_BODY].decode("utf-8", errors="replace"), verified=False)
+    try:
+        verified = adapter.verify_notification(headers, body)
+    except NotificationRefused as refused:
+        entry.kind, entry.verified = refused.kind[:40], refused.signed
+        return _logged(runtime, entry, "refused", refused.reason, adapter.answer(False, 401))
+    entry.verified, entry.kind = True, verified.kind[:40]
+    entry.out_trade_no = (verified.trade.out_trade_no if verified.trade
+                          else verified.refund.out_trade_no if verified.refund else "")[:64]
+    try:
+        with runtime.transaction() as session:
+            if verified.refund is not None:
+                settled = settlement.apply_refund(session, runtime, verified.refund)
+            else:
+                settled = settlement.apply_trade(session, runtime, provider_name, verified.trade)
+    except Exception as err:  # the provider resends; the log says what went wrong
+        log.exception("notification from %s could not be applied", provider_name)
+        return _logged(runtime, entry, "error", f"{type(err).__name__}: {err}", adapter.answer(False, 500))
+    entry.payment_intent_id = settled.intent_id
+    answer = adapter.answer(settled.outcome in ACCEPTED, 400)
+    handled = _logged(runtime, entry, settled.outcome, settled.reason, answer)
+    if settled.refund_to_submit:
+        try:
+            refunds.submit(runtime, settled.refund_to_submit)
+        except Exception:  # already answered and logged; the reconciliation timer submits it
+            log.exception("refund %s not submitted now", settled.refund_to_submit)
+    return handled
+
+
+def _logged(runtime: Runtime, entry: NotificationLog, outcome: str, reason: str, answer: Answer) -> Handled:
+    entry.outcome, entry.reason = outcome, reason
+    with runtime.transaction() as session:
+        session.add(entry)
+    if outcome in ("refused", "error"):
+        log.warning("%s notification %s: %s", entry.provider, outcome, reason)
+    return Handled(answer, outcome, reason)

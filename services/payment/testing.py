@@ -1,0 +1,118 @@
+"""Test tooling for payment and its callers (the gateway's tests): the provider stand-ins on free
+ports with freshly generated development keys, a contract stand-in for OrderService.GetPayable,
+and a notify relay that hands what a stand-in notifies to HandleNotification, as the gateway does.
+Never imported by the service itself."""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from mall.order.v1 import order_pb2, order_pb2_grpc
+from mall.payment.v1 import payment_pb2, payment_pb2_grpc
+
+from servicekit import grpc_client
+
+from . import credentials, devkeys
+from .providers import registry
+from .standins.alipay import AlipayKeys, AlipayStandin
+from .standins.server import Reply, RunningStandin
+from .standins.wechatpay import WechatPayKeys, WechatPayStandin
+
+OPENID = "o-standin-shopper"
+
+
+@dataclass
+class Order:
+    order_id: str
+    member_id: str
+    payable_fen: int
+    status: str = "pending_payment"
+    order_no: str = ""
+
+
+class OrderStandin(order_pb2_grpc.OrderServiceServicer):
+    """OrderService.GetPayable as order.proto promises it: NOT_FOUND for an unknown order or
+    another member's, FAILED_PRECONDITION when it no longer waits for payment."""
+
+    def __init__(self):
+        self.orders: dict[str, Order] = {}
+        self.calls = 0
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        order_pb2_grpc.add_OrderServiceServicer_to_server(self, self._server)
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self._server.start()
+
+    def add(self, order_id: str, member_id: str, payable_fen: int, status: str = "pending_payment") -> Order:
+        self.orders[order_id] = Order(order_id, member_id, payable_fen, status, f"NO{order_id}")
+        return self.orders[order_id]
+
+    def GetPayable(self, request, context):
+        self.calls += 1
+        caller = dict(context.invocation_metadata()).get("x-mall-user-id", "")
+        order = self.orders.get(request.order_id)
+        if order is None or order.member_id != caller:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"order {request.order_id} not found")
+        if order.status != "pending_payment":
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"order is {order.status}")
+        return order_pb2.Payable(order_id=order.order_id, order_no=order.order_no,
+                                 member_id=order.member_id, payable_fen=order.payable_fen,
+                                 currency="CNY", description=f"内衣商城订单 {order.order_no}",
+                                 status=order.status)
+
+    def stop(self) -> None:
+        self._server.stop(0)
+
+
+class NotifyRelay:
+    """What the gateway does with a provider's notification, for payment's own tests: the raw
+    body and headers to HandleNotification, its answer back to the provider."""
+
+    def __init__(self, payment_target_getter):
+        self._target = payment_target_getter
+        self.answers: list[tuple[str, int, str]] = []
+        self._running = RunningStandin(self)
+
+    @property
+    def base_url(self) -> str:
+        return self._running.base_url
+
+    def handle(self, method, path, query, headers, body) -> Reply:
+        provider = path.rsplit("/", 1)[-1]
+        stub = payment_pb2_grpc.PaymentServiceStub(grpc_client.channel("payment", target=self._target()))
+        answer = stub.HandleNotification(payment_pb2.HandleNotificationRequest(
+            provider=provider, headers=headers, raw_body=body))
+        self.answers.append((provider, answer.http_status, answer.outcome))
+        return Reply(answer.http_status, answer.body, answer.content_type)
+
+    def stop(self) -> None:
+        self._running.stop()
+
+
+@dataclass
+class Providers:
+    wechatpay: WechatPayStandin
+    alipay: AlipayStandin
+    wechatpay_url: str
+    alipay_url: str
+
+
+_state: dict = {}
+_lock = threading.Lock()
+
+
+def provider_standins() -> Providers:
+    """Dev keys in this session's var/, both stand-ins started once per process, and payment's
+    settings pointed at them (before any adapter is built)."""
+    with _lock:
+        if "providers" not in _state:
+            directory = devkeys.ensure(credentials.key_dir())
+            wechat = RunningStandin(WechatPayStandin(WechatPayKeys.from_dir(directory)))
+            alipay = RunningStandin(AlipayStandin(AlipayKeys.from_dir(directory)))
+            os.environ["MALL_PAYMENT_WECHATPAY_API_BASE"] = wechat.base_url
+            os.environ["MALL_PAYMENT_ALIPAY_GATEWAY"] = alipay.base_url + "/gateway.do"
+            registry.reset()
+            _state["providers"] = Providers(wechat.standin, alipay.standin, wechat.base_url, alipay.base_url)
+        return _state["providers"]
