@@ -11,7 +11,13 @@ from sqlalchemy import select
 
 from servicekit import paging
 from servicekit.context import current, require_roles, require_user
-from servicekit.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Violations
+from servicekit.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Violations,
+)
 from servicekit.runtime import Runtime
 
 from . import points, points_mall, tiers
@@ -102,6 +108,8 @@ class LoyaltyServicer(loyalty_pb2_grpc.LoyaltyServiceServicer):
         v.raise_if_any()
         _for_member(request.member_id)
         with self.runtime.transaction() as session:
+            if not live_member_id(session, request.member_id):
+                raise NotFound(f"no member {request.member_id} (unknown or deleted)")
             tier = tiers.held(session, request.member_id)
             return loyalty_pb2.PricingProfile(
                 member_id=request.member_id, tier_code=tier.code, tier_name=tier.name,

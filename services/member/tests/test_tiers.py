@@ -84,6 +84,13 @@ def test_completed_spend_raises_the_tier_and_refunds_lower_it(member_runtime, sh
     assert (profile.tier_code, profile.tier_rank, profile.discount_percent,
             profile.points_multiplier_percent, profile.free_shipping_threshold_fen) == \
         ("silver", 1, 98, 120, 29_900)
+    err = rpc_error(loyalty_api.GetPricingProfile, loyalty_pb2.GetPricingProfileRequest(
+        member_id="00000000-0000-4000-8000-00000000dead"))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    err = rpc_error(loyalty_api.GetPricingProfile,
+                    loyalty_pb2.GetPricingProfileRequest(member_id=member_id),
+                    metadata=[("x-mall-user-id", "00000000-0000-4000-8000-0000000000ee")])
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED  # another shopper's profile
 
 
 def test_a_refund_before_completion_is_counted_once(member_runtime, shopper):
