@@ -122,8 +122,8 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
         now = convert.when(request, "now") or _now()
         offers = {}
         if request.coupon_ids:
-            with self.runtime.transaction() as session:
-                offers = coupons.offers(session, request.coupon_ids)
+            with self.runtime.engine.connect() as connection:  # a read: no ORM session needed
+                offers = coupons.offers(connection, request.coupon_ids)
         result = quote(self.rulebook.rules(), QuoteRequest(
             lines=convert.cart_lines(request), now=now,
             member=convert.member_profile(request.member), coupon_ids=tuple(request.coupon_ids),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from mall.events.v1 import promotion_events_pb2 as events
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from servicekit.errors import (
@@ -20,8 +20,7 @@ from servicekit.runtime import Runtime
 
 from . import counters, templates
 from .models import COUPON_STATES, CouponTemplate, IssuedCoupon, MemberCouponCount
-from .pricing import CouponOffer
-from .scopes import scope_of
+from .pricing import CouponOffer, Scope
 from .timefmt import rfc3339
 
 MAX_ISSUE_BATCH = 1000
@@ -37,18 +36,28 @@ def _ids(raw_ids) -> list[int]:
 
 # ---- reading ----
 
-def offers(session: Session, coupon_ids) -> dict[str, CouponOffer]:
+# Core, not ORM, and built once: Quote reads coupons on every call (see bench/quote.py).
+_coupons, _templates = IssuedCoupon.__table__, CouponTemplate.__table__
+_OFFERS = select(
+    _coupons.c.id, _coupons.c.member_id, _coupons.c.status, _coupons.c.valid_from,
+    _coupons.c.valid_until, _templates.c.name, _templates.c.kind, _templates.c.amount_fen,
+    _templates.c.threshold_fen, _templates.c.percent_off, _templates.c.cap_fen, _templates.c.scope,
+    _templates.c.category_ids, _templates.c.product_ids,
+).join_from(_coupons, _templates, _templates.c.id == _coupons.c.template_id).where(
+    _coupons.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def offers(connection, coupon_ids) -> dict[str, CouponOffer]:
     """The coupons named (that exist), with their templates' terms, for the pricing engine."""
     ids = _ids(coupon_ids)
     if not ids:
         return {}
-    rows = session.execute(select(IssuedCoupon, CouponTemplate).join(
-        CouponTemplate, CouponTemplate.id == IssuedCoupon.template_id).where(IssuedCoupon.id.in_(ids)))
-    return {str(c.id): CouponOffer(
-        coupon_id=str(c.id), member_id=c.member_id, status=c.status, name=t.name, kind=t.kind,
-        valid_from=_utc(c.valid_from), valid_until=_utc(c.valid_until), amount_fen=t.amount_fen,
-        threshold_fen=t.threshold_fen, percent_off=t.percent_off, cap_fen=t.cap_fen,
-        scope=scope_of(t)) for c, t in rows}
+    return {str(r.id): CouponOffer(
+        coupon_id=str(r.id), member_id=r.member_id, status=r.status, name=r.name, kind=r.kind,
+        valid_from=_utc(r.valid_from), valid_until=_utc(r.valid_until), amount_fen=r.amount_fen,
+        threshold_fen=r.threshold_fen, percent_off=r.percent_off, cap_fen=r.cap_fen,
+        scope=Scope(r.scope, frozenset(r.category_ids or ()), frozenset(r.product_ids or ())))
+        for r in connection.execute(_OFFERS, {"ids": ids})}
 
 
 def list_mine(session: Session, member_id: str, status: str, limit: int,

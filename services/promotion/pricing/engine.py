@@ -132,10 +132,12 @@ def _apply_sales(rules, request, lines, claims, explained) -> None:
                 continue
             list_part = w.line.list_price_fen * units
             sale_part = item.price_fen * units if item.price_fen else percent_of(list_part, item.percent)
+            if sale_part >= list_part:  # no cheaper than the list price: not worth a quota unit
+                continue
             w.sale_units = units
-            w.take("sale", sale.campaign_id, max(list_part - sale_part, 0))
+            w.take("sale", sale.campaign_id, list_part - sale_part)
             claims.append(QuotaClaim(sale.campaign_id, w.line.sku_id, units))
-            taken += max(list_part - sale_part, 0)
+            taken += list_part - sale_part
         _explain_total(explained, sale.name, taken)
 
 
