@@ -26,7 +26,13 @@ TAGS = [
                                              "the points mall, point adjustments, members by phone."},
     {"name": "admin-analytics", "description": "Analysts and admins: event counts."},
     {"name": "orders", "description": "Shoppers: the cart, checkout and their orders."},
+    {"name": "admin-orders", "description": "Staff (admin, operator, cs_agent): the order desk, "
+                                            "remarks, exports."},
     {"name": "media", "description": "Product images and videos (a CDN in production)."},
+    {"name": "admin-logistics", "description": "Warehouse staff and admins: warehouses, stock, "
+                                               "adjustments, transfers, shipments, packing lists."},
+    {"name": "shipments", "description": "Shoppers: their shipments and tracking timelines."},
+    {"name": "carrier-notify", "description": "Carriers' signed tracking pushes."},
     {"name": "operations", "description": "Liveness, readiness and metrics."},
 ]
 
@@ -100,9 +106,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.include_router(admin_catalog.router, responses=problems.COMMON_RESPONSES)
         needed.append("catalog")
     if _has_module("mall.order.v1.order_pb2"):
-        from .routes import orders
+        from .routes import admin_orders, orders
         app.include_router(orders.router, responses=problems.COMMON_RESPONSES)
+        app.include_router(admin_orders.router, responses=problems.COMMON_RESPONSES)
         needed.append("order")
+    if _has_module("mall.logistics.v1.logistics_pb2"):
+        from .routes import admin_logistics, carrier_notify, shipments
+        app.include_router(admin_logistics.router, responses=problems.COMMON_RESPONSES)
+        app.include_router(shipments.router, responses=problems.COMMON_RESPONSES)
+        app.include_router(carrier_notify.router)
+        needed.append("logistics")
     if _has_module("mall.analytics.v1.analytics_pb2"):
         from .routes import analytics
         app.include_router(analytics.router, responses=problems.COMMON_RESPONSES)

@@ -46,3 +46,31 @@ def test_my_orders_tabs_detail_and_cancel(gateway_with, runtime_for):
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     again = gateway.post(f"/v1/orders/{order_id}/confirm-receipt", headers=ALICE)
     assert again.status_code == 409 and "cancelled" in again.json()["detail"]
+
+
+OPERATOR = bearer(token(sub="s-2", kind="staff", roles=("operator",)))
+
+
+def test_the_order_desk_filters_exports_and_remarks(gateway_with, runtime_for):
+    import csv
+    import io
+    gateway = gateway_with("order")
+    ids = [place(runtime_for("order"), member_id=m) for m in ("m-1", "m-1", "m-2")]
+    listed = gateway.get("/v1/admin/orders", params={"member_id": "m-1", "page_size": 1},
+                         headers=OPERATOR).json()
+    assert len(listed["orders"]) == 1 and listed["page"]["next_page_token"]
+    bad = gateway.get("/v1/admin/orders", params={"status": "lost"}, headers=OPERATOR)
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "filter.statuses"
+    assert gateway.get("/v1/admin/orders", headers=ALICE).status_code == 403
+    exported = gateway.get("/v1/admin/orders/export", params={"format": "csv"}, headers=OPERATOR)
+    assert exported.status_code == 200 and "orders.csv" in exported.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert len(rows) == 4
+    refused = gateway.get("/v1/admin/orders/export", params={"format": "pdf"}, headers=OPERATOR)
+    assert refused.status_code == 400
+    added = gateway.post(f"/v1/admin/orders/{ids[2]}/remarks", json={"text": "加急"}, headers=OPERATOR)
+    assert added.status_code == 201
+    assert gateway.get(f"/v1/admin/orders/{ids[2]}/remarks", headers=OPERATOR).json()["remarks"][0]["text"] == "加急"
+    cancelled = gateway.post(f"/v1/admin/orders/{ids[2]}/cancel", json={"reason": "缺货"},
+                             headers=OPERATOR)
+    assert cancelled.json()["status"] == "cancelled"

@@ -6,9 +6,10 @@ from mall.order.v1 import order_pb2, order_pb2_grpc
 
 from servicekit import context, idempotency
 from servicekit.context import current
+from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
-from . import cart, orders, views
+from . import cart, desk, orders, views
 from .checkout import Checkout
 
 
@@ -107,6 +108,72 @@ class OrderService(order_pb2_grpc.OrderServiceServicer):
             return views.payable(session, member_id, request.order_id)
 
 
+DESK_ROLES = ("admin", "operator", "cs_agent")
+
+
+class OrderDeskService(order_pb2_grpc.OrderDeskServiceServicer):
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    def ListOrders(self, request, context):
+        context_staff("the order desk")
+        with self.runtime.transaction() as session:
+            return desk.list_orders(session, request)
+
+    def GetOrder(self, request, context):
+        context_staff("the order desk")
+        with self.runtime.transaction() as session:
+            return views.order_view(session, orders.lock(session, request.order_id, for_update=False),
+                                    detail=True)
+
+    def CancelOrder(self, request, context):
+        staff_id = context_staff("cancelling orders")
+        if not request.reason.strip():
+            raise InvalidArgument.field("reason", "required",
+                                        "say why (the shopper is told), up to 200 characters")
+        with self.runtime.transaction() as session:
+            order = orders.lock(session, request.order_id)
+            orders.cancel(session, self.runtime, order, actor=f"staff:{staff_id}",
+                          reason=request.reason.strip()[:200])
+            return views.order_view(session, order, detail=True)
+
+    def AddRemark(self, request, context):
+        staff_id = context_staff("order remarks")
+        with self.runtime.transaction() as session:
+            return views.remark_view(orders.add_remark(session, request.order_id, staff_id,
+                                                       request.text))
+
+    def ListRemarks(self, request, context):
+        context_staff("order remarks")
+        with self.runtime.transaction() as session:
+            return order_pb2.ListRemarksResponse(remarks=[
+                views.remark_view(r) for r in orders.remarks(session, request.order_id)])
+
+    def ExportOrders(self, request, context):
+        context_staff("exporting orders")
+        formats = {"csv": (desk.export_csv, "text/csv; charset=utf-8"),
+                   "xlsx": (desk.export_xlsx, "application/vnd.openxmlformats-officedocument."
+                                              "spreadsheetml.sheet")}
+        fmt = request.format or "csv"
+        if fmt not in formats:
+            raise InvalidArgument.field("format", "one_of", "csv or xlsx")
+        export, content_type = formats[fmt]
+        desk.filtered(request.filter)  # bad filters refused before the stream starts
+        with self.runtime.transaction() as session:
+            first = True
+            for data in export(session, request.filter):
+                if first:
+                    yield order_pb2.ExportChunk(data=data, content_type=content_type,
+                                                filename=f"orders.{fmt}")
+                    first = False
+                else:
+                    yield order_pb2.ExportChunk(data=data)
+
+
+def context_staff(action: str) -> str:
+    return context.require_roles(*DESK_ROLES, action=action).user_id
+
+
 def context_member(action: str) -> str:
     return context.require_user(action).user_id
 
@@ -114,5 +181,6 @@ def context_member(action: str) -> str:
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:
     order_pb2_grpc.add_CartServiceServicer_to_server(CartService(runtime), server)
     order_pb2_grpc.add_OrderServiceServicer_to_server(OrderService(runtime), server)
+    order_pb2_grpc.add_OrderDeskServiceServicer_to_server(OrderDeskService(runtime), server)
     return [order_pb2.DESCRIPTOR.services_by_name[name].full_name
-            for name in ("CartService", "OrderService")]
+            for name in ("CartService", "OrderService", "OrderDeskService")]

@@ -166,3 +166,13 @@ class OrderShipment(Base):
     state: Mapped[int] = mapped_column(Integer)       # logistics' ShipmentState number
     shipment_count: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OrderLineCategory(Base):
+    """The categories (and their ancestors) an order's lines belong to: the desk's category
+    filter without searching JSON."""
+    __tablename__ = "order_line_categories"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    category_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)

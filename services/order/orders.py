@@ -11,11 +11,11 @@ from mall.events.v1 import payment_events_pb2 as payments
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from servicekit.errors import FailedPrecondition, NotFound
+from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound
 from servicekit.runtime import Runtime
 
 from . import privacy, states
-from .models import Order, OrderLine, OrderShipment
+from .models import Order, OrderLine, OrderRemark, OrderShipment
 
 COMPLETE_AFTER_DELIVERY = timedelta(days=7)
 DISCREET_SUMMARY = "您的订单"
@@ -25,9 +25,10 @@ def rfc3339(moment: datetime | None) -> str:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else ""
 
 
-def lock(session: Session, order_id: str) -> Order:
+def lock(session: Session, order_id: str, *, for_update: bool = True) -> Order:
     """The order with its row locked for this transaction (NOT_FOUND when unknown or still placing)."""
-    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    query = select(Order).where(Order.id == order_id)
+    order = session.scalar(query.with_for_update() if for_update else query)
     if order is None or order.status not in states.VISIBLE:
         raise NotFound(f"no order {order_id}")
     return order
@@ -226,3 +227,26 @@ def _announce_completed(session: Session, runtime: Runtime, order: Order) -> Non
         order_id=order.id, order_no=order.order_no, member_id=order.member_id,
         paid_fen=order.paid_fen, refunded_fen=order.refunded_fen,
         completed_at=rfc3339(order.completed_at)))
+
+
+# --- staff remarks -----------------------------------------------------------------------------
+
+REMARK_MAX = 1000
+
+
+def add_remark(session: Session, order_id: str, staff_id: str, text: str) -> OrderRemark:
+    text = text.strip()
+    if not 1 <= len(text) <= REMARK_MAX:
+        raise InvalidArgument.field("text", "length", f"1 to {REMARK_MAX} characters")
+    order = lock(session, order_id, for_update=False)
+    remark = OrderRemark(order_id=order.id, staff_id=staff_id, text=text,
+                         at=datetime.now(timezone.utc))
+    session.add(remark)
+    session.flush()
+    return remark
+
+
+def remarks(session: Session, order_id: str) -> list[OrderRemark]:
+    order = lock(session, order_id, for_update=False)
+    return list(session.scalars(select(OrderRemark).where(OrderRemark.order_id == order.id)
+                                .order_by(OrderRemark.id)))

@@ -21,7 +21,7 @@ from servicekit.errors import FailedPrecondition, FieldViolation
 from servicekit.runtime import Runtime
 
 from . import numbering, privacy, states
-from .models import CartItem, Order, OrderLine
+from .models import CartItem, Order, OrderLine, OrderLineCategory
 from .orders import event_lines, lines_of, rfc3339
 
 STALE_AFTER = timedelta(minutes=10)  # far beyond any saga's deadlines
@@ -98,6 +98,8 @@ def confirm(session: Session, runtime: Runtime, order: Order, priced: PricedOrde
             category_ids=list(line.category_ids), quantity=line.quantity,
             unit_price_fen=line.unit_price_fen, discounts=dict(line.discounts),
             paid_fen=line.paid_fen, gift=line.gift))
+    for category_id in sorted({c for line in priced.lines for c in line.category_ids}):
+        session.add(OrderLineCategory(order_id=order.id, category_id=category_id))
     order.list_total_fen, order.discount_fen = priced.list_total_fen, priced.discount_fen
     order.points_deduction_fen, order.shipping_fee_fen = priced.points_deduction_fen, priced.shipping_fee_fen
     order.payable_fen, order.points_used = priced.payable_fen, priced.points_used

@@ -12,7 +12,7 @@ from servicekit import paging
 from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound
 
 from . import placement, privacy, states
-from .models import Order, OrderLine, OrderShipment, OrderStatusChange
+from .models import Order, OrderLine, OrderRemark, OrderShipment, OrderStatusChange
 from .orders import rfc3339
 
 SHIPMENT_STATES = {value: name.removeprefix("SHIPMENT_").lower()
@@ -107,3 +107,8 @@ def preview_view(priced: placement.PricedOrder) -> order_pb2.CheckoutPreview:
         discount_fen=priced.discount_fen, points_deduction_fen=priced.points_deduction_fen,
         shipping_fee_fen=priced.shipping_fee_fen, total_fen=priced.payable_fen,
         explanation=list(priced.explanation))
+
+
+def remark_view(remark: OrderRemark) -> order_pb2.Remark:
+    return order_pb2.Remark(remark_id=remark.id, order_id=remark.order_id, staff_id=remark.staff_id,
+                            text=remark.text, at=rfc3339(remark.at))

@@ -1,0 +1,94 @@
+"""The merchant's order desk (/v1/admin/orders): staff admin, operator or cs_agent."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from mall.order.v1 import order_pb2, order_pb2_grpc
+from pydantic import BaseModel, Field
+
+from .. import auth
+from ..convert import to_json
+
+router = APIRouter(prefix="/v1/admin/orders", tags=["admin-orders"],
+                   dependencies=[Depends(auth.staff(auth.ADMIN, auth.OPERATOR, auth.AGENT))])
+
+
+class StaffCancel(BaseModel):
+    reason: str = Field(min_length=1, max_length=200, description="the shopper is told")
+
+
+class NewRemark(BaseModel):
+    text: str = Field(min_length=1, max_length=1000)
+
+
+def _desk(request: Request) -> order_pb2_grpc.OrderDeskServiceStub:
+    return request.app.state.clients.stub("order", order_pb2_grpc.OrderDeskServiceStub)
+
+
+def order_filter(status: list[str] = Query([], description="any of pending_payment, paid, "
+                                           "partly_shipped, shipped, delivered, completed, "
+                                           "cancelled, refunded"),
+                 created_from: str = Query("", description="RFC 3339, inclusive"),
+                 created_to: str = Query("", description="RFC 3339, exclusive"),
+                 member_id: str = "", channel: str = "", product_id: str = "", sku_id: str = "",
+                 category_id: str = "", order_no: str = "",
+                 min_payable_fen: int = Query(0, ge=0), max_payable_fen: int = Query(0, ge=0),
+                 ) -> order_pb2.OrderFilter:
+    return order_pb2.OrderFilter(
+        statuses=status, created_from=created_from, created_to=created_to, member_id=member_id,
+        channel=channel, product_id=product_id, sku_id=sku_id, category_id=category_id,
+        order_no=order_no, min_payable_fen=min_payable_fen, max_payable_fen=max_payable_fen)
+
+
+@router.get("", summary="Orders by filter and sort, cursor-paged")
+async def list_orders(request: Request, filters: order_pb2.OrderFilter = Depends(order_filter),
+                      sort: str = Query("created_desc", description="created_desc | created_asc "
+                                                                    "| payable_desc | payable_asc"),
+                      page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> dict:
+    req = order_pb2.ListOrdersRequest(filter=filters, sort=sort,
+                                      page={"page_size": page_size, "page_token": page_token})
+    return to_json(await request.app.state.clients.call(_desk(request).ListOrders, req))
+
+
+@router.get("/export", summary="Every matching order as CSV or Excel, streamed",
+            response_class=StreamingResponse)
+async def export_orders(request: Request, filters: order_pb2.OrderFilter = Depends(order_filter),
+                        format: str = Query("csv", description="csv | xlsx")):
+    # The first chunk arrives before the response starts, so a refused filter is still a 400.
+    stream = _desk(request).ExportOrders(order_pb2.ExportOrdersRequest(filter=filters,
+                                                                       format=format),
+                                         timeout=600)
+    first = await stream.read()
+
+    async def body():
+        yield first.data
+        async for chunk in stream:
+            yield chunk.data
+
+    return StreamingResponse(body(), media_type=first.content_type, headers={
+        "Content-Disposition": f'attachment; filename="{first.filename}"'})
+
+
+@router.get("/{order_id}", summary="One order with its timeline, shipments and address")
+async def get_order(order_id: str, request: Request) -> dict:
+    return to_json(await request.app.state.clients.call(
+        _desk(request).GetOrder, order_pb2.GetOrderRequest(order_id=order_id)))
+
+
+@router.post("/{order_id}/cancel", summary="Cancel before anything shipped (a paid order is refunded)")
+async def cancel_order(order_id: str, body: StaffCancel, request: Request) -> dict:
+    return to_json(await request.app.state.clients.call(
+        _desk(request).CancelOrder, order_pb2.CancelOrderRequest(order_id=order_id,
+                                                                 reason=body.reason)))
+
+
+@router.get("/{order_id}/remarks", summary="Staff remarks on an order")
+async def list_remarks(order_id: str, request: Request) -> dict:
+    return to_json(await request.app.state.clients.call(
+        _desk(request).ListRemarks, order_pb2.ListRemarksRequest(order_id=order_id)))
+
+
+@router.post("/{order_id}/remarks", status_code=201, summary="Add a staff remark")
+async def add_remark(order_id: str, body: NewRemark, request: Request) -> dict:
+    return to_json(await request.app.state.clients.call(
+        _desk(request).AddRemark, order_pb2.AddRemarkRequest(order_id=order_id, text=body.text)))
