@@ -54,7 +54,8 @@ def _claim_stale_pending(runtime: Runtime, older_than: timedelta, now: datetime)
 def run(runtime: Runtime, *, older_than: timedelta | None = None) -> Report:
     now = datetime.now(timezone.utc)
     report = Report()
-    for intent_id, method, out_trade_no in _claim_stale_pending(runtime, older_than or reconcile_after(), now):
+    older_than = reconcile_after() if older_than is None else older_than
+    for intent_id, method, out_trade_no in _claim_stale_pending(runtime, older_than, now):
         report.checked += 1
         if check_one(runtime, method, out_trade_no, report):
             report.settled.append(intent_id)
