@@ -7,6 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from servicekit.errors import NotFound, Violations
+from servicekit.shanghai import SHANGHAI
 
 from . import messages
 from .models import Notification
@@ -29,6 +30,27 @@ def notify(session: Session, *, member_id: str, kind: str, order_id: str, title:
     session.add(notice)
     session.flush()
     return notice
+
+
+def on_order_created(session: Session, created) -> Notification | None:
+    """From mall.events.v1.OrderCreated: the confirmation, the moment the order exists."""
+    deadline = datetime.fromisoformat(created.pay_deadline.replace("Z", "+00:00")) \
+        if created.pay_deadline else datetime.now(timezone.utc)
+    title, body = messages.order_created(created.order_no or created.order_id, created.payable_fen,
+                                         deadline.astimezone(SHANGHAI).strftime("%H:%M"))
+    return notify(session, member_id=created.member_id, kind="order_created",
+                  order_id=created.order_id, title=title, body=body)
+
+
+def on_order_status_changed(session: Session, changed) -> Notification | None:
+    """From mall.events.v1.OrderStatusChanged: shipped, delivered, completed, refunded ...
+    (paid and cancelled come with their own events and notices)."""
+    text = messages.status_changed(changed.to_status, changed.order_no or changed.order_id,
+                                   changed.summary)
+    if text is None:
+        return None
+    return notify(session, member_id=changed.member_id, kind=f"order_{changed.to_status}",
+                  order_id=changed.order_id, title=text[0], body=text[1])
 
 
 def on_order_paid(session: Session, paid) -> Notification | None:

@@ -22,6 +22,33 @@ def order_paid(order_no: str, paid_fen: int) -> tuple[str, str]:
 
 
 def order_cancelled(order_no: str, reason: str) -> tuple[str, str]:
-    why = CANCEL_REASONS.get(reason, "订单已取消")
+    # Order writes "timeout: not paid within ..." and the like: the word before the colon says why.
+    why = CANCEL_REASONS.get(reason.split(":")[0].strip(), "订单已取消")
     return ("订单已取消",
             f"您的订单 {order_no}：{why}。如使用了优惠券，未过期的券已退回您的账户。")
+
+
+def order_created(order_no: str, payable_fen: int, pay_by: str) -> tuple[str, str]:
+    """pay_by: the Shanghai wall-clock time the order must be paid by, e.g. "21:35"."""
+    return ("订单已提交",
+            f"您的订单 {order_no} 已提交，应付 ¥{yuan(payable_fen)}，请在 {pay_by} 前完成支付，"
+            "超时订单将自动取消。")
+
+
+# A status change the shopper hears about, beyond paid and cancelled (which have their own
+# events). {summary} is "您的订单" when the shopper asked for discreet packaging.
+STATUS_NOTICES = {
+    "partly_shipped": ("部分商品已发货", "订单 {order_no}（{summary}）部分商品已发货，其余商品将尽快发出。"),
+    "shipped": ("订单已发货", "订单 {order_no}（{summary}）已发货，可在订单详情查看物流进度。"),
+    "delivered": ("订单已送达", "订单 {order_no} 已送达，收到商品后请确认收货。"),
+    "completed": ("订单已完成", "订单 {order_no} 已完成，感谢您的购买，欢迎评价。"),
+    "refunded": ("退款成功", "订单 {order_no} 已全额退款，款项将原路退回。"),
+}
+
+
+def status_changed(status: str, order_no: str, summary: str) -> tuple[str, str] | None:
+    notice = STATUS_NOTICES.get(status)
+    if notice is None:
+        return None
+    title, body = notice
+    return title, body.format(order_no=order_no, summary=summary or "您的订单")

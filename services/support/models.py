@@ -1,4 +1,4 @@
-"""The support service's tables. First slice: the shoppers' notification inbox."""
+"""The support service's tables: the shoppers' notification inbox."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,7 +10,8 @@ from servicekit.db import BigId, declarative_base
 
 Base = declarative_base()
 
-KINDS = ("order_paid", "order_cancelled")
+KINDS = ("order_created", "order_paid", "order_cancelled", "order_partly_shipped", "order_shipped",
+         "order_delivered", "order_completed", "order_refunded")
 
 
 class Notification(Base):

@@ -1,4 +1,4 @@
-"""Support's reactions. First slice: tell the member when their order is paid or cancelled."""
+"""Support's reactions: tell the member about their order, from its confirmation to its end."""
 from __future__ import annotations
 
 from mall.events.v1 import order_events_pb2 as order_events
@@ -18,3 +18,11 @@ class Worker(EventWorker):
     @on_event("order", "order.cancelled", order_events.OrderCancelled)
     def order_cancelled(self, session, event):
         inbox.on_order_cancelled(session, event.data)
+
+    @on_event("order", "order.created", order_events.OrderCreated)
+    def order_created(self, session, event):
+        inbox.on_order_created(session, event.data)
+
+    @on_event("order", "order.status_changed", order_events.OrderStatusChanged)
+    def order_status_changed(self, session, event):
+        inbox.on_order_status_changed(session, event.data)

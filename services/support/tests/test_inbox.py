@@ -108,3 +108,30 @@ def test_a_checkout_that_never_became_an_order_sends_no_notice(runtime):
         assert inbox.on_order_cancelled(session, order_events.OrderCancelled(
             order_id="o-8", member_id="m-1", reason="placement_failed")) is None
         assert inbox.unread_count(session, "m-1") == 0
+
+
+def test_the_confirmation_and_every_later_status_reach_the_inbox_once(runtime):
+    created = order_events.OrderCreated(order_id="o-5", order_no="20261124000005", member_id="m-1",
+                                        payable_fen=43415, pay_deadline="2026-11-24T13:35:00Z")
+    with runtime.transaction() as session:
+        notice = inbox.on_order_created(session, created)
+        assert notice.title == "订单已提交"
+        assert "¥434.15" in notice.body and "21:35" in notice.body  # Shanghai time
+        assert inbox.on_order_created(session, created) is None
+        for status in ("paid", "shipped", "delivered", "completed", "pending_payment"):
+            inbox.on_order_status_changed(session, order_events.OrderStatusChanged(
+                order_id="o-5", order_no="20261124000005", member_id="m-1", to_status=status,
+                summary="您的订单", discreet=True))
+        titles = [n.title for n in inbox.page(session, "m-1", 10, None)]
+    assert titles == ["订单已完成", "订单已送达", "订单已发货", "订单已提交"]
+
+
+def test_a_discreet_order_names_no_product_and_a_timeout_says_so(runtime):
+    with runtime.transaction() as session:
+        shipped = inbox.on_order_status_changed(session, order_events.OrderStatusChanged(
+            order_id="o-6", order_no="N-6", member_id="m-1", to_status="shipped", summary=""))
+        cancelled = inbox.on_order_cancelled(session, order_events.OrderCancelled(
+            order_id="o-6", order_no="N-6", member_id="m-1",
+            reason="timeout: not paid within the payment window"))
+    assert "您的订单" in shipped.body
+    assert "超时未支付" in cancelled.body
