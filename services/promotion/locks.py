@@ -114,6 +114,12 @@ def _take(session: Session, member_id: str, line: FlashLine, at: str, now: datet
     if campaign.status != "active" or not campaigns.window_of(campaign).contains(now):
         raise FailedPrecondition(f"{at}: campaign {campaign.id} ({campaign.name}) is not running now",
                                  [FieldViolation(at, "not_running", "quote again: the campaign is over")])
+    quota_key = {"campaign_id": campaign.id, "sku_id": line.sku_id}
+    # A plain read first: once a flash sale is sold out, the many late buyers are refused without
+    # queueing for the quota row's lock. The conditional UPDATE below stays the real guard.
+    left = session.scalar(select(CampaignQuota.total - CampaignQuota.taken).filter_by(**quota_key))
+    if left is None or left < line.quantity:
+        _quota_gone(campaign, line, at)
     if campaign.kind == "flash_sale" and not counters.add_within(
             session, MemberQuotaUsage, {"campaign_id": campaign.id, "member_id": member_id}, "used",
             line.quantity, campaign.per_member_limit):
@@ -122,9 +128,13 @@ def _take(session: Session, member_id: str, line: FlashLine, at: str, now: datet
             f"{campaign.id} ({campaign.name})",
             [FieldViolation(f"{at}.quantity", "per_member_limit",
                             f"at most {campaign.per_member_limit} per member in this campaign")])
-    if not counters.take_within(session, CampaignQuota, {"campaign_id": campaign.id, "sku_id": line.sku_id},
-                                line.quantity, taken="taken", total="total"):
-        raise ResourceExhausted(
+    if not counters.take_within(session, CampaignQuota, quota_key, line.quantity,
+                                taken="taken", total="total"):
+        _quota_gone(campaign, line, at)
+
+
+def _quota_gone(campaign: Campaign, line: FlashLine, at: str) -> None:
+    raise ResourceExhausted(
             f"{at}: the quota of SKU {line.sku_id} in campaign {campaign.id} ({campaign.name}) is gone",
             [FieldViolation(f"{at}.quantity", "quota_exhausted",
                             f"not {line.quantity} unit(s) of {line.sku_id} left in campaign {campaign.id}")])
