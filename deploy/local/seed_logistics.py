@@ -29,13 +29,13 @@ CALL_TIMEOUT = 10.0
 WAREHOUSES = [
     pb.Warehouse(code="SH-EAST", name="华东仓", province="上海市", city="上海市",
                  district="青浦区", latitude=31.1497, longitude=121.1246, active=True,
-                 priority=100),
+                 priority=100, carriers=["sf", "zto"]),
     pb.Warehouse(code="GZ-SOUTH", name="华南仓", province="广东省", city="广州市",
                  district="白云区", latitude=23.1579, longitude=113.2732, active=True,
-                 priority=90),
+                 priority=90, carriers=["sf", "zto"]),
     pb.Warehouse(code="BJ-NORTH", name="华北仓", province="北京市", city="北京市",
                  district="大兴区", latitude=39.7267, longitude=116.3416, active=True,
-                 priority=80),
+                 priority=80, carriers=["sf"]),  # only SF collects in the north
 ]
 # Per warehouse, the range the demo quantities fall in: the east holds most, the north little,
 # so the demo shows IN_STOCK, LOW and (for some SKUs in the north) no stock at all.

@@ -212,7 +212,8 @@ def _ledger_row(caller: Caller, warehouse_id: int, sku_id: str, kind: str, order
     return dict(warehouse_id=warehouse_id, sku_id=sku_id, kind=kind, quantity=on_hand_change,
                 on_hand_after=on_hand_after, reserved_change=reserved_change,
                 reserved_after=reserved_after, order_id=order_id,
-                actor_user_id=caller.user_id[:64], reason=reason[:500],
+                # the saga sends the shopper's id; an internal call without one still says so
+                actor_user_id=(caller.user_id or "internal")[:64], reason=reason[:500],
                 request_id=caller.request_id[:64], created_at=datetime.now(timezone.utc))
 
 

@@ -150,6 +150,16 @@ def _book(session: Session, caller: Caller, stock: Stock, kind: str, quantity: i
             [FieldViolation(delta_field, "not_below_zero",
                             f"on hand is {stock.on_hand}: the stock can go down by at most "
                             f"{stock.on_hand}")])
+    if quantity < 0 and after < stock.reserved:
+        # Reserved goods are promised to orders that will be shipped: taking them away would
+        # oversell. Release those orders (or move stock in) first.
+        raise FailedPrecondition(
+            f"{stock.warehouse.code} holds {stock.reserved} of {stock.sku_id} for orders; "
+            f"a change of {quantity} would leave {after} on hand",
+            [FieldViolation(delta_field, "not_below_reserved",
+                            f"{stock.reserved} of the {stock.on_hand} on hand are reserved for "
+                            f"orders: the stock can go down by at most "
+                            f"{stock.on_hand - stock.reserved}")])
     now = datetime.now(timezone.utc)
     stock.on_hand, stock.updated_at = after, now
     entry = LedgerEntry(warehouse_id=stock.warehouse_id, sku_id=stock.sku_id, kind=kind,

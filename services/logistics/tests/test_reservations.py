@@ -157,3 +157,35 @@ def test_a_paid_order_whose_hold_lapsed_is_reserved_again_or_reported_short(shel
             {"sku_id": "sku-75b", "requested": 50, "missing": 44},
             {"sku_id": "sku-ghost", "requested": 1, "missing": 1}]
     assert stock_of(shelves)[("SH-EAST", "sku-75b")] == (3, 0)
+
+
+def test_an_adjustment_may_not_take_goods_promised_to_orders(shelves):
+    reserve(shelves, "o-1", [("sku-75b", 4)])  # SH-EAST: 5 on hand, 4 reserved
+    with shelves.transaction() as session, pytest.raises(FailedPrecondition) as err:
+        stock.adjust_stock(shelves, session, "SH-EAST", "sku-75b", "damage", -2, "破损",
+                           caller=SAGA)
+    assert [(v.field, v.rule) for v in err.value.violations] == [("delta", "not_below_reserved")]
+    with shelves.transaction() as session:
+        stock.adjust_stock(shelves, session, "SH-EAST", "sku-75b", "damage", -1, "破损",
+                           caller=SAGA)
+    assert stock_of(shelves)[("SH-EAST", "sku-75b")] == (4, 4)
+
+
+def test_expiry_run_by_several_replicas_at_once_releases_each_hold_once(shelves):
+    import threading
+
+    for i in range(8):
+        reserve(shelves, f"o-{i}", [("sku-75b", 1)], hold_seconds=60)
+    later = datetime.now(timezone.utc) + timedelta(seconds=61)
+    counts = []
+    replicas = [threading.Thread(target=lambda: counts.append(
+        reservations.expire_due(shelves, now=later))) for _ in range(3)]
+    for t in replicas:
+        t.start()
+    for t in replicas:
+        t.join()
+    assert sum(counts) == 8
+    with shelves.transaction() as session:
+        releases = session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "release")).all()
+    assert len(releases) == 8 and len({e.order_id for e in releases}) == 8
+    assert all(reserved == 0 for _, reserved in stock_of(shelves).values())

@@ -74,6 +74,8 @@ def paid_event(order_id, lines, *, discreet=False, tier_rank=0, province="广东
 
 def test_paid_orders_ship_and_cancelled_orders_give_their_stock_back(
         shelves, carrier, worker_process, publish_event, wait_until):
+    from datetime import datetime, timezone
+
     from mall.events.v1 import order_events_pb2 as orders
 
     from services.logistics import reservations
@@ -86,7 +88,11 @@ def test_paid_orders_ship_and_cancelled_orders_give_their_stock_back(
                              "广东省", caller=saga)
         reservations.reserve(shelves, session, "o-gone", [reservations.Line("sku-80b", 2)],
                              "广东省", caller=saga)
-    worker_process("logistics", {"MALL_LOGISTICS_BOOKING_INTERVAL_SECONDS": "0.2", **{
+        reservations.reserve(shelves, session, "o-lapsed", [reservations.Line("sku-80b", 1)],
+                             "上海市", caller=saga)
+        session.get(Reservation, "o-lapsed").expires_at = datetime.now(timezone.utc)
+    worker_process("logistics", {"MALL_LOGISTICS_BOOKING_INTERVAL_SECONDS": "0.2",
+                                 "MALL_LOGISTICS_RESERVATION_EXPIRY_INTERVAL_SECONDS": "0.2", **{
         f"MALL_LOGISTICS_CARRIER_{c.upper()}_URL": carrier.url for c in CARRIERS}})
     event = publish_event("order", "order.paid", paid_event("o-paid", [("sku-75b", 7)],
                                                             tier_rank=2))
@@ -107,6 +113,7 @@ def test_paid_orders_ship_and_cancelled_orders_give_their_stock_back(
         with shelves.transaction() as session:
             return session.get(Reservation, order_id).status
     wait_until(lambda: status("o-gone") == "released", timeout=20, message="released")
+    wait_until(lambda: status("o-lapsed") == "expired", timeout=20, message="expired by the timer")
     assert status("o-paid") == "committed"
     with shelves.transaction() as session:
         stock_rows = {(s.warehouse.code, s.sku_id): (s.on_hand, s.reserved)
@@ -114,3 +121,4 @@ def test_paid_orders_ship_and_cancelled_orders_give_their_stock_back(
     assert stock_rows[("GZ-SOUTH", "sku-75b")] == (0, 0)
     assert stock_rows[("SH-EAST", "sku-75b")] == (1, 0)
     assert stock_rows[("GZ-SOUTH", "sku-80b")] == (4, 0)
+    assert stock_rows[("SH-EAST", "sku-80b")] == (1, 0)
