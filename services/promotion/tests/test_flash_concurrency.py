@@ -12,30 +12,43 @@ from services.promotion.models import CampaignQuota, MemberQuotaUsage, OrderLock
 
 from .helpers import NOW, flash_spec
 
+NOW_PLUS = NOW + timedelta(seconds=1)
 
-def test_300_attempts_by_150_members_lock_exactly_100_and_nobody_twice(runtime):
+
+def rush(runtime, attempts: int, members: int) -> tuple[list[str], int, int, list[str]]:
+    """`attempts` concurrent LockForOrder calls by `members` members for a 100-unit quota, limit 1:
+    (outcomes, units taken, the most one member holds, the members holding a lock)."""
     with runtime.transaction() as session:
         campaign = str(campaigns.create(session, runtime, flash_spec(("sku-hot",), quota=100, limit=1),
                                         created_by="staff-1").id)
-    now = NOW + timedelta(seconds=1)
 
     def buy(attempt: int) -> str:
-        member = f"m-{attempt % 150}"
-        request = LockRequest(f"o-{attempt}", member, (), (FlashLine(campaign, "sku-hot", 1),),
-                              now + timedelta(minutes=15))
+        request = LockRequest(f"o-{attempt}", f"m-{attempt % members}", (),
+                              (FlashLine(campaign, "sku-hot", 1),), NOW_PLUS + timedelta(minutes=15))
         try:
             with runtime.transaction() as session:
-                locks.lock_for_order(session, runtime, request, now)
+                locks.lock_for_order(session, runtime, request, NOW_PLUS)
             return "locked"
         except ResourceExhausted as err:
             return err.violations[0].rule
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        outcomes = list(pool.map(buy, range(300)))
-    assert outcomes.count("locked") == 100
-    assert set(outcomes) == {"locked", "quota_exhausted", "per_member_limit"}
+        outcomes = list(pool.map(buy, range(attempts)))
     with runtime.transaction() as session:
-        assert session.scalar(select(CampaignQuota.taken)) == 100
-        assert session.scalar(select(func.max(MemberQuotaUsage.used))) == 1
+        taken = session.scalar(select(CampaignQuota.taken))
+        most = session.scalar(select(func.max(MemberQuotaUsage.used)))
         holders = session.scalars(select(OrderLock.member_id).where(OrderLock.status == "locked")).all()
-    assert len(holders) == len(set(holders)) == 100
+    return outcomes, taken, most, holders
+
+
+def test_300_buyers_for_100_units_lock_exactly_100(runtime):
+    outcomes, taken, most, holders = rush(runtime, attempts=300, members=300)
+    assert outcomes.count("locked") == taken == len(holders) == 100
+    assert set(outcomes) == {"locked", "quota_exhausted"} and most == 1
+
+
+def test_60_members_tapping_5_times_each_hold_one_unit_each(runtime):
+    outcomes, taken, most, holders = rush(runtime, attempts=300, members=60)
+    assert outcomes.count("locked") == taken == 60 and most == 1
+    assert sorted(holders) == sorted(f"m-{n}" for n in range(60))
+    assert outcomes.count("per_member_limit") == 240
