@@ -2,6 +2,7 @@
 for the signed-in shopper; another shopper's order is 404, like one that does not exist."""
 from __future__ import annotations
 
+import grpc
 from fastapi import APIRouter, Depends, Query, Request
 from mall.order.v1 import order_pb2, order_pb2_grpc
 from pydantic import BaseModel, Field
@@ -66,9 +67,18 @@ async def _call(request: Request, method, message) -> dict:
     return to_json(await request.app.state.clients.call(method, message))
 
 
-@router.get("/v1/cart", summary="My cart, at today's prices")
+@router.get("/v1/cart", summary="My cart at today's prices and stock, with a quote of its "
+                                 "available lines (null when it cannot be priced now)")
 async def get_cart(request: Request) -> dict:
-    return await _call(request, _cart(request).GetCart, order_pb2.GetCartRequest())
+    cart = await _call(request, _cart(request).GetCart, order_pb2.GetCartRequest())
+    cart["quote"] = None
+    if any(line["available"] for line in cart["lines"]):
+        try:  # the cart is still useful when promotion cannot price it this moment
+            cart["quote"] = await _call(request, _orders(request).PreviewCheckout,
+                                        order_pb2.CheckoutRequest())
+        except grpc.aio.AioRpcError as err:
+            cart["quote_unavailable"] = err.details() or err.code().name
+    return cart
 
 
 @router.post("/v1/cart/items", summary="Add to my cart (send an Idempotency-Key to retry safely)")

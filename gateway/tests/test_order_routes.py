@@ -23,6 +23,9 @@ def test_the_cart_with_a_retried_add(gateway_with, runtime_for):
         assert added.status_code == 200, added.text
     cart = gateway.get("/v1/cart", headers=ALICE).json()
     assert cart["subtotal_fen"] == 39800 and cart["lines"][0]["quantity"] == 2
+    assert cart["lines"][0]["stock_level"] == "unknown"
+    # Only order runs here: the cart still answers, saying why it has no quote.
+    assert cart["quote"] is None and cart["quote_unavailable"]
     bad = gateway.post("/v1/cart/items", json={"sku_id": "sku-nope", "quantity": 1}, headers=ALICE)
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "sku_id"
     assert gateway.put("/v1/cart/items/sku-75b-black", json={"quantity": 5},

@@ -23,7 +23,8 @@ def cart_to_proto(view: cart.CartView) -> order_pb2.Cart:
             sku_id=line.sku_id, product_id=line.product_id, title=line.title,
             attributes=line.attributes, unit_price_fen=line.unit_price_fen,
             quantity=line.quantity, line_total_fen=line.line_total_fen,
-            available=line.available, unavailable_reason=line.unavailable_reason)
+            available=line.available, unavailable_reason=line.unavailable_reason,
+            stock_level=line.stock_level)
             for line in view.lines],
         subtotal_fen=view.subtotal_fen, item_count=view.item_count,
         unavailable_line_count=view.unavailable_line_count)

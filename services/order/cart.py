@@ -17,7 +17,7 @@ from servicekit.errors import (
     Violations,
 )
 
-from .models import CartItem, ProductSku
+from .models import CartItem, ProductSku, SkuStock
 
 MIN_QUANTITY, MAX_QUANTITY = 1, 99
 MAX_LINES = 50  # a cart is a shopping list, not a warehouse: keeps checkout quotes bounded
@@ -34,6 +34,7 @@ class CartLineView:
     quantity: int
     available: bool
     unavailable_reason: str = ""
+    stock_level: str = "unknown"  # in_stock | low | out, from logistics' events; unknown before one
 
     @property
     def line_total_fen(self) -> int:
@@ -59,12 +60,13 @@ class CartView:
 
 def get_cart(session: Session, member_id: str) -> CartView:
     rows = session.execute(
-        select(CartItem, ProductSku)
+        select(CartItem, ProductSku, SkuStock.level)
         .outerjoin(ProductSku, ProductSku.sku_id == CartItem.sku_id)
+        .outerjoin(SkuStock, SkuStock.sku_id == CartItem.sku_id)
         .where(CartItem.member_id == member_id)
         .order_by(CartItem.added_at.desc(), CartItem.id.desc())).all()
     lines = []
-    for item, sku in rows:
+    for item, sku, level in rows:
         if sku is None:  # the read model lost it (never happens unless rebuilt): show, don't price
             lines.append(CartLineView(item.sku_id, "", "", {}, 0, item.quantity, False, "unknown"))
             continue
@@ -72,7 +74,8 @@ def get_cart(session: Session, member_id: str) -> CartView:
             sku_id=item.sku_id, product_id=sku.product_id, title=sku.title,
             attributes=dict(sku.attributes or {}), unit_price_fen=sku.price_fen,
             quantity=item.quantity, available=sku.published,
-            unavailable_reason="" if sku.published else "unpublished"))
+            unavailable_reason="" if sku.published else "unpublished",
+            stock_level=level or "unknown"))
     return CartView(lines)
 
 

@@ -176,3 +176,14 @@ class OrderLineCategory(Base):
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"),
                                           primary_key=True)
     category_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class SkuStock(Base):
+    """How much of a SKU logistics can sell, from inventory.availability_changed: the cart shows
+    it (in stock, low, out). Reserve at checkout is the truth; this is the shopper's hint."""
+    __tablename__ = "sku_stock"
+
+    sku_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sellable: Mapped[int] = mapped_column(BigInteger)
+    level: Mapped[str] = mapped_column(String(10))  # in_stock | low | out
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the event's time: newest wins

@@ -12,7 +12,7 @@ from mall.events.v1 import payment_events_pb2 as payments
 from servicekit import idempotency
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import orders, placement, products
+from . import availability, orders, placement, products
 
 
 class Worker(EventWorker):
@@ -32,6 +32,10 @@ class Worker(EventWorker):
         # even if a producer forgot to set the status.
         snapshot = products.snapshot_from_event(event.data.product)
         products.apply_product(session, dataclasses.replace(snapshot, on_sale=False))
+
+    @on_event("logistics", "inventory.availability_changed", shipping.AvailabilityChanged)
+    def availability_changed(self, session, event):
+        availability.apply(session, event.data.skus, event.occurred_at)
 
     @on_event("payment", "payment.succeeded", payments.PaymentSucceeded)
     def payment_succeeded(self, session, event):

@@ -163,3 +163,27 @@ def test_two_concurrent_adds_of_a_new_sku_both_count(on_sale):
     assert errors == []
     assert [(line.sku_id, line.quantity) for line in run(on_sale, cart.get_cart, ALICE).lines] == \
         [("sku-75b-black", 6)]
+
+
+def test_lines_show_logistics_latest_word_on_stock(on_sale):
+    from datetime import datetime, timedelta, timezone
+
+    from mall.events.v1 import logistics_events_pb2 as logistics
+
+    from services.order import availability
+
+    run(on_sale, cart.add_item, ALICE, "sku-75b-black", 1)
+    run(on_sale, cart.add_item, ALICE, "sku-80c-nude", 1)
+    assert {line.stock_level for line in run(on_sale, cart.get_cart, ALICE).lines} == {"unknown"}
+    now = datetime.now(timezone.utc)
+    with on_sale.transaction() as session:
+        availability.apply(session, [logistics.SkuAvailability(sku_id="sku-75b-black", sellable=2,
+                                                               level=logistics.LOW)], now)
+        availability.apply(session, [logistics.SkuAvailability(sku_id="sku-80c-nude", sellable=0,
+                                                               level=logistics.OUT)], now)
+        # An older event arriving late changes nothing.
+        assert availability.apply(session, [logistics.SkuAvailability(
+            sku_id="sku-75b-black", sellable=50, level=logistics.IN_STOCK)],
+            now - timedelta(minutes=1)) == 0
+    levels = {line.sku_id: line.stock_level for line in run(on_sale, cart.get_cart, ALICE).lines}
+    assert levels == {"sku-75b-black": "low", "sku-80c-nude": "out"}
