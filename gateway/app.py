@@ -20,6 +20,9 @@ TAGS = [
     {"name": "admin-catalog", "description": "Staff (admin, operator): categories, products, "
                                              "SKUs, media."},
     {"name": "admin-staff", "description": "Admins: staff accounts and their roles."},
+    {"name": "promotions", "description": "Shoppers: my coupons, claimable coupons, claiming."},
+    {"name": "admin-promotions", "description": "Staff (admin, operator): coupon templates, "
+                                                "issuing coupons, campaigns."},
     {"name": "me-member", "description": "The shopper's profile, addresses, consents, points, "
                                          "tier, the points mall, export and account deletion."},
     {"name": "admin-members", "description": "Staff (admin, operator): tiers, loyalty settings, "
@@ -28,6 +31,11 @@ TAGS = [
     {"name": "orders", "description": "Shoppers: the cart, checkout and their orders."},
     {"name": "admin-orders", "description": "Staff (admin, operator, cs_agent): the order desk, "
                                             "remarks, exports."},
+    {"name": "payments", "description": "Shoppers pay their orders (WeChat Pay JSAPI, Alipay with "
+                                        "Huabei, card); the amount always comes from the order."},
+    {"name": "payment-notify", "description": "Payment providers' signed notifications, handed to "
+                                              "payment unchanged."},
+    {"name": "admin-payments", "description": "Staff (admin, operator, cs_agent): payments, refunds."},
     {"name": "media", "description": "Product images and videos (a CDN in production)."},
     {"name": "admin-logistics", "description": "Warehouse staff and admins: warehouses, stock, "
                                                "adjustments, transfers, shipments, packing lists."},
@@ -105,6 +113,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.include_router(catalog.router, responses=problems.COMMON_RESPONSES)
         app.include_router(admin_catalog.router, responses=problems.COMMON_RESPONSES)
         needed.append("catalog")
+    if _has_module("mall.promotion.v1.promotion_pb2"):
+        from .routes import admin_promotions, promotions
+        app.include_router(promotions.router, responses=problems.COMMON_RESPONSES)
+        app.include_router(admin_promotions.router, responses=problems.COMMON_RESPONSES)
+        needed.append("promotion")
     if _has_module("mall.order.v1.order_pb2"):
         from .routes import admin_orders, orders
         app.include_router(orders.router, responses=problems.COMMON_RESPONSES)
@@ -116,6 +129,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.include_router(shipments.router, responses=problems.COMMON_RESPONSES)
         app.include_router(carrier_notify.router)
         needed.append("logistics")
+    if _has_module("mall.payment.v1.payment_pb2"):
+        from .routes import admin_payments, payments
+        app.include_router(payments.router, responses=problems.COMMON_RESPONSES)
+        app.include_router(admin_payments.router, responses=problems.COMMON_RESPONSES)
+        needed.append("payment")
     if _has_module("mall.analytics.v1.analytics_pb2"):
         from .routes import analytics
         app.include_router(analytics.router, responses=problems.COMMON_RESPONSES)

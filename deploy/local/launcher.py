@@ -25,6 +25,8 @@ from honcho.printer import Message, Printer
 
 from servicekit.config import REPO_ROOT
 
+from .devkeys import ensure_payment_keys
+
 PROCFILE = Path(__file__).resolve().with_name("Procfile")
 STOP_GRACE_SECONDS = 10.0
 
@@ -40,6 +42,10 @@ def process_ready(name: str) -> bool:
         return (REPO_ROOT / "gateway" / "__main__.py").exists()
     if name == "wechat":
         return (REPO_ROOT / "services" / "member" / "wechat_standin.py").exists()
+    if name in ("wechatpay", "alipay"):  # payment's provider stand-ins
+        return (REPO_ROOT / "services" / "payment" / "standins" / f"{name}.py").exists()
+    if name == "carrier":
+        return (REPO_ROOT / "services" / "logistics" / "carrier_standin.py").exists()
     service, _, part = name.rpartition("-")
     return (REPO_ROOT / "services" / service / f"{part}.py").exists()
 
@@ -65,6 +71,7 @@ def local_environment(base: dict[str, str] | None = None, **overrides: str) -> d
         "MALL_MEDIA_ROOT": "var/media",
     })
     env.update(overrides)
+    ensure_payment_keys(env)  # payment's provider keys, generated into var/ on first start
     return env
 
 

@@ -54,7 +54,7 @@ class WechatPayCredentials:
     apiv3_key: str
     # platform public key id -> PEM; more than one while WeChat rotates its key
     platform_public_keys: dict[str, str] = field(default_factory=dict)
-    api_base: str = "http://127.0.0.1:8091"
+    api_base: str = ""
     notify_url: str = ""
 
     @classmethod
@@ -71,7 +71,8 @@ class WechatPayCredentials:
             platform_public_keys={
                 _value("wechatpay_platform_public_key_id", ids, directory):
                     _value("wechatpay_platform_public_key", ids, directory, "wechatpay_platform_public.pem")},
-            api_base=env("WECHATPAY_API_BASE", "http://127.0.0.1:8091", SERVICE).rstrip("/"),
+            api_base=env("WECHATPAY_API_BASE", f"http://127.0.0.1:{env('WECHATPAY_STANDIN_PORT', '8093')}",
+                         SERVICE).rstrip("/"),
             notify_url=notify_base() + "/v1/payments/notify/wechatpay",
         )
 
@@ -82,7 +83,7 @@ class AlipayCredentials:
     seller_id: str
     app_private_key: str
     alipay_public_key: str
-    gateway: str = "http://127.0.0.1:8092/gateway.do"
+    gateway: str = ""
     notify_url: str = ""
 
     @classmethod
@@ -94,7 +95,8 @@ class AlipayCredentials:
             seller_id=_value("alipay_seller_id", ids, directory),
             app_private_key=_value("alipay_app_private_key", ids, directory, "alipay_app_private.pem"),
             alipay_public_key=_value("alipay_public_key", ids, directory, "alipay_public.pem"),
-            gateway=env("ALIPAY_GATEWAY", "http://127.0.0.1:8092/gateway.do", SERVICE),
+            gateway=env("ALIPAY_GATEWAY", f"http://127.0.0.1:{env('ALIPAY_STANDIN_PORT', '8094')}/gateway.do",
+                        SERVICE),
             notify_url=notify_base() + "/v1/payments/notify/alipay",
         )
 

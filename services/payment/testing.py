@@ -113,6 +113,8 @@ def provider_standins() -> Providers:
             alipay = RunningStandin(AlipayStandin(AlipayKeys.from_dir(directory)))
             os.environ["MALL_PAYMENT_WECHATPAY_API_BASE"] = wechat.base_url
             os.environ["MALL_PAYMENT_ALIPAY_GATEWAY"] = alipay.base_url + "/gateway.do"
+            # Never the default gateway port: a `make run` on this machine must not hear from tests.
+            os.environ.setdefault("MALL_PAYMENT_NOTIFY_BASE_URL", "http://127.0.0.1:9")
             registry.reset()
             _state["providers"] = Providers(wechat.standin, alipay.standin, wechat.base_url, alipay.base_url)
         return _state["providers"]

@@ -11,7 +11,7 @@ It checks what Alipay checks and signs what Alipay signs, with the development k
   becomes TRADE_SUCCESS and a form-encoded notification, signed RSA2 over the sorted parameters
   without `sign` and `sign_type`, goes to the notify_url, resent until answered `success`.
 
-    python -m services.payment.standins.alipay --port 8092
+    python -m services.payment.standins.alipay --port 8094
 """
 from __future__ import annotations
 
@@ -230,7 +230,7 @@ class AlipayStandin:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8092)
+    parser.add_argument("--port", type=int, default=8094)
     args = parser.parse_args()
     autopay = float(env("ALIPAY_STANDIN_AUTOPAY_SECONDS", "0") or 0)
     serve_forever(AlipayStandin(AlipayKeys.from_dir(), autopay), args.host, args.port)

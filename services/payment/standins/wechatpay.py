@@ -11,7 +11,7 @@ WeChat checks and signs what WeChat signs, with the development keys (devkeys.py
   then a signed, AES-256-GCM-encrypted TRANSACTION.SUCCESS notification goes to the notify_url
   of the prepay, resent until it is answered 2xx. Refunds are notified (REFUND.SUCCESS) likewise.
 
-    python -m services.payment.standins.wechatpay --port 8091
+    python -m services.payment.standins.wechatpay --port 8093
 """
 from __future__ import annotations
 
@@ -247,7 +247,7 @@ class WechatPayStandin:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--port", type=int, default=8093)
     args = parser.parse_args()
     autopay = float(env("WECHATPAY_STANDIN_AUTOPAY_SECONDS", "0") or 0)
     serve_forever(WechatPayStandin(WechatPayKeys.from_dir(), autopay), args.host, args.port)

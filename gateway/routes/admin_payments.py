@@ -1,0 +1,59 @@
+"""Staff and payments (/v1/admin/orders/{id}/payment, /refunds): what was paid, refunds in full
+or per line through the provider, and asking the provider now. Payment enforces the money rules
+(never more than was paid, one refund per request id); the gateway checks shapes and roles."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from mall.payment.v1 import payment_pb2, payment_pb2_grpc
+from pydantic import BaseModel, Field
+
+from .. import auth
+from ..convert import to_json
+
+router = APIRouter(prefix="/v1/admin/orders", tags=["admin-payments"],
+                   dependencies=[Depends(auth.staff(auth.ADMIN, auth.OPERATOR, auth.AGENT))])
+
+
+class RefundLine(BaseModel):
+    line_id: str = Field(min_length=1, max_length=64)
+    sku_id: str = Field("", max_length=64)
+    quantity: int = Field(0, ge=0)
+    amount_fen: int = Field(gt=0, lt=2**63, description="fen (1/100 yuan), an integer")
+
+
+class RefundInput(BaseModel):
+    refund_request_id: str = Field(min_length=1, max_length=64,
+                                   description="your id for this refund: a retry sends the same one")
+    amount_fen: int = Field(0, ge=0, lt=2**63, description="the whole refund; 0 with lines: their sum")
+    lines: list[RefundLine] = Field(default_factory=list, max_length=200)
+    reason: str = Field("", max_length=200)
+
+
+def _stub(request: Request):
+    return request.app.state.clients.stub("payment", payment_pb2_grpc.PaymentServiceStub)
+
+
+@router.get("/{order_id}/payment", summary="The order's latest payment")
+async def order_payment(order_id: str, request: Request) -> dict:
+    return to_json(await request.app.state.clients.call(
+        _stub(request).GetPaymentIntent, payment_pb2.GetPaymentIntentRequest(order_id=order_id)))
+
+
+@router.get("/{order_id}/refunds", summary="The order's refunds, newest first")
+async def order_refunds(order_id: str, request: Request) -> dict:
+    return to_json(await request.app.state.clients.call(
+        _stub(request).ListRefunds, payment_pb2.ListRefundsRequest(order_id=order_id)))
+
+
+@router.post("/{order_id}/refunds", status_code=201,
+             summary="Refund in full or per line through the provider (idempotent by refund_request_id)")
+async def refund(order_id: str, body: RefundInput, request: Request) -> dict:
+    return to_json(await request.app.state.clients.call(_stub(request).RefundPayment, payment_pb2.RefundPaymentRequest(
+        order_id=order_id, refund_request_id=body.refund_request_id, amount_fen=body.amount_fen,
+        reason=body.reason, lines=[payment_pb2.RefundLine(**line.model_dump()) for line in body.lines])))
+
+
+@router.post("/{order_id}/payment/reconcile", summary="Ask the provider now about the open payment")
+async def reconcile(order_id: str, request: Request) -> dict:
+    return to_json(await request.app.state.clients.call(
+        _stub(request).ReconcilePayment, payment_pb2.ReconcilePaymentRequest(order_id=order_id)))

@@ -1,0 +1,77 @@
+"""Paying (/v1/orders/{id}/payments) and the providers' notifications (/v1/payments/notify/...).
+
+The amount is never the client's: payment takes it from the order, and a body carrying one has
+it ignored. A notification's raw body and headers go to payment unchanged (payment verifies the
+provider's signature over exactly those bytes) and the provider gets payment's answer unchanged.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from mall.payment.v1 import payment_pb2, payment_pb2_grpc
+from pydantic import BaseModel, Field
+
+from .. import auth
+from ..convert import to_json
+
+router = APIRouter(tags=["payments"])
+MAX_NOTIFICATION_BYTES = 64 * 1024  # WeChat's and Alipay's notifications are a few kilobytes
+
+
+class PaymentChoice(BaseModel):
+    """Anything else in the body (an amount, say) is ignored: the order decides the amount."""
+    method: str = Field(description="wechat_jsapi | alipay | card")
+    installments: int = Field(0, ge=0, le=36, description="Alipay Huabei: 3, 6 or 12 (0: pay at once)")
+    seller_percent: int = Field(0, ge=0, le=100, description="Huabei fee borne by the shop: 0 or 100")
+    payer_openid: str = Field("", max_length=128, description="WeChat JSAPI: the shopper's openid")
+
+
+def _stub(request: Request):
+    return request.app.state.clients.stub("payment", payment_pb2_grpc.PaymentServiceStub)
+
+
+def request_payment_parameters(params: payment_pb2.WechatJsapiParams) -> dict:
+    """wx.requestPayment's own argument names, so the mini-program passes them on as they are."""
+    return {"appId": params.app_id, "timeStamp": params.time_stamp, "nonceStr": params.nonce_str,
+            "package": params.package, "signType": params.sign_type, "paySign": params.pay_sign}
+
+
+@router.post("/v1/orders/{order_id}/payments", status_code=201, dependencies=[Depends(auth.customer)],
+             summary="Pay my order (send an Idempotency-Key: a retry answers the same payment)")
+async def create_payment(order_id: str, choice: PaymentChoice, request: Request) -> dict:
+    reply = await request.app.state.clients.call(_stub(request).CreatePayment, payment_pb2.CreatePaymentRequest(
+        order_id=order_id, method=choice.method, installments=choice.installments,
+        seller_percent=choice.seller_percent, payer_openid=choice.payer_openid))
+    answer = {"intent": to_json(reply.intent)}
+    if reply.HasField("wechat"):
+        answer["wx_request_payment"] = request_payment_parameters(reply.wechat)
+    if reply.alipay_order_string:
+        answer["alipay_order_string"] = reply.alipay_order_string
+    if reply.card_client_secret:
+        answer["card_client_secret"] = reply.card_client_secret
+    return answer
+
+
+@router.get("/v1/orders/{order_id}/payment", dependencies=[Depends(auth.customer)],
+            summary="My order's latest payment")
+async def my_payment(order_id: str, request: Request) -> dict:
+    return to_json(await request.app.state.clients.call(
+        _stub(request).GetPaymentIntent, payment_pb2.GetPaymentIntentRequest(order_id=order_id)))
+
+
+@router.get("/v1/payment-methods", summary="The ways to pay, with Huabei installments priced for an amount")
+async def payment_methods(request: Request, amount_fen: int = Query(0, ge=0, lt=2**63)) -> dict:
+    return to_json(await request.app.state.clients.call(
+        _stub(request).ListPaymentMethods, payment_pb2.ListPaymentMethodsRequest(amount_fen=amount_fen)))
+
+
+@router.post("/v1/payments/notify/{provider}", tags=["payment-notify"],
+             summary="A payment provider's signed notification (wechatpay, alipay, card)")
+async def provider_notification(provider: str, request: Request) -> Response:
+    body = await request.body()
+    if len(body) > MAX_NOTIFICATION_BYTES:
+        return Response(status_code=413)
+    reply = await request.app.state.clients.call(
+        _stub(request).HandleNotification, payment_pb2.HandleNotificationRequest(
+            provider=provider, raw_body=body, headers={k.lower(): v for k, v in request.headers.items()}))
+    return Response(content=reply.body, status_code=reply.http_status,
+                    media_type=reply.content_type or "application/json")
