@@ -23,9 +23,6 @@ TAGS = [
     {"name": "promotions", "description": "Shoppers: my coupons, claimable coupons, claiming."},
     {"name": "admin-promotions", "description": "Staff (admin, operator): coupon templates, "
                                                 "issuing coupons, campaigns."},
-    {"name": "promotions", "description": "Shoppers: my coupons, claimable coupons, claiming."},
-    {"name": "admin-promotions", "description": "Staff (admin, operator): coupon templates, "
-                                                "issuing coupons, campaigns."},
     {"name": "me-member", "description": "The shopper's profile, addresses, consents, points, "
                                          "tier, the points mall, export and account deletion."},
     {"name": "admin-members", "description": "Staff (admin, operator): tiers, loyalty settings, "
@@ -116,11 +113,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.include_router(catalog.router, responses=problems.COMMON_RESPONSES)
         app.include_router(admin_catalog.router, responses=problems.COMMON_RESPONSES)
         needed.append("catalog")
-    if _has_module("mall.promotion.v1.promotion_pb2"):
-        from .routes import admin_promotions, promotions
-        app.include_router(promotions.router, responses=problems.COMMON_RESPONSES)
-        app.include_router(admin_promotions.router, responses=problems.COMMON_RESPONSES)
-        needed.append("promotion")
     if _has_module("mall.promotion.v1.promotion_pb2"):
         from .routes import admin_promotions, promotions
         app.include_router(promotions.router, responses=problems.COMMON_RESPONSES)
