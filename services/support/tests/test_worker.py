@@ -35,6 +35,12 @@ def test_each_order_event_notifies_the_member_once_even_if_delivered_twice(
     wait_until(lambda: inbox_rows() == 5, message="every distinct event id handled")
     assert sorted(notices(runtime)) == [("m-1", "order_cancelled", "o-2"), ("m-1", "order_paid", "o-1"),
                                         ("m-2", "order_cancelled", "o-4"), ("m-2", "order_paid", "o-3")]
+    # Each notice announced once, for the WeChat push.
+    from servicekit.testing import outbox_events
+    announced = outbox_events(runtime, "notification.created")
+    assert sorted((e["data"]["memberId"], e["data"]["kind"]) for e in announced) == [
+        ("m-1", "order_cancelled"), ("m-1", "order_paid"), ("m-2", "order_cancelled"),
+        ("m-2", "order_paid")]
     assert "Traceback" not in worker.log()
 
 
