@@ -366,11 +366,12 @@ def reserve_again_and_commit(runtime: Runtime, session: Session, order_id: str,
                              lines: list[Line], province: str, caller: Caller
                              ) -> tuple[Reservation, Plan | None]:
     """For a paid order whose hold lapsed (or never reached us): holds and commits at once.
-    Returns the reservation and, when stock is short, the failed plan (nothing is held then)."""
-    province_key = _validate(order_id, lines, province, None)
+    Returns the reservation and, when stock is short, the failed plan (nothing is held then).
+    A paid order may list a SKU twice (a gift of something also bought): lines are merged."""
     need: dict[str, int] = {}
     for line in lines:
         need[line.sku_id] = need.get(line.sku_id, 0) + line.quantity
+    province_key = _validate(order_id, [Line(s, q) for s, q in need.items()], province, None)
     reservation = session.get(Reservation, order_id)
     now = datetime.now(timezone.utc)
     if reservation is None:

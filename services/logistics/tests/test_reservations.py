@@ -144,9 +144,9 @@ def test_expiry_releases_lapsed_holds_only(shelves):
 def test_a_paid_order_whose_hold_lapsed_is_reserved_again_or_reported_short(shelves):
     reserve(shelves, "o-1", [("sku-75b", 2)], hold_seconds=60)
     reservations.expire_due(shelves, now=datetime.now(timezone.utc) + timedelta(seconds=61))
-    with shelves.transaction() as session:
+    with shelves.transaction() as session:  # a gift of the same SKU: one line of 2
         r, short = reservations.reserve_again_and_commit(
-            shelves, session, "o-1", [Line("sku-75b", 2)], "上海市", SAGA)
+            shelves, session, "o-1", [Line("sku-75b", 1), Line("sku-75b", 1)], "上海市", SAGA)
         assert (r.status, short) == ("committed", None)
     with shelves.transaction() as session:
         r, short = reservations.reserve_again_and_commit(
