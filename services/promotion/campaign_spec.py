@@ -1,18 +1,16 @@
 """What staff ask for when they create a campaign, and every rule it must meet (no database)."""
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from servicekit.errors import Violations
 
 from .models import CAMPAIGN_KINDS
+from .requests import check_name, fingerprint
 from .scopes import check_scope
 
-MAX_NAME, MAX_DESCRIPTION = 64, 500
 MAX_ITEMS, MAX_RUNGS = 200, 5
 MAX_QUOTA = 1_000_000
 CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -72,8 +70,7 @@ class CampaignSpec:
     presale: PresaleTerms | None = None
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str)
-                              .encode()).hexdigest()
+        return fingerprint(self)
 
     @property
     def has_session(self) -> bool:
@@ -100,11 +97,7 @@ def _minutes(clock: str) -> int:
 def validate(spec: CampaignSpec, now: datetime) -> None:
     """Every problem at once, as field violations on `spec.<field>`."""
     v = Violations()
-    name = spec.name.strip()
-    v.check(bool(name), "spec.name", "required", "name is required: what shoppers see, e.g. 周五秒杀")
-    v.check(len(name) <= MAX_NAME, "spec.name", "max_length", f"name has at most {MAX_NAME} characters")
-    v.check(len(spec.description) <= MAX_DESCRIPTION, "spec.description", "max_length",
-            f"description has at most {MAX_DESCRIPTION} characters")
+    check_name(v, spec.name, spec.description, "周五秒杀")
     _check_window(v, spec, now)
     if spec.has_session:
         _check_session(v, spec)

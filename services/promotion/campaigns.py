@@ -9,14 +9,14 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from servicekit.db import dialect_insert, is_postgres
-from servicekit.errors import FailedPrecondition, NotFound, Violations
+from servicekit.errors import FailedPrecondition, Violations
 from servicekit.runtime import Runtime
 
 from . import campaign_spec
 from .campaign_spec import CampaignSpec, FlashItem, GiftTerms, PresaleItemTerms, PresaleTerms
 from .models import Campaign, CampaignQuota
 from .pricing import Window
-from .requests import made_with_key, replayed
+from .requests import by_id, made_with_key, newest_first, replayed
 from .scopes import intersects
 from .timefmt import parse_rfc3339, rfc3339
 
@@ -172,11 +172,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def get(session: Session, campaign_id: str) -> Campaign:
-    well_formed = campaign_id.isdigit() and len(campaign_id) <= 18
-    campaign = session.get(Campaign, int(campaign_id)) if well_formed else None
-    if campaign is None:
-        raise NotFound(f"there is no campaign {campaign_id!r}")
-    return campaign
+    return by_id(session, Campaign, campaign_id, "campaign")
 
 
 def quotas(session: Session, campaign_ids: list[int]) -> dict[int, list[CampaignQuota]]:
@@ -188,10 +184,7 @@ def quotas(session: Session, campaign_ids: list[int]) -> dict[int, list[Campaign
 
 
 def list_page(session: Session, limit: int, after_id: int | None) -> list[Campaign]:
-    query = select(Campaign).order_by(Campaign.id.desc()).limit(limit + 1)
-    if after_id is not None:
-        query = query.where(Campaign.id < after_id)
-    return list(session.scalars(query))
+    return newest_first(session, Campaign, limit, after_id)
 
 
 def end(session: Session, runtime: Runtime, campaign_id: str, *, ended_by: str) -> Campaign:

@@ -21,6 +21,7 @@ from servicekit.runtime import Runtime
 from . import counters, templates
 from .models import COUPON_STATES, CouponTemplate, IssuedCoupon, MemberCouponCount
 from .pricing import CouponOffer, Scope
+from .requests import parse_id
 from .timefmt import rfc3339
 
 MAX_ISSUE_BATCH = 1000
@@ -31,7 +32,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _ids(raw_ids) -> list[int]:
-    return [int(i) for i in raw_ids if i.isdigit() and len(i) <= 18]
+    return [i for i in map(parse_id, raw_ids) if i is not None]
 
 
 # ---- reading ----

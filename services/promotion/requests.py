@@ -1,11 +1,53 @@
-"""Retried creates: a staff member's idempotency key finds what it made the first time; the same
-key with a different request is refused rather than silently answered with the old result."""
+"""What staff send and read back, shared by coupon templates and campaigns: names, request
+fingerprints and idempotency keys (a retried create finds what it made the first time; the same
+key with a different request is refused rather than answered with the old result), ids, pages."""
 from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from servicekit.errors import FailedPrecondition, FieldViolation
+from servicekit.errors import FailedPrecondition, FieldViolation, NotFound, Violations
+
+MAX_NAME, MAX_DESCRIPTION = 64, 500
+
+
+def check_name(v: Violations, name: str, description: str, example: str) -> None:
+    name = name.strip()
+    v.check(bool(name), "spec.name", "required", f"name is required: what shoppers see, e.g. {example}")
+    v.check(len(name) <= MAX_NAME, "spec.name", "max_length", f"name has at most {MAX_NAME} characters")
+    v.check(len(description) <= MAX_DESCRIPTION, "spec.description", "max_length",
+            f"description has at most {MAX_DESCRIPTION} characters")
+
+
+def fingerprint(spec) -> str:
+    """A digest of a spec dataclass: the same request gives the same digest."""
+    return hashlib.sha256(json.dumps(asdict(spec), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def parse_id(raw: str) -> int | None:
+    """A BIGINT id from the outside, or None for anything else (a probe, a typo)."""
+    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
+
+
+def by_id(session: Session, model, raw_id: str, what: str):
+    row_id = parse_id(raw_id)
+    row = session.get(model, row_id) if row_id is not None else None
+    if row is None:
+        raise NotFound(f"there is no {what} {raw_id!r}")
+    return row
+
+
+def newest_first(session: Session, model, limit: int, after_id: int | None) -> list:
+    """A page by descending id (ids grow with creation); `limit + 1` rows tell whether a next page
+    exists."""
+    query = select(model).order_by(model.id.desc()).limit(limit + 1)
+    if after_id is not None:
+        query = query.where(model.id < after_id)
+    return list(session.scalars(query))
 
 
 def made_with_key(session: Session, model, created_by: str, key: str):

@@ -6,25 +6,21 @@ no_threshold (无门槛, amount off whatever the subtotal).
 """
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from mall.events.v1 import promotion_events_pb2 as events
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit.db import dialect_insert
-from servicekit.errors import NotFound, Violations
+from servicekit.errors import Violations
 from servicekit.runtime import Runtime
 
 from .models import KINDS, CouponTemplate
-from .requests import made_with_key, replayed
+from .requests import by_id, check_name, fingerprint, made_with_key, newest_first, replayed
 from .scopes import check_scope
 from .timefmt import rfc3339
 
-MAX_NAME, MAX_DESCRIPTION = 64, 500
 MAX_VALID_DAYS = 365
 MAX_TOTAL_QUANTITY = 10_000_000
 
@@ -49,18 +45,13 @@ class TemplateSpec:
     claimable: bool = False
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str)
-                              .encode()).hexdigest()
+        return fingerprint(self)
 
 
 def validate(spec: TemplateSpec, now: datetime) -> None:
     """Every problem of the spec at once, as field violations (paths as in CouponTemplateSpec)."""
     v = Violations()
-    name = spec.name.strip()
-    v.check(bool(name), "spec.name", "required", "name is required: what shoppers see, e.g. 满199减30")
-    v.check(len(name) <= MAX_NAME, "spec.name", "max_length", f"name has at most {MAX_NAME} characters")
-    v.check(len(spec.description) <= MAX_DESCRIPTION, "spec.description", "max_length",
-            f"description has at most {MAX_DESCRIPTION} characters")
+    check_name(v, spec.name, spec.description, "满199减30")
     if v.check(spec.kind in KINDS, "spec.kind", "one_of",
                f"kind must be one of {', '.join(KINDS)}"):
         _check_value(v, spec)
@@ -159,19 +150,11 @@ def create(session: Session, runtime: Runtime, spec: TemplateSpec, *, created_by
 
 
 def get(session: Session, template_id: str) -> CouponTemplate:
-    well_formed = template_id.isdigit() and len(template_id) <= 18  # a BIGINT, not a probe
-    template = session.get(CouponTemplate, int(template_id)) if well_formed else None
-    if template is None:
-        raise NotFound(f"there is no coupon template {template_id!r}")
-    return template
+    return by_id(session, CouponTemplate, template_id, "coupon template")
 
 
 def list_page(session: Session, limit: int, after_id: int | None) -> list[CouponTemplate]:
-    """Newest first (ids grow with creation); `limit + 1` rows tell whether a next page exists."""
-    query = select(CouponTemplate).order_by(CouponTemplate.id.desc()).limit(limit + 1)
-    if after_id is not None:
-        query = query.where(CouponTemplate.id < after_id)
-    return list(session.scalars(query))
+    return newest_first(session, CouponTemplate, limit, after_id)
 
 
 def template_created_event(t: CouponTemplate) -> events.CouponTemplateCreated:
