@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from mall.events.v1 import logistics_events_pb2 as events
 from sqlalchemy import select
@@ -42,13 +43,14 @@ class Availability:
         return events.SkuAvailability(sku_id=self.sku_id, sellable=self.sellable, level=self.level)
 
 
-def summed(session: Session, sku_ids: list[str], rows: list[Stock] | None = None
+def summed(session: Session, sku_ids: list[str], rows: Iterable | None = None
            ) -> dict[str, Availability]:
     """Sellable stock per SKU over active warehouses; a warehouse that oversold (negative
     sellable) counts as zero, never against another warehouse's goods. The thresholds add up
     too, so LOW means the whole network is at or below the sum of its warehouses' thresholds.
     `rows`, when given, are every stock row of these SKUs in active warehouses, current in this
-    transaction (a caller that holds them saves the query)."""
+    transaction (Stock objects, or anything with sku_id, sellable and low_stock_threshold): a
+    caller that holds them saves the query."""
     totals = {sku_id: [0, 0] for sku_id in sku_ids}
     if rows is None:
         rows = session.scalars(select(Stock).join(Warehouse)
@@ -60,7 +62,7 @@ def summed(session: Session, sku_ids: list[str], rows: list[Stock] | None = None
 
 
 def announce(runtime: Runtime, session: Session, sku_ids: list[str],
-             rows: list[Stock] | None = None) -> dict:
+             rows: Iterable | None = None) -> dict:
     """Emits inventory.availability_changed for these SKUs in the caller's transaction."""
     session.flush()
     current = summed(session, sku_ids, rows)

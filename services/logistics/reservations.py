@@ -133,17 +133,18 @@ class _Shelves:
 # compiled form of a statement object it has seen.
 _STOCK, _WAREHOUSE = Stock.__table__, Warehouse.__table__
 _FREE = _STOCK.c.on_hand - _STOCK.c.reserved - _STOCK.c.safety_stock
-_ACTIVE_ROWS = (_STOCK.join(_WAREHOUSE, _WAREHOUSE.c.id == _STOCK.c.warehouse_id),
-                _STOCK.c.sku_id.in_(bindparam("sku_ids", expanding=True)),
-                _WAREHOUSE.c.active.is_(True))
+_STOCK_IN_WAREHOUSES = _STOCK.join(_WAREHOUSE, _WAREHOUSE.c.id == _STOCK.c.warehouse_id)
+_OF_THESE_SKUS_IN_ACTIVE_WAREHOUSES = (_STOCK.c.sku_id.in_(bindparam("sku_ids", expanding=True)),
+                                       _WAREHOUSE.c.active.is_(True))
 _EXISTING = select(Reservation.__table__.c.fingerprint).where(
     Reservation.__table__.c.order_id == bindparam("order_id"))
 _TOTALS = (select(_STOCK.c.sku_id, func.sum(case((_FREE > 0, _FREE), else_=0)))
-           .select_from(_ACTIVE_ROWS[0]).where(*_ACTIVE_ROWS[1:]).group_by(_STOCK.c.sku_id))
+           .select_from(_STOCK_IN_WAREHOUSES).where(*_OF_THESE_SKUS_IN_ACTIVE_WAREHOUSES)
+           .group_by(_STOCK.c.sku_id))
 _SHELVES = (select(_STOCK.c.warehouse_id, _STOCK.c.sku_id, _STOCK.c.on_hand, _STOCK.c.reserved,
                    _STOCK.c.safety_stock, _STOCK.c.low_stock_threshold, _WAREHOUSE.c.code,
                    _WAREHOUSE.c.latitude, _WAREHOUSE.c.longitude, _WAREHOUSE.c.priority)
-            .select_from(_ACTIVE_ROWS[0]).where(*_ACTIVE_ROWS[1:]))
+            .select_from(_STOCK_IN_WAREHOUSES).where(*_OF_THESE_SKUS_IN_ACTIVE_WAREHOUSES))
 # Conditional even under the SKU lock: the database has the last word on what is sellable.
 _TAKE = (update(_STOCK)
          .where(_STOCK.c.warehouse_id == bindparam("w"), _STOCK.c.sku_id == bindparam("s"),

@@ -120,11 +120,11 @@ def plan(session: Session, order: PaidOrder, allocations: list[tuple[str, str, i
             planned.append(existing)
             continue
         warehouse = warehouses[code]
-        items = [{"sku_id": sku_id, "quantity": quantity,
-                  "title": described.get(sku_id, PaidLine(sku_id, quantity)).title,
-                  "sku_label": described.get(sku_id, PaidLine(sku_id, quantity)).sku_label,
-                  "sku_code": described.get(sku_id, PaidLine(sku_id, quantity)).sku_code}
-                 for sku_id, quantity in goods]
+        items = []
+        for sku_id, quantity in goods:
+            line = described.get(sku_id) or PaidLine(sku_id, quantity)
+            items.append({"sku_id": sku_id, "quantity": quantity, "title": line.title,
+                          "sku_label": line.sku_label, "sku_code": line.sku_code})
         shipment = Shipment(
             id=sid, order_id=order.order_id, order_no=order.order_no,
             member_id=order.member_id, warehouse_id=warehouse.id, warehouse=warehouse,
