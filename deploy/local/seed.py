@@ -104,6 +104,7 @@ def seed_catalog_and_stock(shop: DemoShop, say: Callable[[str], None],
     finally:
         channel.close()
     say("catalog seeded")
+    seed_promotions(say, skus, targets)
     seed_logistics = _optional_module("deploy.local.seed_logistics")
     if seed_logistics is None:
         shop.notes.append("(no demo stock: deploy/local/seed_logistics.py is not there yet)")
@@ -114,6 +115,17 @@ def seed_catalog_and_stock(shop: DemoShop, say: Callable[[str], None],
     finally:
         channel.close()
     say("warehouses and stock seeded")
+
+
+def seed_promotions(say: Callable[[str], None], skus: list[dict], targets: Targets | None) -> None:
+    from deploy.local import seed_promotion
+
+    channel = wait_serving("promotion", targets)
+    try:
+        created = seed_promotion.seed(channel, skus)
+    finally:
+        channel.close()
+    say(f"promotions seeded ({', '.join(created)})" if created else "promotions already there")
 
 
 def seed_demo_shop(admin_password: str, say: Callable[[str], None] = print, *,
