@@ -204,6 +204,20 @@ def revoke(session: Session, runtime: Runtime, coupon_id: str, *, reason: str,
     return coupon
 
 
+def revoke_all_of(session: Session, runtime: Runtime, member_id: str, *, reason: str) -> int:
+    """Every available coupon of a member whose account is gone is revoked (used and locked ones
+    stay with their orders, which are kept anonymised)."""
+    held = list(session.scalars(select(IssuedCoupon).where(
+        IssuedCoupon.member_id == member_id, IssuedCoupon.status == "available")
+        .order_by(IssuedCoupon.id).with_for_update()))
+    now = datetime.now(timezone.utc)
+    for coupon in held:
+        coupon.status, coupon.revoked_reason, coupon.updated_at = "revoked", reason, now
+        runtime.emit(session, "coupon.revoked", events.CouponRevoked(
+            coupon_id=str(coupon.id), member_id=member_id, reason=reason, revoked_by="member.deleted"))
+    return len(held)
+
+
 # ---- order transitions ----
 
 def lock(session: Session, member_id: str, coupon_ids: list[str], order_id: str,

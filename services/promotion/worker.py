@@ -4,6 +4,7 @@
 - order.cancelled: everything the order held goes back (ReleaseForOrder).
 - points.redeemed (item_kind coupon), member.birthday_gift_granted: the coupon is issued, once
   per redemption / grant.
+- member.deleted: the member's available coupons are revoked.
 - timers: locks past expires_at are released, coupons past validity expire, and a reminder is
   written three days before a coupon expires. All take rows with SKIP LOCKED, so several worker
   replicas share the work and never do it twice.
@@ -59,6 +60,10 @@ class Worker(EventWorker):
         data = event.data
         coupons.issue_for_event(session, self.runtime, template_id=data.coupon_template_id,
                                 member_id=data.member_id, source="birthday", source_ref=data.grant_id)
+
+    @on_event("member", "member.deleted", member_events.MemberDeleted)
+    def member_deleted(self, session, event):
+        coupons.revoke_all_of(session, self.runtime, event.data.member_id, reason="member deleted")
 
     @timer(30)
     def release_expired_locks(self):

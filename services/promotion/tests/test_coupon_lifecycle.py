@@ -158,3 +158,16 @@ def test_list_mine_by_state(runtime):
         assert [c.id for c, _ in coupons.list_mine(session, "m-1", "available", 10, None)] == [second.id]
         with pytest.raises(InvalidArgument):
             coupons.list_mine(session, "m-1", "lost", 10, None)
+
+
+def test_a_deleted_members_available_coupons_are_revoked(runtime):
+    made = template(runtime, per_member_limit=3)
+    kept, gone, other = claim(runtime, "m-1", made), claim(runtime, "m-1", made), claim(runtime, "m-2", made)
+    with runtime.transaction() as session:
+        session.get(IssuedCoupon, kept.id).status = "used"
+    with runtime.transaction() as session:
+        assert coupons.revoke_all_of(session, runtime, "m-1", reason="member deleted") == 1
+    with runtime.transaction() as session:
+        assert [session.get(IssuedCoupon, c.id).status for c in (kept, gone, other)] == \
+            ["used", "revoked", "available"]
+    assert [e["couponId"] for e in events(runtime, "coupon.revoked")] == [str(gone.id)]
