@@ -42,7 +42,7 @@ def process_ready(name: str) -> bool:
         return (REPO_ROOT / "gateway" / "__main__.py").exists()
     if name == "wechat":
         return (REPO_ROOT / "services" / "member" / "wechat_standin.py").exists()
-    if name in ("wechatpay", "alipay"):  # payment's provider stand-ins
+    if name in ("wechatpay", "alipay", "card"):  # payment's provider stand-ins
         return (REPO_ROOT / "services" / "payment" / "standins" / f"{name}.py").exists()
     if name == "carrier":
         return (REPO_ROOT / "services" / "logistics" / "carrier_standin.py").exists()

@@ -101,6 +101,25 @@ class AlipayCredentials:
         )
 
 
+@dataclass(frozen=True)
+class CardCredentials:
+    """The card acquirer, spoken in Stripe's PaymentIntents protocol."""
+    secret_key: str
+    webhook_secret: str
+    api_base: str = ""
+
+    @classmethod
+    def load(cls) -> "CardCredentials":
+        directory = key_dir()
+        ids = _dev_ids(directory)
+        return cls(
+            secret_key=_value("card_secret_key", ids, directory),
+            webhook_secret=_value("card_webhook_secret", ids, directory),
+            api_base=env("CARD_API_BASE", f"http://127.0.0.1:{env('CARD_STANDIN_PORT', '8095')}",
+                         SERVICE).rstrip("/"),
+        )
+
+
 @lru_cache(maxsize=None)
 def provider_timeout_seconds() -> float:
     return float(env_int("PROVIDER_TIMEOUT_SECONDS", 5, SERVICE))

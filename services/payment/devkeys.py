@@ -37,14 +37,8 @@ def _write_private(path: Path, content: bytes) -> None:
         out.write(content)
 
 
-def ensure(directory: Path) -> Path:
-    """Creates the keys and ids once; a later call keeps what is there. Returns `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    if (directory / IDS_FILE).exists():
-        return directory
-    for name in KEY_PAIRS:
-        _write_key_pair(directory, name)
-    ids = {
+def _new_ids() -> dict[str, str]:
+    return {
         "wechatpay_mchid": "1900000109",
         "wechatpay_appid": DEV_WECHAT_APPID,
         "wechatpay_merchant_serial": secrets.token_hex(20).upper(),
@@ -53,6 +47,20 @@ def ensure(directory: Path) -> Path:
         "wechatpay_apiv3_key": secrets.token_hex(16),  # 32 characters: AES-256's key
         "alipay_app_id": "2021000000000001",
         "alipay_seller_id": "2088000000000001",
+        "card_secret_key": "sk_test_" + secrets.token_hex(12),
+        "card_webhook_secret": "whsec_" + secrets.token_hex(16),
     }
-    _write_private(directory / IDS_FILE, json.dumps(ids, indent=2).encode())  # last: marks it done
+
+
+def ensure(directory: Path) -> Path:
+    """Creates what is missing (keys, ids); keeps what is there. Returns `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in KEY_PAIRS:
+        if not (directory / f"{name}_public.pem").exists():
+            _write_key_pair(directory, name)
+    path = directory / IDS_FILE
+    existing = json.loads(path.read_text()) if path.exists() else {}
+    ids = {**_new_ids(), **existing}
+    if ids != existing:
+        _write_private(path, json.dumps(ids, indent=2).encode())
     return directory

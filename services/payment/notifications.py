@@ -49,8 +49,10 @@ def handle(runtime: Runtime, provider_name: str, headers: dict[str, str], body: 
         with runtime.transaction() as session:
             if verified.refund is not None:
                 settled = settlement.apply_refund(session, runtime, verified.refund)
-            else:
+            elif verified.trade is not None:
                 settled = settlement.apply_trade(session, runtime, provider_name, verified.trade)
+            else:
+                settled = settlement.Settled("ignored", f"{verified.kind}: nothing to do")
     except Exception as err:  # the provider resends; the log says what went wrong
         log.exception("notification from %s could not be applied", provider_name)
         return _logged(runtime, entry, "error", f"{type(err).__name__}: {err}", adapter.answer(False, 500))

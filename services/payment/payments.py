@@ -94,6 +94,8 @@ def create_payment(session: Session, runtime: Runtime, payable: Payable, member_
     intent.seller_percent = choice.seller_percent
     intent.out_trade_no = uuid.uuid4().hex
     client = _prepay(intent, choice, payable)
+    # A provider that names the trade itself (the card acquirer's PaymentIntent id) says so here.
+    intent.out_trade_no = client.pop("out_trade_no", intent.out_trade_no)
     intent.client_payload = json.dumps(client, ensure_ascii=False)
     states.move(intent, "pending")
     return Prepared(intent, client)

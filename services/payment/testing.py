@@ -18,6 +18,7 @@ from servicekit import grpc_client
 from . import credentials, devkeys
 from .providers import registry
 from .standins.alipay import AlipayKeys, AlipayStandin
+from .standins.card import CardStandin
 from .standins.server import Reply, RunningStandin
 from .standins.wechatpay import WechatPayKeys, WechatPayStandin
 
@@ -95,8 +96,10 @@ class NotifyRelay:
 class Providers:
     wechatpay: WechatPayStandin
     alipay: AlipayStandin
+    card: CardStandin
     wechatpay_url: str
     alipay_url: str
+    card_url: str
 
 
 _state: dict = {}
@@ -111,10 +114,14 @@ def provider_standins() -> Providers:
             directory = devkeys.ensure(credentials.key_dir())
             wechat = RunningStandin(WechatPayStandin(WechatPayKeys.from_dir(directory)))
             alipay = RunningStandin(AlipayStandin(AlipayKeys.from_dir(directory)))
+            card_keys = credentials.CardCredentials.load()
+            card = RunningStandin(CardStandin(card_keys.secret_key, card_keys.webhook_secret))
+            os.environ["MALL_PAYMENT_CARD_API_BASE"] = card.base_url
             os.environ["MALL_PAYMENT_WECHATPAY_API_BASE"] = wechat.base_url
             os.environ["MALL_PAYMENT_ALIPAY_GATEWAY"] = alipay.base_url + "/gateway.do"
             # Never the default gateway port: a `make run` on this machine must not hear from tests.
             os.environ.setdefault("MALL_PAYMENT_NOTIFY_BASE_URL", "http://127.0.0.1:9")
             registry.reset()
-            _state["providers"] = Providers(wechat.standin, alipay.standin, wechat.base_url, alipay.base_url)
+            _state["providers"] = Providers(wechat.standin, alipay.standin, card.standin,
+                                            wechat.base_url, alipay.base_url, card.base_url)
         return _state["providers"]
