@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from servicekit.config import env, var_dir
+from .config import env
+from .devsecrets import read_or_create
 
 NONCE_BYTES = 12  # the GCM nonce size NIST SP 800-38D recommends; random per encryption
 KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
@@ -40,22 +41,6 @@ class KeyConfigError(ValueError):
 def _b64decode(text: str) -> bytes:
     """Standard base64 (`openssl rand -base64 32`); binascii.Error is a ValueError."""
     return base64.b64decode(text, validate=True)
-
-
-def _read_or_create(name: str, make) -> str:
-    """The content of var/<name>, written by exactly one process on first start (O_EXCL)."""
-    path = var_dir() / name
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as out:
-            out.write(make())
-    text = path.read_text().strip()
-    if not text:
-        raise KeyConfigError(f"{path} is empty; delete it and start again")
-    return text
 
 
 def _new_key_ring() -> str:
@@ -142,12 +127,12 @@ class PhoneHasher:
 
 
 def load_cipher(service: str) -> Cipher:
-    spec = env("PII_KEYS", None, service) or _read_or_create(f"{service}_pii_keys", _new_key_ring)
+    spec = env("PII_KEYS", None, service) or read_or_create(f"{service}_pii_keys", _new_key_ring)
     return Cipher(KeyRing.parse(spec, f"MALL_{service.upper()}_PII_KEYS"))
 
 
 def load_phone_hasher(service: str) -> PhoneHasher:
-    text = env("PHONE_HASH_KEY", None, service) or _read_or_create(
+    text = env("PHONE_HASH_KEY", None, service) or read_or_create(
         f"{service}_phone_hash_key", lambda: base64.b64encode(os.urandom(32)).decode())
     try:
         return PhoneHasher(_b64decode(text))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from servicekit.db import dialect_insert
 from servicekit.events import Event
-from servicekit.shanghai import as_utc, shanghai_day
+from servicekit.times import as_utc, shanghai_day
 
 from .models import DailyEventCount, Fact
 

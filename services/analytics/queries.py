@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from servicekit.errors import Violations
-from servicekit.shanghai import as_utc, today_in_shanghai
+from servicekit.times import as_utc, today_in_shanghai
 
 from .models import DailyEventCount, Fact
 

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session, aliased
 
 from servicekit import paging
 from servicekit.errors import InvalidArgument, Violations
+from servicekit.times import rfc3339
 
 from . import search, sizes
 from .codes import SORTS, STATUS_NUMBERS, STATUSES
 from .models import Category, Product, ProductFunction, SearchTerm, Sku, SkuAvailability
-from .timefmt import rfc3339
 
 MAX_FILTER_VALUES = 50
 MAX_QUERY = 100

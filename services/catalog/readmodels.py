@@ -10,8 +10,9 @@ from mall.events.v1 import logistics_events_pb2 as logistics_ev
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
+from servicekit.times import as_utc
+
 from .models import Product, Sku, SkuAvailability
-from .timefmt import as_utc
 
 LEVELS = {logistics_ev.IN_STOCK: "in_stock", logistics_ev.LOW: "low", logistics_ev.OUT: "out"}
 

@@ -5,8 +5,9 @@ from mall.events.v1 import catalog_events_pb2 as ev
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from servicekit.times import rfc3339
+
 from .models import Category, Product, ProductFunction, Sku
-from .timefmt import rfc3339
 
 EVENT_MESSAGES = {"product.published": ev.ProductPublished, "product.updated": ev.ProductUpdated,
                   "product.unpublished": ev.ProductUnpublished}

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from servicekit.addresses import check_address
 from servicekit.errors import InvalidArgument, NotFound, ResourceExhausted, Violations
 
 from .accounts import require_member
 from .clock import utcnow
-from .contact_rules import check_address
 from .models import Address
 from .vault import Vault
 

@@ -1,23 +1,15 @@
-"""UTC now and the RFC 3339 form the contracts use."""
+"""The member's clock: UTC now, Shanghai dates and years (with the kit's zone and RFC 3339 form)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
+
+from servicekit.times import SHANGHAI, rfc3339
+
+__all__ = ["SHANGHAI", "rfc3339", "shanghai_today", "start_of_shanghai_year", "utcnow"]
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def rfc3339(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes; we only ever store UTC
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def shanghai_today(now: datetime | None = None) -> date:

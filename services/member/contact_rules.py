@@ -1,38 +1,17 @@
-"""What a shopper's personal input must look like: mainland mobiles, addresses, birthdays, sizes."""
+"""What a shopper's personal input must look like: birthdays, sizes, consents. Mobiles and
+addresses follow the mall-wide rules of servicekit.addresses."""
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from servicekit.errors import Violations
 
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_SEPARATORS = re.compile(r"[\s\-()]")
 NAME_MAX = 32
-ADDRESS_LIMITS = {"recipient": 32, "province": 16, "city": 32, "district": 32, "detail": 120}
-POSTAL_CODE = re.compile(r"^\d{6}$")
 BRA_BANDS = range(60, 115, 5)
 BRA_CUPS = ("AA", "A", "B", "C", "D", "E", "F", "G", "H")
 BOTTOMS_SIZES = ("XS", "S", "M", "L", "XL", "XXL", "XXXL")
 CONSENT_PURPOSES = ("marketing",)
 SOURCE_MAX = 64
-
-
-def normalise_mobile(raw: str) -> str:
-    """'+86 138-0013-8000' -> '13800138000'; anything else is returned stripped, to be refused."""
-    digits = _SEPARATORS.sub("", raw)
-    for prefix in ("+86", "0086", "86"):
-        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
-            return digits[len(prefix):]
-    return digits
-
-
-def check_mobile(v: Violations, raw: str, field: str) -> str:
-    phone = normalise_mobile(raw)
-    v.check(bool(MOBILE.match(phone)), field, "mainland_mobile",
-            "a mainland China mobile number: 11 digits starting 13-19, e.g. 13800138000 "
-            "(+86, spaces and dashes are accepted)")
-    return phone
 
 
 def check_birthday(v: Violations, raw: str, today: date, field: str = "birthday") -> None:
@@ -52,19 +31,3 @@ def check_sizes(v: Violations, band: int, cup: str, bottoms: str, field: str = "
             f"empty or one of {' '.join(BRA_CUPS)}")
     v.check(bottoms == "" or bottoms in BOTTOMS_SIZES, f"{field}.bottoms_size", "known_size",
             f"empty or one of {' '.join(BOTTOMS_SIZES)}")
-
-
-def check_address(v: Violations, address: dict, field: str = "address") -> dict:
-    """Validates a common.v1.Address given as a dict; returns it stripped, phone normalised."""
-    clean = {k: (address.get(k) or "").strip() for k in
-             ("recipient", "phone", "province", "city", "district", "detail", "postal_code")}
-    for key in ("recipient", "province", "city", "detail"):
-        v.check(bool(clean[key]), f"{field}.{key}", "required",
-                f"the {key} is required" + (", e.g. 广东省" if key == "province" else ""))
-    for key, limit in ADDRESS_LIMITS.items():
-        v.check(len(clean[key]) <= limit, f"{field}.{key}", "max_length",
-                f"at most {limit} characters")
-    clean["phone"] = check_mobile(v, clean["phone"], f"{field}.phone")
-    v.check(clean["postal_code"] == "" or bool(POSTAL_CODE.match(clean["postal_code"])),
-            f"{field}.postal_code", "format", "empty or 6 digits, e.g. 518000")
-    return clean

@@ -85,7 +85,7 @@ class RefreshToken(Base):
     __table_args__ = (Index("ix_refresh_tokens_subject", "subject_kind", "subject_id"),)
 
 
-# --- personal data (ciphertexts: see pii.py) --------------------------------------------------
+# --- personal data (ciphertexts: see servicekit.pii) --------------------------------------------------
 
 class MemberProfile(Base):
     """What a shopper tells us about themselves. Name, phone and birthday are AES-GCM ciphertexts

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from servicekit.addresses import check_mobile
 from servicekit.errors import AlreadyExists, Violations
 
 from . import consents, contact_rules
@@ -75,7 +76,7 @@ def update(session: Session, vault: Vault, member_id: str, changes: ProfileChang
         v.check(len(changes.name.strip()) <= contact_rules.NAME_MAX, "name", "max_length",
                 f"at most {contact_rules.NAME_MAX} characters")
     if changes.phone:
-        phone = contact_rules.check_mobile(v, changes.phone, "phone")
+        phone = check_mobile(v, changes.phone, "phone")
     if changes.birthday:
         contact_rules.check_birthday(v, changes.birthday, shanghai_today())
     if changes.sizes is not None:
@@ -117,7 +118,7 @@ def _phone_taken(session: Session, digest: str, member_id: str) -> bool:
 def find_by_phone(session: Session, vault: Vault, raw_phone: str) -> str | None:
     """The live member whose profile holds this number, or None."""
     v = Violations()
-    phone = contact_rules.check_mobile(v, raw_phone, "phone")
+    phone = check_mobile(v, raw_phone, "phone")
     v.raise_if_any()
     return session.scalar(
         select(MemberProfile.member_id).join(Member, Member.id == MemberProfile.member_id)

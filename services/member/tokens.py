@@ -15,8 +15,7 @@ from typing import Callable
 import jwt
 
 from servicekit.config import env, var_dir
-
-from .dev_secrets import read_or_create
+from servicekit.devsecrets import read_or_create
 
 ALGORITHM = "HS256"
 ACCESS_TTL = timedelta(minutes=15)

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .pii import Cipher, PhoneHasher, load_cipher, load_phone_hasher
+from servicekit.pii import Cipher, PhoneHasher, load_cipher, load_phone_hasher
 
 
 @dataclass(frozen=True)
@@ -33,5 +33,5 @@ class Vault:
 
 @lru_cache(maxsize=1)
 def default_vault() -> Vault:
-    """Keys read once per process (environment or var/ files, see pii.py)."""
-    return Vault(load_cipher(), load_phone_hasher())
+    """Keys read once per process (environment or var/ files, see servicekit.pii)."""
+    return Vault(load_cipher("member"), load_phone_hasher("member"))

@@ -7,7 +7,7 @@ from mall.events.v1 import logistics_events_pb2 as logistics
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from servicekit.shanghai import as_utc
+from servicekit.times import as_utc
 
 from .models import SkuStock
 

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from servicekit import paging
 from servicekit.errors import InvalidArgument, Violations
+from servicekit.times import rfc3339
 
 from . import states
 from .models import Order, OrderLine, OrderLineCategory
-from .orders import rfc3339
 from .views import order_view
 
 SORTS = {  # name -> (column, descending)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit.db import dialect_insert
-from servicekit.shanghai import SHANGHAI
+from servicekit.times import SHANGHAI
 
 from .models import OrderNumberDay
 

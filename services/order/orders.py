@@ -13,16 +13,13 @@ from sqlalchemy.orm import Session
 
 from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339
 
 from . import privacy, states
 from .models import Order, OrderLine, OrderRemark, OrderShipment
 
 COMPLETE_AFTER_DELIVERY = timedelta(days=7)
 DISCREET_SUMMARY = "您的订单"
-
-
-def rfc3339(moment: datetime | None) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else ""
 
 
 def lock(session: Session, order_id: str, *, for_update: bool = True) -> Order:

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from servicekit.errors import FailedPrecondition, FieldViolation
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339
 
 from . import numbering, privacy, states
 from .models import CartItem, Order, OrderLine, OrderLineCategory
-from .orders import event_lines, lines_of, rfc3339
+from .orders import event_lines, lines_of
 
 STALE_AFTER = timedelta(minutes=10)  # far beyond any saga's deadlines
 PLACEMENT_FAILED = "placement_failed"  # order.cancelled's reason for an order never shown

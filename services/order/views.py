@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from servicekit import paging
 from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound
+from servicekit.times import rfc3339
 
 from . import placement, privacy, states
 from .models import Order, OrderLine, OrderRemark, OrderShipment, OrderStatusChange
-from .orders import rfc3339
 
 SHIPMENT_STATES = {value: name.removeprefix("SHIPMENT_").lower()
                    for name, value in shipping.ShipmentState.items() if value}

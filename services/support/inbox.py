@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from servicekit.errors import NotFound, Violations
-from servicekit.shanghai import SHANGHAI
+from servicekit.times import SHANGHAI
 
 from . import messages
 from .models import Notification

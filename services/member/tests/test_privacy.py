@@ -11,9 +11,9 @@ from mall.member.v1 import profile_pb2
 from sqlalchemy import text
 
 from servicekit.errors import violations_from_trailers
+from servicekit.pii import Cipher, KeyConfigError, KeyRing, PhoneHasher
 from services.member import reencrypt
 from services.member.models import Address, MemberProfile
-from services.member.pii import Cipher, KeyConfigError, KeyRing, PhoneHasher
 from services.member.vault import Vault
 
 from .helpers import as_user, rpc_error

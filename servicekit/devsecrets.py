@@ -1,12 +1,12 @@
-"""Development secrets for `make run`: made once into var/ and shared by every process of the
-machine (the member api and worker, the gateway). Production sets them in the environment."""
+"""Development secrets for `make run` (JWT secret, PII keys, provider keys): made once into var/
+and shared by every process of the machine. Production sets them in the environment."""
 from __future__ import annotations
 
 import os
 import tempfile
 from collections.abc import Callable
 
-from servicekit.config import var_dir
+from .config import var_dir
 
 
 def read_or_create(name: str, make: Callable[[], str]) -> str:
