@@ -107,16 +107,21 @@ class PaymentService(payment_pb2_grpc.PaymentServiceServicer):
                                         seller_percent=request.seller_percent,
                                         payer_openid=request.payer_openid)
         payments.validate(choice)  # before asking order anything
-        idempotency.check_key(current().idempotency_key)
-        payable = self._order_port().payable(request.order_id)
+
+        def work(session):
+            # Asked only when the key is new: a retry after the order was paid still gets the
+            # first answer.
+            payable = self._order_port().payable(request.order_id)
+            return prepared_to_proto(payments.create_payment(session, self.runtime, payable,
+                                                             caller.user_id, choice))
+
         with self.runtime.transaction() as session:
             return idempotency.run_once(
                 session, scope=f"payment.create:{caller.user_id}", key=current().idempotency_key,
                 request={"order_id": choice.order_id, "method": choice.method,
-                         "installments": choice.installments, "seller_percent": choice.seller_percent},
-                response_type=payment_pb2.CreatePaymentResponse,
-                work=lambda: prepared_to_proto(payments.create_payment(
-                    session, self.runtime, payable, caller.user_id, choice)))
+                         "installments": choice.installments, "seller_percent": choice.seller_percent,
+                         "payer_openid": choice.payer_openid},
+                response_type=payment_pb2.CreatePaymentResponse, work=lambda: work(session))
 
     def HandleNotification(self, request, context):
         handled = notifications.handle(self.runtime, request.provider, dict(request.headers),

@@ -15,7 +15,6 @@ It checks what Alipay checks and signs what Alipay signs, with the development k
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import threading
@@ -33,7 +32,7 @@ from servicekit.config import env
 
 from .. import credentials
 from ..providers.alipay import HUABEI_PERIODS, HUABEI_SELLER_PERCENTS, fen, yuan
-from .server import Reply, deliver, serve_forever
+from .server import Reply, deliver, main
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -227,14 +226,11 @@ class AlipayStandin:
         return Reply(404, b'{"code":"NOT_FOUND","message":"unknown trade or stand-in call"}')
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8094)
-    args = parser.parse_args()
-    autopay = float(env("ALIPAY_STANDIN_AUTOPAY_SECONDS", "0") or 0)
-    serve_forever(AlipayStandin(AlipayKeys.from_dir(), autopay), args.host, args.port)
+def from_environment() -> AlipayStandin:
+    """With the dev keys of var/payment-keys; MALL_ALIPAY_STANDIN_AUTOPAY_SECONDS > 0 pays each trade
+    by itself after that many seconds."""
+    return AlipayStandin(AlipayKeys.from_dir(), float(env("ALIPAY_STANDIN_AUTOPAY_SECONDS", "0") or 0))
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, 8094, from_environment)

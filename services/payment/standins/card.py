@@ -13,7 +13,6 @@ uses), for `make run` and the tests:
 """
 from __future__ import annotations
 
-import argparse
 import json
 import secrets
 import threading
@@ -25,7 +24,7 @@ import stripe
 from servicekit.config import env
 
 from .. import credentials
-from .server import Reply, deliver, serve_forever
+from .server import Reply, deliver, main
 
 DECLINED_CARD = "4000000000000002"  # Stripe's documented test card for a generic decline
 
@@ -154,13 +153,5 @@ def from_environment() -> CardStandin:
     return CardStandin(card.secret_key, card.webhook_secret, env("CARD_STANDIN_WEBHOOK_URL", ""))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8095)
-    args = parser.parse_args()
-    serve_forever(from_environment(), args.host, args.port)
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, 8095, from_environment)

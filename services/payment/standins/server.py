@@ -78,6 +78,18 @@ class RunningStandin:
         self._thread.join(timeout=5)
 
 
+def main(doc: str, default_port: int, make_standin) -> None:
+    """A stand-in's command line: `--host`, `--port`; `make_standin()` builds it from the
+    environment once the arguments are read."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=default_port)
+    args = parser.parse_args()
+    serve_forever(make_standin(), args.host, args.port)
+
+
 def serve_forever(standin, host: str, port: int) -> None:
     server = ThreadingHTTPServer((host, port), _handler_for(standin))
     server.daemon_threads = True

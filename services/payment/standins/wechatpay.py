@@ -15,7 +15,6 @@ WeChat checks and signs what WeChat signs, with the development keys (devkeys.py
 """
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 import time
@@ -28,7 +27,7 @@ from servicekit.config import env
 
 from .. import credentials
 from ..providers import wechatpay_protocol as protocol
-from .server import Reply, deliver, query_params, serve_forever
+from .server import Reply, deliver, main, query_params
 
 SKEW = 300
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -244,14 +243,11 @@ class WechatPayStandin:
         return Reply(404, b'{"code":"NOT_FOUND","message":"unknown out_trade_no or stand-in call"}')
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8093)
-    args = parser.parse_args()
-    autopay = float(env("WECHATPAY_STANDIN_AUTOPAY_SECONDS", "0") or 0)
-    serve_forever(WechatPayStandin(WechatPayKeys.from_dir(), autopay), args.host, args.port)
+def from_environment() -> WechatPayStandin:
+    """With the dev keys of var/payment-keys; MALL_WECHATPAY_STANDIN_AUTOPAY_SECONDS > 0 pays each trade
+    by itself after that many seconds."""
+    return WechatPayStandin(WechatPayKeys.from_dir(), float(env("WECHATPAY_STANDIN_AUTOPAY_SECONDS", "0") or 0))
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, 8093, from_environment)
