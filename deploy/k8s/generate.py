@@ -25,6 +25,11 @@ JWT_SECRET = "mall-jwt"  # key `secret`
 PAGE_TOKEN_SECRET = "mall-page-tokens"  # key `secret`
 WECHAT_SECRET = "mall-wechat"  # keys `appid`, `secret`: the mini-program's, for member's login
 ADMIN_SECRET = "mall-admin"  # keys `username`, `password`: the first admin's
+# Personal data at rest (servicekit.pii): one AES-GCM key ring per service that seals any, keys
+# `<service>-keys` ("k2:<base64>,k1:<base64>", the first seals); member's phone look-up HMAC key
+# `member-phone-hash`. Rotating adds a key in front and keeps the old ones until re-sealed.
+PII_SECRET = "mall-pii"
+PII_SERVICES = {"member", "order"}
 # Who signs or verifies JWTs: the gateway checks them, member issues them at login.
 JWT_USERS = {"gateway", "member"}
 # Catalog's api writes product media, the gateway serves it: one volume both mount.
@@ -49,7 +54,10 @@ def service_env(service: str) -> list[dict]:
     env.append(secret_env("MALL_PAGE_TOKEN_SECRET", PAGE_TOKEN_SECRET, "secret"))
     if service in JWT_USERS:
         env.append(secret_env("MALL_JWT_SECRET", JWT_SECRET, "secret"))
+    if service in PII_SERVICES:
+        env.append(secret_env(f"MALL_{service.upper()}_PII_KEYS", PII_SECRET, f"{service}-keys"))
     if service == "member":
+        env.append(secret_env("MALL_MEMBER_PHONE_HASH_KEY", PII_SECRET, "member-phone-hash"))
         env.append(secret_env("MALL_WECHAT_APPID", WECHAT_SECRET, "appid"))
         env.append(secret_env("MALL_WECHAT_SECRET", WECHAT_SECRET, "secret"))
     return env
