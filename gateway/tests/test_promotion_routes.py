@@ -81,7 +81,8 @@ def test_campaigns_are_created_listed_and_ended(gateway):
     assert made.status_code == 201, made.text
     campaign = made.json()
     assert campaign["spec"]["session"] == {"weekday": 5, "start": "20:00", "end": "22:00"}
-    assert campaign["quotas"] == [{"sku_id": "sku-1", "total": 100, "taken": 0}]
+    assert campaign["spec"]["flash_items"][0]["quota"] == 100
+    assert campaign["quotas"] == []  # a weekly sale's quotas are per session, from its first sale
     ladder = gateway.post("/v1/admin/campaigns", headers=OPERATOR, json={
         "name": "满200减50 满400减120", "kind": "threshold", "starts_at": NOW.isoformat(),
         "ends_at": (NOW + timedelta(days=7)).isoformat(), "scope": "categories",

@@ -1,5 +1,6 @@
 """Campaigns: created by staff (validated, checked against the stacking rules, announced), read,
-ended early. Quotas of flash-sale SKUs and gifts are rows of `campaign_quotas`."""
+ended early. Quotas of flash-sale SKUs and gifts are rows of `campaign_quotas`: one per SKU, or
+for a weekly flash sale one per SKU and session, made by the session's first lock."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -48,8 +49,10 @@ def create(session: Session, runtime: Runtime, spec: CampaignSpec, *, created_by
     if new_id is None:  # the same key raced in from a concurrent retry
         return replayed(made_with_key(session, Campaign, created_by, idempotency_key),
                         fingerprint, idempotency_key, "campaign")
-    for quota in campaign_spec.quotas_of(spec):
-        session.add(CampaignQuota(campaign_id=new_id, sku_id=quota.sku_id, total=quota.total, taken=0))
+    if not (spec.kind == "flash_sale" and spec.has_session):
+        for quota in campaign_spec.quotas_of(spec):
+            session.add(CampaignQuota(campaign_id=new_id, sku_id=quota.sku_id, session_key="",
+                                      total=quota.total, taken=0))
     session.flush()
     campaign = session.get(Campaign, new_id)
     runtime.emit(session, "campaign.created", events.CampaignCreated(
@@ -107,6 +110,16 @@ def window_of(c: Campaign, with_early_access: bool = False) -> Window:
     return Window(starts_at, _utc(c.ends_at), c.weekday, c.session_start_minute, c.session_end_minute)
 
 
+def session_key(c: Campaign, moment: datetime) -> str:
+    """The quota session `moment` counts in: a weekly flash sale's session, else ""."""
+    return window_of(c).session_key(moment) if c.kind == "flash_sale" else ""
+
+
+def quota_total(c: Campaign, sku_id: str) -> int | None:
+    """A flash-sale SKU's quota per session, from the campaign's terms."""
+    return next((i["quota"] for i in c.terms.get("items", ()) if i["sku_id"] == sku_id), None)
+
+
 def sku_ids_of(c: Campaign) -> list[str]:
     if c.kind == "gift":
         return [c.terms["gift_sku_id"]]
@@ -116,7 +129,8 @@ def sku_ids_of(c: Campaign) -> list[str]:
 def _terms(spec: CampaignSpec) -> dict:
     if spec.kind == "flash_sale":
         return {"items": [{"sku_id": i.sku_id, "sale_price_fen": i.sale_price_fen,
-                           "price_percent": i.price_percent} for i in spec.flash_items]}
+                           "price_percent": i.price_percent, "quota": i.quota}
+                          for i in spec.flash_items]}
     if spec.kind == "threshold":
         return {"rungs": [[t, off] for t, off in spec.rungs]}
     if spec.kind == "gift":
@@ -135,6 +149,7 @@ def _terms(spec: CampaignSpec) -> dict:
 def spec_of(c: Campaign, quotas: list[CampaignQuota]) -> CampaignSpec:
     """The spec a stored campaign was made from (for reading it back)."""
     totals = {q.sku_id: q.total for q in quotas}
+    totals.update({i["sku_id"]: i["quota"] for i in c.terms.get("items", ()) if "quota" in i})
     t = c.terms
     session = dict(weekday=c.weekday,
                    session_start=_clock(c.session_start_minute) if c.weekday else "",
@@ -178,7 +193,8 @@ def get(session: Session, campaign_id: str) -> Campaign:
 def quotas(session: Session, campaign_ids: list[int]) -> dict[int, list[CampaignQuota]]:
     found: dict[int, list[CampaignQuota]] = {i: [] for i in campaign_ids}
     for q in session.scalars(select(CampaignQuota).where(CampaignQuota.campaign_id.in_(campaign_ids))
-                             .order_by(CampaignQuota.campaign_id, CampaignQuota.sku_id)):
+                             .order_by(CampaignQuota.campaign_id, CampaignQuota.session_key,
+                                       CampaignQuota.sku_id)):
         found[q.campaign_id].append(q)
     return found
 

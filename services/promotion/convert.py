@@ -134,8 +134,8 @@ def campaign_message(c: Campaign, quotas: list[CampaignQuota]) -> pb.Campaign:
         spec.presale.CopyFrom(rule)
     return pb.Campaign(id=str(c.id), spec=spec, status=c.status, created_by=c.created_by,
                        created_at=stamp(c.created_at),
-                       quotas=[pb.QuotaUsage(sku_id=q.sku_id, total=q.total, taken=q.taken)
-                               for q in quotas])
+                       quotas=[pb.QuotaUsage(sku_id=q.sku_id, total=q.total, taken=q.taken,
+                                             session=q.session_key) for q in quotas])
 
 
 # ---- quote ----
@@ -193,7 +193,7 @@ def lock_message(lock: OrderLock | None, order_id: str) -> pb.OrderLock:
     return pb.OrderLock(order_id=lock.order_id, member_id=lock.member_id, status=lock.status,
                         coupon_ids=lock.coupon_ids, expires_at=stamp(lock.expires_at),
                         flash_lines=[pb.QuotaClaim(campaign_id=c, sku_id=s, quantity=q)
-                                     for c, s, q in lock.flash_lines])
+                                     for c, s, q, _session in lock.flash_lines])
 
 
 def coupon_message(c: IssuedCoupon, t: CouponTemplate) -> pb.Coupon:

@@ -75,7 +75,7 @@ def lock_for_order(session: Session, runtime: Runtime, request: LockRequest, now
     inserted = session.execute(dialect_insert(session, OrderLock).values(
         order_id=request.order_id, member_id=request.member_id, status="locked",
         coupon_ids=list(request.coupon_ids),
-        flash_lines=[[f.campaign_id, f.sku_id, f.quantity] for f in request.flash_lines],
+        flash_lines=[],  # filled with what was taken, and from which session
         expires_at=request.expires_at, created_at=now, updated_at=now,
         request_fingerprint=fingerprint).on_conflict_do_nothing().returning(OrderLock.order_id)).scalar()
     if inserted is None:
@@ -84,8 +84,12 @@ def lock_for_order(session: Session, runtime: Runtime, request: LockRequest, now
     # A fixed order of rows, so two orders taking the same quotas never deadlock.
     order = sorted(range(len(request.flash_lines)),
                    key=lambda i: (int(request.flash_lines[i].campaign_id), request.flash_lines[i].sku_id))
+    taken = []
     for i in order:
-        _take(session, request.member_id, request.flash_lines[i], f"flash_lines[{i}]", now)
+        line = request.flash_lines[i]
+        session_key = _take(session, request.member_id, line, f"flash_lines[{i}]", now)
+        taken.append([line.campaign_id, line.sku_id, line.quantity, session_key])
+    session.get(OrderLock, request.order_id).flash_lines = taken  # what a release gives back
     runtime.emit(session, "coupon.locked", events.OrderPromotionsLocked(
         order_id=request.order_id, member_id=request.member_id, coupon_ids=list(request.coupon_ids),
         expires_at=rfc3339(request.expires_at)))
@@ -105,7 +109,8 @@ def _replay(session: Session, request: LockRequest, fingerprint: str) -> OrderLo
     return done
 
 
-def _take(session: Session, member_id: str, line: FlashLine, at: str, now: datetime) -> None:
+def _take(session: Session, member_id: str, line: FlashLine, at: str, now: datetime) -> str:
+    """Takes the line's units; returns the quota session they were taken from."""
     campaign = session.get(Campaign, int(line.campaign_id))
     if campaign is None or campaign.kind not in ("flash_sale", "gift") or \
             line.sku_id not in campaigns.sku_ids_of(campaign):
@@ -114,14 +119,20 @@ def _take(session: Session, member_id: str, line: FlashLine, at: str, now: datet
     if campaign.status != "active" or not campaigns.window_of(campaign).contains(now):
         raise FailedPrecondition(f"{at}: campaign {campaign.id} ({campaign.name}) is not running now",
                                  [FieldViolation(at, "not_running", "quote again: the campaign is over")])
-    quota_key = {"campaign_id": campaign.id, "sku_id": line.sku_id}
+    session_key = campaigns.session_key(campaign, now)
+    quota_key = {"campaign_id": campaign.id, "sku_id": line.sku_id, "session_key": session_key}
+    if session_key:  # a weekly session's quota starts full at its first lock
+        session.execute(dialect_insert(session, CampaignQuota).values(
+            **quota_key, total=campaigns.quota_total(campaign, line.sku_id), taken=0)
+            .on_conflict_do_nothing())
     # A plain read first: once a flash sale is sold out, the many late buyers are refused without
     # queueing for the quota row's lock. The conditional UPDATE below stays the real guard.
     left = session.scalar(select(CampaignQuota.total - CampaignQuota.taken).filter_by(**quota_key))
     if left is None or left < line.quantity:
         _quota_gone(campaign, line, at)
     if campaign.kind == "flash_sale" and not counters.add_within(
-            session, MemberQuotaUsage, {"campaign_id": campaign.id, "member_id": member_id}, "used",
+            session, MemberQuotaUsage,
+            {"campaign_id": campaign.id, "member_id": member_id, "session_key": session_key}, "used",
             line.quantity, campaign.per_member_limit):
         raise ResourceExhausted(
             f"{at}: member {member_id} may buy at most {campaign.per_member_limit} in campaign "
@@ -131,6 +142,7 @@ def _take(session: Session, member_id: str, line: FlashLine, at: str, now: datet
     if not counters.take_within(session, CampaignQuota, quota_key, line.quantity,
                                 taken="taken", total="total"):
         _quota_gone(campaign, line, at)
+    return session_key
 
 
 def _quota_gone(campaign: Campaign, line: FlashLine, at: str) -> None:
@@ -158,11 +170,13 @@ def release_for_order(session: Session, runtime: Runtime, order_id: str, now: da
 
 
 def _give_back(session: Session, runtime: Runtime, lock: OrderLock, now: datetime) -> None:
-    for campaign_id, sku_id, quantity in sorted(lock.flash_lines, key=lambda f: (int(f[0]), f[1])):
-        counters.give_back(session, CampaignQuota, {"campaign_id": int(campaign_id), "sku_id": sku_id},
-                           "taken", quantity)
+    for campaign_id, sku_id, quantity, session_key in sorted(lock.flash_lines,
+                                                             key=lambda f: (int(f[0]), f[1])):
+        counters.give_back(session, CampaignQuota, {"campaign_id": int(campaign_id), "sku_id": sku_id,
+                                                    "session_key": session_key}, "taken", quantity)
         counters.give_back(session, MemberQuotaUsage,
-                           {"campaign_id": int(campaign_id), "member_id": lock.member_id}, "used", quantity)
+                           {"campaign_id": int(campaign_id), "member_id": lock.member_id,
+                            "session_key": session_key}, "used", quantity)
     coupons.release_for_order(session, runtime, lock.order_id, lock.member_id, now)
     lock.status, lock.updated_at = "released", now
 

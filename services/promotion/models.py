@@ -154,23 +154,30 @@ class Campaign(Base):
 
 class CampaignQuota(Base):
     """Units of a SKU a campaign may give at its price (flash sale) or as a gift; `taken` counts
-    locked and sold units and never passes `total` (one conditional UPDATE takes them)."""
+    locked and sold units and never passes `total` (one conditional UPDATE takes them).
+    A weekly flash sale has a quota per session (`session_key`, the session's date in Beijing,
+    its row made by the first lock); every other campaign one quota (`session_key` empty)."""
     __tablename__ = "campaign_quotas"
     __table_args__ = (CheckConstraint("taken >= 0 AND taken <= total", name="within_total"),)
 
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
     sku_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_key: Mapped[str] = mapped_column(String(10), primary_key=True, default="",
+                                             server_default="")
     total: Mapped[int] = mapped_column(BigInteger)
     taken: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class MemberQuotaUsage(Base):
-    """Units of a campaign a member holds (locked or bought): its per-member limit."""
+    """Units of a campaign (per session, for a weekly one) a member holds, locked or bought: its
+    per-member limit."""
     __tablename__ = "member_quota_usage"
     __table_args__ = (CheckConstraint("used >= 0", name="non_negative"),)
 
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
     member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_key: Mapped[str] = mapped_column(String(10), primary_key=True, default="",
+                                             server_default="")
     used: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -186,7 +193,8 @@ class OrderLock(Base):
     member_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(10))
     coupon_ids: Mapped[list] = mapped_column(JSON, default=list)
-    flash_lines: Mapped[list] = mapped_column(JSON, default=list)  # [[campaign_id, sku_id, qty]]
+    # [[campaign_id, sku_id, quantity, session_key]]: what to give back on release
+    flash_lines: Mapped[list] = mapped_column(JSON, default=list)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -86,8 +86,10 @@ class Rulebook:
         try:
             rows = list(session.scalars(select(Campaign).where(
                 Campaign.status == "active", Campaign.ends_at > now).order_by(Campaign.id)))
+            sessions = {r.id: campaigns.session_key(r, now) for r in rows}
             left = {(q.campaign_id, q.sku_id): q.total - q.taken for q in session.scalars(
-                select(CampaignQuota).where(CampaignQuota.campaign_id.in_([r.id for r in rows])))}
+                select(CampaignQuota).where(CampaignQuota.campaign_id.in_([r.id for r in rows])))
+                if q.session_key == sessions[q.campaign_id]}
         finally:
             session.close()
         return rules_from(rows, left, self.stacking, self.shipping)
@@ -99,8 +101,10 @@ def rules_from(rows: list[Campaign], left: dict, stacking: Stacking, shipping: S
         cid, window, t = str(c.id), campaigns.window_of(c), c.terms
         if c.kind == "flash_sale":
             sales.append(SaleOffer(cid, c.name, window, {
+                # A weekly session nobody has bought from yet has its whole quota.
                 i["sku_id"]: SaleItem(i["sku_id"], i["sale_price_fen"], i["price_percent"],
-                                      left.get((c.id, i["sku_id"]), 0)) for i in t["items"]},
+                                      left.get((c.id, i["sku_id"]), i.get("quota", 0)))
+                for i in t["items"]},
                 c.per_member_limit))
         elif c.kind == "threshold":
             thresholds.append(ThresholdOffer(cid, c.name, window, tuple(

@@ -28,6 +28,10 @@ class Window:
         return (local.isoweekday() == self.weekday
                 and self.session_start_minute <= minute < self.session_end_minute)
 
+    def session_key(self, moment: datetime) -> str:
+        """Which weekly session `moment` falls in (its date in Beijing), "" without sessions."""
+        return moment.astimezone(SHANGHAI).date().isoformat() if self.weekday else ""
+
     def overlaps(self, other: "Window") -> bool:
         """Whether some moment is in both (sessions compared by weekday and time of day)."""
         if not (self.starts_at < other.ends_at and other.starts_at < self.ends_at):

@@ -1,7 +1,7 @@
 """Order locks: all or nothing, idempotent by order id, released and consumed once, expired by
 the timer; the per-member limit and quotas hold."""
 import json
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -102,7 +102,7 @@ def test_a_campaign_not_running_now_cannot_be_locked(runtime):
     with pytest.raises(FailedPrecondition) as err:
         lock(runtime, "o-1", lines=[(weekly, "sku-1", 1)])
     assert err.value.violations[0].rule == "not_running"
-    assert state(runtime)[1] == {"sku-1": 0}
+    assert state(runtime)[1] == {}  # no session row made either
 
 
 def test_release_and_consume_are_idempotent_and_exclusive(runtime):
@@ -146,3 +146,35 @@ def test_the_timer_releases_locks_past_their_expiry_only(runtime):
         assert session.get(OrderLock, "o-old").status == "released"
         assert session.get(OrderLock, "o-new").status == "locked"
     assert state(runtime)[1:] == ({"sku-1": 1}, {"m-1": 1})
+
+
+def next_friday_evening(after):
+    """The next Friday 20:30 in Beijing after `after`, as UTC."""
+    local = after.astimezone(SHANGHAI).replace(hour=20, minute=30, second=0, microsecond=0)
+    while local.isoweekday() != 5 or local <= after:
+        local += timedelta(days=1)
+    return local.astimezone(timezone.utc)
+
+
+def test_a_weekly_flash_sale_has_a_fresh_quota_and_member_limit_every_session(runtime):
+    campaign = flash(runtime, quota=2, limit=1, weekday=5, start="20:00", end="22:00")
+    friday = next_friday_evening(LATER)
+    week_later = friday + timedelta(days=7)
+    expires = timedelta(minutes=15)
+    for member in ("m-1", "m-2"):
+        lock(runtime, f"o-{member}", member_id=member, lines=[(campaign, "sku-1", 1)], now=friday,
+             expires=friday + expires)
+    with pytest.raises(ResourceExhausted):  # this Friday's 2 units are gone
+        lock(runtime, "o-3", member_id="m-3", lines=[(campaign, "sku-1", 1)], now=friday,
+             expires=friday + expires)
+    lock(runtime, "o-4", member_id="m-1", lines=[(campaign, "sku-1", 1)], now=week_later,
+         expires=week_later + expires)  # next Friday: full quota, and m-1 may buy again
+    with runtime.transaction() as session:
+        quotas = {(q.session_key, q.taken) for q in session.scalars(select(CampaignQuota))}
+        locks.release_for_order(session, runtime, "o-m-2", friday)
+    first, second = (friday.astimezone(SHANGHAI).date().isoformat(),
+                     week_later.astimezone(SHANGHAI).date().isoformat())
+    assert quotas == {(first, 2), (second, 1)}
+    with runtime.transaction() as session:  # the release went back to its own session
+        assert {(q.session_key, q.taken) for q in session.scalars(select(CampaignQuota))} == \
+            {(first, 1), (second, 1)}

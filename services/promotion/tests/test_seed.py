@@ -16,7 +16,7 @@ def test_seed_creates_the_demo_promotions_once(runtime, grpc_target_for, stub):
                                                   seed_promotion.FLASH]
     assert seed_promotion.seed(channel, skus) == []
     (flash, ladder) = stub.ListCampaigns(pb.ListCampaignsRequest(), metadata=OPERATOR).campaigns
-    assert flash.spec.session.weekday == 5 and flash.quotas[0].sku_id == "demo-sku-1"
+    assert flash.spec.session.weekday == 5 and flash.spec.flash_items[0].sku_id == "demo-sku-1"
     # The ladder prices a ¥450 cart at 满 400 减 120.
     quote = stub.Quote(pb.QuoteRequest(
         lines=[pb.QuoteLine(line_id="1", sku_id="other", product_id="p", quantity=1,
