@@ -238,8 +238,10 @@ def lock(session: Session, member_id: str, coupon_ids: list[str], order_id: str,
         if not v.check(coupon.status == "available", at, "not_available",
                        f"coupon {coupon_id} is {coupon.status}; only an available coupon can be used"):
             continue
-        v.check(_utc(coupon.valid_from) <= now < _utc(coupon.valid_until), at, "expired",
-                f"coupon {coupon_id} is valid {rfc3339(coupon.valid_from)} .. {rfc3339(coupon.valid_until)}")
+        if v.check(now >= _utc(coupon.valid_from), at, "not_yet_valid",
+                   f"coupon {coupon_id} can be used from {rfc3339(coupon.valid_from)}"):
+            v.check(now < _utc(coupon.valid_until), at, "expired",
+                    f"coupon {coupon_id} expired at {rfc3339(coupon.valid_until)}")
     v.raise_if_any("coupons cannot be locked for this order")
     for coupon_id in coupon_ids:
         coupon = rows[coupon_id]

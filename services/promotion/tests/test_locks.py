@@ -79,12 +79,20 @@ def test_the_per_member_limit_holds_across_orders(runtime):
 
 
 def test_coupon_problems_refuse_the_lock_naming_each(runtime):
-    theirs, mine = available_coupon(runtime, "m-2"), available_coupon(runtime)
+    theirs, mine, lapsed = (available_coupon(runtime, "m-2"), available_coupon(runtime),
+                            available_coupon(runtime))
     lock(runtime, "o-1", coupons=[mine])
     with pytest.raises(InvalidArgument) as err:
-        lock(runtime, "o-2", coupons=[theirs, mine, "999999"])
+        lock(runtime, "o-2", coupons=[theirs, mine, "999999", lapsed], now=LATER + timedelta(days=8),
+             expires=LATER + timedelta(days=8, minutes=5))
     assert [(v.field, v.rule) for v in err.value.violations] == [
-        ("coupon_ids[0]", "not_yours"), ("coupon_ids[1]", "not_available"), ("coupon_ids[2]", "not_yours")]
+        ("coupon_ids[0]", "not_yours"), ("coupon_ids[1]", "not_available"),
+        ("coupon_ids[2]", "not_yours"), ("coupon_ids[3]", "expired")]
+    with pytest.raises(InvalidArgument) as err:
+        lock(runtime, "o-3", coupons=[lapsed], now=NOW - timedelta(days=2),
+             expires=NOW - timedelta(days=2) + timedelta(minutes=5))
+    assert [v.rule for v in err.value.violations] == ["not_yet_valid"]
+    assert state(runtime)[0][int(lapsed)] == ("available", None)
 
 
 def test_bad_requests_are_named(runtime):
