@@ -298,3 +298,29 @@ class BirthdayGrant(Base):
     grant_id: Mapped[str] = mapped_column(String(36), unique=True)
     coupon_template_id: Mapped[str] = mapped_column(String(64))
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- WeChat subscribe messages ------------------------------------------------------------------
+
+class WechatPush(Base):
+    """One row per support notification: what became of pushing it to the shopper's WeChat.
+
+    Keyed by the notification id, so a redelivered `notification.created` finds its row and
+    never pushes twice. `sending` is written (and committed) before WeChat is called: a row left
+    in it means the worker stopped mid-call, and the outcome is unknown, so it is not retried."""
+    __tablename__ = "wechat_pushes"
+
+    notification_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    member_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # sending | sent | refused | skipped | failed
+    reason: Mapped[str] = mapped_column(String(32), default="")  # why skipped / failed, a code
+    template_id: Mapped[str] = mapped_column(String(64), default="")
+    errcode: Mapped[int | None] = mapped_column(Integer)  # WeChat's, when it answered one
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # calls to subscribe/send
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint(
+        "status IN ('sending', 'sent', 'refused', 'skipped', 'failed')",
+        name="wechat_push_status"),)

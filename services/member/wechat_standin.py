@@ -1,5 +1,6 @@
-"""A local stand-in for WeChat's `GET /sns/jscode2session`, answering as WeChat does (HTTP 200,
-JSON labelled text/plain, errcode/errmsg on failure), for `make run` and the tests.
+"""A local stand-in for WeChat's `GET /sns/jscode2session`, `POST /cgi-bin/stable_token` and
+`POST /cgi-bin/message/subscribe/send`, answering as WeChat does (HTTP 200, errcode/errmsg on
+failure), for `make run` and the tests.
 
     python -m services.member.wechat_standin --port 8090
 
@@ -10,6 +11,13 @@ Codes (the mini-program's wx.login() gives them on a real phone; here anyone mak
 - "invalid..." answers 40029; "ratelimited..." 45011; "risky..." 40226;
 - "busy<n>~..." answers -1 (system busy) n times, then signs in, so retries can be tested.
 The appid and secret must match the ones it was started with (else 40013 / 40125).
+
+Subscribe messages: stable_token issues tokens that expire after `token_ttl` seconds (the same
+token to every caller while it lives, as WeChat's normal mode does; `expire_tokens()` ends them
+early). subscribe/send checks the token (41001 missing, 40001 unknown, 42001 expired), the
+template id against `templates` (40037), each data value against WeChat's rules for its key type
+(47003), answers 43101 for openids in `refusing`, -1 while `busy_sends` > 0, and records every
+accepted message in `sent`. With `templates` None (`make run`) any template id is accepted.
 """
 from __future__ import annotations
 
@@ -17,9 +25,11 @@ import argparse
 import base64
 import hashlib
 import json
+import os
 import re
 import secrets
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +39,14 @@ from servicekit.config import env
 from .wechat import DEV_APPID, DEV_SECRET
 
 _BUSY = re.compile(r"^busy(\d+)")
+# WeChat's value rules per key type (the ones the member service fills).
+_VALUE_RULES = {
+    "thing": lambda v: 0 < len(v) <= 20,
+    "character_string": lambda v: re.fullmatch(r"[!-~]{1,32}", v) is not None,
+    "time": lambda v: re.fullmatch(r"(\d{4}-\d{2}-\d{2} |\d{4}年\d{1,2}月\d{1,2}日 )?"
+                                   r"\d{1,2}:\d{2}", v) is not None,
+    "date": lambda v: re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日( \d{1,2}:\d{2})?", v) is not None,
+}
 
 
 def _rid() -> str:
@@ -43,7 +61,8 @@ def _stable_id(prefix: str, *parts: str) -> str:
 class WechatStandin:
     """The stand-in's state: used codes and busy counters, shared by the server's threads."""
 
-    def __init__(self, appid: str = DEV_APPID, secret: str = DEV_SECRET, with_unionid: bool = True):
+    def __init__(self, appid: str = DEV_APPID, secret: str = DEV_SECRET, with_unionid: bool = True,
+                 *, templates: set[str] | None = None, token_ttl: int = 7200):
         self.appid = appid
         self.secret = secret
         self.with_unionid = with_unionid
@@ -52,6 +71,79 @@ class WechatStandin:
         self._used: set[str] = set()
         self._busy_answers: dict[str, int] = {}
         self._lock = threading.Lock()
+        # subscribe messages
+        self.templates = templates      # accepted template ids; None: any
+        self.token_ttl = token_ttl
+        self.refusing: set[str] = set()  # openids that did not accept (43101)
+        self.busy_sends = 0             # the next n sends answer -1
+        self.token_calls = 0
+        self.send_calls = 0
+        self.sent: list[dict] = []      # every accepted subscribe/send body, in order
+        self._tokens: dict[str, float] = {}  # token -> expiry (time.monotonic)
+        self._current_token: str | None = None
+
+    def openid_of(self, shopper: str) -> str:
+        """The openid jscode2session gives the shopper whose codes start with `shopper`."""
+        return _stable_id("o", self.appid, shopper)
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far is expired from now on (as if its 2 hours had passed)."""
+        with self._lock:
+            self._tokens = {token: 0.0 for token in self._tokens}
+            self._current_token = None
+
+    def stable_token(self, body: dict) -> dict:
+        with self._lock:
+            self.token_calls += 1
+            if body.get("grant_type") != "client_credential":
+                return _error(40002, "invalid grant_type")
+            if body.get("appid") != self.appid:
+                return _error(40013, "invalid appid")
+            if body.get("secret") != self.secret:
+                return _error(40125, "invalid appsecret")
+            now = time.monotonic()
+            current = self._current_token
+            if body.get("force_refresh") or current is None or self._tokens[current] <= now:
+                if current is not None and body.get("force_refresh"):
+                    self._tokens[current] = 0.0  # force_refresh ends the previous token
+                current = self._current_token = f"ST{secrets.token_urlsafe(48)}"
+                self._tokens[current] = now + self.token_ttl
+            return {"access_token": current, "expires_in": max(1, int(self._tokens[current] - now))}
+
+    def subscribe_send(self, access_token: str | None, body: dict) -> dict:
+        with self._lock:
+            self.send_calls += 1
+            if not access_token:
+                return _error(41001, "access_token missing")
+            if access_token not in self._tokens:
+                return _error(40001, "invalid credential, access_token is invalid or not latest")
+            if self._tokens[access_token] <= time.monotonic():
+                return _error(42001, "access_token expired")
+            if self.busy_sends > 0:
+                self.busy_sends -= 1
+                return _error(-1, "system error")
+            touser = body.get("touser")
+            if not isinstance(touser, str) or not touser:
+                return _error(40003, "invalid openid")
+            template_id = body.get("template_id")
+            if not template_id or (self.templates is not None and template_id not in self.templates):
+                return _error(40037, "invalid template_id")
+            data = body.get("data")
+            if not isinstance(data, dict) or not data:
+                return _error(47003, "argument invalid! data is empty")
+            for key, item in data.items():
+                value = item.get("value") if isinstance(item, dict) else None
+                rule = _VALUE_RULES.get(re.sub(r"\d+$", "", key))
+                if not isinstance(value, str) or not value:
+                    return _error(47003, f"argument invalid! data.{key}.value is empty")
+                if rule is not None and not rule(value):
+                    return _error(47003, f"argument invalid! data.{key}.value invalid")
+            if body.get("miniprogram_state", "formal") not in ("formal", "trial", "developer"):
+                return _error(47001, "data format error")
+            if touser in self.refusing:
+                return _error(43101, "user refuse to accept the msg")
+            self.sent.append(body)
+            return {"errcode": 0, "errmsg": "ok"}
 
     def answer(self, query: dict[str, str]) -> dict:
         with self._lock:
@@ -96,6 +188,25 @@ def _error(errcode: int, errmsg: str) -> dict:
 
 def _handler_for(standin: WechatStandin) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                self._send(200, _error(47001, "data format error"), "application/json")
+                return
+            query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+            if url.path == "/cgi-bin/stable_token":
+                self._send(200, standin.stable_token(body), "application/json")
+            elif url.path == "/cgi-bin/message/subscribe/send":
+                self._send(200, standin.subscribe_send(query.get("access_token"), body),
+                           "application/json")
+            else:
+                self._send(404, {"errcode": 404, "errmsg": "not found"})
+
         def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
             url = urlsplit(self.path)
             if url.path != "/sns/jscode2session":
@@ -104,15 +215,15 @@ def _handler_for(standin: WechatStandin) -> type[BaseHTTPRequestHandler]:
             query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             self._send(200, standin.answer(query))
 
-        def _send(self, status: int, body: dict) -> None:
-            data = json.dumps(body, separators=(",", ":")).encode()
+        def _send(self, status: int, body: dict, content_type: str = "text/plain") -> None:
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args) -> None:  # the query holds the secret
+        def log_message(self, format: str, *args) -> None:  # the query holds a secret or token
             pass
 
     return Handler
@@ -141,8 +252,10 @@ class RunningStandin:
 
 
 def start_in_thread(appid: str = DEV_APPID, secret: str = DEV_SECRET, *,
-                    with_unionid: bool = True) -> RunningStandin:
-    return RunningStandin(WechatStandin(appid, secret, with_unionid))
+                    with_unionid: bool = True, templates: set[str] | None = None,
+                    token_ttl: int = 7200) -> RunningStandin:
+    return RunningStandin(WechatStandin(appid, secret, with_unionid, templates=templates,
+                                        token_ttl=token_ttl))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -152,9 +265,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     standin = WechatStandin(env("WECHAT_APPID", DEV_APPID, "member"),
                             env("WECHAT_SECRET", DEV_SECRET, "member"))
+    # Openids listed here answer 43101, to see a refusal in `make run`.
+    standin.refusing = set(filter(None, os.environ.get("MALL_WECHAT_STANDIN_REFUSING", "").split(",")))
     server = ThreadingHTTPServer((args.host, args.port), _handler_for(standin))
-    print(f"WeChat stand-in on http://{args.host}:{server.server_address[1]}/sns/jscode2session",
-          flush=True)
+    print(f"WeChat stand-in on http://{args.host}:{server.server_address[1]} (jscode2session, "
+          "stable_token, subscribe/send)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
