@@ -29,7 +29,10 @@ ADMIN_SECRET = "mall-admin"  # keys `username`, `password`: the first admin's
 # `<service>-keys` ("k2:<base64>,k1:<base64>", the first seals); member's phone look-up HMAC key
 # `member-phone-hash`. Rotating adds a key in front and keeps the old ones until re-sealed.
 PII_SECRET = "mall-pii"
-PII_SERVICES = {"member", "order"}
+PII_SERVICES = {"member", "order", "logistics"}
+# Carriers' credentials for logistics, keys `<code>-url`, `<code>-partner-id`, `<code>-checkword`.
+CARRIER_SECRET = "mall-carriers"
+CARRIERS = ("sf", "zto")
 # Who signs or verifies JWTs: the gateway checks them, member issues them at login.
 JWT_USERS = {"gateway", "member"}
 # Catalog's api writes product media, the gateway serves it: one volume both mount.
@@ -56,6 +59,10 @@ def service_env(service: str) -> list[dict]:
         env.append(secret_env("MALL_JWT_SECRET", JWT_SECRET, "secret"))
     if service in PII_SERVICES:
         env.append(secret_env(f"MALL_{service.upper()}_PII_KEYS", PII_SECRET, f"{service}-keys"))
+    if service == "logistics":
+        env += [secret_env(f"MALL_LOGISTICS_CARRIER_{code.upper()}_{setting}", CARRIER_SECRET,
+                           f"{code}-{setting.lower().replace('_', '-')}")
+                for code in CARRIERS for setting in ("URL", "PARTNER_ID", "CHECKWORD")]
     if service == "member":
         env.append(secret_env("MALL_MEMBER_PHONE_HASH_KEY", PII_SECRET, "member-phone-hash"))
         env.append(secret_env("MALL_WECHAT_APPID", WECHAT_SECRET, "appid"))
