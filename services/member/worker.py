@@ -1,13 +1,15 @@
-"""The member worker: reacts to other services' events (no gRPC calls from here) and runs the
-scheduled jobs (points expiry, birthday gifts, the yearly tier review)."""
+"""The member worker: reacts to other services' events (no gRPC calls from here), pushes support's
+notices to the shopper's WeChat, and runs the scheduled jobs (points expiry, birthday gifts, the
+yearly tier review)."""
 from __future__ import annotations
 
-from mall.events.v1 import order_events_pb2
+from mall.events.v1 import order_events_pb2, support_events_pb2
+from nameko.extensions import DependencyProvider
 
 from servicekit.config import env_float
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import birthday, habits, order_effects, sweeps
+from . import birthday, habits, order_effects, sweeps, wechat_pushes
 from .clock import shanghai_today, utcnow
 from .vault import default_vault
 
@@ -15,8 +17,22 @@ from .vault import default_vault
 SWEEP_SECONDS = env_float("SWEEP_SECONDS", 3600.0, "member")
 
 
+class _Pusher(DependencyProvider):
+    """One WeChat pusher per worker process: its access token and connections outlive a message."""
+
+    def setup(self):
+        self.pusher = wechat_pushes.WechatPusher.from_env()
+
+    def stop(self):
+        self.pusher.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.pusher
+
+
 class Worker(EventWorker):
     name = "member"
+    wechat = _Pusher()
 
     @on_event("order", "order.paid", order_events_pb2.OrderPaid)
     def order_paid(self, session, event):
@@ -39,6 +55,11 @@ class Worker(EventWorker):
     @on_event("order", "order.cancelled", order_events_pb2.OrderCancelled)
     def order_cancelled(self, session, event):
         order_effects.order_cancelled(session, event.data, event.occurred_at)
+
+    @on_event("support", "notification.created", support_events_pb2.NotificationCreated)
+    def push_to_wechat(self, session, event):
+        """Support's notice as a WeChat subscribe message, at most once per notification."""
+        wechat_pushes.push_notification(session, event.data, self.wechat)
 
     @timer(SWEEP_SECONDS)
     def expire_points(self):
