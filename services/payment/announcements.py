@@ -2,17 +2,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 from mall.events.v1 import payment_events_pb2 as events
 
+from servicekit.times import rfc3339
+
 from .models import PaymentIntent, Refund
-
-
-def rfc3339(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def succeeded(intent: PaymentIntent, paid_at: datetime | None) -> events.PaymentSucceeded:

@@ -10,6 +10,7 @@ from mall.order.v1 import order_pb2, order_pb2_grpc
 
 from servicekit import grpc_client
 from servicekit.errors import FailedPrecondition, NotFound
+from servicekit.times import parse_rfc3339
 
 from .errors import UpstreamUnavailable
 
@@ -41,7 +42,6 @@ class OrderPort:
             if err.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise FailedPrecondition(f"order {order_id} cannot be paid now: {err.details()}") from None
             raise UpstreamUnavailable(f"the order service did not answer: {err.code().name}") from None
-        deadline = (datetime.fromisoformat(reply.pay_deadline.replace("Z", "+00:00"))
-                    if reply.pay_deadline else None)
+        deadline = parse_rfc3339(reply.pay_deadline) if reply.pay_deadline else None
         return Payable(reply.order_id, reply.order_no, reply.member_id, reply.payable_fen,
                        reply.currency or "CNY", reply.description, deadline, reply.status)

@@ -32,6 +32,7 @@ class Report:
     checked: int = 0
     settled: list[str] = field(default_factory=list)       # intent ids the provider's answer changed
     refunds_submitted: int = 0
+    refunds_settled: int = 0
     errors: int = 0
 
 
@@ -60,6 +61,7 @@ def run(runtime: Runtime, *, older_than: timedelta | None = None) -> Report:
         if check_one(runtime, method, out_trade_no, report):
             report.settled.append(intent_id)
     report.refunds_submitted = resubmit_refunds(runtime, now - REFUND_RETRY_AFTER)
+    report.refunds_settled = check_processing_refunds(runtime, now - older_than)
     return report
 
 
@@ -79,6 +81,31 @@ def check_one(runtime: Runtime, method: str, out_trade_no: str, report: Report |
     if settled.refund_to_submit:
         refunds.submit(runtime, settled.refund_to_submit)
     return settled.outcome == "applied"
+
+
+def check_processing_refunds(runtime: Runtime, processing_before: datetime) -> int:
+    """Refunds the provider accepted but whose outcome never arrived (a lost refund notification):
+    asked about once per interval, their answer applied like the notification would be."""
+    with runtime.transaction() as session:
+        rows = list(session.execute(
+            select(Refund.id, Refund.provider_refund_id, PaymentIntent.method, PaymentIntent.out_trade_no)
+            .join(PaymentIntent, PaymentIntent.id == Refund.payment_intent_id)
+            .where(Refund.status == "processing", Refund.updated_at < processing_before)
+            .limit(BATCH)))
+        for refund in session.scalars(select(Refund).where(Refund.id.in_([r.id for r in rows]))):
+            refund.updated_at = datetime.now(timezone.utc)  # asked now: next time after the interval
+    settled = 0
+    for row in rows:
+        try:
+            result = for_method(row.method).query_refund(
+                out_trade_no=row.out_trade_no, out_refund_no=row.id, provider_refund_id=row.provider_refund_id or "")
+        except ProviderError as err:
+            log.warning("reconciliation: refund %s not answered: %s", row.id, err)
+            continue
+        with runtime.transaction() as session:
+            if settlement.apply_refund(session, runtime, result).outcome == "applied" and result.state != "processing":
+                settled += 1
+    return settled
 
 
 def resubmit_refunds(runtime: Runtime, requested_before: datetime) -> int:

@@ -123,6 +123,7 @@ def submit(runtime: Runtime, refund_id: str) -> Refund:
             if row.status == "requested":
                 row.status, row.failure = "failed", failure[:2000]
         refund = session.get(Refund, refund.id)
+        session.flush()  # expunging an unflushed row would drop its changes
         session.expunge(refund)
         return refund
 

@@ -74,6 +74,7 @@ class NotifyRelay:
     def __init__(self, payment_target_getter):
         self._target = payment_target_getter
         self.answers: list[tuple[str, int, str]] = []
+        self._stubs: dict[str, payment_pb2_grpc.PaymentServiceStub] = {}
         self._running = RunningStandin(self)
 
     @property
@@ -82,7 +83,10 @@ class NotifyRelay:
 
     def handle(self, method, path, query, headers, body) -> Reply:
         provider = path.rsplit("/", 1)[-1]
-        stub = payment_pb2_grpc.PaymentServiceStub(grpc_client.channel("payment", target=self._target()))
+        target = self._target()
+        if target not in self._stubs:  # one channel per server the tests built
+            self._stubs[target] = payment_pb2_grpc.PaymentServiceStub(grpc_client.channel("payment", target=target))
+        stub = self._stubs[target]
         answer = stub.HandleNotification(payment_pb2.HandleNotificationRequest(
             provider=provider, headers=headers, raw_body=body))
         self.answers.append((provider, answer.http_status, answer.outcome))

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo
 
 from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 from alipay.utils import AliPayConfig
+
+from servicekit.times import SHANGHAI
 
 from ..credentials import AlipayCredentials
 from . import (
@@ -27,7 +28,6 @@ from . import (
     VerifiedNotification,
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 TRADE_STATES = {"TRADE_SUCCESS": PAID, "TRADE_FINISHED": PAID, "WAIT_BUYER_PAY": OPEN,
                 "TRADE_CLOSED": CLOSED}
 HUABEI_PERIODS = (3, 6, 12)
@@ -133,6 +133,18 @@ class Alipay:
         return ProviderRefund(out_refund_no=out_refund_no, state="succeeded",
                               provider_state="fund_change=" + data.get("fund_change", ""),
                               refund_id=data.get("trade_no", ""), amount_fen=amount_fen,
+                              out_trade_no=out_trade_no)
+
+    def query_refund(self, *, out_trade_no: str, out_refund_no: str, provider_refund_id: str) -> ProviderRefund:
+        data = self._server_call(self._sdk.api_alipay_trade_fastpay_refund_query, out_refund_no,
+                                 out_trade_no=out_trade_no)
+        if data.get("code") != "10000":
+            raise ProviderError(f"alipay.trade.fastpay.refund.query: {data.get('sub_msg') or data.get('msg')}",
+                                data.get("sub_code", data.get("code", "")))
+        done = data.get("refund_status") == "REFUND_SUCCESS"
+        return ProviderRefund(out_refund_no=out_refund_no, state="succeeded" if done else "processing",
+                              provider_state=data.get("refund_status", ""), refund_id=data.get("trade_no", ""),
+                              amount_fen=fen(data["refund_amount"]) if data.get("refund_amount") else 0,
                               out_trade_no=out_trade_no)
 
     def _trade(self, data: dict) -> ProviderTrade:

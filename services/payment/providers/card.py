@@ -76,6 +76,9 @@ class CardAcquirer:
             options={"idempotency_key": out_refund_no})
         return self._refund(refund.to_dict())
 
+    def query_refund(self, *, out_trade_no: str, out_refund_no: str, provider_refund_id: str) -> ProviderRefund:
+        return self._refund(self._call(self._client.v1.refunds.retrieve, provider_refund_id).to_dict())
+
     @staticmethod
     def _trade(pi: dict) -> ProviderTrade:
         paid_at = None

@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 import httpx
 from cryptography.exceptions import InvalidTag
 
+from servicekit.times import SHANGHAI
+
 from ..credentials import WechatPayCredentials
 from . import (
     CLOSED,
@@ -47,8 +49,7 @@ def _compact(data: dict) -> str:
 
 def _rfc3339_shanghai(moment: datetime) -> str:
     """WeChat's time_expire: RFC 3339 with the +08:00 offset."""
-    from zoneinfo import ZoneInfo
-    return moment.astimezone(ZoneInfo("Asia/Shanghai")).isoformat(timespec="seconds")
+    return moment.astimezone(SHANGHAI).isoformat(timespec="seconds")
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -159,6 +160,10 @@ class WechatPay:
             "reason": reason[:80] or None, "notify_url": self.credentials.notify_url,
             "amount": {"refund": amount_fen, "total": total_fen, "currency": "CNY"}})
         return self._refund(data, status_field="status")
+
+    def query_refund(self, *, out_trade_no: str, out_refund_no: str, provider_refund_id: str) -> ProviderRefund:
+        return self._refund(self._call("GET", f"/v3/refund/domestic/refunds/{out_refund_no}"),
+                            status_field="status")
 
     def _trade(self, data: dict) -> ProviderTrade:
         amount = data.get("amount") or {}

@@ -22,19 +22,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode
-from zoneinfo import ZoneInfo
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from servicekit.config import env
+from servicekit.times import SHANGHAI
 
 from .. import credentials
 from ..providers.alipay import HUABEI_PERIODS, HUABEI_SELLER_PERCENTS, fen, yuan
 from .server import Reply, deliver, main
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -118,6 +116,8 @@ class AlipayStandin:
                 return self._response(api, self._close(biz))
             if api == "alipay.trade.refund":
                 return self._response(api, self._refund(biz))
+            if api == "alipay.trade.fastpay.refund.query":
+                return self._response(api, self._refund_query(biz))
         return self._response(api, self._fail("40004", "Business Failed", "isv.invalid-method", "不存在的方法名"))
 
     def _open(self, params: dict, biz: dict) -> Reply:
@@ -185,6 +185,16 @@ class AlipayStandin:
         return {"code": "10000", "msg": "Success", "trade_no": trade["trade_no"],
                 "out_trade_no": trade["out_trade_no"], "fund_change": "Y",
                 "refund_fee": yuan(sum(trade["refunds"].values())), "gmt_refund_pay": _now()}
+
+    def _refund_query(self, biz: dict) -> dict:
+        trade = self.trades.get(biz.get("out_trade_no", ""))
+        amount = trade and trade["refunds"].get(biz.get("out_request_no", ""))
+        if not amount:  # Alipay answers 10000 without refund_status for a refund it never made
+            return {"code": "10000", "msg": "Success", "out_request_no": biz.get("out_request_no", "")}
+        return {"code": "10000", "msg": "Success", "trade_no": trade["trade_no"],
+                "out_trade_no": trade["out_trade_no"], "out_request_no": biz["out_request_no"],
+                "refund_amount": yuan(amount), "total_amount": trade["total_amount"],
+                "refund_status": "REFUND_SUCCESS"}
 
     # --- the shopper paying -----------------------------------------------------------------
     def notification(self, trade: dict, **overrides: str) -> dict[str, str]:

@@ -90,6 +90,8 @@ class CardStandin:
                 return self._json(200, intent)
         if method == "POST" and parts == ["v1", "refunds"]:
             return self._refund(form)
+        if method == "GET" and parts[:2] == ["v1", "refunds"] and len(parts) == 3 and parts[2] in self.refunds:
+            return self._json(200, self.refunds[parts[2]])
         return self._error(404, "resource_missing", f"Unrecognized request URL ({method}: {path})")
 
     def _create(self, form: dict) -> Reply:

@@ -21,16 +21,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from servicekit.config import env
+from servicekit.times import SHANGHAI
 
 from .. import credentials
 from ..providers import wechatpay_protocol as protocol
 from .server import Reply, deliver, main, query_params
 
 SKEW = 300
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -135,6 +134,11 @@ class WechatPayStandin:
                     return self._close(out_trade_no, data)
             if method == "POST" and path == "/v3/refund/domestic/refunds":
                 return self._refund(data)
+            if method == "GET" and path.startswith("/v3/refund/domestic/refunds/"):
+                refund = self.refunds.get(path.rsplit("/", 1)[-1])
+                if refund is None:
+                    return self._error(404, "RESOURCE_NOT_EXISTS", "refund does not exist")
+                return self._answer(200, refund["answer"])
         return self._error(404, "NOT_FOUND", f"no such API: {method} {path}")
 
     def _prepay(self, data: dict) -> Reply:

@@ -88,3 +88,24 @@ def test_staff_can_ask_now(pending, providers, stub):
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     answer = stub.ReconcilePayment(payment_pb2.ReconcilePaymentRequest(order_id="o-1"), metadata=STAFF)
     assert answer.status_code == "succeeded"
+
+
+def test_a_refund_whose_notification_was_lost_is_settled_by_asking(pending, providers, runtime, stub, monkeypatch):
+    providers.wechatpay.pay(pending.out_trade_no)
+    monkeypatch.setenv("MALL_PAYMENT_NOTIFY_BASE_URL", "http://127.0.0.1:9")  # REFUND.SUCCESS gets lost
+    registry.reset()
+    try:
+        started = stub.RefundPayment(payment_pb2.RefundPaymentRequest(
+            order_id="o-1", refund_request_id="rr-lost", amount_fen=900), metadata=STAFF)
+        assert started.status == "processing"
+        wait_until(lambda: providers.wechatpay.refunds[started.id]["answer"]["status"] == "SUCCESS",
+                   message="WeChat finished the refund")
+        with runtime.transaction() as session:
+            assert session.get(Refund, started.id).status == "processing"
+        assert reconcile.check_processing_refunds(runtime, datetime.now(timezone.utc) + timedelta(seconds=1)) == 1
+    finally:
+        monkeypatch.undo()
+        registry.reset()
+    with runtime.transaction() as session:
+        assert session.get(Refund, started.id).status == "succeeded"
+    assert outbox(runtime, "payment.refunded")[0]["data"]["amountFen"] == "900"
