@@ -78,9 +78,10 @@ class StockPolicy(BaseModel):
     low_stock_threshold: int = Field(strict=True, ge=0, le=MAX_UNITS)
 
 
-async def _call(request: Request, method: str, message) -> dict:
+async def _call(request: Request, method: str, message, timeout: float | None = None) -> dict:
     stub = request.app.state.clients.stub("logistics", logistics_pb2_grpc.LogisticsServiceStub)
-    return to_json(await request.app.state.clients.call(getattr(stub, method), message))
+    return to_json(await request.app.state.clients.call(getattr(stub, method), message,
+                                                        timeout=timeout))
 
 
 @router.get("/warehouses", summary="Warehouses, highest priority first")
@@ -167,3 +168,13 @@ async def get_shipment(shipment_id: str, request: Request) -> dict:
 async def packing_list(shipment_id: str, request: Request) -> dict:
     return await _call(request, "GetPackingList",
                        logistics_pb2.GetPackingListRequest(shipment_id=shipment_id))
+
+
+class BulkShip(BaseModel):
+    order_ids: list[str] = Field(min_length=1, max_length=50, description="paid orders to ship now")
+
+
+@router.post("/waybills", summary="Ship in bulk: book these orders' waybills now, for printing")
+async def book_waybills(body: BulkShip, request: Request) -> dict:
+    return await _call(request, "BookWaybills",
+                       logistics_pb2.BookWaybillsRequest(order_ids=body.order_ids), timeout=60)

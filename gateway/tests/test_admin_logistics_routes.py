@@ -92,3 +92,13 @@ def test_bad_input_names_the_field_and_changes_nothing(gateway):
 def test_only_warehouse_staff_and_admins(gateway):
     for headers, status in ((OPERATOR, 403), (SHOPPER, 403), ({}, 401)):
         assert gateway.get("/v1/admin/logistics/warehouses", headers=headers).status_code == status
+
+
+def test_ship_in_bulk_checks_the_list_before_asking_logistics(gateway):
+    empty = gateway.post("/v1/admin/logistics/waybills", json={"order_ids": []}, headers=CLERK)
+    assert empty.status_code == 400 and empty.json()["errors"][0]["field"] == "order_ids"
+    unknown = gateway.post("/v1/admin/logistics/waybills", json={"order_ids": ["o-none"]},
+                           headers=CLERK)
+    assert unknown.status_code == 200 and unknown.json()["shipments"] == []
+    assert gateway.post("/v1/admin/logistics/waybills", json={"order_ids": ["o-1"]},
+                        headers=OPERATOR).status_code == 403

@@ -6,8 +6,10 @@ import grpc
 from mall.common.v1 import common_pb2
 from mall.logistics.v1 import logistics_pb2 as pb
 from mall.logistics.v1 import logistics_pb2_grpc as pb_grpc
+from sqlalchemy import select
 
 from servicekit import context
+from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
 from . import carriers, reservations, shipment_queries, shipments, stock, tracking, warehouses
@@ -15,6 +17,7 @@ from .availability import level
 from .models import LedgerEntry, Shipment, Stock, TrackingEvent, Warehouse
 
 STAFF_ROLES = ("warehouse", "admin")
+BULK_BOOKING_MAX = 50  # orders per "ship in bulk": a carrier round trip per shipment, in one call
 
 
 def require_staff() -> str:
@@ -221,6 +224,20 @@ class LogisticsServicer(pb_grpc.LogisticsServiceServicer):
             found = shipment_queries.get_shipment(
                 session, shipment_queries.Viewer("", staff=True), request.shipment_id)
             return packing_list_message(found)
+
+    def BookWaybills(self, request, context_):
+        require_staff()
+        order_ids = list(dict.fromkeys(request.order_ids))
+        if not 1 <= len(order_ids) <= BULK_BOOKING_MAX or not all(order_ids):
+            raise InvalidArgument.field("order_ids", "count",
+                                        f"1 to {BULK_BOOKING_MAX} order ids, none empty")
+        booked = shipments.book_pending(self.runtime, limit=BULK_BOOKING_MAX * 4,
+                                        order_ids=order_ids)
+        with self.runtime.transaction() as session:
+            rows = session.scalars(select(Shipment).where(Shipment.order_id.in_(order_ids))
+                                   .order_by(Shipment.order_id, Shipment.id)).all()
+            return pb.BookWaybillsResponse(shipments=[shipment_message(s) for s in rows],
+                                           booked_now=booked)
 
     # The carrier's signature authenticates the push; the gateway hands it on unchanged.
     def HandleCarrierNotification(self, request, context_):

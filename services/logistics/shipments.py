@@ -181,16 +181,19 @@ def _book(shipment: Shipment) -> str:
     return client.create_order(shipment.id, sender, recipient, cargo)
 
 
-def book_pending(runtime: Runtime, limit: int = 20) -> int:
-    """Books waybills for planned shipments (a worker timer). Rows are claimed with SKIP LOCKED,
-    so replicas share the work; a carrier that fails leaves its error for the next round."""
+def book_pending(runtime: Runtime, limit: int = 20, order_ids: list[str] | None = None) -> int:
+    """Books waybills for planned shipments (a worker timer; staff for chosen orders). Rows are
+    claimed with SKIP LOCKED, so replicas share the work; a carrier that fails leaves its error
+    for the next round."""
     from .tracking import record_step  # tracking announces through this module
 
     booked = 0
     with runtime.transaction() as session:
+        query = select(Shipment).where(Shipment.waybill_no.is_(None))
+        if order_ids is not None:
+            query = query.where(Shipment.order_id.in_(order_ids))
         pending = list(session.scalars(
-            select(Shipment).where(Shipment.waybill_no.is_(None))
-            .order_by(Shipment.created_at).limit(limit)
+            query.order_by(Shipment.created_at).limit(limit)
             .with_for_update(skip_locked=True, of=Shipment)))
         for shipment in pending:
             try:

@@ -105,3 +105,32 @@ def test_a_carrier_that_does_not_answer_leaves_the_waybill_for_the_next_round(
     monkeypatch.setenv("MALL_LOGISTICS_CARRIER_ZTO_URL", carrier.url)
     assert shipments.book_pending(shelves) == 1
     assert published(shelves)[0][0] == "shipment.created"
+
+
+def test_staff_book_chosen_orders_waybills_at_once(shelves, carrier, grpc_stub_for):
+    import grpc
+    import pytest
+    from mall.logistics.v1 import logistics_pb2 as pb
+    from mall.logistics.v1 import logistics_pb2_grpc as pb_grpc
+
+    stub = grpc_stub_for("logistics", pb_grpc.LogisticsServiceStub)
+    clerk = (("x-mall-user-id", "staff-li"), ("x-mall-roles", "warehouse"))
+    hold(shelves, "o-1", [("sku-75b", 1)])
+    hold(shelves, "o-2", [("sku-80b", 1)])
+    pay(shelves, paid_order("o-1", [("sku-75b", 1)]))
+    pay(shelves, paid_order("o-2", [("sku-80b", 1)]), "evt-2")
+    reply = stub.BookWaybills(pb.BookWaybillsRequest(order_ids=["o-1", "o-1"]), metadata=clerk)
+    assert reply.booked_now == 1 and [s.order_id for s in reply.shipments] == ["o-1"]
+    assert reply.shipments[0].waybill_no
+    again = stub.BookWaybills(pb.BookWaybillsRequest(order_ids=["o-1"]), metadata=clerk)
+    assert again.booked_now == 0 and again.shipments[0].waybill_no == reply.shipments[0].waybill_no
+    with shelves.transaction() as session:  # o-2 was not asked for: it waits for the timer
+        assert session.scalar(select(Shipment).where(Shipment.order_id == "o-2")).waybill_no is None
+    for bad in ([], [""]):
+        with pytest.raises(grpc.RpcError) as err:
+            stub.BookWaybills(pb.BookWaybillsRequest(order_ids=bad), metadata=clerk)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as err:
+        stub.BookWaybills(pb.BookWaybillsRequest(order_ids=["o-2"]),
+                          metadata=(("x-mall-user-id", "m-1"),))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
