@@ -49,6 +49,10 @@ class _Retryable(Exception):
         self.errcode = errcode
 
 
+class BadAnswer(Exception):
+    """WeChat (or something in front of it) answered without a JSON object: nothing is known."""
+
+
 class TokenRefused(Exception):
     """stable_token refused our appid/secret (or our IP): nothing a retry fixes."""
 
@@ -120,8 +124,11 @@ class AccessTokens:
         self.fetches += 1
         body = {"grant_type": "client_credential", "appid": self.config.appid,
                 "secret": self.config.secret}
-        answer = _post_json(self._http, f"{self.config.base_url}/cgi-bin/stable_token", body,
-                            "stable_token")
+        try:
+            answer = _post_json(self._http, f"{self.config.base_url}/cgi-bin/stable_token", body,
+                                "stable_token")
+        except BadAnswer as exc:
+            raise TokenRefused(None, str(exc)) from exc
         errcode = answer.get("errcode") or 0
         if errcode == ERR_SYSTEM_BUSY:
             raise _Retryable("stable_token busy", errcode)
@@ -160,7 +167,9 @@ class SubscribeMessenger:
             return SendResult(FAILED, exc.errcode, calls.sends, "wechat_unavailable")
         except TokenRefused as exc:
             return SendResult(FAILED, exc.errcode, calls.sends, "token_refused")
-        errcode = answer.get("errcode") or 0
+        except BadAnswer:  # perhaps delivered, perhaps not: recorded, not guessed
+            return SendResult(FAILED, None, calls.sends, "bad_answer")
+        errcode = answer.get("errcode", 0)
         if errcode == 0:
             return SendResult(SENT, 0, calls.sends)
         if errcode == ERR_REFUSED:
@@ -205,7 +214,7 @@ def _post_json(http: httpx.Client, url: str, body: dict, what: str, params=None)
         answer = None
     if not isinstance(answer, dict):
         log.error("%s answered HTTP %s without a JSON object", what, response.status_code)
-        return {"errcode": None, "errmsg": f"HTTP {response.status_code} without JSON"}
+        raise BadAnswer(f"HTTP {response.status_code} without a JSON object")
     return answer
 
 

@@ -142,6 +142,19 @@ def test_an_unreachable_wechat_fails_after_the_retries():
     assert (result.status, result.errcode, result.reason) == ("failed", None, "wechat_unavailable")
 
 
+def test_an_answer_that_is_not_json_is_a_failure_not_a_success():
+    def wechat_behind_a_broken_proxy(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/cgi-bin/stable_token":
+            return httpx.Response(200, json={"access_token": "T", "expires_in": 7200})
+        return httpx.Response(200, text="<html>502 Bad Gateway</html>")
+
+    config = WechatConfig(base_url="http://wechat.invalid", appid=APPID, secret=SECRET)
+    http = httpx.Client(transport=httpx.MockTransport(wechat_behind_a_broken_proxy))
+    result = SubscribeMessenger(config, http=http).send(message("o-x"))
+    assert (result.status, result.errcode, result.reason, result.attempts) == \
+        ("failed", None, "bad_answer", 1)
+
+
 def test_values_respect_wechats_limits_for_their_key_type():
     assert thing("您的订单已发货，顺丰快递单号 SF1234567890，请留意查收") == \
         "您的订单已发货，顺丰快递单号 SF12…"
