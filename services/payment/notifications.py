@@ -53,12 +53,12 @@ def handle(runtime: Runtime, provider_name: str, headers: dict[str, str], body: 
                 settled = settlement.apply_trade(session, runtime, provider_name, verified.trade)
             else:
                 settled = settlement.Settled("ignored", f"{verified.kind}: nothing to do")
+            entry.payment_intent_id = settled.intent_id
+            handled = _log(session, entry, settled.outcome, settled.reason,
+                           adapter.answer(settled.outcome in ACCEPTED, 400))  # with the effect it logs
     except Exception as err:  # the provider resends; the log says what went wrong
         log.exception("notification from %s could not be applied", provider_name)
         return _logged(runtime, entry, "error", f"{type(err).__name__}: {err}", adapter.answer(False, 500))
-    entry.payment_intent_id = settled.intent_id
-    answer = adapter.answer(settled.outcome in ACCEPTED, 400)
-    handled = _logged(runtime, entry, settled.outcome, settled.reason, answer)
     if settled.refund_to_submit:
         try:
             refunds.submit(runtime, settled.refund_to_submit)
@@ -67,10 +67,17 @@ def handle(runtime: Runtime, provider_name: str, headers: dict[str, str], body: 
     return handled
 
 
-def _logged(runtime: Runtime, entry: NotificationLog, outcome: str, reason: str, answer: Answer) -> Handled:
+def _log(session, entry: NotificationLog, outcome: str, reason: str, answer: Answer) -> Handled:
     entry.outcome, entry.reason = outcome, reason
-    with runtime.transaction() as session:
-        session.add(entry)
+    session.add(entry)
     if outcome in ("refused", "error"):
         log.warning("%s notification %s: %s", entry.provider, outcome, reason)
     return Handled(answer, outcome, reason)
+
+
+def _logged(runtime: Runtime, entry: NotificationLog, outcome: str, reason: str, answer: Answer) -> Handled:
+    """Logs in a transaction of its own: nothing else was (or may be) written."""
+    entry = NotificationLog(**{c.key: getattr(entry, c.key) for c in NotificationLog.__table__.columns
+                               if c.key != "id"})  # a fresh row: a rolled-back one cannot be added again
+    with runtime.transaction() as session:
+        return _log(session, entry, outcome, reason, answer)

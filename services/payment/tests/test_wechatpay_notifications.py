@@ -132,3 +132,22 @@ def test_an_unknown_provider_is_refused():
     from services.payment import notifications
     handled = notifications.handle(None, "paypal", {}, b"{}")
     assert (handled.answer.http_status, handled.outcome) == (404, "refused")
+
+
+def test_a_notification_that_cannot_be_applied_is_answered_500_logged_and_retried_later(
+        pending, providers, stub, runtime, monkeypatch):
+    from services.payment import settlement
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(settlement, "apply_trade", broken)
+    body, headers = providers.wechatpay.notification(
+        "TRANSACTION.SUCCESS", "transaction", transaction(providers.wechatpay, pending.out_trade_no), "支付成功")
+    answer = notify(stub, body, headers)
+    assert (answer.http_status, json.loads(answer.body), answer.outcome) == (500, FAIL, "error")
+    [row] = log_rows(runtime)
+    assert (row.verified, row.outcome) == (True, "error") and "database went away" in row.reason
+    monkeypatch.undo()
+    assert notify(stub, body, headers).outcome == "applied"  # WeChat's resend succeeds
+    assert intent(runtime, pending.id).status == "succeeded"
