@@ -69,6 +69,10 @@ def local_environment(base: dict[str, str] | None = None, **overrides: str) -> d
         "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore:pkg_resources is deprecated:UserWarning",
         "MALL_WECHAT_API_BASE": "http://127.0.0.1:8090",
         "MALL_MEDIA_ROOT": "var/media",
+        # The WeChat stand-in accepts any template id: demo ids let `make run` show the pushes.
+        **{f"MALL_MEMBER_WECHAT_TEMPLATE_{kind}": f"demo-{kind.lower()}" for kind in (
+            "ORDER_CREATED", "ORDER_PAID", "ORDER_CANCELLED", "ORDER_PARTLY_SHIPPED",
+            "ORDER_SHIPPED", "ORDER_DELIVERED", "ORDER_COMPLETED", "ORDER_REFUNDED")},
     })
     env.update(overrides)
     ensure_payment_keys(env)  # payment's provider keys, generated into var/ on first start

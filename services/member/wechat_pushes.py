@@ -113,7 +113,8 @@ def push_notification(session: Session, notice, pusher: WechatPusher) -> str:
     at = parse_rfc3339(notice.created_at) if notice.created_at else utcnow()
     message = SubscribeMessage(
         touser=member.openid, template_id=template.template_id,
-        data=template.data(title=notice.title, body=notice.body, order=notice.order_id, at=at),
+        data=template.data(title=notice.title, body=notice.body,
+                           order=notice.order_no or notice.order_id, at=at),
         page=f"{pusher.settings.order_page}?id={notice.order_id}" if notice.order_id else "",
         miniprogram_state=pusher.settings.miniprogram_state)
     session.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mall.events.v1 import order_events_pb2 as order_events
 from mall.events.v1 import support_events_pb2 as support_events
 
+from servicekit.times import rfc3339
 from servicekit.worker import EventWorker, on_event
 
 from . import inbox
@@ -14,26 +15,27 @@ from .models import Notification
 class Worker(EventWorker):
     name = "support"
 
-    def announce(self, session, notice: Notification | None) -> None:
+    def announce(self, session, notice: Notification | None, order_no: str) -> None:
         if notice is None:  # already told, or nothing to tell
             return
         self.runtime.emit(session, "notification.created", support_events.NotificationCreated(
             notification_id=notice.id, member_id=notice.member_id, kind=notice.kind,
             title=notice.title, body=notice.body, order_id=notice.order_id or "",
-            created_at=notice.created_at.isoformat().replace("+00:00", "Z")))
+            order_no=order_no, created_at=rfc3339(notice.created_at)))
 
     @on_event("order", "order.created", order_events.OrderCreated)
     def order_created(self, session, event):
-        self.announce(session, inbox.on_order_created(session, event.data))
+        self.announce(session, inbox.on_order_created(session, event.data), event.data.order_no)
 
     @on_event("order", "order.paid", order_events.OrderPaid)
     def order_paid(self, session, event):
-        self.announce(session, inbox.on_order_paid(session, event.data))
+        self.announce(session, inbox.on_order_paid(session, event.data), event.data.order_no)
 
     @on_event("order", "order.cancelled", order_events.OrderCancelled)
     def order_cancelled(self, session, event):
-        self.announce(session, inbox.on_order_cancelled(session, event.data))
+        self.announce(session, inbox.on_order_cancelled(session, event.data), event.data.order_no)
 
     @on_event("order", "order.status_changed", order_events.OrderStatusChanged)
     def order_status_changed(self, session, event):
-        self.announce(session, inbox.on_order_status_changed(session, event.data))
+        self.announce(session, inbox.on_order_status_changed(session, event.data),
+                      event.data.order_no)

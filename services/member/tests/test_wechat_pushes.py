@@ -204,3 +204,10 @@ def test_the_worker_pushes_a_published_notice_once(member_runtime, standin, work
     assert standin.standin.sent[0]["data"]["time4"] == {"value": "2026-05-20 20:34"}
     assert f"notification {shipped.notification_id}" in worker.log()
     assert openid not in worker.log()
+
+
+def test_the_order_number_the_shopper_knows_is_shown_when_support_sends_it(member_runtime, standin,
+                                                                          pusher):
+    member_id = add_member(member_runtime, standin.standin.openid_of("olivia"))
+    assert push(member_runtime, notice(member_id, order_no="20261124000042"), pusher) == "sent"
+    assert standin.standin.sent[-1]["data"]["character_string2"] == {"value": "20261124000042"}
