@@ -96,7 +96,7 @@ def claim(session: Session, runtime: Runtime, member_id: str, template_id: str) 
     template = templates.get(session, template_id)
     if not template.claimable:
         raise FailedPrecondition(f"coupon template {template_id} is not open for claiming", [
-            _violation("template_id", "not_claimable", "this coupon is issued by the shop, not claimed")])
+            FieldViolation("template_id", "not_claimable", "this coupon is issued by the shop, not claimed")])
     return _issue(session, runtime, template, member_id, source="claim", source_ref=member_id,
                   enforce_member_limit=True)
 
@@ -157,19 +157,19 @@ def _issue(session: Session, runtime: Runtime, template: CouponTemplate, member_
         valid_from, valid_until = _utc(template.valid_from), _utc(template.valid_until)
         if valid_until <= now:
             raise FailedPrecondition(f"coupon template {template.id} ({template.name}) is over", [
-                _violation("template_id", "over", f"its validity ended at {valid_until.isoformat()}")])
+                FieldViolation("template_id", "over", f"its validity ended at {valid_until.isoformat()}")])
     limit = template.per_member_limit if enforce_member_limit else None
     if not counters.add_within(session, MemberCouponCount,
                                {"template_id": template.id, "member_id": member_id}, "issued", 1, limit):
         raise ResourceExhausted(
             f"member {member_id} already holds {template.per_member_limit} of coupon "
             f"{template.id} ({template.name})",
-            [_violation("template_id", "per_member_limit",
+            [FieldViolation("template_id", "per_member_limit",
                         f"at most {template.per_member_limit} per member")])
     if not counters.take_within(session, CouponTemplate, {"id": template.id}, 1,
                                 taken="issued_count", total="total_quantity"):
         raise ResourceExhausted(f"coupon {template.id} ({template.name}) is all gone", [
-            _violation("template_id", "exhausted",
+            FieldViolation("template_id", "exhausted",
                        f"all {template.total_quantity} coupons have been issued")])
     coupon = IssuedCoupon(template_id=template.id, member_id=member_id, status="available",
                           valid_from=valid_from, valid_until=valid_until, claimed_at=now,
@@ -181,10 +181,6 @@ def _issue(session: Session, runtime: Runtime, template: CouponTemplate, member_
         name=template.name, source=source, source_ref=source_ref,
         valid_from=rfc3339(valid_from), valid_until=rfc3339(valid_until)))
     return coupon
-
-
-def _violation(field: str, rule: str, description: str) -> FieldViolation:
-    return FieldViolation(field, rule, description)
 
 
 def revoke(session: Session, runtime: Runtime, coupon_id: str, *, reason: str,
