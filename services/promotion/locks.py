@@ -71,7 +71,19 @@ def _validate(request: LockRequest, now: datetime) -> None:
 def lock_for_order(session: Session, runtime: Runtime, request: LockRequest, now: datetime) -> OrderLock:
     _validate(request, now)
     fingerprint = request.fingerprint()
-    # The row first: a concurrent or repeated call for the same order waits here, then replays.
+    if session.get(OrderLock, request.order_id) is not None:
+        return _replay(session, request, fingerprint)
+    # A fixed order of rows, so two orders taking the same quotas never deadlock.
+    order = sorted(range(len(request.flash_lines)),
+                   key=lambda i: (int(request.flash_lines[i].campaign_id), request.flash_lines[i].sku_id))
+    quotas = {i: _quota_of(session, request.flash_lines[i], f"flash_lines[{i}]", now) for i in order}
+    # Plain reads before writing anything: once a flash sale is sold out, its many late buyers are
+    # refused at the cost of a read, without queueing for the quota row's lock. The conditional
+    # UPDATE in _take stays the real guard.
+    for i, quota in quotas.items():
+        if quota.left() < request.flash_lines[i].quantity:
+            quota.gone()
+    # The row next: a concurrent call for the same order waits here, then replays.
     inserted = session.execute(dialect_insert(session, OrderLock).values(
         order_id=request.order_id, member_id=request.member_id, status="locked",
         coupon_ids=list(request.coupon_ids),
@@ -81,15 +93,10 @@ def lock_for_order(session: Session, runtime: Runtime, request: LockRequest, now
     if inserted is None:
         return _replay(session, request, fingerprint)
     coupons.lock(session, request.member_id, list(request.coupon_ids), request.order_id, now)
-    # A fixed order of rows, so two orders taking the same quotas never deadlock.
-    order = sorted(range(len(request.flash_lines)),
-                   key=lambda i: (int(request.flash_lines[i].campaign_id), request.flash_lines[i].sku_id))
-    taken = []
-    for i in order:
-        line = request.flash_lines[i]
-        session_key = _take(session, request.member_id, line, f"flash_lines[{i}]", now)
-        taken.append([line.campaign_id, line.sku_id, line.quantity, session_key])
-    session.get(OrderLock, request.order_id).flash_lines = taken  # what a release gives back
+    for quota in quotas.values():
+        quota.take(request.member_id)
+    session.get(OrderLock, request.order_id).flash_lines = [  # what a release gives back
+        [q.line.campaign_id, q.line.sku_id, q.line.quantity, q.session_key] for q in quotas.values()]
     runtime.emit(session, "coupon.locked", events.OrderPromotionsLocked(
         order_id=request.order_id, member_id=request.member_id, coupon_ids=list(request.coupon_ids),
         expires_at=rfc3339(request.expires_at)))
@@ -109,8 +116,57 @@ def _replay(session: Session, request: LockRequest, fingerprint: str) -> OrderLo
     return done
 
 
-def _take(session: Session, member_id: str, line: FlashLine, at: str, now: datetime) -> str:
-    """Takes the line's units; returns the quota session they were taken from."""
+@dataclass
+class _Quota:
+    """One flash line's quota: its running campaign and the session its units count in."""
+    session: Session
+    campaign: Campaign
+    line: FlashLine
+    at: str
+    session_key: str
+
+    @property
+    def key(self) -> dict:
+        return {"campaign_id": self.campaign.id, "sku_id": self.line.sku_id,
+                "session_key": self.session_key}
+
+    def left(self) -> int:
+        """Units left as last committed (a weekly session nobody bought from yet: all of them)."""
+        left = self.session.scalar(select(CampaignQuota.total - CampaignQuota.taken)
+                                   .filter_by(**self.key))
+        if left is None and self.session_key:
+            return campaigns.quota_total(self.campaign, self.line.sku_id) or 0
+        return left or 0
+
+    def gone(self) -> None:
+        c, line = self.campaign, self.line
+        raise ResourceExhausted(
+            f"{self.at}: the quota of SKU {line.sku_id} in campaign {c.id} ({c.name}) is gone",
+            [FieldViolation(f"{self.at}.quantity", "quota_exhausted",
+                            f"not {line.quantity} unit(s) of {line.sku_id} left in campaign {c.id}")])
+
+    def take(self, member_id: str) -> None:
+        """The member's units (within the per-member limit), then the quota's (within its total)."""
+        c, line = self.campaign, self.line
+        if self.session_key:  # a weekly session's quota starts full at its first lock
+            self.session.execute(dialect_insert(self.session, CampaignQuota).values(
+                **self.key, total=campaigns.quota_total(c, line.sku_id), taken=0)
+                .on_conflict_do_nothing())
+        if c.kind == "flash_sale" and not counters.add_within(
+                self.session, MemberQuotaUsage,
+                {"campaign_id": c.id, "member_id": member_id, "session_key": self.session_key},
+                "used", line.quantity, c.per_member_limit):
+            raise ResourceExhausted(
+                f"{self.at}: member {member_id} may buy at most {c.per_member_limit} in campaign "
+                f"{c.id} ({c.name})",
+                [FieldViolation(f"{self.at}.quantity", "per_member_limit",
+                                f"at most {c.per_member_limit} per member in this campaign")])
+        if not counters.take_within(self.session, CampaignQuota, self.key, line.quantity,
+                                    taken="taken", total="total"):
+            self.gone()
+
+
+def _quota_of(session: Session, line: FlashLine, at: str, now: datetime) -> _Quota:
     campaign = session.get(Campaign, int(line.campaign_id))
     if campaign is None or campaign.kind not in ("flash_sale", "gift") or \
             line.sku_id not in campaigns.sku_ids_of(campaign):
@@ -119,37 +175,7 @@ def _take(session: Session, member_id: str, line: FlashLine, at: str, now: datet
     if campaign.status != "active" or not campaigns.window_of(campaign).contains(now):
         raise FailedPrecondition(f"{at}: campaign {campaign.id} ({campaign.name}) is not running now",
                                  [FieldViolation(at, "not_running", "quote again: the campaign is over")])
-    session_key = campaigns.session_key(campaign, now)
-    quota_key = {"campaign_id": campaign.id, "sku_id": line.sku_id, "session_key": session_key}
-    if session_key:  # a weekly session's quota starts full at its first lock
-        session.execute(dialect_insert(session, CampaignQuota).values(
-            **quota_key, total=campaigns.quota_total(campaign, line.sku_id), taken=0)
-            .on_conflict_do_nothing())
-    # A plain read first: once a flash sale is sold out, the many late buyers are refused without
-    # queueing for the quota row's lock. The conditional UPDATE below stays the real guard.
-    left = session.scalar(select(CampaignQuota.total - CampaignQuota.taken).filter_by(**quota_key))
-    if left is None or left < line.quantity:
-        _quota_gone(campaign, line, at)
-    if campaign.kind == "flash_sale" and not counters.add_within(
-            session, MemberQuotaUsage,
-            {"campaign_id": campaign.id, "member_id": member_id, "session_key": session_key}, "used",
-            line.quantity, campaign.per_member_limit):
-        raise ResourceExhausted(
-            f"{at}: member {member_id} may buy at most {campaign.per_member_limit} in campaign "
-            f"{campaign.id} ({campaign.name})",
-            [FieldViolation(f"{at}.quantity", "per_member_limit",
-                            f"at most {campaign.per_member_limit} per member in this campaign")])
-    if not counters.take_within(session, CampaignQuota, quota_key, line.quantity,
-                                taken="taken", total="total"):
-        _quota_gone(campaign, line, at)
-    return session_key
-
-
-def _quota_gone(campaign: Campaign, line: FlashLine, at: str) -> None:
-    raise ResourceExhausted(
-            f"{at}: the quota of SKU {line.sku_id} in campaign {campaign.id} ({campaign.name}) is gone",
-            [FieldViolation(f"{at}.quantity", "quota_exhausted",
-                            f"not {line.quantity} unit(s) of {line.sku_id} left in campaign {campaign.id}")])
+    return _Quota(session, campaign, line, at, campaigns.session_key(campaign, now))
 
 
 def release_for_order(session: Session, runtime: Runtime, order_id: str, now: datetime,
