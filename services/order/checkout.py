@@ -176,7 +176,14 @@ def priced_order(basket: Basket, quote: promotion_pb2.QuoteResponse,
         coupon_ids=tuple(quote.coupon_ids), explanation=tuple(quote.explanation),
         member_tier=profile.tier_code if profile else "",
         member_tier_rank=profile.tier_rank if profile else 0,
-        flash_sale=bool(quote.quota_claims))
+        flash_sale=is_flash_sale(quote))
+
+
+def is_flash_sale(quote: promotion_pb2.QuoteResponse) -> bool:
+    """A line bought at a flash-sale price takes quota; a gift's stock is a quota claim too, and
+    does not make the order a flash-sale one (with its shorter pay window)."""
+    gifts = {(g.campaign_id, g.sku_id) for g in quote.gifts}
+    return any((c.campaign_id, c.sku_id) not in gifts for c in quote.quota_claims)
 
 
 class Checkout:

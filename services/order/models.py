@@ -88,6 +88,7 @@ class Order(Base):
     shopper_note: Mapped[str] = mapped_column(String(200), default="")
     failure: Mapped[str] = mapped_column(Text, default="")               # why the saga failed
     payment_method: Mapped[str] = mapped_column(String(20), default="")
+    import_batch_id: Mapped[str | None] = mapped_column(String(36), index=True)  # an imported order's job
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     pay_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
@@ -187,3 +188,87 @@ class SkuStock(Base):
     sellable: Mapped[int] = mapped_column(BigInteger)
     level: Mapped[str] = mapped_column(String(10))  # in_stock | low | out
     as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the event's time: newest wins
+
+
+class ImportJob(Base):
+    """One uploaded file (or batch of rows) and what became of it (services/order/importing)."""
+    __tablename__ = "import_jobs"
+    __table_args__ = (UniqueConstraint("caller", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    partner: Mapped[str] = mapped_column(String(64), index=True)
+    caller: Mapped[str] = mapped_column(String(100))          # partner:<id> | staff:<id>
+    profile: Mapped[str] = mapped_column(String(64), default="")
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    format: Mapped[str] = mapped_column(String(10), default="")     # csv | xlsx
+    encoding: Mapped[str] = mapped_column(String(20), default="")
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    error_policy: Mapped[str] = mapped_column(String(20))          # reject_file | import_valid
+    deduct_stock: Mapped[bool] = mapped_column(Boolean, default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    request_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    # received -> validating -> importing -> done | rejected (reject_file with errors) | failed
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    problem_rule: Mapped[str] = mapped_column(String(40), default="")   # why the whole file failed
+    problem: Mapped[str] = mapped_column(Text, default="")
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_valid: Mapped[int] = mapped_column(Integer, default=0)
+    rows_error: Mapped[int] = mapped_column(Integer, default=0)      # rows with their own errors
+    rows_blocked: Mapped[int] = mapped_column(Integer, default=0)    # fine, but their order is not
+    rows_imported: Mapped[int] = mapped_column(Integer, default=0)
+    rows_skipped: Mapped[int] = mapped_column(Integer, default=0)    # order imported before
+    orders_total: Mapped[int] = mapped_column(Integer, default=0)
+    orders_imported: Mapped[int] = mapped_column(Integer, default=0)
+    orders_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    orders_invalid: Mapped[int] = mapped_column(Integer, default=0)
+    unknown_columns: Mapped[list] = mapped_column(JSON, default=list)
+    headers: Mapped[list] = mapped_column(JSON, default=list)           # the file's header row
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # Moved on by the process running the job; a job whose heartbeat stopped is failed when read.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ImportRow(Base):
+    """A row's outcome. Rows not imported keep their cells and errors (sealed: they hold names,
+    phones, addresses), so the report can show them beside their errors for correction."""
+    __tablename__ = "import_rows"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("import_jobs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    row_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))  # imported | skipped | valid | error | blocked
+    external_id: Mapped[str] = mapped_column(String(64), default="")
+    order_no: Mapped[str] = mapped_column(String(20), default="")
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    sealed: Mapped[str] = mapped_column(Text, default="")  # {"cells": [...], "errors": [...]}
+
+
+class ImportedOrder(Base):
+    """An external order id a partner imported: claimed before its order is written, so the same
+    order is never imported twice, by a re-upload or by two jobs at once."""
+    __tablename__ = "imported_orders"
+
+    partner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(36))
+    order_no: Mapped[str] = mapped_column(String(20))
+    job_id: Mapped[str] = mapped_column(String(36), index=True)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ImportProfile(Base):
+    """A partner's column mapping: their headers and product codes to ours, their status words,
+    and whether their imported orders take stock."""
+    __tablename__ = "import_profiles"
+
+    partner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    column_map: Mapped[dict] = mapped_column(JSON, default=dict)   # their header -> our column
+    sku_map: Mapped[dict] = mapped_column(JSON, default=dict)      # their code -> our code / id
+    status_map: Mapped[dict] = mapped_column(JSON, default=dict)   # their word -> paid|shipped|completed
+    deduct_stock: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

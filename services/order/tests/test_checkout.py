@@ -180,3 +180,15 @@ def test_the_preview_prices_without_taking_anything(shop):
     assert preview.list_total_fen == 39800 and preview.discount_fen == 3000
     assert any("30" in line for line in preview.explanation)
     assert sum(held(shop).values()) == 0 and coupon_status(shop) == "available"
+
+
+def test_a_gift_takes_stock_but_does_not_make_a_flash_sale():
+    from mall.promotion.v1 import promotion_pb2 as pb
+
+    from services.order.checkout import is_flash_sale
+    gift = pb.QuotaClaim(campaign_id="c-gift", sku_id="sku-bag", quantity=1)
+    flash = pb.QuotaClaim(campaign_id="c-flash", sku_id="sku-75b-black", quantity=1)
+    gift_line = pb.GiftLine(campaign_id="c-gift", sku_id="sku-bag", quantity=1)
+    assert not is_flash_sale(pb.QuoteResponse(quota_claims=[gift], gifts=[gift_line]))
+    assert is_flash_sale(pb.QuoteResponse(quota_claims=[gift, flash], gifts=[gift_line]))
+    assert not is_flash_sale(pb.QuoteResponse())
