@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from servicekit.errors import NotFound, Violations
-from servicekit.times import SHANGHAI
+from servicekit.times import SHANGHAI, parse_rfc3339
 
 from . import messages
 from .models import Notification
@@ -15,18 +15,19 @@ from .models import Notification
 MAX_IDS_PER_CALL = 100
 
 
-def notify(session: Session, *, member_id: str, kind: str, order_id: str, title: str,
-           body: str) -> Notification | None:
-    """Writes the notice unless the member already has one of this kind for this order."""
+def notify(session: Session, *, member_id: str, kind: str, title: str, body: str,
+           order_id: str | None = None, coupon_id: str | None = None) -> Notification | None:
+    """Writes the notice unless the member already has one of this kind about this order (or
+    coupon)."""
+    subject = Notification.order_id == order_id if order_id else Notification.coupon_id == coupon_id
     if not member_id:
-        raise ValueError(f"{kind} for order {order_id} names no member: nobody to notify")
+        raise ValueError(f"{kind} for {order_id or coupon_id} names no member: nobody to notify")
     exists = session.scalar(select(Notification.id).where(
-        Notification.member_id == member_id, Notification.kind == kind,
-        Notification.order_id == order_id))
+        Notification.member_id == member_id, Notification.kind == kind, subject))
     if exists is not None:
         return None
-    notice = Notification(member_id=member_id, kind=kind, order_id=order_id, title=title,
-                          body=body, created_at=datetime.now(timezone.utc))
+    notice = Notification(member_id=member_id, kind=kind, order_id=order_id, coupon_id=coupon_id,
+                          title=title, body=body, created_at=datetime.now(timezone.utc))
     session.add(notice)
     session.flush()
     return notice
@@ -51,6 +52,15 @@ def on_order_status_changed(session: Session, changed) -> Notification | None:
         return None
     return notify(session, member_id=changed.member_id, kind=f"order_{changed.to_status}",
                   order_id=changed.order_id, title=text[0], body=text[1])
+
+
+def on_coupon_expiring(session: Session, expiring) -> Notification | None:
+    """From mall.events.v1.CouponExpiring (promotion, three days before the end)."""
+    until = parse_rfc3339(expiring.valid_until) if expiring.valid_until else datetime.now(timezone.utc)
+    title, body = messages.coupon_expiring(expiring.name, expiring.amount_fen, expiring.percent_off,
+                                           until.astimezone(SHANGHAI).strftime("%m月%d日 %H:%M"))
+    return notify(session, member_id=expiring.member_id, kind="coupon_expiring",
+                  coupon_id=expiring.coupon_id, title=title, body=body)
 
 
 def on_order_paid(session: Session, paid) -> Notification | None:

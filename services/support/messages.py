@@ -52,3 +52,11 @@ def status_changed(status: str, order_no: str, summary: str) -> tuple[str, str] 
         return None
     title, body = notice
     return title, body.format(order_no=order_no, summary=summary or "您的订单")
+
+
+def coupon_expiring(name: str, amount_fen: int, percent_off: int, until: str) -> tuple[str, str]:
+    """until: Shanghai time as the shopper reads it, e.g. "11月26日 23:59"."""
+    value = f"¥{yuan(amount_fen)}" if amount_fen else f"{(100 - percent_off) / 10:g} 折" \
+        if percent_off else ""
+    what = f"{name}（{value}）" if value else name
+    return ("优惠券即将过期", f"您的优惠券 {what} 将于 {until} 过期，记得在过期前使用哦。")

@@ -11,17 +11,19 @@ from servicekit.db import BigId, declarative_base
 Base = declarative_base()
 
 KINDS = ("order_created", "order_paid", "order_cancelled", "order_partly_shipped", "order_shipped",
-         "order_delivered", "order_completed", "order_refunded")
+         "order_delivered", "order_completed", "order_refunded", "coupon_expiring")
 
 
 class Notification(Base):
-    """One message in a member's inbox."""
+    """One message in a member's inbox, about an order or a coupon."""
     __tablename__ = "notifications"
     __table_args__ = (
         CheckConstraint(f"kind IN ({', '.join(repr(k) for k in KINDS)})", name="kind_known"),
         # One notice per order and kind, even if the producer announced the same fact twice
         # under two event ids (the inbox only catches the same event id).
         UniqueConstraint("member_id", "kind", "order_id"),
+        UniqueConstraint("member_id", "kind", "coupon_id",
+                         name="uq_notifications_member_id_kind_coupon_id"),
         Index("ix_notifications_member_id_id", "member_id", "id"),
         Index("ix_notifications_member_unread", "member_id", "read_at"),
     )
@@ -32,5 +34,6 @@ class Notification(Base):
     title: Mapped[str] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(String(1000))
     order_id: Mapped[str | None] = mapped_column(String(64))
+    coupon_id: Mapped[str | None] = mapped_column(String(64))  # what a coupon notice is about
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

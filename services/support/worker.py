@@ -1,8 +1,10 @@
 """Support's reactions: tell the member about their order, from its confirmation to its end, and
-announce each notice (notification.created) so it is also pushed to WeChat."""
+about coupons about to expire; announce each notice (notification.created) so it is also pushed
+to WeChat."""
 from __future__ import annotations
 
 from mall.events.v1 import order_events_pb2 as order_events
+from mall.events.v1 import promotion_events_pb2 as promotion_events
 from mall.events.v1 import support_events_pb2 as support_events
 
 from servicekit.times import rfc3339
@@ -39,3 +41,7 @@ class Worker(EventWorker):
     def order_status_changed(self, session, event):
         self.announce(session, inbox.on_order_status_changed(session, event.data),
                       event.data.order_no)
+
+    @on_event("promotion", "coupon.expiring", promotion_events.CouponExpiring)
+    def coupon_expiring(self, session, event):
+        self.announce(session, inbox.on_coupon_expiring(session, event.data), "")

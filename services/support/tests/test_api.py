@@ -75,3 +75,18 @@ def test_without_a_member_the_inbox_is_unauthenticated(stub):
     with pytest.raises(grpc.RpcError) as err:
         stub.ListNotifications(pb.ListNotificationsRequest())
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_every_kind_of_notice_is_listed_with_its_kind(runtime, grpc_stub_for):
+    from mall.events.v1 import order_events_pb2 as order_events
+    from mall.support.v1 import support_pb2 as pb
+    from mall.support.v1 import support_pb2_grpc
+
+    from services.support import inbox
+    with runtime.transaction() as session:
+        inbox.on_order_status_changed(session, order_events.OrderStatusChanged(
+            order_id="o-1", order_no="N-1", member_id="m-kinds", to_status="shipped"))
+    stub = grpc_stub_for("support", support_pb2_grpc.NotificationServiceStub)
+    [listed] = stub.ListNotifications(pb.ListNotificationsRequest(),
+                                      metadata=(("x-mall-user-id", "m-kinds"),)).notifications
+    assert (listed.kind, listed.kind_code, listed.order_id) == (pb.ORDER_SHIPPED, "order_shipped", "o-1")

@@ -135,3 +135,19 @@ def test_a_discreet_order_names_no_product_and_a_timeout_says_so(runtime):
             reason="timeout: not paid within the payment window"))
     assert "您的订单" in shipped.body
     assert "超时未支付" in cancelled.body
+
+
+def test_a_coupon_about_to_expire_is_one_notice_per_coupon(runtime):
+    from mall.events.v1 import promotion_events_pb2 as promotion_events
+
+    expiring = promotion_events.CouponExpiring(coupon_id="c-1", member_id="m-1", name="满199减30",
+                                               valid_until="2026-11-26T15:59:00Z", amount_fen=3000)
+    with runtime.transaction() as session:
+        notice = inbox.on_coupon_expiring(session, expiring)
+        assert inbox.on_coupon_expiring(session, expiring) is None
+        other = inbox.on_coupon_expiring(session, promotion_events.CouponExpiring(
+            coupon_id="c-2", member_id="m-1", name="内衣 9 折券", percent_off=10,
+            valid_until="2026-11-27T15:59:00Z"))
+    assert notice.title == "优惠券即将过期" and notice.coupon_id == "c-1"
+    assert "满199减30（¥30.00）" in notice.body and "11月26日 23:59" in notice.body
+    assert "9 折" in other.body
