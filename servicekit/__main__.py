@@ -1,6 +1,6 @@
 """One entry point for every process of every service:
 
-    python -m servicekit api <service>
+    python -m servicekit api <service> [--part <part>]   (a part: services.<service>.<part>_api)
     python -m servicekit worker <service>
     python -m servicekit migrate <service>|all [--revision "message"]
     python -m servicekit deadletters <service> list|replay [--handler <service>.<method>]
@@ -24,7 +24,10 @@ import json  # noqa: E402
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m servicekit")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("api").add_argument("service")
+    api = sub.add_parser("api")
+    api.add_argument("service")
+    api.add_argument("--part", default="", help="a separately deployed part of the service's api, "
+                                                "e.g. order --part import")
     sub.add_parser("worker").add_argument("service")
     migrate = sub.add_parser("migrate")
     migrate.add_argument("service")
@@ -37,7 +40,7 @@ def main(argv: list[str]) -> int:
 
     if args.command == "api":
         from servicekit import grpc_server, service
-        grpc_server.serve(service.check_name(args.service))
+        grpc_server.serve(service.check_name(args.service), part=args.part)
     elif args.command == "worker":
         from servicekit import service, worker
         worker.run(service.check_name(args.service))

@@ -23,6 +23,12 @@ SERVICES: dict[str, tuple[int, int, int]] = {
 # where SERVICES is): name -> ports, as above.
 EXTRA_SERVICES: dict[str, tuple[int, int, int]] = {}
 ORDER_IMPORT_PORT = 50059
+# Separately deployed parts of a service's api (`python -m servicekit api <service> --part <part>`,
+# module services.<service>.<part>_api, same database): (service, part) -> (grpc port, metrics
+# port); MALL_<SERVICE>_<PART>_GRPC_PORT and _API_METRICS_PORT override them.
+PARTS: dict[tuple[str, str], tuple[int, int]] = {
+    ("order", "import"): (ORDER_IMPORT_PORT, 9109),
+}
 GATEWAY_PORT = 8000
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

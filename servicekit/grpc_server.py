@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import text
 
 from . import context, logs, metrics, service, tracing
+from .config import PARTS, env, env_int
 from .errors import DomainError, to_rpc_status
 from .outbox import OutboxRelay
 
@@ -176,10 +177,27 @@ class RunningServer:
         self.stopped.set()
 
 
+def part_ports(name: str, part: str) -> tuple[int, int]:
+    """(grpc port, metrics port) of a separately deployed part of `name`'s api."""
+    if (name, part) not in PARTS:
+        known = ", ".join(f"{s} --part {p}" for s, p in PARTS) or "none"
+        raise SystemExit(f"{name} has no api part {part!r}; known: {known}")
+    grpc_port, metrics_port = PARTS[(name, part)]
+    if env("API_METRICS_PORT") == "0":  # metrics off for every api (tests, benchmarks)
+        metrics_port = 0
+    prefix = part.upper()
+    return (env_int(f"{prefix}_GRPC_PORT", grpc_port, name),
+            env_int(f"{prefix}_API_METRICS_PORT", metrics_port, name))
+
+
 def build_server(name: str, *, port: int | None = None, host: str = "0.0.0.0",
-                 with_relay: bool = True, max_workers: int | None = None) -> RunningServer:
-    """Builds and starts `name`'s server (port 0 = a free one); health starts NOT_SERVING."""
+                 with_relay: bool = True, max_workers: int | None = None,
+                 part: str = "") -> RunningServer:
+    """Builds and starts `name`'s server (port 0 = a free one); health starts NOT_SERVING. A
+    `part` serves services.<name>.<part>_api instead of .api, on the part's own port."""
     rt = service.runtime(name)
+    if part and port is None:
+        port = part_ports(name, part)[0]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers or rt.settings.grpc_workers,
                                    thread_name_prefix=f"{name}-rpc"),
@@ -187,7 +205,7 @@ def build_server(name: str, *, port: int | None = None, host: str = "0.0.0.0",
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 0)])
-    service_names = list(service.module(name, "api").register(server, rt))
+    service_names = list(service.module(name, f"{part}_api" if part else "api").register(server, rt))
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -223,13 +241,15 @@ def _become_ready(running: RunningServer, rt) -> None:
         delay = min(delay * 2, 2.0)
 
 
-def serve(name: str) -> None:
-    """Entry point of `python -m servicekit api <name>`: runs until SIGTERM/SIGINT, then drains."""
+def serve(name: str, part: str = "") -> None:
+    """Entry point of `python -m servicekit api <name> [--part <part>]`: runs until SIGTERM/SIGINT,
+    then drains."""
     rt = service.runtime(name)
-    logs.setup(f"{name}-api", rt.settings.log_level)
-    tracing.setup(f"{name}-api")
-    metrics.serve(rt.settings.api_metrics_port)
-    running = build_server(name)
+    process = f"{name}-{part}" if part else f"{name}-api"
+    logs.setup(process, rt.settings.log_level)
+    tracing.setup(process)
+    metrics.serve(part_ports(name, part)[1] if part else rt.settings.api_metrics_port)
+    running = build_server(name, part=part)
     stop_requested = threading.Event()
 
     def on_signal(signum, _frame):

@@ -1,0 +1,169 @@
+"""Reading an uploaded file as rows, streamed from disk so a 100,000-row file is never in memory.
+
+- The format is decided by the bytes, not the name: a ZIP is `.xlsx` (openpyxl's read-only mode
+  streams the sheet), an OLE2 file is an old `.xls` (refused: save as .xlsx or CSV), anything
+  with NUL bytes is not a spreadsheet at all; the rest is CSV (delimiter sniffed: , ; tab).
+- CSV encodings: a BOM decides (UTF-8 or UTF-16); otherwise strict UTF-8 is tried over the whole
+  file, then GB18030 (a superset of GBK, what Chinese Excel saves); neither: a clear error.
+- The header row is the first of the first ten rows that matches the template or the partner's
+  mapping (a title row above it is skipped); rows are numbered as a spreadsheet shows them.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from .columns import HeaderMatch, match_headers
+
+HEADER_SEARCH_ROWS = 10
+_CHUNK = 1 << 20
+
+
+class FileProblem(Exception):
+    """The file as a whole cannot be imported: nothing is; `rule` names why."""
+
+    def __init__(self, rule: str, message: str):
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+
+
+@dataclass
+class OpenedFile:
+    format: str          # csv | xlsx
+    encoding: str        # csv only: utf-8-sig | utf-8 | gb18030 | utf-16
+    header: HeaderMatch
+    header_row: int      # 1-based
+    path: Path
+    column_map: dict
+
+    def rows(self) -> Iterator[tuple[int, list]]:
+        """(row number, cells) after the header; empty rows skipped. Re-readable."""
+        source = _xlsx_rows(self.path) if self.format == "xlsx" else _csv_rows(self.path,
+                                                                                self.encoding)
+        for number, cells in source:
+            if number <= self.header_row:
+                continue
+            if any(c is not None and str(c).strip() for c in cells):
+                yield number, cells
+
+
+def sniff_format(path: Path, filename: str = "", hint: str = "") -> str:
+    with open(path, "rb") as f:
+        head = f.read(8192)
+    if not head:
+        raise FileProblem("empty", "文件是空的 the file is empty")
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise FileProblem("format", "这是旧版 .xls 文件, 请在 Excel 中另存为 .xlsx 或 CSV(UTF-8) "
+                                    "(an old .xls workbook: save it as .xlsx or CSV)")
+    if not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and b"\x00" in head:
+        raise FileProblem("format", f"{filename or '文件'} 不是 CSV 或 Excel(.xlsx) 文件 "
+                                    "(not a CSV or Excel .xlsx file)")
+    return "csv"
+
+
+def detect_encoding(path: Path) -> str:
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if _decodes(path, "utf-8") is None:
+        return "utf-8"
+    failure = _decodes(path, "gb18030")
+    if failure is None:
+        return "gb18030"
+    raise FileProblem("encoding", f"无法识别文件编码: 既不是 UTF-8 也不是 GBK/GB18030(第 {failure} "
+                                  "字节附近). 请另存为 CSV UTF-8 (the file is neither UTF-8 nor "
+                                  "GBK/GB18030; save it as CSV UTF-8)")
+
+
+def _decodes(path: Path, encoding: str) -> int | None:
+    """None when the whole file decodes strictly; else the offset of the first bad byte."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as err:
+                return offset + err.start
+            offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return offset
+    return None
+
+
+def _csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list]]:
+    with open(path, encoding=encoding, newline="") as f:
+        sample = f.read(8192)
+        f.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.reader(f, dialect)
+        try:
+            for number, cells in enumerate(reader, start=1):
+                yield number, cells
+        except csv.Error as err:
+            raise FileProblem("csv", f"CSV 格式错误, 第 {reader.line_num} 行: {err} "
+                                     f"(malformed CSV at line {reader.line_num})") from err
+
+
+def _xlsx_rows(path: Path) -> Iterator[tuple[int, list]]:
+    handle = open(path, "rb")  # a file object: openpyxl would judge a path by its extension
+    try:
+        book = load_workbook(handle, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as err:
+        handle.close()
+        raise FileProblem("format", "无法读取 Excel 文件, 请确认是 .xlsx 格式 (not a readable "
+                                    f".xlsx workbook: {type(err).__name__})") from err
+    try:
+        sheet = book.worksheets[0]
+        for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, list(cells)
+    finally:
+        book.close()
+        handle.close()
+
+
+def open_file(path: Path, *, filename: str = "", hint: str = "",
+              column_map: dict | None = None) -> OpenedFile:
+    """Decides format, encoding and header row, or raises FileProblem."""
+    fmt = sniff_format(path, filename, hint)
+    encoding = detect_encoding(path) if fmt == "csv" else ""
+    source = _xlsx_rows(path) if fmt == "xlsx" else _csv_rows(path, encoding)
+    first: tuple[int, HeaderMatch] | None = None
+    try:
+        for number, cells in source:
+            if number > HEADER_SEARCH_ROWS:
+                break
+            if not any(c is not None and str(c).strip() for c in cells):
+                continue
+            match = match_headers([str(c) if c is not None else "" for c in cells], column_map)
+            if match.ok:
+                return OpenedFile(fmt, encoding, match, number, path, dict(column_map or {}))
+            if first is None or len(match.fields) > len(first[1].fields):
+                first = (number, match)
+    finally:
+        close = getattr(source, "close", None)
+        if close:
+            close()
+    if first is None:
+        raise FileProblem("empty", "文件中没有数据行 the file has no rows")
+    raise FileProblem("header", f"第 {first[0]} 行表头无法匹配模板或映射方案 (row {first[0]}: the "
+                                f"header matches neither the template nor a mapping): "
+                                f"{first[1].problem()}")

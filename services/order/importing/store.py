@@ -1,0 +1,156 @@
+"""Writing imported orders in bulk: one transaction per batch of orders, Core INSERTs with many
+rows each (no ORM object per row), the external ids claimed first so an order is never imported
+twice, even by two jobs at once.
+
+An imported order is written directly in its partner status (paid, shipped or completed) with
+the path to it in its status history (actor `import:<partner>`); no payment intent, no
+order.status_changed (the shopper is not notified of a sale made elsewhere), one order.imported.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from mall.common.v1 import common_pb2
+from mall.events.v1 import order_events_pb2 as events
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from servicekit.db import dialect_insert
+from servicekit.events import make_envelope
+from servicekit.runtime import Runtime
+from servicekit.times import SHANGHAI, rfc3339
+
+from .. import privacy
+from ..models import ImportedOrder, Order, OrderLine, OrderLineCategory, OrderNumberDay, OrderStatusChange
+from .rows import ParsedRow
+
+# The path from nothing to each partner status, as the status history records it.
+PATHS = {"paid": ("paid",), "shipped": ("paid", "shipped"),
+         "completed": ("paid", "shipped", "delivered", "completed")}
+
+
+@dataclass
+class ReadyOrder:
+    """An order of the file with every line checked, ready to be written."""
+    external_id: str
+    rows: list[ParsedRow]
+    member_id: str = ""
+
+
+def reserve_order_nos(session: Session, now: datetime, count: int) -> list[str]:
+    """`count` order numbers of today at once (numbering.py's day sequence, one upsert)."""
+    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+    table = OrderNumberDay.__table__
+    statement = dialect_insert(session, table).values(day=day, last=count)
+    session.execute(statement.on_conflict_do_update(index_elements=[table.c.day],
+                                                    set_={"last": table.c.last + count}))
+    last = session.scalar(select(OrderNumberDay.last).where(OrderNumberDay.day == day))
+    return [f"{day}{n:06d}" for n in range(last - count + 1, last + 1)]
+
+
+def already_imported(session: Session, partner: str, external_ids: list[str]) -> dict[str, str]:
+    """external id -> order number, for those of `external_ids` this partner imported before."""
+    found: dict[str, str] = {}
+    for start in range(0, len(external_ids), 1000):
+        chunk = external_ids[start:start + 1000]
+        found.update(session.execute(
+            select(ImportedOrder.external_id, ImportedOrder.order_no)
+            .where(ImportedOrder.partner == partner, ImportedOrder.external_id.in_(chunk))).all())
+    return found
+
+
+def write_orders(session: Session, runtime: Runtime, ready: list[ReadyOrder], *, partner: str,
+                 job_id: str, deduct_stock: bool, now: datetime) -> dict[str, str]:
+    """Writes the orders whose external ids this call claims; returns external id -> order
+    number for them (an id another job claimed first is left out: the caller marks it skipped)."""
+    if not ready:
+        return {}
+    numbers = reserve_order_nos(session, now, len(ready))
+    ids = {r.external_id: (str(uuid.uuid4()), numbers[i]) for i, r in enumerate(ready)}
+    table = ImportedOrder.__table__
+    claimed = set(session.scalars(
+        dialect_insert(session, table).values([
+            {"partner": partner, "external_id": r.external_id, "order_id": ids[r.external_id][0],
+             "order_no": ids[r.external_id][1], "job_id": job_id, "imported_at": now}
+            for r in ready]).on_conflict_do_nothing().returning(table.c.external_id)))
+    channel, actor = f"import:{partner}", f"import:{partner}"
+    orders, lines, changes, categories, outbox = [], [], [], [], []
+    for item in ready:
+        if item.external_id not in claimed:
+            continue
+        order_id, order_no = ids[item.external_id]
+        head = item.rows[0].order
+        line_rows = []
+        for number, row in enumerate(item.rows, start=1):
+            sku = row.sku
+            line_rows.append({
+                "id": f"{order_id}-{number}", "order_id": order_id, "line_no": number,
+                "sku_id": sku.sku_id, "product_id": sku.product_id, "sku_code": sku.code,
+                "title": sku.title, "sku_label": sku.label, "attributes": sku.attributes,
+                "image_url": sku.image_url, "category_ids": list(sku.category_ids),
+                "quantity": row.quantity, "unit_price_fen": row.unit_price_fen,
+                "discounts": {"partner": row.discount_fen} if row.discount_fen else {},
+                "paid_fen": row.line_total_fen, "gift": False, "refunded_fen": 0})
+        lines.extend(line_rows)
+        list_total = sum(r.unit_price_fen * r.quantity for r in item.rows)
+        discount = sum(r.discount_fen for r in item.rows)
+        payable = head.order_total_fen if head.order_total_fen is not None else (
+            sum(r.line_total_fen for r in item.rows) + head.shipping_fee_fen)
+        path = PATHS[head.status]
+        address = common_pb2.Address(recipient=head.recipient, phone=head.phone,
+                                     province=head.province, city=head.city,
+                                     district=head.district, detail=head.detail)
+        orders.append({
+            "id": order_id, "order_no": order_no, "member_id": item.member_id,
+            "status": head.status, "channel": channel, "flash_sale": False,
+            "idempotency_key": None, "request_fingerprint": "", "list_total_fen": list_total,
+            "discount_fen": discount, "points_deduction_fen": 0,
+            "shipping_fee_fen": head.shipping_fee_fen, "payable_fen": payable,
+            "paid_fen": payable, "refunded_fen": 0, "points_used": 0, "coupon_ids": [],
+            "explanation": [f"imported from {partner}, their order {item.external_id}"],
+            "member_tier": "", "member_tier_rank": 0,
+            "address_sealed": privacy.seal_address(order_id, address), "province": head.province,
+            "discreet_packaging": False, "allocation": [], "shopper_note": head.note,
+            "failure": "", "payment_method": "", "created_at": head.order_time,
+            "updated_at": now, "pay_deadline": None, "paid_at": head.order_time,
+            "shipped_at": now if "shipped" in path else None,
+            "delivered_at": now if "delivered" in path else None,
+            "completed_at": now if "completed" in path else None, "closed_at": None,
+            "import_batch_id": job_id})
+        before = ""
+        for step, status in enumerate(path):
+            changes.append({"order_id": order_id, "from_status": before, "to_status": status,
+                            "actor": actor, "at": head.order_time if step == 0 else now,
+                            "reason": f"imported (batch {job_id}, their order {item.external_id})"
+                            if step == 0 else f"imported as {head.status}"})
+            before = status
+        categories.extend({"order_id": order_id, "category_id": c}
+                          for c in sorted({c for r in item.rows for c in r.sku.category_ids}))
+        event = events.OrderImported(
+            order_id=order_id, order_no=order_no, member_id=item.member_id, channel=channel,
+            partner=partner, batch_id=job_id, external_id=item.external_id, status=head.status,
+            payable_fen=payable, shipping_fee_fen=head.shipping_fee_fen,
+            ordered_at=rfc3339(head.order_time), deduct_stock=deduct_stock,
+            province=head.province,
+            lines=[events.OrderEventLine(
+                line_id=line["id"], sku_id=line["sku_id"], product_id=line["product_id"],
+                quantity=line["quantity"], unit_price_fen=line["unit_price_fen"],
+                paid_fen=line["paid_fen"], category_ids=line["category_ids"],
+                title=line["title"], sku_code=line["sku_code"], sku_label=line["sku_label"])
+                for line in line_rows])
+        envelope = make_envelope(runtime.name, "order.imported", event, occurred_at=now)
+        outbox.append({"event_id": envelope["id"], "event_type": "order.imported",
+                       "body": json.dumps(envelope, ensure_ascii=False, separators=(",", ":")),
+                       "headers": "{}", "created_at": now, "attempts": 0})
+    if orders:
+        session.execute(insert(Order), orders)
+        session.execute(insert(OrderLine), lines)
+        session.execute(insert(OrderStatusChange), changes)
+        if categories:
+            session.execute(insert(OrderLineCategory), categories)
+        session.execute(runtime.outbox_table.insert(), outbox)
+        session.info["outbox_dirty"] = True
+    return {external_id: ids[external_id][1] for external_id in claimed}
