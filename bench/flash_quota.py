@@ -8,7 +8,6 @@ Last line: flash buyers=1000 locked=100 over_limit=0 rate_per_s=N
 per second, locked or refused).
 """
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,11 +24,11 @@ import grpc  # noqa: E402
 from google.protobuf.timestamp_pb2 import Timestamp  # noqa: E402
 
 from servicekit.testing import (  # noqa: E402
+    ApiProcess,
     create_database,
     create_vhost,
     delete_vhost,
     drop_databases,
-    free_port,
 )
 
 BUYERS, UNITS, TAPS = int(os.environ.get("BENCH_BUYERS", "1000")), 100, 2
@@ -44,42 +43,21 @@ def main() -> None:
     if not create_vhost(VHOST):
         raise SystemExit("bench/flash_quota.py needs rabbitmqctl to make a throw-away vhost")
     os.environ["MALL_AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
-    os.environ["MALL_PROMOTION_GRPC_PORT"] = str(free_port())
     os.environ["MALL_PROMOTION_API_METRICS_PORT"] = "0"
     os.environ.setdefault("MALL_PROMOTION_DB_POOL_SIZE", "16")
     server = None
     try:
         from servicekit import migrate
         migrate.upgrade("promotion")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "servicekit", "api", "promotion"], cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        run(f"127.0.0.1:{os.environ['MALL_PROMOTION_GRPC_PORT']}")
+        server = ApiProcess("promotion", {"PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"}).start()
+        run(server.target)
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(30)
+            server.stop()
         from servicekit import service
         service.runtime("promotion").dispose()
         drop_databases([DATABASE])
         delete_vhost(VHOST)
-
-
-def wait_serving(target: str) -> None:
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    health = health_pb2_grpc.HealthStub(grpc.insecure_channel(target))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if health.Check(health_pb2.HealthCheckRequest(), timeout=2).status == \
-                    health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.RpcError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the promotion server at {target} did not become ready")
 
 
 def run(target: str) -> None:
@@ -90,7 +68,6 @@ def run(target: str) -> None:
     from servicekit import grpc_client, service
     from services.promotion.models import CampaignQuota, MemberQuotaUsage
 
-    wait_serving(target)
     stub = promotion_pb2_grpc.PromotionServiceStub(grpc_client.channel("promotion", target=target))
     now = datetime.now(timezone.utc)
     stamp = lambda moment: Timestamp(seconds=int(moment.timestamp()))  # noqa: E731

@@ -13,7 +13,6 @@ Last line: points attempts=1000 spent=500 overdrawn=0 rate_per_s=N p99_ms=N
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -45,13 +44,6 @@ def seed() -> list[str]:
             points.credit(session, member_id, points.ADJUST, BALANCE, reason="bench")
     rt.dispose()
     return ids
-
-
-def start_server(port: int, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "servicekit", "api", "member"], cwd=ROOT,
-                            env={**os.environ, "MALL_MEMBER_GRPC_PORT": str(port),
-                                 "MALL_LOG_LEVEL": "WARNING"},
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)
 
 
 def storm(target: str, members: list[str]) -> dict:
@@ -113,21 +105,16 @@ def read_back(members: list[str]) -> tuple[int, int]:
 
 
 def main() -> None:
-    from bench.reserve_contention import wait_serving
     from servicekit import testing
 
     testing.prepare_environment()
     os.environ["MALL_LOG_LEVEL"] = "WARNING"
-    proc = None
+    api = None
     try:
         testing.ensure_database("member")
         members = seed()
-        port = testing.free_port()
-        log = Path(os.environ["MALL_VAR_DIR"]).parent / "member-api.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        proc = start_server(port, log)
-        wait_serving(f"127.0.0.1:{port}", proc, log)
-        result = storm(f"127.0.0.1:{port}", members)
+        api = testing.ApiProcess("member").start()
+        result = storm(api.target, members)
         spent, overdrawn = read_back(members)
         if spent != result["outcomes"].get("spent", 0):
             raise SystemExit(f"{result['outcomes'].get('spent', 0)} replies said spent, the ledger "
@@ -136,9 +123,8 @@ def main() -> None:
         print(f"points attempts={ATTEMPTS} spent={spent} overdrawn={overdrawn} "
               f"rate_per_s={ATTEMPTS / result['seconds']:.0f} p99_ms={result['p99_ms']:.0f}")
     finally:
-        if proc and proc.poll() is None:
-            proc.terminate()
-            proc.wait(15)
+        if api:
+            api.stop()
         testing.teardown_environment()
 
 

@@ -13,7 +13,6 @@ Last line: reserve attempts=1000 reserved_units=100 oversold=0 rate_per_s=N p99_
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -46,31 +45,6 @@ def seed() -> None:
         for code, units in SPREAD.items():
             stock.receive_stock(rt, session, code, "sku-bench", units, caller=clerk)
     rt.dispose()
-
-
-def start_server(port: int, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "servicekit", "api", "logistics"], cwd=ROOT,
-                            env={**os.environ, "MALL_LOGISTICS_GRPC_PORT": str(port),
-                                 "MALL_LOG_LEVEL": "WARNING"},
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)
-
-
-def wait_serving(target: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(target) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == \
-                        health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.2)
-    raise RuntimeError(f"logistics did not become SERVING:\n{log.read_text()[-3000:]}")
 
 
 def storm(target: str) -> dict:
@@ -142,16 +116,12 @@ def main() -> None:
 
     testing.prepare_environment()
     os.environ["MALL_LOG_LEVEL"] = "WARNING"
-    proc = None
+    api = None
     try:
         testing.ensure_database("logistics")
         seed()
-        port = testing.free_port()
-        log = Path(os.environ["MALL_VAR_DIR"]).parent / "logistics-api.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        proc = start_server(port, log)
-        wait_serving(f"127.0.0.1:{port}", proc, log)
-        result = storm(f"127.0.0.1:{port}")
+        api = testing.ApiProcess("logistics").start()
+        result = storm(api.target)
         reserved, oversold = read_back()
         if reserved != result["held_units"]:
             raise SystemExit(f"the replies hold {result['held_units']} units, the database "
@@ -160,9 +130,8 @@ def main() -> None:
         print(f"reserve attempts={ATTEMPTS} reserved_units={reserved} oversold={oversold} "
               f"rate_per_s={ATTEMPTS / result['seconds']:.0f} p99_ms={result['p99_ms']:.0f}")
     finally:
-        if proc and proc.poll() is None:
-            proc.terminate()
-            proc.wait(15)
+        if api:
+            api.stop()
         testing.teardown_environment()
 
 

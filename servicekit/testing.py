@@ -351,6 +351,63 @@ class WorkerProcess:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
 
+class ApiProcess:
+    """`python -m servicekit api <name> [--part <part>]` as a real process on a free port, waited
+    for until its health service says SERVING (benchmarks, tests that need a process)."""
+
+    def __init__(self, name: str, extra_env: dict | None = None, part: str = "",
+                 port_setting: str = "GRPC_PORT"):
+        self.name, self.part = name, part
+        self.port = free_port()
+        self.target = f"127.0.0.1:{self.port}"
+        self.env = {**os.environ, f"MALL_{name.upper()}_{port_setting}": str(self.port),
+                    **(extra_env or {})}
+        self.proc: subprocess.Popen | None = None
+        folder = Path(_state.get("tmp") or tempfile.mkdtemp(prefix="mall-api-"))
+        self.log_path = folder / f"{name}{'-' + part if part else ''}-api-{uuid.uuid4().hex[:6]}.log"
+
+    def start(self, timeout: float = 60) -> "ApiProcess":
+        import grpc
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        command = [sys.executable, "-m", "servicekit", "api", self.name]
+        if self.part:
+            command += ["--part", self.part]
+        self.proc = subprocess.Popen(command, cwd=REPO_ROOT, env=self.env,
+                                     stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(self.target) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == \
+                            health_pb2.HealthCheckResponse.SERVING:
+                        return self
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{self.name} api did not become SERVING: {self.log()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def __enter__(self) -> "ApiProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 @pytest.fixture
 def worker_process(runtime_for):
     """worker_process("analytics") -> a started WorkerProcess (stopped after the test)."""
