@@ -8,6 +8,8 @@ from servicekit.errors import InvalidArgument
 # Huabei (花呗) installments with the shopper paying the fee: Alipay's published standard rates
 # over the whole plan, in basis points. Merchant-paid (免息) plans are a campaign matter, later.
 HUABEI_FEE_RATE_BP: dict[int, int] = {3: 230, 6: 450, 12: 750}
+HUABEI_PERIODS = tuple(sorted(HUABEI_FEE_RATE_BP))   # Alipay's hb_fq_num
+HUABEI_SELLER_PERCENTS = (0, 100)                    # hb_fq_seller_percent: who bears the fee
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from servicekit.runtime import Runtime
 
 from . import intents, states
 from .errors import UpstreamUnavailable
+from .methods import HUABEI_PERIODS, HUABEI_SELLER_PERCENTS
 from .models import METHODS, PaymentIntent
 from .order_port import Payable
 from .providers import PrepayRequest, ProviderError
-from .providers.alipay import HUABEI_PERIODS, HUABEI_SELLER_PERCENTS
 from .providers.registry import for_method
 
 log = logging.getLogger(__name__)

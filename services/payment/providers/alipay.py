@@ -30,8 +30,6 @@ from . import (
 
 TRADE_STATES = {"TRADE_SUCCESS": PAID, "TRADE_FINISHED": PAID, "WAIT_BUYER_PAY": OPEN,
                 "TRADE_CLOSED": CLOSED}
-HUABEI_PERIODS = (3, 6, 12)
-HUABEI_SELLER_PERCENTS = (0, 100)
 _YUAN = re.compile(r"^(0|[1-9]\d{0,11})(?:\.(\d{1,2}))?$")
 
 
