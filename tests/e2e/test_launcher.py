@@ -16,14 +16,25 @@ def make_suite(tmp_path, **commands: str) -> Suite:
     return Suite(commands, local_environment(), log_dir=tmp_path / "logs")
 
 
-def test_the_procfile_runs_both_processes_of_every_service_the_gateway_and_the_wechat_stand_in():
+STAND_INS = {
+    "wechat": "services.member.wechat_standin",
+    "carrier": "services.logistics.carrier_standin",
+    "wechatpay": "services.payment.standins.wechatpay",
+    "alipay": "services.payment.standins.alipay",
+    "card": "services.payment.standins.card",
+}
+
+
+def test_the_procfile_runs_both_processes_of_every_service_the_import_part_the_gateway_and_the_stand_ins():
     commands = procfile_commands()
     for service in SERVICES:
         assert commands[f"{service}-api"] == f"python -m servicekit api {service}"
         assert commands[f"{service}-worker"] == f"python -m servicekit worker {service}"
+    assert commands["order-import"] == "python -m servicekit api order --part import"
     assert commands["gateway"] == "python -m gateway"
-    assert commands["wechat"].startswith("python -m services.member.wechat_standin --port ")
-    assert len(commands) == 2 * len(SERVICES) + 2
+    for name, module in STAND_INS.items():
+        assert commands[name].startswith(f"python -m {module} --port "), name
+    assert len(commands) == 2 * len(SERVICES) + 1 + 1 + len(STAND_INS)
 
 
 def test_output_goes_to_one_log_per_process_and_stop_all_ends_everything(tmp_path):
