@@ -155,10 +155,12 @@ class WechatPay:
 
     def refund(self, *, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int,
                reason: str) -> ProviderRefund:
-        data = self._call("POST", "/v3/refund/domestic/refunds", {
-            "out_trade_no": out_trade_no, "out_refund_no": out_refund_no,
-            "reason": reason[:80] or None, "notify_url": self.credentials.notify_url,
-            "amount": {"refund": amount_fen, "total": total_fen, "currency": "CNY"}})
+        request = {"out_trade_no": out_trade_no, "out_refund_no": out_refund_no,
+                   "notify_url": self.credentials.notify_url,
+                   "amount": {"refund": amount_fen, "total": total_fen, "currency": "CNY"}}
+        if reason:
+            request["reason"] = reason[:80]  # shown to the shopper; optional, never null
+        data = self._call("POST", "/v3/refund/domestic/refunds", request)
         return self._refund(data, status_field="status")
 
     def query_refund(self, *, out_trade_no: str, out_refund_no: str, provider_refund_id: str) -> ProviderRefund:
