@@ -119,3 +119,23 @@ def test_staff_refund_per_line_and_never_more_than_paid(world):
     assert too_much.json()["errors"][0]["field"] == "amount_fen"
     listed = gateway.get("/v1/admin/orders/o-1/refunds", headers=OPERATOR).json()["refunds"]
     assert [r["refund_request_id"] for r in listed] == ["rr-1"]
+
+
+def test_a_card_payment_and_staff_asking_the_acquirer_now(world):
+    gateway, providers = world
+    response = gateway.post("/v1/orders/o-1/payments", headers=SHOPPER, json={"method": "card"})
+    assert response.status_code == 201, response.text
+    intent = response.json()["intent"]
+    assert response.json()["card_client_secret"].startswith(intent["out_trade_no"] + "_secret_")
+    providers.card.intents[intent["out_trade_no"]].update(status="succeeded", amount_received=25900)
+    assert gateway.post("/v1/admin/orders/o-1/payment/reconcile", headers=SHOPPER).status_code == 403
+    asked = gateway.post("/v1/admin/orders/o-1/payment/reconcile", headers=OPERATOR)
+    assert asked.status_code == 200 and asked.json()["status_code"] == "succeeded"
+    assert gateway.get("/v1/admin/orders/o-1/payment", headers=OPERATOR).json()["amount_fen"] == 25900
+
+
+def test_payment_methods_price_huabei(world):
+    gateway, _ = world
+    alipay = gateway.get("/v1/payment-methods", params={"amount_fen": 100000}).json()["methods"][1]
+    assert [(i["periods"], i["total_fen"]) for i in alipay["installments"]] == [(3, 102300), (6, 104500), (12, 107500)]
+    assert gateway.get("/v1/payment-methods", params={"amount_fen": -1}).status_code == 400
