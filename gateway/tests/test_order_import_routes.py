@@ -6,15 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import time
-from datetime import datetime, timezone
 
 import pytest
 
 from servicekit import grpc_server
 from servicekit.partner_signing import CONTENT_SHA256, signed_headers
 from servicekit.testing import wait_until
-from services.order.models import Order, ProductSku
-from services.order.tests.import_helpers import csv_bytes, line
+from services.order.models import Order
+from services.order.tests.import_helpers import csv_bytes, line, seed_skus
 
 from .helpers import bearer, token
 
@@ -27,14 +26,7 @@ BASE = "/partner/v1/order-imports"
 def gateway(gateway_with, runtime_for, monkeypatch, tmp_path):
     """The gateway with real member and order-import servers, two SKUs on sale."""
     runtime = runtime_for("order")
-    now = datetime.now(timezone.utc)
-    with runtime.transaction() as session:
-        for sku_id, code, price in (("sku-75b-black", "BRA-75B-BLK", 19900),
-                                    ("sku-brief-m", "BRF-M-NUDE", 9900)):
-            session.add(ProductSku(sku_id=sku_id, product_id="p-" + sku_id, title="无钢圈文胸",
-                                   attributes={"size": "75B"}, price_fen=price, published=True,
-                                   code=code, category_ids=["c-bra"], product_version=1,
-                                   updated_at=now))
+    seed_skus(runtime)
     monkeypatch.setenv("MALL_ORDER_IMPORT_SPOOL_DIR", str(tmp_path))
     server = grpc_server.build_server("order", port=0, host="127.0.0.1", with_relay=False,
                                       part="import")
