@@ -43,10 +43,6 @@ class SignedRequest:
     signature: str
 
 
-def _secret_context(key_id: str) -> str:
-    return f"partner_credentials/{key_id}/secret"
-
-
 def issue(session: Session, vault: Vault, staff_id: str, partner_id: str, partner_name: str,
           now: datetime) -> Issued:
     partner_id, partner_name = partner_id.strip(), partner_name.strip()
@@ -59,7 +55,7 @@ def issue(session: Session, vault: Vault, staff_id: str, partner_id: str, partne
     key_id = "pk_" + secrets.token_hex(10)
     secret = secrets.token_urlsafe(32)
     row = PartnerCredential(key_id=key_id, partner_id=partner_id, partner_name=partner_name,
-                            secret_sealed=vault.cipher.encrypt(secret, _secret_context(key_id)),
+                            secret_sealed=vault.seal_partner_secret(key_id, secret),
                             created_by=staff_id, created_at=now)
     session.add(row)
     session.flush()
@@ -108,7 +104,7 @@ def verify(session: Session, vault: Vault, req: SignedRequest, now: datetime) ->
         raise _refuse("the nonce must be 8 to 64 characters of A-Z a-z 0-9 '-' '_'")
     if not HEX64.match(req.body_sha256):
         raise _refuse("the body hash must be the body's SHA-256 in 64 lowercase hex digits")
-    secret = vault.cipher.decrypt(row.secret_sealed, _secret_context(row.key_id))
+    secret = vault.open_partner_secret(row.key_id, row.secret_sealed)
     expected = signature(secret, req.method, req.path, req.timestamp, req.nonce, req.body_sha256)
     if not hmac.compare_digest(expected.encode(), req.signature.strip().lower().encode()):
         raise _refuse("the signature does not match the canonical string "
