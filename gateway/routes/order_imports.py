@@ -90,7 +90,8 @@ def build_router(prefix: str, tag: str, identity: Callable, upload: Callable,
     router = APIRouter(prefix=prefix, tags=[tag])
     who = "the partner (required)" if staff else "ignored: always the signed partner"
 
-    @router.post("", status_code=202, summary="Upload a CSV or .xlsx file of orders (multipart: "
+    @router.post("", status_code=202, responses={413: {"description": "over the size limit"}},
+                 summary="Upload a CSV or .xlsx file of orders (multipart: "
                  "file, dry_run, error_policy, profile" + (", partner" if staff else "") + ")")
     async def create(request: Request, received: Upload = Depends(upload)) -> dict:
         return await send_upload(request, received, received.field("partner") if staff else "")

@@ -149,6 +149,21 @@ def test_a_file_over_the_limit_is_413_before_it_reaches_the_service(gateway, cre
     assert answer.status_code == 413 and "2000 bytes" in answer.json()["detail"]
 
 
+def test_a_chunked_upload_is_cut_off_with_413_once_it_passes_the_limit(gateway, credential,
+                                                                      monkeypatch):
+    """No Content-Length to refuse up front: the stream is counted as it arrives."""
+    monkeypatch.setenv("MALL_ORDER_IMPORT_MAX_BYTES", "2000")
+    def body():
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\n'
+        for _ in range(200):
+            yield b"x" * 1000
+
+    headers = signed_headers(*credential, "POST", BASE, b"")
+    answer = gateway.post(BASE, content=body(), headers={
+        **headers, "Content-Type": "multipart/form-data; boundary=b"})
+    assert answer.status_code == 413 and "2000 bytes" in answer.json()["detail"]
+
+
 def test_bad_form_fields_are_400(gateway, credential):
     answer = upload(gateway, credential, csv_bytes([line("A")]), error_policy="maybe")
     assert answer.status_code == 400 and answer.json()["errors"][0]["field"] == "error_policy"
