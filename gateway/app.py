@@ -41,6 +41,11 @@ TAGS = [
                                                "adjustments, transfers, shipments, packing lists."},
     {"name": "shipments", "description": "Shoppers: their shipments and tracking timelines."},
     {"name": "carrier-notify", "description": "Carriers' signed tracking pushes."},
+    {"name": "partner-order-imports", "description": "Partner ERPs (HMAC-signed requests): "
+                                                 "order files, import jobs, reports, profiles."},
+    {"name": "admin-order-imports", "description": "Staff (admin, operator): order imports for a "
+                                               "named partner."},
+    {"name": "admin-partners", "description": "Staff: partner credentials (issue, list, revoke)."},
     {"name": "operations", "description": "Liveness, readiness and metrics."},
 ]
 
@@ -108,6 +113,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         from .routes import admin_members, members
         app.include_router(members.router, responses=problems.COMMON_RESPONSES)
         app.include_router(admin_members.router, responses=problems.COMMON_RESPONSES)
+    if _has_module("mall.member.v1.partner_pb2"):
+        from .routes import admin_partners
+        app.include_router(admin_partners.router, responses=problems.COMMON_RESPONSES)
+    if _has_module("mall.order.v1.order_import_pb2") and _has_module("mall.member.v1.partner_pb2"):
+        from .routes import order_imports
+        app.include_router(order_imports.partner_router, responses=problems.COMMON_RESPONSES)
+        app.include_router(order_imports.staff_router, responses=problems.COMMON_RESPONSES)
     if _has_module("mall.catalog.v1.catalog_pb2"):
         from .routes import admin_catalog, catalog
         app.include_router(catalog.router, responses=problems.COMMON_RESPONSES)

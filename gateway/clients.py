@@ -7,6 +7,7 @@ import asyncio
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from servicekit.config import part_target
 from servicekit.grpc_client import aio_channel
 
 
@@ -17,19 +18,23 @@ class Clients:
     def __init__(self, rpc_timeout: float):
         self.rpc_timeout = rpc_timeout
         self._channels: dict[str, grpc.aio.Channel] = {}
-        self._stubs: dict[tuple[str, type], object] = {}
+        self._stubs: dict[tuple[str, str, type], object] = {}
 
-    def channel(self, service: str) -> grpc.aio.Channel:
-        ch = self._channels.get(service)
+    def channel(self, service: str, part: str = "") -> grpc.aio.Channel:
+        """`part`: a separately deployed part of the service's api (servicekit.config.PARTS)."""
+        name = f"{service}-{part}" if part else service
+        ch = self._channels.get(name)
         if ch is None:
-            ch = self._channels[service] = aio_channel(service, timeout_seconds=self.rpc_timeout)
+            ch = self._channels[name] = aio_channel(
+                service, target=part_target(service, part) if part else None,
+                timeout_seconds=self.rpc_timeout)
         return ch
 
-    def stub(self, service: str, stub_class: type):
-        key = (service, stub_class)
+    def stub(self, service: str, stub_class: type, part: str = ""):
+        key = (service, part, stub_class)
         stub = self._stubs.get(key)
         if stub is None:
-            stub = self._stubs[key] = stub_class(self.channel(service))
+            stub = self._stubs[key] = stub_class(self.channel(service, part))
         return stub
 
     async def call(self, method, request, *, timeout: float | None = None):

@@ -62,6 +62,12 @@ def grpc_target(service: str) -> str:
     return env("GRPC_TARGET", f"127.0.0.1:{SERVICES[service][0]}", service)
 
 
+def part_target(service: str, part: str) -> str:
+    """Where a client finds a separately deployed part of `service`'s api (PARTS), e.g.
+    MALL_ORDER_IMPORT_GRPC_TARGET for ("order", "import")."""
+    return env(f"{part.upper()}_GRPC_TARGET", f"127.0.0.1:{PARTS[(service, part)][0]}", service)
+
+
 @dataclass(frozen=True)
 class Settings:
     service: str

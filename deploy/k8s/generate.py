@@ -253,6 +253,8 @@ def config_map() -> dict:
     }
     for service, (port, _, _) in SERVICES.items():
         data[f"MALL_{service.upper()}_GRPC_TARGET"] = f"{service}-api:{port}"
+    for (service, part), (port, _) in PARTS.items():  # the gateway calls order's import part
+        data[f"MALL_{service.upper()}_{part.upper()}_GRPC_TARGET"] = f"{service}-{part}:{port}"
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIG_MAP},
             "data": data}
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from .. import auth
 from ..convert import to_json
+from ..streams import file_response
 
 router = APIRouter(prefix="/v1/admin/orders", tags=["admin-orders"],
                    dependencies=[Depends(auth.staff(auth.ADMIN, auth.OPERATOR, auth.AGENT))])
@@ -54,19 +55,10 @@ async def list_orders(request: Request, filters: order_pb2.OrderFilter = Depends
             response_class=StreamingResponse)
 async def export_orders(request: Request, filters: order_pb2.OrderFilter = Depends(order_filter),
                         format: str = Query("csv", description="csv | xlsx")):
-    # The first chunk arrives before the response starts, so a refused filter is still a 400.
     stream = _desk(request).ExportOrders(order_pb2.ExportOrdersRequest(filter=filters,
                                                                        format=format),
                                          timeout=600)
-    first = await stream.read()
-
-    async def body():
-        yield first.data
-        async for chunk in stream:
-            yield chunk.data
-
-    return StreamingResponse(body(), media_type=first.content_type, headers={
-        "Content-Disposition": f'attachment; filename="{first.filename}"'})
+    return await file_response(stream)
 
 
 @router.get("/{order_id}", summary="One order with its timeline, shipments and address")

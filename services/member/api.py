@@ -11,7 +11,7 @@ from servicekit.context import current
 from servicekit.errors import PermissionDenied
 from servicekit.runtime import Runtime
 
-from . import accounts, bootstrap, loyalty_api, profile_api, rules
+from . import accounts, bootstrap, loyalty_api, partner_api, profile_api, rules
 from .auth import Auth
 from .clock import rfc3339
 from .models import Staff
@@ -142,4 +142,5 @@ def register(server: grpc.Server, runtime: Runtime) -> list[str]:
     return [member_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
             member_pb2.DESCRIPTOR.services_by_name["StaffService"].full_name,
             profile_api.register(server, runtime, vault),
+            partner_api.register(server, runtime, vault),
             *loyalty_api.register(server, runtime)]

@@ -324,3 +324,30 @@ class WechatPush(Base):
     __table_args__ = (CheckConstraint(
         "status IN ('sending', 'sent', 'refused', 'skipped', 'failed')",
         name="wechat_push_status"),)
+
+
+# --- Partner ERPs' credentials ------------------------------------------------------------------
+
+class PartnerCredential(Base):
+    """A key a partner's ERP signs its requests with. The secret is kept sealed (pii.Cipher, key
+    id inside for rotation) because verifying needs it in clear; it is shown to staff only once."""
+    __tablename__ = "partner_credentials"
+
+    key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(64), index=True)
+    partner_name: Mapped[str] = mapped_column(String(128), default="")
+    secret_sealed: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PartnerNonce(Base):
+    """Nonces seen per key within the signature window: the primary key makes a replay (even two
+    at once) lose; the worker prunes rows older than the window, which cannot be replayed anyway."""
+    __tablename__ = "partner_nonces"
+
+    key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from servicekit.runtime import Runtime
 
-from .models import Address, MemberProfile
+from .models import Address, MemberProfile, PartnerCredential
 from .vault import Vault, default_vault
 
 BATCH = 500
@@ -21,15 +21,17 @@ PROFILE_FIELDS = ("name", "phone", "birthday")
 def reencrypt(runtime: Runtime, vault: Vault) -> int:
     """Re-seals what is under a retired key; returns how many rows changed."""
     changed = 0
-    for model, key in ((MemberProfile, MemberProfile.member_id), (Address, Address.id)):
+    tables = ((MemberProfile, MemberProfile.member_id, _reseal),
+              (Address, Address.id, _reseal_address),
+              (PartnerCredential, PartnerCredential.key_id, _reseal_partner_secret))
+    for model, key, reseal in tables:
         after = ""
         while True:
             with runtime.transaction() as session:
                 rows = list(session.scalars(select(model).where(key > after).order_by(key)
                                             .limit(BATCH).with_for_update()))
                 for row in rows:
-                    changed += _reseal(vault, row) if model is MemberProfile \
-                        else _reseal_address(vault, row)
+                    changed += reseal(vault, row)
             if len(rows) < BATCH:
                 break
             after = getattr(rows[-1], key.key)
@@ -52,6 +54,14 @@ def _reseal_address(vault: Vault, address: Address) -> int:
         return 0
     address.payload_enc = vault.seal_address(address.id,
                                              vault.open_address(address.id, address.payload_enc))
+    return 1
+
+
+def _reseal_partner_secret(vault: Vault, credential: PartnerCredential) -> int:
+    if vault.cipher.is_current(credential.secret_sealed):
+        return 0
+    credential.secret_sealed = vault.seal_partner_secret(
+        credential.key_id, vault.open_partner_secret(credential.key_id, credential.secret_sealed))
     return 1
 
 

@@ -27,6 +27,12 @@ class Vault:
     def open_address(self, address_id: str, stored: str) -> dict:
         return json.loads(self.cipher.decrypt(stored, f"addresses/{address_id}"))
 
+    def seal_partner_secret(self, key_id: str, secret: str) -> str:
+        return self.cipher.encrypt(secret, f"partner_credentials/{key_id}/secret")
+
+    def open_partner_secret(self, key_id: str, stored: str) -> str:
+        return self.cipher.decrypt(stored, f"partner_credentials/{key_id}/secret")
+
     def phone_hash(self, normalised_phone: str) -> str:
         return self.hasher.digest(normalised_phone)
 

@@ -9,12 +9,13 @@ from nameko.extensions import DependencyProvider
 from servicekit.config import env_float
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import birthday, habits, order_effects, sweeps, wechat_pushes
+from . import birthday, habits, order_effects, partners, sweeps, wechat_pushes
 from .clock import shanghai_today, utcnow
 from .vault import default_vault
 
 # Hourly by default: each job is idempotent, so running more often than needed only costs a query.
 SWEEP_SECONDS = env_float("SWEEP_SECONDS", 3600.0, "member")
+NONCE_PRUNE_SECONDS = env_float("NONCE_PRUNE_SECONDS", 300.0, "member")
 
 
 class _Pusher(DependencyProvider):
@@ -72,3 +73,9 @@ class Worker(EventWorker):
     @timer(SWEEP_SECONDS)
     def yearly_tier_review(self):
         sweeps.yearly_review(self.runtime, utcnow())
+
+    @timer(NONCE_PRUNE_SECONDS)
+    def prune_partner_nonces(self):
+        """Partner nonces past the signature window cannot be replayed: drop them."""
+        with self.runtime.transaction() as session:
+            partners.prune_nonces(session, utcnow())

@@ -60,3 +60,17 @@ def xlsx_bytes(rows: list[list], header=HEADER) -> bytes:
 
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+
+
+def seed_skus(runtime) -> None:
+    """The two SKUs of SKUS in order's local copy of the catalog, on sale."""
+    from services.order.models import ProductSku
+
+    now = datetime.now(timezone.utc)
+    with runtime.transaction() as session:
+        for sku_id, code, price in (("sku-75b-black", "BRA-75B-BLK", 19900),
+                                    ("sku-brief-m", "BRF-M-NUDE", 9900)):
+            session.add(ProductSku(sku_id=sku_id, product_id="p-" + sku_id, title="无钢圈文胸",
+                                   attributes={"size": "75B"}, price_fen=price, published=True,
+                                   code=code, category_ids=["c-bra"], product_version=1,
+                                   updated_at=now))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import datetime
 
 import grpc
 import pytest
@@ -19,8 +19,8 @@ from servicekit.testing import outbox_events, wait_until
 
 from .. import privacy
 from ..importing.columns import COLUMNS
-from ..models import ImportedOrder, ImportRow, Order, OrderLine, OrderStatusChange, ProductSku
-from .import_helpers import csv_bytes, line, xlsx_bytes
+from ..models import ImportedOrder, ImportRow, Order, OrderLine, OrderStatusChange
+from .import_helpers import csv_bytes, line, seed_skus, xlsx_bytes
 
 STAFF = [("x-mall-user-id", "staff-1"), ("x-mall-roles", "operator")]
 PARTNER = [("x-mall-user-id", "acme"), ("x-mall-roles", "partner")]
@@ -30,14 +30,7 @@ PARTNER = [("x-mall-user-id", "acme"), ("x-mall-roles", "partner")]
 def importer(runtime, monkeypatch, tmp_path):
     monkeypatch.setenv("MALL_ORDER_IMPORT_SPOOL_DIR", str(tmp_path))
     monkeypatch.setenv("MALL_MEMBER_GRPC_TARGET", "127.0.0.1:1")  # member is down here
-    now = datetime.now(timezone.utc)
-    with runtime.transaction() as session:
-        for sku_id, code, price in (("sku-75b-black", "BRA-75B-BLK", 19900),
-                                    ("sku-brief-m", "BRF-M-NUDE", 9900)):
-            session.add(ProductSku(sku_id=sku_id, product_id="p-" + sku_id, title="无钢圈文胸",
-                                   attributes={"size": "75B"}, price_fen=price, published=True,
-                                   code=code, category_ids=["c-bra"], product_version=1,
-                                   updated_at=now))
+    seed_skus(runtime)
     server = grpc_server.build_server("order", port=0, host="127.0.0.1", with_relay=False,
                                       part="import")
     stub = order_import_pb2_grpc.OrderImportStub(
