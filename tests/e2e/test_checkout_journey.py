@@ -5,13 +5,12 @@ timer cancels (the suite's pay window is seconds: MALL_ORDER_PAY_WINDOW_MINUTES 
 giving its stock back."""
 from __future__ import annotations
 
-import secrets
 import uuid
 
 import httpx
 import pytest
 
-from .shop import ok, published_product, unique_word
+from .shop import ok, stocked_product, unique_word
 
 pytestmark = pytest.mark.e2e
 
@@ -20,19 +19,8 @@ ADDRESS = {"recipient": "周女士", "phone": "13700000000", "province": "浙江
 
 
 def stocked_sku(mall, admin: httpx.Client, word: str, quantity: int) -> str:
-    """A published SKU with `quantity` units in a fresh warehouse."""
-    product = published_product(admin, f"蕾丝无痕文胸 {word}")
-    sku_id = product["skus"][0]["id"]
-    code = f"HZ-{secrets.token_hex(3).upper()}"
-    ok(admin.post("/v1/admin/logistics/warehouses", json={
-        "code": code, "name": "杭州仓", "province": "浙江省", "city": "杭州市",
-        "latitude": 30.27, "longitude": 120.16, "carriers": ["zto", "sf"]}), 201)
-    mall.wait_until(lambda: admin.get("/v1/admin/logistics/stock",
-                                      params={"sku_id": sku_id}).status_code == 200,
-                    what="logistics knowing the published SKU")
-    ok(admin.post("/v1/admin/logistics/stock/receipts", json={
-        "warehouse_code": code, "sku_id": sku_id, "quantity": quantity, "reason": "e2e"}), 201)
-    return sku_id
+    product, _ = stocked_product(mall, admin, f"蕾丝无痕文胸 {word}", quantity)
+    return product["skus"][0]["id"]
 
 
 def stock_row(admin: httpx.Client, sku_id: str) -> tuple[int, int]:
