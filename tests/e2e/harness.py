@@ -82,6 +82,10 @@ class RunningMall:
             "MALL_GATEWAY_READY_SERVICES": "catalog,member,analytics",
             "MALL_WECHAT_STANDIN_PORT": str(wechat_port),
             "MALL_WECHAT_API_BASE": f"http://127.0.0.1:{wechat_port}",
+            # payment's stand-ins on free ports: parallel sessions would share 8093-8095
+            **{f"MALL_{name}_STANDIN_PORT": str(free_port()) for name in ("WECHATPAY", "ALIPAY", "CARD")},
+            # an unpaid order cancels within seconds here, so the timeout journey stays short
+            "MALL_ORDER_PAY_WINDOW_MINUTES": os.environ.get("MALL_E2E_PAY_WINDOW_MINUTES", "0.15"),
         }
         for service, port in self.ports.items():
             key = service.upper()

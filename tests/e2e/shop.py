@@ -73,3 +73,21 @@ def event_count(admin: httpx.Client, event_type: str) -> int:
 
 def product_ids(reply: httpx.Response) -> list[str]:
     return [p["id"] for p in ok(reply)["products"]]
+
+
+def stocked_product(mall, admin: httpx.Client, title: str, quantity: int) -> tuple[dict, str]:
+    """A published product whose first SKU has `quantity` units in a fresh Hangzhou warehouse
+    (returned with the warehouse's code)."""
+    product = published_product(admin, title)
+    sku_id = product["skus"][0]["id"]
+    code = f"HZ-{secrets.token_hex(3).upper()}"
+    ok(admin.post("/v1/admin/logistics/warehouses", json={
+        "code": code, "name": "杭州仓", "province": "浙江省", "city": "杭州市",
+        "latitude": 30.27, "longitude": 120.16, "carriers": ["zto", "sf"]}), 201)
+    # logistics learns the SKU from catalog's product.published event
+    mall.wait_until(lambda: admin.get("/v1/admin/logistics/stock",
+                                      params={"sku_id": sku_id}).status_code == 200,
+                    what="logistics knowing the published SKU")
+    ok(admin.post("/v1/admin/logistics/stock/receipts", json={
+        "warehouse_code": code, "sku_id": sku_id, "quantity": quantity, "reason": "e2e"}), 201)
+    return product, code

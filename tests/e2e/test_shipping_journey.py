@@ -6,7 +6,6 @@ which walks it to the door and pushes each step, signed, to the gateway's webhoo
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 
 import pika
@@ -18,7 +17,7 @@ from mall.logistics.v1 import logistics_pb2, logistics_pb2_grpc
 from servicekit import grpc_client
 from servicekit.events import exchange_name, make_envelope
 
-from .shop import ok, published_product, unique_word
+from .shop import ok, stocked_product, unique_word
 
 pytestmark = pytest.mark.e2e
 
@@ -45,18 +44,8 @@ def publish_on_the_suites_broker(mall, event_type: str, message) -> None:
 def test_a_paid_discreet_order_is_delivered_and_the_shopper_sees_its_timeline(mall, admin_token):
     word = unique_word()
     with mall.client(admin_token) as admin, mall.client() as anonymous:
-        product = published_product(admin, f"蕾丝无痕文胸 {word}")
+        product, code = stocked_product(mall, admin, f"蕾丝无痕文胸 {word}", 3)
         sku_id = product["skus"][0]["id"]
-        code = f"HZ-{secrets.token_hex(3).upper()}"
-        ok(admin.post("/v1/admin/logistics/warehouses", json={
-            "code": code, "name": "杭州仓", "province": "浙江省", "city": "杭州市",
-            "latitude": 30.27, "longitude": 120.16, "carriers": ["zto", "sf"]}), 201)
-        # logistics learns the SKU from catalog's product.published event
-        mall.wait_until(lambda: admin.get("/v1/admin/logistics/stock",
-                                          params={"sku_id": sku_id}).status_code == 200,
-                        what="logistics knowing the published SKU")
-        ok(admin.post("/v1/admin/logistics/stock/receipts", json={
-            "warehouse_code": code, "sku_id": sku_id, "quantity": 3, "reason": "e2e"}), 201)
 
         login = ok(anonymous.post("/v1/auth/wechat-login", json={"code": f"{word}~1"}))
         member_id, token = login["member_id"], login["tokens"]["access_token"]

@@ -1,0 +1,82 @@
+"""Place and pay orders through the gateway on the real suite (PostgreSQL, RabbitMQ), then wait
+until every reaction has settled: order paid, stock committed, a shipment per order.
+
+    python bench/checkout.py [orders] [shoppers] [threads]
+
+Prints the figure; not a test. The machine is shared: figures are noisy."""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.e2e.harness import RunningMall  # noqa: E402
+from tests.e2e.shop import ok, unique_word  # noqa: E402
+from tests.e2e.test_checkout_journey import ADDRESS, stock_row, stocked_sku  # noqa: E402
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def main(orders: int = 200, shoppers: int = 4, threads: int = 16) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        mall = RunningMall(Path(tmp))
+        mall.start()
+        try:
+            run(mall, orders, shoppers, threads)
+        finally:
+            mall.stop()
+
+
+def run(mall: RunningMall, orders: int, shoppers: int, threads: int) -> None:
+    word = unique_word()
+    with mall.client(mall.admin_token()) as admin, mall.client() as anonymous:
+        sku_id = stocked_sku(mall, admin, word, orders)
+        tokens = [ok(anonymous.post("/v1/auth/wechat-login", json={"code": f"{word}~{i}"}))
+                  ["tokens"]["access_token"] for i in range(shoppers)]
+    standin = f"http://127.0.0.1:{mall.suite.env['MALL_WECHATPAY_STANDIN_PORT']}"
+    place_ms: list[float] = []
+
+    def one(i: int) -> str:
+        with mall.client(tokens[i % shoppers]) as shopper:
+            body = {"lines": [{"sku_id": sku_id, "quantity": 1}], "shipping_address": ADDRESS}
+            started = time.perf_counter()
+            order = ok(shopper.post("/v1/orders", json=body,
+                                    headers={"Idempotency-Key": uuid.uuid4().hex}), 201)
+            place_ms.append((time.perf_counter() - started) * 1000)
+            paying = ok(shopper.post(f"/v1/orders/{order['order_id']}/payments",
+                                     json={"method": "wechat_jsapi", "payer_openid": f"o-{i}"},
+                                     headers={"Idempotency-Key": uuid.uuid4().hex}), 201)
+            ok(httpx.post(f"{standin}/standin/pay",
+                          json={"out_trade_no": paying["intent"]["out_trade_no"]}, timeout=30))
+            return order["order_id"]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        order_ids = list(pool.map(one, range(orders)))
+    with mall.client(mall.admin_token()) as admin:
+        def settled() -> bool:
+            on_hand, reserved = stock_row(admin, sku_id)
+            return on_hand == 0 and reserved == 0
+        try:
+            mall.wait_until(settled, timeout=300, what="every order paid and its stock committed")
+        except Exception:  # noqa: BLE001 - report what settled
+            pass
+        on_hand, reserved = stock_row(admin, sku_id)
+    seconds = time.perf_counter() - started
+    done = orders - on_hand - reserved
+    print(f"checkout orders={len(order_ids)} rate_per_s={done / seconds:.0f} "
+          f"place_p99_ms={p99(place_ms):.0f} settled={done} lost_events={orders - done}")
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:]))
