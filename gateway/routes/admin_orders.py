@@ -33,12 +33,15 @@ def order_filter(status: list[str] = Query([], description="any of pending_payme
                  created_to: str = Query("", description="RFC 3339, exclusive"),
                  member_id: str = "", channel: str = "", product_id: str = "", sku_id: str = "",
                  category_id: str = "", order_no: str = "",
+                 import_batch_id: str = Query("", description="the import job's id: the orders "
+                                              "one import brought in"),
                  min_payable_fen: int = Query(0, ge=0), max_payable_fen: int = Query(0, ge=0),
                  ) -> order_pb2.OrderFilter:
     return order_pb2.OrderFilter(
         statuses=status, created_from=created_from, created_to=created_to, member_id=member_id,
         channel=channel, product_id=product_id, sku_id=sku_id, category_id=category_id,
-        order_no=order_no, min_payable_fen=min_payable_fen, max_payable_fen=max_payable_fen)
+        order_no=order_no, import_batch_id=import_batch_id, min_payable_fen=min_payable_fen,
+        max_payable_fen=max_payable_fen)
 
 
 @router.get("", summary="Orders by filter and sort, cursor-paged")

@@ -65,6 +65,13 @@ def test_the_order_desk_filters_exports_and_remarks(gateway_with, runtime_for):
     bad = gateway.get("/v1/admin/orders", params={"status": "lost"}, headers=OPERATOR)
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "filter.statuses"
     assert gateway.get("/v1/admin/orders", headers=ALICE).status_code == 403
+    from services.order.models import Order
+    with runtime_for("order").transaction() as session:  # as an import would record it
+        session.get(Order, ids[1]).import_batch_id = "batch-1"
+    by_batch = gateway.get("/v1/admin/orders", params={"import_batch_id": "batch-1"},
+                           headers=OPERATOR).json()
+    assert [o["order_id"] for o in by_batch["orders"]] == [ids[1]]
+    assert by_batch["orders"][0]["import_batch_id"] == "batch-1"
     exported = gateway.get("/v1/admin/orders/export", params={"format": "csv"}, headers=OPERATOR)
     assert exported.status_code == 200 and "orders.csv" in exported.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))

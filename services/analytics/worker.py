@@ -31,6 +31,11 @@ class Worker(EventWorker):
     def order_paid(self, session, event):
         record_fact(session, event)
 
+    @on_event("order", "order.imported", order.OrderImported)
+    def order_imported(self, session, event):
+        # a partner's order is a sale too; its channel (import:<partner>) and batch stay in the fact
+        record_fact(session, event)
+
     @on_event("logistics", "inventory.availability_changed", logistics.AvailabilityChanged)
     def availability_changed(self, session, event):
         record_fact(session, event)

@@ -9,7 +9,7 @@ from mall.events.v1 import order_events_pb2 as order_events
 from servicekit.config import env_float
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import fulfilment, reservations, shipments, tracking
+from . import fulfilment, imported, reservations, shipments, tracking
 from .shipments import PaidOrder
 from .skus import CatalogProduct, register_product
 
@@ -37,6 +37,10 @@ class Worker(EventWorker):
     @on_event("order", "order.paid", order_events.OrderPaid)
     def order_paid(self, session, event):
         fulfilment.order_paid(self.runtime, session, PaidOrder.from_event(event.data), event.id)
+
+    @on_event("order", "order.imported", order_events.OrderImported)
+    def order_imported(self, session, event):
+        imported.order_imported(self.runtime, session, event.data, event.id)
 
     @on_event("order", "order.cancelled", order_events.OrderCancelled)
     def order_cancelled(self, session, event):

@@ -1,4 +1,4 @@
-"""A member's shopping habits, folded from `order.paid` events.
+"""A member's shopping habits, folded from `order.paid` and (matched) `order.imported` events.
 
 The kit's inbox makes each event count once; the arithmetic here is order-independent (sums, a
 count and a max), so events arriving late or out of order give the same profile.
@@ -33,7 +33,7 @@ def parse_time(value: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        log.warning("order.paid with an unreadable paid_at %r; using the event time", value)
+        log.warning("order event with an unreadable time %r; using the event time", value)
         return None
     return _utc(moment)
 
@@ -41,21 +41,36 @@ def parse_time(value: str) -> datetime | None:
 def record_paid_order(session: Session, paid: order_events_pb2.OrderPaid,
                       occurred_at: datetime | None = None) -> ShoppingHabits | None:
     """Adds one paid order to its member's habits; None when the event names no member."""
-    if not paid.member_id:
+    return record_order(session, paid.member_id, paid.paid_fen, parse_time(paid.paid_at),
+                        paid.lines, occurred_at)
+
+
+def record_imported_order(session: Session, imported: order_events_pb2.OrderImported,
+                          occurred_at: datetime | None = None) -> ShoppingHabits | None:
+    """A partner's order matched to a member by phone counts like one paid in the mall; None
+    when no member has the customer's phone."""
+    return record_order(session, imported.member_id, imported.payable_fen,
+                        parse_time(imported.ordered_at), imported.lines, occurred_at)
+
+
+def record_order(session: Session, member_id: str, paid_fen: int, ordered_at: datetime | None,
+                 lines, occurred_at: datetime | None = None) -> ShoppingHabits | None:
+    """The one fold of an order into habits (count, spend, average, last order, categories)."""
+    if not member_id:
         return None
-    paid_at = parse_time(paid.paid_at) or occurred_at
-    habits = session.get(ShoppingHabits, paid.member_id, with_for_update=True)
+    paid_at = ordered_at or occurred_at
+    habits = session.get(ShoppingHabits, member_id, with_for_update=True)
     if habits is None:
-        habits = ShoppingHabits(member_id=paid.member_id, orders_count=0, total_paid_fen=0,
+        habits = ShoppingHabits(member_id=member_id, orders_count=0, total_paid_fen=0,
                                 average_order_fen=0, last_order_at=None)
         session.add(habits)
     habits.orders_count += 1
-    habits.total_paid_fen += paid.paid_fen
+    habits.total_paid_fen += paid_fen
     habits.average_order_fen = average_fen(habits.total_paid_fen, habits.orders_count)
     if paid_at is not None and (habits.last_order_at is None
                                 or _utc(habits.last_order_at) < paid_at):
         habits.last_order_at = paid_at
-    habits.category_units = add_category_units(habits.category_units or {}, paid.lines)
+    habits.category_units = add_category_units(habits.category_units or {}, lines)
     habits.updated_at = utcnow()
     return habits
 

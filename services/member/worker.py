@@ -40,6 +40,12 @@ class Worker(EventWorker):
         """A paid order updates its member's shopping habits (once per event: the kit's inbox)."""
         habits.record_paid_order(session, event.data, event.occurred_at)
 
+    @on_event("order", "order.imported", order_events_pb2.OrderImported)
+    def order_imported(self, session, event):
+        """A partner's order matched by phone enriches the member's habits (no points: the
+        customer paid the partner, not the mall)."""
+        habits.record_imported_order(session, event.data, event.occurred_at)
+
     @on_event("order", "order.paid", order_events_pb2.OrderPaid)
     def earn_points(self, session, event):
         """A paid order earns points (every ¥100 → 10 by default, times the tier's multiplier)."""

@@ -81,7 +81,7 @@ def filtered(f: order_pb2.OrderFilter) -> Select:
     if end:
         query = query.where(Order.created_at < end)
     for column, value in ((Order.member_id, f.member_id), (Order.channel, f.channel),
-                          (Order.order_no, f.order_no)):
+                          (Order.order_no, f.order_no), (Order.import_batch_id, f.import_batch_id)):
         if value:
             query = query.where(column == value)
     if f.min_payable_fen:

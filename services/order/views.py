@@ -41,7 +41,8 @@ def order_view(session: Session, order: Order, *, detail: bool) -> order_pb2.Ord
         pay_deadline=rfc3339(order.pay_deadline) if order.status == "pending_payment" else "",
         paid_at=rfc3339(order.paid_at), shipped_at=rfc3339(order.shipped_at),
         delivered_at=rfc3339(order.delivered_at), completed_at=rfc3339(order.completed_at),
-        closed_at=rfc3339(order.closed_at), flash_sale=order.flash_sale)
+        closed_at=rfc3339(order.closed_at), flash_sale=order.flash_sale,
+        import_batch_id=order.import_batch_id or "")
     if detail:
         view.shipping_address.CopyFrom(privacy.open_address(order.id, order.address_sealed))
         view.timeline.extend(order_pb2.StatusChange(

@@ -74,3 +74,18 @@ def test_a_failed_transaction_leaves_neither_fact_nor_count(runtime):
     with runtime.transaction() as session:  # the redelivery then records it
         assert record_fact(session, paid) is True
     assert facts(runtime) == 1
+
+
+def test_an_imported_order_is_a_fact_under_its_channel_once(runtime):
+    data = order_events_pb2.OrderImported(order_id="io-1", channel="import:tmall", batch_id="b-7",
+                                          payable_fen=12_300, status="completed")
+    imported = event("order", "order.imported", data,
+                     event_id="22222222-2222-2222-2222-222222222222",
+                     occurred_at=datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc))
+    with runtime.transaction() as session:
+        assert record_fact(session, imported) is True
+        assert record_fact(session, imported) is False
+    assert rollup(runtime) == {(date(2026, 11, 23), "order.imported"): 1}
+    with runtime.transaction() as session:
+        stored = session.scalar(select(Fact.data))
+    assert (stored["channel"], stored["batchId"]) == ("import:tmall", "b-7")

@@ -24,6 +24,8 @@ def test_each_subscribed_event_becomes_one_fact(runtime, worker_process, publish
         publish_event("catalog", "product.updated", catalog_events_pb2.ProductUpdated(product=product)),
         publish_event("catalog", "product.unpublished", catalog_events_pb2.ProductUnpublished(product=product)),
         publish_event("order", "order.paid", order_events_pb2.OrderPaid(order_id="o-1", paid_fen=100)),
+        publish_event("order", "order.imported", order_events_pb2.OrderImported(
+            order_id="io-1", channel="import:tmall", batch_id="b-1", payable_fen=100)),
         publish_event("logistics", "inventory.availability_changed",
                       logistics_events_pb2.AvailabilityChanged(skus=[
                           logistics_events_pb2.SkuAvailability(sku_id="s-1", sellable=3)])),
@@ -33,7 +35,8 @@ def test_each_subscribed_event_becomes_one_fact(runtime, worker_process, publish
     ]
     # the same event published again (a relay that crashed before marking it sent)
     publish_event("order", "order.paid", sent[3]["data"], event_id=sent[3]["id"])
-    wait_until(lambda: counted(runtime) == (6, 6), timeout=20, message="six facts")
+    publish_event("order", "order.imported", sent[4]["data"], event_id=sent[4]["id"])
+    wait_until(lambda: counted(runtime) == (7, 7), timeout=20, message="seven facts")
     with runtime.transaction() as session:
         stored = {f.event_id: f.event_type for f in session.scalars(select(Fact))}
     assert stored == {e["id"]: e["type"] for e in sent}

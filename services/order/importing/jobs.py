@@ -348,7 +348,7 @@ class _Writer:
         if not self.rows:
             return
         with self.runtime.transaction() as session:
-            session.execute(insert(ImportRow), self.rows)
+            session.execute(insert(ImportRow.__table__), self.rows)
             session.execute(update(ImportJob).where(ImportJob.id == self.job_id).values(
                 heartbeat_at=datetime.now(timezone.utc)))
         self.rows = []
@@ -379,7 +379,7 @@ class _Writer:
                     rows.append({"job_id": self.job_id, "row_no": parsed.row_no, "status": status,
                                  "external_id": ready.external_id, "order_no": order_no,
                                  "error_count": 0, "sealed": ""})
-            session.execute(insert(ImportRow), rows)
+            session.execute(insert(ImportRow.__table__), rows)
             self.orders_imported += len(written)
             session.execute(update(ImportJob).where(ImportJob.id == self.job_id).values(
                 heartbeat_at=now, orders_imported=self.orders_imported,

@@ -71,11 +71,13 @@ def write_orders(session: Session, runtime: Runtime, ready: list[ReadyOrder], *,
     numbers = reserve_order_nos(session, now, len(ready))
     ids = {r.external_id: (str(uuid.uuid4()), numbers[i]) for i, r in enumerate(ready)}
     table = ImportedOrder.__table__
+    # Parameters apart from the statement (not one VALUES clause compiled per batch): the
+    # statement is compiled once and cached, the rows still go in a few round trips.
     claimed = set(session.scalars(
-        dialect_insert(session, table).values([
-            {"partner": partner, "external_id": r.external_id, "order_id": ids[r.external_id][0],
-             "order_no": ids[r.external_id][1], "job_id": job_id, "imported_at": now}
-            for r in ready]).on_conflict_do_nothing().returning(table.c.external_id)))
+        dialect_insert(session, table).on_conflict_do_nothing().returning(table.c.external_id),
+        [{"partner": partner, "external_id": r.external_id, "order_id": ids[r.external_id][0],
+          "order_no": ids[r.external_id][1], "job_id": job_id, "imported_at": now}
+         for r in ready]))
     channel, actor = f"import:{partner}", f"import:{partner}"
     orders, lines, changes, categories, outbox = [], [], [], [], []
     for item in ready:
@@ -146,11 +148,13 @@ def write_orders(session: Session, runtime: Runtime, ready: list[ReadyOrder], *,
                        "body": json.dumps(envelope, ensure_ascii=False, separators=(",", ":")),
                        "headers": "{}", "created_at": now, "attempts": 0})
     if orders:
-        session.execute(insert(Order), orders)
-        session.execute(insert(OrderLine), lines)
-        session.execute(insert(OrderStatusChange), changes)
+        # Core table INSERTs, not the ORM's bulk path: the ORM fetches generated keys row by
+        # row (one round trip per order); these go as a few multi-row statements.
+        session.execute(insert(Order.__table__), orders)
+        session.execute(insert(OrderLine.__table__), lines)
+        session.execute(insert(OrderStatusChange.__table__), changes)
         if categories:
-            session.execute(insert(OrderLineCategory), categories)
+            session.execute(insert(OrderLineCategory.__table__), categories)
         session.execute(runtime.outbox_table.insert(), outbox)
         session.info["outbox_dirty"] = True
     return {external_id: ids[external_id][1] for external_id in claimed}

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from servicekit.errors import violations_from_trailers
 from services.order import orders, placement
+from services.order.models import Order
 
 from .orders_helpers import place, priced, succeeded
 
@@ -62,6 +63,22 @@ def test_filters(desk, shop):
     assert shop["old"] not in listed(desk, created_from=since)[0]
     assert listed(desk, created_to=since)[0] == [shop["old"]]
     assert listed(desk, channel="import:erp")[0] == []
+
+
+def test_imported_orders_by_channel_batch_date_and_category(runtime, desk, shop):
+    with runtime.transaction() as session:  # as the import would record them
+        for key, batch in (("big", "batch-1"), ("old", "batch-1"), ("c", "batch-2")):
+            order = session.get(Order, shop[key])
+            order.channel, order.import_batch_id = "import:erp", batch
+    assert set(listed(desk, channel="import:erp")[0]) == {shop["big"], shop["old"], shop["c"]}
+    assert set(listed(desk, import_batch_id="batch-1")[0]) == {shop["big"], shop["old"]}
+    assert listed(desk, import_batch_id="batch-1", category_id="c-gift")[0] == [shop["big"]]
+    since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    assert listed(desk, import_batch_id="batch-1", created_from=since)[0] == [shop["big"]]
+    assert listed(desk, import_batch_id="batch-9")[0] == []
+    assert listed(desk, channel="miniprogram", import_batch_id="batch-2")[0] == []
+    view = desk.GetOrder(order_pb2.GetOrderRequest(order_id=shop["big"]), metadata=OPERATOR)
+    assert (view.channel, view.import_batch_id) == ("import:erp", "batch-1")
 
 
 def test_sorts_and_pages_cover_everything_once(desk, shop):

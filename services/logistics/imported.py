@@ -1,0 +1,51 @@
+"""What an imported order (`order.imported`) does to stock: when the partner's profile says its
+stock is ours, the goods are taken out of the warehouse nearest the customer's province, through
+the same allocation and commit as a paid order whose hold lapsed.
+
+Once per order id (a reservation row is the record): a second event for the same order changes
+nothing. Stock never goes negative: when it is short nothing is taken, the shortfall is kept on
+the order's reservation and logged, for someone to restock or correct.
+"""
+from __future__ import annotations
+
+import logging
+
+from mall.events.v1 import order_events_pb2
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from servicekit.errors import InvalidArgument
+from servicekit.runtime import Runtime
+
+from . import reservations
+from .models import LedgerEntry, Reservation
+from .stock import Caller
+
+log = logging.getLogger(__name__)
+
+
+def order_imported(runtime: Runtime, session: Session, imported: order_events_pb2.OrderImported,
+                   event_id: str) -> Reservation | None:
+    """Deducts the imported order's stock; None when there is nothing to do (no deduction asked,
+    already done, or an order logistics cannot place)."""
+    if not imported.deduct_stock:
+        return None
+    if session.get(Reservation, imported.order_id) is not None:
+        log.info("imported order %s: stock already handled", imported.order_id)
+        return None
+    note = f"imported order {imported.order_no or imported.order_id}, batch {imported.batch_id}"
+    lines = [reservations.Line(line.sku_id, line.quantity) for line in imported.lines]
+    try:
+        reservation, short = reservations.reserve_again_and_commit(
+            runtime, session, imported.order_id, lines, imported.province,
+            Caller("logistics-worker", event_id))
+    except InvalidArgument as err:  # a bad event cannot become good by retrying: say so, move on
+        log.error("%s: stock not deducted: %s", note, err.message)
+        return None
+    reservation.reason = note[:200]
+    if short is not None:
+        log.warning("%s: stock short, nothing deducted: %s", note, reservation.shortfall)
+        return reservation
+    session.execute(update(LedgerEntry).where(LedgerEntry.order_id == imported.order_id)
+                    .values(reason=LedgerEntry.reason + f" ({note})"))
+    return reservation
