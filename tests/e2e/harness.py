@@ -95,7 +95,11 @@ class RunningMall:
             # The kit's test session sets these for its own processes; ours use the general ones.
             for specific in ("API_METRICS_PORT", "WORKER_METRICS_PORT"):
                 overrides[f"MALL_{key}_{specific}"] = ""
-        return local_environment(**overrides)
+        # Only our own MALL_ settings: earlier tests of this pytest session point payment at their
+        # in-process provider stand-ins (MALL_PAYMENT_WECHATPAY_API_BASE ...), which the suite's
+        # processes would otherwise inherit and talk to with the wrong keys.
+        base = {name: value for name, value in os.environ.items() if not name.startswith("MALL_")}
+        return local_environment(base, **overrides)
 
     def start(self) -> None:
         database_urls, self.resources.databases = create_databases(self.run_id, self.tmp)
