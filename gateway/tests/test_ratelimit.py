@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.ratelimit import TokenBucketLimiter
+from gateway.settings import GatewaySettings
 
 
 class FakeClock:
@@ -70,3 +71,23 @@ def test_forwarded_for_counts_only_when_trusted(settings, offline):
         # The client made up the left part; the proxy's entry (right-most) is the same caller.
         assert refresh("2.2.2.2, 203.0.113.7") == 429
         assert refresh("203.0.113.8") != 429
+
+
+def test_environment_raises_the_sign_in_limit(monkeypatch, tmp_path, offline):
+    """A load test or a busy launch raises the limit without a code change."""
+    monkeypatch.setenv("MALL_GATEWAY_LOGIN_BURST", "25")
+    monkeypatch.setenv("MALL_GATEWAY_LOGIN_PER_MINUTE", "1.5")  # slow refill: the test stays exact
+    settings = dataclasses.replace(GatewaySettings.load(), media_root=tmp_path / "media",
+                                   rpc_timeout=2.0)
+    assert (settings.login_burst, settings.login_per_minute) == (25, 1.5)
+    with TestClient(create_app(settings)) as client:
+        statuses = [client.post("/v1/auth/refresh", json={"refresh_token": "x"}).status_code
+                    for _ in range(26)]
+    assert 429 not in statuses[:25]  # the default burst (10) would have refused the 11th
+    assert statuses[25] == 429
+
+
+def test_an_unreadable_limit_stops_the_gateway_at_start(monkeypatch):
+    monkeypatch.setenv("MALL_GATEWAY_LOGIN_PER_MINUTE", "lots")
+    with pytest.raises(ValueError):
+        GatewaySettings.load()
