@@ -11,7 +11,6 @@ the stand-in accepted whose order never became paid). A measurement, not a test.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.e2e.harness import RunningMall, free_port  # noqa: E402
+from tests.e2e.harness import RunningMall  # noqa: E402
 from tests.e2e.shop import ok, unique_word  # noqa: E402
 from tests.e2e.test_checkout_journey import ADDRESS, stock_row, stocked_sku  # noqa: E402
 
@@ -36,12 +35,10 @@ UNPAID = ("pending_payment", "cancelled")  # a paid order may already be shipped
 def main(buyers: int = 2000, threads: int = 32) -> None:
     # Every buyer signs in from 127.0.0.1: raise the per-address sign-in limit for this run, and
     # keep unpaid orders alive while the queue of buyers drains.
-    os.environ.update({"MALL_GATEWAY_LOGIN_BURST": "1000000", "MALL_GATEWAY_LOGIN_PER_MINUTE": "1000000",
-                       "MALL_E2E_PAY_WINDOW_MINUTES": "30", "MALL_ORDER_FLASH_PAY_WINDOW_MINUTES": "30",
-                       # the harness leaves the carrier stand-in on 8091, which a parallel run may hold
-                       "MALL_CARRIER_STANDIN_PORT": str(free_port())})
+    settings = {"MALL_GATEWAY_LOGIN_BURST": "1000000", "MALL_GATEWAY_LOGIN_PER_MINUTE": "1000000",
+                "MALL_ORDER_PAY_WINDOW_MINUTES": "30", "MALL_ORDER_FLASH_PAY_WINDOW_MINUTES": "30"}
     with tempfile.TemporaryDirectory() as tmp:
-        mall = RunningMall(Path(tmp))
+        mall = RunningMall(Path(tmp), settings)
         mall.start()
         try:
             run(mall, buyers, threads)

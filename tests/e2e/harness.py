@@ -48,8 +48,10 @@ def e2e_vhost(run_id: str) -> str | None:
 
 
 class RunningMall:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, settings: dict[str, str] | None = None):
+        """`settings`: MALL_ variables for the suite's processes, over the harness's own."""
         self.tmp = tmp
+        self.settings = dict(settings or {})
         self.run_id = f"{os.getpid()}_{secrets.token_hex(3)}"
         self.admin_password = secrets.token_urlsafe(12)
         self.gateway_port = free_port()
@@ -82,10 +84,11 @@ class RunningMall:
             "MALL_GATEWAY_READY_SERVICES": "catalog,member,analytics",
             "MALL_WECHAT_STANDIN_PORT": str(wechat_port),
             "MALL_WECHAT_API_BASE": f"http://127.0.0.1:{wechat_port}",
-            # payment's stand-ins on free ports: parallel sessions would share 8093-8095
-            **{f"MALL_{name}_STANDIN_PORT": str(free_port()) for name in ("WECHATPAY", "ALIPAY", "CARD")},
+            # the carrier's and payment's stand-ins on free ports: parallel sessions would share 8091-8095
+            **{f"MALL_{name}_STANDIN_PORT": str(free_port())
+               for name in ("CARRIER", "WECHATPAY", "ALIPAY", "CARD")},
             # an unpaid order cancels within seconds here, so the timeout journey stays short
-            "MALL_ORDER_PAY_WINDOW_MINUTES": os.environ.get("MALL_E2E_PAY_WINDOW_MINUTES", "0.15"),
+            "MALL_ORDER_PAY_WINDOW_MINUTES": "0.15",
         }
         for service, port in self.ports.items():
             key = service.upper()
@@ -99,7 +102,7 @@ class RunningMall:
         # in-process provider stand-ins (MALL_PAYMENT_WECHATPAY_API_BASE ...), which the suite's
         # processes would otherwise inherit and talk to with the wrong keys.
         base = {name: value for name, value in os.environ.items() if not name.startswith("MALL_")}
-        return local_environment(base, **overrides)
+        return local_environment(base, **{**overrides, **self.settings})
 
     def start(self) -> None:
         database_urls, self.resources.databases = create_databases(self.run_id, self.tmp)
