@@ -41,7 +41,8 @@ def run(mall: RunningMall, orders: int, shoppers: int, threads: int) -> None:
     word = unique_word()
     with mall.client(mall.admin_token()) as admin, mall.client() as anonymous:
         sku_id = stocked_sku(mall, admin, word, orders)
-        tokens = [ok(anonymous.post("/v1/auth/wechat-login", json={"code": f"{word}~{i}"}))
+        # one shopper each: the WeChat stand-in names the shopper by the part before "~"
+        tokens = [ok(anonymous.post("/v1/auth/wechat-login", json={"code": f"{word}s{i}~1"}))
                   ["tokens"]["access_token"] for i in range(shoppers)]
     standin = f"http://127.0.0.1:{mall.suite.env['MALL_WECHATPAY_STANDIN_PORT']}"
     place_ms: list[float] = []
