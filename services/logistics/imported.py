@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 
 from mall.events.v1 import order_events_pb2
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
 from . import reservations
-from .models import LedgerEntry, Reservation
+from .models import Reservation
 from .stock import Caller
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ def order_imported(runtime: Runtime, session: Session, imported: order_events_pb
     try:
         reservation, short = reservations.reserve_again_and_commit(
             runtime, session, imported.order_id, lines, imported.province,
-            Caller("logistics-worker", event_id))
+            Caller("logistics-worker", event_id), why=note)
     except InvalidArgument as err:  # a bad event cannot become good by retrying: say so, move on
         log.error("%s: stock not deducted: %s", note, err.message)
         return None
@@ -46,6 +45,4 @@ def order_imported(runtime: Runtime, session: Session, imported: order_events_pb
     if short is not None:
         log.warning("%s: stock short, nothing deducted: %s", note, reservation.shortfall)
         return reservation
-    session.execute(update(LedgerEntry).where(LedgerEntry.order_id == imported.order_id)
-                    .values(reason=LedgerEntry.reason + f" ({note})"))
     return reservation

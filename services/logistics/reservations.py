@@ -219,7 +219,7 @@ def _ledger_row(caller: Caller, warehouse_id: int, sku_id: str, kind: str, order
 
 
 def _hold(session: Session, caller: Caller, order_id: str, plan: Plan,
-          shelves: _Shelves) -> list[tuple[str, str, int]]:
+          shelves: _Shelves, why: str = "") -> list[tuple[str, str, int]]:
     """Moves the plan's units into `reserved`, records the allocations and their ledger
     entries (plain statements: this runs under the SKU lock, so it is kept short)."""
     now = datetime.now(timezone.utc)
@@ -235,7 +235,7 @@ def _hold(session: Session, caller: Caller, order_id: str, plan: Plan,
                             "sku_id": sku_id, "quantity": quantity})
         entries.append(_ledger_row(caller, shelf.warehouse_id, sku_id, "reservation", order_id,
                                    0, shelf.on_hand, quantity, shelf.reserved,
-                                   f"held for order {order_id}"))
+                                   why or f"held for order {order_id}"))
     session.execute(insert(Allocation.__table__), allocations)
     session.execute(insert(LedgerEntry.__table__), entries)
     return list(plan.allocations)
@@ -338,7 +338,8 @@ def release(runtime: Runtime, session: Session, order_id: str, reason: str = "",
 
 
 def commit(runtime: Runtime, session: Session, order_id: str,
-           caller: Caller | None = None) -> Held:
+           caller: Caller | None = None, why: str = "") -> Held:
+    """`why`: the ledger's reason, "order <id> paid" unless told otherwise."""
     caller = caller or Caller.current()
     if not order_id:
         raise InvalidArgument.field("order_id", "required", "order_id is required")
@@ -357,14 +358,14 @@ def commit(runtime: Runtime, session: Session, order_id: str,
         stock.reserved -= a.quantity
         stock.updated_at = datetime.now(timezone.utc)
         _write_ledger(session, caller, stock, "commit", order_id, -a.quantity, -a.quantity,
-                      f"order {order_id} paid")
+                      why or f"order {order_id} paid")
     reservation.status, reservation.updated_at = "committed", datetime.now(timezone.utc)
     availability.announce(runtime, session, sku_ids)
     return Held.of(reservation)
 
 
 def reserve_again_and_commit(runtime: Runtime, session: Session, order_id: str,
-                             lines: list[Line], province: str, caller: Caller
+                             lines: list[Line], province: str, caller: Caller, why: str = ""
                              ) -> tuple[Reservation, Plan | None]:
     """For a paid order whose hold lapsed (or never reached us): holds and commits at once.
     Returns the reservation and, when stock is short, the failed plan (nothing is held then).
@@ -400,9 +401,9 @@ def reserve_again_and_commit(runtime: Runtime, session: Session, order_id: str,
     reservation.allocations.clear()
     reservation.status, reservation.shortfall = "held", []
     session.flush()
-    _hold(session, caller, order_id, plan, shelves)
+    _hold(session, caller, order_id, plan, shelves, why)
     session.expire_all()  # the hold was written by plain statements: read it back fresh
-    commit(runtime, session, order_id, caller)
+    commit(runtime, session, order_id, caller, why)
     return session.get(Reservation, order_id), None
 
 
