@@ -10,18 +10,14 @@ from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from servicekit.config import env_int
+from servicekit.config import order_import_max_bytes
 
 from .problems import Problem
 
-# The file limit is the order-import service's (MALL_ORDER_IMPORT_MAX_BYTES); the form's own
+# The file limit is order-import's (servicekit.config.order_import_max_bytes); the form's own
 # fields and boundaries get a small allowance on top.
 FORM_OVERHEAD = 64 * 1024
 CHUNK = 256 * 1024
-
-
-def max_file_bytes() -> int:
-    return env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024, "order")
 
 
 @dataclass
@@ -42,7 +38,7 @@ def _too_large(limit: int) -> Problem:
 
 
 async def read_upload(request: Request) -> Upload:
-    limit = max_file_bytes()
+    limit = order_import_max_bytes()
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise Problem(400, "invalid-argument", "send the file as multipart/form-data with a "
                       "`file` part (and optional dry_run, error_policy, profile fields)",

@@ -68,6 +68,12 @@ def part_target(service: str, part: str) -> str:
     return env(f"{part.upper()}_GRPC_TARGET", f"127.0.0.1:{PARTS[(service, part)][0]}", service)
 
 
+def order_import_max_bytes() -> int:
+    """The largest order file accepted (MALL_ORDER_IMPORT_MAX_BYTES): order's import part refuses
+    it, and the gateway refuses it early, before spooling it."""
+    return env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024, "order")
+
+
 @dataclass(frozen=True)
 class Settings:
     service: str

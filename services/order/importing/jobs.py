@@ -31,7 +31,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from servicekit import pii
-from servicekit.config import env, env_int
+from servicekit.config import env, env_int, order_import_max_bytes
 from servicekit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from servicekit.runtime import Runtime
 
@@ -49,10 +49,6 @@ FINISHED = ("done", "rejected", "failed")
 ORDER_BATCH = 500
 ROW_BATCH = 2000
 STALE_AFTER = timedelta(minutes=5)
-
-
-def max_bytes() -> int:
-    return env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024, "order")
 
 
 def spool_dir() -> Path:
@@ -84,7 +80,7 @@ class Profile:
 
 def spool(chunks: Iterable[bytes], limit: int | None = None) -> tuple[Path, int, str]:
     """Writes chunks to a temporary file; (path, size, sha-256). Over the limit: refused."""
-    limit = max_bytes() if limit is None else limit
+    limit = order_import_max_bytes() if limit is None else limit
     handle = tempfile.NamedTemporaryFile(dir=spool_dir(), prefix="order-import-", delete=False)
     digest, size = hashlib.sha256(), 0
     try:
