@@ -1,11 +1,13 @@
 """Place and pay orders through the gateway on the real suite (PostgreSQL, RabbitMQ), then wait
-until every reaction has settled: order paid, stock committed, a shipment per order.
+until the paid orders' stock is committed (logistics reacts to order.paid last in the chain
+that payment's notification starts; an order whose stock never commits counts as lost).
 
     python bench/checkout.py [orders] [shoppers] [threads]
 
 Prints the figure; not a test. The machine is shared: figures are noisy."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 import time
@@ -27,9 +29,13 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def main(orders: int = 200, shoppers: int = 4, threads: int = 16) -> None:
+# Every shopper signs in from 127.0.0.1: the per-address sign-in limit is raised for this run.
+SETTINGS = {"MALL_GATEWAY_LOGIN_BURST": "1000000", "MALL_GATEWAY_LOGIN_PER_MINUTE": "1000000"}
+
+
+def main(orders: int = 200, shoppers: int = 32, threads: int = 16) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        mall = RunningMall(Path(tmp))
+        mall = RunningMall(Path(tmp), SETTINGS)
         mall.start()
         try:
             run(mall, orders, shoppers, threads)
@@ -68,10 +74,8 @@ def run(mall: RunningMall, orders: int, shoppers: int, threads: int) -> None:
         def settled() -> bool:
             on_hand, reserved = stock_row(admin, sku_id)
             return on_hand == 0 and reserved == 0
-        try:
+        with contextlib.suppress(AssertionError):  # a timeout still reports what settled
             mall.wait_until(settled, timeout=300, what="every order paid and its stock committed")
-        except Exception:  # noqa: BLE001 - report what settled
-            pass
         on_hand, reserved = stock_row(admin, sku_id)
     seconds = time.perf_counter() - started
     done = orders - on_hand - reserved
