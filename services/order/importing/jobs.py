@@ -5,13 +5,15 @@
    is refused at once and nothing is recorded but the job's problem), and a job is recorded
    under the caller's idempotency key.
 2. `run` (a background thread of the import process), two passes over the file:
-   - check: every row is parsed and checked; rows are tallied by external order id (what an
-     order's lines must agree on, its total); ids already imported are looked up. Only a small
-     record per order and the errors are kept in memory, never the rows.
-   - write: the file is read again; each row's outcome is written (rows not imported keep their
-     cells and errors, sealed, for the report), and, unless it is a dry run or the file is
-     rejected (policy reject_file and any error), each complete, error-free order is written
-     in batches (store.py).
+   - check: every row is parsed and checked, once; rows are tallied by external order id (what
+     an order's lines must agree on, its total); ids already imported are looked up. Only a
+     small record per order (its fields and a `Line` per good row) and the errors are kept in
+     memory, never the cells.
+   - write: the file is read again, only for each row's external id and, for rows not imported,
+     its cells: each row's outcome is written (rows not imported keep their cells and errors,
+     sealed, for the report), and, unless it is a dry run or the file is rejected (policy
+     reject_file and any error), each error-free order is written from its tally when its last
+     row comes by, in batches (store.py).
 """
 from __future__ import annotations
 
@@ -27,10 +29,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from servicekit import pii
 from servicekit.config import env, env_int, order_import_max_bytes
 from servicekit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from servicekit.runtime import Runtime
@@ -41,13 +42,12 @@ from ..privacy import _cipher
 from . import store
 from .reading import FileProblem, open_file
 from .rows import RowChecker, RowError, Sku, Tally
+from .writer import Writer, open_row
 
 log = logging.getLogger(__name__)
 
 POLICIES = ("reject_file", "import_valid")
 FINISHED = ("done", "rejected", "failed")
-ORDER_BATCH = 500
-ROW_BATCH = 2000
 STALE_AFTER = timedelta(minutes=5)
 
 
@@ -207,21 +207,6 @@ def sku_index(session: Session) -> Callable[[str], Sku | None]:
     return index.get
 
 
-def seal_row(cipher: pii.Cipher, job_id: str, row_no: int, cells: list,
-             errors: list[RowError]) -> str:
-    payload = {"cells": ["" if c is None else str(c) for c in cells],
-               "errors": [[e.column, e.value, e.rule, e.message] for e in errors]}
-    return cipher.encrypt(json.dumps(payload, ensure_ascii=False),
-                          f"import_rows/{job_id}/{row_no}")
-
-
-def open_row(cipher: pii.Cipher, job_id: str, row_no: int, sealed: str) -> tuple[list, list[RowError]]:
-    if not sealed:
-        return [], []
-    payload = json.loads(cipher.decrypt(sealed, f"import_rows/{job_id}/{row_no}"))
-    return payload["cells"], [RowError(*e) for e in payload["errors"]]
-
-
 def run(runtime: Runtime, job_id: str, path: Path,
         find_members: Callable[[list[str]], dict[str, str]] | None = None,
         now: datetime | None = None) -> ImportJob:
@@ -267,28 +252,29 @@ def run(runtime: Runtime, job_id: str, path: Path,
             status="importing" if importing else "validating",
             heartbeat_at=datetime.now(timezone.utc), **counts))
 
-    # Pass 2: every row's outcome; complete, error-free orders written in batches.
-    writer = _Writer(runtime, job_id, partner, deduct_stock, find_members, cipher)
-    pending: dict[str, list] = {}
-    for row_no, cells in opened.rows():
-        parsed_errors = row_errors.get(row_no)
-        external_id = checker.parse_id(cells)
-        if parsed_errors:
-            writer.row(row_no, "error", external_id, cells, parsed_errors)
-        elif external_id in invalid or not external_id:
-            writer.row(row_no, "blocked", external_id, cells, [RowError(
-                opened.header.header_of("external_order_id"), external_id, "order_has_errors",
-                f"本行无误,但订单 {external_id} 的其他行有错误,整单未导入;请改正该订单的其他行后一并重新上传")])
-        elif external_id in earlier:
-            writer.row(row_no, "skipped", external_id, None, [], order_no=earlier[external_id])
-        elif not importing:
-            writer.row(row_no, "valid", external_id, None, [])
-        else:
-            lines = pending.setdefault(external_id, [])
-            lines.append(checker.parse(row_no, cells))
-            if len(lines) == len(tally.orders[external_id].rows):
-                writer.order(store.ReadyOrder(external_id, pending.pop(external_id)))
-    writer.flush()
+    # Pass 2: every row's outcome; error-free orders written in batches (writer.py).
+    writer = Writer(runtime, job_id, partner, deduct_stock, find_members, cipher)
+    try:
+        for row_no, cells in opened.rows():
+            parsed_errors = row_errors.get(row_no)
+            external_id = checker.parse_id(cells)
+            if parsed_errors:
+                writer.row(row_no, "error", external_id, cells, parsed_errors)
+            elif external_id in invalid or not external_id:
+                writer.row(row_no, "blocked", external_id, cells, [RowError(
+                    opened.header.header_of("external_order_id"), external_id, "order_has_errors",
+                    f"本行无误,但订单 {external_id} 的其他行有错误,整单未导入;请改正该订单的其他行后一并重新上传")])
+            elif external_id in earlier:
+                writer.row(row_no, "skipped", external_id, None, [], order_no=earlier[external_id])
+            elif not importing:
+                writer.row(row_no, "valid", external_id, None, [])
+            else:
+                order = tally.orders[external_id]
+                if row_no == order.rows[-1]:  # its last row: every line of the order is known
+                    writer.order(store.ReadyOrder(external_id, order.order, order.lines))
+        writer.flush()  # every batch written, or the failed one raises
+    finally:
+        writer.close()
     with runtime.transaction() as session:
         job = session.get(ImportJob, job_id)
         job.rows_error = sum(1 for _ in row_errors)
@@ -306,81 +292,6 @@ def run(runtime: Runtime, job_id: str, path: Path,
         session.flush()
         session.expunge(job)
     return job
-
-
-class _Writer:
-    """Buffers row outcomes and ready orders; writes them in batches."""
-
-    def __init__(self, runtime: Runtime, job_id: str, partner: str, deduct_stock: bool,
-                 find_members, cipher: pii.Cipher):
-        self.runtime, self.job_id, self.partner = runtime, job_id, partner
-        self.deduct_stock, self.find_members, self.cipher = deduct_stock, find_members, cipher
-        self.rows: list[dict] = []
-        self.orders: list[store.ReadyOrder] = []
-        self.counts = {"imported": 0, "skipped": 0, "valid": 0, "error": 0, "blocked": 0}
-        self.orders_imported = self.orders_raced = 0
-
-    def row(self, row_no: int, status: str, external_id: str, cells, errors: list[RowError],
-            order_no: str = "") -> None:
-        self.counts[status] += 1
-        self.rows.append({
-            "job_id": self.job_id, "row_no": row_no, "status": status,
-            "external_id": external_id[:64], "order_no": order_no, "error_count": len(errors),
-            "sealed": seal_row(self.cipher, self.job_id, row_no, cells, errors)
-            if cells is not None else ""})
-        if len(self.rows) >= ROW_BATCH:
-            self._write_rows()
-
-    def order(self, ready: store.ReadyOrder) -> None:
-        self.orders.append(ready)
-        if len(self.orders) >= ORDER_BATCH:
-            self._write_orders()
-
-    def flush(self) -> None:
-        self._write_orders()
-        self._write_rows()
-
-    def _write_rows(self) -> None:
-        if not self.rows:
-            return
-        with self.runtime.transaction() as session:
-            session.execute(insert(ImportRow.__table__), self.rows)
-            session.execute(update(ImportJob).where(ImportJob.id == self.job_id).values(
-                heartbeat_at=datetime.now(timezone.utc)))
-        self.rows = []
-
-    def _write_orders(self) -> None:
-        if not self.orders:
-            return
-        if self.find_members:
-            phones = sorted({o.rows[0].order.phone for o in self.orders})
-            members = self.find_members(phones)
-            for ready in self.orders:
-                ready.member_id = members.get(ready.rows[0].order.phone, "")
-        now = datetime.now(timezone.utc)
-        with self.runtime.transaction() as session:
-            written = store.write_orders(session, self.runtime, self.orders, partner=self.partner,
-                                         job_id=self.job_id, deduct_stock=self.deduct_stock,
-                                         now=now)
-            rows = []
-            for ready in self.orders:
-                order_no = written.get(ready.external_id)
-                status = "imported" if order_no else "skipped"
-                if not order_no:  # another job imported it between our check and our claim
-                    self.orders_raced += 1
-                    order_no = store.already_imported(session, self.partner,
-                                                      [ready.external_id]).get(ready.external_id, "")
-                for parsed in ready.rows:
-                    self.counts[status] += 1
-                    rows.append({"job_id": self.job_id, "row_no": parsed.row_no, "status": status,
-                                 "external_id": ready.external_id, "order_no": order_no,
-                                 "error_count": 0, "sealed": ""})
-            session.execute(insert(ImportRow.__table__), rows)
-            self.orders_imported += len(written)
-            session.execute(update(ImportJob).where(ImportJob.id == self.job_id).values(
-                heartbeat_at=now, orders_imported=self.orders_imported,
-                rows_imported=self.counts["imported"]))
-        self.orders = []
 
 
 def get_job(session: Session, job_id: str, partner: str | None = None,

@@ -75,6 +75,18 @@ class OrderFields:
     note: str
 
 
+@dataclass(frozen=True, slots=True)
+class Line:
+    """What an order line needs from its row once the row is checked (kept for every good row
+    between the two passes over a file, so it is small: no cells, no order fields)."""
+    row_no: int
+    sku: Sku
+    quantity: int
+    unit_price_fen: int
+    discount_fen: int
+    line_total_fen: int
+
+
 @dataclass
 class ParsedRow:
     row_no: int
@@ -319,6 +331,7 @@ class OrderTally:
     lines_fen: int = 0
     errors: dict[int, list[RowError]] = field(default_factory=dict)  # row -> order-level errors
     row_errors: bool = False      # a line of it has its own errors
+    lines: list[Line] = field(default_factory=list)  # its rows without errors of their own
 
 
 class Tally:
@@ -335,7 +348,7 @@ class Tally:
         if tally is None:
             tally = self.orders[row.external_id] = OrderTally(row.row_no, row.order, [], {})
         found: list[RowError] = []
-        if tally.rows:
+        if tally.rows and tally.order != row.order:  # (equal: the common case, one comparison)
             for name in _differing(tally.order, row.order):
                 found.append(RowError(
                     header.header_of(name), _shown(getattr(row.order, _ATTRS.get(name, name))),
@@ -354,6 +367,9 @@ class Tally:
         tally.lines_fen += row.line_total_fen
         if row.errors:
             tally.row_errors = True
+        elif row.sku is not None:
+            tally.lines.append(Line(row.row_no, row.sku, row.quantity, row.unit_price_fen,
+                                    row.discount_fen, row.line_total_fen))
         if found:
             tally.errors[row.row_no] = found
         return found
