@@ -18,7 +18,11 @@ from sqlalchemy.orm import Session
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _NULL = "\\N"
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_EMPTY = {list: lambda _: "[]", dict: lambda _: "{}"}  # the commonest JSON values, no encoder
+_EMPTY = {list: "[]", dict: "{}", tuple: "[]"}  # the commonest values, without the encoder
+
+
+def _to_json(value) -> str:
+    return (not value and _EMPTY.get(type(value))) or _json(value)
 
 
 def _escaped(values: list) -> str:
@@ -31,13 +35,18 @@ def _copy_text(rows: list[dict], names: list[str], json_columns: list[int]) -> i
     value by value only when it holds a backslash, tab, newline or carriage return."""
     stream = io.StringIO()
     write, tabs, get = stream.write, len(names) - 1, itemgetter(*names)
+    # JSON once per object: rows often share one (a SKU's attributes on each of its lines), and
+    # every object stays alive, so its id() stays its own, while `rows` is held here
+    encoded: dict[int, str] = {}
     for row in rows:
         values = get(row) if tabs else (row[names[0]],)
         if json_columns:
             values = list(values)
             for i in json_columns:
                 if (value := values[i]) is not None:
-                    values[i] = _EMPTY.get(type(value), _json)(value) if not value else _json(value)
+                    if (json_text := encoded.get(id(value))) is None:
+                        json_text = encoded[id(value)] = _to_json(value)
+                    values[i] = json_text
         line = "\t".join([_NULL if v is None else str(v) for v in values])
         # every NULL marker holds one backslash: any other means a value needs escaping
         if (line.count("\t") != tabs or line.count("\\") != values.count(None)

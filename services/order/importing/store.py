@@ -94,7 +94,7 @@ def write_orders(session: Session, runtime: Runtime, ready: list[ReadyOrder], *,
                 "id": f"{order_id}-{number}", "order_id": order_id, "line_no": number,
                 "sku_id": sku.sku_id, "product_id": sku.product_id, "sku_code": sku.code,
                 "title": sku.title, "sku_label": sku.label, "attributes": sku.attributes,
-                "image_url": sku.image_url, "category_ids": list(sku.category_ids),
+                "image_url": sku.image_url, "category_ids": sku.category_ids,
                 "quantity": row.quantity, "unit_price_fen": row.unit_price_fen,
                 "discounts": {"partner": row.discount_fen} if row.discount_fen else {},
                 "paid_fen": row.line_total_fen, "gift": False, "refunded_fen": 0})
