@@ -112,3 +112,7 @@ def test_each_line_shows_its_id_and_what_a_partial_refund_gave_back(runtime, stu
     after = stub.GetOrder(order_pb2.GetOrderRequest(order_id=order_id), metadata=ALICE)
     assert [line.refunded_fen for line in after.lines] == [0, second.paid_fen]
     assert (after.status, after.refunded_fen) == ("paid", second.paid_fen)
+    # in 退款/售后 as well as where its status puts it
+    for tab in ("refunds", "to_ship"):
+        assert [o.order_id for o in stub.ListMyOrders(order_pb2.ListMyOrdersRequest(tab=tab),
+                                                      metadata=ALICE).orders] == [order_id]
