@@ -3,7 +3,7 @@ real suite: the Alipay stand-in checks the order string's Huabei parameters and 
 signed RSA2 as Alipay signs it; an installment count Alipay does not offer is refused before
 anything is created. Staff refund one line of a paid two-line order through the WeChat Pay
 stand-in; its refund notification moves the order (that line, the order's refunded amount),
-and the other line is untouched."""
+and the other line is untouched; member takes back that share of the points."""
 from __future__ import annotations
 
 import json
@@ -96,6 +96,15 @@ def test_staff_refund_one_line_of_a_paid_order_through_the_provider(mall, admin_
             assert [(ln["line_id"], ln["refunded_fen"]) for ln in view["lines"]] \
                 == [(kept["line_id"], 0), (returned["line_id"], returned["paid_fen"])]
             assert ok(admin.get(f"/v1/admin/orders/{order_id}"))["lines"] == view["lines"]
+            in_refunds_tab = ok(shopper.get("/v1/orders", params={"tab": "refunds"}))["orders"]
+            assert [o["order_id"] for o in in_refunds_tab] == [order_id]
+
+            # ¥418 paid earned 40 points; the refunded share comes back off: 40 × 219/418 → 20
+            def clawed_back():
+                entries = ok(shopper.get("/v1/me/points", params={"page_size": 100}))["entries"]
+                return [(e["kind"], e["points"]) for e in entries if e["ref"] == refund["id"]]
+            assert mall.wait_until(clawed_back, timeout=30, what="member clawing back points") \
+                == [("clawback", -20)]
 
         (done,) = ok(admin.get(f"/v1/admin/orders/{order_id}/refunds"))["refunds"]
         assert (done["id"], done["status"], done["amount_fen"]) == (refund["id"], "succeeded", 21900)
