@@ -20,8 +20,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.e2e.harness import RunningMall  # noqa: E402
-from tests.e2e.shop import ok, unique_word  # noqa: E402
-from tests.e2e.test_checkout_journey import ADDRESS, stock_row, stocked_sku  # noqa: E402
+from tests.e2e.shop import ADDRESS, ok, stock_row, stocked_sku, unique_word  # noqa: E402
 
 
 def p99(values: list[float]) -> float:

@@ -25,8 +25,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.e2e.harness import RunningMall  # noqa: E402
-from tests.e2e.shop import ok, unique_word  # noqa: E402
-from tests.e2e.test_checkout_journey import ADDRESS, stock_row, stocked_sku  # noqa: E402
+from tests.e2e.shop import ADDRESS, ok, stock_row, stocked_sku, unique_word  # noqa: E402
 
 UNITS = 100  # the campaign's quota, and the stock
 UNPAID = ("pending_payment", "cancelled")  # a paid order may already be shipped or delivered

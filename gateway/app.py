@@ -27,6 +27,8 @@ TAGS = [
                                          "tier, the points mall, export and account deletion."},
     {"name": "admin-members", "description": "Staff (admin, operator): tiers, loyalty settings, "
                                              "the points mall, point adjustments, members by phone."},
+    {"name": "me-notifications", "description": "The shopper's notification inbox (support): "
+                                                "order and coupon notices, marking them read."},
     {"name": "admin-analytics", "description": "Analysts and admins: event counts."},
     {"name": "orders", "description": "Shoppers: the cart, checkout and their orders."},
     {"name": "admin-orders", "description": "Staff (admin, operator, cs_agent): the order desk, "
@@ -146,6 +148,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.include_router(payments.router, responses=problems.COMMON_RESPONSES)
         app.include_router(admin_payments.router, responses=problems.COMMON_RESPONSES)
         needed.append("payment")
+    if _has_module("mall.support.v1.support_pb2"):
+        from .routes import notifications
+        app.include_router(notifications.router, responses=problems.COMMON_RESPONSES)
+        needed.append("support")
     if _has_module("mall.analytics.v1.analytics_pb2"):
         from .routes import analytics
         app.include_router(analytics.router, responses=problems.COMMON_RESPONSES)

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from mall.events.v1 import logistics_events_pb2 as shipping
 from mall.order.v1 import order_pb2
-from sqlalchemy import select, tuple_
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from servicekit import paging
@@ -26,12 +26,21 @@ def priced_lines(lines) -> list[order_pb2.PricedLineView]:
         discounts=line.discounts, gift=line.gift, image_url=line.image_url) for line in lines]
 
 
+def order_lines(lines: list[OrderLine]) -> list[order_pb2.PricedLineView]:
+    """An order's lines: priced as sold, with their ids (a per-line refund names one) and
+    what each got back."""
+    views = priced_lines(lines)
+    for view, line in zip(views, lines, strict=True):
+        view.line_id, view.refunded_fen = line.id, line.refunded_fen
+    return views
+
+
 def order_view(session: Session, order: Order, *, detail: bool) -> order_pb2.OrderView:
     lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)
                             .order_by(OrderLine.line_no)).all()
     view = order_pb2.OrderView(
         order_id=order.id, order_no=order.order_no, member_id=order.member_id,
-        status=order.status, channel=order.channel, lines=priced_lines(lines),
+        status=order.status, channel=order.channel, lines=order_lines(lines),
         list_total_fen=order.list_total_fen, discount_fen=order.discount_fen,
         points_deduction_fen=order.points_deduction_fen, shipping_fee_fen=order.shipping_fee_fen,
         payable_fen=order.payable_fen, paid_fen=order.paid_fen, refunded_fen=order.refunded_fen,
@@ -77,7 +86,10 @@ def list_members_orders(session: Session, member_id: str, tab: str,
     size = paging.page_size(page.page_size)
     bound = paging.fingerprint("my-orders", member_id, tab)
     after = paging.decode("order", page.page_token, bound)
-    query = select(Order).where(Order.member_id == member_id, Order.status.in_(statuses))
+    shown_here = Order.status.in_(statuses)
+    if tab == "refunds":  # 退款/售后 lists a partly refunded order too, whatever its status
+        shown_here = or_(shown_here, Order.status.in_(states.VISIBLE) & (Order.refunded_fen > 0))
+    query = select(Order).where(Order.member_id == member_id, shown_here)
     if after:
         query = query.where(tuple_(Order.created_at, Order.id)
                             < (datetime.fromisoformat(after[0]), after[1]))

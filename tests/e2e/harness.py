@@ -87,8 +87,10 @@ class RunningMall:
             # the carrier's and payment's stand-ins on free ports: parallel sessions would share 8091-8095
             **{f"MALL_{name}_STANDIN_PORT": str(free_port())
                for name in ("CARRIER", "WECHATPAY", "ALIPAY", "CARD")},
-            # an unpaid order cancels within seconds here, so the timeout journey stays short
+            # an unpaid order cancels within seconds here (a flash-sale one too: its own window),
+            # so the timeout journeys stay short
             "MALL_ORDER_PAY_WINDOW_MINUTES": "0.15",
+            "MALL_ORDER_FLASH_PAY_WINDOW_MINUTES": "0.15",
         }
         for service, port in self.ports.items():
             key = service.upper()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import uuid
 
 import httpx
 from PIL import Image
@@ -91,3 +92,83 @@ def stocked_product(mall, admin: httpx.Client, title: str, quantity: int) -> tup
     ok(admin.post("/v1/admin/logistics/stock/receipts", json={
         "warehouse_code": code, "sku_id": sku_id, "quantity": quantity, "reason": "e2e"}), 201)
     return product, code
+
+
+# --- shopping through the gateway: shared by the order and payment journeys -----------------
+
+ADDRESS = {"recipient": "周女士", "phone": "13700000000", "province": "浙江省", "city": "杭州市",
+           "district": "西湖区", "detail": "文三路 1 号"}
+
+
+def stocked_sku(mall, admin: httpx.Client, word: str, quantity: int) -> str:
+    product, _ = stocked_product(mall, admin, f"蕾丝无痕文胸 {word}", quantity)
+    return product["skus"][0]["id"]
+
+
+def stocked_pair(mall, admin: httpx.Client, word: str, quantity: int) -> tuple[dict, dict]:
+    """Both SKUs of one product (¥199 and ¥219), `quantity` units of each in one warehouse."""
+    product, code = stocked_product(mall, admin, f"蕾丝无痕文胸 {word}", quantity)
+    first, second = product["skus"]
+    ok(admin.post("/v1/admin/logistics/stock/receipts", json={
+        "warehouse_code": code, "sku_id": second["id"], "quantity": quantity, "reason": "e2e"}), 201)
+    return first, second
+
+
+def stock_row(admin: httpx.Client, sku_id: str) -> tuple[int, int]:
+    """(on hand, reserved) of a SKU stocked in one warehouse."""
+    stock = ok(admin.get("/v1/admin/logistics/stock", params={"sku_id": sku_id}))
+    (row,) = stock["skus"][0]["warehouses"]
+    return row["on_hand"], row["reserved"]
+
+
+def sign_in(http: httpx.Client, word: str) -> tuple[str, str]:
+    """(member id, access token) of the shopper the WeChat stand-in knows as `word`."""
+    login = ok(http.post("/v1/auth/wechat-login", json={"code": f"{word}~1"}))
+    return login["member_id"], login["tokens"]["access_token"]
+
+
+def place_order(shopper: httpx.Client, lines: list[tuple[str, int]], **checkout) -> dict:
+    """Places an order for (sku id, quantity) lines; `checkout`: coupon_ids, points_to_use ..."""
+    body = {"lines": [{"sku_id": s, "quantity": q} for s, q in lines], "shipping_address": ADDRESS,
+            **checkout}
+    order = ok(shopper.post("/v1/orders", json=body,
+                            headers={"Idempotency-Key": uuid.uuid4().hex}), 201)
+    assert order["status"] == "pending_payment", order
+    return order
+
+
+def status_of(shopper: httpx.Client, order_id: str) -> str:
+    return ok(shopper.get(f"/v1/orders/{order_id}"))["status"]
+
+
+def pay_with_wechat(mall, shopper: httpx.Client, order: dict) -> dict:
+    """The shopper pays at the WeChat Pay stand-in, which sends the signed notification; returns
+    the payment intent once the order left pending_payment (as paid, not cancelled)."""
+    paying = ok(shopper.post(f"/v1/orders/{order['order_id']}/payments",
+                             json={"method": "wechat_jsapi", "payer_openid": f"openid-{order['member_id']}"},
+                             headers={"Idempotency-Key": uuid.uuid4().hex}), 201)
+    assert int(paying["intent"]["amount_fen"]) == order["payable_fen"]
+    standin = f"http://127.0.0.1:{mall.suite.env['MALL_WECHATPAY_STANDIN_PORT']}"
+    ok(httpx.post(f"{standin}/standin/pay",
+                  json={"out_trade_no": paying["intent"]["out_trade_no"]}, timeout=10))
+    wait_until_paid(mall, shopper, order["order_id"])
+    return paying["intent"]
+
+
+PAID_OR_LATER = ("paid", "partly_shipped", "shipped", "delivered")
+
+
+def wait_until_paid(mall, shopper: httpx.Client, order_id: str) -> str:
+    def left_pending():
+        status = status_of(shopper, order_id)
+        return status if status != "pending_payment" else None
+    paid = mall.wait_until(left_pending, timeout=30,
+                           what="the signed notification marking the order paid")
+    assert paid in PAID_OR_LATER, paid  # not cancelled
+    return paid
+
+
+def wait_until_delivered(mall, shopper: httpx.Client, order_id: str) -> None:
+    """Logistics ships the paid order and the carrier stand-in walks the parcel to the door."""
+    mall.wait_until(lambda: status_of(shopper, order_id) == "delivered", timeout=90,
+                    what="the carrier stand-in delivering and the order following")

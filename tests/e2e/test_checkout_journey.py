@@ -10,23 +10,18 @@ import uuid
 import httpx
 import pytest
 
-from .shop import ok, stocked_product, unique_word
+from .shop import (
+    ADDRESS,
+    ok,
+    status_of,
+    stock_row,
+    stocked_sku,
+    unique_word,
+    wait_until_delivered,
+    wait_until_paid,
+)
 
 pytestmark = pytest.mark.e2e
-
-ADDRESS = {"recipient": "周女士", "phone": "13700000000", "province": "浙江省", "city": "杭州市",
-           "district": "西湖区", "detail": "文三路 1 号"}
-
-
-def stocked_sku(mall, admin: httpx.Client, word: str, quantity: int) -> str:
-    product, _ = stocked_product(mall, admin, f"蕾丝无痕文胸 {word}", quantity)
-    return product["skus"][0]["id"]
-
-
-def stock_row(admin: httpx.Client, sku_id: str) -> tuple[int, int]:
-    stock = ok(admin.get("/v1/admin/logistics/stock", params={"sku_id": sku_id}))
-    (row,) = stock["skus"][0]["warehouses"]
-    return row["on_hand"], row["reserved"]
 
 
 def place_from_cart(shopper: httpx.Client, sku_id: str, quantity: int) -> dict:
@@ -39,10 +34,6 @@ def place_from_cart(shopper: httpx.Client, sku_id: str, quantity: int) -> dict:
     assert again.json()["order_id"] == order["order_id"], again.text
     assert order["status"] == "pending_payment"
     return order
-
-
-def status_of(shopper: httpx.Client, order_id: str) -> str:
-    return ok(shopper.get(f"/v1/orders/{order_id}"))["status"]
 
 
 def test_a_shopper_pays_with_wechat_and_the_order_completes(mall, admin_token):
@@ -65,18 +56,12 @@ def test_a_shopper_pays_with_wechat_and_the_order_completes(mall, admin_token):
         standin = f"http://127.0.0.1:{mall.suite.env['MALL_WECHATPAY_STANDIN_PORT']}"
         ok(httpx.post(f"{standin}/standin/pay",
                       json={"out_trade_no": paying["intent"]["out_trade_no"]}, timeout=10))
-        def left_pending():
-            status = status_of(shopper, order_id)
-            return status if status != "pending_payment" else None
-        paid = mall.wait_until(left_pending, timeout=30,
-                               what="the signed notification marking the order paid")
-        assert paid in ("paid", "shipped", "partly_shipped", "delivered"), paid  # not cancelled
+        wait_until_paid(mall, shopper, order_id)
 
         def my_parcels():
             return ok(shopper.get("/v1/shipments", params={"order_id": order_id}))["shipments"]
         (parcel,) = mall.wait_until(my_parcels, timeout=60, what="the order's shipment")
-        mall.wait_until(lambda: status_of(shopper, order_id) == "delivered", timeout=90,
-                        what="the carrier stand-in delivering and order following")
+        wait_until_delivered(mall, shopper, order_id)
         done = ok(shopper.post(f"/v1/orders/{order_id}/confirm-receipt"))
         assert done["status"] == "completed"
         with pytest.raises(AssertionError, match="409|400"):  # a second confirmation is refused

@@ -2,6 +2,7 @@
 import grpc
 import pytest
 from mall.events.v1 import logistics_events_pb2 as shipping
+from mall.events.v1 import payment_events_pb2 as payments
 from mall.order.v1 import order_pb2, order_pb2_grpc
 
 from servicekit.errors import violations_from_trailers
@@ -93,3 +94,25 @@ def test_a_paid_order_is_not_the_shoppers_to_cancel_but_theirs_to_confirm(runtim
     assert view.status == "completed"
     assert [s.state for s in view.shipments] == ["in_transit"]
     assert [c.to_status for c in view.timeline] == ["paid", "shipped", "delivered", "completed"]
+
+
+def test_each_line_shows_its_id_and_what_a_partial_refund_gave_back(runtime, stub):
+    order_id = place(runtime)
+    with runtime.transaction() as session:
+        orders.on_payment_succeeded(session, runtime, succeeded(order_id, 43415))
+    before = stub.GetOrder(order_pb2.GetOrderRequest(order_id=order_id), metadata=ALICE)
+    first, second = before.lines
+    assert (first.line_id, second.line_id) == (f"{order_id}-1", f"{order_id}-2")
+    with runtime.transaction() as session:  # staff refunded the second line (staff name it by id)
+        orders.on_payment_refunded(session, runtime, payments.PaymentRefunded(
+            order_id=order_id, refund_id="r-1", amount_fen=second.paid_fen,
+            refunded_total_fen=second.paid_fen, paid_fen=43415, lines=[payments.PaymentRefundLine(
+                line_id=second.line_id, sku_id=second.sku_id, quantity=1,
+                amount_fen=second.paid_fen)]))
+    after = stub.GetOrder(order_pb2.GetOrderRequest(order_id=order_id), metadata=ALICE)
+    assert [line.refunded_fen for line in after.lines] == [0, second.paid_fen]
+    assert (after.status, after.refunded_fen) == ("paid", second.paid_fen)
+    # in 退款/售后 as well as where its status puts it
+    for tab in ("refunds", "to_ship"):
+        assert [o.order_id for o in stub.ListMyOrders(order_pb2.ListMyOrdersRequest(tab=tab),
+                                                      metadata=ALICE).orders] == [order_id]
