@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from mall.payment.v1 import payment_pb2, payment_pb2_grpc
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from .. import auth
 from ..convert import to_json
@@ -20,8 +20,13 @@ MAX_NOTIFICATION_BYTES = 64 * 1024  # WeChat's and Alipay's notifications are a 
 class PaymentChoice(BaseModel):
     """Anything else in the body (an amount, say) is ignored: the order decides the amount."""
     method: str = Field(description="wechat_jsapi | alipay | card")
-    installments: int = Field(0, ge=0, le=36, description="Alipay Huabei: 3, 6 or 12 (0: pay at once)")
-    seller_percent: int = Field(0, ge=0, le=100, description="Huabei fee borne by the shop: 0 or 100")
+    # Alipay's own names (hb_fq_num, hb_fq_seller_percent) are accepted too: a client that
+    # used them must not have them dropped as unknown fields and pay in one go unawares.
+    installments: int = Field(0, ge=0, le=36, validation_alias=AliasChoices("installments", "hb_fq_num"),
+                              description="Alipay Huabei: 3, 6 or 12 (0: pay at once); also hb_fq_num")
+    seller_percent: int = Field(0, ge=0, le=100,
+                                validation_alias=AliasChoices("seller_percent", "hb_fq_seller_percent"),
+                                description="Huabei fee borne by the shop: 0 or 100; also hb_fq_seller_percent")
     payer_openid: str = Field("", max_length=128, description="WeChat JSAPI: the shopper's openid")
 
 

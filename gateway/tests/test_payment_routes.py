@@ -103,6 +103,19 @@ def test_alipay_huabei_and_its_notification_answered_success(world):
     assert gateway.get("/v1/orders/o-1/payment", headers=SHOPPER).json()["installment_periods"] == 12
 
 
+def test_alipays_own_huabei_names_are_understood_and_checked_too(world):
+    gateway, providers = world
+    refused = gateway.post("/v1/orders/o-1/payments", headers=SHOPPER,
+                           json={"method": "alipay", "hb_fq_num": "5", "hb_fq_seller_percent": "0"})
+    assert refused.status_code == 400
+    assert [e["field"] for e in refused.json()["errors"]] == ["installments"]
+    response = gateway.post("/v1/orders/o-1/payments", headers=SHOPPER,
+                            json={"method": "alipay", "hb_fq_num": "6", "hb_fq_seller_percent": "100"})
+    assert response.status_code == 201, response.text
+    assert (response.json()["intent"]["installment_periods"],
+            response.json()["intent"]["seller_percent"]) == (6, 100)
+
+
 def test_staff_refund_per_line_and_never_more_than_paid(world):
     gateway, providers = world
     intent = pay_with_wechat(gateway).json()["intent"]
