@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from deploy.local import seed
+from deploy.local import seed, seed_promotion
 
 from .shop import ok
 
@@ -54,3 +54,15 @@ def test_seeding_the_demo_shop_twice_seeds_it_once(mall, admin_token):
         assert published_ids(shopper) == after_first
 
         wait_for_analytics_to_settle(mall, admin)
+        end_demo_campaigns(admin)
+
+
+def end_demo_campaigns(admin) -> None:
+    """The demo's shop-wide 满减 ladder and flash sale would price every later journey of this
+    session's suite: ended, so each journey meets only the promotions it sets up."""
+    demo = {seed_promotion.LADDER, seed_promotion.FLASH}
+    listed = ok(admin.get("/v1/admin/campaigns", params={"page_size": 100}))["campaigns"]
+    ended = [c for c in listed if c["spec"]["name"] in demo and c["status"] == "active"]
+    assert {c["spec"]["name"] for c in ended} == demo
+    for campaign in ended:
+        ok(admin.post(f"/v1/admin/campaigns/{campaign['id']}/end"))
