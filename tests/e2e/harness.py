@@ -90,11 +90,12 @@ class RunningMall:
             # an unpaid order cancels within seconds here, so the timeout journey stays short
             "MALL_ORDER_PAY_WINDOW_MINUTES": "0.15",
             # A connection budget that fits the machine's PostgreSQL (max_connections=100, shared
-            # with other test sessions): at most 4 per process, 16 processes. The defaults (api
-            # 5+5, worker 10 each) let one busy suite ask for ~170 and fail with "too many
-            # clients", parking events. Requests and handlers wait for a pooled connection instead.
+            # with other test sessions): at most 3 per process (+1 LISTEN per outbox relay), 16
+            # processes, ~56 in all. The defaults (api 5+5, worker 10 each) let one busy suite ask
+            # for ~170 and fail with "too many clients", parking events. Requests and handlers
+            # wait for a pooled connection instead; on two cores more would not run any faster.
             "MALL_DB_POOL_SIZE": "2",
-            "MALL_DB_MAX_OVERFLOW": "2",
+            "MALL_DB_MAX_OVERFLOW": "1",
         }
         for service, port in self.ports.items():
             key = service.upper()
