@@ -64,6 +64,8 @@ class OutboxRelay(threading.Thread):
         self._skip_locked = is_postgres(runtime.engine)
         self._timer = None      # the pending _tick (a pika timeout), if any
         self._listener = None   # PostgreSQL connection LISTENing on the outbox channel, if any
+        self._listener_fd = -1
+        self._listen_again_at = 0.0  # after losing the LISTEN connection: when to try again
 
     # -- lifecycle -------------------------------------------------------------------------
     def stop(self, timeout: float = 5.0) -> None:
@@ -159,9 +161,10 @@ class OutboxRelay(threading.Thread):
         self._timer = ioloop.call_later(delay, self._tick)
 
     def _on_wake(self) -> None:
-        if self._stopping.is_set() or self._batch is None:
+        if self._stopping.is_set() or (self.connected.is_set() and self._batch is None):
             self._schedule(0)
-        # else: confirms pending; _on_confirm looks again right after marking the batch
+        # else: not ready yet (_ready looks first thing), or confirms pending (_on_confirm looks
+        # again right after marking the batch)
 
     def _poll_interval(self) -> float:
         return max(self.poll_seconds, 1.0) if self._listener is not None else self.poll_seconds
@@ -171,8 +174,10 @@ class OutboxRelay(threading.Thread):
         """A connection of its own (outside the pool) LISTENing on the service's outbox channel,
         read by the relay's own io loop. Without it (SQLite, or it failed) the relay polls."""
         channel = self.runtime.outbox_channel
-        if channel is None:
+        if channel is None or self._listener is not None:
             return
+        self._listen_again_at = time.monotonic() + 30
+        conn = None
         try:
             engine = self.runtime.engine
             cargs, cparams = engine.dialect.create_connect_args(engine.url)
@@ -180,11 +185,14 @@ class OutboxRelay(threading.Thread):
             conn.autocommit = True
             with conn.cursor() as cursor:
                 cursor.execute(f'LISTEN "{channel}"')
-            self._connection.ioloop.add_handler(conn.fileno(), self._on_notified, PollEvents.READ)
-            self._listener = conn
+            fd = conn.fileno()
+            self._connection.ioloop.add_handler(fd, self._on_notified, PollEvents.READ)
+            self._listener, self._listener_fd = conn, fd
         except Exception as err:
             log.warning("outbox relay of %s cannot LISTEN (%s): polling every %.1fs",
                         self.runtime.name, err, self.poll_seconds)
+            if conn is not None:
+                conn.close()
 
     def _on_notified(self, _fd, _events) -> None:
         conn = self._listener
@@ -206,7 +214,7 @@ class OutboxRelay(threading.Thread):
             return
         try:
             if self._connection is not None and not self._connection.is_closed:
-                self._connection.ioloop.remove_handler(conn.fileno())
+                self._connection.ioloop.remove_handler(self._listener_fd)
         except Exception:
             pass
         try:
@@ -222,6 +230,8 @@ class OutboxRelay(threading.Thread):
             return
         if self._batch is not None:
             return  # confirms pending: _on_confirm continues
+        if self._listener is None and time.monotonic() >= self._listen_again_at:
+            self._listen()  # lost (the database restarted, say): back to waking on NOTIFY
         # Cleared before the query: a commit after this point sets it again and wakes us.
         self.runtime.outbox_signal.clear()
         try:

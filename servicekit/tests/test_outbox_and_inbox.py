@@ -154,3 +154,29 @@ def test_a_commit_in_a_process_without_a_relay_wakes_it_through_notify(runtime_f
     finally:
         relay.stop()
         worker_rt.dispose()
+
+
+def test_a_relay_that_loses_its_listen_connection_falls_back_to_polling(runtime_for, relay_for,
+                                                                        wait_until):
+    from sqlalchemy import text
+
+    from servicekit.config import Settings
+    from servicekit.runtime import Runtime
+    from servicekit.tests.kitdemo.models import Base
+
+    rt = runtime_for(NAME)
+    if rt.outbox_channel is None:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite the relay polls")
+    relay = relay_for(NAME)
+    listener_pid = relay._listener.get_backend_pid()
+    with rt.engine.connect() as conn:  # what a database restart does to it
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": listener_pid})
+    worker_rt = Runtime(NAME, Base, Settings.load(NAME))
+    try:
+        with worker_rt.transaction() as s:
+            worker_rt.emit(s, "note.written", {"text": "after the restart"})
+        wait_until(lambda: outbox_rows(rt) and all(r.published_at is not None
+                                                   for r in outbox_rows(rt)), timeout=5)
+        assert relay.is_alive()
+    finally:
+        worker_rt.dispose()
