@@ -94,8 +94,11 @@ class RunningMall:
             # processes, ~56 in all. The defaults (api 5+5, worker 10 each) let one busy suite ask
             # for ~170 and fail with "too many clients", parking events. Requests and handlers
             # wait for a pooled connection instead; on two cores more would not run any faster.
-            "MALL_DB_POOL_SIZE": "2",
-            "MALL_DB_MAX_OVERFLOW": "1",
+            # No overflow: an overflow connection is closed when it comes back, so under load
+            # each process opened and closed connections all the time (~2 new PostgreSQL
+            # backends per order in the checkout bench, each a fork and cold caches).
+            "MALL_DB_POOL_SIZE": "3",
+            "MALL_DB_MAX_OVERFLOW": "0",
         }
         for service, port in self.ports.items():
             key = service.upper()
