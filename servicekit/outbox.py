@@ -161,6 +161,7 @@ class OutboxRelay(threading.Thread):
         self._timer = ioloop.call_later(delay, self._tick)
 
     def _on_wake(self) -> None:
+        self.runtime.outbox_signal.set()  # seen after a batch in flight is marked (NOTIFY too)
         if self._stopping.is_set() or (self.connected.is_set() and self._batch is None):
             self._schedule(0)
         # else: not ready yet (_ready looks first thing), or confirms pending (_on_confirm looks
@@ -293,7 +294,13 @@ class OutboxRelay(threading.Thread):
             self._fail(err)
             return
         self._batch = None
-        self._schedule(0)
+        # Again at once only if there may be more: a full batch, or a commit since the look that
+        # made this one (it set the signal). Otherwise a look now finds nothing: three wasted
+        # round trips per batch, most of the relay's database work under a steady trickle.
+        if len(batch.rows) == self.batch_size or self.runtime.outbox_signal.is_set():
+            self._schedule(0)
+        else:
+            self._schedule(self._poll_interval())
 
     def _mark_published(self, batch: _Batch) -> None:
         t = self._table

@@ -180,3 +180,30 @@ def test_a_relay_that_loses_its_listen_connection_falls_back_to_polling(runtime_
         assert relay.is_alive()
     finally:
         worker_rt.dispose()
+
+
+def test_commits_while_a_batch_is_in_flight_go_out_without_waiting_for_the_poll(runtime_for,
+                                                                                 wait_until):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from servicekit.config import Settings
+    from servicekit.runtime import Runtime
+    from servicekit.tests.kitdemo.models import Base
+
+    rt = runtime_for(NAME)
+    relay = _slow_polling_relay(rt)
+    others = Runtime(NAME, Base, Settings.load(NAME)) if rt.outbox_channel else rt
+
+    def note(i):  # on PostgreSQL from "the worker": only NOTIFY wakes the relay
+        with others.transaction() as s:
+            others.emit(s, "note.written", {"text": f"burst {i}"})
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(note, range(60)))
+        wait_until(lambda: len(outbox_rows(rt)) >= 60 and all(
+            r.published_at is not None for r in outbox_rows(rt)), timeout=5)
+    finally:
+        relay.stop()
+        if others is not rt:
+            others.dispose()
