@@ -51,10 +51,20 @@ def run(mall: RunningMall, orders: int, shoppers: int, threads: int) -> None:
                   ["tokens"]["access_token"] for i in range(shoppers)]
     standin = f"http://127.0.0.1:{mall.suite.env['MALL_WECHATPAY_STANDIN_PORT']}"
     place_ms: list[float] = []
+    # One keep-alive client per shopper (as a phone keeps its connection), made before the clock
+    # starts: an httpx.Client per order cost the bench ~10 ms of CPU each (a TLS context), taken
+    # from the same two cores the suite runs on.
+    shopper_clients = [mall.client(token) for token in tokens]
+    wechat = httpx.Client(base_url=standin, timeout=30)
 
-    def one(i: int) -> str:
-        with mall.client(tokens[i % shoppers]) as shopper:
-            body = {"lines": [{"sku_id": sku_id, "quantity": 1}], "shipping_address": ADDRESS}
+    failures: list[str] = []
+
+    def one(i: int) -> str | None:
+        """The paid order's id; None (counted, the first few shown) when a step was refused, so
+        one refusal (a shared PostgreSQL out of connections, say) does not void the run."""
+        shopper = shopper_clients[i % shoppers]
+        body = {"lines": [{"sku_id": sku_id, "quantity": 1}], "shipping_address": ADDRESS}
+        try:
             started = time.perf_counter()
             order = ok(shopper.post("/v1/orders", json=body,
                                     headers={"Idempotency-Key": uuid.uuid4().hex}), 201)
@@ -62,24 +72,35 @@ def run(mall: RunningMall, orders: int, shoppers: int, threads: int) -> None:
             paying = ok(shopper.post(f"/v1/orders/{order['order_id']}/payments",
                                      json={"method": "wechat_jsapi", "payer_openid": f"o-{i}"},
                                      headers={"Idempotency-Key": uuid.uuid4().hex}), 201)
-            ok(httpx.post(f"{standin}/standin/pay",
-                          json={"out_trade_no": paying["intent"]["out_trade_no"]}, timeout=30))
-            return order["order_id"]
+            ok(wechat.post("/standin/pay",
+                           json={"out_trade_no": paying["intent"]["out_trade_no"]}))
+        except (AssertionError, httpx.HTTPError) as err:
+            if len(failures) < 3:
+                print(f"refused: {str(err)[:300]}", flush=True)
+            failures.append(str(err))
+            return None
+        return order["order_id"]
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        order_ids = list(pool.map(one, range(orders)))
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            order_ids = list(pool.map(one, range(orders)))
+    finally:
+        for client in (*shopper_clients, wechat):
+            client.close()
+    paid = sum(1 for order_id in order_ids if order_id)
     with mall.client(mall.admin_token()) as admin:
-        def settled() -> bool:
+        def settled() -> bool:  # a refused order's stock comes back (released, or its hold expires)
             on_hand, reserved = stock_row(admin, sku_id)
-            return on_hand == 0 and reserved == 0
+            return on_hand == orders - paid and reserved == 0
         with contextlib.suppress(AssertionError):  # a timeout still reports what settled
             mall.wait_until(settled, timeout=300, what="every order paid and its stock committed")
         on_hand, reserved = stock_row(admin, sku_id)
     seconds = time.perf_counter() - started
     done = orders - on_hand - reserved
     print(f"checkout orders={len(order_ids)} rate_per_s={done / seconds:.0f} "
-          f"place_p99_ms={p99(place_ms):.0f} settled={done} lost_events={orders - done}")
+          f"place_p99_ms={p99(place_ms):.0f} settled={done} lost_events={paid - done} "
+          f"refused={orders - paid}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ after commit, so a state change is never announced without being stored, nor sto
 from __future__ import annotations
 
 import json
+import re
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -14,11 +15,12 @@ from typing import Iterator
 
 from google.protobuf.message import Message
 from sqlalchemy import event as sa_event
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from . import tracing
 from .config import Settings
-from .db import make_engine, make_sessionmaker, transaction
+from .db import is_postgres, make_engine, make_sessionmaker, transaction
 from .events import make_envelope
 
 
@@ -34,13 +36,39 @@ class Runtime:
         self.outbox_table = self.metadata.tables["outbox"]
         self.inbox_table = self.metadata.tables["inbox"]
         self._outbox_insert = self.outbox_table.insert()  # built once; parameters per event
-        # Set after a commit that wrote outbox rows: wakes the relay without waiting for its poll.
+        # Set after a commit that wrote outbox rows; the relay clears it before each look.
         self.outbox_signal = threading.Event()
+        self._outbox_wakers: list = []  # this process's relays (OutboxRelay.wake)
+        # PostgreSQL: the channel the relays LISTEN on, NOTIFYed by a process without a relay
+        # (the worker) when it commits outbox rows, so they go out at once, not at the next poll.
+        self.outbox_channel = (f"mall_outbox_{re.sub(r'[^a-z0-9_]', '_', service.lower())}"
+                               if is_postgres(self.engine) else None)
+        self._notify = text(f'NOTIFY "{self.outbox_channel}"') if self.outbox_channel else None
+        sa_event.listen(self.sessions, "before_commit", self._before_commit)
         sa_event.listen(self.sessions, "after_commit", self._after_commit)
+
+    def add_outbox_waker(self, wake) -> None:
+        self._outbox_wakers.append(wake)
+
+    def remove_outbox_waker(self, wake) -> None:
+        if wake in self._outbox_wakers:
+            self._outbox_wakers.remove(wake)
+
+    def wake_outbox(self) -> None:
+        """Rows were committed to the outbox: this process's relay looks now."""
+        if not self.outbox_signal.is_set():  # already set: a wake-up is on its way
+            self.outbox_signal.set()
+            for wake in list(self._outbox_wakers):
+                wake()
+
+    def _before_commit(self, session: Session) -> None:
+        # Delivered by PostgreSQL only if the transaction commits; repeats within one coalesce.
+        if self._notify is not None and not self._outbox_wakers and session.info.get("outbox_dirty"):
+            session.connection().execute(self._notify)
 
     def _after_commit(self, session: Session) -> None:
         if session.info.pop("outbox_dirty", False):
-            self.outbox_signal.set()
+            self.wake_outbox()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

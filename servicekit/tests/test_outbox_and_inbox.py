@@ -66,7 +66,7 @@ def test_relay_resends_rows_it_could_not_mark(runtime_for, relay_for, wait_until
     wait_until(lambda: outbox_rows(rt)[0].published_at is not None)
     with rt.engine.begin() as conn:  # simulate the lost mark
         conn.execute(rt.outbox_table.update().values(published_at=None))
-    rt.outbox_signal.set()
+    rt.wake_outbox()
     wait_until(lambda: outbox_rows(rt)[0].published_at is not None)
     assert relay.is_alive()
 
@@ -111,3 +111,99 @@ def test_malformed_message_is_parked_not_lost(worker_process, amqp_url, wait_unt
     connection.close()
     parked = wait_until(lambda: deadletters.list_parked(NAME), timeout=20)
     assert "envelope lacks" in parked[0]["error"]
+
+
+def _slow_polling_relay(rt):
+    """A relay whose safety poll is far away: only a wake-up can make it publish soon."""
+    from servicekit.outbox import OutboxRelay
+    relay = OutboxRelay(rt, poll_seconds=60)
+    relay.start()
+    assert relay.connected.wait(10), "the outbox relay could not reach RabbitMQ"
+    return relay
+
+
+def test_a_commit_in_the_relays_process_wakes_it_at_once(runtime_for, wait_until):
+    rt = runtime_for(NAME)
+    relay = _slow_polling_relay(rt)
+    try:
+        wait_until(lambda: all(r.published_at is not None for r in outbox_rows(rt)))
+        with rt.transaction() as s:
+            rt.emit(s, "note.written", {"text": "woken"})
+        wait_until(lambda: all(r.published_at is not None for r in outbox_rows(rt)), timeout=5)
+    finally:
+        relay.stop()
+
+
+def test_a_commit_in_a_process_without_a_relay_wakes_it_through_notify(runtime_for, wait_until):
+    """The worker has no relay: on PostgreSQL its commit NOTIFYs the api's relay."""
+    from servicekit.config import Settings
+    from servicekit.runtime import Runtime
+    from servicekit.tests.kitdemo.models import Base
+
+    rt = runtime_for(NAME)
+    if rt.outbox_channel is None:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite the relay polls")
+    relay = _slow_polling_relay(rt)
+    worker_rt = Runtime(NAME, Base, Settings.load(NAME))  # another process's runtime: no relay
+    try:
+        wait_until(lambda: all(r.published_at is not None for r in outbox_rows(rt)))
+        with worker_rt.transaction() as s:
+            worker_rt.emit(s, "note.written", {"text": "from the worker"})
+        wait_until(lambda: outbox_rows(rt) and all(r.published_at is not None
+                                                   for r in outbox_rows(rt)), timeout=5)
+    finally:
+        relay.stop()
+        worker_rt.dispose()
+
+
+def test_a_relay_that_loses_its_listen_connection_falls_back_to_polling(runtime_for, relay_for,
+                                                                        wait_until):
+    from sqlalchemy import text
+
+    from servicekit.config import Settings
+    from servicekit.runtime import Runtime
+    from servicekit.tests.kitdemo.models import Base
+
+    rt = runtime_for(NAME)
+    if rt.outbox_channel is None:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite the relay polls")
+    relay = relay_for(NAME)
+    listener_pid = relay._listener.get_backend_pid()
+    with rt.engine.connect() as conn:  # what a database restart does to it
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": listener_pid})
+    worker_rt = Runtime(NAME, Base, Settings.load(NAME))
+    try:
+        with worker_rt.transaction() as s:
+            worker_rt.emit(s, "note.written", {"text": "after the restart"})
+        wait_until(lambda: outbox_rows(rt) and all(r.published_at is not None
+                                                   for r in outbox_rows(rt)), timeout=5)
+        assert relay.is_alive()
+    finally:
+        worker_rt.dispose()
+
+
+def test_commits_while_a_batch_is_in_flight_go_out_without_waiting_for_the_poll(runtime_for,
+                                                                                 wait_until):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from servicekit.config import Settings
+    from servicekit.runtime import Runtime
+    from servicekit.tests.kitdemo.models import Base
+
+    rt = runtime_for(NAME)
+    relay = _slow_polling_relay(rt)
+    others = Runtime(NAME, Base, Settings.load(NAME)) if rt.outbox_channel else rt
+
+    def note(i):  # on PostgreSQL from "the worker": only NOTIFY wakes the relay
+        with others.transaction() as s:
+            others.emit(s, "note.written", {"text": f"burst {i}"})
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(note, range(60)))
+        wait_until(lambda: len(outbox_rows(rt)) >= 60 and all(
+            r.published_at is not None for r in outbox_rows(rt)), timeout=5)
+    finally:
+        relay.stop()
+        if others is not rt:
+            others.dispose()

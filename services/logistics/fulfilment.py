@@ -30,7 +30,13 @@ def order_paid(runtime: Runtime, session: Session, order: shipments.PaidOrder,
     caller = Caller("logistics-worker", event_id)
     reservation = session.get(Reservation, order.order_id)
     if reservation is not None and reservation.status in ("held", "committed"):
-        held = reservations.commit(runtime, session, order.order_id, caller)
+        # Shipments first, the commit last: the commit locks the SKUs, which every checkout's
+        # Reserve of them waits for, and under eventlet each statement while holding the lock
+        # lets the worker's other handlers run. Same transaction, same outcome (a commit that
+        # is refused rolls the planned shipments back with it).
+        planned = shipments.plan(session, order, reservations.Held.of(reservation).allocations)
+        reservations.commit(runtime, session, order.order_id, caller)
+        return planned
     else:
         lapsed = reservation.status if reservation is not None else "missing"
         lines = [reservations.Line(line.sku_id, line.quantity) for line in order.lines]

@@ -91,6 +91,16 @@ class RunningMall:
             # so the timeout journeys stay short
             "MALL_ORDER_PAY_WINDOW_MINUTES": "0.15",
             "MALL_ORDER_FLASH_PAY_WINDOW_MINUTES": "0.15",
+            # A connection budget that fits the machine's PostgreSQL (max_connections=100, shared
+            # with other test sessions): at most 3 per process (+1 LISTEN per outbox relay), 16
+            # processes, ~56 in all. The defaults (api 5+5, worker 10 each) let one busy suite ask
+            # for ~170 and fail with "too many clients", parking events. Requests and handlers
+            # wait for a pooled connection instead; on two cores more would not run any faster.
+            # No overflow: an overflow connection is closed when it comes back, so under load
+            # each process opened and closed connections all the time (~2 new PostgreSQL
+            # backends per order in the checkout bench, each a fork and cold caches).
+            "MALL_DB_POOL_SIZE": "3",
+            "MALL_DB_MAX_OVERFLOW": "0",
         }
         for service, port in self.ports.items():
             key = service.upper()

@@ -1,0 +1,26 @@
+"""One pooled HTTP client per process for plain outgoing calls (carriers, providers' stand-ins
+sending notifications).
+
+`httpx.post(...)` builds a whole Client per call, and with it a fresh TLS context (loading the
+CA bundle): that was half of logistics-worker's CPU while booking waybills and most of the
+stand-ins' CPU in the checkout benchmark. One shared client keeps that cost at one per process
+and reuses keep-alive connections. Callers pass their own `timeout=` per request.
+"""
+from __future__ import annotations
+
+import threading
+
+import httpx
+
+_client: httpx.Client | None = None
+_lock = threading.Lock()
+
+
+def client() -> httpx.Client:
+    """The process's shared client (thread-safe; under eventlet the lock is a green one)."""
+    global _client
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _client = httpx.Client(timeout=10.0)
+    return _client
