@@ -65,12 +65,14 @@ def already_imported(session: Session, partner: str, external_ids: list[str]) ->
 
 
 def write_orders(session: Session, runtime: Runtime, ready: list[ReadyOrder], *, partner: str,
-                 job_id: str, deduct_stock: bool, now: datetime) -> dict[str, str]:
+                 job_id: str, deduct_stock: bool, now: datetime,
+                 numbers: list[str] | None = None) -> dict[str, str]:
     """Writes the orders whose external ids this call claims; returns external id -> order
-    number for them (an id another job claimed first is left out: the caller marks it skipped)."""
+    number for them (an id another job claimed first is left out: the caller marks it skipped).
+    `numbers`: order numbers reserved beforehand (one per order), else reserved here."""
     if not ready:
         return {}
-    numbers = reserve_order_nos(session, now, len(ready))
+    numbers = numbers or reserve_order_nos(session, now, len(ready))
     ids = {r.external_id: (str(uuid.uuid4()), numbers[i]) for i, r in enumerate(ready)}
     table = ImportedOrder.__table__
     # Parameters apart from the statement (not one VALUES clause compiled per batch): the

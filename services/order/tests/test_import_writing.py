@@ -95,14 +95,16 @@ def test_a_batch_that_fails_fails_the_job_and_a_re_upload_adds_only_the_rest(sho
         failed = session.get(ImportJob, job.id)
         assert (failed.status, failed.problem_rule) == ("failed", "internal")
     assert all(name.startswith("order-import-write") for name in calls)
-    assert len(calls) == 2  # nothing was written after the failed batch
-    assert count(shop, Order) == 2 and count(shop, ImportedOrder) == 2
+    # the batches in flight beside the failed one may have gone on; none was started after
+    assert len(calls) in (2, 3)
+    written = 2 * (len(calls) - 1)  # every batch but the failed one, whole
+    assert count(shop, Order) == written and count(shop, ImportedOrder) == written
     assert not path.exists()
 
     monkeypatch.setattr(store, "write_orders", real_write)
     again, path = accepted(shop, data, name="again.csv")
     done = jobs.run(shop, again.id, path)
-    assert (done.orders_imported, done.orders_skipped) == (4, 2)
+    assert (done.orders_imported, done.orders_skipped) == (6 - written, written)
     assert count(shop, Order) == 6 and count(shop, OrderLine) == 12
 
 
