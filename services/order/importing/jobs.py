@@ -277,7 +277,7 @@ def run(runtime: Runtime, job_id: str, path: Path,
         writer.close()
     with runtime.transaction() as session:
         job = session.get(ImportJob, job_id)
-        job.rows_error = sum(1 for _ in row_errors)
+        job.rows_error = len(row_errors)
         job.rows_blocked, job.rows_skipped = writer.counts["blocked"], writer.counts["skipped"]
         job.rows_imported = writer.counts["imported"]
         job.rows_valid = rows_total - job.rows_error - job.rows_blocked

@@ -147,16 +147,18 @@ class Writer:
             written = store.write_orders(session, self.runtime, orders, partner=self.partner,
                                          job_id=self.job_id, deduct_stock=self.deduct_stock,
                                          now=now, numbers=numbers)
+            # claimed by another job between our check and our claim: its order numbers, at once
+            raced = store.already_imported(session, self.partner, [
+                o.external_id for o in orders if o.external_id not in written])
             rows = []
             for ready in orders:
                 order_no = written.get(ready.external_id)
                 if order_no:
                     status, result.rows_imported = "imported", result.rows_imported + len(ready.lines)
-                else:  # another job imported it between our check and our claim
+                else:
                     status, result.rows_skipped = "skipped", result.rows_skipped + len(ready.lines)
                     result.raced += 1
-                    order_no = store.already_imported(session, self.partner,
-                                                      [ready.external_id]).get(ready.external_id, "")
+                    order_no = raced.get(ready.external_id, "")
                 rows.extend({"job_id": self.job_id, "row_no": line.row_no, "status": status,
                              "external_id": ready.external_id, "order_no": order_no,
                              "error_count": 0, "sealed": ""} for line in ready.lines)

@@ -125,3 +125,11 @@ def test_two_jobs_of_one_file_at_once_import_each_order_exactly_once(shop):
     assert a.rows_imported + b.rows_imported == 40
     assert count(shop, Order) == 20 and count(shop, OrderLine) == 40
     assert len(outbox_events(shop, "order.imported")) == 20
+    with shop.transaction() as session:  # each row names its order, whichever job wrote it
+        outcomes = session.execute(select(ImportRow.job_id, ImportRow.external_id,
+                                          ImportRow.order_no)).all()
+    assert len(outcomes) == 80 and all(order_no for _, _, order_no in outcomes)
+    by_id = {}
+    for _, external_id, order_no in outcomes:
+        by_id.setdefault(external_id, set()).add(order_no)
+    assert all(len(numbers) == 1 for numbers in by_id.values())
