@@ -172,27 +172,30 @@ _INT64 = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescript
           FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED64}
 
 
-def _scalar_fields(message_type) -> tuple[tuple[str, str, bool, bool], ...]:
-    """(name, JSON name, int64 written as text, repeated) of each field but nested messages."""
+def _scalar_fields(message_type) -> tuple[tuple[str, str, object], ...]:
+    """(name, JSON name, how the value is written) of each field but nested messages."""
     found = []
     for f in message_type.DESCRIPTOR.fields:
         if f.message_type is not None:
             continue
         if f.enum_type is not None:  # proto3 JSON writes enum names: not needed here yet
             raise TypeError(f"{message_type.__name__}.{f.name}: enums are not handled here")
-        found.append((f.name, f.json_name, f.type in _INT64, f.is_repeated))
+        int64 = f.type in _INT64
+        write = (_int64_texts if int64 else list) if f.is_repeated else (str if int64 else _same)
+        found.append((f.name, f.json_name, write))
     return tuple(found)
 
 
+def _same(value):
+    return value
+
+
+def _int64_texts(values) -> list[str]:
+    return [str(v) for v in values]
+
+
 def _proto3_json(fields, values: dict) -> dict:
-    out = {}
-    for name, json_name, int64, repeated in fields:
-        value = values[name]
-        if repeated:
-            out[json_name] = [str(v) for v in value] if int64 else list(value)
-        else:
-            out[json_name] = str(value) if int64 else value
-    return out
+    return {json_name: write(values[name]) for name, json_name, write in fields}
 
 
 _ORDER_FIELDS = _scalar_fields(events.OrderImported)
