@@ -8,19 +8,12 @@ and reuses keep-alive connections. Callers pass their own `timeout=` per request
 """
 from __future__ import annotations
 
-import threading
-
 import httpx
 
-_client: httpx.Client | None = None
-_lock = threading.Lock()
+from .lazy import once
 
 
+@once
 def client() -> httpx.Client:
     """The process's shared client (thread-safe; under eventlet the lock is a green one)."""
-    global _client
-    if _client is None:
-        with _lock:
-            if _client is None:
-                _client = httpx.Client(timeout=10.0)
-    return _client
+    return httpx.Client(timeout=10.0)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from pathlib import Path
 
 import jieba
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
+
+from servicekit.lazy import once
 
 from .models import Category, Product, SearchTerm
 
@@ -35,22 +36,14 @@ STOPWORDS = frozenset("的 了 和 与 及 或 是 在 有 款 女 女士 新款
 _WORD = re.compile(r"\w", re.UNICODE)
 _MAX_TERM = 64
 
-_tokenizer: jieba.Tokenizer | None = None
-_lock = threading.Lock()
-
-
+@once
 def tokenizer() -> jieba.Tokenizer:
     """jieba's dictionary takes a moment to load: once per process, on first use."""
-    global _tokenizer
-    if _tokenizer is None:
-        with _lock:
-            if _tokenizer is None:
-                jieba.setLogLevel(logging.WARNING)
-                tk = jieba.Tokenizer()
-                tk.initialize()
-                tk.load_userdict(str(LEXICON))
-                _tokenizer = tk
-    return _tokenizer
+    jieba.setLogLevel(logging.WARNING)
+    tk = jieba.Tokenizer()
+    tk.initialize()
+    tk.load_userdict(str(LEXICON))
+    return tk
 
 
 def _clean(words) -> list[str]:
