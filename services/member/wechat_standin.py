@@ -108,7 +108,8 @@ class WechatStandin:
                     self._tokens[current] = 0.0  # force_refresh ends the previous token
                 current = self._current_token = f"ST{secrets.token_urlsafe(48)}"
                 self._tokens[current] = now + self.token_ttl
-            return {"access_token": current, "expires_in": max(1, int(self._tokens[current] - now))}
+            # round, not int: (now + 7200) - now is 7199.99… for some clock values, which WeChat never says
+            return {"access_token": current, "expires_in": max(1, round(self._tokens[current] - now))}
 
     def subscribe_send(self, access_token: str | None, body: dict) -> dict:
         with self._lock:
