@@ -34,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
+from servicekit.ports import free_port  # noqa: E402  (after the path above)
+
 CONNECTIONS = 32
 SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))  # per route, over all rounds
 ROUNDS = 3
@@ -123,12 +125,6 @@ def drive(url: str, seconds: float = SECONDS) -> dict:
 
 
 # ---------------------------------------------------------------- what the benchmark starts
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def port_open(port: int) -> bool:
     try:

@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, select, text
 from . import migrate, service
 from .config import REPO_ROOT, SERVICES, Settings
 from .events import exchange_name, make_envelope
+from .ports import free_port  # noqa: F401  (tests import it from here)
 
 PG_ADMIN_URL = os.environ.get("MALL_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 RUN_ID = f"{os.getpid()}"
@@ -89,12 +90,6 @@ def drop_databases(names) -> None:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
     finally:
         engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pytest_configure(config):
