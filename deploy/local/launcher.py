@@ -47,7 +47,9 @@ def process_ready(name: str) -> bool:
     if name == "carrier":
         return (REPO_ROOT / "services" / "logistics" / "carrier_standin.py").exists()
     service, _, part = name.rpartition("-")
-    return (REPO_ROOT / "services" / service / f"{part}.py").exists()
+    if part in ("api", "worker"):
+        return (REPO_ROOT / "services" / service / f"{part}.py").exists()
+    return (REPO_ROOT / "services" / service / f"{part}_api.py").exists()  # a part: order-import
 
 
 def split_available(commands: dict[str, str]) -> tuple[dict[str, str], list[str]]:

@@ -19,7 +19,7 @@ import httpx
 from deploy.local import seed
 from deploy.local.broker import broker_answers
 from deploy.local.launcher import Suite, local_environment, migrate_all, procfile_commands, split_available
-from servicekit.config import SERVICES
+from servicekit.config import PARTS, SERVICES
 from servicekit.testing import create_database, create_vhost, delete_vhost, drop_databases, free_port, use_postgres
 
 AMQP_BASE = os.environ.get("MALL_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
@@ -56,6 +56,7 @@ class RunningMall:
         self.admin_password = secrets.token_urlsafe(12)
         self.gateway_port = free_port()
         self.ports = {s: free_port() for s in SERVICES}
+        self.part_ports = {(service, part): free_port() for service, part in PARTS}
         self.resources = Resources([], None)
         self.suite: Suite | None = None
 
@@ -110,6 +111,10 @@ class RunningMall:
             # The kit's test session sets these for its own processes; ours use the general ones.
             for specific in ("API_METRICS_PORT", "WORKER_METRICS_PORT"):
                 overrides[f"MALL_{key}_{specific}"] = ""
+        for (service, part), port in self.part_ports.items():  # order-import
+            prefix = f"MALL_{service.upper()}_{part.upper()}"
+            overrides[f"{prefix}_GRPC_PORT"] = str(port)
+            overrides[f"{prefix}_GRPC_TARGET"] = f"127.0.0.1:{port}"
         # Only our own MALL_ settings: earlier tests of this pytest session point payment at their
         # in-process provider stand-ins (MALL_PAYMENT_WECHATPAY_API_BASE ...), which the suite's
         # processes would otherwise inherit and talk to with the wrong keys.
