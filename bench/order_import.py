@@ -9,6 +9,11 @@ of 5 digits, an unknown SKU, a negative price, an unreadable date), so 2,000 row
 and their orders are not imported. Member matching is off (member is not running: matching
 pauses and orders import unmatched). Peak RSS is the import process's VmHWM from /proc.
 
+The consuming workers (analytics, logistics, member) do not run, but their order.imported queues
+are declared and bound as their workers would (servicekit.testing.declare_subscriber_queues), so
+the broker routes the relay's events as in a deployment rather than returning each one as
+unroutable; after the job the bench waits for every event in every queue (events_routed).
+
 Last line: import rows=100000 rows_per_s=N peak_rss_mb=N errors_reported=N imported_orders=N
 (target: rows_per_s >= 5000, peak_rss_mb < 300, errors_reported = the bad rows, 2000)
 """
@@ -131,6 +136,23 @@ def count_reported(report: bytes) -> dict[str, int]:
     return counts
 
 
+def events_routed(queues: list[str], expected: int, timeout: float = 120.0) -> dict[str, int]:
+    """Messages in each subscriber queue once the relay has published `expected` (or timed out)."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(os.environ["MALL_AMQP_URL"]))
+    try:
+        channel = connection.channel()
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = {q: channel.queue_declare(q, passive=True).method.message_count for q in queues}
+            if all(c >= expected for c in counts.values()) or time.monotonic() > deadline:
+                return counts
+            time.sleep(0.5)
+    finally:
+        connection.close()
+
+
 def main() -> None:
     from servicekit import testing
 
@@ -141,6 +163,7 @@ def main() -> None:
     try:
         testing.ensure_database("order")
         seed()
+        queues = testing.declare_subscriber_queues("order", "order.imported")
         path = folder / "orders.csv"
         bad = write_file(path)
         print(f"file: {ROWS} rows, {bad} bad, {path.stat().st_size / 1e6:.1f} MB")
@@ -149,6 +172,8 @@ def main() -> None:
                                             "MALL_ORDER_IMPORT_SPOOL_DIR": str(folder)}).start()
         job, seconds, by_status = run_import(api.target, path)
         rss = peak_rss_mb(api.proc.pid)
+        routed = events_routed(queues, job.counts.orders_imported)
+        print(f"events routed to {len(queues)} subscriber queues: {routed}")
         reported = by_status.get("error", 0)
         print(f"job {job.status} in {seconds:.1f}s: {job.counts}".replace("\n", " "))
         print(f"report rows by status: {by_status}")

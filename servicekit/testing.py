@@ -260,16 +260,47 @@ def relay_for(runtime_for):
         relay.stop()
 
 
-def worker_queues(name: str) -> list[str]:
-    """The queues `name`'s worker consumes (read from its nameko entrypoints)."""
+class Subscription(NamedTuple):
+    source: str
+    event_type: str
+    queue: str
+
+
+def worker_subscriptions(name: str) -> list[Subscription]:
+    """The events `name`'s worker handles, with their queues (read from its nameko entrypoints)."""
     from .worker import handler_queue
 
     worker_cls = service.module(name, "worker").Worker
-    queues = []
+    found = []
     for attr in dir(worker_cls):
         for entry in getattr(getattr(worker_cls, attr), "nameko_entrypoints", ()):
             if hasattr(entry, "event_type"):
-                queues.append(handler_queue(entry.source_service, entry.event_type, name, attr))
+                found.append(Subscription(entry.source_service, entry.event_type,
+                                          handler_queue(entry.source_service, entry.event_type,
+                                                        name, attr)))
+    return found
+
+
+def worker_queues(name: str) -> list[str]:
+    """The queues `name`'s worker consumes."""
+    return [s.queue for s in worker_subscriptions(name)]
+
+
+def declare_subscriber_queues(source: str, event_type: str) -> list[str]:
+    """Declares and binds, exactly as their workers would, the queue of every service's handler
+    of `event_type`, without starting the workers: the broker then routes what a relay publishes
+    (as in a deployment) instead of returning it as unroutable. Returns the queues."""
+    queues = [s.queue for name in SERVICES for s in worker_subscriptions(name)
+              if (s.source, s.event_type) == (source, event_type)]
+    connection = pika.BlockingConnection(pika.URLParameters(os.environ["MALL_AMQP_URL"]))
+    try:
+        channel = connection.channel()
+        channel.exchange_declare(exchange_name(source), exchange_type="topic", durable=True)
+        for queue in queues:  # nameko's EventHandler: durable, not auto-deleted, not exclusive
+            channel.queue_declare(queue, durable=True)
+            channel.queue_bind(queue, exchange_name(source), routing_key=event_type)
+    finally:
+        connection.close()
     return queues
 
 
