@@ -34,6 +34,8 @@ STATUSES = {  # spelling (squeezed) -> our status
 _MONEY_NOISE = re.compile(r"[¥￥元,\s]|rmb|cny", re.IGNORECASE)
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
                    r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$")
+_EXCEL_SERIAL = re.compile(r"\d{5}(\.\d+)?")
+_QUANTITY = re.compile(r"[+-]?\d+(\.0+)?")
 _ADDRESS = re.compile(
     r"^(?P<province>北京市?|天津市?|上海市?|重庆市?|.+?(?:省|自治区|特别行政区))"
     r"(?P<city>.+?(?:市|自治州|地区|盟))?(?P<district>.+?(?:区|县|市|旗))?(?P<detail>.+)$")
@@ -102,6 +104,9 @@ class ParsedRow:
 
 def text(value) -> str:
     """A cell as clean text: NFKC (full-width digits and letters), outer spaces gone."""
+    if value.__class__ is str:
+        # isascii() is a flag lookup: ASCII is its own NFKC, so most cells skip normalize
+        return value.strip() if value.isascii() else unicodedata.normalize("NFKC", value).strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -123,23 +128,30 @@ class RowChecker:
                               for k, v in (status_map or {}).items()})
         self.latest = (now or datetime.now(timezone.utc)) + timedelta(days=1)
 
-    def _cell(self, cells: list, name: str):
-        index = self.header.fields.get(name)
-        return cells[index] if index is not None and index < len(cells) else None
+    def cells_by_name(self, cells: list) -> dict:
+        """field -> its cell as the file holds it (absent columns and short rows left out)."""
+        count = len(cells)
+        return {name: cells[i] for name, i in self.header.fields.items() if i < count}
 
     def parse_id(self, cells: list) -> str:
         """The row's external order id alone (cheap: for rows whose fate is already known)."""
-        return text(self._cell(cells, "external_order_id"))[:64]
+        index = self.header.fields.get("external_order_id")
+        return text(cells[index] if index is not None and index < len(cells) else None)[:64]
 
     def parse(self, row_no: int, cells: list) -> ParsedRow:
         errors: list[RowError] = []
         col = self.header.header_of
+        raw = self.cells_by_name(cells)
+        # Each cell cleaned once (text() was called some twenty times a row); `raw` keeps what
+        # the file wrote, for the messages and for Excel's typed cells (dates, floats).
+        clean = {name: text(value) for name, value in raw.items()}
+        get = clean.get
 
-        def fail(name: str, raw, rule: str, message: str) -> None:
-            errors.append(RowError(col(name), "" if raw is None else str(raw), rule, message))
+        def fail(name: str, value, rule: str, message: str) -> None:
+            errors.append(RowError(col(name), "" if value is None else str(value), rule, message))
 
         def required(name: str) -> str:
-            value = text(self._cell(cells, name))
+            value = get(name, "")
             if not value:
                 fail(name, "", "required", f"{BY_NAME[name].label} 不能为空,请填写,如 "
                                            f"{BY_NAME[name].example}")
@@ -148,59 +160,61 @@ class RowChecker:
         external_id = required("external_order_id")
         if len(external_id) > 64:
             fail("external_order_id", external_id, "max_length", "外部订单号最多 64 个字符")
-        order_time = self._time(self._cell(cells, "order_time"), fail)
-        status = self._status(self._cell(cells, "status"), fail)
+        order_time = self._time(raw.get("order_time"), get("order_time", ""), fail)
+        status = self._status(raw.get("status"), get("status", ""), fail)
         recipient = required("recipient")
-        phone_raw = self._cell(cells, "phone")
-        phone = normalise_mobile(text(phone_raw))
-        if not text(phone_raw):
+        phone_raw, phone_text = raw.get("phone"), get("phone", "")
+        phone = normalise_mobile(phone_text)
+        if not phone_text:
             fail("phone", "", "required", "手机号不能为空,请填写,如 13800138000")
         elif not MOBILE.match(phone):
-            fail("phone", phone_raw, "mobile", f"手机号 \"{text(phone_raw)}\" 不是有效的大陆手机号,"
+            fail("phone", phone_raw, "mobile", f"手机号 \"{phone_text}\" 不是有效的大陆手机号,"
                                                "请填写 11 位数字,如 13800138000(可带 +86、空格或短横线)")
-        province, city, district, detail = self._address(cells, fail)
+        province, city, district, detail = self._address(get, fail)
         for name, value in (("recipient", recipient), ("province", province), ("city", city),
                             ("district", district), ("detail", detail)):
             if len(value) > ADDRESS_LIMITS[name]:
                 fail(name, value, "max_length", f"{BY_NAME[name].label}最多 "
                                                 f"{ADDRESS_LIMITS[name]} 个字")
-        sku = self._sku(self._cell(cells, "sku_code"), fail)
-        quantity = self._quantity(self._cell(cells, "quantity"), fail)
-        unit = self._money("unit_price", self._cell(cells, "unit_price"), fail, required=True)
-        discount = self._money("line_discount", self._cell(cells, "line_discount"), fail) or 0
-        total_raw = self._cell(cells, "line_total")
-        line_total = self._money("line_total", total_raw, fail)
+        sku = self._sku(raw.get("sku_code"), get("sku_code", ""), fail)
+        quantity = self._quantity(raw.get("quantity"), get("quantity", ""), fail)
+
+        def money(name: str, required: bool = False) -> int | None:
+            return self._money(name, raw.get(name), get(name, ""), fail, required)
+
+        unit = money("unit_price", required=True)
+        discount = money("line_discount") or 0
+        line_total = money("line_total")
         expected = (unit or 0) * quantity - discount
         if unit is not None and quantity and line_total is not None \
                 and abs(line_total - expected) > TOLERANCE_FEN:
-            fail("line_total", total_raw, "line_total",
+            fail("line_total", raw.get("line_total"), "line_total",
                  f"小计 {yuan(line_total)} 与 单价 × 数量 − 优惠 = {yuan(expected)} 不符,"
                  f"请填写 {yuan(expected)} 或改正单价、数量")
         if line_total is None:
             line_total = max(expected, 0)
         if expected < 0 and unit is not None and quantity:
-            fail("line_discount", self._cell(cells, "line_discount"), "discount",
+            fail("line_discount", raw.get("line_discount"), "discount",
                  f"优惠 {yuan(discount)} 超过了 单价 × 数量 {yuan((unit or 0) * quantity)}")
-        shipping = self._money("shipping_fee", self._cell(cells, "shipping_fee"), fail) or 0
-        order_total = self._money("order_total", self._cell(cells, "order_total"), fail)
-        note = text(self._cell(cells, "note"))[:200]
+        shipping = money("shipping_fee") or 0
+        order_total = money("order_total")
+        note = get("note", "")[:200]
         return ParsedRow(row_no, external_id,
                          OrderFields(order_time, status, recipient, phone, province, city,
                                      district, detail, shipping, order_total, note),
                          sku, quantity, unit or 0, discount, line_total, errors)
 
-    def _time(self, raw, fail) -> datetime | None:
+    def _time(self, raw, value: str, fail) -> datetime | None:
         hint = "请填写如 2026-11-22 10:30、2026/11/22 或 Excel 日期"
         if isinstance(raw, datetime):
             moment = raw if raw.tzinfo else raw.replace(tzinfo=SHANGHAI)
-        elif isinstance(raw, (int, float)) or re.fullmatch(r"\d{5}(\.\d+)?", text(raw)):
-            serial = float(text(raw))
+        elif isinstance(raw, (int, float)) or _EXCEL_SERIAL.fullmatch(value):
+            serial = float(value)
             if not 20000 < serial < 80000:
-                fail("order_time", raw, "date", f"下单时间 \"{text(raw)}\" 不是有效的 Excel 日期,{hint}")
+                fail("order_time", raw, "date", f"下单时间 \"{value}\" 不是有效的 Excel 日期,{hint}")
                 return None
             moment = (EXCEL_EPOCH + timedelta(days=serial)).replace(tzinfo=SHANGHAI)
         else:
-            value = text(raw)
             if not value:
                 fail("order_time", "", "required", f"下单时间不能为空,{hint}")
                 return None
@@ -221,26 +235,27 @@ class RowChecker:
                 moment = moment.replace(tzinfo=SHANGHAI)
         moment = moment.astimezone(timezone.utc)
         if not EARLIEST <= moment <= self.latest:
-            fail("order_time", raw, "date_range", f"下单时间 \"{text(raw)}\" 不在 2000 年至今的范围内,"
+            fail("order_time", raw, "date_range", f"下单时间 \"{value}\" 不在 2000 年至今的范围内,"
                                                   "请检查年份")
             return None
         return moment
 
-    def _status(self, raw, fail) -> str:
-        value = "".join(text(raw).lower().split())
-        if not value:
+    def _status(self, raw, value: str, fail) -> str:
+        key = "".join(value.lower().split())
+        if not key:
             fail("status", "", "required", "订单状态不能为空,请填写 已付款、已发货 或 已完成")
             return ""
-        status = self.statuses.get(value)
+        status = self.statuses.get(key)
         if status is None:
-            fail("status", raw, "status", f"订单状态 \"{text(raw)}\" 无法识别,请填写 已付款(paid)、"
+            fail("status", raw, "status", f"订单状态 \"{value}\" 无法识别,请填写 已付款(paid)、"
                                           "已发货(shipped) 或 已完成(completed),或在映射方案中添加")
             return ""
         return status
 
-    def _address(self, cells, fail) -> tuple[str, str, str, str]:
-        parts = [text(self._cell(cells, n)) for n in ("province", "city", "district", "detail")]
-        whole = text(self._cell(cells, "address"))
+    def _address(self, get, fail) -> tuple[str, str, str, str]:
+        """`get`: field -> clean text. Four columns, or one whole address split here."""
+        parts = [get(n, "") for n in ("province", "city", "district", "detail")]
+        whole = get("address", "")
         if not any(parts) and whole:
             match = _ADDRESS.match("".join(whole.split()))
             if not match or not match["city"] and not match["province"].startswith(
@@ -258,8 +273,7 @@ class RowChecker:
                                            f"{BY_NAME[name].example}")
         return parts[0], parts[1], parts[2], parts[3]
 
-    def _sku(self, raw, fail) -> Sku | None:
-        code = text(raw)
+    def _sku(self, raw, code: str, fail) -> Sku | None:
         if not code:
             fail("sku_code", "", "required", "商品编码不能为空,请填写商城商品编码,如 BRA-75B-BLK")
             return None
@@ -270,26 +284,28 @@ class RowChecker:
                  "或在映射方案中把该编码映射到商城编码")
         return sku
 
-    def _quantity(self, raw, fail) -> int:
-        value = text(raw)
+    def _quantity(self, raw, value: str, fail) -> int:
         if not value:
             fail("quantity", "", "required", "数量不能为空,请填写阿拉伯数字,如 2")
             return 0
-        if re.fullmatch(r"[+-]?\d+(\.0+)?", value):
+        if value.isdigit() and value.isascii():  # the usual "2", without a regex or Decimal
+            number = int(value)
+        elif _QUANTITY.fullmatch(value):
             number = int(Decimal(value))
-            if number <= 0:
-                fail("quantity", raw, "positive", f"数量 \"{value}\" 必须大于 0,如 1")
-                return 0
-            if number > MAX_QUANTITY:
-                fail("quantity", raw, "max", f"数量 \"{value}\" 过大,单行最多 {MAX_QUANTITY} 件")
-                return 0
-            return number
-        fail("quantity", raw, "integer", f"数量 \"{value}\" 不是整数,请填写阿拉伯数字,如 2")
-        return 0
+        else:
+            fail("quantity", raw, "integer", f"数量 \"{value}\" 不是整数,请填写阿拉伯数字,如 2")
+            return 0
+        if number <= 0:
+            fail("quantity", raw, "positive", f"数量 \"{value}\" 必须大于 0,如 1")
+            return 0
+        if number > MAX_QUANTITY:
+            fail("quantity", raw, "max", f"数量 \"{value}\" 过大,单行最多 {MAX_QUANTITY} 件")
+            return 0
+        return number
 
-    def _money(self, name: str, raw, fail, required: bool = False) -> int | None:
+    def _money(self, name: str, raw, clean: str, fail, required: bool = False) -> int | None:
         label = BY_NAME[name].label
-        value = _MONEY_NOISE.sub("", text(raw))
+        value = _MONEY_NOISE.sub("", clean) if clean else ""
         if not value:
             if required:
                 fail(name, "", "required", f"{label}不能为空,请填写金额(元),如 199.00")
@@ -297,21 +313,21 @@ class RowChecker:
         try:
             amount = Decimal(value) if not isinstance(raw, float) else Decimal(repr(raw))
         except InvalidOperation:
-            fail(name, raw, "money", f"{label} \"{text(raw)}\" 不是金额,请填写以元为单位的数字,如 199.00")
+            fail(name, raw, "money", f"{label} \"{clean}\" 不是金额,请填写以元为单位的数字,如 199.00")
             return None
         if not amount.is_finite():
-            fail(name, raw, "money", f"{label} \"{text(raw)}\" 不是金额,请填写以元为单位的数字,如 199.00")
+            fail(name, raw, "money", f"{label} \"{clean}\" 不是金额,请填写以元为单位的数字,如 199.00")
             return None
         if amount < 0:
-            fail(name, raw, "non_negative", f"{label} \"{text(raw)}\" 不能为负数,请填写 0 或以上的金额")
+            fail(name, raw, "non_negative", f"{label} \"{clean}\" 不能为负数,请填写 0 或以上的金额")
             return None
         fen = amount * 100
         if fen != fen.to_integral_value():
-            fail(name, raw, "money_precision", f"{label} \"{text(raw)}\" 最多两位小数(精确到分),"
+            fail(name, raw, "money_precision", f"{label} \"{clean}\" 最多两位小数(精确到分),"
                                                f"如 {yuan(int(fen))}")
             return None
         if fen > 10**12:
-            fail(name, raw, "money_max", f"{label} \"{text(raw)}\" 过大")
+            fail(name, raw, "money_max", f"{label} \"{clean}\" 过大")
             return None
         return int(fen)
 

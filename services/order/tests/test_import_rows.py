@@ -107,6 +107,25 @@ def test_messy_values_are_cleaned(tmp_path):
     assert row.order.order_time == datetime(2026, 11, 21, 16, 0, tzinfo=timezone.utc)
 
 
+@pytest.mark.parametrize("written,quantity,rule", [
+    ("2", 2, None), (" ３ ", 3, None), ("+3", 3, None), ("2.00", 2, None), ("٣", 3, None),
+    ("0", 0, "positive"), ("-1", 0, "positive"), ("10000", 0, "max"), ("2.5", 0, "integer"),
+    ("1e2", 0, "integer"), ("", 0, "required")])
+def test_quantities_in_every_spelling(tmp_path, written, quantity, rule):
+    row = check(opened(tmp_path, csv_bytes([line(qty=written)])))[0][0]
+    assert row.quantity == quantity
+    assert [e.rule for e in row.errors if e.column == "数量 quantity"] == ([rule] if rule else [])
+
+
+def test_a_short_row_reads_its_missing_cells_as_empty(tmp_path):
+    data = csv_bytes([line()]).decode().rstrip("\r\n")
+    short = data + "\r\n" + ",".join(data.splitlines()[1].split(",")[:3]) + "\r\n"
+    rows = check(opened(tmp_path, short.encode()))[0]
+    assert rows[0].errors == []
+    assert {e.rule for e in rows[1].errors} >= {"required"}
+    assert "手机号 phone" in {e.column for e in rows[1].errors}
+
+
 def test_every_bad_value_gets_column_value_rule_and_a_chinese_suggestion(tmp_path):
     file = opened(tmp_path, csv_bytes([line(qty="二", price="-5", phone="12345", time="昨天",
                                             sku="NOPE", status="退款中", city="", province="")]))
