@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, MetaData, String, Table, Text, select
 
-from servicekit.bulk import bulk_insert
+from servicekit.bulk import bulk_insert, insert_new
 from servicekit.db import make_engine, make_sessionmaker
 from servicekit.tests import kitdemo
 
@@ -79,5 +79,40 @@ def test_a_row_the_table_refuses_refuses_the_whole_batch(engine):
     with pytest.raises(Exception, match="(?i)unique|duplicate"):
         with make_sessionmaker(engine)() as session, session.begin():
             bulk_insert(session, things, bad)
+    with make_sessionmaker(engine)() as session:
+        assert session.execute(select(things)).all() == []
+
+
+def scalar_rows(ids, name="new") -> list[dict]:
+    at = datetime(2026, 11, 22, 10, 30, tzinfo=timezone.utc)
+    return [{"id": n, "name": f"{name} {n}", "note": None if n % 2 else "tab\there",
+             "flag": n % 3 == 0, "at": at + timedelta(hours=n)} for n in ids]
+
+
+def test_insert_new_claims_only_the_keys_nobody_holds_and_says_which(engine):
+    with make_sessionmaker(engine)() as session, session.begin():
+        assert insert_new(session, things, scalar_rows([1, 2], "first"), returning="id") == {1, 2}
+    with make_sessionmaker(engine)() as session, session.begin():
+        # 2 is held; 4 twice in one call: the second is skipped like any other collision
+        claimed = insert_new(session, things, scalar_rows([2, 3, 4, 4, 5], "second"),
+                             returning="id")
+    assert claimed == {3, 4, 5}
+    with make_sessionmaker(engine)() as session:
+        stored = {r.id: r for r in session.execute(select(things))}
+    assert stored[2].name == "first 2"  # the held row is untouched
+    expected = {r["id"]: r for r in scalar_rows([3, 5], "second")}
+    for key in (3, 5):
+        row = stored[key]
+        assert (row.name, row.note, row.flag) == (expected[key]["name"], expected[key]["note"],
+                                                  expected[key]["flag"])
+        assert row.at.replace(tzinfo=timezone.utc) == expected[key]["at"]
+    assert insert_new(make_sessionmaker(engine)(), things, [], returning="id") == set()
+
+
+def test_insert_new_belongs_to_the_callers_transaction(engine):
+    with pytest.raises(RuntimeError):
+        with make_sessionmaker(engine)() as session, session.begin():
+            assert insert_new(session, things, scalar_rows([7]), returning="id") == {7}
+            raise RuntimeError("the batch failed after its claim")
     with make_sessionmaker(engine)() as session:
         assert session.execute(select(things)).all() == []

@@ -19,7 +19,7 @@ from mall.events.v1 import order_events_pb2 as events
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from servicekit.bulk import bulk_insert
+from servicekit.bulk import bulk_insert, insert_new
 from servicekit.db import dialect_insert
 from servicekit.events import make_envelope
 from servicekit.runtime import Runtime
@@ -74,14 +74,10 @@ def write_orders(session: Session, runtime: Runtime, ready: list[ReadyOrder], *,
     if not ready:
         return {}
     ids = {r.external_id: (str(uuid.uuid4()), numbers[i]) for i, r in enumerate(ready)}
-    table = ImportedOrder.__table__
-    # Parameters apart from the statement (not one VALUES clause compiled per batch): the
-    # statement is compiled once and cached, the rows still go in a few round trips.
-    claimed = set(session.scalars(
-        dialect_insert(session, table).on_conflict_do_nothing().returning(table.c.external_id),
-        [{"partner": partner, "external_id": r.external_id, "order_id": ids[r.external_id][0],
-          "order_no": ids[r.external_id][1], "job_id": job_id, "imported_at": now}
-         for r in ready]))
+    claimed = insert_new(session, ImportedOrder.__table__, [
+        {"partner": partner, "external_id": r.external_id, "order_id": ids[r.external_id][0],
+         "order_no": ids[r.external_id][1], "job_id": job_id, "imported_at": now}
+        for r in ready], returning="external_id")
     channel, actor = f"import:{partner}", f"import:{partner}"
     orders, lines, changes, categories, outbox = [], [], [], [], []
     for item in ready:
