@@ -1,4 +1,4 @@
-"""ProfileService: the shopper's own personal data, and FindMemberByPhone for staff/services."""
+"""ProfileService: the shopper's own personal data, and FindMemberByPhone(s) for staff/services."""
 from __future__ import annotations
 
 from google.protobuf.json_format import MessageToDict
@@ -122,6 +122,14 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             member_id = profiles.find_by_phone(session, self.vault, request.phone)
         return profile_pb2.FindMemberByPhoneResponse(found=member_id is not None,
                                                      member_id=member_id or "")
+
+    def FindMembersByPhones(self, request, context):
+        caller = current()
+        if caller.user_id and not caller.has_role(*FINDERS):
+            raise PermissionDenied(f"finding members by phone needs the role {' or '.join(FINDERS)}")
+        with self.runtime.transaction() as session:
+            found = profiles.find_by_phones(session, self.vault, list(request.phones))
+        return profile_pb2.FindMembersByPhonesResponse(members=found)
 
 
 def register(server, runtime: Runtime, vault: Vault) -> str:

@@ -115,12 +115,31 @@ def _phone_taken(session: Session, digest: str, member_id: str) -> bool:
         MemberProfile.phone_hash == digest, MemberProfile.member_id != member_id).limit(1)) is not None
 
 
+MAX_PHONES = 1000  # one lookup's numbers
+
+
 def find_by_phone(session: Session, vault: Vault, raw_phone: str) -> str | None:
     """The live member whose profile holds this number, or None."""
+    return find_by_phones(session, vault, [raw_phone], field="phone").get(raw_phone)
+
+
+def find_by_phones(session: Session, vault: Vault, raw_phones: list[str],
+                   field: str = "phones") -> dict[str, str]:
+    """number as given -> the live member whose profile holds it, for the numbers found; one
+    query (a number is never searched in clear: by its keyed hash)."""
     v = Violations()
-    phone = check_mobile(v, raw_phone, "phone")
+    v.check(len(raw_phones) <= MAX_PHONES, field, "max_items",
+            f"at most {MAX_PHONES} numbers at once (got {len(raw_phones)}): split the lookup")
     v.raise_if_any()
-    return session.scalar(
-        select(MemberProfile.member_id).join(Member, Member.id == MemberProfile.member_id)
-        .where(MemberProfile.phone_hash == vault.phone_hash(phone), Member.deleted_at.is_(None))
-        .limit(1))
+    by_hash: dict[str, list[str]] = {}
+    for i, raw in enumerate(raw_phones):
+        phone = check_mobile(v, raw, field if field == "phone" else f"{field}[{i}]")
+        by_hash.setdefault(vault.phone_hash(phone), []).append(raw)
+    v.raise_if_any()
+    if not by_hash:
+        return {}
+    found = session.execute(
+        select(MemberProfile.phone_hash, MemberProfile.member_id)
+        .join(Member, Member.id == MemberProfile.member_id)
+        .where(MemberProfile.phone_hash.in_(list(by_hash)), Member.deleted_at.is_(None))).all()
+    return {raw: member_id for digest, member_id in found for raw in by_hash[digest]}

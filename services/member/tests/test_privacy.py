@@ -96,6 +96,29 @@ def test_find_member_by_phone_through_the_hash(profile_api, shopper):
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+def test_many_phones_are_looked_up_at_once_by_their_keyed_hash(profile_api, shopper):
+    member_id, md = shopper("batch-finder")
+    fill_profile(profile_api, md)
+    staff = as_user("00000000-0000-0000-0000-00000000000a", "operator")
+    asked = ["+86 139 1234 5678", "13800000000", "139-1234-5678"]
+    found = profile_api.FindMembersByPhones(profile_pb2.FindMembersByPhonesRequest(phones=asked),
+                                            metadata=staff)
+    # every spelling of the member's number, as asked; the unknown one left out
+    assert dict(found.members) == {"+86 139 1234 5678": member_id, "139-1234-5678": member_id}
+    assert not profile_api.FindMembersByPhones(profile_pb2.FindMembersByPhonesRequest(),
+                                               metadata=staff).members
+    err = rpc_error(profile_api.FindMembersByPhones, profile_pb2.FindMembersByPhonesRequest(
+        phones=["13800000000", "12345"]), metadata=staff)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in violations_from_trailers(err.trailing_metadata())] == ["phones[1]"]
+    err = rpc_error(profile_api.FindMembersByPhones, profile_pb2.FindMembersByPhonesRequest(
+        phones=["13800000000"] * 1001), metadata=staff)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "at most 1000" in err.details()
+    err = rpc_error(profile_api.FindMembersByPhones,
+                    profile_pb2.FindMembersByPhonesRequest(phones=[PHONE]), metadata=md)
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
 def test_a_phone_belongs_to_one_member(profile_api, shopper):
     _, first = shopper("one")
     _, second = shopper("two")
