@@ -6,13 +6,16 @@ fetched and counted.
 
 Orders have 1 to 3 lines; every 50th row is bad in one of five ways (quantity "二", a phone
 of 5 digits, an unknown SKU, a negative price, an unreadable date), so 2,000 rows have errors
-and their orders are not imported. Member matching is off (member is not running: matching
-pauses and orders import unmatched). Peak RSS is the import process's VmHWM from /proc.
+and their orders are not imported. Member runs too (its api process, its own database with
+MEMBERS members whose phones are those of the first orders), so customers are matched as in a
+deployment: one FindMembersByPhones call per batch. Peak RSS is the import process's VmHWM from
+/proc.
 
-The consuming workers (analytics, logistics, member) do not run, but their order.imported queues
-are declared and bound as their workers would (servicekit.testing.declare_subscriber_queues), so
-the broker routes the relay's events as in a deployment rather than returning each one as
-unroutable; after the job the bench waits for every event in every queue (events_routed).
+The consuming workers (analytics, logistics, member) do not run, but their order.imported_batch
+queues are declared and bound as their workers would (servicekit.testing.declare_subscriber_queues),
+so the broker routes the relay's events as in a deployment rather than returning each one as
+unroutable; after the job the bench reads one queue's events until they carry every imported
+order, and checks the other queues hold as many events.
 
 Last line: import rows=100000 rows_per_s=N peak_rss_mb=N errors_reported=N imported_orders=N
 (target: rows_per_s >= 5000, peak_rss_mb < 300, errors_reported = the bad rows, 2000)
@@ -32,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
+MEMBERS = 500
 BAD_EVERY = 50
 SKUS = [(f"sku-{n}", f"CODE-{n:03d}", 9900 + n * 100) for n in range(40)]
 BAD = [("quantity", "二"), ("phone", "12345"), ("sku_code", "NO-SUCH-SKU"),
@@ -53,6 +57,45 @@ def seed() -> None:
     rt.dispose()
 
 
+def phone_of(order: int) -> str:
+    return f"138{order % 100000000:08d}"
+
+
+def seed_members() -> None:
+    """MEMBERS members with the phones of orders 1, 2, ... (hashed with member's key, as stored)."""
+    import uuid
+
+    from servicekit import service
+    from services.member.models import Member, MemberProfile
+    from services.member.vault import default_vault
+
+    rt = service.runtime("member")
+    now = datetime.now(timezone.utc)
+    with rt.transaction() as session:
+        for order in range(1, MEMBERS + 1):
+            member_id = str(uuid.uuid4())
+            session.add(Member(id=member_id, openid=f"bench-{member_id}", created_at=now,
+                               last_login_at=now))
+            session.flush()
+            session.add(MemberProfile(member_id=member_id, updated_at=now,
+                                      phone_hash=default_vault().phone_hash(phone_of(order))))
+    rt.dispose()
+
+
+def members_matched(job_id: str) -> int:
+    from sqlalchemy import func, select
+
+    from servicekit import service
+    from services.order.models import Order
+
+    rt = service.runtime("order")
+    with rt.transaction() as session:
+        matched = session.scalar(select(func.count()).select_from(Order).where(
+            Order.import_batch_id == job_id, Order.member_id != ""))
+    rt.dispose()
+    return matched
+
+
 def write_file(path: Path) -> int:
     """The CSV (UTF-8, the template's headers); returns how many rows are bad."""
     from services.order.importing.columns import COLUMNS
@@ -72,7 +115,7 @@ def write_file(path: Path) -> int:
                 values = {"external_order_id": f"BENCH-{order:07d}",
                           "order_time": f"2026-11-{1 + order % 20:02d} 10:{order % 60:02d}:00",
                           "status": ("已付款", "已发货", "已完成")[order % 3],
-                          "recipient": "张三", "phone": f"138{order % 100000000:08d}",
+                          "recipient": "张三", "phone": phone_of(order),
                           "province": "广东省", "city": "深圳市", "district": "南山区",
                           "detail": f"科技园路 {order} 号", "sku_code": code,
                           "quantity": str(1 + n), "unit_price": f"{price / 100:.2f}"}
@@ -136,19 +179,26 @@ def count_reported(report: bytes) -> dict[str, int]:
     return counts
 
 
-def events_routed(queues: list[str], expected: int, timeout: float = 120.0) -> dict[str, int]:
-    """Messages in each subscriber queue once the relay has published `expected` (or timed out)."""
+def orders_routed(queues: list[str], expected: int, timeout: float = 120.0) -> tuple[int, dict]:
+    """Reads the first queue's order.imported_batch events until they carry `expected` orders
+    (or time runs out): (orders carried, the batch events each queue holds)."""
+    import json
+
     import pika
 
     connection = pika.BlockingConnection(pika.URLParameters(os.environ["MALL_AMQP_URL"]))
     try:
         channel = connection.channel()
-        deadline = time.monotonic() + timeout
-        while True:
-            counts = {q: channel.queue_declare(q, passive=True).method.message_count for q in queues}
-            if all(c >= expected for c in counts.values()) or time.monotonic() > deadline:
-                return counts
-            time.sleep(0.5)
+        orders, batches, deadline = 0, 0, time.monotonic() + timeout
+        while orders < expected and time.monotonic() < deadline:
+            method, _, body = channel.basic_get(queues[0], auto_ack=True)
+            if method is None:
+                time.sleep(0.2)
+                continue
+            orders += len(json.loads(body)["data"]["orders"])
+            batches += 1
+        held = {q: channel.queue_declare(q, passive=True).method.message_count for q in queues[1:]}
+        return orders, {queues[0]: batches, **held}
     finally:
         connection.close()
 
@@ -158,22 +208,29 @@ def main() -> None:
 
     testing.prepare_environment()
     os.environ["MALL_LOG_LEVEL"] = "WARNING"
-    api = None
+    api = member = None
     folder = Path(tempfile.mkdtemp(prefix="bench-import-"))
     try:
         testing.ensure_database("order")
+        testing.ensure_database("member")
         seed()
-        queues = testing.declare_subscriber_queues("order", "order.imported")
+        seed_members()
+        queues = testing.declare_subscriber_queues("order", "order.imported_batch")
         path = folder / "orders.csv"
         bad = write_file(path)
         print(f"file: {ROWS} rows, {bad} bad, {path.stat().st_size / 1e6:.1f} MB")
+        member = testing.ApiProcess("member").start()
         api = testing.ApiProcess("order", part="import", port_setting="IMPORT_GRPC_PORT",
-                                 extra_env={"MALL_MEMBER_GRPC_TARGET": "127.0.0.1:1",
+                                 extra_env={"MALL_MEMBER_GRPC_TARGET": member.target,
                                             "MALL_ORDER_IMPORT_SPOOL_DIR": str(folder)}).start()
         job, seconds, by_status = run_import(api.target, path)
         rss = peak_rss_mb(api.proc.pid)
-        routed = events_routed(queues, job.counts.orders_imported)
-        print(f"events routed to {len(queues)} subscriber queues: {routed}")
+        orders, batches = orders_routed(queues, job.counts.orders_imported)
+        print(f"order.imported_batch events per subscriber queue: {batches}, carrying {orders} orders")
+        if orders != job.counts.orders_imported or len(set(batches.values())) != 1:
+            print(f"WARNING: {job.counts.orders_imported} orders imported, {orders} in events")
+        print(f"customers matched to members: {members_matched(job.job_id)} "
+              f"(members with the phones of orders 1-{MEMBERS}, some of them bad)")
         reported = by_status.get("error", 0)
         print(f"job {job.status} in {seconds:.1f}s: {job.counts}".replace("\n", " "))
         print(f"report rows by status: {by_status}")
@@ -183,8 +240,9 @@ def main() -> None:
               f"peak_rss_mb={rss:.0f} errors_reported={reported} "
               f"imported_orders={job.counts.orders_imported}")
     finally:
-        if api:
-            api.stop()
+        for process in (api, member):
+            if process:
+                process.stop()
         for item in folder.iterdir():
             item.unlink()
         folder.rmdir()

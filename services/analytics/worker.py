@@ -7,7 +7,7 @@ from mall.events.v1 import order_events_pb2 as order
 
 from servicekit.worker import EventWorker, on_event
 
-from .facts import record_fact
+from .facts import record_fact, record_imported_orders
 
 
 class Worker(EventWorker):
@@ -35,6 +35,11 @@ class Worker(EventWorker):
     def order_imported(self, session, event):
         # a partner's order is a sale too; its channel (import:<partner>) and batch stay in the fact
         record_fact(session, event)
+
+    @on_event("order", "order.imported_batch", order.OrdersImported)
+    def orders_imported(self, session, event):
+        # one order.imported fact per order of the batch, so reports count imported orders alike
+        record_imported_orders(session, event)
 
     @on_event("logistics", "inventory.availability_changed", logistics.AvailabilityChanged)
     def availability_changed(self, session, event):

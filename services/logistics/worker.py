@@ -42,6 +42,10 @@ class Worker(EventWorker):
     def order_imported(self, session, event):
         imported.order_imported(self.runtime, session, event.data, event.id)
 
+    @on_event("order", "order.imported_batch", order_events.OrdersImported)
+    def orders_imported(self, session, event):
+        imported.orders_imported(self.runtime, session, event.data, event.id)
+
     @on_event("order", "order.cancelled", order_events.OrderCancelled)
     def order_cancelled(self, session, event):
         fulfilment.order_cancelled(self.runtime, session, event.data.order_id,

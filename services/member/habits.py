@@ -1,4 +1,5 @@
-"""A member's shopping habits, folded from `order.paid` and (matched) `order.imported` events.
+"""A member's shopping habits, folded from `order.paid` and (matched) `order.imported` events
+(one order, or each order of an `order.imported_batch`).
 
 The kit's inbox makes each event count once; the arithmetic here is order-independent (sums, a
 count and a max), so events arriving late or out of order give the same profile.
@@ -51,6 +52,19 @@ def record_imported_order(session: Session, imported: order_events_pb2.OrderImpo
     when no member has the customer's phone."""
     return record_order(session, imported.member_id, imported.payable_fen,
                         parse_time(imported.ordered_at), imported.lines, occurred_at)
+
+
+def record_imported_orders(session: Session, batch: order_events_pb2.OrdersImported,
+                           occurred_at: datetime | None = None) -> int:
+    """Each order of an `order.imported_batch`, as `record_imported_order` does with one; how
+    many were matched to a member. Folded in member id order: the sum is the same in any order,
+    and two batches sharing members lock their habits rows in one order, so they wait for each
+    other rather than deadlock."""
+    folded = 0
+    for imported in sorted(batch.orders, key=lambda order: order.member_id):
+        if record_imported_order(session, imported, occurred_at) is not None:
+            folded += 1
+    return folded
 
 
 def record_order(session: Session, member_id: str, paid_fen: int, ordered_at: datetime | None,

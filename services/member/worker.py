@@ -46,6 +46,12 @@ class Worker(EventWorker):
         customer paid the partner, not the mall)."""
         habits.record_imported_order(session, event.data, event.occurred_at)
 
+    @on_event("order", "order.imported_batch", order_events_pb2.OrdersImported)
+    def orders_imported(self, session, event):
+        """A batch of partner orders (one event per written batch of an import): each order does
+        what an `order.imported` does, all in this one transaction."""
+        habits.record_imported_orders(session, event.data, event.occurred_at)
+
     @on_event("order", "order.paid", order_events_pb2.OrderPaid)
     def earn_points(self, session, event):
         """A paid order earns points (every ¥100 → 10 by default, times the tier's multiplier)."""

@@ -4,7 +4,7 @@ from datetime import date, datetime, timezone
 from mall.events.v1 import order_events_pb2
 from sqlalchemy import func, select
 
-from services.analytics.facts import record_fact
+from services.analytics.facts import imported_order_fact_id, record_fact, record_imported_orders
 from services.analytics.models import DailyEventCount, Fact
 
 from .helpers import event
@@ -89,3 +89,83 @@ def test_an_imported_order_is_a_fact_under_its_channel_once(runtime):
     with runtime.transaction() as session:
         stored = session.scalar(select(Fact.data))
     assert (stored["channel"], stored["batchId"]) == ("import:tmall", "b-7")
+
+
+def imported_batch(*order_ids, batch_id="b-8"):
+    """order.imported_batch's data as the order service publishes it (every field, JSON names)."""
+    return order_events_pb2.OrdersImported(batch_id=batch_id, partner="tmall", orders=[
+        order_events_pb2.OrderImported(order_id=order_id, order_no=f"NO-{order_id}",
+                                       channel="import:tmall", partner="tmall", batch_id=batch_id,
+                                       payable_fen=10_000 + i, status="completed",
+                                       lines=[order_events_pb2.OrderEventLine(sku_id="s-1",
+                                                                              quantity=1)])
+        for i, order_id in enumerate(order_ids)])
+
+
+def test_a_batch_of_imported_orders_is_one_order_imported_fact_per_order_once(runtime):
+    batch = event("order", "order.imported_batch", imported_batch("io-1", "io-2", "io-3"),
+                  event_id="33333333-3333-3333-3333-333333333333",
+                  occurred_at=datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc),
+                  message_type=order_events_pb2.OrdersImported)
+    with runtime.transaction() as session:
+        assert record_imported_orders(session, batch) == 3
+    with runtime.transaction() as session:  # the same batch again: nothing new
+        assert record_imported_orders(session, batch) == 0
+    assert facts(runtime) == 3
+    assert rollup(runtime) == {(date(2026, 11, 23), "order.imported"): 3}
+    with runtime.transaction() as session:
+        stored = {f.data["orderId"]: f for f in session.scalars(select(Fact))}
+    published = {o["orderId"]: o for o in batch.raw["data"]["orders"]}
+    assert set(stored) == {"io-1", "io-2", "io-3"}
+    for order_id, fact in stored.items():
+        assert (fact.event_type, fact.source) == ("order.imported", "order")
+        assert fact.occurred_at == datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+        assert fact.data == published[order_id]  # the order exactly as published
+        assert fact.data["payableFen"] == published[order_id]["payableFen"]  # int64 as a string
+        assert fact.event_id == imported_order_fact_id(batch.id, order_id)
+        assert len(fact.event_id) == 36
+    assert len({f.event_id for f in stored.values()}) == 3
+
+
+def test_a_batch_and_a_single_import_count_alike_and_only_new_orders_count(runtime):
+    at = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+    single = event("order", "order.imported", imported_batch("io-0").orders[0], occurred_at=at)
+    first = event("order", "order.imported_batch", imported_batch("io-1", "io-2"),
+                  occurred_at=at, message_type=order_events_pb2.OrdersImported)
+    with runtime.transaction() as session:
+        assert record_fact(session, single) is True
+        assert record_imported_orders(session, first) == 2
+    # A batch event whose orders are partly stored already (the same event id) counts the rest.
+    grown = event("order", "order.imported_batch", imported_batch("io-1", "io-2", "io-9"),
+                  event_id=first.id, occurred_at=at, message_type=order_events_pb2.OrdersImported)
+    with runtime.transaction() as session:
+        assert record_imported_orders(session, grown) == 1
+    assert rollup(runtime) == {(date(2026, 11, 23), "order.imported"): 4}
+    assert facts(runtime) == 4
+    empty = event("order", "order.imported_batch", order_events_pb2.OrdersImported(batch_id="b-0"),
+                  message_type=order_events_pb2.OrdersImported)
+    with runtime.transaction() as session:
+        assert record_imported_orders(session, empty) == 0
+    assert facts(runtime) == 4
+
+
+def test_fact_ids_of_a_batch_are_stable_and_fit_even_for_an_event_id_that_is_not_a_uuid():
+    uuid_id = "44444444-4444-4444-4444-444444444444"
+    assert imported_order_fact_id(uuid_id, "io-1") == imported_order_fact_id(uuid_id, "io-1")
+    assert imported_order_fact_id(uuid_id, "io-1") != imported_order_fact_id(uuid_id, "io-2")
+    other = imported_order_fact_id("relay-7:batch-12", "io-1")
+    assert len(other) == 36 and other == imported_order_fact_id("relay-7:batch-12", "io-1")
+    assert other != imported_order_fact_id("relay-7:batch-13", "io-1")
+    assert other != imported_order_fact_id(uuid_id, "io-1")
+
+
+def test_a_failed_transaction_leaves_no_fact_of_a_batch(runtime):
+    batch = event("order", "order.imported_batch", imported_batch("io-1", "io-2"),
+                  message_type=order_events_pb2.OrdersImported)
+    try:
+        with runtime.transaction() as session:
+            record_imported_orders(session, batch)
+            raise RuntimeError("the handler failed after recording")
+    except RuntimeError:
+        pass
+    assert facts(runtime) == 0 and rollup(runtime) == {}

@@ -61,3 +61,26 @@ def test_killing_the_worker_mid_stream_loses_nothing_and_doubles_nothing(
     wait_until(lambda: counted(runtime) == (200, 200), timeout=60, message="200 facts")
     with runtime.transaction() as session:
         assert set(session.scalars(select(Fact.event_id))) == set(ids)
+
+
+def test_an_imported_batch_becomes_one_order_imported_fact_per_order_once(
+        runtime, worker_process, publish_event, wait_until):
+    import time
+
+    worker_process("analytics")
+    orders = [order_events_pb2.OrderImported(order_id=f"io-{i}", channel="import:jd", partner="jd",
+                                             batch_id="b-9", payable_fen=100 * i, status="paid")
+              for i in range(1, 4)]
+    sent = publish_event("order", "order.imported_batch",
+                         order_events_pb2.OrdersImported(batch_id="b-9", partner="jd",
+                                                         orders=orders))
+    publish_event("order", "order.imported_batch", sent["data"], event_id=sent["id"])  # again
+    wait_until(lambda: counted(runtime) == (3, 3), timeout=20, message="three facts")
+    time.sleep(1)  # give a wrongly applied redelivery its chance
+    assert counted(runtime) == (3, 3)
+    with runtime.transaction() as session:
+        stored = {f.data["orderId"]: (f.event_type, f.source, f.data)
+                  for f in session.scalars(select(Fact))}
+        rollup = {r.event_type: r.count for r in session.scalars(select(DailyEventCount))}
+    assert stored == {o["orderId"]: ("order.imported", "order", o) for o in sent["data"]["orders"]}
+    assert rollup == {"order.imported": 3}

@@ -1,10 +1,12 @@
 """order.paid folds into the member's shopping habits: once per event, in any order."""
+import threading
 import time
 import uuid
 
+import pytest
 from mall.events.v1 import order_events_pb2
 from mall.member.v1 import member_pb2
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services.member import habits
 from services.member.clock import rfc3339
@@ -134,3 +136,82 @@ def test_the_worker_counts_an_imported_order_once(auth, worker_process, publish_
     h = habits_of(member_runtime, login.member_id)
     assert (h.orders_count, h.total_paid_fen) == (1, 8_800)
     assert h.category_units == {"bras": 2}
+
+
+def imported_batch(*orders):
+    return order_events_pb2.OrdersImported(batch_id="b-1", partner="tmall", orders=list(orders))
+
+
+def test_each_order_of_an_imported_batch_folds_in_like_a_single_import(member_runtime):
+    batch = imported_batch(imported("m-5", 5_000, "2026-04-01T08:00:00Z", "io-1"),
+                           imported("", 9_999, "2026-04-02T08:00:00Z", "io-2"),
+                           imported("m-4", 7_000, "2026-04-03T08:00:00Z", "io-3"),
+                           imported("m-5", 2_001, "2026-04-04T08:00:00Z", "io-4"))
+    with member_runtime.transaction() as s:
+        assert habits.record_imported_orders(s, batch) == 3  # the one without a member skipped
+    five, four = habits_of(member_runtime, "m-5"), habits_of(member_runtime, "m-4")
+    assert (five.orders_count, five.total_paid_fen, five.average_order_fen) == (2, 7_001, 3_501)
+    assert five.last_order_at.isoformat().startswith("2026-04-04T08:00:00")
+    assert five.category_units == {"bras": 4}
+    assert (four.orders_count, four.total_paid_fen, four.category_units) == (1, 7_000, {"bras": 2})
+    with member_runtime.transaction() as s:
+        assert len(s.scalars(select(ShoppingHabits)).all()) == 2
+
+
+def test_batches_lock_their_members_habits_in_one_order(member_runtime, wait_until):
+    """A batch folds its orders in member id order: holding m-a, another transaction can still
+    take m-b while the batch waits for m-a (in batch order it would hold m-b: a deadlock)."""
+    if member_runtime.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    with member_runtime.transaction() as s:
+        habits.record_imported_order(s, imported("m-a", 100, "2026-04-01T08:00:00Z", "io-0"))
+        habits.record_imported_order(s, imported("m-b", 100, "2026-04-01T08:00:00Z", "io-0"))
+    batch = imported_batch(imported("m-b", 1_000, "2026-04-02T08:00:00Z", "io-1"),
+                           imported("m-a", 2_000, "2026-04-02T08:00:00Z", "io-2"))
+    failures = []
+
+    def fold():
+        try:
+            with member_runtime.transaction() as s:
+                habits.record_imported_orders(s, batch)
+        except Exception as err:  # surfaced below
+            failures.append(err)
+
+    worker = threading.Thread(target=fold)
+    with member_runtime.transaction() as other:
+        other.get(ShoppingHabits, "m-a", with_for_update=True)
+        worker.start()
+        with member_runtime.engine.connect() as watch:
+            wait_until(lambda: watch.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")) >= 1, timeout=10, message="the batch waiting")
+        other.execute(text("SET LOCAL lock_timeout = '3s'"))
+        other.get(ShoppingHabits, "m-b", with_for_update=True)  # free: the batch holds nothing
+    worker.join(20)
+    assert not worker.is_alive() and failures == []
+    assert [habits_of(member_runtime, m).total_paid_fen for m in ("m-a", "m-b")] == [2_100, 1_100]
+
+
+def test_the_worker_folds_each_order_of_an_imported_batch_once(auth, worker_process,
+                                                              publish_event, wait_until,
+                                                              member_runtime):
+    first = auth.WechatLogin(member_pb2.WechatLoginRequest(code="bea~1")).member_id
+    second = auth.WechatLogin(member_pb2.WechatLoginRequest(code="cai~1")).member_id
+    worker_process("member")
+    batch = imported_batch(imported(first, 8_800, "2026-05-20T12:00:00Z", "io-1"),
+                           imported("", 1_000, "2026-05-20T13:00:00Z", "io-2"),
+                           imported(second, 6_600, "2026-05-21T00:00:00Z", "io-3"))
+    event_id = str(uuid.uuid4())
+    publish_event("order", "order.imported_batch", batch, event_id=event_id)
+    publish_event("order", "order.imported_batch", batch, event_id=event_id)  # a redelivery
+    wait_until(lambda: all((h := habits_of(member_runtime, m)) and h.orders_count == 1
+                           for m in (first, second)), timeout=20, message="both members' orders")
+    time.sleep(1)  # the worker handles concurrently: give a wrongly counted duplicate its chance
+    assert [(h.orders_count, h.total_paid_fen, h.category_units)
+            for h in (habits_of(member_runtime, first), habits_of(member_runtime, second))] == [
+        (1, 8_800, {"bras": 2}), (1, 6_600, {"bras": 2})]
+    with member_runtime.transaction() as s:
+        assert len(s.scalars(select(ShoppingHabits)).all()) == 2  # none for the unmatched order
+        inbox_table = member_runtime.inbox_table
+        assert s.execute(select(inbox_table.c.event_id).where(
+            inbox_table.c.handler == "member.orders_imported")).scalars().all() == [event_id]

@@ -94,9 +94,10 @@ def test_a_clean_file_imports_orders_in_their_partner_status(importer, runtime):
         assert (address.recipient, address.phone, address.district) == ("张三", "13800138000", "南山区")
         assert "13800138000" not in a.address_sealed
         assert orders["import:acmeshipped"].status == "shipped"
-    imported = outbox_events(runtime, "order.imported")
-    assert {e["data"]["externalId"] for e in imported} == {"A", "B"}
-    assert all(e["data"]["batchId"] == job.job_id for e in imported)
+    (batch,) = outbox_events(runtime, "order.imported_batch")
+    assert batch["data"]["batchId"] == job.job_id
+    assert {o["externalId"] for o in batch["data"]["orders"]} == {"A", "B"}
+    assert all(o["batchId"] == job.job_id for o in batch["data"]["orders"])
 
 
 def test_reject_file_imports_nothing_and_reports_each_error_beside_its_row(importer, runtime):

@@ -61,19 +61,29 @@ def test_orders_cross_many_batches_and_every_row_has_its_outcome(shop):
     assert (outcomes[8], outcomes[9]) == ("error", "blocked")
 
 
-def test_order_imported_data_is_exactly_protobufs_json_of_the_event(shop):
-    job, path = accepted(shop, csv_bytes(orders_file(2)))
+def imported_orders(runtime) -> list[dict]:
+    """Every order of the order.imported_batch events in the outbox."""
+    return [order for event in outbox_events(runtime, "order.imported_batch")
+            for order in event["data"]["orders"]]
+
+
+def test_each_batch_is_one_event_whose_data_is_exactly_protobufs_json(shop):
+    job, path = accepted(shop, csv_bytes(orders_file(5)))  # batches of 2 orders here: 2 + 2 + 1
     jobs.run(shop, job.id, path)
-    events = outbox_events(shop, "order.imported")
-    assert len(events) == 2
+    events = outbox_events(shop, "order.imported_batch")
+    assert sorted(len(e["data"]["orders"]) for e in events) == [1, 2, 2]
+    assert outbox_events(shop, "order.imported") == []  # not one event per order any more
     for event in events:
         # strict: a misspelt field would fail here instead of being dropped by consumers
-        message = json_format.ParseDict(event["data"], order_events_pb2.OrderImported())
+        message = json_format.ParseDict(event["data"], order_events_pb2.OrdersImported())
         assert event["data"] == json_format.MessageToDict(
             message, always_print_fields_with_no_presence=True)
-        assert (message.partner, message.batch_id, len(message.lines)) == ("acme", job.id, 2)
-        assert [ln.quantity for ln in message.lines] == [1, 2]
-        assert message.payable_fen == 199_00 + 2 * 99_00
+        assert (message.batch_id, message.partner) == (job.id, "acme")
+        for order in message.orders:
+            assert (order.partner, order.batch_id, len(order.lines)) == ("acme", job.id, 2)
+            assert [ln.quantity for ln in order.lines] == [1, 2]
+            assert order.payable_fen == 199_00 + 2 * 99_00
+    assert sorted(o["externalId"] for o in imported_orders(shop)) == [f"W-{n:03d}" for n in range(5)]
 
 
 def test_a_batch_that_fails_fails_the_job_and_a_re_upload_adds_only_the_rest(shop, monkeypatch):
@@ -124,7 +134,7 @@ def test_two_jobs_of_one_file_at_once_import_each_order_exactly_once(shop):
     assert a.orders_imported + a.orders_skipped == 20 and b.orders_imported + b.orders_skipped == 20
     assert a.rows_imported + b.rows_imported == 40
     assert count(shop, Order) == 20 and count(shop, OrderLine) == 40
-    assert len(outbox_events(shop, "order.imported")) == 20
+    assert len(imported_orders(shop)) == 20  # each order in one event, once
     with shop.transaction() as session:  # each row names its order, whichever job wrote it
         outcomes = session.execute(select(ImportRow.job_id, ImportRow.external_id,
                                           ImportRow.order_no)).all()
