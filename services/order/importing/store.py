@@ -172,22 +172,23 @@ _INT64 = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescript
           FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED64}
 
 
-def _scalar_fields(message_type) -> tuple[tuple[str, str, object], ...]:
-    """(name, JSON name, how the value is written) of each field but nested messages."""
-    found = []
+def _scalar_fields(message_type) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, object], ...]]:
+    """The fields but nested messages: ((name, JSON name) of those written as they are,
+    (name, JSON name, how the value is written) of the others: int64 as text, repeated as lists)."""
+    plain, converted = [], []
     for f in message_type.DESCRIPTOR.fields:
         if f.message_type is not None:
             continue
         if f.enum_type is not None:  # proto3 JSON writes enum names: not needed here yet
             raise TypeError(f"{message_type.__name__}.{f.name}: enums are not handled here")
         int64 = f.type in _INT64
-        write = (_int64_texts if int64 else list) if f.is_repeated else (str if int64 else _same)
-        found.append((f.name, f.json_name, write))
-    return tuple(found)
-
-
-def _same(value):
-    return value
+        if f.is_repeated:
+            converted.append((f.name, f.json_name, _int64_texts if int64 else list))
+        elif int64:
+            converted.append((f.name, f.json_name, str))
+        else:
+            plain.append((f.name, f.json_name))
+    return tuple(plain), tuple(converted)
 
 
 def _int64_texts(values) -> list[str]:
@@ -195,7 +196,11 @@ def _int64_texts(values) -> list[str]:
 
 
 def _proto3_json(fields, values: dict) -> dict:
-    return {json_name: write(values[name]) for name, json_name, write in fields}
+    plain, converted = fields  # most fields are copied: no call per field for them
+    data = {json_name: values[name] for name, json_name in plain}
+    for name, json_name, write in converted:
+        data[json_name] = write(values[name])
+    return data
 
 
 _ORDER_FIELDS = _scalar_fields(events.OrderImported)
