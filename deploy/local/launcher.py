@@ -74,7 +74,8 @@ def local_environment(base: dict[str, str] | None = None, **overrides: str) -> d
         # The WeChat stand-in accepts any template id: demo ids let `make run` show the pushes.
         **{f"MALL_MEMBER_WECHAT_TEMPLATE_{kind}": f"demo-{kind.lower()}" for kind in (
             "ORDER_CREATED", "ORDER_PAID", "ORDER_CANCELLED", "ORDER_PARTLY_SHIPPED",
-            "ORDER_SHIPPED", "ORDER_DELIVERED", "ORDER_COMPLETED", "ORDER_REFUNDED")},
+            "ORDER_SHIPPED", "ORDER_DELIVERED", "ORDER_COMPLETED", "ORDER_REFUNDED",
+            "ORDER_PARTLY_REFUNDED")},
     })
     env.update(overrides)
     ensure_payment_keys(env)  # payment's provider keys, generated into var/ on first start

@@ -16,10 +16,12 @@ MAX_IDS_PER_CALL = 100
 
 
 def notify(session: Session, *, member_id: str, kind: str, title: str, body: str,
-           order_id: str | None = None, coupon_id: str | None = None) -> Notification | None:
-    """Writes the notice unless the member already has one of this kind about this order (or
-    coupon)."""
-    subject = Notification.order_id == order_id if order_id else Notification.coupon_id == coupon_id
+           order_id: str | None = None, coupon_id: str | None = None,
+           refund_id: str = "") -> Notification | None:
+    """Writes the notice unless the member already has one of this kind about this order (and
+    refund, for a partial one) or coupon."""
+    subject = ((Notification.order_id == order_id) & (Notification.refund_id == refund_id)
+               if order_id else Notification.coupon_id == coupon_id)
     if not member_id:
         raise ValueError(f"{kind} for {order_id or coupon_id} names no member: nobody to notify")
     exists = session.scalar(select(Notification.id).where(
@@ -27,7 +29,8 @@ def notify(session: Session, *, member_id: str, kind: str, title: str, body: str
     if exists is not None:
         return None
     notice = Notification(member_id=member_id, kind=kind, order_id=order_id, coupon_id=coupon_id,
-                          title=title, body=body, created_at=datetime.now(timezone.utc))
+                          refund_id=refund_id, title=title, body=body,
+                          created_at=datetime.now(timezone.utc))
     session.add(notice)
     session.flush()
     return notice
@@ -68,6 +71,19 @@ def on_order_paid(session: Session, paid) -> Notification | None:
     title, body = messages.order_paid(paid.order_no or paid.order_id, paid.paid_fen)
     return notify(session, member_id=paid.member_id, kind="order_paid", order_id=paid.order_id,
                   title=title, body=body)
+
+
+def on_order_refunded(session: Session, refunded) -> Notification | None:
+    """From mall.events.v1.OrderRefunded: a partial refund is its own notice, one per refund (the
+    order stays paid, so no status change tells the shopper). A full refund says nothing here:
+    the order's move to refunded does (order.status_changed)."""
+    if refunded.full:
+        return None
+    title, body = messages.order_partly_refunded(refunded.order_no or refunded.order_id,
+                                                 refunded.refunded_fen)
+    return notify(session, member_id=refunded.member_id, kind="order_partly_refunded",
+                  order_id=refunded.order_id, refund_id=refunded.refund_id, title=title,
+                  body=body)
 
 
 PLACEMENT_FAILED = "placement_failed"  # order's reason for a checkout that never became an order

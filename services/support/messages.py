@@ -21,6 +21,11 @@ def order_paid(order_no: str, paid_fen: int) -> tuple[str, str]:
             f"您的订单 {order_no} 已支付 ¥{yuan(paid_fen)}，我们会尽快为您安排发货。")
 
 
+def order_partly_refunded(order_no: str, refunded_fen: int) -> tuple[str, str]:
+    return ("部分退款成功",
+            f"您的订单 {order_no} 已退款 ¥{yuan(refunded_fen)}，款项将按原支付方式退回。")
+
+
 def order_cancelled(order_no: str, reason: str) -> tuple[str, str]:
     # Order writes "timeout: not paid within ..." and the like: the word before the colon says why.
     why = CANCEL_REASONS.get(reason.split(":")[0].strip(), "订单已取消")

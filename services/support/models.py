@@ -11,7 +11,8 @@ from servicekit.db import BigId, declarative_base
 Base = declarative_base()
 
 KINDS = ("order_created", "order_paid", "order_cancelled", "order_partly_shipped", "order_shipped",
-         "order_delivered", "order_completed", "order_refunded", "coupon_expiring")
+         "order_delivered", "order_completed", "order_refunded", "coupon_expiring",
+         "order_partly_refunded")
 
 
 class Notification(Base):
@@ -19,9 +20,11 @@ class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         CheckConstraint(f"kind IN ({', '.join(repr(k) for k in KINDS)})", name="kind_known"),
-        # One notice per order and kind, even if the producer announced the same fact twice
-        # under two event ids (the inbox only catches the same event id).
-        UniqueConstraint("member_id", "kind", "order_id"),
+        # One notice per order and kind (and refund: an order may be refunded in parts), even if
+        # the producer announced the same fact twice under two event ids (the inbox only catches
+        # the same event id).
+        UniqueConstraint("member_id", "kind", "order_id", "refund_id",
+                         name="uq_notifications_member_id_kind_order_id_refund_id"),
         UniqueConstraint("member_id", "kind", "coupon_id",
                          name="uq_notifications_member_id_kind_coupon_id"),
         Index("ix_notifications_member_id_id", "member_id", "id"),
@@ -35,5 +38,6 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(String(1000))
     order_id: Mapped[str | None] = mapped_column(String(64))
     coupon_id: Mapped[str | None] = mapped_column(String(64))  # what a coupon notice is about
+    refund_id: Mapped[str] = mapped_column(String(64), default="", server_default="")  # partial refunds
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -42,6 +42,10 @@ class Worker(EventWorker):
         self.announce(session, inbox.on_order_status_changed(session, event.data),
                       event.data.order_no)
 
+    @on_event("order", "order.refunded", order_events.OrderRefunded)
+    def order_refunded(self, session, event):
+        self.announce(session, inbox.on_order_refunded(session, event.data), event.data.order_no)
+
     @on_event("promotion", "coupon.expiring", promotion_events.CouponExpiring)
     def coupon_expiring(self, session, event):
         self.announce(session, inbox.on_coupon_expiring(session, event.data), "")

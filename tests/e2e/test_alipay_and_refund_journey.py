@@ -106,6 +106,14 @@ def test_staff_refund_one_line_of_a_paid_order_through_the_provider(mall, admin_
             assert mall.wait_until(clawed_back, timeout=30, what="member clawing back points") \
                 == [("clawback", -20)]
 
+            def refund_notices():  # the order stays paid: support's notice of the refund itself
+                notices = ok(shopper.get("/v1/me/notifications"))["notifications"]
+                return [n for n in notices if n["order_id"] == order_id
+                        and n["kind_code"] == "order_partly_refunded"]
+            (notice,) = mall.wait_until(refund_notices, timeout=30,
+                                        what="the inbox telling of the partial refund")
+            assert "¥219.00" in notice["body"], notice
+
         (done,) = ok(admin.get(f"/v1/admin/orders/{order_id}/refunds"))["refunds"]
         assert (done["id"], done["status"], done["amount_fen"]) == (refund["id"], "succeeded", 21900)
         assert [ln["line_id"] for ln in done["lines"]] == [returned["line_id"]]

@@ -151,3 +151,27 @@ def test_a_coupon_about_to_expire_is_one_notice_per_coupon(runtime):
     assert notice.title == "优惠券即将过期" and notice.coupon_id == "c-1"
     assert "满199减30（¥30.00）" in notice.body and "11月26日 23:59" in notice.body
     assert "9 折" in other.body
+
+
+def refunded(refund_id: str, fen: int, full: bool = False) -> order_events.OrderRefunded:
+    return order_events.OrderRefunded(order_id="o-9", order_no="20261204000009", member_id="m-1",
+                                      refund_id=refund_id, refunded_fen=fen, paid_fen=41800,
+                                      full=full)
+
+
+def test_each_partial_refund_is_one_notice_and_a_full_one_is_left_to_the_status(runtime):
+    with runtime.transaction() as session:
+        first = inbox.on_order_refunded(session, refunded("r-1", 21900))
+        assert inbox.on_order_refunded(session, refunded("r-1", 21900)) is None  # the same refund
+        second = inbox.on_order_refunded(session, refunded("r-2", 19900))
+        assert inbox.on_order_refunded(session, refunded("r-3", 0, full=True)) is None
+        # the order's own refunded status still notifies once, beside the partial notices
+        status = inbox.on_order_status_changed(session, order_events.OrderStatusChanged(
+            order_id="o-9", order_no="20261204000009", member_id="m-1", to_status="refunded"))
+        assert status is not None
+        notices = inbox.page(session, "m-1", 10, None)
+    assert [(n.kind, n.refund_id) for n in notices] == [
+        ("order_refunded", ""), ("order_partly_refunded", "r-2"), ("order_partly_refunded", "r-1")]
+    assert first.title == "部分退款成功" and "20261204000009" in first.body
+    assert "¥219.00" in first.body and "¥199.00" in second.body
+    assert first.order_id == second.order_id == "o-9"  # the shopper can open the order from it

@@ -56,3 +56,32 @@ def test_an_order_event_naming_no_member_is_parked_not_lost(
     assert parked[0]["handler"] == "support.order_paid" and "names no member" in parked[0]["error"]
     assert notices(runtime) == []
     assert worker.proc.poll() is None  # the worker keeps going
+
+
+def test_partial_refunds_reach_the_inbox_and_the_wechat_push_once_each(
+        runtime, worker_process, publish_event, wait_until):
+    from servicekit.testing import outbox_events
+
+    worker_process("support")
+
+    def refund(refund_id: str, fen: int, full: bool = False):
+        return order_events.OrderRefunded(order_id="o-7", order_no="N-7", member_id="m-7",
+                                          refund_id=refund_id, refunded_fen=fen, paid_fen=41800,
+                                          full=full)
+    first = publish_event("order", "order.refunded", refund("r-1", 21900))
+    publish_event("order", "order.refunded", refund("r-1", 21900), event_id=first["id"])
+    publish_event("order", "order.refunded", refund("r-2", 19900))
+    publish_event("order", "order.refunded", refund("r-3", 0, full=True))  # the status tells that
+    publish_event("order", "order.paid", order_events.OrderPaid(order_id="o-8", member_id="m-8"))
+
+    def inbox_rows():
+        with runtime.transaction() as session:
+            return len(session.execute(select(runtime.inbox_table)
+                                       .where(runtime.inbox_table.c.event_type == "order.refunded")).all())
+
+    wait_until(lambda: inbox_rows() == 3, message="every distinct refund event handled")
+    refunds = [(m, k) for m, k, o in notices(runtime) if o == "o-7"]
+    assert refunds == [("m-7", "order_partly_refunded")] * 2
+    announced = [e["data"] for e in outbox_events(runtime, "notification.created")
+                 if e["data"]["orderId"] == "o-7"]
+    assert [(a["kind"], a["orderNo"]) for a in announced] == [("order_partly_refunded", "N-7")] * 2
