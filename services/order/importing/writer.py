@@ -4,7 +4,8 @@ batches, written on a background thread while the job's thread reads on.
 A few batches are in flight at once, each on its own thread and connection
 (`MALL_ORDER_IMPORT_WRITERS`, 4): while PostgreSQL takes some (COPY, indexes, commit) another is
 built and the file is read for the next; memory holds that many batches plus one. (On the 2-core
-development machine 2 writers gave ~4,700 rows/s, 3 ~5,200, 4 ~4,500-6,100.) A batch that fails
+development machine, runs side by side on 2026-12-04: 3 writers 5,084-5,735 rows/s, 4 writers
+5,143-5,858; earlier 2 writers gave ~4,700.) A batch that fails
 fails the job at the next hand-over (or at `flush`): the batches beside it may still be written,
 none is started after. Each batch reserves its order numbers in a short transaction of its own
 (the day's counter row would otherwise stay locked for the whole batch and the writers take
