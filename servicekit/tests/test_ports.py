@@ -1,11 +1,14 @@
 import socket
 
-from servicekit.ports import bindable, ephemeral_start, free_port
+from servicekit.ports import LOWEST, bindable, ephemeral_start, free_port
 
 
 def test_a_free_port_lies_below_the_range_the_kernel_gives_outgoing_connections():
     ports = {free_port() for _ in range(20)}
-    assert all(20000 <= p < ephemeral_start() for p in ports)
+    if ephemeral_start() - 1 <= LOWEST:  # a machine whose ephemeral range leaves no room below
+        assert all(bindable(p) for p in ports)
+        return
+    assert all(LOWEST <= p < ephemeral_start() for p in ports)
     assert len(ports) > 1  # chosen at random: two test sessions rarely meet
 
 
