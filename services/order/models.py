@@ -39,10 +39,10 @@ class ProductSku(Base):
 class CartItem(Base):
     """One line of a member's cart: a SKU and how many."""
     __tablename__ = "cart_items"
-    __table_args__ = (UniqueConstraint("member_id", "sku_id"),)
+    __table_args__ = (UniqueConstraint("member_id", "sku_id"),)  # also finds a member's cart
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    member_id: Mapped[str] = mapped_column(String(64), index=True)
+    member_id: Mapped[str] = mapped_column(String(64))
     sku_id: Mapped[str] = mapped_column(String(64))
     quantity: Mapped[int] = mapped_column(Integer)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -57,11 +57,12 @@ class Order(Base):
     the order was placed, kept whole so the order explains every fen without promotion.
     """
     __tablename__ = "orders"
+    # (member, key) also finds a member's orders: no index of member_id alone to keep up
     __table_args__ = (UniqueConstraint("member_id", "idempotency_key"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     order_no: Mapped[str] = mapped_column(String(20), unique=True)
-    member_id: Mapped[str] = mapped_column(String(64), index=True)
+    member_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), index=True)
     channel: Mapped[str] = mapped_column(String(40), index=True)  # miniprogram | h5 | import:<partner>
     flash_sale: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -102,10 +103,10 @@ class Order(Base):
 class OrderLine(Base):
     """A line as it was sold: a snapshot of the product, so later catalog edits change nothing."""
     __tablename__ = "order_lines"
-    __table_args__ = (UniqueConstraint("order_id", "line_no"),)
+    __table_args__ = (UniqueConstraint("order_id", "line_no"),)  # also finds an order's lines
 
     id: Mapped[str] = mapped_column(String(48), primary_key=True)  # <order id>-<line no>
-    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     line_no: Mapped[int] = mapped_column(Integer)
     sku_id: Mapped[str] = mapped_column(String(64), index=True)
     product_id: Mapped[str] = mapped_column(String(64), index=True)
