@@ -20,12 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit.bulk import bulk_insert, insert_new
-from servicekit.db import dialect_insert
 from servicekit.runtime import Runtime
-from servicekit.times import SHANGHAI, rfc3339
+from servicekit.times import rfc3339
 
 from .. import privacy
-from ..models import ImportedOrder, Order, OrderLine, OrderLineCategory, OrderNumberDay, OrderStatusChange
+from ..models import ImportedOrder, Order, OrderLine, OrderLineCategory, OrderStatusChange
 from .rows import Line, OrderFields
 
 # The path from nothing to each partner status, as the status history records it.
@@ -40,17 +39,6 @@ class ReadyOrder:
     order: OrderFields
     lines: list[Line]
     member_id: str = ""
-
-
-def reserve_order_nos(session: Session, now: datetime, count: int) -> list[str]:
-    """`count` order numbers of today at once (numbering.py's day sequence, one upsert)."""
-    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
-    table = OrderNumberDay.__table__
-    statement = dialect_insert(session, table).values(day=day, last=count)
-    session.execute(statement.on_conflict_do_update(index_elements=[table.c.day],
-                                                    set_={"last": table.c.last + count}))
-    last = session.scalar(select(OrderNumberDay.last).where(OrderNumberDay.day == day))
-    return [f"{day}{n:06d}" for n in range(last - count + 1, last + 1)]
 
 
 def already_imported(session: Session, partner: str, external_ids: list[str]) -> dict[str, str]:
@@ -69,7 +57,7 @@ def write_orders(session: Session, runtime: Runtime, ready: list[ReadyOrder], *,
                  numbers: list[str]) -> dict[str, str]:
     """Writes the orders whose external ids this call claims; returns external id -> order
     number for them (an id another job claimed first is left out: the caller marks it skipped).
-    `numbers`: one order number per order, reserved beforehand (`reserve_order_nos`)."""
+    `numbers`: one order number per order, reserved beforehand (`numbering.reserve_order_nos`)."""
     if not ready:
         return {}
     ids = {r.external_id: (str(uuid.uuid4()), numbers[i]) for i, r in enumerate(ready)}

@@ -30,6 +30,7 @@ from servicekit.bulk import bulk_insert
 from servicekit.config import env_int
 from servicekit.runtime import Runtime
 
+from .. import numbering
 from ..models import ImportJob, ImportRow
 from . import store
 from .rows import RowError
@@ -143,7 +144,7 @@ class Writer:
         now = datetime.now(timezone.utc)
         result = _Written()
         with self.runtime.transaction() as session:
-            numbers = store.reserve_order_nos(session, now, len(orders))
+            numbers = numbering.reserve_order_nos(session, now, len(orders))
         with self.runtime.transaction() as session:
             written = store.write_orders(session, self.runtime, orders, partner=self.partner,
                                          job_id=self.job_id, deduct_stock=self.deduct_stock,
