@@ -62,23 +62,12 @@ def phone_of(order: int) -> str:
 
 
 def seed_members() -> None:
-    """MEMBERS members with the phones of orders 1, 2, ... (hashed with member's key, as stored)."""
-    import uuid
-
+    """MEMBERS members with the phones of orders 1, 2, ... (through member's own profile code)."""
     from servicekit import service
-    from services.member.models import Member, MemberProfile
-    from services.member.vault import default_vault
+    from services.member.testing import add_members
 
     rt = service.runtime("member")
-    now = datetime.now(timezone.utc)
-    with rt.transaction() as session:
-        for order in range(1, MEMBERS + 1):
-            member_id = str(uuid.uuid4())
-            session.add(Member(id=member_id, openid=f"bench-{member_id}", created_at=now,
-                               last_login_at=now))
-            session.flush()
-            session.add(MemberProfile(member_id=member_id, updated_at=now,
-                                      phone_hash=default_vault().phone_hash(phone_of(order))))
+    add_members(rt, [phone_of(order) for order in range(1, MEMBERS + 1)])
     rt.dispose()
 
 

@@ -120,22 +120,28 @@ MAX_PHONES = 1000  # one lookup's numbers
 
 def find_by_phone(session: Session, vault: Vault, raw_phone: str) -> str | None:
     """The live member whose profile holds this number, or None."""
-    return find_by_phones(session, vault, [raw_phone], field="phone").get(raw_phone)
-
-
-def find_by_phones(session: Session, vault: Vault, raw_phones: list[str],
-                   field: str = "phones") -> dict[str, str]:
-    """number as given -> the live member whose profile holds it, for the numbers found; one
-    query (a number is never searched in clear: by its keyed hash)."""
     v = Violations()
-    v.check(len(raw_phones) <= MAX_PHONES, field, "max_items",
+    phone = check_mobile(v, raw_phone, "phone")
+    v.raise_if_any()
+    return _live_members(session, {vault.phone_hash(phone): [raw_phone]}).get(raw_phone)
+
+
+def find_by_phones(session: Session, vault: Vault, raw_phones: list[str]) -> dict[str, str]:
+    """number as given -> the live member whose profile holds it, for the numbers found."""
+    v = Violations()
+    v.check(len(raw_phones) <= MAX_PHONES, "phones", "max_items",
             f"at most {MAX_PHONES} numbers at once (got {len(raw_phones)}): split the lookup")
     v.raise_if_any()
     by_hash: dict[str, list[str]] = {}
     for i, raw in enumerate(raw_phones):
-        phone = check_mobile(v, raw, field if field == "phone" else f"{field}[{i}]")
-        by_hash.setdefault(vault.phone_hash(phone), []).append(raw)
+        by_hash.setdefault(vault.phone_hash(check_mobile(v, raw, f"phones[{i}]")), []).append(raw)
     v.raise_if_any()
+    return _live_members(session, by_hash)
+
+
+def _live_members(session: Session, by_hash: dict[str, list[str]]) -> dict[str, str]:
+    """One query by keyed hash (a number is never searched in clear): number as given -> the live
+    member whose profile holds it."""
     if not by_hash:
         return {}
     found = session.execute(

@@ -6,7 +6,6 @@ event still carries everything."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import grpc
@@ -21,18 +20,10 @@ MAX_PHONES = 1000  # member's limit for one lookup
 
 class MemberMatcher:
     def __init__(self, target: str | None = None, timeout: float = 5.0):
-        self.target = target
+        # A channel connects on its first call: made here, it costs nothing while member is away.
+        self.stub = profile_pb2_grpc.ProfileServiceStub(grpc_client.channel("member", target=target))
         self.timeout = timeout
-        self._stub = None
         self._paused_until = 0.0
-        self._lock = threading.Lock()
-
-    def stub(self) -> profile_pb2_grpc.ProfileServiceStub:
-        with self._lock:
-            if self._stub is None:
-                self._stub = profile_pb2_grpc.ProfileServiceStub(
-                    grpc_client.channel("member", target=self.target))
-            return self._stub
 
     def __call__(self, phones: list[str]) -> dict[str, str]:
         """phone -> member id for the phones a member has ({} while member is unreachable)."""
@@ -41,7 +32,7 @@ class MemberMatcher:
         found: dict[str, str] = {}
         try:
             for start in range(0, len(phones), MAX_PHONES):
-                answer = self.stub().FindMembersByPhones(profile_pb2.FindMembersByPhonesRequest(
+                answer = self.stub.FindMembersByPhones(profile_pb2.FindMembersByPhonesRequest(
                     phones=phones[start:start + MAX_PHONES]), timeout=self.timeout)
                 found.update(answer.members)
         except grpc.RpcError as err:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from openpyxl import Workbook
 
+from services.order.importing import jobs
 from services.order.importing.columns import COLUMNS
 from services.order.importing.rows import Sku
 
@@ -74,3 +75,11 @@ def seed_skus(runtime) -> None:
                                    attributes={"size": "75B"}, price_fen=price, published=True,
                                    code=code, category_ids=["c-bra"], product_version=1,
                                    updated_at=now))
+
+
+def accepted(runtime, data: bytes, name: str = "orders.csv"):
+    """(the job, its spooled file) for `data` uploaded by staff for partner acme, import_valid."""
+    spooled, size, digest = jobs.spool([data])
+    job, _ = jobs.accept(runtime, jobs.Request(partner="acme", caller="staff:1", filename=name,
+                                               error_policy="import_valid"), spooled, size, digest)
+    return job, spooled

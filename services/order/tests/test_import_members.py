@@ -3,33 +3,15 @@
 unmatched while member is down."""
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
-
 from sqlalchemy import select
 
 from servicekit.testing import outbox_events
+from services.member.testing import add_members
 
 from ..importing import jobs
 from ..importing.members import MemberMatcher
 from ..models import Order
-from .import_helpers import csv_bytes, line, seed_skus
-from .test_import_writing import accepted
-
-
-def add_member(member_runtime, phone: str, deleted: bool = False) -> str:
-    """A member whose profile holds `phone` (as member stores it: hashed with member's key)."""
-    from services.member.models import Member, MemberProfile
-    from services.member.vault import default_vault
-
-    member_id, now = str(uuid.uuid4()), datetime.now(timezone.utc)
-    with member_runtime.transaction() as session:
-        session.add(Member(id=member_id, openid=f"openid-{member_id}", created_at=now,
-                           last_login_at=now, deleted_at=now if deleted else None))
-        session.flush()
-        session.add(MemberProfile(member_id=member_id, phone_hash=default_vault().phone_hash(phone),
-                                  updated_at=now))
-    return member_id
+from .import_helpers import accepted, csv_bytes, line, seed_skus
 
 
 def members_of_orders(runtime, job_id: str) -> dict[str, str]:
@@ -44,8 +26,8 @@ def test_customers_are_matched_by_phone_in_one_lookup_per_batch(runtime, runtime
     monkeypatch.setenv("MALL_ORDER_IMPORT_SPOOL_DIR", str(tmp_path))
     seed_skus(runtime)
     member = runtime_for("member")
-    known = add_member(member, "13800138000")
-    add_member(member, "13900139000", deleted=True)  # a deleted member is nobody to match
+    (known,) = add_members(member, ["13800138000"])
+    add_members(member, ["13900139000"], deleted=True)  # a deleted member is nobody to match
     data = csv_bytes([line("M-1", phone="+86 138-0013-8000"), line("M-2", phone="13900139000"),
                       line("M-3", phone="13700137000"), line("M-4", phone="138 0013 8000")])
     job, path = accepted(runtime, data)

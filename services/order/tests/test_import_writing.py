@@ -14,7 +14,7 @@ from servicekit.testing import outbox_events
 
 from ..importing import jobs, store, writer
 from ..models import ImportedOrder, ImportJob, ImportRow, Order, OrderLine
-from .import_helpers import csv_bytes, line, seed_skus
+from .import_helpers import accepted, csv_bytes, line, seed_skus
 
 
 @pytest.fixture
@@ -34,13 +34,6 @@ def orders_file(count: int, bad: tuple[int, ...] = ()) -> list[dict]:
         lines.append(line(f"W-{n:03d}", sku="BRA-75B-BLK", qty="二" if n in bad else "1"))
         lines.append(line(f"W-{n:03d}", sku="BRF-M-NUDE", qty="2", price="99.00"))
     return lines
-
-
-def accepted(runtime, data: bytes, name: str = "orders.csv"):
-    spooled, size, digest = jobs.spool([data])
-    job, _ = jobs.accept(runtime, jobs.Request(partner="acme", caller="staff:1", filename=name,
-                                               error_policy="import_valid"), spooled, size, digest)
-    return job, spooled
 
 
 def count(runtime, model) -> int:
