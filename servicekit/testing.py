@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -539,5 +540,36 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message
 @pytest.fixture(name="wait_until")
 def wait_until_fixture():
     return wait_until
+
+
+def check_lock_order(runtime, *, hold, work, then_take) -> None:
+    """A lock-order check (PostgreSQL's row locks; skipped elsewhere). In one transaction
+    `hold(session)` takes a lock `work` needs; `work()` runs on a thread, in its own
+    transaction, until it waits on a lock; then `then_take(session)` takes a second lock that
+    `work` also needs. It must get it within 3 s, which it can only if `work` took no lock out of
+    the shared order while it waited (else this fails on the lock timeout instead of
+    deadlocking), and `work` must then finish without error."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    failures: list[Exception] = []
+
+    def run() -> None:
+        try:
+            work()
+        except Exception as err:  # surfaced below
+            failures.append(err)
+
+    thread = threading.Thread(target=run)
+    with runtime.transaction() as session:
+        hold(session)
+        thread.start()
+        with runtime.engine.connect() as watch:
+            wait_until(lambda: watch.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")) >= 1, timeout=10, message="the work waiting on a lock")
+        session.execute(text("SET LOCAL lock_timeout = '3s'"))
+        then_take(session)
+    thread.join(20)
+    assert not thread.is_alive() and failures == []
 
 

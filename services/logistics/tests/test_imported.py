@@ -1,12 +1,11 @@
 """order.imported (and each order of an order.imported_batch) takes the goods out of the nearest
 warehouse once, never below zero."""
-import threading
 import time
 
-import pytest
 from mall.events.v1 import order_events_pb2
-from sqlalchemy import select, text
+from sqlalchemy import select
 
+from servicekit.testing import check_lock_order
 from services.logistics import imported
 from services.logistics.models import LedgerEntry, Reservation
 from services.logistics.skus import lock_sku
@@ -104,34 +103,15 @@ def test_each_order_of_a_batch_is_handled_as_a_single_import_in_one_transaction(
     assert stock_of(shelves) == after
 
 
-def test_a_batch_locks_its_skus_in_the_sorted_order_before_any_order(shelves, wait_until):
+def test_a_batch_locks_its_skus_in_the_sorted_order_before_any_order(shelves):
     """Holding sku-75b (as a shopper's reservation of both SKUs does, sorted), another
     transaction can still take sku-80b while the batch waits: the batch holds nothing yet,
     although its first order needs only sku-80b (order by order, it would: a deadlock)."""
-    if shelves.engine.dialect.name != "postgresql":
-        pytest.skip("row locks are PostgreSQL's")
     batch = imported_batch(imported_event("io-21", [("sku-80b", 1)]),
                            imported_event("io-22", [("sku-75b", 1)]))
-    failures = []
-
-    def handle():
-        try:
-            handle_batch(shelves, batch)
-        except Exception as err:  # surfaced below
-            failures.append(err)
-
-    worker = threading.Thread(target=handle)
-    with shelves.transaction() as shopper:
-        lock_sku(shopper, "sku-75b")
-        worker.start()
-        with shelves.engine.connect() as watch:
-            wait_until(lambda: watch.scalar(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'")) >= 1, timeout=10, message="the batch waiting")
-        shopper.execute(text("SET LOCAL lock_timeout = '3s'"))
-        lock_sku(shopper, "sku-80b")  # free: the batch took no lock out of order
-    worker.join(20)
-    assert not worker.is_alive() and failures == []
+    check_lock_order(shelves, hold=lambda s: lock_sku(s, "sku-75b"),
+                     work=lambda: handle_batch(shelves, batch),
+                     then_take=lambda s: lock_sku(s, "sku-80b"))
     assert stock_of(shelves)[("SH-EAST", "sku-75b")] == (4, 0)
     assert stock_of(shelves)[("SH-EAST", "sku-80b")] == (0, 0)
 

@@ -1,13 +1,12 @@
 """order.paid folds into the member's shopping habits: once per event, in any order."""
-import threading
 import time
 import uuid
 
-import pytest
 from mall.events.v1 import order_events_pb2
 from mall.member.v1 import member_pb2
-from sqlalchemy import select, text
+from sqlalchemy import select
 
+from servicekit.testing import check_lock_order
 from services.member import habits
 from services.member.clock import rfc3339
 from services.member.models import ShoppingHabits
@@ -158,37 +157,21 @@ def test_each_order_of_an_imported_batch_folds_in_like_a_single_import(member_ru
         assert len(s.scalars(select(ShoppingHabits)).all()) == 2
 
 
-def test_batches_lock_their_members_habits_in_one_order(member_runtime, wait_until):
+def test_batches_lock_their_members_habits_in_one_order(member_runtime):
     """A batch folds its orders in member id order: holding m-a, another transaction can still
     take m-b while the batch waits for m-a (in batch order it would hold m-b: a deadlock)."""
-    if member_runtime.engine.dialect.name != "postgresql":
-        pytest.skip("row locks are PostgreSQL's")
     with member_runtime.transaction() as s:
         habits.record_imported_order(s, imported("m-a", 100, "2026-04-01T08:00:00Z", "io-0"))
         habits.record_imported_order(s, imported("m-b", 100, "2026-04-01T08:00:00Z", "io-0"))
     batch = imported_batch(imported("m-b", 1_000, "2026-04-02T08:00:00Z", "io-1"),
                            imported("m-a", 2_000, "2026-04-02T08:00:00Z", "io-2"))
-    failures = []
 
     def fold():
-        try:
-            with member_runtime.transaction() as s:
-                habits.record_imported_orders(s, batch)
-        except Exception as err:  # surfaced below
-            failures.append(err)
-
-    worker = threading.Thread(target=fold)
-    with member_runtime.transaction() as other:
-        other.get(ShoppingHabits, "m-a", with_for_update=True)
-        worker.start()
-        with member_runtime.engine.connect() as watch:
-            wait_until(lambda: watch.scalar(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'")) >= 1, timeout=10, message="the batch waiting")
-        other.execute(text("SET LOCAL lock_timeout = '3s'"))
-        other.get(ShoppingHabits, "m-b", with_for_update=True)  # free: the batch holds nothing
-    worker.join(20)
-    assert not worker.is_alive() and failures == []
+        with member_runtime.transaction() as s:
+            habits.record_imported_orders(s, batch)
+    check_lock_order(member_runtime,
+                     hold=lambda s: s.get(ShoppingHabits, "m-a", with_for_update=True), work=fold,
+                     then_take=lambda s: s.get(ShoppingHabits, "m-b", with_for_update=True))
     assert [habits_of(member_runtime, m).total_paid_fen for m in ("m-a", "m-b")] == [2_100, 1_100]
 
 
