@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from contextlib import contextmanager
 from operator import itemgetter
 
 from sqlalchemy import JSON, Table, insert
@@ -69,15 +70,9 @@ def bulk_insert(session: Session, table: Table, rows: list[dict]) -> None:
         return
     names = list(rows[0])
     json_columns = [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
-    stream = _copy_text(rows, names, json_columns)
-    quote = session.get_bind().dialect.identifier_preparer
-    statement = (f"COPY {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) "
-                 "FROM STDIN")
-    cursor = session.connection().connection.cursor()
-    try:
-        cursor.copy_expert(statement, stream)
-    finally:
-        cursor.close()
+    with _cursor(session) as cursor:
+        cursor.copy_expert(f"COPY {_target(session, table, names)} FROM STDIN",
+                           _copy_text(rows, names, json_columns))
 
 
 def insert_new(session: Session, table: Table, rows: list[dict], returning: str) -> set:
@@ -88,22 +83,35 @@ def insert_new(session: Session, table: Table, rows: list[dict], returning: str)
     unnest(...) ON CONFLICT DO NOTHING RETURNING`): psycopg2 writes the arrays in C, where a
     many-row INSERT had SQLAlchemy process every row's parameters in Python (a tenth of an
     import's time). Elsewhere, one executemany INSERT ... ON CONFLICT DO NOTHING RETURNING.
-    Plain scalar columns only (no JSON)."""
+    Plain scalar columns only."""
     if not rows:
         return set()
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
+    names = list(rows[0])
+    if json := [n for n in names if isinstance(table.c[n].type, JSON)]:
+        raise TypeError(f"insert_new takes scalar columns only; {table.name} {json} are JSON")
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
         return set(session.scalars(dialect_insert(session, table).on_conflict_do_nothing()
                                    .returning(table.c[returning]), rows))
-    names = list(rows[0])
-    quote = bind.dialect.identifier_preparer
-    arrays = ", ".join(f"%s::{table.c[name].type.compile(bind.dialect)}[]" for name in names)
-    statement = (f"INSERT INTO {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) "
-                 f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING "
-                 f"RETURNING {quote.quote(returning)}")
-    cursor = session.connection().connection.cursor()
-    try:
+    arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect)}[]" for name in names)
+    statement = (f"INSERT INTO {_target(session, table, names)} SELECT * FROM unnest({arrays}) "
+                 f"ON CONFLICT DO NOTHING RETURNING {dialect.identifier_preparer.quote(returning)}")
+    with _cursor(session) as cursor:
         cursor.execute(statement, [[row[name] for row in rows] for name in names])
         return {value for (value,) in cursor.fetchall()}
+
+
+def _target(session: Session, table: Table, names: list[str]) -> str:
+    """`"table" ("a", "b")`, quoted as the dialect quotes."""
+    quote = session.get_bind().dialect.identifier_preparer
+    return f"{quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)})"
+
+
+@contextmanager
+def _cursor(session: Session):
+    """A driver cursor on the session's connection: in its transaction, closed after."""
+    cursor = session.connection().connection.cursor()
+    try:
+        yield cursor
     finally:
         cursor.close()

@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, select, text
 from . import migrate, service
 from .config import REPO_ROOT, SERVICES, Settings
 from .events import exchange_name, make_envelope
-from .ports import free_port  # noqa: F401  (tests import it from here)
+from .ports import free_port
 
 PG_ADMIN_URL = os.environ.get("MALL_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 RUN_ID = f"{os.getpid()}"

@@ -116,3 +116,9 @@ def test_insert_new_belongs_to_the_callers_transaction(engine):
             raise RuntimeError("the batch failed after its claim")
     with make_sessionmaker(engine)() as session:
         assert session.execute(select(things)).all() == []
+
+
+def test_insert_new_refuses_json_columns_by_name(engine):
+    with make_sessionmaker(engine)() as session, pytest.raises(TypeError, match="'data'"):
+        insert_new(session, things, [{"id": 1, "name": "x", "flag": True, "data": {}}],
+                   returning="id")

@@ -20,7 +20,8 @@ from deploy.local import seed
 from deploy.local.broker import broker_answers
 from deploy.local.launcher import Suite, local_environment, migrate_all, procfile_commands, split_available
 from servicekit.config import PARTS, SERVICES
-from servicekit.testing import create_database, create_vhost, delete_vhost, drop_databases, free_port, use_postgres
+from servicekit.ports import free_port
+from servicekit.testing import create_database, create_vhost, delete_vhost, drop_databases, use_postgres
 
 AMQP_BASE = os.environ.get("MALL_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
 READY_TIMEOUT_SECONDS = 240.0  # 18 cold Python processes on a shared 2-core machine

@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from deploy.local import broker, run, seed
-from servicekit.testing import free_port
+from servicekit.ports import free_port
 
 
 @pytest.fixture
