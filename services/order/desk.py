@@ -17,7 +17,7 @@ from servicekit.times import rfc3339
 
 from . import states
 from .models import Order, OrderLine, OrderLineCategory
-from .views import order_view
+from .views import summaries
 
 SORTS = {  # name -> (column, descending)
     "created_desc": (Order.created_at, True),
@@ -125,7 +125,7 @@ def list_orders(session: Session, request: order_pb2.ListOrdersRequest) -> order
         value = getattr(last, column.key)
         token = paging.encode("order", [value.isoformat() if isinstance(value, datetime) else value,
                                         last.id], bound)
-    return order_pb2.ListOrdersResponse(orders=[order_view(session, o, detail=False) for o in shown],
+    return order_pb2.ListOrdersResponse(orders=summaries(session, shown),
                                         page={"next_page_token": token})
 
 

@@ -35,9 +35,22 @@ def order_lines(lines: list[OrderLine]) -> list[order_pb2.PricedLineView]:
     return views
 
 
-def order_view(session: Session, order: Order, *, detail: bool) -> order_pb2.OrderView:
-    lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)
-                            .order_by(OrderLine.line_no)).all()
+def summaries(session: Session, orders: list[Order]) -> list[order_pb2.OrderView]:
+    """A page of orders without their detail, their lines read in one query (not one per order)."""
+    lines: dict[str, list[OrderLine]] = {o.id: [] for o in orders}
+    if orders:
+        for line in session.scalars(select(OrderLine).where(OrderLine.order_id.in_(list(lines)))
+                                    .order_by(OrderLine.order_id, OrderLine.line_no)):
+            lines[line.order_id].append(line)
+    return [order_view(session, o, detail=False, lines=lines[o.id]) for o in orders]
+
+
+def order_view(session: Session, order: Order, *, detail: bool,
+               lines: list[OrderLine] | None = None) -> order_pb2.OrderView:
+    """`lines`: the order's lines when the caller has them (`summaries`), else read here."""
+    if lines is None:
+        lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)
+                                .order_by(OrderLine.line_no)).all()
     view = order_pb2.OrderView(
         order_id=order.id, order_no=order.order_no, member_id=order.member_id,
         status=order.status, channel=order.channel, lines=order_lines(lines),
@@ -99,7 +112,7 @@ def list_members_orders(session: Session, member_id: str, tab: str,
     token = paging.encode("order", [shown[-1].created_at.isoformat(), shown[-1].id], bound) \
         if len(rows) > size else ""
     return order_pb2.ListOrdersResponse(
-        orders=[order_view(session, o, detail=False) for o in shown],
+        orders=summaries(session, shown),
         page={"next_page_token": token})
 
 

@@ -164,3 +164,25 @@ def test_an_export_larger_than_a_batch_streams_in_several_chunks(desk, runtime, 
     chunks = list(desk.ExportOrders(order_pb2.ExportOrdersRequest(format="csv"), metadata=OPERATOR))
     assert len(chunks) >= 3
     assert len(b"".join(c.data for c in chunks).decode("utf-8-sig").splitlines()) == 8
+
+
+def test_a_page_reads_its_orders_lines_in_one_query_not_one_per_order(desk, shop, runtime):
+    from sqlalchemy import event
+
+    selects = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        reply = desk.ListOrders(order_pb2.ListOrdersRequest(page={"page_size": 10}),
+                                metadata=OPERATOR)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+    assert len(reply.orders) == 5
+    assert len([s for s in selects if "order_lines" in s]) == 1
+    by_id = {o.order_id: o for o in reply.orders}
+    assert [(ln.sku_id, ln.quantity) for ln in by_id[shop["big"]].lines] == [("sku-set", 3)]
+    assert all(o.lines and all(ln.line_id for ln in o.lines) for o in reply.orders)
