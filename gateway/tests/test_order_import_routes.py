@@ -10,7 +10,7 @@ import time
 import pytest
 
 from servicekit import grpc_server
-from servicekit.partner_signing import CONTENT_SHA256, signed_headers
+from servicekit.partner_signing import CONTENT_SHA256, sign, signed_headers
 from servicekit.testing import wait_until
 from services.order.models import Order
 from services.order.tests.import_helpers import csv_bytes, line, seed_skus
@@ -47,14 +47,12 @@ def credential(gateway):
 
 def signed(gateway, credential, method, path, *, files=None, data=None, json=None, **overrides):
     """Sends `method path` signed with `credential` (servicekit.partner_signing, as a partner's
-    ERP would); `overrides` reach signed_headers (timestamp, nonce) or replace headers."""
+    ERP would); `overrides` reach sign (timestamp, nonce, secret) or replace headers."""
     request = gateway.build_request(method, path, files=files, data=data, json=json)
-    body = request.read()
     replaced = {k: overrides.pop(k) for k in list(overrides) if k.startswith("X-Mall")}
     key_id, secret = credential
-    headers = signed_headers(key_id, overrides.pop("secret", secret), method,
-                             str(request.url.raw_path.decode()), body, **overrides)
-    request.headers.update({**headers, **replaced})
+    sign(request, key_id, overrides.pop("secret", secret), **overrides)
+    request.headers.update(replaced)
     return gateway.send(request)
 
 

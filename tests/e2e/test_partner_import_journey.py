@@ -10,7 +10,7 @@ import secrets
 import httpx
 import pytest
 
-from servicekit.partner_signing import signed_headers
+from servicekit.partner_signing import sign
 from services.order.tests.import_helpers import csv_bytes, line
 
 from .shop import event_count, ok, published_product, unique_word
@@ -27,11 +27,8 @@ class Partner:
         self.http, self.key_id, self.secret = http, key_id, secret
 
     def send(self, method: str, path: str, **content) -> httpx.Response:
-        request = self.http.build_request(method, path, **content)
-        body = request.read()
-        request.headers.update(signed_headers(self.key_id, self.secret, method,
-                                              request.url.raw_path.decode(), body))
-        return self.http.send(request)
+        return self.http.send(sign(self.http.build_request(method, path, **content),
+                                   self.key_id, self.secret))
 
     def upload(self, content: bytes, **fields: str) -> dict:
         return ok(self.send("POST", BASE, files={"file": ("订单.csv", content, "text/csv")},
