@@ -38,7 +38,7 @@ from servicekit.runtime import Runtime
 
 from ..checkout import sku_label
 from ..models import ImportJob, ImportProfile, ImportRow, ProductSku
-from ..privacy import _cipher
+from ..privacy import cipher as order_cipher
 from . import store
 from .reading import FileProblem, open_file
 from .rows import RowChecker, RowError, Sku, Tally
@@ -211,7 +211,7 @@ def run(runtime: Runtime, job_id: str, path: Path,
         find_members: Callable[[list[str]], dict[str, str]] | None = None,
         now: datetime | None = None) -> ImportJob:
     """Checks and (unless dry run or rejected) imports the job's file; the finished job."""
-    cipher = _cipher()
+    cipher = order_cipher()
     with runtime.transaction() as session:
         job = session.get(ImportJob, job_id)
         if job is None or job.status != "received":
@@ -320,7 +320,7 @@ def _is_uuid(text: str) -> bool:
 def report_rows(session: Session, job: ImportJob, problems_only: bool = False,
                 batch: int = 2000) -> Iterator[tuple[ImportRow, list, list[RowError]]]:
     """The job's rows in order, each with its opened cells and errors, a batch at a time."""
-    cipher = _cipher()
+    cipher = order_cipher()
     last = 0
     while True:
         query = select(ImportRow).where(ImportRow.job_id == job.id, ImportRow.row_no > last)
