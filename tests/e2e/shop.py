@@ -89,9 +89,14 @@ def stocked_product(mall, admin: httpx.Client, title: str, quantity: int) -> tup
     mall.wait_until(lambda: admin.get("/v1/admin/logistics/stock",
                                       params={"sku_id": sku_id}).status_code == 200,
                     what="logistics knowing the published SKU")
-    ok(admin.post("/v1/admin/logistics/stock/receipts", json={
-        "warehouse_code": code, "sku_id": sku_id, "quantity": quantity, "reason": "e2e"}), 201)
+    receive(admin, code, sku_id, quantity)
     return product, code
+
+
+def receive(admin: httpx.Client, warehouse_code: str, sku_id: str, quantity: int) -> None:
+    ok(admin.post("/v1/admin/logistics/stock/receipts", json={
+        "warehouse_code": warehouse_code, "sku_id": sku_id, "quantity": quantity,
+        "reason": "e2e"}), 201)
 
 
 # --- shopping through the gateway: shared by the order and payment journeys -----------------
@@ -109,8 +114,7 @@ def stocked_pair(mall, admin: httpx.Client, word: str, quantity: int) -> tuple[d
     """Both SKUs of one product (¥199 and ¥219), `quantity` units of each in one warehouse."""
     product, code = stocked_product(mall, admin, f"蕾丝无痕文胸 {word}", quantity)
     first, second = product["skus"]
-    ok(admin.post("/v1/admin/logistics/stock/receipts", json={
-        "warehouse_code": code, "sku_id": second["id"], "quantity": quantity, "reason": "e2e"}), 201)
+    receive(admin, code, second["id"], quantity)
     return first, second
 
 
