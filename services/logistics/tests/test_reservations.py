@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
-from services.logistics import reservations, stock
+from services.logistics import availability, reservations, stock
 from services.logistics.models import LedgerEntry, Reservation, Stock
 from services.logistics.reservations import Line
 
@@ -118,12 +118,19 @@ def test_release_gives_back_and_is_idempotent(shelves):
 
 def test_commit_takes_the_goods_off_the_shelf_once(shelves):
     reserve(shelves, "o-1", [("sku-75b", 2)])
+    announced = outbox(shelves)
     for _ in range(2):
         with shelves.transaction() as session:
             assert reservations.commit(shelves, session, "o-1", caller=SAGA).status == "committed"
     assert stock_of(shelves)[("SH-EAST", "sku-75b")] == (3, 0)
     assert [(k, q, rc) for _, _, k, q, rc, _ in ledger_of(shelves, "o-1")] == [
         ("reservation", 0, 2), ("commit", -2, -2)]
+    # on hand and reserved fell together: what can be sold is still what the reservation
+    # announced, so the commit announces nothing
+    assert outbox(shelves) == announced
+    with shelves.transaction() as session:
+        now = availability.summed(session, ["sku-75b"])["sku-75b"]
+    assert [(now.sku_id, now.sellable)] == [(sku, sellable) for sku, sellable, _ in announced[-1]]
     with shelves.transaction() as session, pytest.raises(FailedPrecondition):
         reservations.release(shelves, session, "o-1", "too late", caller=SAGA)
 
