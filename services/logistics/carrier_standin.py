@@ -158,6 +158,11 @@ class CarrierStandin:
 
 def _handler_for(standin: CarrierStandin) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as SF's servers do: a connection per call cost both sides a connect and a
+        # new server thread each (every answer has a Content-Length).
+        protocol_version = "HTTP/1.1"
+        timeout = 60  # an idle kept connection is closed after this long
+
         def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
             if self.path.split("?")[0] != "/std/service":
                 self.send_error(404)

@@ -28,6 +28,10 @@ class Reply:
 
 def _handler_for(standin) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as the provider's servers do: a connection per call cost both sides a
+        # connect and a new server thread each (every answer has a Content-Length).
+        protocol_version = "HTTP/1.1"
+        timeout = 60  # an idle kept connection is closed after this long
         def _serve(self) -> None:
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
