@@ -97,9 +97,10 @@ def lock_for_order(session: Session, runtime: Runtime, request: LockRequest, now
         quota.take(request.member_id)
     session.get(OrderLock, request.order_id).flash_lines = [  # what a release gives back
         [q.line.campaign_id, q.line.sku_id, q.line.quantity, q.session_key] for q in quotas.values()]
-    runtime.emit(session, "coupon.locked", events.OrderPromotionsLocked(
-        order_id=request.order_id, member_id=request.member_id, coupon_ids=list(request.coupon_ids),
-        expires_at=rfc3339(request.expires_at)))
+    if request.coupon_ids or quotas:  # most orders hold nothing here: nothing to announce
+        runtime.emit(session, "coupon.locked", events.OrderPromotionsLocked(
+            order_id=request.order_id, member_id=request.member_id,
+            coupon_ids=list(request.coupon_ids), expires_at=rfc3339(request.expires_at)))
     return session.get(OrderLock, request.order_id)
 
 

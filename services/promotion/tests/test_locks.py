@@ -133,6 +133,11 @@ def test_release_and_consume_are_idempotent_and_exclusive(runtime):
     with runtime.transaction() as session:
         types = [json.loads(r.body)["type"] for r in session.execute(select(runtime.outbox_table))]
     assert types.count("coupon.used") == 1 and types.count("coupon.locked") == 2
+    lock(runtime, "o-3", member_id="m-3")  # no coupon, no flash line: held, nothing announced
+    with runtime.transaction() as session:
+        assert session.get(locks.OrderLock, "o-3").status == "locked"
+        types = [json.loads(r.body)["type"] for r in session.execute(select(runtime.outbox_table))]
+    assert types.count("coupon.locked") == 2
 
 
 def test_a_release_before_the_lock_refuses_the_late_lock(runtime):
