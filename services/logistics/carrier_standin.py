@@ -31,6 +31,7 @@ import httpx
 
 from servicekit import httpclient
 from servicekit.config import env, env_float
+from servicekit.standin_http import KeepAliveHandler
 
 from . import carriers, fengqiao
 
@@ -157,12 +158,7 @@ class CarrierStandin:
 
 
 def _handler_for(standin: CarrierStandin) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # Keep-alive, as SF's servers do: a connection per call cost both sides a connect and a
-        # new server thread each (every answer has a Content-Length).
-        protocol_version = "HTTP/1.1"
-        timeout = 60  # an idle kept connection is closed after this long
-
+    class Handler(KeepAliveHandler):
         def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
             if self.path.split("?")[0] != "/std/service":
                 self.send_error(404)

@@ -35,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from servicekit.config import env
+from servicekit.standin_http import KeepAliveHandler
 
 from .wechat import DEV_APPID, DEV_SECRET
 
@@ -188,11 +189,7 @@ def _error(errcode: int, errmsg: str) -> dict:
 
 
 def _handler_for(standin: WechatStandin) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # Keep-alive, as the provider's servers do: a connection per call cost both sides a
-        # connect and a new server thread each (every answer has a Content-Length).
-        protocol_version = "HTTP/1.1"
-        timeout = 60  # an idle kept connection is closed after this long
+    class Handler(KeepAliveHandler):
         def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)

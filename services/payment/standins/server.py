@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from servicekit import httpclient
+from servicekit.standin_http import KeepAliveHandler
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,7 @@ class Reply:
 
 
 def _handler_for(standin) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # Keep-alive, as the provider's servers do: a connection per call cost both sides a
-        # connect and a new server thread each (every answer has a Content-Length).
-        protocol_version = "HTTP/1.1"
-        timeout = 60  # an idle kept connection is closed after this long
+    class Handler(KeepAliveHandler):
         def _serve(self) -> None:
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
