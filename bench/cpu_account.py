@@ -52,30 +52,3 @@ def report(before: dict[str, float], after: dict[str, float], per: int, unit: st
     lines.append(f"cpu_ms_per_{unit} total={sum(spent.values()) * 1000 / per:.1f}")
     return "\n".join(lines)
 
-
-def database_work(databases: list[str]) -> dict[str, tuple[int, int]]:
-    """(commits, rows written) so far of each named PostgreSQL database, from pg_stat_database.
-    The statistics collector lags by up to half a second: wait that long before the snapshot."""
-    from sqlalchemy import create_engine, text
-
-    from servicekit.testing import PG_ADMIN_URL
-
-    engine = create_engine(PG_ADMIN_URL)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(text(
-                "SELECT datname, xact_commit, tup_inserted + tup_updated + tup_deleted "
-                "FROM pg_stat_database WHERE datname = ANY(:names)"), {"names": databases})
-            return {name: (commits, written) for name, commits, written in rows}
-    finally:
-        engine.dispose()
-
-
-def database_report(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]],
-                    per: int, unit: str) -> str:
-    lines = []
-    for name in sorted(after, key=lambda n: before.get(n, (0, 0))[0] - after[n][0]):
-        commits = after[name][0] - before.get(name, (0, 0))[0]
-        written = after[name][1] - before.get(name, (0, 0))[1]
-        lines.append(f"db_per_{unit} {name} commits={commits / per:.1f} rows_written={written / per:.1f}")
-    return "\n".join(lines)
