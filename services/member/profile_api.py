@@ -45,6 +45,13 @@ def _address_dict(address: common_pb2.Address) -> dict:
     return MessageToDict(address, preserving_proto_field_name=True)
 
 
+def _may_find_by_phone() -> None:
+    """Staff with a finder role, or an internal service (no user on the call)."""
+    caller = current()
+    if caller.user_id and not caller.has_role(*FINDERS):
+        raise PermissionDenied(f"finding members by phone needs the role {' or '.join(FINDERS)}")
+
+
 def _me() -> str:
     return require_user("this").user_id
 
@@ -115,18 +122,14 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return profile_pb2.DeleteMyAccountResponse(deleted_at=rfc3339(deleted_at))
 
     def FindMemberByPhone(self, request, context):
-        caller = current()
-        if caller.user_id and not caller.has_role(*FINDERS):
-            raise PermissionDenied(f"finding a member by phone needs the role {' or '.join(FINDERS)}")
+        _may_find_by_phone()
         with self.runtime.transaction() as session:
             member_id = profiles.find_by_phone(session, self.vault, request.phone)
         return profile_pb2.FindMemberByPhoneResponse(found=member_id is not None,
                                                      member_id=member_id or "")
 
     def FindMembersByPhones(self, request, context):
-        caller = current()
-        if caller.user_id and not caller.has_role(*FINDERS):
-            raise PermissionDenied(f"finding members by phone needs the role {' or '.join(FINDERS)}")
+        _may_find_by_phone()
         with self.runtime.transaction() as session:
             found = profiles.find_by_phones(session, self.vault, list(request.phones))
         return profile_pb2.FindMembersByPhonesResponse(members=found)
