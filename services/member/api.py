@@ -11,14 +11,18 @@ from servicekit.context import current
 from servicekit.errors import PermissionDenied
 from servicekit.runtime import Runtime
 
-from . import accounts, bootstrap, loyalty_api, partner_api, profile_api, rules
-from .auth import Auth
+from . import bootstrap
 from .clock import rfc3339
+from .identity import accounts, rules
+from .identity.auth import Auth
+from .identity.staff import StaffAdmin, StaffChanges
+from .identity.tokens import IssuedPair, TokenIssuer, load_jwt_secret
+from .loyalty import api as loyalty_api
 from .models import Staff
-from .staff import StaffAdmin, StaffChanges
-from .tokens import IssuedPair, TokenIssuer, load_jwt_secret
-from .vault import default_vault
-from .wechat import WechatClient, WechatConfig
+from .partners import api as partner_api
+from .profile import api as profile_api
+from .profile.vault import default_vault
+from .wechat.login import WechatClient, WechatConfig
 
 
 def token_pair(pair: IssuedPair, issuer: TokenIssuer) -> member_pb2.TokenPair:

@@ -13,9 +13,9 @@ from servicekit.config import env
 from servicekit.errors import AlreadyExists, FailedPrecondition, Violations
 from servicekit.runtime import Runtime
 
-from . import passwords, rules
+from .identity import passwords, rules
+from .identity.staff import enabled_admins, insert_staff
 from .models import Staff
-from .staff import enabled_admins, insert_staff
 
 DEFAULT_USERNAME = "admin"
 

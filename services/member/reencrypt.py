@@ -12,7 +12,7 @@ from sqlalchemy import select
 from servicekit.runtime import Runtime
 
 from .models import Address, MemberProfile, PartnerCredential
-from .vault import Vault, default_vault
+from .profile.vault import Vault, default_vault
 
 BATCH = 500
 PROFILE_FIELDS = ("name", "phone", "birthday")

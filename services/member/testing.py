@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 
 from servicekit.runtime import Runtime
 
-from . import profiles
 from .models import Member
-from .vault import default_vault
+from .profile import profiles
+from .profile.vault import default_vault
 
 
 def add_members(runtime: Runtime, phones: list[str], *, deleted: bool = False) -> list[str]:

@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 from servicekit.config import env
 from servicekit.standin_http import KeepAliveHandler
 
-from .wechat import DEV_APPID, DEV_SECRET
+from .wechat.login import DEV_APPID, DEV_SECRET
 
 _BUSY = re.compile(r"^busy(\d+)")
 # WeChat's value rules per key type (the ones the member service fills).

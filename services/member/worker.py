@@ -9,9 +9,12 @@ from nameko.extensions import DependencyProvider
 from servicekit.config import env_float
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import birthday, habits, order_effects, partners, sweeps, wechat_pushes
 from .clock import shanghai_today, utcnow
-from .vault import default_vault
+from .loyalty import birthday, order_effects, sweeps
+from .partners import credentials as partners
+from .profile import habits
+from .profile.vault import default_vault
+from .wechat import pushes as wechat_pushes
 
 # Hourly by default: each job is idempotent, so running more often than needed only costs a query.
 SWEEP_SECONDS = env_float("SWEEP_SECONDS", 3600.0, "member")

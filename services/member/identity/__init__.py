@@ -1,0 +1,1 @@
+"""Who is signing in (member.proto: AuthService, StaffService): accounts, staff, passwords, JWTs, refresh tokens."""

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from servicekit.errors import Unauthenticated
 
-from .models import Member, ShoppingHabits, Staff
+from ..models import Member, ShoppingHabits, Staff
 
 NOT_SIGNED_IN = "sign in first: this call needs the caller's account"
 

@@ -16,11 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from servicekit.errors import InvalidArgument, Unauthenticated, Violations
 from servicekit.runtime import Runtime
 
+from ..clock import rfc3339, utcnow
+from ..models import Member, Staff
+from ..wechat.login import WechatClient
 from . import passwords, refresh_store, rules
-from .clock import rfc3339, utcnow
-from .models import Member, Staff
 from .tokens import CUSTOMER, STAFF, InvalidToken, IssuedPair, TokenIssuer
-from .wechat import WechatClient
 
 BAD_CREDENTIALS = "the username or password is wrong, or the account cannot sign in"
 BAD_REFRESH = "the refresh token is invalid, expired or already used; sign in again"

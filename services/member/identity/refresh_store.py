@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from .models import RefreshToken
+from ..models import RefreshToken
 from .tokens import Claims, IssuedPair
 
 

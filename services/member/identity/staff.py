@@ -21,9 +21,9 @@ from servicekit.errors import (
 )
 from servicekit.runtime import Runtime
 
+from ..clock import utcnow
+from ..models import Staff
 from . import passwords, refresh_store, rules
-from .clock import utcnow
-from .models import Staff
 from .tokens import STAFF, IssuedPair, TokenIssuer
 
 STAFF_UPDATE_LOCK = 0x6D656D62  # "memb": the advisory lock key of staff updates

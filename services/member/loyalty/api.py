@@ -20,11 +20,11 @@ from servicekit.errors import (
 )
 from servicekit.runtime import Runtime
 
+from ..clock import rfc3339, utcnow
+from ..identity.accounts import live_member_id, require_member
+from ..models import MallItem, PointsEntry, Tier
+from ..profile.habits import parse_time
 from . import points, points_mall, tiers
-from .accounts import live_member_id, require_member
-from .clock import rfc3339, utcnow
-from .habits import parse_time
-from .models import MallItem, PointsEntry, Tier
 
 STAFF = ("admin", "operator")
 TIER_FIELDS = ("code", "name", "rank", "threshold_kind", "threshold", "discount_percent",

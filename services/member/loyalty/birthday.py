@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from servicekit.db import dialect_insert
 from servicekit.runtime import Runtime
 
+from ..clock import utcnow
+from ..models import BirthdayGrant, Member, MemberProfile
+from ..profile.vault import Vault
 from . import points
-from .clock import utcnow
-from .models import BirthdayGrant, Member, MemberProfile
-from .vault import Vault
 
 log = logging.getLogger(__name__)
 BATCH = 200

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from servicekit.db import dialect_insert
 
-from .clock import utcnow
-from .models import LoyaltySettings, Tier
+from ..clock import utcnow
+from ..models import LoyaltySettings, Tier
 
 BENEFITS = ("code", "name", "rank", "threshold", "discount_percent", "points_multiplier_percent",
             "free_shipping_threshold_fen", "priority_shipping", "exclusive_service", "early_access")

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from servicekit.runtime import Runtime
 
+from ..identity.accounts import live_member_id
+from ..models import MemberOrder
+from ..profile.habits import parse_time
 from . import points, tiers
-from .accounts import live_member_id
-from .habits import parse_time
-from .models import MemberOrder
 
 
 def _order(session: Session, order_id: str, member_id: str) -> MemberOrder:

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from servicekit.db import dialect_insert
 from servicekit.errors import ResourceExhausted
 
+from ..clock import SHANGHAI, start_of_shanghai_year, utcnow
+from ..models import LoyaltySettings, PointsAccount, PointsAllocation, PointsEntry
 from . import defaults
-from .clock import SHANGHAI, start_of_shanghai_year, utcnow
-from .models import LoyaltySettings, PointsAccount, PointsAllocation, PointsEntry
 
 EARN, REDEEM, EXPIRE, ADJUST = "earn", "redeem", "expire", "adjust"
 CLAWBACK, SPEND, RETURN = "clawback", "spend", "return"

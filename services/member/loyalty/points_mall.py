@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, Violations
 from servicekit.runtime import Runtime
 
+from ..clock import rfc3339, utcnow
+from ..identity.accounts import require_member
+from ..models import MallItem, Redemption
 from . import points
-from .accounts import require_member
-from .clock import rfc3339, utcnow
-from .models import MallItem, Redemption
 
 KINDS = ("coupon", "gift")
 MAX_QUANTITY = 99

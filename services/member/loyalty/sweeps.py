@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 from servicekit.db import dialect_insert
 from servicekit.runtime import Runtime
 
+from ..clock import SHANGHAI
+from ..models import Member, YearlyReview
 from . import points, tiers
-from .clock import SHANGHAI
-from .models import Member, YearlyReview
 
 log = logging.getLogger(__name__)
 BATCH = 500

@@ -20,9 +20,9 @@ from servicekit.config import env_int
 from servicekit.errors import FailedPrecondition, NotFound, Violations
 from servicekit.runtime import Runtime
 
+from ..clock import rfc3339, utcnow
+from ..models import MemberOrder, MemberTier, PointsAccount, Tier
 from . import defaults
-from .clock import rfc3339, utcnow
-from .models import MemberOrder, MemberTier, PointsAccount, Tier
 
 SPEND, POINTS = "spend", "points"
 CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")

@@ -1,0 +1,1 @@
+"""Partner ERPs' credentials and their request signatures (partner.proto: PartnerService)."""

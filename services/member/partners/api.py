@@ -7,10 +7,10 @@ from mall.member.v1 import partner_pb2, partner_pb2_grpc
 from servicekit.context import require_roles
 from servicekit.runtime import Runtime
 
-from . import partners
-from .clock import rfc3339, utcnow
-from .models import PartnerCredential
-from .vault import Vault
+from ..clock import rfc3339, utcnow
+from ..models import PartnerCredential
+from ..profile.vault import Vault
+from . import credentials as partners
 
 ISSUERS = ("admin",)
 READERS = ("admin", "operator")

@@ -15,8 +15,8 @@ from servicekit.db import dialect_insert
 from servicekit.errors import NotFound, Unauthenticated, Violations
 from servicekit.partner_signing import WINDOW_SECONDS, signature
 
-from .models import PartnerCredential, PartnerNonce
-from .vault import Vault
+from ..models import PartnerCredential, PartnerNonce
+from ..profile.vault import Vault
 
 PARTNER_ID = re.compile(r"^[a-z][a-z0-9_-]{1,63}$")
 NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")

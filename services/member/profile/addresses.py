@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from servicekit.addresses import check_address
 from servicekit.errors import InvalidArgument, NotFound, ResourceExhausted, Violations
 
-from .accounts import require_member
-from .clock import utcnow
-from .models import Address
+from ..clock import utcnow
+from ..identity.accounts import require_member
+from ..models import Address
 from .vault import Vault
 
 MAX_ADDRESSES = 20

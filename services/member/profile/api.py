@@ -9,9 +9,9 @@ from servicekit.context import current, require_user
 from servicekit.errors import PermissionDenied
 from servicekit.runtime import Runtime
 
+from ..clock import rfc3339, utcnow
+from ..identity.accounts import require_member
 from . import addresses, consents, erasure, profiles
-from .accounts import require_member
-from .clock import rfc3339, utcnow
 from .vault import Vault
 
 FINDERS = ("admin", "operator", "cs_agent")

@@ -6,10 +6,10 @@ from sqlalchemy.orm import Session
 
 from servicekit.errors import Violations
 
-from .accounts import require_member
-from .clock import utcnow
+from ..clock import utcnow
+from ..identity.accounts import require_member
+from ..models import ConsentRecord
 from .contact_rules import CONSENT_PURPOSES, SOURCE_MAX
-from .models import ConsentRecord
 
 
 def granted(session: Session, member_id: str, purpose: str) -> bool:

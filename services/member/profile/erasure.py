@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
-from . import addresses, consents, profiles, refresh_store
-from .accounts import require_member
-from .clock import rfc3339, utcnow
-from .models import (
+from ..clock import rfc3339, utcnow
+from ..identity import refresh_store
+from ..identity.accounts import require_member
+from ..identity.tokens import CUSTOMER
+from ..models import (
     Address,
     BirthdayGrant,
     MemberProfile,
@@ -29,7 +30,7 @@ from .models import (
     Redemption,
     ShoppingHabits,
 )
-from .tokens import CUSTOMER
+from . import addresses, consents, profiles
 from .vault import Vault
 
 

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from mall.events.v1 import order_events_pb2
 from sqlalchemy.orm import Session
 
-from .clock import utcnow
-from .models import ShoppingHabits
+from ..clock import utcnow
+from ..models import ShoppingHabits
 
 log = logging.getLogger(__name__)
 FAVOURITES = 5

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from servicekit.addresses import check_mobile
 from servicekit.errors import AlreadyExists, Violations
 
+from ..clock import shanghai_today, utcnow
+from ..identity.accounts import require_member
+from ..models import Member, MemberProfile, ShoppingHabits
 from . import consents, contact_rules
-from .accounts import require_member
-from .clock import shanghai_today, utcnow
 from .habits import favourite_categories
-from .models import Member, MemberProfile, ShoppingHabits
 from .vault import Vault
 
 log = logging.getLogger(__name__)

@@ -38,7 +38,7 @@ def outbox_events(runtime, event_type: str) -> list[dict]:
 
 def credit(runtime, member_id: str, amount: int, *, expires_at=None, ref=None):
     """Points credited straight through the ledger (as an adjustment)."""
-    from services.member import points
+    from services.member.loyalty import points
 
     with runtime.transaction() as s:
         return points.credit(s, member_id, points.ADJUST, amount, ref=ref, reason="test",

@@ -4,7 +4,7 @@ from mall.common.v1 import common_pb2
 from mall.member.v1 import profile_pb2
 
 from servicekit.errors import violations_from_trailers
-from services.member.addresses import MAX_ADDRESSES
+from services.member.profile.addresses import MAX_ADDRESSES
 
 from .helpers import rpc_error
 

@@ -6,9 +6,9 @@ from datetime import date
 from mall.member.v1 import loyalty_pb2, profile_pb2
 from sqlalchemy import func, select
 
-from services.member import birthday
+from services.member.loyalty import birthday
 from services.member.models import BirthdayGrant
-from services.member.vault import default_vault
+from services.member.profile.vault import default_vault
 
 from .helpers import outbox_events
 

@@ -9,9 +9,9 @@ from mall.member.v1 import partner_pb2, partner_pb2_grpc
 from sqlalchemy import select
 
 from servicekit.partner_signing import body_sha256, signed_headers
-from services.member import partners
 from services.member.clock import utcnow
 from services.member.models import PartnerCredential, PartnerNonce
+from services.member.partners import credentials as partners
 
 from .helpers import as_user, rpc_error
 
@@ -161,7 +161,7 @@ def test_key_rotation_reseals_partner_secrets(member_runtime):
 
     from servicekit.pii import Cipher, KeyRing, PhoneHasher
     from services.member import reencrypt
-    from services.member.vault import Vault
+    from services.member.profile.vault import Vault
 
     old_key, new_key = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
     hasher = PhoneHasher(os.urandom(32))

@@ -7,7 +7,7 @@ from mall.member.v1 import loyalty_pb2
 from sqlalchemy import func, select
 
 from servicekit.errors import violations_from_trailers
-from services.member import points, sweeps
+from services.member.loyalty import points, sweeps
 from services.member.models import PointsAccount, PointsEntry
 
 from .helpers import as_user, credit, race, rpc_error

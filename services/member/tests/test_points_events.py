@@ -7,7 +7,7 @@ from mall.events.v1 import order_events_pb2
 from mall.member.v1 import loyalty_pb2
 from sqlalchemy import select
 
-from services.member import order_effects, tiers
+from services.member.loyalty import order_effects, tiers
 from services.member.models import MemberTier, PointsEntry
 
 from .test_points import assert_consistent, ledger, spend

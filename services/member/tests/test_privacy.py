@@ -14,7 +14,7 @@ from servicekit.errors import violations_from_trailers
 from servicekit.pii import Cipher, KeyConfigError, KeyRing, PhoneHasher
 from services.member import reencrypt
 from services.member.models import Address, MemberProfile
-from services.member.vault import Vault
+from services.member.profile.vault import Vault
 
 from .helpers import as_user, rpc_error
 

@@ -1,8 +1,8 @@
 import pytest
 
 from servicekit.errors import Violations
-from services.member import passwords, rules
-from services.member.habits import average_fen
+from services.member.identity import passwords, rules
+from services.member.profile.habits import average_fen
 
 
 def violations(check, *args):

@@ -5,9 +5,10 @@ from mall.common.v1 import common_pb2
 from mall.member.v1 import member_pb2
 
 from servicekit.errors import FailedPrecondition, InvalidArgument, violations_from_trailers
-from services.member import bootstrap, passwords
+from services.member import bootstrap
+from services.member.identity import passwords
+from services.member.identity.staff import enabled_admins
 from services.member.models import Staff
-from services.member.staff import enabled_admins
 
 from .helpers import as_user, claims, rpc_error
 

@@ -5,7 +5,8 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from services.member.subscribe_messages import (
+from services.member.wechat.login import WechatConfig
+from services.member.wechat.subscribe_messages import (
     SubscribeMessage,
     SubscribeMessenger,
     Template,
@@ -13,7 +14,6 @@ from services.member.subscribe_messages import (
     parse_keys,
     thing,
 )
-from services.member.wechat import WechatConfig
 from services.member.wechat_standin import start_in_thread
 
 APPID, SECRET = "wxpushtest0000001", "push-test-secret"

@@ -7,7 +7,7 @@ from mall.events.v1 import order_events_pb2
 from mall.member.v1 import loyalty_pb2
 
 from servicekit.errors import violations_from_trailers
-from services.member import order_effects, sweeps, tiers
+from services.member.loyalty import order_effects, sweeps, tiers
 
 from .helpers import outbox_events, rpc_error
 

@@ -3,8 +3,8 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
-from services.member import tokens
-from services.member.tokens import InvalidToken, TokenIssuer
+from services.member.identity import tokens
+from services.member.identity.tokens import InvalidToken, TokenIssuer
 
 SECRET = "s" * 48
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from services.member.clock import utcnow
 from services.member.models import Member, WechatPush
-from services.member.subscribe_messages import SubscribeMessenger, Template
-from services.member.wechat import WechatConfig
-from services.member.wechat_pushes import PushSettings, WechatPusher, push_notification
+from services.member.wechat.login import WechatConfig
+from services.member.wechat.pushes import PushSettings, WechatPusher, push_notification
+from services.member.wechat.subscribe_messages import SubscribeMessenger, Template
 from services.member.wechat_standin import start_in_thread
 
 APPID, SECRET = "wxpushtest0000002", "push-test-secret-2"

@@ -21,8 +21,9 @@ from servicekit.config import env
 from servicekit.db import dialect_insert
 from servicekit.times import parse_rfc3339
 
-from .clock import utcnow
-from .models import Member, WechatPush
+from ..clock import utcnow
+from ..models import Member, WechatPush
+from .login import WechatConfig
 from .subscribe_messages import (
     DEFAULT_KEYS,
     MINIPROGRAM_STATES,
@@ -31,7 +32,6 @@ from .subscribe_messages import (
     Template,
     parse_keys,
 )
-from .wechat import WechatConfig
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from servicekit.times import SHANGHAI, as_utc
 
-from .wechat import ERR_SYSTEM_BUSY, WechatConfig
+from .login import ERR_SYSTEM_BUSY, WechatConfig
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ def shop(runtime, runtime_for, grpc_target_for):
     from services.logistics import stock, warehouses
     from services.logistics.skus import CatalogProduct, CatalogSku, register_product
     from services.logistics.tests.conftest import GUANGZHOU, SHANGHAI
-    from services.member import points
+    from services.member.loyalty import points
     from services.member.models import Member
     from services.promotion import coupons, templates
     from services.promotion.tests.helpers import fixed_spec
@@ -81,7 +81,7 @@ def held(shop):
 
 
 def balance(shop):
-    from services.member import points
+    from services.member.loyalty import points
     with shop["member"].transaction() as s:
         return points.balance(s, shop["member_id"])
 
