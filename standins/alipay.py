@@ -11,7 +11,7 @@ It checks what Alipay checks and signs what Alipay signs, with the development k
   becomes TRADE_SUCCESS and a form-encoded notification, signed RSA2 over the sorted parameters
   without `sign` and `sign_type`, goes to the notify_url, resent until answered `success`.
 
-    python -m services.payment.standins.alipay --port 8094
+    python -m standins.alipay --port 8094
 """
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from servicekit.config import env
 from servicekit.times import SHANGHAI
+from services.payment import credentials
+from services.payment.providers.alipay import fen, yuan
 
-from .. import credentials
-from ..providers.alipay import fen, yuan
 from .server import Reply, deliver, main
 
 # Alipay's documented Huabei values, kept here on their own so the stand-in checks the adapter

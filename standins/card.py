@@ -9,7 +9,7 @@ uses), for `make run` and the tests:
   webhook URL with `Stripe-Signature: t=...,v1=HMAC-SHA256(whsec, t.body)`, resent until 2xx.
   A card number of 4000000000000002 in `{"card": ...}` is declined (payment_intent.payment_failed).
 
-    python -m services.payment.standins.card --port 8095
+    python -m standins.card --port 8095
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from urllib.parse import parse_qsl
 import stripe
 
 from servicekit.config import env
+from services.payment import credentials
 
-from .. import credentials
 from .server import Reply, deliver, main
 
 DECLINED_CARD = "4000000000000002"  # Stripe's documented test card for a generic decline

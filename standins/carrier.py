@@ -2,7 +2,7 @@
 it books waybills, walks every parcel through its route on a short clock, pushes each step to
 logistics' webhook signed as SF signs, and answers route queries.
 
-    python -m services.logistics.carrier_standin --port 8091
+    python -m standins.carrier --port 8091
 
 - `POST /std/service`, a form of partnerID, requestID, serviceCode, timestamp, msgData,
   msgDigest, checked as SF checks it (the partner and checkword of each carrier are logistics'
@@ -32,8 +32,7 @@ import httpx
 from servicekit import httpclient
 from servicekit.config import env, env_float
 from servicekit.standin_http import KeepAliveHandler
-
-from . import carriers, fengqiao
+from services.logistics import carriers, fengqiao
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 `POST /cgi-bin/message/subscribe/send`, answering as WeChat does (HTTP 200, errcode/errmsg on
 failure), for `make run` and the tests.
 
-    python -m services.member.wechat_standin --port 8090
+    python -m standins.wechat --port 8090
 
 Codes (the mini-program's wx.login() gives them on a real phone; here anyone makes them up):
 - each code works once; a second use answers 40163 (code been used);
@@ -36,8 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from servicekit.config import env
 from servicekit.standin_http import KeepAliveHandler
-
-from .wechat.login import DEV_APPID, DEV_SECRET
+from services.member.wechat.login import DEV_APPID, DEV_SECRET
 
 _BUSY = re.compile(r"^busy(\d+)")
 # WeChat's value rules per key type (the ones the member service fills).

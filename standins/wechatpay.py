@@ -11,7 +11,7 @@ WeChat checks and signs what WeChat signs, with the development keys (devkeys.py
   then a signed, AES-256-GCM-encrypted TRANSACTION.SUCCESS notification goes to the notify_url
   of the prepay, resent until it is answered 2xx. Refunds are notified (REFUND.SUCCESS) likewise.
 
-    python -m services.payment.standins.wechatpay --port 8093
+    python -m standins.wechatpay --port 8093
 """
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from datetime import datetime
 
 from servicekit.config import env
 from servicekit.times import SHANGHAI
+from services.payment import credentials
+from services.payment.providers import wechatpay_protocol as protocol
 
-from .. import credentials
-from ..providers import wechatpay_protocol as protocol
 from .server import Reply, deliver, main, query_params
 
 SKEW = 300

@@ -40,12 +40,8 @@ def process_ready(name: str) -> bool:
     """Whether the code a Procfile entry runs exists yet (services land one by one)."""
     if name == "gateway":
         return (REPO_ROOT / "gateway" / "__main__.py").exists()
-    if name == "wechat":
-        return (REPO_ROOT / "services" / "member" / "wechat_standin.py").exists()
-    if name in ("wechatpay", "alipay", "card"):  # payment's provider stand-ins
-        return (REPO_ROOT / "services" / "payment" / "standins" / f"{name}.py").exists()
-    if name == "carrier":
-        return (REPO_ROOT / "services" / "logistics" / "carrier_standin.py").exists()
+    if name in ("wechat", "carrier", "wechatpay", "alipay", "card"):  # the providers' stand-ins
+        return (REPO_ROOT / "standins" / f"{name}.py").exists()
     service, _, part = name.rpartition("-")
     if part in ("api", "worker"):
         return (REPO_ROOT / "services" / service / f"{part}.py").exists()

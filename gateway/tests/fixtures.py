@@ -33,7 +33,7 @@ def wechat_standin():
     if os.environ.get("MALL_MEMBER_WECHAT_API_BASE"):
         yield os.environ["MALL_MEMBER_WECHAT_API_BASE"]
         return
-    from services.member.wechat_standin import start_in_thread  # test tooling, not gateway code
+    from standins.wechat import start_in_thread  # test tooling, not gateway code
     running = start_in_thread()
     os.environ["MALL_MEMBER_WECHAT_API_BASE"] = running.base_url
     yield running.base_url

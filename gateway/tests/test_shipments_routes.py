@@ -10,10 +10,10 @@ from urllib.parse import urlencode
 import pytest
 
 from services.logistics import carriers, fengqiao, fulfilment, reservations, shipments, stock
-from services.logistics.carrier_standin import CarrierStandin, RunningStandin
 from services.logistics.shipments import PaidLine, PaidOrder
 from services.logistics.skus import CatalogProduct, CatalogSku, register_product
 from services.logistics.warehouses import WarehouseInput, create_warehouse
+from standins.carrier import CarrierStandin, RunningStandin
 
 from .helpers import bearer, token
 

@@ -14,13 +14,13 @@ from mall.order.v1 import order_pb2, order_pb2_grpc
 from mall.payment.v1 import payment_pb2, payment_pb2_grpc
 
 from servicekit import grpc_client
+from standins.alipay import AlipayKeys, AlipayStandin
+from standins.card import CardStandin
+from standins.server import Reply, RunningStandin
+from standins.wechatpay import WechatPayKeys, WechatPayStandin
 
 from . import credentials, devkeys
 from .providers import registry
-from .standins.alipay import AlipayKeys, AlipayStandin
-from .standins.card import CardStandin
-from .standins.server import Reply, RunningStandin
-from .standins.wechatpay import WechatPayKeys, WechatPayStandin
 
 OPENID = "o-standin-shopper"
 

@@ -136,6 +136,13 @@ def test_the_first_admin_is_bootstrapped_from_a_secret():
         assert "secretKeyRef" in by_name[key]["valueFrom"]
 
 
+def test_no_stand_in_is_deployed():
+    """The providers' stand-ins (standins/) are for `make run` and the tests, never a cluster."""
+    for path in sorted(K8S.rglob("*.yaml")):
+        text = path.read_text()
+        assert "standins" not in text and "STANDIN" not in text, path
+
+
 def test_every_manifest_is_yaml_with_a_kind():
     for path in sorted(K8S.rglob("*.yaml")):
         for doc in load_documents(path):

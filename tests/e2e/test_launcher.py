@@ -17,11 +17,11 @@ def make_suite(tmp_path, **commands: str) -> Suite:
 
 
 STAND_INS = {
-    "wechat": "services.member.wechat_standin",
-    "carrier": "services.logistics.carrier_standin",
-    "wechatpay": "services.payment.standins.wechatpay",
-    "alipay": "services.payment.standins.alipay",
-    "card": "services.payment.standins.card",
+    "wechat": "standins.wechat",
+    "carrier": "standins.carrier",
+    "wechatpay": "standins.wechatpay",
+    "alipay": "standins.alipay",
+    "card": "standins.card",
 }
 
 

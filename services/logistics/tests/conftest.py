@@ -50,8 +50,8 @@ def shelves(stocked):
 def carrier(monkeypatch):
     """The carrier stand-in on a free port (its clock stopped unless a test winds it), and
     logistics pointed at it for every carrier."""
-    from services.logistics.carrier_standin import CarrierStandin, RunningStandin
     from services.logistics.carriers import CARRIERS
+    from standins.carrier import CarrierStandin, RunningStandin
 
     running = RunningStandin(CarrierStandin(step_seconds=3600, push=False))
     for code in CARRIERS:

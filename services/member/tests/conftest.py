@@ -4,7 +4,7 @@ import os
 import pytest
 from mall.member.v1 import member_pb2, member_pb2_grpc
 
-from services.member.wechat_standin import start_in_thread
+from standins.wechat import start_in_thread
 
 from .helpers import as_user
 

@@ -14,7 +14,7 @@ from services.member.wechat.subscribe_messages import (
     parse_keys,
     thing,
 )
-from services.member.wechat_standin import start_in_thread
+from standins.wechat import start_in_thread
 
 APPID, SECRET = "wxpushtest0000001", "push-test-secret"
 TEMPLATE = "TPL-order-shipped-0001"

@@ -4,7 +4,7 @@ import pytest
 
 from servicekit.errors import PermissionDenied, ResourceExhausted, Unauthenticated
 from services.member.wechat.login import WechatClient, WechatConfig, WechatRejectedUs, WechatUnavailable
-from services.member.wechat_standin import start_in_thread
+from standins.wechat import start_in_thread
 
 APPID, SECRET = "wxtest0000000001", "test-secret"
 

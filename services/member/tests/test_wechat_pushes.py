@@ -14,7 +14,7 @@ from services.member.models import Member, WechatPush
 from services.member.wechat.login import WechatConfig
 from services.member.wechat.pushes import PushSettings, WechatPusher, push_notification
 from services.member.wechat.subscribe_messages import SubscribeMessenger, Template
-from services.member.wechat_standin import start_in_thread
+from standins.wechat import start_in_thread
 
 APPID, SECRET = "wxpushtest0000002", "push-test-secret-2"
 SHIPPED, PAID = "TPL-order-shipped-0002", "TPL-order-paid-0002"

@@ -15,7 +15,7 @@ from mall.payment.v1 import payment_pb2
 
 from services.payment import credentials, reconcile
 from services.payment.providers.alipay import fen, yuan
-from services.payment.standins.alipay import signing_string
+from standins.alipay import signing_string
 
 from .helpers import STAFF, intent, log_rows, outbox, with_key
 

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from mall.payment.v1 import payment_pb2
 
-from services.payment.standins.wechatpay import WechatPayStandin
+from standins.wechatpay import WechatPayStandin
 
 from .helpers import OPENID, intent, log_rows, outbox, with_key
 
