@@ -1,9 +1,10 @@
-"""Alembic per service, configured in code: `services/<name>/migrations/` holds env.py (two lines
-calling run_env) and versions/. `python -m servicekit migrate <name>` upgrades to head;
-`--revision "message"` autogenerates a new revision (scaffolding the folder the first time)."""
+"""Alembic per service, configured in code: a service's revisions are in
+`services/<name>/migrations/versions/`; the environment (env.py) and the revision template
+(script.py.mako) are the kit's, once, in `migration_template/`. `python -m servicekit migrate <name>`
+upgrades to head; `--revision "message"` autogenerates a new revision (making the folder the first
+time)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from alembic import command
@@ -13,32 +14,29 @@ from . import service
 from .config import REPO_ROOT, SERVICES, Settings
 from .db import make_engine
 
-ENV_PY = '''"""Alembic environment of this service: all the work is in servicekit.migrate."""
-from servicekit.migrate import run_env
-
-run_env("{name}")
-'''
+SCRIPT_DIR = Path(__file__).parent / "migration_template"  # env.py and script.py.mako, every service's
 
 
 def migrations_dir(name: str) -> Path:
     return REPO_ROOT / "services" / name / "migrations"
 
 
+def versions_dir(name: str) -> Path:
+    return migrations_dir(name) / "versions"
+
+
+def has_migrations(name: str) -> bool:
+    return versions_dir(name).is_dir()
+
+
 def alembic_config(name: str, database_url: str | None = None) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir(name)))
+    cfg.set_main_option("script_location", str(SCRIPT_DIR))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", str(versions_dir(name)))
     cfg.attributes["service"] = name
     cfg.attributes["database_url"] = database_url or Settings.load(name).database_url
     return cfg
-
-
-def scaffold(name: str) -> None:
-    folder = migrations_dir(name)
-    (folder / "versions").mkdir(parents=True, exist_ok=True)
-    if not (folder / "env.py").exists():
-        (folder / "env.py").write_text(ENV_PY.format(name=name))
-    if not (folder / "script.py.mako").exists():
-        shutil.copy(Path(__file__).parent / "migration_template" / "script.py.mako", folder)
 
 
 def upgrade(name: str, database_url: str | None = None) -> None:
@@ -46,18 +44,18 @@ def upgrade(name: str, database_url: str | None = None) -> None:
 
 
 def revision(name: str, message: str) -> None:
-    scaffold(name)
+    versions_dir(name).mkdir(parents=True, exist_ok=True)
     command.revision(alembic_config(name), message=message, autogenerate=True)
 
 
 def upgrade_all() -> None:
     for name in SERVICES:
-        if (migrations_dir(name) / "env.py").exists():
+        if has_migrations(name):
             upgrade(name)
 
 
 def run_env(name: str) -> None:
-    """Called from a service's migrations/env.py with alembic's context in scope."""
+    """Called from migration_template/env.py with alembic's context in scope."""
     from alembic import context
 
     cfg = context.config

@@ -154,7 +154,7 @@ def ensure_database(name: str) -> None:
     if use_postgres():
         create_database(database_name(name))
         _state["created"].add(database_name(name))
-    if (migrate.migrations_dir(name) / "env.py").exists():
+    if migrate.has_migrations(name):
         migrate.upgrade(name, Settings.load(name).database_url)
     else:  # a service still without migrations: build its tables from the models
         service.runtime(name).metadata.create_all(service.runtime(name).engine)

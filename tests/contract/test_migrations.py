@@ -13,7 +13,7 @@ from servicekit.db import make_engine
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_migrations_match_models_and_downgrade(name, tmp_path):
-    assert (migrate.migrations_dir(name) / "env.py").exists(), f"{name} has no migrations"
+    assert migrate.has_migrations(name), f"{name} has no migrations"
     url = f"sqlite:///{tmp_path / (name + '.db')}"
     migrate.upgrade(name, url)
     engine = make_engine(url)
@@ -35,3 +35,10 @@ def test_test_database_matches_models(name, runtime_for):
     with rt.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), rt.metadata)
     assert diff == [], f"{name}: models and migrations differ on {rt.engine.dialect.name}: {diff}"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_the_environment_and_the_revision_template_are_the_kits(name):
+    """servicekit/migration_template/ holds env.py and script.py.mako once; a service holds revisions."""
+    for copy in ("env.py", "script.py.mako"):
+        assert not (migrate.migrations_dir(name) / copy).exists(), f"{name} has its own {copy}"
