@@ -2,7 +2,7 @@
 workers as real processes (one per test module), payment's provider stand-ins and order contract,
 the carrier stand-in, and the checks every published envelope must pass.
 
-Import the fixtures into a test module by name (`from tests.contract.support_b import ...`)."""
+Its fixtures reach the tests through tests/contract/conftest.py."""
 from __future__ import annotations
 
 import base64
@@ -116,34 +116,91 @@ def parked(service_name: str, event_id: str) -> list[dict]:
 
 # --- payment's providers and the order it asks -------------------------------------------------
 
-@contextmanager
+OPENID = "o-contract-shopper"
+
+
+def with_key(key: str, who=SHOPPER) -> tuple:
+    return (*who, ("idempotency-key", key))
+
+
+@pytest.fixture(scope="module")
 def payment_world():
     """Payment pointed at its provider stand-ins (fresh development keys), at a stand-in of
     OrderService.GetPayable, and its notifications handed to HandleNotification as the gateway
     does. Started the way payment's own tests start them (services/payment/testing.py, the one
-    place that knows where the stand-ins live)."""
+    place that knows where the stand-ins live). Yields (providers, orders, relay, targets)."""
     from services.payment import testing as payment_testing
     from services.payment.providers import registry
 
-    target: dict[str, str] = {}
+    targets: dict[str, str] = {}
     saved = {k: os.environ.get(k) for k in ("MALL_ORDER_GRPC_TARGET", "MALL_PAYMENT_NOTIFY_BASE_URL")}
     providers = payment_testing.provider_standins()
     orders = payment_testing.OrderStandin()
-    relay = payment_testing.NotifyRelay(lambda: target["payment"])
+    relay = payment_testing.NotifyRelay(lambda: targets["payment"])
     os.environ["MALL_ORDER_GRPC_TARGET"] = f"127.0.0.1:{orders.port}"
     os.environ["MALL_PAYMENT_NOTIFY_BASE_URL"] = relay.base_url
     registry.reset()
     try:
-        yield providers, orders, relay, target
+        yield providers, orders, relay, targets
     finally:
         relay.stop()
         orders.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _restore(saved)
         registry.reset()
+
+
+@pytest.fixture
+def payment_stub(payment_world, runtime_for, grpc_target_for):
+    from mall.payment.v1 import payment_pb2_grpc
+
+    from servicekit import grpc_client
+
+    runtime_for("payment")
+    payment_world[3]["payment"] = grpc_target_for("payment")
+    return payment_pb2_grpc.PaymentServiceStub(grpc_client.channel("payment",
+                                                                   target=payment_world[3]["payment"]))
+
+
+@pytest.fixture
+def payment_providers(payment_world):
+    return payment_world[0]
+
+
+@pytest.fixture
+def payment_orders(payment_world):
+    """The order stand-in, emptied: `.add(order_id, member_id, payable_fen, status)`."""
+    payment_world[1].orders.clear()
+    payment_world[1].calls = 0
+    return payment_world[1]
+
+
+@pytest.fixture
+def payment_relay(payment_world):
+    """What the gateway answered each provider's notification: `.answers`."""
+    payment_world[2].answers.clear()
+    return payment_world[2]
+
+
+def paid_with_alipay(stub, orders, providers, order_id="o-1", amount=25900):
+    """An order of m-1 paid through Alipay: the PaymentIntent, now succeeded."""
+    from mall.payment.v1 import payment_pb2 as pb
+
+    orders.add(order_id, "m-1", amount)
+    opened = stub.CreatePayment(pb.CreatePaymentRequest(order_id=order_id, method="alipay"),
+                                metadata=with_key(f"k-{order_id}"))
+    # the shopper opens the order string in Alipay and pays; Alipay notifies (through the relay)
+    answer = providers.alipay.handle("POST", "/standin/pay", "", {}, json.dumps(
+        {"order_string": opened.alipay_order_string}).encode())
+    assert json.loads(answer.body) == {"notified": 200}
+    return stub.GetPaymentIntent(pb.GetPaymentIntentRequest(order_id=order_id), metadata=SHOPPER)
+
+
+def _restore(saved: dict) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 # --- the carrier -------------------------------------------------------------------------------
@@ -163,11 +220,7 @@ def carrier_standin():
         yield running
     finally:
         running.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _restore(saved)
 
 
 def fengqiao_route_push(waybill_no: str, op_code: str, accepted_at: str, *, partner_id: str,

@@ -3,73 +3,41 @@ through its real gRPC server, against the provider stand-ins and a stand-in of t
 makes (OrderService.GetPayable), with its status codes and field violations."""
 from __future__ import annotations
 
-import json
 from urllib.parse import urlencode
 
 import grpc
 import pytest
 from mall.payment.v1 import payment_pb2 as pb
-from mall.payment.v1 import payment_pb2_grpc as pb_grpc
 
 from tests.contract.support_b import (
+    OPENID,
     OTHER_SHOPPER,
     SHOPPER,
     assert_refused_to_strangers,
-    payment_world,
+    paid_with_alipay,
     refused,
     staff,
     violations,
+    with_key,
 )
 
-OPENID = "o-contract-shopper"
 AGENT = staff("cs_agent")
 
 
-def with_key(key: str, who=SHOPPER) -> tuple:
-    return (*who, ("idempotency-key", key))
-
-
-@pytest.fixture(scope="module")
-def world():
-    with payment_world() as running:
-        yield running
+# Short names for support_b's fixtures in this module.
+@pytest.fixture
+def stub(payment_stub):
+    return payment_stub
 
 
 @pytest.fixture
-def stub(world, runtime_for, grpc_target_for):
-    runtime_for("payment")
-    world[3]["payment"] = grpc_target_for("payment")
-    from servicekit import grpc_client
-    return pb_grpc.PaymentServiceStub(grpc_client.channel("payment", target=world[3]["payment"]))
+def orders(payment_orders):
+    return payment_orders
 
 
 @pytest.fixture
-def providers(world):
-    return world[0]
-
-
-@pytest.fixture
-def orders(world):
-    world[1].orders.clear()
-    world[1].calls = 0
-    return world[1]
-
-
-@pytest.fixture
-def relay(world):
-    world[2].answers.clear()
-    return world[2]
-
-
-def paid_with_alipay(stub, orders, providers, order_id="o-1", amount=25900) -> pb.PaymentIntent:
-    orders.add(order_id, "m-1", amount)
-    opened = stub.CreatePayment(pb.CreatePaymentRequest(order_id=order_id, method="alipay"),
-                                metadata=with_key(f"k-{order_id}"))
-    # the shopper opens the order string in Alipay and pays; Alipay notifies (through the relay)
-    answer = providers.alipay.handle("POST", "/standin/pay", "", {}, json.dumps(
-        {"order_string": opened.alipay_order_string}).encode())
-    assert json.loads(answer.body) == {"notified": 200}
-    return stub.GetPaymentIntent(pb.GetPaymentIntentRequest(order_id=order_id), metadata=SHOPPER)
+def providers(payment_providers):
+    return payment_providers
 
 
 def test_list_payment_methods_prices_installments_and_refuses_a_negative_amount(stub):
@@ -158,9 +126,9 @@ def test_get_payment_intent_for_its_owner_and_staff_only(stub, orders):
 
 
 def test_handle_notification_applies_a_genuine_payment_once_and_refuses_a_forgery(
-        stub, orders, providers, relay):
+        stub, orders, providers, payment_relay):
     paid = paid_with_alipay(stub, orders, providers)
-    assert relay.answers == [("alipay", 200, "applied")]  # the stand-in's notification, via the gateway's path
+    assert payment_relay.answers == [("alipay", 200, "applied")]  # the stand-in's notification, via the gateway's path
     assert (paid.status, paid.status_code) == (pb.SUCCEEDED, "succeeded")
     assert paid.provider_transaction_id and paid.HasField("succeeded_at")
 
