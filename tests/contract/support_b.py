@@ -204,17 +204,27 @@ def _restore(saved: dict) -> None:
 
 # --- the carrier -------------------------------------------------------------------------------
 
+CARRIER_ACCOUNTS = {code: (f"CONTRACT{code}", f"contract-checkword-{code.lower()}")
+                    for code in ("SF", "ZTO")}  # carrier code -> (partner id, checkword)
+
+
 @contextmanager
 def carrier_standin():
     """The carrier stand-in on a free port, its clock stopped and its pushes off (a test pushes
-    what it wants through HandleCarrierNotification), every carrier of logistics pointed at it."""
+    what it wants through HandleCarrierNotification); every carrier of logistics pointed at it
+    with the accounts of CARRIER_ACCOUNTS. Start logistics' worker after it (it reads them)."""
     from services.logistics.carrier_standin import CarrierStandin, RunningStandin
 
+    settings = {}
+    for code, (partner_id, checkword) in CARRIER_ACCOUNTS.items():
+        settings[f"MALL_LOGISTICS_CARRIER_{code}_PARTNER_ID"] = partner_id
+        settings[f"MALL_LOGISTICS_CARRIER_{code}_CHECKWORD"] = checkword
+    saved = {k: os.environ.get(k) for k in [*settings, *(f"MALL_LOGISTICS_CARRIER_{c}_URL"
+                                                         for c in CARRIER_ACCOUNTS)]}
+    os.environ.update(settings)
     running = RunningStandin(CarrierStandin(step_seconds=3600, push=False))
-    keys = [f"MALL_LOGISTICS_CARRIER_{code}_URL" for code in ("SF", "ZTO")]
-    saved = {k: os.environ.get(k) for k in keys}
-    for key in keys:
-        os.environ[key] = running.url
+    for code in CARRIER_ACCOUNTS:
+        os.environ[f"MALL_LOGISTICS_CARRIER_{code}_URL"] = running.url
     try:
         yield running
     finally:
@@ -222,11 +232,14 @@ def carrier_standin():
         _restore(saved)
 
 
-def fengqiao_route_push(waybill_no: str, op_code: str, accepted_at: str, *, partner_id: str,
-                        checkword: str, timestamp_ms: int | None = None) -> bytes:
+def fengqiao_route_push(carrier: str, waybill_no: str, op_code: str, accepted_at: str, *,
+                        checkword: str | None = None, timestamp_ms: int | None = None) -> bytes:
     """A route push as SF's Fengqiao open platform signs it: a form whose msgDigest is
     Base64(MD5(urlencode(msgData + timestamp + checkWord))). Written from SF's documentation,
-    not from logistics' code, so the test holds logistics to the carrier's protocol."""
+    not from logistics' code, so the test holds logistics to the carrier's protocol.
+    `accepted_at` is the carrier's Beijing wall-clock time, "YYYY-MM-DD HH:MM:SS"."""
+    partner_id, our_checkword = CARRIER_ACCOUNTS[carrier.upper()]
+    checkword = our_checkword if checkword is None else checkword
     msg_data = json.dumps({"WaybillRoute": [{
         "id": f"{op_code}-{accepted_at}", "mailno": waybill_no, "opCode": op_code,
         "acceptTime": accepted_at, "acceptAddress": "深圳市", "remark": "快件已签收"}]},
@@ -237,3 +250,31 @@ def fengqiao_route_push(waybill_no: str, op_code: str, accepted_at: str, *, part
     return urlencode({"partnerID": partner_id, "requestID": f"req-{stamp}",
                       "serviceCode": "EXP_RECE_ROUTE_PUSH", "timestamp": stamp,
                       "msgData": msg_data, "msgDigest": digest}).encode()
+
+
+# --- logistics ---------------------------------------------------------------------------------
+
+@contextmanager
+def logistics_world():
+    """The carrier stand-in, then logistics' worker: booking left to BookWaybills (its timer
+    waits an hour), so a test decides when waybills are booked."""
+    with carrier_standin() as carrier:
+        with running_worker("logistics", {"MALL_LOGISTICS_BOOKING_INTERVAL_SECONDS": "3600"}) as worker:
+            yield carrier, worker
+
+
+def register_skus(logistics, product_id: str, sku_ids, *, version: int = 1,
+                  event_type: str = "product.published", status: str = "published") -> dict:
+    """Logistics learns the SKUs it may stock only from catalog's product events: publishes one
+    and waits until logistics' worker handled it."""
+    from mall.events.v1 import catalog_events_pb2 as catalog_events
+
+    message = {"product.published": catalog_events.ProductPublished,
+               "product.updated": catalog_events.ProductUpdated,
+               "product.unpublished": catalog_events.ProductUnpublished}[event_type]
+    product = catalog_events.CatalogProduct(
+        product_id=product_id, title="云朵无钢圈文胸", status=status, version=version,
+        skus=[catalog_events.CatalogSku(sku_id=s, code=s.upper(), size="75B", band=75, cup="B",
+                                        colour="黑色", price_fen=19900, active=True)
+              for s in sku_ids])
+    return deliver(logistics, "catalog", event_type, message(product=product))
