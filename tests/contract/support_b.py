@@ -101,7 +101,9 @@ def handled(runtime, event_id: str) -> bool:
 
 
 def deliver(runtime, source: str, event_type: str, message, **kwargs) -> dict:
-    """Publishes an event as `source`'s relay would and waits until the worker handled it."""
+    """Publishes an event as `source`'s relay would and waits until the worker handled it. A
+    redelivery (`event_id=` of an earlier event) finds that event's inbox row at once: follow it
+    with a fresh event on the same queue, whose handling shows the duplicate's turn has passed."""
     envelope = testing.publish_event(source, event_type, message, **kwargs)
     testing.wait_until(lambda: handled(runtime, envelope["id"]), timeout=15,
                        message=f"{runtime.name} handled {event_type}")
