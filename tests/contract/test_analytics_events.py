@@ -1,0 +1,86 @@
+"""What analytics promises the services whose events it records: its worker accepts every event
+it subscribes to, exactly as each producer publishes it, and counts each fact once whatever the
+broker redelivers; a body that is not its message is parked, not counted. (Analytics publishes
+no event yet: segment.* comes with segments.)"""
+from __future__ import annotations
+
+import pytest
+from mall.analytics.v1 import analytics_pb2 as pb
+from mall.analytics.v1 import analytics_pb2_grpc as pb_grpc
+from mall.events.v1 import catalog_events_pb2 as catalog_events
+from mall.events.v1 import logistics_events_pb2 as logistics_events
+from mall.events.v1 import order_events_pb2 as order_events
+
+from servicekit.testing import outbox_events, wait_until
+from tests.contract.support_b import deliver, parked, running_worker, staff
+
+ANALYST = staff("analyst")
+
+
+@pytest.fixture(scope="module")
+def worker():
+    with running_worker("analytics") as running:
+        yield running
+
+
+@pytest.fixture
+def analytics(runtime_for, worker):
+    return runtime_for("analytics")
+
+
+@pytest.fixture
+def counts(grpc_stub_for):
+    stub = grpc_stub_for("analytics", pb_grpc.AnalyticsServiceStub)
+    return lambda: {(c.type, c.source): c.count for c in stub.EventCounts(
+        pb.EventCountsRequest(), metadata=ANALYST).counts}
+
+
+def imported(order_id: str) -> order_events.OrderImported:
+    return order_events.OrderImported(
+        order_id=order_id, order_no=f"NO-{order_id}", channel="import:tmall", partner="tmall",
+        batch_id="b-1", status="completed", payable_fen=9900,
+        lines=[order_events.OrderEventLine(sku_id="sku-1", quantity=1, paid_fen=9900)])
+
+
+def test_every_subscribed_event_becomes_one_fact(analytics, counts):
+    product = catalog_events.CatalogProduct(product_id="p-1", title="无钢圈文胸", status="published")
+    deliver(analytics, "catalog", "product.published", catalog_events.ProductPublished(product=product))
+    deliver(analytics, "catalog", "product.updated", catalog_events.ProductUpdated(product=product))
+    deliver(analytics, "catalog", "product.unpublished", catalog_events.ProductUnpublished(product=product))
+    deliver(analytics, "order", "order.paid", order_events.OrderPaid(order_id="o-1", member_id="m-1",
+                                                                     paid_fen=19900))
+    deliver(analytics, "order", "order.imported", imported("io-1"))
+    deliver(analytics, "order", "order.imported_batch", order_events.OrdersImported(
+        batch_id="b-2", partner="tmall", orders=[imported("io-2"), imported("io-3")]))
+    deliver(analytics, "logistics", "inventory.availability_changed",
+            logistics_events.AvailabilityChanged(skus=[logistics_events.SkuAvailability(
+                sku_id="sku-1", sellable=3, level=logistics_events.LOW)]))
+    assert counts() == {
+        ("inventory.availability_changed", "logistics"): 1, ("order.imported", "order"): 3,
+        ("order.paid", "order"): 1, ("product.published", "catalog"): 1,
+        ("product.unpublished", "catalog"): 1, ("product.updated", "catalog"): 1}
+    assert outbox_events(analytics) == []  # it publishes nothing
+
+
+def test_a_fact_is_counted_once_however_often_it_arrives(analytics, counts):
+    paid = order_events.OrderPaid(order_id="o-1", member_id="m-1", paid_fen=19900)
+    first = deliver(analytics, "order", "order.paid", paid)
+    deliver(analytics, "order", "order.paid", paid, event_id=first["id"])
+    batch = order_events.OrdersImported(batch_id="b-1", partner="tmall", orders=[imported("io-1")])
+    sent = deliver(analytics, "order", "order.imported_batch", batch)
+    deliver(analytics, "order", "order.imported_batch", batch, event_id=sent["id"])
+    # fresh events behind the duplicates on both queues: once handled, so were the duplicates
+    deliver(analytics, "order", "order.paid", order_events.OrderPaid(order_id="o-2", member_id="m-1"))
+    deliver(analytics, "order", "order.imported_batch", order_events.OrdersImported(
+        batch_id="b-2", partner="tmall", orders=[imported("io-2")]))
+    assert counts() == {("order.paid", "order"): 2, ("order.imported", "order"): 2}
+
+
+def test_unknown_fields_are_ignored_and_a_body_that_is_not_the_message_is_parked(
+        analytics, counts, publish_event):
+    deliver(analytics, "order", "order.paid", {"orderId": "o-2", "memberId": "m-1",
+                                               "paidFen": "100", "loyaltyHint": "new-field"})
+    malformed = publish_event("order", "order.paid", {"orderId": "o-3", "paidFen": "a lot"})
+    wait_until(lambda: parked("analytics", malformed["id"]), timeout=20,
+               message="the malformed event parked in analytics.dead-letters")
+    assert counts() == {("order.paid", "order"): 1}

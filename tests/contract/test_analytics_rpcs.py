@@ -1,0 +1,99 @@
+"""What analytics promises the admin console: counts over the facts it records, through its real
+gRPC server (AnalyticsService), staff roles analyst or admin only. Analytics has no RPC that
+writes: its facts come in as the events its worker consumes, and so they are seeded here."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from mall.analytics.v1 import analytics_pb2 as pb
+from mall.analytics.v1 import analytics_pb2_grpc as pb_grpc
+from mall.events.v1 import catalog_events_pb2 as catalog_events
+from mall.events.v1 import order_events_pb2 as order_events
+
+from tests.contract.support_b import (
+    assert_refused_to_strangers,
+    deliver,
+    refused,
+    running_worker,
+    staff,
+    violations,
+)
+
+ANALYST = staff("analyst")
+
+
+def stamp(moment: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(moment)
+    return ts
+
+
+@pytest.fixture(scope="module")
+def worker():
+    with running_worker("analytics") as running:
+        yield running
+
+
+@pytest.fixture
+def stub(runtime_for, worker, grpc_stub_for):
+    """Three orders paid and one product published, just now."""
+    analytics = runtime_for("analytics")
+    for i in range(3):
+        deliver(analytics, "order", "order.paid", order_events.OrderPaid(
+            order_id=f"o-{i}", member_id="m-1", paid_fen=10000 + i))
+    deliver(analytics, "catalog", "product.published", catalog_events.ProductPublished(
+        product=catalog_events.CatalogProduct(product_id="p-1", title="无钢圈文胸", status="published")))
+    return grpc_stub_for("analytics", pb_grpc.AnalyticsServiceStub)
+
+
+def test_count_events_of_one_type_in_a_window(stub):
+    now = datetime.now(timezone.utc)
+    assert stub.CountEvents(pb.CountEventsRequest(type="order.paid"), metadata=ANALYST) == \
+        pb.CountEventsResponse(type="order.paid", count=3)
+    assert stub.CountEvents(pb.CountEventsRequest(
+        type="order.paid", since=stamp(now - timedelta(hours=1))), metadata=ANALYST).count == 3
+    assert stub.CountEvents(pb.CountEventsRequest(
+        type="order.paid", until=stamp(now - timedelta(hours=1))), metadata=ANALYST).count == 0
+    assert stub.CountEvents(pb.CountEventsRequest(type="order.refunded"), metadata=ANALYST).count == 0
+    err = refused(stub.CountEvents, pb.CountEventsRequest(
+        type="", since=stamp(now), until=stamp(now - timedelta(minutes=1))), metadata=ANALYST)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err) == {("type", "required"), ("since", "before_until")}
+    err = refused(stub.CountEvents, pb.CountEventsRequest(type="Order Paid!"), metadata=ANALYST)
+    assert violations(err) == {("type", "format")}
+
+
+def test_event_counts_per_type_with_its_source(stub):
+    counts = stub.EventCounts(pb.EventCountsRequest(), metadata=ANALYST)
+    assert [(c.type, c.source, c.count) for c in counts.counts] == [
+        ("order.paid", "order", 3), ("product.published", "catalog", 1)]
+    assert counts.total == 4
+    admin = staff("admin")
+    assert stub.EventCounts(pb.EventCountsRequest(
+        since=stamp(datetime.now(timezone.utc) + timedelta(minutes=1))), metadata=admin).total == 0
+
+
+def test_daily_counts_per_shanghai_day_oldest_first(stub):
+    daily = stub.DailyCounts(pb.DailyCountsRequest(type="order.paid", days=3), metadata=ANALYST)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    assert [(d.day, d.count) for d in daily.days] == [
+        ((today - timedelta(days=2)).isoformat(), 0), ((today - timedelta(days=1)).isoformat(), 0),
+        (today.isoformat(), 3)]
+    assert (daily.type, daily.total) == ("order.paid", 3)
+    assert len(stub.DailyCounts(pb.DailyCountsRequest(type="order.paid"), metadata=ANALYST).days) == 7
+    err = refused(stub.DailyCounts, pb.DailyCountsRequest(type="", days=1000), metadata=ANALYST)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err) == {("type", "required"), ("days", "range")}
+
+
+@pytest.mark.parametrize("rpc,request_message", [
+    ("CountEvents", pb.CountEventsRequest(type="order.paid")),
+    ("EventCounts", pb.EventCountsRequest()),
+    ("DailyCounts", pb.DailyCountsRequest(type="order.paid")),
+])
+def test_only_analysts_and_admins_see_the_numbers(stub, rpc, request_message):
+    assert_refused_to_strangers(getattr(stub, rpc), request_message, allowed_roles=("analyst",))
