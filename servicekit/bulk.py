@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 
@@ -21,14 +22,14 @@ from .db import dialect_insert
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _NULL = "\\N"
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_EMPTY = {list: "[]", dict: "{}", tuple: "[]"}  # the commonest values, without the encoder
+_EMPTY: dict[type, str] = {list: "[]", dict: "{}", tuple: "[]"}  # the commonest values, without the encoder
 
 
 def _to_json(value) -> str:
     return (not value and _EMPTY.get(type(value))) or _json(value)
 
 
-def _escaped(values: list) -> str:
+def _escaped(values: Sequence) -> str:
     return "\t".join(_NULL if v is None else str(v).translate(_ESCAPES) for v in values)
 
 

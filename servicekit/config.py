@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 # name -> (grpc port, api metrics port, worker metrics port). One table, so ports never collide.
 SERVICES: dict[str, tuple[int, int, int]] = {
@@ -34,7 +35,12 @@ GATEWAY_PORT = 8000
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@overload
+def env(key: str, default: str, service: str | None = None) -> str: ...
+@overload
+def env(key: str, default: None = None, service: str | None = None) -> str | None: ...
 def env(key: str, default: str | None = None, service: str | None = None) -> str | None:
+    """The key's value for `service` (see the lookup order above); with a default, never None."""
     if service:
         specific = os.environ.get(f"MALL_{service.upper()}_{key}")
         if specific not in (None, ""):

@@ -6,6 +6,7 @@ nameko's own convention, so ``@on_event("<source>", "<type>", Message)`` receive
 """
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ class Event(Generic[M]):
     raw: dict
 
     @classmethod
-    def parse(cls, body: Any, message_type: type[M] | None) -> "Event[M]":
+    def parse(cls, body: Any, message_type: builtins.type[M] | None) -> "Event[M]":  # field `type` shadows it
         if isinstance(body, (bytes, str)):
             body = json.loads(body)
         for key in ("id", "type", "source", "occurred_at", "data"):

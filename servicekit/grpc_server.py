@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Counter
 from sqlalchemy import text
 
 from . import context, logs, metrics, service, tracing
@@ -51,7 +52,7 @@ class KitServerInterceptor(grpc.ServerInterceptor):
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         short = method.rsplit("/", 1)[-1]
         latency = metrics.RPC_LATENCY.labels(self.service_name, short)
-        counters: dict[str, object] = {}
+        counters: dict[str, Counter] = {}
         tracer = tracing.tracer()
 
         def count(code: grpc.StatusCode) -> None:

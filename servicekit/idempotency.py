@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Callable, TypeVar
+from typing import Callable, TypeVar, cast
 
 from google.protobuf.message import Message
 from sqlalchemy import Column, DateTime, Index, LargeBinary, MetaData, String, Table, delete, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from .db import dialect_insert
@@ -60,11 +61,12 @@ def run_once(session: Session, *, scope: str, key: str, request: object,
     check_key(key)
     table = _TABLE
     digest = fingerprint(request)
-    claimed = session.execute(
+    # Session.execute is typed Result; for DML it is a CursorResult, which has the rowcount
+    claimed = cast(CursorResult, session.execute(
         dialect_insert(session, table)
         .values(scope=scope, key=key, fingerprint=digest, response=None,
                 created_at=datetime.now(timezone.utc))
-        .on_conflict_do_nothing()).rowcount
+        .on_conflict_do_nothing())).rowcount
     if not claimed:
         row = session.execute(select(table.c.fingerprint, table.c.response)
                               .where(table.c.scope == scope, table.c.key == key)).one()
@@ -85,4 +87,4 @@ def purge(session: Session, kept: timedelta = KEPT) -> int:
     """Forgets keys older than `kept` (a worker timer calls it)."""
     table = _TABLE
     cutoff = datetime.now(timezone.utc) - kept
-    return session.execute(delete(table).where(table.c.created_at < cutoff)).rowcount
+    return cast(CursorResult, session.execute(delete(table).where(table.c.created_at < cutoff))).rowcount

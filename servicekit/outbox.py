@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 import pika
 from pika.adapters.select_connection import PollEvents
@@ -31,6 +32,10 @@ from sqlalchemy import func, select
 from . import metrics
 from .db import is_postgres
 from .events import exchange_name
+
+if TYPE_CHECKING:
+    from pika.adapters.select_connection import _Timeout
+    from pika.channel import Channel
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +59,7 @@ class OutboxRelay(threading.Thread):
         self.connected = threading.Event()
         self._stopping = threading.Event()
         self._connection: pika.SelectConnection | None = None
-        self._channel = None
+        self._channel: Channel | None = None
         self._batch: _Batch | None = None
         self._next_tag = 1
         self._error: Exception | None = None
@@ -62,8 +67,8 @@ class OutboxRelay(threading.Thread):
         self._exchange = exchange_name(runtime.name)
         self._backlog = metrics.OUTBOX_BACKLOG.labels(runtime.name)
         self._skip_locked = is_postgres(runtime.engine)
-        self._timer = None      # the pending _tick (a pika timeout), if any
-        self._listener = None   # PostgreSQL connection LISTENing on the outbox channel, if any
+        self._timer: _Timeout | None = None  # the pending _tick, if any
+        self._listener: Any = None  # PostgreSQL (DBAPI) connection LISTENing on the outbox channel, if any
         self._listener_fd = -1
         self._listen_again_at = 0.0  # after losing the LISTEN connection: when to try again
 
@@ -141,6 +146,11 @@ class OutboxRelay(threading.Thread):
         channel.exchange_declare(self._exchange, exchange_type="topic", durable=True,
                                  callback=lambda _frame: self._ready())
 
+    def _live(self) -> pika.SelectConnection:
+        """The connection whose io loop runs the callbacks that ask for it."""
+        assert self._connection is not None, "a relay callback ran without a connection"
+        return self._connection
+
     def _ready(self) -> None:
         self._listen()
         self.connected.set()
@@ -155,7 +165,7 @@ class OutboxRelay(threading.Thread):
 
     def _schedule(self, delay: float) -> None:
         """The next _tick in `delay` seconds, replacing any pending one."""
-        ioloop = self._connection.ioloop
+        ioloop = self._live().ioloop
         if self._timer is not None:
             ioloop.remove_timeout(self._timer)
         self._timer = ioloop.call_later(delay, self._tick)
@@ -187,7 +197,7 @@ class OutboxRelay(threading.Thread):
             with conn.cursor() as cursor:
                 cursor.execute(f'LISTEN "{channel}"')
             fd = conn.fileno()
-            self._connection.ioloop.add_handler(fd, self._on_notified, PollEvents.READ)
+            self._live().ioloop.add_handler(fd, self._on_notified, PollEvents.READ)
             self._listener, self._listener_fd = conn, fd
         except Exception as err:
             log.warning("outbox relay of %s cannot LISTEN (%s): polling every %.1fs",
@@ -227,7 +237,7 @@ class OutboxRelay(threading.Thread):
     def _tick(self) -> None:
         self._timer = None
         if self._stopping.is_set():
-            self._connection.close()
+            self._live().close()
             return
         if self._batch is not None:
             return  # confirms pending: _on_confirm continues
@@ -244,6 +254,8 @@ class OutboxRelay(threading.Thread):
             self._schedule(self._poll_interval())  # until woken, or the safety poll is due
 
     def _publish_batch(self) -> int:
+        channel = self._channel
+        assert channel is not None, "ticks start once the channel is open"
         t = self._table
         query = (select(t.c.id, t.c.event_id, t.c.event_type, t.c.body, t.c.headers)
                  .where(t.c.published_at.is_(None)).order_by(t.c.id).limit(self.batch_size))
@@ -262,8 +274,8 @@ class OutboxRelay(threading.Thread):
                 content_type="application/json", content_encoding="utf-8", delivery_mode=2,
                 message_id=row.event_id, type=row.event_type, timestamp=int(time.time()),
                 headers=json.loads(row.headers or "{}"))
-            self._channel.basic_publish(self._exchange, row.event_type, row.body.encode("utf-8"),
-                                        props, mandatory=True)
+            channel.basic_publish(self._exchange, row.event_type, row.body.encode("utf-8"),
+                                  props, mandatory=True)
             batch.unconfirmed.add(self._next_tag)
             self._next_tag += 1
         return len(rows)

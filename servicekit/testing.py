@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pika
+import pika.exceptions
 import pytest
 from sqlalchemy import create_engine, select, text
 
@@ -334,15 +335,15 @@ class WorkerProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "servicekit", "worker", self.name],
                                      cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self._wait_consuming(timeout)
+        self._wait_consuming(self.proc, timeout)
         return self
 
-    def _wait_consuming(self, timeout: float) -> None:
+    def _wait_consuming(self, proc: subprocess.Popen, timeout: float) -> None:
         queues = worker_queues(self.name)
         params = pika.URLParameters(self.env["MALL_AMQP_URL"])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if proc.poll() is not None:
                 raise RuntimeError(f"{self.name} worker exited: {self.log_path.read_text()[-3000:]}")
             try:
                 connection = pika.BlockingConnection(params)
@@ -477,6 +478,7 @@ class EventListener:
         while time.monotonic() < deadline:
             method, properties, body = self._channel.basic_get(self._queue, auto_ack=True)
             if method:
+                assert properties is not None and body is not None  # they come with a message
                 return Received(method, properties, json.loads(body), body)
             time.sleep(0.05)
         pytest.fail(f"no {self.event_type} was published within {timeout}s")

@@ -3,6 +3,7 @@ workers would, so a publish is routed (benchmarks run relays without the consumi
 import os
 
 import pika
+import pika.exceptions
 import pytest
 
 from servicekit.testing import declare_subscriber_queues, publish_event, purge_queues
