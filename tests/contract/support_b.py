@@ -215,7 +215,7 @@ def carrier_standin():
     """The carrier stand-in on a free port, its clock stopped and its pushes off (a test pushes
     what it wants through HandleCarrierNotification); every carrier of logistics pointed at it
     with the accounts of CARRIER_ACCOUNTS. Start logistics' worker after it (it reads them)."""
-    from services.logistics.carrier_standin import CarrierStandin, RunningStandin
+    from standins.carrier import CarrierStandin, RunningStandin
 
     settings = {}
     for code, (partner_id, checkword) in CARRIER_ACCOUNTS.items():
