@@ -1,4 +1,4 @@
-"""The checkout saga (ARCHITECTURE.md, "The checkout, end to end"), run by the api process:
+"""The checkout saga (docs/architecture.md, "The checkout, end to end"), run by the api process:
 
     member.GetPricingProfile → promotion.Quote → promotion.LockForOrder → logistics.Reserve
     → member.SpendPoints → order PENDING_PAYMENT + order.created
