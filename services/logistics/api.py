@@ -24,7 +24,8 @@ def require_staff() -> str:
     return context.require_roles(*STAFF_ROLES, action="stock administration").user_id
 
 KINDS = {pb.RECEIPT: "receipt", pb.COUNT_CORRECTION: "count_correction", pb.DAMAGE: "damage",
-         pb.TRANSFER: "transfer"}
+         pb.TRANSFER: "transfer", pb.RESERVATION: "reservation", pb.RELEASE: "release",
+         pb.COMMIT: "commit"}
 KIND_VALUES = {name: value for value, name in KINDS.items()}
 RESERVATION_STATUS = {"held": pb.HELD, "committed": pb.COMMITTED, "released": pb.RELEASED,
                       "expired": pb.EXPIRED}

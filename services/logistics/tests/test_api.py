@@ -136,3 +136,10 @@ def test_reserve_commit_and_release_over_grpc(stub):
         stub.Reserve(request)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert violations(err) == [("shipping_address.province", "required")]
+
+
+def test_every_kind_the_ledger_stores_has_a_contract_value():
+    # ListLedger answered INTERNAL for a SKU that was ever reserved: the contract lacked its kinds.
+    from services.logistics.api import KINDS
+    from services.logistics.models import LEDGER_KINDS
+    assert set(KINDS.values()) == set(LEDGER_KINDS)
