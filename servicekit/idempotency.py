@@ -7,10 +7,11 @@ A malformed key is INVALID_ARGUMENT (`check_key`: 1 to 128 printable ASCII chara
 Two shapes, one rule and one refusal:
 
 - A stored answer, `run_once(session, scope=, key=, request=, response_type=, work=)`: the answer
-  of `work()` (a protobuf message) is kept in the kit's table `idempotent_requests` under
-  (scope, key) with a digest of the request. A service opts in with `add_to(Base.metadata)` in its
-  models and `migration_ops.create_idempotency_table_v1()` in a revision; a worker timer may call
-  `purge` to forget keys after a day.
+  of `work()` (a protobuf message, or anything with its FromString/SerializeToString) is kept in
+  the kit's table `idempotent_requests` under (scope, key) with a digest of the request. A
+  service opts in with `add_to(Base.metadata)` in its models and
+  `migration_ops.create_idempotency_table_v1()` in a revision; a worker timer may call `purge` to
+  forget keys after a day.
 - A key kept on the row the create made, `create_once(session, key=, find=, same=, create=)`:
   e.g. an order with a unique (member_id, idempotency_key). `find()` looks the row up by its key,
   `same(row)` says whether that row was made by this very request (a stored request fingerprint,
