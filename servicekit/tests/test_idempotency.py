@@ -97,22 +97,28 @@ def test_keys_are_forgotten_after_a_day(sessions):
     assert note_count(sessions) == 2
 
 
-def test_concurrent_calls_with_one_key_do_the_work_once(sessions):
-    barrier, answers, errors = threading.Barrier(6), [], []
+def race(call, times=6):
+    """`call()` on `times` threads at once; their answers (any error fails the test)."""
+    barrier, answers, errors = threading.Barrier(times), [], []
 
-    def call():
+    def one():
         try:
             barrier.wait(5)
-            answers.append(write_note(sessions, "k-race", "once"))
+            answers.append(call())
         except Exception as err:  # surfaced below
             errors.append(err)
 
-    threads = [threading.Thread(target=call) for _ in range(6)]
+    threads = [threading.Thread(target=one) for _ in range(times)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
     assert errors == []
+    return answers
+
+
+def test_concurrent_calls_with_one_key_do_the_work_once(sessions):
+    answers = race(lambda: write_note(sessions, "k-race", "once"))
     assert len(set(answers)) == 1 and len(answers) == 6
     assert note_count(sessions) == 1
 
@@ -194,21 +200,7 @@ def test_a_saga_step_keyed_by_its_order_id_names_that_field():
 
 
 def test_concurrent_creates_with_one_key_make_one_row(sessions):
-    barrier, answers, errors = threading.Barrier(6), [], []
-
-    def call():
-        try:
-            barrier.wait(5)
-            answers.append(book(sessions, "k-race", "once", pause=0.05))
-        except Exception as err:  # surfaced below
-            errors.append(err)
-
-    threads = [threading.Thread(target=call) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    answers = race(lambda: book(sessions, "k-race", "once", pause=0.05))
     assert len({booking_id for booking_id, _ in answers}) == 1 and len(answers) == 6
     assert sorted(new for _, new in answers) == [False] * 5 + [True]
     assert booking_count(sessions) == 1
