@@ -20,9 +20,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from servicekit import idempotency
 from servicekit.db import BigId, declarative_base
 
 Base = declarative_base()
+idempotency.add_to(Base.metadata)  # stock changes under a client's key (stock.py)
 
 LEDGER_KINDS = ("receipt", "count_correction", "damage", "transfer",
                 "reservation", "release", "commit")
@@ -119,17 +121,6 @@ class LedgerEntry(Base):
                         "'reservation', 'release', 'commit')", name="kind_is_known"),
         Index("ix_stock_ledger_sku", "sku_id", "id"),
     )
-
-
-class IdempotentRequest(Base):
-    """A stock change done under a client's idempotency key: a retry finds it and changes nothing."""
-    __tablename__ = "idempotent_requests"
-
-    operation: Mapped[str] = mapped_column(String(40), primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the request's fields
-    entry_ids: Mapped[list] = mapped_column(JSON)          # the ledger entries it wrote
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Reservation(Base):

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from servicekit import idempotency
 from servicekit.config import env_int
 from servicekit.errors import (
     FailedPrecondition,
@@ -180,13 +181,9 @@ def _shortage(plan: Plan, lines: list[Line]) -> ResourceExhausted:
 
 
 def _same_or_refuse(existing: Reservation, fingerprint: str) -> Held:
-    if existing.fingerprint != fingerprint:
-        raise FailedPrecondition(
-            f"order {existing.order_id} already reserved other lines",
-            [FieldViolation("lines", "same_as_before",
-                            "this order_id already holds a reservation of different lines; "
-                            "release it first, or retry with exactly the same lines")])
-    return Held.of(existing)
+    """A retried Reserve (keyed by its order id) gets the hold it made, for exactly the same lines."""
+    return Held.of(idempotency.replay(existing, key=existing.order_id,
+                                      same=existing.fingerprint == fingerprint, field="order_id"))
 
 
 def _plan_locked(session: Session, need: dict[str, int], province_key: str,

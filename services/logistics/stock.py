@@ -2,25 +2,26 @@
 was left) and announces the new availability, all in the caller's transaction; a change that
 would leave on-hand stock below zero is refused before anything is written.
 
-Changes honour a client's idempotency key: the retry of a change that was done returns it again
-(`replayed`) and changes nothing; the same key on a different request is refused.
+Changes honour a client's idempotency key (servicekit.idempotency.run_once, which remembers the
+ledger entries a change wrote): the retry of a change that was done returns it again (`replayed`)
+and changes nothing; the same key on a different request is refused.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from servicekit import context
+from servicekit import context, idempotency
 from servicekit.errors import FailedPrecondition, FieldViolation, NotFound, Violations
 from servicekit.runtime import Runtime
 
 from . import availability
-from .models import IdempotentRequest, LedgerEntry, Stock, Warehouse
+from .models import LedgerEntry, Stock, Warehouse
 from .skus import known_sku_ids, lock_sku, unknown_skus
 from .warehouses import warehouse_by_code
 
@@ -76,37 +77,37 @@ class _Check:
         self.violations.raise_if_any("the stock change is invalid")
 
 
-def _fingerprint(operation: str, **fields) -> str:
-    return hashlib.sha256(json.dumps([operation, fields], sort_keys=True,
-                                     ensure_ascii=False).encode()).hexdigest()
+@dataclass(frozen=True)
+class _Written:
+    """What a keyed change leaves for its retries: the ids of the ledger entries it wrote (JSON)."""
+    entry_ids: list[int]
+
+    def SerializeToString(self) -> bytes:
+        return json.dumps(self.entry_ids).encode()
+
+    @classmethod
+    def FromString(cls, data: bytes) -> "_Written":
+        return cls(json.loads(data))
 
 
-def _replay(session: Session, caller: Caller, operation: str, fingerprint: str
-            ) -> StockChange | None:
-    if not caller.idempotency_key:
-        return None
-    done = session.get(IdempotentRequest, (operation, caller.idempotency_key))
-    if done is None:
-        return None
-    if done.fingerprint != fingerprint:
-        raise FailedPrecondition(
-            f"idempotency key {caller.idempotency_key!r} was used for a different {operation}",
-            [FieldViolation("idempotency-key", "reused",
-                            "this key already did a different request; use a new key for a "
-                            "new request, the same key only to retry the same one")])
+def _once(session: Session, caller: Caller, operation: str, request: dict,
+          change: Callable[[], StockChange]) -> StockChange:
+    """`change()` once per idempotency key; a retry gets the entries it wrote and today's stock."""
+    made: list[StockChange] = []
+
+    def work() -> _Written:
+        made.append(change())
+        return _Written([e.id for e in made[0].entries])
+
+    written = idempotency.run_once(session, scope=f"stock.{operation}", key=caller.idempotency_key,
+                                   request=[operation, request], response_type=_Written, work=work)
+    if made:
+        return made[0]
     entries = list(session.scalars(select(LedgerEntry)
-                                   .where(LedgerEntry.id.in_(done.entry_ids))
+                                   .where(LedgerEntry.id.in_(written.entry_ids))
                                    .order_by(LedgerEntry.id)))
     stocks = [session.get(Stock, (e.warehouse_id, e.sku_id)) for e in entries]
     return StockChange(stocks, entries, replayed=True)
-
-
-def _remember(session: Session, caller: Caller, operation: str, fingerprint: str,
-              entries: list[LedgerEntry]) -> None:
-    if caller.idempotency_key:
-        session.add(IdempotentRequest(operation=operation, key=caller.idempotency_key,
-                                      fingerprint=fingerprint, entry_ids=[e.id for e in entries],
-                                      created_at=datetime.now(timezone.utc)))
 
 
 def _resolve(session: Session, warehouse_fields: list[tuple[str, str]], sku_id: str
@@ -181,16 +182,16 @@ def receive_stock(runtime: Runtime, session: Session, warehouse_code: str, sku_i
     check.reason(reason, required=False)
     check.done()
     (warehouse,) = _resolve(session, [("warehouse_code", warehouse_code)], sku_id)
-    fingerprint = _fingerprint("receive", warehouse=warehouse_code, sku=sku_id, qty=quantity,
-                               reason=reason)
-    if replay := _replay(session, caller, "receive", fingerprint):
-        return replay
-    stock = stock_row(session, warehouse, sku_id)
-    entry = _book(session, caller, stock, "receipt", quantity, reason, "quantity")
-    session.flush()
-    _remember(session, caller, "receive", fingerprint, [entry])
-    availability.announce(runtime, session, [sku_id])
-    return StockChange([stock], [entry])
+
+    def change() -> StockChange:
+        stock = stock_row(session, warehouse, sku_id)
+        entry = _book(session, caller, stock, "receipt", quantity, reason, "quantity")
+        session.flush()
+        availability.announce(runtime, session, [sku_id])
+        return StockChange([stock], [entry])
+
+    return _once(session, caller, "receive",
+                 dict(warehouse=warehouse_code, sku=sku_id, qty=quantity, reason=reason), change)
 
 
 def adjust_stock(runtime: Runtime, session: Session, warehouse_code: str, sku_id: str,
@@ -211,16 +212,16 @@ def adjust_stock(runtime: Runtime, session: Session, warehouse_code: str, sku_id
     check.reason(reason, required=True)
     check.done()
     (warehouse,) = _resolve(session, [("warehouse_code", warehouse_code)], sku_id)
-    fingerprint = _fingerprint("adjust", warehouse=warehouse_code, sku=sku_id, kind=kind,
-                               delta=delta, reason=reason)
-    if replay := _replay(session, caller, "adjust", fingerprint):
-        return replay
-    stock = stock_row(session, warehouse, sku_id)
-    entry = _book(session, caller, stock, kind, delta, reason, "delta")
-    session.flush()
-    _remember(session, caller, "adjust", fingerprint, [entry])
-    availability.announce(runtime, session, [sku_id])
-    return StockChange([stock], [entry])
+
+    def change() -> StockChange:
+        stock = stock_row(session, warehouse, sku_id)
+        entry = _book(session, caller, stock, kind, delta, reason, "delta")
+        session.flush()
+        availability.announce(runtime, session, [sku_id])
+        return StockChange([stock], [entry])
+
+    return _once(session, caller, "adjust", dict(warehouse=warehouse_code, sku=sku_id, kind=kind,
+                                                 delta=delta, reason=reason), change)
 
 
 def transfer_stock(runtime: Runtime, session: Session, from_code: str, to_code: str,
@@ -239,26 +240,26 @@ def transfer_stock(runtime: Runtime, session: Session, from_code: str, to_code: 
     check.done()
     source, target = _resolve(session, [("from_warehouse_code", from_code),
                                         ("to_warehouse_code", to_code)], sku_id)
-    fingerprint = _fingerprint("transfer", source=from_code, target=to_code, sku=sku_id,
-                               qty=quantity, reason=reason)
-    if replay := _replay(session, caller, "transfer", fingerprint):
-        return replay
-    out_of, into = stock_row(session, source, sku_id), stock_row(session, target, sku_id)
-    movable = out_of.on_hand - out_of.reserved  # reserved goods are promised to orders: they stay
-    if quantity > movable:
-        raise FailedPrecondition(
-            f"{from_code} can move at most {max(0, movable)} of {sku_id}",
-            [FieldViolation("quantity", "at_most_unreserved",
-                            f"{from_code} has {out_of.on_hand} on hand of which "
-                            f"{out_of.reserved} reserved: at most {max(0, movable)} can move")])
-    entries = [_book(session, caller, out_of, "transfer", -quantity,
-                     f"to {to_code}: {reason}".rstrip(": "), "quantity"),
-               _book(session, caller, into, "transfer", quantity,
-                     f"from {from_code}: {reason}".rstrip(": "), "quantity")]
-    session.flush()
-    _remember(session, caller, "transfer", fingerprint, entries)
-    availability.announce(runtime, session, [sku_id])
-    return StockChange([out_of, into], entries)
+
+    def change() -> StockChange:
+        out_of, into = stock_row(session, source, sku_id), stock_row(session, target, sku_id)
+        movable = out_of.on_hand - out_of.reserved  # reserved goods are promised to orders: they stay
+        if quantity > movable:
+            raise FailedPrecondition(
+                f"{from_code} can move at most {max(0, movable)} of {sku_id}",
+                [FieldViolation("quantity", "at_most_unreserved",
+                                f"{from_code} has {out_of.on_hand} on hand of which "
+                                f"{out_of.reserved} reserved: at most {max(0, movable)} can move")])
+        entries = [_book(session, caller, out_of, "transfer", -quantity,
+                         f"to {to_code}: {reason}".rstrip(": "), "quantity"),
+                   _book(session, caller, into, "transfer", quantity,
+                         f"from {from_code}: {reason}".rstrip(": "), "quantity")]
+        session.flush()
+        availability.announce(runtime, session, [sku_id])
+        return StockChange([out_of, into], entries)
+
+    return _once(session, caller, "transfer", dict(source=from_code, target=to_code, sku=sku_id,
+                                                   qty=quantity, reason=reason), change)
 
 
 def set_stock_policy(runtime: Runtime, session: Session, warehouse_code: str, sku_id: str,

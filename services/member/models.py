@@ -213,7 +213,7 @@ class PointsEntry(Base):
     kind: Mapped[str] = mapped_column(String(16))  # earn redeem expire adjust clawback spend return
     points: Mapped[int] = mapped_column(BigInteger)  # + credit, - debit
     balance_after: Mapped[int] = mapped_column(BigInteger)
-    ref: Mapped[str | None] = mapped_column(String(80))  # order id, refund id, redemption id ...
+    ref: Mapped[str | None] = mapped_column(String(200))  # order id, redemption id, "<staff>:<key>" ...
     reason: Mapped[str] = mapped_column(String(200), default="")
     actor: Mapped[str] = mapped_column(String(36), default="")  # staff id of an adjustment
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # credits
@@ -282,7 +282,7 @@ class Redemption(Base):
     item_id: Mapped[str] = mapped_column(String(36))
     quantity: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(BigInteger)
-    request_key: Mapped[str | None] = mapped_column(String(80))  # the client's idempotency key
+    request_key: Mapped[str | None] = mapped_column(String(128))  # the client's idempotency key
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_redemptions_member_item", "member_id", "item_id"),

@@ -17,7 +17,8 @@ from mall.events.v1 import order_events_pb2 as events
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from servicekit.errors import FailedPrecondition, FieldViolation
+from servicekit import idempotency
+from servicekit.errors import FailedPrecondition
 from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
@@ -67,24 +68,20 @@ def begin(session: Session, *, member_id: str, idempotency_key: str, fingerprint
           channel: str, now: datetime) -> tuple[Order, bool]:
     """The order this request places: a new one in `placing`, or the one an earlier call with the
     same key made (True when new). The same key for a different cart is refused."""
-    if idempotency_key:
-        done = session.scalar(select(Order).where(Order.member_id == member_id,
-                                                  Order.idempotency_key == idempotency_key))
-        if done is not None:
-            if done.request_fingerprint != fingerprint:
-                raise FailedPrecondition(
-                    f"idempotency key {idempotency_key!r} already placed order {done.order_no}",
-                    [FieldViolation("idempotency-key", "reused",
-                                    "send a new key for a new order; reuse a key only to retry "
-                                    "exactly the same checkout")])
-            return done, False
-    order = Order(id=str(uuid.uuid4()), order_no=numbering.next_order_no(session, now),
-                  member_id=member_id, status="placing", channel=channel,
-                  idempotency_key=idempotency_key or None, request_fingerprint=fingerprint,
-                  created_at=now, updated_at=now)
-    session.add(order)
-    session.flush()
-    return order, True
+    def create() -> Order:
+        order = Order(id=str(uuid.uuid4()), order_no=numbering.next_order_no(session, now),
+                      member_id=member_id, status="placing", channel=channel,
+                      idempotency_key=idempotency_key or None, request_fingerprint=fingerprint,
+                      created_at=now, updated_at=now)
+        session.add(order)
+        session.flush()
+        return order
+
+    return idempotency.create_once(
+        session, key=idempotency_key, create=create,
+        find=lambda: session.scalar(select(Order).where(Order.member_id == member_id,
+                                                        Order.idempotency_key == idempotency_key)),
+        same=lambda done: done.request_fingerprint == fingerprint)
 
 
 def confirm(session: Session, runtime: Runtime, order: Order, priced: PricedOrder, *,

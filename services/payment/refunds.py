@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from servicekit import idempotency
 from servicekit.errors import FailedPrecondition, FieldViolation, NotFound, Violations
 from servicekit.runtime import Runtime
 
@@ -69,32 +70,32 @@ def request_refund(session: Session, *, order_id: str, refund_request_id: str, a
                    lines: list[RefundLine], reason: str, requested_by: str) -> Refund:
     """Writes the refund as requested (or finds the one this request id already made)."""
     total = _validate(order_id, refund_request_id, amount_fen, lines)
-    existing = session.scalars(select(Refund).where(Refund.refund_request_id == refund_request_id)).first()
-    if existing is not None:
-        if (existing.order_id, existing.amount_fen) != (order_id, total):
+
+    def create() -> Refund:
+        intent = session.scalars(
+            select(PaymentIntent).where(PaymentIntent.order_id == order_id,
+                                        PaymentIntent.provider_transaction_id.is_not(None))
+            .order_by(PaymentIntent.created_at.desc()).limit(1).with_for_update()).first()
+        if intent is None:
+            raise NotFound(f"order {order_id} has no payment to refund")
+        taken = session.scalar(select(func.coalesce(func.sum(Refund.amount_fen), 0))
+                               .where(Refund.payment_intent_id == intent.id, Refund.status.in_(COUNTED)))
+        refundable = intent.amount_fen - taken
+        if total > refundable:
             raise FailedPrecondition(
-                f"refund request {refund_request_id} was already used for another refund",
-                [FieldViolation("refund_request_id", "reused",
-                                f"it refunded {existing.amount_fen} fen of order {existing.order_id}; "
-                                "send a new id for a new refund")])
-        return existing
-    intent = session.scalars(
-        select(PaymentIntent).where(PaymentIntent.order_id == order_id,
-                                    PaymentIntent.provider_transaction_id.is_not(None))
-        .order_by(PaymentIntent.created_at.desc()).limit(1).with_for_update()).first()
-    if intent is None:
-        raise NotFound(f"order {order_id} has no payment to refund")
-    taken = session.scalar(select(func.coalesce(func.sum(Refund.amount_fen), 0))
-                           .where(Refund.payment_intent_id == intent.id, Refund.status.in_(COUNTED)))
-    refundable = intent.amount_fen - taken
-    if total > refundable:
-        raise FailedPrecondition(
-            f"order {order_id} was paid {intent.amount_fen} fen and {taken} is already refunded or "
-            f"being refunded: at most {refundable} fen can be refunded",
-            [FieldViolation("amount_fen", "max_refundable", f"at most {refundable} fen; got {total}")])
-    line_rows = json.dumps([line.__dict__ for line in lines], ensure_ascii=False)
-    return settlement.new_refund(session, intent, total, refund_request_id, reason[:200],
-                                 lines=line_rows, requested_by=requested_by)
+                f"order {order_id} was paid {intent.amount_fen} fen and {taken} is already refunded or "
+                f"being refunded: at most {refundable} fen can be refunded",
+                [FieldViolation("amount_fen", "max_refundable", f"at most {refundable} fen; got {total}")])
+        line_rows = json.dumps([line.__dict__ for line in lines], ensure_ascii=False)
+        return settlement.new_refund(session, intent, total, refund_request_id, reason[:200],
+                                     lines=line_rows, requested_by=requested_by)
+
+    refund, _ = idempotency.create_once(
+        session, key=refund_request_id, field="refund_request_id", create=create,
+        find=lambda: session.scalars(select(Refund).where(
+            Refund.refund_request_id == refund_request_id)).first(),
+        same=lambda done: (done.order_id, done.amount_fen) == (order_id, total))
+    return refund
 
 
 def submit(runtime: Runtime, refund_id: str) -> Refund:

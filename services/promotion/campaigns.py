@@ -9,7 +9,7 @@ from mall.events.v1 import promotion_events_pb2 as events
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from servicekit.db import dialect_insert, is_postgres
+from servicekit.db import is_postgres
 from servicekit.errors import FailedPrecondition, Violations
 from servicekit.runtime import Runtime
 
@@ -17,7 +17,7 @@ from . import campaign_spec
 from .campaign_spec import CampaignSpec, FlashItem, GiftTerms, PresaleItemTerms, PresaleTerms
 from .models import Campaign, CampaignQuota
 from .pricing import Window
-from .requests import by_id, made_with_key, newest_first, replayed
+from .requests import by_id, made_once, newest_first
 from .scopes import intersects
 from .timefmt import parse_rfc3339, rfc3339
 
@@ -29,36 +29,36 @@ def create(session: Session, runtime: Runtime, spec: CampaignSpec, *, created_by
            idempotency_key: str = "") -> Campaign:
     now = datetime.now(timezone.utc)
     fingerprint = spec.fingerprint()
-    done = made_with_key(session, Campaign, created_by, idempotency_key)
-    if done is not None:
-        return replayed(done, fingerprint, idempotency_key, "campaign")
-    campaign_spec.validate(spec, now)
-    _serialize_creates(session)
-    _refuse_forbidden_overlaps(session, spec, now)
-    values = dict(
-        kind=spec.kind, name=spec.name.strip(), description=spec.description, status="active",
-        starts_at=spec.starts_at, ends_at=spec.ends_at, weekday=spec.weekday if spec.has_session else 0,
-        session_start_minute=spec.session_minutes()[0] if spec.has_session else 0,
-        session_end_minute=spec.session_minutes()[1] if spec.has_session else 0,
-        per_member_limit=spec.per_member_limit, scope=spec.scope,
-        category_ids=list(spec.category_ids), product_ids=list(spec.product_ids),
-        terms=_terms(spec), created_by=created_by, created_at=now, updated_at=now,
-        idempotency_key=idempotency_key or None, request_fingerprint=fingerprint)
-    new_id = session.execute(dialect_insert(session, Campaign).values(**values)
-                             .on_conflict_do_nothing().returning(Campaign.id)).scalar()
-    if new_id is None:  # the same key raced in from a concurrent retry
-        return replayed(made_with_key(session, Campaign, created_by, idempotency_key),
-                        fingerprint, idempotency_key, "campaign")
-    if not (spec.kind == "flash_sale" and spec.has_session):
-        for quota in campaign_spec.quotas_of(spec):
-            session.add(CampaignQuota(campaign_id=new_id, sku_id=quota.sku_id, session_key="",
-                                      total=quota.total, taken=0))
-    session.flush()
-    campaign = session.get(Campaign, new_id)
-    runtime.emit(session, "campaign.created", events.CampaignCreated(
-        campaign_id=str(new_id), kind=spec.kind, name=campaign.name,
-        starts_at=rfc3339(spec.starts_at), ends_at=rfc3339(spec.ends_at),
-        session=window_of(campaign).describe(), sku_ids=spec.sku_ids(), created_by=created_by))
+
+    def insert() -> Campaign:
+        campaign_spec.validate(spec, now)
+        _serialize_creates(session)
+        _refuse_forbidden_overlaps(session, spec, now)
+        campaign = Campaign(
+            kind=spec.kind, name=spec.name.strip(), description=spec.description, status="active",
+            starts_at=spec.starts_at, ends_at=spec.ends_at,
+            weekday=spec.weekday if spec.has_session else 0,
+            session_start_minute=spec.session_minutes()[0] if spec.has_session else 0,
+            session_end_minute=spec.session_minutes()[1] if spec.has_session else 0,
+            per_member_limit=spec.per_member_limit, scope=spec.scope,
+            category_ids=list(spec.category_ids), product_ids=list(spec.product_ids),
+            terms=_terms(spec), created_by=created_by, created_at=now, updated_at=now,
+            idempotency_key=idempotency_key or None, request_fingerprint=fingerprint)
+        session.add(campaign)
+        session.flush()
+        if not (spec.kind == "flash_sale" and spec.has_session):
+            for quota in campaign_spec.quotas_of(spec):
+                session.add(CampaignQuota(campaign_id=campaign.id, sku_id=quota.sku_id,
+                                          session_key="", total=quota.total, taken=0))
+        session.flush()
+        runtime.emit(session, "campaign.created", events.CampaignCreated(
+            campaign_id=str(campaign.id), kind=spec.kind, name=campaign.name,
+            starts_at=rfc3339(spec.starts_at), ends_at=rfc3339(spec.ends_at),
+            session=window_of(campaign).describe(), sku_ids=spec.sku_ids(), created_by=created_by))
+        return campaign
+
+    campaign, _ = made_once(session, Campaign, created_by=created_by, key=idempotency_key,
+                            fingerprint=fingerprint, create=insert)
     return campaign
 
 

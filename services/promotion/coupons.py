@@ -8,6 +8,7 @@ from mall.events.v1 import promotion_events_pb2 as events
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from servicekit import idempotency
 from servicekit.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -112,12 +113,23 @@ def issue_to_members(session: Session, runtime: Runtime, template_id: str, membe
                 "distinct", "member ids must be distinct and non-empty")
     v.raise_if_any("the members to issue to are invalid")
     template = templates.get(session, template_id)
-    issued = []
-    for member_id in member_ids:
-        key = f"staff:{staff_id}:{idempotency_key}:{member_id}" if idempotency_key else None
-        issued.append(_issue(session, runtime, template, member_id, source="staff",
-                             source_ref=staff_id, enforce_member_limit=True, issue_key=key))
-    return issued
+    return [_issued_by_staff(session, runtime, template, member_id, staff_id, idempotency_key)
+            for member_id in member_ids]
+
+
+def _issued_by_staff(session: Session, runtime: Runtime, template: CouponTemplate, member_id: str,
+                     staff_id: str, key: str) -> IssuedCoupon:
+    """One member's coupon of a staff issue, once per idempotency key (kept on the coupon, with
+    the staff member and the member); the key used for another template is refused."""
+    issue_key = f"staff:{staff_id}:{key}:{member_id}" if key else None
+    coupon, _ = idempotency.create_once(
+        session, key=key,
+        create=lambda: _issue(session, runtime, template, member_id, source="staff",
+                              source_ref=staff_id, enforce_member_limit=True, issue_key=issue_key),
+        find=lambda: session.scalars(select(IssuedCoupon)
+                                     .where(IssuedCoupon.issue_key == issue_key)).first(),
+        same=lambda done: done.template_id == template.id)
+    return coupon
 
 
 def issue_for_event(session: Session, runtime: Runtime, *, template_id: str, member_id: str,

@@ -12,6 +12,7 @@ from mall.events.v1 import promotion_events_pb2 as events
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from servicekit import idempotency
 from servicekit.db import dialect_insert
 from servicekit.errors import FailedPrecondition, FieldViolation, ResourceExhausted, Violations
 from servicekit.runtime import Runtime
@@ -110,11 +111,8 @@ def _replay(session: Session, request: LockRequest, fingerprint: str) -> OrderLo
         raise FailedPrecondition(f"order {request.order_id} was released before it locked anything",
                                  [FieldViolation("order_id", "released", "the order is over; "
                                                  "a new attempt needs a new order")])
-    if done.request_fingerprint != fingerprint:
-        raise FailedPrecondition(f"order {request.order_id} already locked other coupons or quotas",
-                                 [FieldViolation("order_id", "reused", "an order locks once; retry "
-                                                 "with exactly the same coupons and lines")])
-    return done
+    return idempotency.replay(done, key=request.order_id, field="order_id",
+                              same=done.request_fingerprint == fingerprint)
 
 
 @dataclass

@@ -100,7 +100,7 @@ class IssuedCoupon(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     source: Mapped[str] = mapped_column(String(12), default="claim", server_default="claim")
     source_ref: Mapped[str] = mapped_column(String(64), default="", server_default="")
-    issue_key: Mapped[str | None] = mapped_column(String(128))
+    issue_key: Mapped[str | None] = mapped_column(String(250))  # "staff:<staff>:<key>:<member>" ...
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
 

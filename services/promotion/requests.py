@@ -1,18 +1,21 @@
 """What staff send and read back, shared by coupon templates and campaigns: names, request
-fingerprints and idempotency keys (a retried create finds what it made the first time; the same
-key with a different request is refused rather than answered with the old result), ids, pages."""
+fingerprints and idempotency keys (servicekit.idempotency: a retried create finds what it made the
+first time; the same key with a different request is refused), ids, pages."""
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import asdict
+from typing import Callable, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from servicekit.errors import FailedPrecondition, FieldViolation, NotFound, Violations
+from servicekit import idempotency
+from servicekit.errors import NotFound, Violations
 
 MAX_NAME, MAX_DESCRIPTION = 64, 500
+R = TypeVar("R")
 
 
 def check_name(v: Violations, name: str, description: str, example: str) -> None:
@@ -50,20 +53,12 @@ def newest_first(session: Session, model, limit: int, after_id: int | None) -> l
     return list(session.scalars(query))
 
 
-def made_with_key(session: Session, model, created_by: str, key: str):
-    """The row `created_by` made with `key` (model has created_by and idempotency_key), or None."""
-    if not key:
-        return None
-    return session.scalars(select(model).where(model.created_by == created_by,
-                                               model.idempotency_key == key)).first()
-
-
-def replayed(done, fingerprint: str, key: str, what: str):
-    """`done` when it was made from the same request (same fingerprint), else FAILED_PRECONDITION."""
-    if done.request_fingerprint != fingerprint:
-        raise FailedPrecondition(
-            f"idempotency key {key!r} already created a different {what} ({done.id})",
-            [FieldViolation("idempotency-key", "reused",
-                            f"this key already created a different {what}; use a new key for a "
-                            f"new {what}, the same key only to retry the same request")])
-    return done
+def made_once(session: Session, model, *, created_by: str, key: str, fingerprint: str,
+              create: Callable[[], R]) -> tuple[R, bool]:
+    """The row `create()` makes, once per (created_by, idempotency key): a retry gets the row the
+    key made (model has created_by, idempotency_key and request_fingerprint). True when new."""
+    return idempotency.create_once(
+        session, key=key, create=create,
+        find=lambda: session.scalars(select(model).where(model.created_by == created_by,
+                                                         model.idempotency_key == key)).first(),
+        same=lambda done: done.request_fingerprint == fingerprint)

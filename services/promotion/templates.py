@@ -12,12 +12,11 @@ from datetime import datetime, timezone
 from mall.events.v1 import promotion_events_pb2 as events
 from sqlalchemy.orm import Session
 
-from servicekit.db import dialect_insert
 from servicekit.errors import Violations
 from servicekit.runtime import Runtime
 
 from .models import KINDS, CouponTemplate
-from .requests import by_id, check_name, fingerprint, made_with_key, newest_first, replayed
+from .requests import by_id, check_name, fingerprint, made_once, newest_first
 from .scopes import check_scope
 from .timefmt import rfc3339
 
@@ -124,28 +123,26 @@ def create(session: Session, runtime: Runtime, spec: TemplateSpec, *, created_by
     A retry with the same idempotency key returns the template it made."""
     now = datetime.now(timezone.utc)
     fingerprint = spec.fingerprint()
-    done = made_with_key(session, CouponTemplate, created_by, idempotency_key)
-    if done is not None:
-        return replayed(done, fingerprint, idempotency_key, "coupon template")
-    validate(spec, now)
-    values = dict(
-        name=spec.name.strip(), description=spec.description, kind=spec.kind,
-        amount_fen=spec.amount_fen, threshold_fen=spec.threshold_fen,
-        percent_off=spec.percent_off, cap_fen=spec.cap_fen, valid_from=spec.valid_from,
-        valid_until=spec.valid_until, valid_days_after_claim=spec.valid_days_after_claim,
-        per_member_limit=spec.per_member_limit, total_quantity=spec.total_quantity,
-        issued_count=0, scope=spec.scope, category_ids=list(spec.category_ids),
-        product_ids=list(spec.product_ids), claimable=spec.claimable, created_by=created_by,
-        created_at=now,
-        idempotency_key=idempotency_key or None, request_fingerprint=fingerprint)
-    # ON CONFLICT: the same key may race in from a concurrent retry.
-    new_id = session.execute(dialect_insert(session, CouponTemplate).values(**values).on_conflict_do_nothing()
-                             .returning(CouponTemplate.id)).scalar()
-    if new_id is None:
-        return replayed(made_with_key(session, CouponTemplate, created_by, idempotency_key),
-                        fingerprint, idempotency_key, "coupon template")
-    template = session.get(CouponTemplate, new_id)
-    runtime.emit(session, "coupon.template_created", template_created_event(template))
+
+    def insert() -> CouponTemplate:
+        validate(spec, now)
+        template = CouponTemplate(
+            name=spec.name.strip(), description=spec.description, kind=spec.kind,
+            amount_fen=spec.amount_fen, threshold_fen=spec.threshold_fen,
+            percent_off=spec.percent_off, cap_fen=spec.cap_fen, valid_from=spec.valid_from,
+            valid_until=spec.valid_until, valid_days_after_claim=spec.valid_days_after_claim,
+            per_member_limit=spec.per_member_limit, total_quantity=spec.total_quantity,
+            issued_count=0, scope=spec.scope, category_ids=list(spec.category_ids),
+            product_ids=list(spec.product_ids), claimable=spec.claimable, created_by=created_by,
+            created_at=now, idempotency_key=idempotency_key or None,
+            request_fingerprint=fingerprint)
+        session.add(template)
+        session.flush()
+        runtime.emit(session, "coupon.template_created", template_created_event(template))
+        return template
+
+    template, _ = made_once(session, CouponTemplate, created_by=created_by, key=idempotency_key,
+                            fingerprint=fingerprint, create=insert)
     return template
 
 

@@ -97,7 +97,7 @@ def test_reserve_is_idempotent_by_order_id(shelves):
     assert stock_of(shelves)[("SH-EAST", "sku-75b")] == (5, 2)
     with pytest.raises(FailedPrecondition) as err:
         reserve(shelves, "o-1", [("sku-75b", 3)])
-    assert err.value.violations[0].field == "lines"
+    assert [(v.field, v.rule) for v in err.value.violations] == [("order_id", "reused")]
 
 
 def test_release_gives_back_and_is_idempotent(shelves):

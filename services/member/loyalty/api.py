@@ -9,11 +9,10 @@ from mall.common.v1 import common_pb2
 from mall.member.v1 import loyalty_pb2, loyalty_pb2_grpc
 from sqlalchemy import select
 
-from servicekit import paging
+from servicekit import idempotency, paging
 from servicekit.context import current, require_roles, require_user
 from servicekit.errors import (
     FailedPrecondition,
-    InvalidArgument,
     NotFound,
     PermissionDenied,
     Violations,
@@ -156,10 +155,10 @@ class LoyaltyServicer(loyalty_pb2_grpc.LoyaltyServiceServicer):
             change = points.debit(session, request.member_id, points.SPEND, request.points,
                                   ref=request.order_id, reason=f"order {request.order_id}")
             spent = change.entry
-            if not change.applied and (spent.member_id, -spent.points) != (request.member_id,
-                                                                             request.points):
-                raise FailedPrecondition(f"order {request.order_id} already spent {-spent.points} "
-                                         "points of its member; a retry must ask the same")
+            if not change.applied:  # a retried saga step, keyed by its order id
+                idempotency.replay(spent, key=request.order_id, field="order_id",
+                                   same=(spent.member_id, -spent.points) == (request.member_id,
+                                                                             request.points))
             return loyalty_pb2.SpendPointsResponse(entry=entry_message(spent),
                                                    balance=points.balance(session, request.member_id))
 
@@ -171,8 +170,7 @@ class LoyaltyServicer(loyalty_pb2_grpc.LoyaltyServiceServicer):
     def Redeem(self, request, context):
         member_id = _shopper()
         key = current().idempotency_key
-        if len(key) > 80:
-            raise InvalidArgument.field("idempotency-key", "max_length", "at most 80 characters")
+        idempotency.check_key(key)
         with self.runtime.transaction() as session:
             done = points_mall.redeem(self.runtime, session, member_id, request.item_id,
                                       request.quantity, key)
@@ -237,22 +235,24 @@ class LoyaltyAdminServicer(loyalty_pb2_grpc.LoyaltyAdminServiceServicer):
         with self.runtime.transaction() as session:
             if not live_member_id(session, request.member_id):
                 raise FailedPrecondition(f"member {request.member_id} does not exist or was deleted")
-            reason, actor = request.reason.strip(), caller.user_id
-            # A retried adjustment (same idempotency-key) is applied once.
-            ref = f"{actor}:{caller.idempotency_key}"[:80] if caller.idempotency_key else None
-            if request.points > 0:
-                rules = points.settings(session)
-                change = points.credit(session, request.member_id, points.ADJUST, request.points,
-                                       reason=reason, actor=actor, ref=ref,
-                                       expires_at=points.expiry_for(utcnow(), rules.expire_after_years))
-            else:
-                change = points.debit(session, request.member_id, points.ADJUST, -request.points,
-                                      reason=reason, actor=actor, ref=ref)
-            if not change.applied and (change.entry.member_id, change.entry.points) != (
-                    request.member_id, request.points):
-                raise FailedPrecondition("this idempotency-key already made another adjustment; "
-                                         "use a new key")
-            return entry_message(change.entry)
+            reason, actor, key = request.reason.strip(), caller.user_id, caller.idempotency_key
+            ref = f"{actor}:{key}" if key else None  # a retried adjustment is applied once
+
+            def adjust():
+                if request.points > 0:
+                    rules = points.settings(session)
+                    return points.credit(
+                        session, request.member_id, points.ADJUST, request.points, reason=reason,
+                        actor=actor, ref=ref,
+                        expires_at=points.expiry_for(utcnow(), rules.expire_after_years)).entry
+                return points.debit(session, request.member_id, points.ADJUST, -request.points,
+                                    reason=reason, actor=actor, ref=ref).entry
+
+            entry, _ = idempotency.create_once(
+                session, key=key, create=adjust,
+                find=lambda: points.existing(session, points.ADJUST, ref),
+                same=lambda done: (done.member_id, done.points) == (request.member_id, request.points))
+            return entry_message(entry)
 
     def ListAllMallItems(self, request, context):
         require_roles(*STAFF, action="managing the points mall")

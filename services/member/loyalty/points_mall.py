@@ -10,6 +10,7 @@ from mall.events.v1 import member_events_pb2
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from servicekit import idempotency
 from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, Violations
 from servicekit.runtime import Runtime
 
@@ -76,37 +77,40 @@ def redeem(runtime: Runtime, session: Session, member_id: str, item_id: str, qua
         raise InvalidArgument.field("quantity", "range", f"1..{MAX_QUANTITY}")
     require_member(session, member_id)
     account = points.account(session, member_id)  # first: the member's changes queue here
-    if request_key and (done := session.scalar(select(Redemption).where(
-            Redemption.member_id == member_id, Redemption.request_key == request_key))):
-        if (done.item_id, done.quantity) != (item_id, quantity):
-            raise FailedPrecondition("this idempotency-key already redeemed another item or "
-                                     "quantity; use a new key for a new redemption")
-        return Redeemed(done, account.balance)
-    item = _item(session, item_id)
-    now = utcnow()
-    if not session.scalar(select(func.count()).select_from(MallItem)
-                          .where(MallItem.id == item.id, *_on_sale(now))):
-        raise FailedPrecondition(f"{item.title} is not on sale now")
-    if item.stock < quantity:
-        raise ResourceExhausted(f"{item.title}: {item.stock} left, {quantity} asked")
-    if item.per_member_limit:
-        had = session.scalar(select(func.coalesce(func.sum(Redemption.quantity), 0)).where(
-            Redemption.member_id == member_id, Redemption.item_id == item.id))
-        if had + quantity > item.per_member_limit:
-            raise ResourceExhausted(f"{item.title}: at most {item.per_member_limit} per member, "
-                                    f"you have {had}")
-    cost = item.points_price * quantity
-    redemption = Redemption(id=str(uuid.uuid4()), member_id=member_id, item_id=item.id,
-                            quantity=quantity, points=cost, request_key=request_key or None,
-                            created_at=now)
-    points.debit(session, member_id, points.REDEEM, cost, ref=redemption.id, now=now,
-                 reason=f"points mall: {quantity} x {item.title}")
-    item.stock -= quantity
-    session.add(redemption)
-    runtime.emit(session, "points.redeemed", member_events_pb2.PointsRedeemed(
-        redemption_id=redemption.id, member_id=member_id, item_id=item.id, item_kind=item.kind,
-        coupon_template_id=item.coupon_template_id if item.kind == "coupon" else "",
-        points=cost, quantity=quantity, redeemed_at=rfc3339(now)), event_id=redemption.id)
+
+    def create() -> Redemption:
+        item = _item(session, item_id)
+        now = utcnow()
+        if not session.scalar(select(func.count()).select_from(MallItem)
+                              .where(MallItem.id == item.id, *_on_sale(now))):
+            raise FailedPrecondition(f"{item.title} is not on sale now")
+        if item.stock < quantity:
+            raise ResourceExhausted(f"{item.title}: {item.stock} left, {quantity} asked")
+        if item.per_member_limit:
+            had = session.scalar(select(func.coalesce(func.sum(Redemption.quantity), 0)).where(
+                Redemption.member_id == member_id, Redemption.item_id == item.id))
+            if had + quantity > item.per_member_limit:
+                raise ResourceExhausted(f"{item.title}: at most {item.per_member_limit} per member, "
+                                        f"you have {had}")
+        cost = item.points_price * quantity
+        redemption = Redemption(id=str(uuid.uuid4()), member_id=member_id, item_id=item.id,
+                                quantity=quantity, points=cost, request_key=request_key or None,
+                                created_at=now)
+        points.debit(session, member_id, points.REDEEM, cost, ref=redemption.id, now=now,
+                     reason=f"points mall: {quantity} x {item.title}")
+        item.stock -= quantity
+        session.add(redemption)
+        runtime.emit(session, "points.redeemed", member_events_pb2.PointsRedeemed(
+            redemption_id=redemption.id, member_id=member_id, item_id=item.id, item_kind=item.kind,
+            coupon_template_id=item.coupon_template_id if item.kind == "coupon" else "",
+            points=cost, quantity=quantity, redeemed_at=rfc3339(now)), event_id=redemption.id)
+        return redemption
+
+    redemption, _ = idempotency.create_once(
+        session, key=request_key, create=create,
+        find=lambda: session.scalar(select(Redemption).where(
+            Redemption.member_id == member_id, Redemption.request_key == request_key)),
+        same=lambda done: (done.item_id, done.quantity) == (item_id, quantity))
     return Redeemed(redemption, account.balance)
 
 

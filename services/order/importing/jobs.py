@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Iterator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from servicekit import idempotency
 from servicekit.config import env, env_int, order_import_max_bytes
 from servicekit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from servicekit.runtime import Runtime
@@ -129,19 +130,21 @@ def accept(runtime: Runtime, req: Request, path: Path, size: int, sha256: str,
     check_request(req)
     fingerprint = hashlib.sha256(json.dumps(
         [sha256, req.partner, req.profile, req.dry_run, req.error_policy]).encode()).hexdigest()
+
+    def made_with_key(session: Session) -> ImportJob | None:
+        return session.scalar(select(ImportJob).where(
+            ImportJob.caller == req.caller, ImportJob.idempotency_key == req.idempotency_key))
+
+    def same(done: ImportJob) -> bool:
+        return done.request_fingerprint == fingerprint
+
     with runtime.transaction() as session:
-        if req.idempotency_key:
-            done = session.scalar(select(ImportJob).where(
-                ImportJob.caller == req.caller, ImportJob.idempotency_key == req.idempotency_key))
-            if done is not None:
-                if done.request_fingerprint != fingerprint:
-                    raise FailedPrecondition(
-                        f"idempotency key {req.idempotency_key!r} was used for another upload "
-                        f"(job {done.id})", [FieldViolation(
-                            "idempotency-key", "reused", "send a new key for a new upload; reuse "
-                                                         "a key only to retry the same file")])
-                session.expunge(done)
-                return done, False
+        idempotency.check_key(req.idempotency_key)
+        done = made_with_key(session) if req.idempotency_key else None
+        if done is not None:  # a retry is answered before its file is read again
+            idempotency.replay(done, key=req.idempotency_key, same=same(done))
+            session.expunge(done)
+            return done, False
         profile = load_profile(session, req.partner, req.profile)
     try:
         opened = open_file(path, filename=req.filename, hint=req.format_hint,
@@ -149,6 +152,7 @@ def accept(runtime: Runtime, req: Request, path: Path, size: int, sha256: str,
     except FileProblem as problem:
         raise InvalidArgument(problem.message, [FieldViolation("file", problem.rule,
                                                                problem.message)]) from None
+
     job = ImportJob(
         id=str(uuid.uuid4()), partner=req.partner, caller=req.caller, profile=req.profile,
         filename=req.filename[:200], format=opened.format, encoding=opened.encoding,
@@ -157,11 +161,16 @@ def accept(runtime: Runtime, req: Request, path: Path, size: int, sha256: str,
         request_fingerprint=fingerprint, status="received",
         unknown_columns=opened.header.unknown, headers=opened.header.headers,
         created_at=now, heartbeat_at=now)
-    with runtime.transaction() as session:
-        session.add(job)
+    with runtime.transaction() as session:  # a concurrent upload with the key may have won
+        def create() -> ImportJob:
+            session.add(job)
+            return job
+
+        job, new = idempotency.create_once(session, key=req.idempotency_key, create=create,
+                                           find=lambda: made_with_key(session), same=same)
         session.flush()
         session.expunge(job)
-    return job, True
+    return job, new
 
 
 class Runner:
