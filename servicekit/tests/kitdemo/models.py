@@ -20,7 +20,7 @@ class Note(Base):  # type: ignore[valid-type, misc]  # mypy takes no base class 
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Booking(Base):
+class Booking(Base):  # type: ignore[valid-type, misc]
     """A row that keeps the idempotency key of the request that made it (idempotency.create_once)."""
     __tablename__ = "bookings"
     __table_args__ = (UniqueConstraint("owner", "idempotency_key"),)
