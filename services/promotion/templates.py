@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from servicekit.db import dialect_insert
 from servicekit.errors import Violations
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339
 
 from .models import KINDS, CouponTemplate
 from .requests import by_id, check_name, fingerprint, made_with_key, newest_first, replayed
 from .scopes import check_scope
-from .timefmt import rfc3339
 
 MAX_VALID_DAYS = 365
 MAX_TOTAL_QUANTITY = 10_000_000
