@@ -28,8 +28,8 @@ ATTEMPTS = MEMBERS * PER_MEMBER
 
 def seed() -> list[str]:
     from servicekit import service
+    from servicekit.times import utcnow
     from services.member import points
-    from services.member.clock import utcnow
     from services.member.models import Member
 
     rt = service.runtime("member")

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from servicekit.addresses import check_address
 from servicekit.errors import InvalidArgument, NotFound, ResourceExhausted, Violations
+from servicekit.times import utcnow
 
 from .accounts import require_member
-from .clock import utcnow
 from .models import Address
 from .vault import Vault
 

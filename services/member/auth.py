@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from servicekit.errors import InvalidArgument, Unauthenticated, Violations
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339, utcnow
 
 from . import passwords, refresh_store, rules
-from .clock import rfc3339, utcnow
 from .models import Member, Staff
 from .tokens import CUSTOMER, STAFF, InvalidToken, IssuedPair, TokenIssuer
 from .wechat import WechatClient

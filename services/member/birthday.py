@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from servicekit.db import dialect_insert
 from servicekit.runtime import Runtime
+from servicekit.times import utcnow
 
 from . import points
-from .clock import utcnow
 from .models import BirthdayGrant, Member, MemberProfile
 from .vault import Vault
 

@@ -5,9 +5,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit.errors import Violations
+from servicekit.times import utcnow
 
 from .accounts import require_member
-from .clock import utcnow
 from .contact_rules import CONSENT_PURPOSES, SOURCE_MAX
 from .models import ConsentRecord
 

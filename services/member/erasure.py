@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339, utcnow
 
 from . import addresses, consents, profiles, refresh_store
 from .accounts import require_member
-from .clock import rfc3339, utcnow
 from .models import (
     Address,
     BirthdayGrant,

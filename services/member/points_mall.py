@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, Violations
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339, utcnow
 
 from . import points
 from .accounts import require_member
-from .clock import rfc3339, utcnow
 from .models import MallItem, Redemption
 
 KINDS = ("coupon", "gift")

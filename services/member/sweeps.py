@@ -9,9 +9,9 @@ from sqlalchemy import select, update
 
 from servicekit.db import dialect_insert
 from servicekit.runtime import Runtime
+from servicekit.times import SHANGHAI
 
 from . import points, tiers
-from .clock import SHANGHAI
 from .models import Member, YearlyReview
 
 log = logging.getLogger(__name__)

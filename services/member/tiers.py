@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from servicekit.config import env_int
 from servicekit.errors import FailedPrecondition, NotFound, Violations
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339, utcnow
 
 from . import defaults
-from .clock import rfc3339, utcnow
 from .models import MemberOrder, MemberTier, PointsAccount, Tier
 
 SPEND, POINTS = "spend", "points"

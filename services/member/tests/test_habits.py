@@ -7,8 +7,8 @@ from mall.member.v1 import member_pb2
 from sqlalchemy import select
 
 from servicekit.testing import check_lock_order
+from servicekit.times import rfc3339
 from services.member import habits
-from services.member.clock import rfc3339
 from services.member.models import ShoppingHabits
 
 from .helpers import as_user

@@ -9,8 +9,8 @@ from mall.member.v1 import partner_pb2, partner_pb2_grpc
 from sqlalchemy import select
 
 from servicekit.partner_signing import body_sha256, signed_headers
+from servicekit.times import utcnow
 from services.member import partners
-from services.member.clock import utcnow
 from services.member.models import PartnerCredential, PartnerNonce
 
 from .helpers import as_user, rpc_error
