@@ -153,7 +153,7 @@ def _issue(session: Session, runtime: Runtime, template: CouponTemplate, member_
         valid_from, valid_until = template.valid_from, template.valid_until
         if valid_until <= now:
             raise FailedPrecondition(f"coupon template {template.id} ({template.name}) is over", [
-                FieldViolation("template_id", "over", f"its validity ended at {valid_until.isoformat()}")])
+                FieldViolation("template_id", "over", f"its validity ended at {rfc3339(valid_until)}")])
     limit = template.per_member_limit if enforce_member_limit else None
     if not counters.add_within(session, MemberCouponCount,
                                {"template_id": template.id, "member_id": member_id}, "issued", 1, limit):

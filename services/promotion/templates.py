@@ -111,10 +111,10 @@ def _check_validity(v: Violations, spec: TemplateSpec, now: datetime) -> None:
     if not (has_from and has_until):
         return
     if v.check(spec.valid_until > spec.valid_from, "spec.window.valid_until", "after_start",
-               f"valid_until ({spec.valid_until.isoformat()}) must be after valid_from "
-               f"({spec.valid_from.isoformat()})"):
+               f"valid_until ({rfc3339(spec.valid_until)}) must be after valid_from "
+               f"({rfc3339(spec.valid_from)})"):
         v.check(spec.valid_until > now, "spec.window.valid_until", "future",
-                f"valid_until ({spec.valid_until.isoformat()}) has already passed: "
+                f"valid_until ({rfc3339(spec.valid_until)}) has already passed: "
                 "no one could ever use this coupon")
 
 
