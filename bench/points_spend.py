@@ -28,7 +28,7 @@ ATTEMPTS = MEMBERS * PER_MEMBER
 
 def seed() -> list[str]:
     from servicekit import service
-    from services.member.clock import utcnow
+    from servicekit.times import utcnow
     from services.member.loyalty import points
     from services.member.models import Member
 

@@ -6,6 +6,7 @@ tables are already in that metadata, so the service's Alembic migrations create 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import timezone
 from typing import Iterator
 
 from sqlalchemy import (
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     create_engine,
     event,
 )
@@ -36,6 +38,26 @@ NAMING = {
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+class UtcDateTime(TypeDecorator):
+    """A moment in time (``timestamptz`` on PostgreSQL) that reads back as an aware UTC datetime on
+    every database. SQLite has no time zones: SQLAlchemy stores a datetime's wall clock there and
+    drops its offset, and hands it back naive. So on SQLite a moment is stored in UTC and read back
+    marked UTC, as PostgreSQL does, and no caller needs a guard. Every time column uses it."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and dialect.name == "sqlite" and value.tzinfo is not None:
+            return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and dialect.name == "sqlite":
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
 def _plumbing_tables(metadata: MetaData) -> None:
     outbox = Table(
         "outbox", metadata,
@@ -44,8 +66,8 @@ def _plumbing_tables(metadata: MetaData) -> None:
         Column("event_type", String(100), nullable=False),
         Column("body", Text, nullable=False),  # the JSON envelope, exactly as published
         Column("headers", Text, nullable=False, default="{}"),  # JSON: traceparent ...
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("published_at", UtcDateTime, nullable=True),
         Column("attempts", Integer, nullable=False, default=0),
         Column("last_error", Text, nullable=True),
     )
@@ -55,7 +77,7 @@ def _plumbing_tables(metadata: MetaData) -> None:
         Column("event_id", String(36), primary_key=True),
         Column("handler", String(200), primary_key=True),
         Column("event_type", String(100), nullable=False),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", UtcDateTime, nullable=False),
     )
 
 

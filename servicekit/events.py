@@ -10,11 +10,13 @@ import builtins
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
+
+from .times import parse_rfc3339, rfc3339, utcnow
 
 M = TypeVar("M", bound=Message)
 
@@ -35,7 +37,7 @@ def make_envelope(source: str, event_type: str, data: Message | dict, *, event_i
         "id": event_id or str(uuid.uuid4()),
         "type": event_type,
         "source": source,
-        "occurred_at": (occurred_at or datetime.now(timezone.utc)).isoformat(),
+        "occurred_at": rfc3339(occurred_at or utcnow()),
         "data": message_to_data(data),
     }
 
@@ -62,4 +64,4 @@ class Event(Generic[M]):
         if message_type is not None:
             data = json_format.ParseDict(body["data"], message_type(), ignore_unknown_fields=True)
         return cls(id=str(body["id"]), type=body["type"], source=body["source"],
-                   occurred_at=datetime.fromisoformat(body["occurred_at"]), data=data, raw=body)
+                   occurred_at=parse_rfc3339(body["occurred_at"]), data=data, raw=body)

@@ -12,7 +12,7 @@ from alembic.config import Config
 
 from . import service
 from .config import REPO_ROOT, SERVICES, Settings
-from .db import make_engine
+from .db import UtcDateTime, make_engine
 
 SCRIPT_DIR = Path(__file__).parent / "migration_template"  # env.py and script.py.mako, every service's
 
@@ -54,6 +54,14 @@ def upgrade_all() -> None:
             upgrade(name)
 
 
+def _render_item(kind: str, item, autogen_context):
+    """A UtcDateTime column is written into a revision as the type it stores, so revisions need
+    no import of the kit's types (the conversion happens in Python, not in the schema)."""
+    if kind == "type" and isinstance(item, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_env(name: str) -> None:
     """Called from migration_template/env.py with alembic's context in scope."""
     from alembic import context
@@ -65,7 +73,8 @@ def run_env(name: str) -> None:
     try:
         with engine.connect() as connection:
             context.configure(connection=connection, target_metadata=metadata,
-                              render_as_batch=engine.dialect.name == "sqlite", compare_type=True)
+                              render_as_batch=engine.dialect.name == "sqlite", compare_type=True,
+                              render_item=_render_item)
             with context.begin_transaction():
                 context.run_migrations()
     finally:

@@ -15,3 +15,7 @@ ALL = (ADMIN, OPERATOR, CS_AGENT, WAREHOUSE, ANALYST)
 MERCHANDISERS = (ADMIN, OPERATOR)
 # Staff who look after shoppers' orders and payments (the order desk, refunds).
 ORDER_DESK = (ADMIN, OPERATOR, CS_AGENT)
+# Staff who keep the warehouses' stock and see shipments.
+STOCK_KEEPERS = (ADMIN, WAREHOUSE)
+# Staff who read the sales and behaviour figures.
+ANALYTICS_READERS = (ADMIN, ANALYST)

@@ -200,6 +200,39 @@ def runtime_for():
     return get
 
 
+@pytest.fixture
+def sqlite_runtime_for(tmp_path):
+    """sqlite_runtime_for("promotion") -> a Runtime on a fresh, migrated SQLite file, whatever
+    database the session uses: for what must hold on the `make run` default too."""
+    from dataclasses import replace
+
+    from .runtime import Runtime
+
+    made: list[Runtime] = []
+
+    def get(name: str) -> Runtime:
+        url = f"sqlite:///{tmp_path / (name + '.db')}"
+        migrate.upgrade(name, url)
+        rt = Runtime(name, service.module(name, "models").Base, replace(Settings.load(name), database_url=url))
+        made.append(rt)
+        return rt
+
+    yield get
+    for rt in made:
+        rt.engine.dispose()
+
+
+@pytest.fixture
+def machine_in_shanghai(monkeypatch):
+    """The process's local zone is Asia/Shanghai (TZ), as on a developer's machine in China: a
+    naive time taken for local time is then 8 hours off UTC."""
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 def _server_environment() -> dict:
     """The MALL_* settings a server may read when it starts (where to find others excepted)."""
     return {k: v for k, v in os.environ.items() if k.startswith("MALL_") and not k.endswith("_GRPC_TARGET")}

@@ -2,15 +2,19 @@
 Shanghai time (Asia/Shanghai). One place for the zone and the conversions every service needs."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+def utcnow() -> datetime:
+    """Now, aware, in UTC (never the machine's local time)."""
+    return datetime.now(timezone.utc)
+
+
 def as_utc(moment: datetime) -> datetime:
-    """An aware UTC datetime; a naive one is taken to be UTC already (that is how we store, and
-    SQLite hands it back naive)."""
+    """An aware UTC datetime; a naive one is taken to be UTC already (that is how we store)."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
@@ -30,4 +34,9 @@ def shanghai_day(moment: datetime) -> date:
 
 
 def today_in_shanghai(now: datetime | None = None) -> date:
-    return shanghai_day(now or datetime.now(timezone.utc))
+    return shanghai_day(now or utcnow())
+
+
+def shanghai_midnight(day: date) -> datetime:
+    """00:00 of `day` in Asia/Shanghai, as an aware UTC datetime (where a Shanghai day begins)."""
+    return datetime.combine(day, time(), SHANGHAI).astimezone(timezone.utc)

@@ -33,6 +33,7 @@ from sqlalchemy import text
 from . import metrics, service, tracing
 from .config import env_int
 from .events import Event, exchange_name
+from .times import rfc3339, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def _dead_letter(rt, service_name, source, event_type, method, body, headers, er
                      "x-original-routing-key": event_type,
                      "x-handler": f"{service_name}.{method}",
                      "x-error": "".join(traceback.format_exception_only(type(err), err)).strip()[:2000],
-                     "x-dead-lettered-at": datetime.now(timezone.utc).isoformat()})
+                     "x-dead-lettered-at": rfc3339(utcnow())})
     metrics.DEAD_LETTERS.labels(service_name, f"{service_name}.{method}").inc()
     metrics.EVENTS_HANDLED.labels(service_name, f"{service_name}.{method}", "dead_lettered").inc()
 

@@ -56,3 +56,28 @@ def test_sqlite_writers_that_read_first_queue_instead_of_failing(tmp_path):
     with sessions() as session:
         counts = sorted(int(t) for t in session.scalars(select(Note.text)))
     assert counts == list(range(40))  # each writer saw every earlier commit: they took turns
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "configured"])
+def test_a_time_column_gives_back_the_moment_stored_aware_in_utc(backend, runtime_for, tmp_path,
+                                                                 machine_in_shanghai):
+    """SQLite has no time zones: a UtcDateTime column stores the moment (not the wall clock of
+    its offset) and reads it back aware, as PostgreSQL does, whatever the machine's zone."""
+    from datetime import datetime, timedelta, timezone
+
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'times.db'}")
+        Base.metadata.create_all(engine)
+    else:
+        engine = runtime_for(kitdemo.NAME).engine
+    outbox = Base.metadata.tables["outbox"]
+    noon = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    evening_in_shanghai = noon.astimezone(timezone(timedelta(hours=8)))  # 20:00+08:00
+    with engine.begin() as conn:
+        conn.execute(outbox.insert().values(event_id="e-1", event_type="t", body="{}", headers="{}",
+                                            created_at=evening_in_shanghai, attempts=0))
+        stored = conn.execute(select(outbox.c.created_at)).scalar_one()
+        earlier = conn.execute(select(outbox.c.event_id).where(
+            outbox.c.created_at < noon + timedelta(minutes=30))).scalars().all()
+    assert stored == noon and stored.utcoffset() == timedelta(0)
+    assert earlier == ["e-1"]

@@ -7,16 +7,14 @@ import grpc
 from mall.analytics.v1 import analytics_pb2 as pb
 from mall.analytics.v1 import analytics_pb2_grpc as pb_grpc
 
-from servicekit import context
+from servicekit import context, roles
 from servicekit.runtime import Runtime
 
 from . import queries
 
-STAFF_ROLES = ("analyst", "admin")
-
 
 def require_staff() -> str:
-    return context.require_roles(*STAFF_ROLES, action="analytics").user_id
+    return context.require_roles(*roles.ANALYTICS_READERS, action="analytics").user_id
 
 
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, Index, String
+from sqlalchemy import JSON, BigInteger, Date, Index, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit.db import declarative_base
+from servicekit.db import UtcDateTime, declarative_base
 
 Base = declarative_base()
 
@@ -22,11 +22,11 @@ class Fact(Base):
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(40))
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Shanghai calendar day of occurred_at: the rollup's key, kept here to rebuild it.
     day: Mapped[date] = mapped_column(Date)
     data: Mapped[dict] = mapped_column(JsonData)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_facts_type_occurred", "event_type", "occurred_at"),
                       Index("ix_facts_occurred", "occurred_at"))

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from servicekit.errors import Violations
-from servicekit.times import as_utc, today_in_shanghai
+from servicekit.times import as_utc, rfc3339, today_in_shanghai
 
 from .models import DailyEventCount, Fact
 
@@ -44,8 +44,8 @@ def _window(violations: Violations, since: datetime | None, until: datetime | No
     until = as_utc(until) if until else None
     if since is not None and until is not None:
         violations.check(since < until, "since", "before_until",
-                         f"since ({since.isoformat()}) must be earlier than until "
-                         f"({until.isoformat()})")
+                         f"since ({rfc3339(since)}) must be earlier than until "
+                         f"({rfc3339(until)})")
     return Window(since, until)
 
 

@@ -9,7 +9,7 @@ from mall.catalog.v1 import catalog_pb2 as pb
 from mall.catalog.v1 import catalog_pb2_grpc as pb_grpc
 from sqlalchemy.exc import IntegrityError
 
-from servicekit import context
+from servicekit import context, roles
 from servicekit.errors import AlreadyExists, InvalidArgument
 from servicekit.runtime import Runtime
 
@@ -17,12 +17,11 @@ from . import categories, listing, media, metrics, products, search, skus, views
 from .codes import ANGLES, KINDS, MEDIA_KINDS
 from .storage import MediaStorage, default_storage
 
-STAFF_ROLES = ("admin", "operator")
 CHUNK_LIMIT = 1024 * 1024  # bytes per upload message
 
 
 def require_staff() -> None:
-    context.require_roles(*STAFF_ROLES, action="managing the catalog")
+    context.require_roles(*roles.MERCHANDISERS, action="managing the catalog")
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from servicekit import paging
 from servicekit.errors import InvalidArgument, Violations
-from servicekit.times import rfc3339
+from servicekit.times import parse_rfc3339, rfc3339
 
 from . import search, sizes
 from .codes import SORTS, STATUS_NUMBERS, STATUSES
@@ -135,7 +135,7 @@ def _restore(columns, key: list) -> list:
     out = []
     for column, value in zip(columns, key, strict=True):
         if getattr(column, "key", "") in ("published_at", "created_at") and isinstance(value, str):
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = parse_rfc3339(value)
         out.append(value)
     return out
 

@@ -6,22 +6,19 @@ facet is validated, renamed and listed the same way a category is.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit.db import declarative_base
+from servicekit.db import UtcDateTime, declarative_base
+from servicekit.times import utcnow
 
 Base = declarative_base()
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Category(Base):
@@ -38,7 +35,7 @@ class Category(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # "<kind>:<parent id or ''>:<name>": siblings have distinct names (NULL parents included).
     sibling_key: Mapped[str] = mapped_column(String(120), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     def path_ids(self) -> list[str]:
         return [p for p in self.path.split("/") if p]
@@ -75,11 +72,11 @@ class Product(Base):
     sales_count: Mapped[int] = mapped_column(BigInteger, default=0)
     rating_milli: Mapped[int] = mapped_column(Integer, default=0)  # average rating x 1000
     review_count: Mapped[int] = mapped_column(Integer, default=0)
-    review_summary_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+    review_summary_at: Mapped[datetime | None] = mapped_column(UtcDateTime,
                                                                nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     version: Mapped[int] = mapped_column(BigInteger, default=1)
 
     __table_args__ = (
@@ -130,7 +127,7 @@ class SkuAvailability(Base):
     sku_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     sellable: Mapped[int] = mapped_column(BigInteger, default=0)
     level: Mapped[str] = mapped_column(String(12), default="unknown")  # in_stock|low|out|unknown
-    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))   # the event's occurred_at
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)   # the event's occurred_at
 
 
 class Media(Base):
@@ -150,7 +147,7 @@ class Media(Base):
     height: Mapped[int] = mapped_column(Integer, default=0)
     content_type: Mapped[str] = mapped_column(String(40))
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class SearchTerm(Base):

@@ -10,10 +10,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from servicekit.errors import FailedPrecondition, FieldViolation, NotFound, Violations
+from servicekit.times import utcnow
 
 from . import search, sizes, validation
 from .codes import SIZE_SYSTEMS
-from .models import Media, Product, ProductFunction, Sku, SkuAvailability, new_id, utcnow
+from .models import Media, Product, ProductFunction, Sku, SkuAvailability, new_id
 from .snapshots import announce
 from .validation import ProductFields, SkuFields
 

@@ -8,20 +8,20 @@ from mall.logistics.v1 import logistics_pb2 as pb
 from mall.logistics.v1 import logistics_pb2_grpc as pb_grpc
 from sqlalchemy import select
 
-from servicekit import context
+from servicekit import context, roles
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339
 
 from . import carriers, reservations, shipment_queries, shipments, stock, tracking, warehouses
 from .availability import level
 from .models import LedgerEntry, Shipment, Stock, TrackingEvent, Warehouse
 
-STAFF_ROLES = ("warehouse", "admin")
 BULK_BOOKING_MAX = 50  # orders per "ship in bulk": a carrier round trip per shipment, in one call
 
 
 def require_staff() -> str:
-    return context.require_roles(*STAFF_ROLES, action="stock administration").user_id
+    return context.require_roles(*roles.STOCK_KEEPERS, action="stock administration").user_id
 
 KINDS = {pb.RECEIPT: "receipt", pb.COUNT_CORRECTION: "count_correction", pb.DAMAGE: "damage",
          pb.TRANSFER: "transfer", pb.RESERVATION: "reservation", pb.RELEASE: "release",
@@ -49,7 +49,7 @@ def entry_message(e: LedgerEntry) -> pb.LedgerEntry:
                           kind=KIND_VALUES[e.kind], quantity=e.quantity,
                           on_hand_after=e.on_hand_after, actor_user_id=e.actor_user_id,
                           reason=e.reason, request_id=e.request_id,
-                          created_at=e.created_at.isoformat())
+                          created_at=rfc3339(e.created_at))
 
 
 def reservation_message(r: reservations.Held) -> pb.Reservation:
@@ -57,7 +57,7 @@ def reservation_message(r: reservations.Held) -> pb.Reservation:
         order_id=r.order_id, status=RESERVATION_STATUS[r.status],
         allocations=[pb.StockAllocation(warehouse_code=code, sku_id=sku_id, quantity=quantity)
                      for code, sku_id, quantity in r.allocations],
-        expires_at=r.expires_at.isoformat(), reason=r.reason,
+        expires_at=rfc3339(r.expires_at), reason=r.reason,
         lines=[pb.ReserveLine(sku_id=line["sku_id"], quantity=line["quantity"])
                for line in r.lines])
 
@@ -70,9 +70,9 @@ def shipment_message(s: Shipment, steps: list[TrackingEvent] = ()) -> pb.Shipmen
         state=shipments.STATES[s.state], discreet=s.discreet, sender_name=s.sender_name,
         destination_province=s.destination_province, items=shipments.customer_items(s),
         timeline=[pb.TrackingStep(state=shipments.STATES[e.state],
-                                  occurred_at=e.occurred_at.isoformat(), location=e.location,
+                                  occurred_at=rfc3339(e.occurred_at), location=e.location,
                                   description=e.description) for e in steps],
-        created_at=s.created_at.isoformat(), updated_at=s.updated_at.isoformat())
+        created_at=rfc3339(s.created_at), updated_at=rfc3339(s.updated_at))
 
 
 def packing_list_message(s: Shipment) -> pb.PackingList:
@@ -89,7 +89,7 @@ def packing_list_message(s: Shipment) -> pb.PackingList:
 
 def viewer() -> shipment_queries.Viewer:
     caller = context.require_user("reading shipments")
-    return shipment_queries.Viewer(caller.user_id, caller.has_role(*STAFF_ROLES))
+    return shipment_queries.Viewer(caller.user_id, caller.has_role(*roles.STOCK_KEEPERS))
 
 
 def change_message(change: stock.StockChange) -> pb.StockChangeResponse:

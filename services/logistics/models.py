@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from servicekit import idempotency
-from servicekit.db import BigId, declarative_base
+from servicekit.db import BigId, UtcDateTime, declarative_base
 
 Base = declarative_base()
 idempotency.add_to(Base.metadata)  # stock changes under a client's key (stock.py)
@@ -48,7 +47,7 @@ class Warehouse(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     # carrier codes that collect parcels here (e.g. ["sf", "zto"]); shipments choose among them
     carriers: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Sku(Base):
@@ -64,8 +63,8 @@ class Sku(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # catalog's product version this row reflects: an older event arriving late is ignored.
     catalog_version: Mapped[int] = mapped_column(BigInteger)
-    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Stock(Base):
@@ -77,7 +76,7 @@ class Stock(Base):
     reserved: Mapped[int] = mapped_column(BigInteger, default=0)
     safety_stock: Mapped[int] = mapped_column(BigInteger, default=0)
     low_stock_threshold: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     warehouse: Mapped[Warehouse] = relationship(lazy="joined")
 
     __table_args__ = (
@@ -110,7 +109,7 @@ class LedgerEntry(Base):
     actor_user_id: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(500))
     request_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     warehouse: Mapped[Warehouse] = relationship(lazy="joined")
 
     __table_args__ = (
@@ -132,12 +131,12 @@ class Reservation(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the lines: retries match
     lines: Mapped[list] = mapped_column(JSON)              # [{"sku_id", "quantity"}], as asked
     province: Mapped[str] = mapped_column(String(50))      # the destination (no personal data)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     reason: Mapped[str] = mapped_column(String(200), default="")  # why released / expired
     # lines that could not be reserved again when a paid order's hold had lapsed
     shortfall: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     allocations: Mapped[list["Allocation"]] = relationship(
         lazy="selectin", order_by="Allocation.id", cascade="all, delete-orphan")
 
@@ -176,7 +175,7 @@ class Shipment(Base):
     waybill_no: Mapped[str | None] = mapped_column(String(40), nullable=True)
     booking_error: Mapped[str] = mapped_column(String(500), default="", server_default="")
     state: Mapped[str] = mapped_column(String(20))
-    state_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # carrier's time of it
+    state_at: Mapped[datetime] = mapped_column(UtcDateTime)  # carrier's time of it
     discreet: Mapped[bool] = mapped_column(Boolean, default=False)
     sender_name: Mapped[str] = mapped_column(String(100))
     destination_province: Mapped[str] = mapped_column(String(50))
@@ -184,9 +183,9 @@ class Shipment(Base):
     # recipient, phone and street, AES-GCM sealed (personal data; see sealed.py)
     recipient_sealed: Mapped[str] = mapped_column(Text)
     items: Mapped[list] = mapped_column(JSON)  # [{"sku_id", "title", "sku_label", "quantity"}]
-    last_heard_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # last push or poll
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_heard_at: Mapped[datetime] = mapped_column(UtcDateTime)  # last push or poll
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     warehouse: Mapped[Warehouse] = relationship(lazy="joined")
 
     __table_args__ = (
@@ -205,12 +204,12 @@ class TrackingEvent(Base):
     shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.id"))
     state: Mapped[str] = mapped_column(String(20))
     carrier_code: Mapped[str] = mapped_column(String(20), default="")  # e.g. SF's opCode "80"
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     location: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(String(500), default="")
     source: Mapped[str] = mapped_column(String(10))  # system | push | poll
     dedupe_key: Mapped[str] = mapped_column(String(120))  # a repeated push finds its row
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (
         UniqueConstraint("shipment_id", "dedupe_key", name="uq_tracking_events_dedupe"),

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from servicekit import pii
 from servicekit.config import env
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339
 
 from . import carriers, fengqiao
 from .models import Shipment, TrackingEvent, Warehouse
@@ -159,7 +160,7 @@ def announce(runtime: Runtime, session: Session, shipment: Shipment, step: Track
         shipment_id=shipment.id, order_id=shipment.order_id, order_no=shipment.order_no,
         member_id=shipment.member_id, warehouse_code=shipment.warehouse.code,
         carrier=shipment.carrier, waybill_no=shipment.waybill_no or "",
-        state=STATES[step.state], occurred_at=step.occurred_at.isoformat(),
+        state=STATES[step.state], occurred_at=rfc3339(step.occurred_at),
         description=step.description, location=step.location, discreet=shipment.discreet,
         items=customer_items(shipment), shipment_count=count))
 

@@ -9,11 +9,12 @@ from mall.member.v1 import member_pb2, member_pb2_grpc
 
 from servicekit.context import current
 from servicekit.errors import PermissionDenied
+from servicekit.roles import ADMIN
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339
 
 from . import bootstrap
-from .clock import rfc3339
-from .identity import accounts, rules
+from .identity import accounts
 from .identity.auth import Auth
 from .identity.staff import StaffAdmin, StaffChanges
 from .identity.tokens import IssuedPair, TokenIssuer, load_jwt_secret
@@ -109,7 +110,7 @@ class StaffServicer(member_pb2_grpc.StaffServiceServicer):
         return staff_message(self.staff.update(current().user_id, request.staff_id, changes))
 
     def EnsureAdmin(self, request, context):
-        if not (_is_loopback(context.peer()) and current().has_role(rules.ADMIN)):
+        if not (_is_loopback(context.peer()) and current().has_role(ADMIN)):
             raise PermissionDenied("EnsureAdmin is only for the local seed: call it from this "
                                    "machine with the admin role in x-mall-roles")
         result = bootstrap.ensure_admin(self.runtime)

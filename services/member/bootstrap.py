@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from servicekit.config import env
 from servicekit.errors import AlreadyExists, FailedPrecondition, Violations
+from servicekit.roles import ADMIN
 from servicekit.runtime import Runtime
 
 from .identity import passwords, rules
@@ -54,7 +55,7 @@ def _ensure(runtime: Runtime, username: str, password: str, generated: str) -> A
             raise FailedPrecondition(
                 f"no enabled admin exists and the account {username!r} is not one; "
                 "set MALL_ADMIN_USERNAME to a new username")
-        admin = insert_staff(session, username, password, [rules.ADMIN], "Administrator")
+        admin = insert_staff(session, username, password, [ADMIN], "Administrator")
         return AdminBootstrap(admin, created=True, generated_password=generated)
 
 

@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     Index,
     Integer,
     String,
@@ -17,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit.db import BigId, declarative_base
+from servicekit.db import BigId, UtcDateTime, declarative_base
 
 Base = declarative_base()
 
@@ -32,9 +31,9 @@ class Member(Base):
     unionid: Mapped[str | None] = mapped_column(String(64), index=True)
     nickname: Mapped[str] = mapped_column(String(64), default="")
     avatar_url: Mapped[str] = mapped_column(String(512), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_login_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_login_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ShoppingHabits(Base):
@@ -48,10 +47,10 @@ class ShoppingHabits(Base):
     orders_count: Mapped[int] = mapped_column(Integer, default=0)
     total_paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     average_order_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    last_order_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_order_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # category id -> units bought (gift lines excluded): the favourite categories are the top ones.
     category_units: Mapped[dict | None] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Staff(Base):
@@ -64,8 +63,8 @@ class Staff(Base):
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string format
     roles: Mapped[list[str]] = mapped_column(JSON)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class RefreshToken(Base):
@@ -77,10 +76,10 @@ class RefreshToken(Base):
     family_id: Mapped[str] = mapped_column(String(36), index=True)
     subject_kind: Mapped[str] = mapped_column(String(16))  # "customer" | "staff"
     subject_id: Mapped[str] = mapped_column(String(36))
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    spent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    spent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_refresh_tokens_subject", "subject_kind", "subject_id"),)
 
@@ -103,7 +102,7 @@ class MemberProfile(Base):
     bottoms_size: Mapped[str] = mapped_column(String(8), default="")  # e.g. M
     # The last year a birthday gift was granted, so the daily timer skips those already served.
     birthday_gift_year: Mapped[int | None] = mapped_column(Integer)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Address(Base):
@@ -114,8 +113,8 @@ class Address(Base):
     member_id: Mapped[str] = mapped_column(String(36), index=True)
     payload_enc: Mapped[str] = mapped_column(Text)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ConsentRecord(Base):
@@ -127,7 +126,7 @@ class ConsentRecord(Base):
     purpose: Mapped[str] = mapped_column(String(32))   # marketing
     granted: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(64))    # e.g. miniprogram:profile_page
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_consent_records_member", "member_id", "purpose", "id"),)
 
@@ -150,7 +149,7 @@ class Tier(Base):
     priority_shipping: Mapped[bool] = mapped_column(Boolean)
     exclusive_service: Mapped[bool] = mapped_column(Boolean)
     early_access: Mapped[bool] = mapped_column(Boolean)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (CheckConstraint("threshold >= 0", name="threshold_not_negative"),)
 
@@ -161,8 +160,8 @@ class MemberTier(Base):
 
     member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tier_code: Mapped[str] = mapped_column(String(32))
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    evaluated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class MemberOrder(Base):
@@ -174,7 +173,7 @@ class MemberOrder(Base):
     member_id: Mapped[str] = mapped_column(String(36), index=True)
     paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)   # sum of order.refunded
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     completed_refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # as order.completed said
     points_earned: Mapped[int] = mapped_column(BigInteger, default=0)
     points_clawed_back: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -185,8 +184,8 @@ class YearlyReview(Base):
     __tablename__ = "yearly_reviews"
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 # --- points -------------------------------------------------------------------------------------
@@ -198,7 +197,7 @@ class PointsAccount(Base):
     member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     earned_total: Mapped[int] = mapped_column(BigInteger, default=0)  # earned minus clawed back
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
 
@@ -216,9 +215,9 @@ class PointsEntry(Base):
     ref: Mapped[str | None] = mapped_column(String(200))  # order id, redemption id, "<staff>:<key>" ...
     reason: Mapped[str] = mapped_column(String(200), default="")
     actor: Mapped[str] = mapped_column(String(36), default="")  # staff id of an adjustment
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # credits
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # credits
     remaining: Mapped[int] = mapped_column(BigInteger, default=0)  # credits: not yet consumed
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (
         Index("ix_points_entries_member", "member_id", "id"),
@@ -247,7 +246,7 @@ class LoyaltySettings(Base):
     earn_points_per_unit: Mapped[int] = mapped_column(Integer)   # ... earns 10 points
     expire_after_years: Mapped[int] = mapped_column(Integer)     # 1: at the end of the next year
     birthday_coupon_template_id: Mapped[str] = mapped_column(String(64), default="")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_by: Mapped[str] = mapped_column(String(36), default="")
 
 
@@ -264,11 +263,11 @@ class MallItem(Base):
     points_price: Mapped[int] = mapped_column(BigInteger)
     stock: Mapped[int] = mapped_column(BigInteger)
     per_member_limit: Mapped[int] = mapped_column(Integer, default=0)  # 0: no limit
-    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (CheckConstraint("stock >= 0", name="stock_not_negative"),
                       CheckConstraint("points_price > 0", name="price_positive"))
@@ -283,7 +282,7 @@ class Redemption(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(BigInteger)
     request_key: Mapped[str | None] = mapped_column(String(128))  # the client's idempotency key
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_redemptions_member_item", "member_id", "item_id"),
                       Index("uq_redemptions_member_key", "member_id", "request_key", unique=True))
@@ -297,7 +296,7 @@ class BirthdayGrant(Base):
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     grant_id: Mapped[str] = mapped_column(String(36), unique=True)
     coupon_template_id: Mapped[str] = mapped_column(String(64))
-    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 # --- WeChat subscribe messages ------------------------------------------------------------------
@@ -318,8 +317,8 @@ class WechatPush(Base):
     template_id: Mapped[str] = mapped_column(String(64), default="")
     errcode: Mapped[int | None] = mapped_column(Integer)  # WeChat's, when it answered one
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # calls to subscribe/send
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (CheckConstraint(
         "status IN ('sending', 'sent', 'refused', 'skipped', 'failed')",
@@ -338,9 +337,9 @@ class PartnerCredential(Base):
     partner_name: Mapped[str] = mapped_column(String(128), default="")
     secret_sealed: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class PartnerNonce(Base):
@@ -350,4 +349,4 @@ class PartnerNonce(Base):
 
     key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
-    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -7,9 +7,9 @@ from mall.events.v1 import order_events_pb2, support_events_pb2
 from nameko.extensions import DependencyProvider
 
 from servicekit.config import env_float
+from servicekit.times import today_in_shanghai, utcnow
 from servicekit.worker import EventWorker, on_event, timer
 
-from .clock import shanghai_today, utcnow
 from .loyalty import birthday, order_effects, sweeps
 from .partners import credentials as partners
 from .profile import habits
@@ -83,7 +83,7 @@ class Worker(EventWorker):
 
     @timer(SWEEP_SECONDS)
     def birthday_gifts(self):
-        birthday.grant_due(self.runtime, default_vault(), shanghai_today())
+        birthday.grant_due(self.runtime, default_vault(), today_in_shanghai())
 
     @timer(SWEEP_SECONDS)
     def yearly_tier_review(self):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import grpc
 from mall.order.v1 import order_pb2, order_pb2_grpc
 
-from servicekit import context, idempotency
+from servicekit import context, idempotency, roles
 from servicekit.context import current
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
@@ -109,7 +109,6 @@ class OrderService(order_pb2_grpc.OrderServiceServicer):
             return views.payable(session, member_id, request.order_id)
 
 
-DESK_ROLES = ("admin", "operator", "cs_agent")
 
 
 class OrderDeskService(order_pb2_grpc.OrderDeskServiceServicer):
@@ -172,7 +171,7 @@ class OrderDeskService(order_pb2_grpc.OrderDeskServiceServicer):
 
 
 def context_staff(action: str) -> str:
-    return context.require_roles(*DESK_ROLES, action=action).user_id
+    return context.require_roles(*roles.ORDER_DESK, action=action).user_id
 
 
 def context_member(action: str) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from servicekit import paging
 from servicekit.errors import InvalidArgument, Violations
-from servicekit.times import rfc3339
+from servicekit.times import parse_rfc3339, rfc3339
 
 from . import states
 from .models import Order, OrderLine, OrderLineCategory
@@ -51,7 +51,7 @@ def _time(v: Violations, raw: str, field: str) -> datetime | None:
     if not raw:
         return None
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        moment = parse_rfc3339(raw)
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:

@@ -11,7 +11,7 @@ from mall.order.v1 import order_import_pb2 as pb
 from mall.order.v1 import order_import_pb2_grpc
 from sqlalchemy import select
 
-from servicekit import idempotency
+from servicekit import idempotency, roles
 from servicekit.context import current, require_roles
 from servicekit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from servicekit.runtime import Runtime
@@ -21,15 +21,14 @@ from .importing import columns, jobs, profiles, report
 from .importing.members import MemberMatcher
 from .models import ImportJob, ImportProfile
 
-STAFF = ("admin", "operator")
 PARTNER = "partner"
 CHUNK = 64 * 1024
 
 
 def caller_and_partner(partner: str, action: str) -> tuple[str, str]:
     """(caller, partner) for a request naming `partner`: staff name any, a partner only theirs."""
-    ctx = require_roles(*STAFF, PARTNER, action=action)
-    if ctx.has_role(*STAFF):
+    ctx = require_roles(*roles.MERCHANDISERS, PARTNER, action=action)
+    if ctx.has_role(*roles.MERCHANDISERS):
         return f"staff:{ctx.user_id}", partner.strip()
     if partner and partner != ctx.user_id:
         raise PermissionDenied(f"a partner imports only its own orders ({ctx.user_id}), not "
@@ -39,8 +38,8 @@ def caller_and_partner(partner: str, action: str) -> tuple[str, str]:
 
 def scope_partner(action: str) -> str | None:
     """None for staff (every partner); the caller's own id for a partner."""
-    ctx = require_roles(*STAFF, PARTNER, action=action)
-    return None if ctx.has_role(*STAFF) else ctx.user_id
+    ctx = require_roles(*roles.MERCHANDISERS, PARTNER, action=action)
+    return None if ctx.has_role(*roles.MERCHANDISERS) else ctx.user_id
 
 
 def job_view(job: ImportJob) -> pb.ImportJob:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from servicekit import idempotency
-from servicekit.db import BigId, declarative_base
+from servicekit.db import BigId, UtcDateTime, declarative_base
 
 Base = declarative_base()
 idempotency.add_to(Base.metadata)  # AddCartItem's keys (PlaceOrder keeps its key on the order)
@@ -33,7 +33,7 @@ class ProductSku(Base):
     category_ids: Mapped[list] = mapped_column(JSON, default=list)
     # catalog's product version last applied: an older event arriving late is ignored.
     product_version: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class CartItem(Base):
@@ -45,8 +45,8 @@ class CartItem(Base):
     member_id: Mapped[str] = mapped_column(String(64))
     sku_id: Mapped[str] = mapped_column(String(64))
     quantity: Mapped[int] = mapped_column(Integer)
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Order(Base):
@@ -90,14 +90,14 @@ class Order(Base):
     failure: Mapped[str] = mapped_column(Text, default="")               # why the saga failed
     payment_method: Mapped[str] = mapped_column(String(20), default="")
     import_batch_id: Mapped[str | None] = mapped_column(String(36), index=True)  # an imported order's job
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    pay_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # cancelled or refunded
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    pay_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # cancelled or refunded
 
 
 class OrderLine(Base):
@@ -134,7 +134,7 @@ class OrderStatusChange(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(100))   # member:<id> | staff:<id> | system:<job> | event:<type>
     reason: Mapped[str] = mapped_column(String(500), default="")
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class OrderRemark(Base):
@@ -145,7 +145,7 @@ class OrderRemark(Base):
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     staff_id: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(String(1000))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class OrderNumberDay(Base):
@@ -167,7 +167,7 @@ class OrderShipment(Base):
     waybill_no: Mapped[str] = mapped_column(String(64), default="")
     state: Mapped[int] = mapped_column(Integer)       # logistics' ShipmentState number
     shipment_count: Mapped[int] = mapped_column(Integer, default=1)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class OrderLineCategory(Base):
@@ -188,7 +188,7 @@ class SkuStock(Base):
     sku_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     sellable: Mapped[int] = mapped_column(BigInteger)
     level: Mapped[str] = mapped_column(String(10))  # in_stock | low | out
-    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the event's time: newest wins
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)  # the event's time: newest wins
 
 
 class ImportJob(Base):
@@ -225,11 +225,11 @@ class ImportJob(Base):
     orders_invalid: Mapped[int] = mapped_column(Integer, default=0)
     unknown_columns: Mapped[list] = mapped_column(JSON, default=list)
     headers: Mapped[list] = mapped_column(JSON, default=list)           # the file's header row
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     # Moved on by the process running the job; a job whose heartbeat stopped is failed when read.
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ImportRow(Base):
@@ -257,7 +257,7 @@ class ImportedOrder(Base):
     order_id: Mapped[str] = mapped_column(String(36))
     order_no: Mapped[str] = mapped_column(String(20))
     job_id: Mapped[str] = mapped_column(String(36), index=True)
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ImportProfile(Base):
@@ -272,4 +272,4 @@ class ImportProfile(Base):
     status_map: Mapped[dict] = mapped_column(JSON, default=dict)   # their word -> paid|shipped|completed
     deduct_stock: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_by: Mapped[str] = mapped_column(String(100), default="")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -7,7 +7,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from mall.payment.v1 import payment_pb2, payment_pb2_grpc
 
-from servicekit import idempotency
+from servicekit import idempotency, roles
 from servicekit.config import grpc_target
 from servicekit.context import current, require_roles, require_user
 from servicekit.errors import InvalidArgument, NotFound
@@ -17,8 +17,6 @@ from . import intents, methods, notifications, payments, reconcile, refunds
 from .models import PaymentIntent, Refund
 from .order_port import OrderPort
 
-STAFF_WHO_SEE_PAYMENTS = ("admin", "operator", "cs_agent")
-STAFF_WHO_REFUND = ("admin", "operator", "cs_agent")
 METHOD_ENUM = {"wechat_jsapi": payment_pb2.WECHAT_JSAPI, "alipay": payment_pb2.ALIPAY,
                "card": payment_pb2.CARD}
 STATUS_ENUM = {name: payment_pb2.PaymentStatus.Value(name.upper())
@@ -96,7 +94,7 @@ class PaymentService(payment_pb2_grpc.PaymentServiceServicer):
         with self.runtime.transaction() as session:
             intent = intents.latest_for_order(session, request.order_id)
             # Someone else's order answers exactly like an order without payment: no probing.
-            if intent.member_id != caller.user_id and not caller.has_role(*STAFF_WHO_SEE_PAYMENTS):
+            if intent.member_id != caller.user_id and not caller.has_role(*roles.ORDER_DESK):
                 raise NotFound(f"order {request.order_id} has no payment yet")
             return intent_to_proto(intent)
 
@@ -131,7 +129,7 @@ class PaymentService(payment_pb2_grpc.PaymentServiceServicer):
             body=handled.answer.body, outcome=handled.outcome)
 
     def RefundPayment(self, request, context):
-        caller = require_roles(*STAFF_WHO_REFUND, action="refunding a payment")
+        caller = require_roles(*roles.ORDER_DESK, action="refunding a payment")
         lines = [refunds.RefundLine(line.line_id, line.sku_id, line.quantity, line.amount_fen)
                  for line in request.lines]
         with self.runtime.transaction() as session:
@@ -143,13 +141,13 @@ class PaymentService(payment_pb2_grpc.PaymentServiceServicer):
         return refund_to_proto(refunds.submit(self.runtime, refund_id))
 
     def ListRefunds(self, request, context):
-        require_roles(*STAFF_WHO_SEE_PAYMENTS, action="seeing refunds")
+        require_roles(*roles.ORDER_DESK, action="seeing refunds")
         with self.runtime.transaction() as session:
             return payment_pb2.ListRefundsResponse(refunds=[
                 refund_to_proto(r) for r in refunds.refunds_of_order(session, request.order_id)])
 
     def ReconcilePayment(self, request, context):
-        require_roles(*STAFF_WHO_REFUND, action="reconciling a payment")
+        require_roles(*roles.ORDER_DESK, action="reconciling a payment")
         with self.runtime.transaction() as session:
             intent = intents.latest_for_order(session, request.order_id)
             method, out_trade_no, status = intent.method, intent.out_trade_no, intent.status

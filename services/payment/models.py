@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from servicekit import idempotency
-from servicekit.db import declarative_base
+from servicekit.db import UtcDateTime, declarative_base
 
 Base = declarative_base()
 idempotency.add_to(Base.metadata)  # CreatePayment's keys
@@ -50,10 +50,10 @@ class PaymentIntent(Base):
     status: Mapped[str] = mapped_column(String(12))
     installment_periods: Mapped[int] = mapped_column(Integer, default=0)  # Huabei: 3, 6, 12
     provider_transaction_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    succeeded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Our number for it at the provider (WeChat/Alipay out_trade_no): 32 characters.
     out_trade_no: Mapped[str | None] = mapped_column(String(32), unique=True)
     seller_percent: Mapped[int] = mapped_column(Integer, default=0)  # Huabei fee: 0 shopper, 100 seller
@@ -61,8 +61,8 @@ class PaymentIntent(Base):
     client_payload: Mapped[str | None] = mapped_column(Text)
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # refunds that succeeded
     # Money that arrived after the intent was cancelled (and is refunded automatically).
-    paid_late_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # reconciliation
+    paid_late_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # reconciliation
 
 
 class Refund(Base):
@@ -85,9 +85,9 @@ class Refund(Base):
     provider_refund_id: Mapped[str | None] = mapped_column(String(64))
     requested_by: Mapped[str] = mapped_column(String(64), default="")
     failure: Mapped[str] = mapped_column(Text, default="")  # the provider's word when it failed
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    succeeded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class NotificationLog(Base):
@@ -102,7 +102,7 @@ class NotificationLog(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
                                     autoincrement=True)
     provider: Mapped[str] = mapped_column(String(12))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     headers: Mapped[str] = mapped_column(Text)      # JSON, as received
     body: Mapped[str] = mapped_column(Text)         # as received (still encrypted for WeChat)
     verified: Mapped[bool] = mapped_column(Boolean)

@@ -9,10 +9,8 @@ import grpc
 from mall.order.v1 import order_pb2, order_pb2_grpc
 
 from servicekit import grpc_client
-from servicekit.errors import FailedPrecondition, NotFound
+from servicekit.errors import from_rpc_error
 from servicekit.times import parse_rfc3339
-
-from .errors import UpstreamUnavailable
 
 
 @dataclass(frozen=True)
@@ -33,15 +31,11 @@ class OrderPort:
 
     def payable(self, order_id: str) -> Payable:
         """Asked with the caller's identity (the kit's channel sends it): order answers
-        NOT_FOUND for another member's order."""
+        NOT_FOUND for another member's order; its refusals reach the caller as they are."""
         try:
             reply = self._stub.GetPayable(order_pb2.GetPayableRequest(order_id=order_id))
         except grpc.RpcError as err:
-            if err.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(f"order {order_id} was not found") from None
-            if err.code() == grpc.StatusCode.FAILED_PRECONDITION:
-                raise FailedPrecondition(f"order {order_id} cannot be paid now: {err.details()}") from None
-            raise UpstreamUnavailable(f"the order service did not answer: {err.code().name}") from None
+            raise from_rpc_error(err, "order") from None
         deadline = parse_rfc3339(reply.pay_deadline) if reply.pay_deadline else None
         return Payable(reply.order_id, reply.order_no, reply.member_id, reply.payable_fen,
                        reply.currency or "CNY", reply.description, deadline, reply.status)

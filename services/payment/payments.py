@@ -12,11 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from servicekit.errors import FailedPrecondition, NotFound, Violations
+from servicekit.errors import FailedPrecondition, NotFound, Unavailable, Violations
 from servicekit.runtime import Runtime
 
 from . import intents, states
-from .errors import UpstreamUnavailable
 from .methods import HUABEI_PERIODS, HUABEI_SELLER_PERCENTS
 from .models import METHODS, PaymentIntent
 from .order_port import Payable
@@ -110,7 +109,7 @@ def _prepay(intent: PaymentIntent, choice: PaymentChoice, payable: Payable) -> d
         return for_method(choice.method).prepay(request)
     except ProviderError as err:
         if err.retryable:
-            raise UpstreamUnavailable(f"the payment provider did not answer; try again ({err})") from err
+            raise Unavailable(f"the payment provider did not answer; try again ({err})") from err
         raise FailedPrecondition(f"the payment provider refused the payment: {err}") from err
 
 

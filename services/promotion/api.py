@@ -9,7 +9,7 @@ from mall.common.v1 import common_pb2
 from mall.promotion.v1 import promotion_pb2 as pb
 from mall.promotion.v1 import promotion_pb2_grpc
 
-from servicekit import context, paging
+from servicekit import context, paging, roles
 from servicekit.context import current
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
@@ -18,11 +18,9 @@ from . import campaigns, convert, coupons, locks, templates
 from .pricing import QuoteRequest, quote
 from .rulebook import Rulebook
 
-STAFF = ("operator", "admin")
-
 
 def require_staff(action: str) -> str:
-    return context.require_roles(*STAFF, action=action).user_id
+    return context.require_roles(*roles.MERCHANDISERS, action=action).user_id
 
 
 def _required_id(value: str, field: str, what: str) -> str:

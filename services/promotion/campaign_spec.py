@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from servicekit.errors import Violations
+from servicekit.times import rfc3339
 
 from .models import CAMPAIGN_KINDS
 from .requests import check_name, fingerprint
@@ -115,10 +116,10 @@ def _check_window(v: Violations, spec: CampaignSpec, now: datetime) -> None:
     has_end = v.check(spec.ends_at is not None, "spec.ends_at", "required", "ends_at is required")
     if has_start and has_end and v.check(
             spec.ends_at > spec.starts_at, "spec.ends_at", "after_start",
-            f"ends_at ({spec.ends_at.isoformat()}) must be after starts_at "
-            f"({spec.starts_at.isoformat()})"):
+            f"ends_at ({rfc3339(spec.ends_at)}) must be after starts_at "
+            f"({rfc3339(spec.starts_at)})"):
         v.check(spec.ends_at > now, "spec.ends_at", "future",
-                f"ends_at ({spec.ends_at.isoformat()}) has already passed")
+                f"ends_at ({rfc3339(spec.ends_at)}) has already passed")
 
 
 def _check_session(v: Violations, spec: CampaignSpec) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from servicekit.db import is_postgres
 from servicekit.errors import FailedPrecondition, Violations
 from servicekit.runtime import Runtime
+from servicekit.times import parse_rfc3339, rfc3339
 
 from . import campaign_spec
 from .campaign_spec import CampaignSpec, FlashItem, GiftTerms, PresaleItemTerms, PresaleTerms
@@ -19,7 +20,6 @@ from .models import Campaign, CampaignQuota
 from .pricing import Window
 from .requests import by_id, made_once, newest_first
 from .scopes import intersects
-from .timefmt import parse_rfc3339, rfc3339
 
 # Kinds that set a SKU's price: one at a time per SKU (a SKU has one sale price at any moment).
 PRICING_KINDS = ("flash_sale", "presale")
@@ -103,11 +103,11 @@ def _minutes(spec: CampaignSpec) -> tuple[int, int]:
 
 
 def window_of(c: Campaign, with_early_access: bool = False) -> Window:
-    starts_at = _utc(c.starts_at)
+    starts_at = c.starts_at
     early = c.terms.get("early_access_from") if c.kind == "presale" else None
     if with_early_access and early:
-        return Window(parse_rfc3339(early), _utc(c.ends_at))
-    return Window(starts_at, _utc(c.ends_at), c.weekday, c.session_start_minute, c.session_end_minute)
+        return Window(parse_rfc3339(early), c.ends_at)
+    return Window(starts_at, c.ends_at, c.weekday, c.session_start_minute, c.session_end_minute)
 
 
 def session_key(c: Campaign, moment: datetime) -> str:
@@ -172,7 +172,7 @@ def spec_of(c: Campaign, quotas: list[CampaignQuota]) -> CampaignSpec:
             parse_rfc3339(t["balance_from"]), parse_rfc3339(t["balance_until"]),
             parse_rfc3339(t["early_access_from"]) if t["early_access_from"] else None,
             t["early_access_min_rank"]))
-    return CampaignSpec(name=c.name, kind=c.kind, starts_at=_utc(c.starts_at), ends_at=_utc(c.ends_at),
+    return CampaignSpec(name=c.name, kind=c.kind, starts_at=c.starts_at, ends_at=c.ends_at,
                         description=c.description, scope=c.scope,
                         category_ids=tuple(c.category_ids), product_ids=tuple(c.product_ids),
                         **session, **kind_terms)
@@ -181,9 +181,6 @@ def spec_of(c: Campaign, quotas: list[CampaignQuota]) -> CampaignSpec:
 def _clock(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def get(session: Session, campaign_id: str) -> Campaign:

@@ -18,18 +18,14 @@ from servicekit.errors import (
     Violations,
 )
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339
 
 from . import counters, templates
 from .models import COUPON_STATES, CouponTemplate, IssuedCoupon, MemberCouponCount
 from .pricing import CouponOffer, Scope
 from .requests import parse_id
-from .timefmt import rfc3339
 
 MAX_ISSUE_BATCH = 1000
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _ids(raw_ids) -> list[int]:
@@ -56,7 +52,7 @@ def offers(connection, coupon_ids) -> dict[str, CouponOffer]:
         return {}
     return {str(r.id): CouponOffer(
         coupon_id=str(r.id), member_id=r.member_id, status=r.status, name=r.name, kind=r.kind,
-        valid_from=_utc(r.valid_from), valid_until=_utc(r.valid_until), amount_fen=r.amount_fen,
+        valid_from=r.valid_from, valid_until=r.valid_until, amount_fen=r.amount_fen,
         threshold_fen=r.threshold_fen, percent_off=r.percent_off, cap_fen=r.cap_fen,
         scope=Scope(r.scope, frozenset(r.category_ids or ()), frozenset(r.product_ids or ())))
         for r in connection.execute(_OFFERS, {"ids": ids})}
@@ -166,10 +162,10 @@ def _issue(session: Session, runtime: Runtime, template: CouponTemplate, member_
     if template.valid_days_after_claim:
         valid_from, valid_until = now, now + timedelta(days=template.valid_days_after_claim)
     else:
-        valid_from, valid_until = _utc(template.valid_from), _utc(template.valid_until)
+        valid_from, valid_until = template.valid_from, template.valid_until
         if valid_until <= now:
             raise FailedPrecondition(f"coupon template {template.id} ({template.name}) is over", [
-                FieldViolation("template_id", "over", f"its validity ended at {valid_until.isoformat()}")])
+                FieldViolation("template_id", "over", f"its validity ended at {rfc3339(valid_until)}")])
     limit = template.per_member_limit if enforce_member_limit else None
     if not counters.add_within(session, MemberCouponCount,
                                {"template_id": template.id, "member_id": member_id}, "issued", 1, limit):
@@ -246,9 +242,9 @@ def lock(session: Session, member_id: str, coupon_ids: list[str], order_id: str,
         if not v.check(coupon.status == "available", at, "not_available",
                        f"coupon {coupon_id} is {coupon.status}; only an available coupon can be used"):
             continue
-        if v.check(now >= _utc(coupon.valid_from), at, "not_yet_valid",
+        if v.check(now >= coupon.valid_from, at, "not_yet_valid",
                    f"coupon {coupon_id} can be used from {rfc3339(coupon.valid_from)}"):
-            v.check(now < _utc(coupon.valid_until), at, "expired",
+            v.check(now < coupon.valid_until, at, "expired",
                     f"coupon {coupon_id} expired at {rfc3339(coupon.valid_until)}")
     v.raise_if_any("coupons cannot be locked for this order")
     for coupon_id in coupon_ids:
@@ -286,7 +282,7 @@ def release_for_order(session: Session, runtime: Runtime, order_id: str, member_
     if not locked:
         return []
     for coupon in locked:
-        coupon.status = "expired" if _utc(coupon.valid_until) <= now else "available"
+        coupon.status = "expired" if coupon.valid_until <= now else "available"
         coupon.locked_order_id, coupon.locked_at, coupon.updated_at = None, None, now
     runtime.emit(session, "coupon.released", events.CouponsReleased(
         order_id=order_id, member_id=member_id or locked[0].member_id,

@@ -16,10 +16,10 @@ from servicekit import idempotency
 from servicekit.db import dialect_insert
 from servicekit.errors import FailedPrecondition, FieldViolation, ResourceExhausted, Violations
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339
 
 from . import campaigns, counters, coupons
 from .models import Campaign, CampaignQuota, MemberQuotaUsage, OrderLock
-from .timefmt import rfc3339
 
 MAX_LOCK = timedelta(days=1)
 RELEASED_BEFORE_LOCK = "released-before-lock"

@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit.db import BigId, declarative_base
+from servicekit.db import BigId, UtcDateTime, declarative_base
 
 Base = declarative_base()
 
@@ -56,8 +55,8 @@ class CouponTemplate(Base):
     percent_off: Mapped[int] = mapped_column(Integer, default=0)
     cap_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     # Either a fixed window, or a number of days counted from each claim.
-    valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    valid_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     valid_days_after_claim: Mapped[int | None] = mapped_column(Integer)
     per_member_limit: Mapped[int] = mapped_column(Integer)
     total_quantity: Mapped[int] = mapped_column(BigInteger)
@@ -67,7 +66,7 @@ class CouponTemplate(Base):
     product_ids: Mapped[list] = mapped_column(JSON, default=list)
     claimable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     request_fingerprint: Mapped[str] = mapped_column(String(64))
 
@@ -90,18 +89,18 @@ class IssuedCoupon(Base):
     template_id: Mapped[int] = mapped_column(ForeignKey("coupon_templates.id"), index=True)
     member_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12))
-    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    valid_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     locked_order_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     used_order_id: Mapped[str | None] = mapped_column(String(64))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     source: Mapped[str] = mapped_column(String(12), default="claim", server_default="claim")
     source_ref: Mapped[str] = mapped_column(String(64), default="", server_default="")
     issue_key: Mapped[str | None] = mapped_column(String(250))  # "staff:<staff>:<key>:<member>" ...
-    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
@@ -135,8 +134,8 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(String(500), default="")
     status: Mapped[str] = mapped_column(String(8), default="active")
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
     weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0: no weekly session
     session_start_minute: Mapped[int] = mapped_column(Integer, default=0)
     session_end_minute: Mapped[int] = mapped_column(Integer, default=0)
@@ -146,8 +145,8 @@ class Campaign(Base):
     product_ids: Mapped[list] = mapped_column(JSON, default=list)
     terms: Mapped[dict] = mapped_column(JSON, default=dict)
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     request_fingerprint: Mapped[str] = mapped_column(String(64))
 
@@ -195,7 +194,7 @@ class OrderLock(Base):
     coupon_ids: Mapped[list] = mapped_column(JSON, default=list)
     # [[campaign_id, sku_id, quantity, session_key]]: what to give back on release
     flash_lines: Mapped[list] = mapped_column(JSON, default=list)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     request_fingerprint: Mapped[str] = mapped_column(String(64))

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from servicekit.config import env, env_int
+from servicekit.times import parse_rfc3339
 
 from . import campaigns
 from .models import Campaign, CampaignQuota
@@ -29,7 +30,6 @@ from .pricing import (
     ThresholdRung,
 )
 from .scopes import scope_of
-from .timefmt import parse_rfc3339
 
 SERVICE = "promotion"
 

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from servicekit.errors import Violations
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339
 
 from .models import KINDS, CouponTemplate
 from .requests import by_id, check_name, fingerprint, made_once, newest_first
 from .scopes import check_scope
-from .timefmt import rfc3339
 
 MAX_VALID_DAYS = 365
 MAX_TOTAL_QUANTITY = 10_000_000
@@ -110,10 +110,10 @@ def _check_validity(v: Violations, spec: TemplateSpec, now: datetime) -> None:
     if not (has_from and has_until):
         return
     if v.check(spec.valid_until > spec.valid_from, "spec.window.valid_until", "after_start",
-               f"valid_until ({spec.valid_until.isoformat()}) must be after valid_from "
-               f"({spec.valid_from.isoformat()})"):
+               f"valid_until ({rfc3339(spec.valid_until)}) must be after valid_from "
+               f"({rfc3339(spec.valid_from)})"):
         v.check(spec.valid_until > now, "spec.window.valid_until", "future",
-                f"valid_until ({spec.valid_until.isoformat()}) has already passed: "
+                f"valid_until ({rfc3339(spec.valid_until)}) has already passed: "
                 "no one could ever use this coupon")
 
 

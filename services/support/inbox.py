@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from servicekit.errors import NotFound, Violations
-from servicekit.times import SHANGHAI, parse_rfc3339
+from servicekit.times import SHANGHAI, parse_rfc3339, utcnow
 
 from . import messages
 from .models import Notification
@@ -38,8 +38,8 @@ def notify(session: Session, *, member_id: str, kind: str, title: str, body: str
 
 def on_order_created(session: Session, created) -> Notification | None:
     """From mall.events.v1.OrderCreated: the confirmation, the moment the order exists."""
-    deadline = datetime.fromisoformat(created.pay_deadline.replace("Z", "+00:00")) \
-        if created.pay_deadline else datetime.now(timezone.utc)
+    deadline = parse_rfc3339(created.pay_deadline) \
+        if created.pay_deadline else utcnow()
     title, body = messages.order_created(created.order_no or created.order_id, created.payable_fen,
                                          deadline.astimezone(SHANGHAI).strftime("%H:%M"))
     return notify(session, member_id=created.member_id, kind="order_created",

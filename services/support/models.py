@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit.db import BigId, declarative_base
+from servicekit.db import BigId, UtcDateTime, declarative_base
 
 Base = declarative_base()
 
@@ -39,5 +39,5 @@ class Notification(Base):
     order_id: Mapped[str | None] = mapped_column(String(64))
     coupon_id: Mapped[str | None] = mapped_column(String(64))  # what a coupon notice is about
     refund_id: Mapped[str] = mapped_column(String(64), default="", server_default="")  # partial refunds
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

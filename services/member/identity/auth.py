@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from servicekit.errors import InvalidArgument, Unauthenticated, Violations
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339, utcnow
 
-from ..clock import rfc3339, utcnow
 from ..models import Member, Staff
 from ..wechat.login import WechatClient
 from . import passwords, refresh_store, rules

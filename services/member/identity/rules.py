@@ -4,11 +4,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from servicekit import roles
 from servicekit.errors import Violations
-
-ROLES = ("admin", "operator", "cs_agent", "warehouse", "analyst")
-STAFF_ROLES = frozenset(ROLES)
-ADMIN = "admin"
 
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{2,31}$")
 PASSWORD_MIN = 10
@@ -32,16 +29,16 @@ def check_new_password(v: Violations, password: str, field: str = "password") ->
                 f"at most {PASSWORD_MAX} characters")
 
 
-def check_roles(v: Violations, roles: Iterable[str], field: str = "roles") -> list[str]:
+def check_roles(v: Violations, given: Iterable[str], field: str = "roles") -> list[str]:
     """Validates and returns the roles de-duplicated, in the canonical order."""
-    roles = list(roles)
-    if not roles:
-        v.add(field, "required", f"at least one role of: {', '.join(ROLES)}")
+    given = list(given)
+    if not given:
+        v.add(field, "required", f"at least one role of: {', '.join(roles.ALL)}")
         return []
-    for i, role in enumerate(roles):
-        v.check(role in STAFF_ROLES, f"{field}[{i}]", "known_role",
-                f"unknown role {role!r}; known roles: {', '.join(ROLES)}")
-    return [r for r in ROLES if r in roles]
+    for i, role in enumerate(given):
+        v.check(role in roles.ALL, f"{field}[{i}]", "known_role",
+                f"unknown role {role!r}; known roles: {', '.join(roles.ALL)}")
+    return [r for r in roles.ALL if r in given]
 
 
 def check_display_name(v: Violations, name: str, field: str = "display_name") -> None:

@@ -19,9 +19,10 @@ from servicekit.errors import (
     Unauthenticated,
     Violations,
 )
+from servicekit.roles import ADMIN
 from servicekit.runtime import Runtime
+from servicekit.times import utcnow
 
-from ..clock import utcnow
 from ..models import Staff
 from . import passwords, refresh_store, rules
 from .tokens import STAFF, IssuedPair, TokenIssuer
@@ -48,7 +49,7 @@ def require_enabled_admin(session, caller_id: str) -> Staff:
     caller = session.get(Staff, caller_id) if _looks_like_id(caller_id) else None
     if caller is None or caller.disabled:
         raise Unauthenticated("sign in as staff first")
-    if rules.ADMIN not in caller.roles:
+    if ADMIN not in caller.roles:
         raise PermissionDenied("only an admin manages staff accounts")
     return caller
 
@@ -89,7 +90,7 @@ def _serialize_staff_updates(session) -> None:
 
 def enabled_admins(session) -> list[Staff]:
     return [s for s in session.scalars(select(Staff).where(Staff.disabled.is_(False)))
-            if rules.ADMIN in s.roles]
+            if ADMIN in s.roles]
 
 
 class StaffAdmin:

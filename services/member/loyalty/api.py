@@ -9,7 +9,7 @@ from mall.common.v1 import common_pb2
 from mall.member.v1 import loyalty_pb2, loyalty_pb2_grpc
 from sqlalchemy import select
 
-from servicekit import idempotency, paging
+from servicekit import idempotency, paging, roles
 from servicekit.context import current, require_roles, require_user
 from servicekit.errors import (
     FailedPrecondition,
@@ -18,14 +18,13 @@ from servicekit.errors import (
     Violations,
 )
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339, utcnow
 
-from ..clock import rfc3339, utcnow
 from ..identity.accounts import live_member_id, require_member
 from ..models import MallItem, PointsEntry, Tier
 from ..profile.habits import parse_time
 from . import points, points_mall, tiers
 
-STAFF = ("admin", "operator")
 TIER_FIELDS = ("code", "name", "rank", "threshold_kind", "threshold", "discount_percent",
                "points_multiplier_percent", "free_shipping_threshold_fen", "priority_shipping",
                "exclusive_service", "early_access")
@@ -66,7 +65,7 @@ def _shopper() -> str:
 def _for_member(member_id: str) -> None:
     """Checkout calls without a user (service to service); a shopper only about themselves."""
     caller = current()
-    if caller.user_id and caller.user_id != member_id and not caller.has_role(*STAFF, "cs_agent"):
+    if caller.user_id and caller.user_id != member_id and not caller.has_role(*roles.ORDER_DESK):
         raise PermissionDenied("a shopper may only use their own points and pricing profile")
 
 
@@ -185,28 +184,28 @@ class LoyaltyAdminServicer(loyalty_pb2_grpc.LoyaltyAdminServiceServicer):
         self.runtime = runtime
 
     def ListTiers(self, request, context):
-        require_roles(*STAFF, action="managing tiers")
+        require_roles(*roles.MERCHANDISERS, action="managing tiers")
         with self.runtime.transaction() as session:
             return loyalty_pb2.ListTiersResponse(tiers=[tier_message(t) for t in tiers.ladder(session)])
 
     def PutTier(self, request, context):
-        require_roles(*STAFF, action="managing tiers")
+        require_roles(*roles.MERCHANDISERS, action="managing tiers")
         with self.runtime.transaction() as session:
             return tier_message(tiers.put(session, Tier(**{f: getattr(request, f) for f in TIER_FIELDS})))
 
     def DeleteTier(self, request, context):
-        require_roles(*STAFF, action="managing tiers")
+        require_roles(*roles.MERCHANDISERS, action="managing tiers")
         with self.runtime.transaction() as session:
             tiers.delete(session, request.code)
         return loyalty_pb2.DeleteTierResponse()
 
     def GetLoyaltySettings(self, request, context):
-        require_roles(*STAFF, action="reading the loyalty settings")
+        require_roles(*roles.MERCHANDISERS, action="reading the loyalty settings")
         with self.runtime.transaction() as session:
             return settings_message(points.settings(session))
 
     def UpdateLoyaltySettings(self, request, context):
-        caller = require_roles(*STAFF, action="changing the loyalty settings")
+        caller = require_roles(*roles.MERCHANDISERS, action="changing the loyalty settings")
         v = Violations()
         v.check(request.earn_unit_fen > 0, "earn_unit_fen", "positive", "fen per unit, e.g. 10000 (¥100)")
         v.check(request.earn_points_per_unit >= 0, "earn_points_per_unit", "not_negative",
@@ -225,7 +224,7 @@ class LoyaltyAdminServicer(loyalty_pb2_grpc.LoyaltyAdminServiceServicer):
             return settings_message(s)
 
     def AdjustPoints(self, request, context):
-        caller = require_roles(*STAFF, action="adjusting points")
+        caller = require_roles(*roles.MERCHANDISERS, action="adjusting points")
         v = Violations()
         _member_id_field(v, request.member_id)
         v.check(request.points != 0, "points", "non_zero", "positive to credit, negative to debit")
@@ -255,13 +254,13 @@ class LoyaltyAdminServicer(loyalty_pb2_grpc.LoyaltyAdminServiceServicer):
             return entry_message(entry)
 
     def ListAllMallItems(self, request, context):
-        require_roles(*STAFF, action="managing the points mall")
+        require_roles(*roles.MERCHANDISERS, action="managing the points mall")
         with self.runtime.transaction() as session:
             return loyalty_pb2.ListMallItemsResponse(
                 items=[item_message(i) for i in points_mall.all_items(session)])
 
     def PutMallItem(self, request, context):
-        require_roles(*STAFF, action="managing the points mall")
+        require_roles(*roles.MERCHANDISERS, action="managing the points mall")
         v = Violations()
         starts, ends = _time(v, request.starts_at, "starts_at"), _time(v, request.ends_at, "ends_at")
         v.raise_if_any()

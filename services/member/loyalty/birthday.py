@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from servicekit.db import dialect_insert
 from servicekit.runtime import Runtime
+from servicekit.times import utcnow
 
-from ..clock import utcnow
 from ..models import BirthdayGrant, Member, MemberProfile
 from ..profile.vault import Vault
 from . import points

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from servicekit.db import dialect_insert
+from servicekit.times import utcnow
 
-from ..clock import utcnow
 from ..models import LoyaltySettings, Tier
 
 BENEFITS = ("code", "name", "rank", "threshold", "discount_percent", "points_multiplier_percent",

@@ -9,15 +9,15 @@ redemption) exists once per kind: a retried or redelivered change finds it and d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from servicekit.db import dialect_insert
 from servicekit.errors import ResourceExhausted
+from servicekit.times import SHANGHAI, shanghai_midnight, utcnow
 
-from ..clock import SHANGHAI, start_of_shanghai_year, utcnow
 from ..models import LoyaltySettings, PointsAccount, PointsAllocation, PointsEntry
 from . import defaults
 
@@ -44,7 +44,7 @@ def expiry_for(earned_at: datetime, expire_after_years: int) -> datetime | None:
     0: they never expire."""
     if expire_after_years <= 0:
         return None
-    return start_of_shanghai_year(earned_at.astimezone(SHANGHAI).year + expire_after_years + 1)
+    return shanghai_midnight(date(earned_at.astimezone(SHANGHAI).year + expire_after_years + 1, 1, 1))
 
 
 def points_for_payment(paid_fen: int, rules: LoyaltySettings, multiplier_percent: int) -> int:

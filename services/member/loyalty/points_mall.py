@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from servicekit import idempotency
 from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, Violations
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339, utcnow
 
-from ..clock import rfc3339, utcnow
 from ..identity.accounts import require_member
 from ..models import MallItem, Redemption
 from . import points

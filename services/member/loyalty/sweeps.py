@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 
 from servicekit.db import dialect_insert
 from servicekit.runtime import Runtime
+from servicekit.times import SHANGHAI
 
-from ..clock import SHANGHAI
 from ..models import Member, YearlyReview
 from . import points, tiers
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from servicekit.config import env_int
 from servicekit.errors import FailedPrecondition, NotFound, Violations
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339, utcnow
 
-from ..clock import rfc3339, utcnow
 from ..models import MemberOrder, MemberTier, PointsAccount, Tier
 from . import defaults
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 import grpc
 from mall.member.v1 import partner_pb2, partner_pb2_grpc
 
+from servicekit import roles
 from servicekit.context import require_roles
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339, utcnow
 
-from ..clock import rfc3339, utcnow
 from ..models import PartnerCredential
 from ..profile.vault import Vault
 from . import credentials as partners
-
-ISSUERS = ("admin",)
-READERS = ("admin", "operator")
 
 
 def credential_message(c: PartnerCredential) -> partner_pb2.PartnerCredential:
@@ -30,7 +28,7 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
         self.vault = vault
 
     def IssuePartnerCredential(self, request, context):
-        staff = require_roles(*ISSUERS, action="issuing a partner credential")
+        staff = require_roles(roles.ADMIN, action="issuing a partner credential")
         with self.runtime.transaction() as session:
             issued = partners.issue(session, self.vault, staff.user_id, request.partner_id,
                                     request.partner_name, utcnow())
@@ -38,14 +36,14 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
                 credential=credential_message(issued.credential), secret=issued.secret)
 
     def ListPartnerCredentials(self, request, context):
-        require_roles(*READERS, action="listing partner credentials")
+        require_roles(*roles.MERCHANDISERS, action="listing partner credentials")
         with self.runtime.transaction() as session:
             rows = partners.list_credentials(session, request.partner_id, request.include_revoked)
             return partner_pb2.ListPartnerCredentialsResponse(
                 credentials=[credential_message(c) for c in rows])
 
     def RevokePartnerCredential(self, request, context):
-        require_roles(*ISSUERS, action="revoking a partner credential")
+        require_roles(roles.ADMIN, action="revoking a partner credential")
         with self.runtime.transaction() as session:
             return credential_message(partners.revoke(session, request.key_id, utcnow()))
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from servicekit.addresses import check_address
 from servicekit.errors import InvalidArgument, NotFound, ResourceExhausted, Violations
+from servicekit.times import utcnow
 
-from ..clock import utcnow
 from ..identity.accounts import require_member
 from ..models import Address
 from .vault import Vault

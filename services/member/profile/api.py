@@ -5,16 +5,15 @@ from google.protobuf.json_format import MessageToDict
 from mall.common.v1 import common_pb2
 from mall.member.v1 import profile_pb2, profile_pb2_grpc
 
+from servicekit import roles
 from servicekit.context import current, require_user
 from servicekit.errors import PermissionDenied
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339, utcnow
 
-from ..clock import rfc3339, utcnow
 from ..identity.accounts import require_member
 from . import addresses, consents, erasure, profiles
 from .vault import Vault
-
-FINDERS = ("admin", "operator", "cs_agent")
 
 
 def profile_message(p: profiles.ProfileView) -> profile_pb2.Profile:
@@ -48,8 +47,8 @@ def _address_dict(address: common_pb2.Address) -> dict:
 def _may_find_by_phone() -> None:
     """Staff with a finder role, or an internal service (no user on the call)."""
     caller = current()
-    if caller.user_id and not caller.has_role(*FINDERS):
-        raise PermissionDenied(f"finding members by phone needs the role {' or '.join(FINDERS)}")
+    if caller.user_id and not caller.has_role(*roles.ORDER_DESK):
+        raise PermissionDenied(f"finding members by phone needs the role {' or '.join(roles.ORDER_DESK)}")
 
 
 def _me() -> str:

@@ -5,8 +5,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit.errors import Violations
+from servicekit.times import utcnow
 
-from ..clock import utcnow
 from ..identity.accounts import require_member
 from ..models import ConsentRecord
 from .contact_rules import CONSENT_PURPOSES, SOURCE_MAX

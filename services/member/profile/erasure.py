@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339, utcnow
 
-from ..clock import rfc3339, utcnow
 from ..identity import refresh_store
 from ..identity.accounts import require_member
 from ..identity.tokens import CUSTOMER

@@ -7,12 +7,13 @@ count and a max), so events arriving late or out of order give the same profile.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from mall.events.v1 import order_events_pb2
 from sqlalchemy.orm import Session
 
-from ..clock import utcnow
+from servicekit.times import as_utc, parse_rfc3339, utcnow
+
 from ..models import ShoppingHabits
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,11 @@ def parse_time(value: str) -> datetime | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = parse_rfc3339(value)
     except ValueError:
         log.warning("order event with an unreadable time %r; using the event time", value)
         return None
-    return _utc(moment)
+    return as_utc(moment)
 
 
 def record_paid_order(session: Session, paid: order_events_pb2.OrderPaid,
@@ -82,7 +83,7 @@ def record_order(session: Session, member_id: str, paid_fen: int, ordered_at: da
     habits.total_paid_fen += paid_fen
     habits.average_order_fen = average_fen(habits.total_paid_fen, habits.orders_count)
     if paid_at is not None and (habits.last_order_at is None
-                                or _utc(habits.last_order_at) < paid_at):
+                                or habits.last_order_at < paid_at):
         habits.last_order_at = paid_at
     habits.category_units = add_category_units(habits.category_units or {}, lines)
     habits.updated_at = utcnow()
@@ -104,7 +105,3 @@ def favourite_categories(habits: ShoppingHabits | None, limit: int = FAVOURITES)
     """Most units first; ties by category id, so the answer is stable."""
     counts = (habits.category_units if habits else None) or {}
     return [c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from servicekit.addresses import check_mobile
 from servicekit.errors import AlreadyExists, Violations
+from servicekit.times import today_in_shanghai, utcnow
 
-from ..clock import shanghai_today, utcnow
 from ..identity.accounts import require_member
 from ..models import Member, MemberProfile, ShoppingHabits
 from . import consents, contact_rules
@@ -78,7 +78,7 @@ def update(session: Session, vault: Vault, member_id: str, changes: ProfileChang
     if changes.phone:
         phone = check_mobile(v, changes.phone, "phone")
     if changes.birthday:
-        contact_rules.check_birthday(v, changes.birthday, shanghai_today())
+        contact_rules.check_birthday(v, changes.birthday, today_in_shanghai())
     if changes.sizes is not None:
         contact_rules.check_sizes(v, *changes.sizes)
     v.raise_if_any()

@@ -7,7 +7,7 @@ from mall.member.v1 import member_pb2
 from sqlalchemy import select
 
 from servicekit.testing import check_lock_order
-from services.member.clock import rfc3339
+from servicekit.times import rfc3339
 from services.member.models import ShoppingHabits
 from services.member.profile import habits
 

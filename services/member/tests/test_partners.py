@@ -9,7 +9,7 @@ from mall.member.v1 import partner_pb2, partner_pb2_grpc
 from sqlalchemy import select
 
 from servicekit.partner_signing import body_sha256, signed_headers
-from services.member.clock import utcnow
+from servicekit.times import utcnow
 from services.member.models import PartnerCredential, PartnerNonce
 from services.member.partners import credentials as partners
 

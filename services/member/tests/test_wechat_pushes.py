@@ -9,7 +9,7 @@ import pytest
 from mall.events.v1 import support_events_pb2
 from sqlalchemy import select
 
-from services.member.clock import utcnow
+from servicekit.times import utcnow
 from services.member.models import Member, WechatPush
 from services.member.wechat.login import WechatConfig
 from services.member.wechat.pushes import PushSettings, WechatPusher, push_notification

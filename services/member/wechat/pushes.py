@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session
 
 from servicekit.config import env
 from servicekit.db import dialect_insert
-from servicekit.times import parse_rfc3339
+from servicekit.times import parse_rfc3339, utcnow
 
-from ..clock import utcnow
 from ..models import Member, WechatPush
 from .login import WechatConfig
 from .subscribe_messages import (

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from servicekit.errors import InvalidArgument, Violations
+from servicekit.times import rfc3339
 
 from .apportion import apportion
 from .money import percent_of, yuan, yuan_short, zhe
@@ -270,9 +271,9 @@ def _coupon_problem(coupon: CouponOffer, lines, request, on_sale_allowed) -> tup
     if coupon.status != "available":
         return "not_available", f"{cid} is {coupon.status}; only an available coupon can be used"
     if request.now < coupon.valid_from:
-        return "not_yet_valid", f"{cid} can be used from {coupon.valid_from.isoformat()}"
+        return "not_yet_valid", f"{cid} can be used from {rfc3339(coupon.valid_from)}"
     if request.now >= coupon.valid_until:
-        return "expired", f"{cid} expired at {coupon.valid_until.isoformat()}"
+        return "expired", f"{cid} expired at {rfc3339(coupon.valid_until)}"
     indexes = _eligible(lines, coupon.scope, on_sale_allowed)
     if not indexes:
         extra = "" if on_sale_allowed else " (sale items do not take coupons)"
