@@ -13,7 +13,8 @@ from servicekit.grpc_client import aio_channel
 
 class Clients:
     """One kit channel per service (retries on UNAVAILABLE; identity, request id and trace
-    context sent as metadata on every call kind)."""
+    context sent as metadata on every call kind; `rpc_timeout` the deadline of every call that
+    does not name its own)."""
 
     def __init__(self, rpc_timeout: float):
         self.rpc_timeout = rpc_timeout
@@ -36,10 +37,6 @@ class Clients:
         if stub is None:
             stub = self._stubs[key] = stub_class(self.channel(service, part))
         return stub
-
-    async def call(self, method, request, *, timeout: float | None = None):
-        """Calls a stub method with the gateway's deadline, or a longer one (uploads)."""
-        return await method(request, timeout=timeout or self.rpc_timeout)
 
     async def health(self, service: str, timeout: float = 1.0) -> str:
         """The service's gRPC health status name (SERVING, NOT_SERVING ...) or why it did not answer."""

@@ -6,20 +6,31 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from ..problems import Problem
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="The process is alive")
-async def healthz() -> dict:
+class Alive(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Ready(BaseModel):
+    status: str = Field(examples=["ready"])
+    services: dict[str, str] = Field(description="each service's gRPC health status, e.g. SERVING")
+
+
+@router.get("/healthz", summary="The process is alive", response_model=Alive)
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/readyz", summary="Every service the gateway needs answers its health check",
-            responses={503: {"description": "A service is not SERVING (named in the body)"}})
-async def readyz(request: Request):
+            responses={503: {"description": "A service is not SERVING (named in the body)"}},
+            response_model=Ready)
+async def readyz(request: Request) -> Response | dict[str, object]:
     clients = request.app.state.clients
     names = request.app.state.ready_services
     statuses = await asyncio.gather(*(clients.health(name) for name in names))

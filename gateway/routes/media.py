@@ -13,7 +13,7 @@ router = APIRouter(tags=["media"])
 
 @router.get("/media/{key:path}", summary="A stored image or video",
             responses={404: {"description": "No such file"}})
-async def media(key: str, request: Request) -> FileResponse:
+async def get_media(key: str, request: Request) -> FileResponse:
     root: Path = request.app.state.settings.media_root.resolve()
     path = (root / key).resolve()
     # Keys come from catalog, but the URL is the client's: never leave the media root.
