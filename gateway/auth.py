@@ -6,7 +6,7 @@ iat, exp. Only access tokens open routes; a refresh token is only ever sent to /
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 import jwt
 from fastapi import Depends, Request
@@ -106,7 +106,7 @@ async def any_staff(principal: Principal = Depends(_principal)) -> Principal:
     return principal
 
 
-def staff(*roles: str) -> Callable[..., Principal]:
+def staff(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits staff holding any of `roles` (servicekit.roles)."""
 
     async def check(principal: Principal = Depends(_principal)) -> Principal:

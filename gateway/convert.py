@@ -2,11 +2,13 @@
 integers (money in fen stays an integer), fields at their default values included."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse
 from google.protobuf.json_format import MessageToDict, ParseDict
 from google.protobuf.message import Message
+
+M = TypeVar("M", bound=Message)
 
 
 def to_json(message: Message) -> dict[str, Any]:
@@ -23,6 +25,6 @@ def answer(body: Message | dict[str, Any], status_code: int = 200) -> JSONRespon
                         status_code=status_code)
 
 
-def from_json(data: dict[str, Any], message_class: type[Message]) -> Message:
+def from_json(data: dict[str, Any], message_class: type[M]) -> M:
     """A request message from a validated body (proto field names; enum values by name)."""
     return ParseDict(data, message_class())

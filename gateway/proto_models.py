@@ -6,7 +6,7 @@ The models document; they do not validate. Routes answer convert.answer(reply), 
 which FastAPI sends as it is (no second pass over every body)."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -51,7 +51,7 @@ _names: dict[str, str] = {}
 def model_of(message: type[Message] | Descriptor) -> type[BaseModel]:
     """The (cached) model of a message's proto3 JSON: field names as in the proto, every field
     without presence always present, enums by name, int64 as integers."""
-    descriptor = message if isinstance(message, Descriptor) else message.DESCRIPTOR
+    descriptor = cast(Descriptor, message if isinstance(message, Descriptor) else message.DESCRIPTOR)
     model = _models.get(descriptor.full_name)
     if model is None:
         model = _models[descriptor.full_name] = _build(descriptor)
@@ -94,7 +94,7 @@ def _field_type(field: FieldDescriptor) -> tuple[Any, dict[str, Any]]:
 
 
 def _single_type(field: FieldDescriptor) -> tuple[Any, dict[str, Any]]:
-    if field.type == FieldDescriptor.TYPE_ENUM:
+    if field.enum_type is not None:
         return Literal[tuple(value.name for value in field.enum_type.values)], {}
     if field.type == FieldDescriptor.TYPE_BYTES:
         return str, {"format": "byte"}

@@ -5,8 +5,9 @@ Every call gets the gateway's deadline (settings.rpc_timeout, set on the channel
 the few that need longer pass one of the deadlines below."""
 from __future__ import annotations
 
-from typing import Annotated, Callable, TypeVar
+from typing import Annotated, Awaitable, Callable, TypeVar
 
+import grpc
 from fastapi import Depends, Request
 from mall.analytics.v1 import analytics_pb2_grpc
 from mall.catalog.v1 import catalog_pb2_grpc
@@ -31,7 +32,8 @@ def clients(request: Request) -> Clients:
     return request.app.state.clients
 
 
-def stub(service: str, stub_class: Callable[..., Stub], part: str = "") -> Callable[..., Stub]:
+def stub(service: str, stub_class: Callable[[grpc.aio.Channel], Stub],
+         part: str = "") -> Callable[[Request], Awaitable[Stub]]:
     """A dependency answering the app's (cached) stub of `stub_class` on `service`'s channel
     (`part`: a separately deployed part of the service, servicekit.config.PARTS)."""
 

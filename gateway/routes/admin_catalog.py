@@ -76,7 +76,7 @@ class Description(BaseModel):
     composition: str = ""
     care: str = ""
     origin: str = ""
-    body: str = Field("", max_length=20000)
+    body: str = Field(default="", max_length=20000)
 
 
 class ProductInput(BaseModel):
@@ -104,7 +104,7 @@ class NewSkus(BaseModel):
             response_model=model_of(catalog_pb2.ListCategoriesResponse))
 async def list_categories(catalog_admin: CatalogAdmin, kind: CategoryKind | None = None) -> Response:
     return answer(await catalog_admin.ListCategories(catalog_pb2.ListCategoriesRequest(
-        kind=catalog_pb2.CategoryKind.Value(kind) if kind else 0)))
+        kind=kind)))
 
 
 @router.post("/categories", status_code=201, summary="Create a category",
@@ -130,7 +130,7 @@ async def list_products(catalog_admin: CatalogAdmin, status: ProductStatus | Non
                         page_size: int = Query(20, ge=1, le=100),
                         page_token: str = Query("", max_length=2048)) -> Response:
     return answer(await catalog_admin.ListProducts(catalog_pb2.AdminListProductsRequest(
-        status=catalog_pb2.ProductStatus.Value(status) if status else 0, query=q,
+        status=status, query=q,
         category_id=category_id,
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))))
 
@@ -222,8 +222,8 @@ async def upload_media(
     if length.isdigit() and int(length) > MAX_UPLOAD_BYTES:
         raise Problem(413, "too-large", "uploads are at most 110 MiB")
     header = catalog_pb2.UploadMediaHeader(
-        product_id=product_id, kind=catalog_pb2.MediaKind.Value(kind),
-        angle=catalog_pb2.ImageAngle.Value(angle) if angle else 0,
+        product_id=product_id, kind=kind,
+        angle=angle,
         filename=file.filename or "", position=position)
     try:
         media = await catalog_admin.UploadMedia(_upload_messages(header, file, poster),

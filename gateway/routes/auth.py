@@ -2,6 +2,8 @@
 profile. The member service issues the tokens; the gateway only verifies them."""
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Response
 from mall.member.v1 import member_pb2
 from pydantic import BaseModel, Field
@@ -14,7 +16,8 @@ from ..services import MemberAuth
 
 router = APIRouter()
 
-_LIMITED = {429: {"description": "Too many sign-in attempts from this address (Retry-After)"}}
+_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many sign-in attempts from this address (Retry-After)"}}
 
 
 class WechatLogin(BaseModel):

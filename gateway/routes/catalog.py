@@ -25,7 +25,7 @@ Listing = model_of(catalog_pb2.ListProductsResponse)
             response_model=model_of(catalog_pb2.ListCategoriesResponse))
 async def list_categories(catalog: Catalog, kind: KindName | None = None) -> Response:
     return answer(await catalog.ListCategories(catalog_pb2.ListCategoriesRequest(
-        kind=catalog_pb2.CategoryKind.Value(kind.upper()) if kind else 0)))
+        kind=kind.upper() if kind else None)))
 
 
 async def _list(request: Request, catalog: Catalog, *, query: str, category: str, function: list[str],
@@ -35,7 +35,7 @@ async def _list(request: Request, catalog: Catalog, *, query: str, category: str
     req = catalog_pb2.ListProductsRequest(
         category_id=category, function_ids=function, brand_ids=brand, sizes=size,
         colours=colour, query=query,
-        sort=catalog_pb2.ProductSort.Value(sort.upper()) if sort else 0,
+        sort=sort.upper() if sort else None,
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))
     if min_price_fen is not None:
         req.min_price_fen = min_price_fen

@@ -143,7 +143,7 @@ async def delete_account(profile: Profile, confirm: bool = Query(
 @router.get("/v1/me/points", summary="My points balance and history, newest first",
             response_model=MyPoints)
 async def get_my_points(loyalty: Loyalty, page_size: int = Query(20, ge=1, le=100),
-                 page_token: str = "") -> dict:
+                        page_token: str = "") -> Response:
     history = to_json(await loyalty.ListPointsHistory(loyalty_pb2.ListPointsHistoryRequest(
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))))
     balance = to_json(await loyalty.GetPointsBalance(loyalty_pb2.GetPointsBalanceRequest()))

@@ -122,7 +122,8 @@ def build_router(prefix: str, tag: str, identity: Callable, upload: Callable,
     @router.put("/profiles", summary="Save (create or replace) a column-mapping profile",
                 dependencies=[Depends(identity)], response_model=model_of(pb.ImportProfile))
     async def save_import_profile(order_import: OrderImport, body: body_model) -> Response:  # type: ignore[valid-type]
-        return answer(await order_import.SaveImportProfile(pb.ImportProfile(**body.model_dump())))
+        fields = body.model_dump()  # type: ignore[attr-defined]
+        return answer(await order_import.SaveImportProfile(pb.ImportProfile(**fields)))
 
     @router.get("/{job_id}", summary="A job's status and counts", dependencies=[Depends(identity)],
                 response_model=model_of(pb.ImportJob))

@@ -50,7 +50,7 @@ class Cancel(BaseModel):
 
 CartWithQuote = create_model(
     "CartWithQuote", __base__=model_of(order_pb2.Cart), __module__=__name__,
-    quote=(model_of(order_pb2.CheckoutPreview) | None,
+    quote=(model_of(order_pb2.CheckoutPreview) | None,  # type: ignore[arg-type]
            Field(description="null when nothing is available or it cannot be priced now")),
     quote_unavailable=(str, Field(None, description="why it could not be priced now")))
 
