@@ -148,7 +148,7 @@ async def set_stock_policy(logistics: Logistics, body: StockPolicy) -> Response:
 @router.get("/ledger", summary="Every change of a SKU's stock, newest first",
             response_model=model_of(logistics_pb2.ListLedgerResponse))
 async def list_ledger(logistics: Logistics, sku_id: SkuId, warehouse_code: str = "",
-                 limit: int = Query(50, ge=1, le=500)) -> Response:
+                      limit: int = Query(50, ge=1, le=500)) -> Response:
     return answer(await logistics.ListLedger(logistics_pb2.ListLedgerRequest(
         sku_id=sku_id, warehouse_code=warehouse_code, limit=limit)))
 

@@ -33,7 +33,7 @@ async def issue_partner_credential(partners: Partners, body: NewCredential) -> R
             summary="Partner keys (never their secrets), newest first",
             response_model=model_of(partner_pb2.ListPartnerCredentialsResponse))
 async def list_partner_credentials(partners: Partners, partner_id: str = "",
-                           include_revoked: bool = False) -> Response:
+                                   include_revoked: bool = False) -> Response:
     return answer(await partners.ListPartnerCredentials(partner_pb2.ListPartnerCredentialsRequest(
             partner_id=partner_id, include_revoked=include_revoked)))
 

@@ -16,9 +16,7 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 
 SortName = Literal["newest", "price_asc", "price_desc", "sales", "rating", "relevance"]
 KindName = Literal["style", "function", "brand"]
-
-
-Listing = model_of(catalog_pb2.ListProductsResponse)
+Listing = model_of(catalog_pb2.ListProductsResponse)  # /v1/products and /v1/search
 
 
 @router.get("/categories", summary="Active categories, flat, parents before children",

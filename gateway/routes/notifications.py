@@ -27,8 +27,8 @@ class MarkRead(BaseModel):
 @router.get("/v1/me/notifications", summary="My notices, newest first, with my unread count",
             response_model=model_of(support_pb2.ListNotificationsResponse))
 async def list_my_notifications(notifications: Notifications, unread_only: bool = False,
-                           page_size: PageSize = 20,
-                           page_token: PageToken = "") -> Response:
+                                page_size: PageSize = 20,
+                                page_token: PageToken = "") -> Response:
     return answer(await notifications.ListNotifications(support_pb2.ListNotificationsRequest(
         unread_only=unread_only,
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))))

@@ -133,8 +133,8 @@ def build_router(prefix: str, tag: str, identity: Callable, upload: Callable,
     @router.get("/{job_id}/report", summary="Every row with its status and errors, streamed",
                 response_class=StreamingResponse, dependencies=[Depends(identity)])
     async def get_import_report(job_id: str, order_import: OrderImport,
-                     format: str = Query("csv", description="csv | xlsx"),
-                     problems_only: bool = Query(False, description="only rows to fix")):
+                                format: str = Query("csv", description="csv | xlsx"),
+                                problems_only: bool = Query(False, description="only rows to fix")):
         return await file_response(order_import.GetImportReport(pb.GetImportReportRequest(
             job_id=job_id, format=format, problems_only=problems_only), timeout=FILE_DEADLINE))
 

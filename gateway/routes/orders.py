@@ -108,9 +108,9 @@ async def place_order(orders: Orders, body: Checkout) -> Response:
 @router.get("/v1/orders", summary="My orders by tab, newest first",
             response_model=model_of(order_pb2.ListOrdersResponse))
 async def list_my_orders(orders: Orders,
-                    tab: str = Query("", description="to_pay 待付款 | to_ship 待发货 | to_receive "
-                                                     "待收货 | to_review 待评价 | refunds 退款/售后"),
-                    page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> Response:
+                         tab: str = Query("", description="to_pay 待付款 | to_ship 待发货 | "
+                                          "to_receive 待收货 | to_review 待评价 | refunds 退款/售后"),
+                         page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> Response:
     return answer(await orders.ListMyOrders(order_pb2.ListMyOrdersRequest(
         tab=tab, page={"page_size": page_size, "page_token": page_token})))
 

@@ -22,7 +22,7 @@ CouponState = Literal["available", "locked", "used", "expired", "revoked"]
 @router.get("/v1/me/coupons", summary="My coupons, newest first, optionally in one state",
             response_model=model_of(promotion_pb2.ListMyCouponsResponse))
 async def list_my_coupons(promotions: Promotions, status: CouponState | None = None, page_size: PageSize = 20,
-                     page_token: PageToken = "") -> Response:
+                          page_token: PageToken = "") -> Response:
     return answer(await promotions.ListMyCoupons(promotion_pb2.ListMyCouponsRequest(
         status=status or "", page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))))
 
@@ -30,7 +30,7 @@ async def list_my_coupons(promotions: Promotions, status: CouponState | None = N
 @router.get("/v1/coupons/claimable", summary="Coupons open for claiming, newest first",
             response_model=model_of(promotion_pb2.ListCouponTemplatesResponse))
 async def list_claimable_coupons(promotions: Promotions, page_size: PageSize = 20,
-                            page_token: PageToken = "") -> Response:
+                                 page_token: PageToken = "") -> Response:
     return answer(await promotions.ListClaimableCoupons(promotion_pb2.ListClaimableCouponsRequest(
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))))
 

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/shipments", tags=["shipments"],
 @router.get("", summary="My shipments, newest first (optionally of one order)",
             response_model=model_of(logistics_pb2.ListShipmentsResponse))
 async def list_my_shipments(logistics: Logistics, order_id: str = Query("", max_length=64),
-                       page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> Response:
+                            page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> Response:
     return answer(await logistics.ListShipments(logistics_pb2.ListShipmentsRequest(
         order_id=order_id, page=common_pb2.PageRequest(page_size=page_size,
                                                        page_token=page_token))))
