@@ -78,7 +78,8 @@ TAGS = [
 SERVICES = ("member", "catalog", "promotion", "order", "logistics", "payment", "support",
             "analytics")
 
-# Answers that are not the gateway's own problems (operations, media, carriers' pushes).
+# Routers without the common problem answers in the document (operations, media files,
+# carriers' pushes answered in the carrier's format); every other router has them.
 UNSIGNED_ROUTERS = (health.router, media.router, carrier_notify.router)
 ROUTERS = (
     auth.router, staff.router, members.router, admin_members.router, admin_partners.router,

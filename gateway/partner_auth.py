@@ -15,6 +15,7 @@ from servicekit import context
 from servicekit import partner_signing as signing
 
 from .problems import Problem, from_rpc_error
+from .services import clients
 
 PARTNER_ROLE = "partner"
 SCHEME = "MallPartner-HMAC-SHA256"
@@ -61,7 +62,7 @@ async def verify(request: Request, body_sha256: str) -> str:
     if not hmac.compare_digest(headers[signing.CONTENT_SHA256].lower(), body_sha256):
         raise _unauthenticated(f"{signing.CONTENT_SHA256} is not the SHA-256 of the body that "
                                f"arrived ({body_sha256}); sign the exact bytes you send")
-    stub = request.app.state.clients.stub("member", partner_pb2_grpc.PartnerServiceStub)
+    stub = clients(request).stub("member", partner_pb2_grpc.PartnerServiceStub)
     try:
         reply = await stub.VerifyPartnerSignature(partner_pb2.VerifyPartnerSignatureRequest(
             key_id=headers[signing.KEY_ID], method=request.method, path=_signed_path(request),

@@ -37,9 +37,9 @@ class Address(BaseModel):
 
 
 async def _idempotency_key(key: Annotated[str | None, Header(
-        alias="Idempotency-Key", max_length=None,
-        description="Your id for this request (at most 128 characters are used): a retry with "
-                    "the same key answers the first request's result instead of acting again"
+        alias="Idempotency-Key",
+        description="Your id for this request: a retry with the same key answers the first "
+                    "request's result instead of acting again"
 )] = None) -> None:
     """Declares the header in the document; RequestContextMiddleware reads it for every request
     and hands it to the services."""

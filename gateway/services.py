@@ -42,7 +42,6 @@ def stub(service: str, stub_class: Callable[[grpc.aio.Channel], Stub],
     async def dependency(request: Request) -> Stub:
         return clients(request).stub(service, stub_class, part)
 
-    dependency.__name__ = f"{getattr(stub_class, '__name__', 'stub')}_dependency"
     return dependency
 
 

@@ -125,6 +125,7 @@ async def receive_stock(logistics: Logistics, body: Receipt) -> Response:
 
 @router.post("/stock/adjustments", status_code=201,
              summary="A count correction or damaged goods written off; never below zero",
+             dependencies=[IDEMPOTENT],
              response_model=model_of(logistics_pb2.StockChangeResponse))
 async def adjust_stock(logistics: Logistics, body: Adjustment) -> Response:
     return answer(await logistics.AdjustStock(
@@ -132,6 +133,7 @@ async def adjust_stock(logistics: Logistics, body: Adjustment) -> Response:
 
 
 @router.post("/stock/transfers", status_code=201, summary="Move unreserved goods between warehouses",
+             dependencies=[IDEMPOTENT],
              response_model=model_of(logistics_pb2.TransferStockResponse))
 async def transfer_stock(logistics: Logistics, body: Transfer) -> Response:
     return answer(await logistics.TransferStock(

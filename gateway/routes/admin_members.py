@@ -11,6 +11,7 @@ from servicekit import roles
 from .. import auth
 from ..convert import answer
 from ..proto_models import model_of
+from ..schemas import IDEMPOTENT
 from ..services import LoyaltyAdmin, Profile
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-members"])
@@ -109,7 +110,8 @@ async def replace_mall_item(loyalty_admin: LoyaltyAdmin, item_id: str, body: Ite
     return answer(await loyalty_admin.PutMallItem(loyalty_pb2.MallItem(item_id=item_id, **body.model_dump())))
 
 
-@router.post("/members/{member_id}/points-adjustments", dependencies=[OPERATORS], status_code=201,
+@router.post("/members/{member_id}/points-adjustments", dependencies=[OPERATORS, IDEMPOTENT],
+             status_code=201,
              summary="Credit or debit a member's points, with the reason",
              response_model=model_of(loyalty_pb2.PointsEntry))
 async def adjust_points(loyalty_admin: LoyaltyAdmin, member_id: str, body: Adjustment) -> Response:

@@ -172,6 +172,7 @@ async def revoke_coupon(promotions: Promotions, coupon_id: str, body: RevokeInpu
 
 @router.post("/campaigns", status_code=201,
              summary="Create a campaign (refused when it overlaps one the stacking rules forbid)",
+             dependencies=[IDEMPOTENT],
              response_model=model_of(promotion_pb2.Campaign))
 async def create_campaign(promotions: Promotions, body: CampaignInput) -> Response:
     spec = from_json(body.model_dump(mode="json", exclude_none=True), promotion_pb2.CampaignSpec)

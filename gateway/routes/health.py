@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from ..problems import Problem
+from ..services import clients as service_clients
 
 router = APIRouter(tags=["operations"])
 
@@ -32,7 +33,7 @@ async def healthz() -> Response:
             responses={503: {"description": "A service is not SERVING (named in the body)"}},
             response_model=Ready)
 async def readyz(request: Request) -> Response:
-    clients = request.app.state.clients
+    clients = service_clients(request)
     names = request.app.state.ready_services
     statuses = await asyncio.gather(*(clients.health(name) for name in names))
     services = dict(zip(names, statuses, strict=True))

@@ -20,6 +20,7 @@ from .. import auth, partner_auth
 from ..convert import answer
 from ..problems import Problem
 from ..proto_models import model_of
+from ..schemas import IDEMPOTENT
 from ..services import BATCH_DEADLINE, FILE_DEADLINE, OrderImport
 from ..streams import file_response
 from ..uploads import Upload, file_chunks, read_upload
@@ -87,6 +88,7 @@ def build_router(prefix: str, tag: str, identity: Callable, upload: Callable,
     who = "the partner (required)" if staff else "ignored: always the signed partner"
 
     @router.post("", status_code=202, responses={413: {"description": "over the size limit"}},
+                 dependencies=[IDEMPOTENT],
                  summary="Upload a CSV or .xlsx file of orders (multipart: "
                  "file, dry_run, error_policy, profile" + (", partner" if staff else "") + ")",
                  response_model=model_of(pb.ImportJob))
