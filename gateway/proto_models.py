@@ -45,6 +45,7 @@ _WELL_KNOWN: dict[str, tuple[Any, dict[str, Any]]] = {
 }
 
 _models: dict[str, type[BaseModel]] = {}
+_descriptors: dict[str, Descriptor] = {}
 _names: dict[str, str] = {}
 
 
@@ -54,8 +55,14 @@ def model_of(message: type[Message] | Descriptor) -> type[BaseModel]:
     descriptor = cast(Descriptor, message if isinstance(message, Descriptor) else message.DESCRIPTOR)
     model = _models.get(descriptor.full_name)
     if model is None:
+        _descriptors[descriptor.full_name] = descriptor
         model = _models[descriptor.full_name] = _build(descriptor)
     return model
+
+
+def documented() -> list[tuple[Descriptor, type[BaseModel]]]:
+    """Every message given a model so far, with it (the routes' answers and what they hold)."""
+    return [(_descriptors[name], model) for name, model in _models.items()]
 
 
 def component_name(descriptor: Descriptor) -> str:
