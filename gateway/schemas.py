@@ -17,6 +17,10 @@ def _upper(value: Any) -> Any:
 # Annotated[Literal["STYLE", ...], BY_NAME].
 BY_NAME = BeforeValidator(_upper)
 
+# Money: an integer number of fen (1/100 yuan), within int64.
+Fen = Annotated[int, Field(ge=0, lt=2**63, description="fen (1/100 yuan), an integer")]
+PositiveFen = Annotated[int, Field(gt=0, lt=2**63, description="fen (1/100 yuan), an integer")]
+
 PageSize = Annotated[int, Query(ge=1, le=100)]
 PageToken = Annotated[str, Query(max_length=2048, description="next_page_token of the previous "
                                                               "page")]

@@ -16,7 +16,7 @@ from .. import auth
 from ..convert import answer, from_json
 from ..problems import Problem, from_rpc_error
 from ..proto_models import model_of
-from ..schemas import BY_NAME
+from ..schemas import BY_NAME, PositiveFen
 from ..services import MEDIA_UPLOAD_DEADLINE, CatalogAdmin
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-catalog"],
@@ -30,7 +30,6 @@ ProductStatus = Annotated[Literal["DRAFT", "PUBLISHED", "UNPUBLISHED"], BY_NAME]
 MediaKind = Annotated[Literal["IMAGE", "VIDEO"], BY_NAME]
 ImageAngle = Annotated[Literal["FRONT", "BACK", "SIDE", "DETAIL", "ON_MODEL"],
                        BY_NAME]
-Fen = Annotated[int, Field(gt=0, lt=2**63, description="fen (1/100 yuan), an integer")]
 
 
 class CategoryInput(BaseModel):
@@ -56,7 +55,7 @@ class SkuInput(BaseModel):
     cup: str = Field("", max_length=4, description="bras only, e.g. B")
     size: str = Field("", max_length=16, description="letter sizes only, e.g. M")
     colour: str = Field(min_length=1, max_length=32)
-    price_fen: Fen
+    price_fen: PositiveFen
     barcode: str = Field("", max_length=32)
     active: bool = True
 

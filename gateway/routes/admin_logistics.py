@@ -55,7 +55,7 @@ class Receipt(BaseModel):
     reason: str = Field("", max_length=500)
 
 
-class Adjustment(BaseModel):
+class StockAdjustment(BaseModel):
     warehouse_code: WarehouseCode
     sku_id: SkuId
     kind: AdjustmentKind
@@ -127,7 +127,7 @@ async def receive_stock(logistics: Logistics, body: Receipt) -> Response:
              summary="A count correction or damaged goods written off; never below zero",
              dependencies=[IDEMPOTENT],
              response_model=model_of(logistics_pb2.StockChangeResponse))
-async def adjust_stock(logistics: Logistics, body: Adjustment) -> Response:
+async def adjust_stock(logistics: Logistics, body: StockAdjustment) -> Response:
     return answer(await logistics.AdjustStock(
         from_json(body.model_dump(), logistics_pb2.AdjustStockRequest)), 201)
 

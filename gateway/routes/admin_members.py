@@ -17,8 +17,6 @@ from ..services import LoyaltyAdmin, Profile
 router = APIRouter(prefix="/v1/admin", tags=["admin-members"])
 OPERATORS = Depends(auth.staff(*roles.MERCHANDISERS))
 
-Fen = Field(ge=0, lt=2**63, description="fen (1/100 yuan), an integer")
-
 
 class TierInput(BaseModel):
     name: str = Field(max_length=64)
@@ -52,7 +50,7 @@ class ItemInput(BaseModel):
     active: bool = True
 
 
-class Adjustment(BaseModel):
+class PointsAdjustment(BaseModel):
     points: int = Field(ge=-10**9, le=10**9, description="positive credits, negative debits")
     reason: str = Field(max_length=200)
 
@@ -114,7 +112,7 @@ async def replace_mall_item(loyalty_admin: LoyaltyAdmin, item_id: str, body: Ite
              status_code=201,
              summary="Credit or debit a member's points, with the reason",
              response_model=model_of(loyalty_pb2.PointsEntry))
-async def adjust_points(loyalty_admin: LoyaltyAdmin, member_id: str, body: Adjustment) -> Response:
+async def adjust_points(loyalty_admin: LoyaltyAdmin, member_id: str, body: PointsAdjustment) -> Response:
     return answer(await loyalty_admin.AdjustPoints(
         loyalty_pb2.AdjustPointsRequest(member_id=member_id, **body.model_dump())), 201)
 

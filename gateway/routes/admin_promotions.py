@@ -15,7 +15,7 @@ from servicekit import roles
 from .. import auth
 from ..convert import answer, from_json
 from ..proto_models import model_of
-from ..schemas import BY_NAME, IDEMPOTENT, PageSize, PageToken
+from ..schemas import BY_NAME, IDEMPOTENT, Fen, PageSize, PageToken
 from ..services import Promotions
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-promotions"],
@@ -25,7 +25,6 @@ router = APIRouter(prefix="/v1/admin", tags=["admin-promotions"],
 CouponKind = Annotated[Literal["FIXED_AMOUNT", "PERCENTAGE", "NO_THRESHOLD"], BY_NAME]
 Scope = Annotated[Literal["ALL", "CATEGORIES", "PRODUCTS"], BY_NAME]
 CampaignKind = Annotated[Literal["FLASH_SALE", "THRESHOLD", "GIFT", "PRESALE"], BY_NAME]
-Fen = Annotated[int, Field(ge=0, lt=2**63, description="fen (1/100 yuan), an integer")]
 Ids = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=200)]
 
 
