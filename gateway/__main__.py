@@ -12,7 +12,7 @@ from .settings import GatewaySettings
 
 def main() -> None:
     settings = GatewaySettings.load()
-    logs.setup("gateway", env("LOG_LEVEL", "INFO", "gateway"))
+    logs.setup("gateway", env("LOG_LEVEL", "INFO", "gateway") or "INFO")
     tracing.setup("gateway")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level="warning", access_log=False, proxy_headers=False)

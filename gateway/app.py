@@ -1,16 +1,38 @@
 """Builds the gateway's FastAPI application: middleware, problem handlers, routers."""
 from __future__ import annotations
 
-import importlib.util
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from . import problems
+from . import openapi, problems
 from .clients import Clients
 from .listing_cache import ListingCache, ListingFastPath
 from .middleware import RequestContextMiddleware
 from .ratelimit import TokenBucketLimiter
+from .routes import (
+    admin_catalog,
+    admin_logistics,
+    admin_members,
+    admin_orders,
+    admin_partners,
+    admin_payments,
+    admin_promotions,
+    analytics,
+    auth,
+    carrier_notify,
+    catalog,
+    health,
+    media,
+    members,
+    notifications,
+    order_imports,
+    orders,
+    payments,
+    promotions,
+    shipments,
+    staff,
+)
 from .settings import GatewaySettings
 
 TAGS = [
@@ -52,31 +74,20 @@ TAGS = [
 ]
 
 
-def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
+# The services the gateway calls: /readyz asks each of them.
+SERVICES = ("member", "catalog", "promotion", "order", "logistics", "payment", "support",
+            "analytics")
 
-
-def _document_400_not_422(app: FastAPI) -> None:
-    """FastAPI documents its validation errors as 422; this gateway answers them as 400
-    problems (problems.py), so the document says so."""
-    from fastapi.openapi.utils import get_openapi
-
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            spec = get_openapi(title=app.title, version=app.version, description=app.description,
-                               routes=app.routes, tags=app.openapi_tags)
-            for operations in spec.get("paths", {}).values():
-                for operation in operations.values():
-                    operation.get("responses", {}).pop("422", None)
-            for name in ("HTTPValidationError", "ValidationError"):
-                spec.get("components", {}).get("schemas", {}).pop(name, None)
-            app.openapi_schema = spec
-        return app.openapi_schema
-
-    app.openapi = openapi
+# Routers without the common problem answers in the document (operations, media files,
+# carriers' pushes answered in the carrier's format); every other router has them.
+UNSIGNED_ROUTERS = (health.router, media.router, carrier_notify.router)
+ROUTERS = (
+    auth.router, staff.router, members.router, admin_members.router, admin_partners.router,
+    order_imports.partner_router, order_imports.staff_router,
+    catalog.router, admin_catalog.router, promotions.router, admin_promotions.router,
+    orders.router, admin_orders.router, admin_logistics.router, shipments.router,
+    payments.router, admin_payments.router, notifications.router, analytics.router,
+)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -89,6 +100,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await clients.close()
 
     app = FastAPI(title="Mall gateway", version="1", openapi_tags=TAGS, lifespan=lifespan,
+                  generate_unique_id_function=openapi.operation_id,
                   description="The HTTP edge of the mall. Errors are application/problem+json "
                               "(RFC 9457); money is an integer number of fen.")
     app.state.settings = settings
@@ -101,62 +113,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                        paths=("/v1/products", "/v1/search"))
     app.add_middleware(RequestContextMiddleware)
 
-    from .routes import health, media
-    app.include_router(health.router)
-    app.include_router(media.router)
-    # A route group is mounted once the contract it speaks has been generated (make protos).
-    needed: list[str] = []
-    if _has_module("mall.member.v1.member_pb2"):
-        from .routes import auth, staff
-        app.include_router(auth.router, responses=problems.COMMON_RESPONSES)
-        app.include_router(staff.router, responses=problems.COMMON_RESPONSES)
-        needed.append("member")
-    if _has_module("mall.member.v1.loyalty_pb2"):
-        from .routes import admin_members, members
-        app.include_router(members.router, responses=problems.COMMON_RESPONSES)
-        app.include_router(admin_members.router, responses=problems.COMMON_RESPONSES)
-    if _has_module("mall.member.v1.partner_pb2"):
-        from .routes import admin_partners
-        app.include_router(admin_partners.router, responses=problems.COMMON_RESPONSES)
-    if _has_module("mall.order.v1.order_import_pb2") and _has_module("mall.member.v1.partner_pb2"):
-        from .routes import order_imports
-        app.include_router(order_imports.partner_router, responses=problems.COMMON_RESPONSES)
-        app.include_router(order_imports.staff_router, responses=problems.COMMON_RESPONSES)
-    if _has_module("mall.catalog.v1.catalog_pb2"):
-        from .routes import admin_catalog, catalog
-        app.include_router(catalog.router, responses=problems.COMMON_RESPONSES)
-        app.include_router(admin_catalog.router, responses=problems.COMMON_RESPONSES)
-        needed.append("catalog")
-    if _has_module("mall.promotion.v1.promotion_pb2"):
-        from .routes import admin_promotions, promotions
-        app.include_router(promotions.router, responses=problems.COMMON_RESPONSES)
-        app.include_router(admin_promotions.router, responses=problems.COMMON_RESPONSES)
-        needed.append("promotion")
-    if _has_module("mall.order.v1.order_pb2"):
-        from .routes import admin_orders, orders
-        app.include_router(orders.router, responses=problems.COMMON_RESPONSES)
-        app.include_router(admin_orders.router, responses=problems.COMMON_RESPONSES)
-        needed.append("order")
-    if _has_module("mall.logistics.v1.logistics_pb2"):
-        from .routes import admin_logistics, carrier_notify, shipments
-        app.include_router(admin_logistics.router, responses=problems.COMMON_RESPONSES)
-        app.include_router(shipments.router, responses=problems.COMMON_RESPONSES)
-        app.include_router(carrier_notify.router)
-        needed.append("logistics")
-    if _has_module("mall.payment.v1.payment_pb2"):
-        from .routes import admin_payments, payments
-        app.include_router(payments.router, responses=problems.COMMON_RESPONSES)
-        app.include_router(admin_payments.router, responses=problems.COMMON_RESPONSES)
-        needed.append("payment")
-    if _has_module("mall.support.v1.support_pb2"):
-        from .routes import notifications
-        app.include_router(notifications.router, responses=problems.COMMON_RESPONSES)
-        needed.append("support")
-    if _has_module("mall.analytics.v1.analytics_pb2"):
-        from .routes import analytics
-        app.include_router(analytics.router, responses=problems.COMMON_RESPONSES)
-        needed.append("analytics")
-    _document_400_not_422(app)
+    for router in UNSIGNED_ROUTERS:
+        app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router, responses=problems.COMMON_RESPONSES)
+    openapi.install(app)
     app.state.ready_services = settings.ready_services if settings.ready_services is not None \
-        else tuple(needed)
+        else SERVICES
     return app

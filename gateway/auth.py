@@ -6,7 +6,7 @@ iat, exp. Only access tokens open routes; a refresh token is only ever sent to /
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 import jwt
 from fastapi import Depends, Request
@@ -18,8 +18,6 @@ from servicekit.config import env, var_dir
 from .problems import Problem
 
 ALGORITHM = "HS256"
-# Staff roles known to the member service; routes name the ones they accept.
-ADMIN, OPERATOR, AGENT, WAREHOUSE, ANALYST = "admin", "operator", "cs_agent", "warehouse", "analyst"
 
 _secret: bytes | None = None
 
@@ -76,8 +74,9 @@ def verify_access_token(token: str) -> Principal:
     return Principal(str(claims["sub"]), kind, tuple(str(r) for r in roles))
 
 
-_bearer = HTTPBearer(auto_error=False, description="An access token from /v1/auth/wechat-login "
-                                                   "(shoppers) or /v1/admin/auth/login (staff)")
+_bearer = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="JWT",
+                     description="An access token from /v1/auth/wechat-login "
+                     "(shoppers) or /v1/admin/auth/login (staff)")
 
 
 async def _principal(request: Request,
@@ -107,8 +106,8 @@ async def any_staff(principal: Principal = Depends(_principal)) -> Principal:
     return principal
 
 
-def staff(*roles: str) -> Callable[..., Principal]:
-    """A dependency that admits staff holding any of `roles`."""
+def staff(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits staff holding any of `roles` (servicekit.roles)."""
 
     async def check(principal: Principal = Depends(_principal)) -> Principal:
         if principal.kind != "staff":

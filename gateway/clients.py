@@ -3,6 +3,7 @@ grpc.aio channel belongs to the event loop that made it) and closed at shutdown.
 from __future__ import annotations
 
 import asyncio
+from typing import Callable, TypeVar, cast
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -10,15 +11,18 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from servicekit.config import part_target
 from servicekit.grpc_client import aio_channel
 
+Stub = TypeVar("Stub")
+
 
 class Clients:
     """One kit channel per service (retries on UNAVAILABLE; identity, request id and trace
-    context sent as metadata on every call kind)."""
+    context sent as metadata on every call kind; `rpc_timeout` the deadline of every call that
+    does not name its own)."""
 
     def __init__(self, rpc_timeout: float):
         self.rpc_timeout = rpc_timeout
         self._channels: dict[str, grpc.aio.Channel] = {}
-        self._stubs: dict[tuple[str, str, type], object] = {}
+        self._stubs: dict[tuple[str, str, object], object] = {}
 
     def channel(self, service: str, part: str = "") -> grpc.aio.Channel:
         """`part`: a separately deployed part of the service's api (servicekit.config.PARTS)."""
@@ -30,16 +34,13 @@ class Clients:
                 timeout_seconds=self.rpc_timeout)
         return ch
 
-    def stub(self, service: str, stub_class: type, part: str = ""):
+    def stub(self, service: str, stub_class: Callable[[grpc.aio.Channel], Stub],
+             part: str = "") -> Stub:
         key = (service, part, stub_class)
         stub = self._stubs.get(key)
         if stub is None:
             stub = self._stubs[key] = stub_class(self.channel(service, part))
-        return stub
-
-    async def call(self, method, request, *, timeout: float | None = None):
-        """Calls a stub method with the gateway's deadline, or a longer one (uploads)."""
-        return await method(request, timeout=timeout or self.rpc_timeout)
+        return cast(Stub, stub)
 
     async def health(self, service: str, timeout: float = 1.0) -> str:
         """The service's gRPC health status name (SERVING, NOT_SERVING ...) or why it did not answer."""

@@ -7,13 +7,15 @@ import hashlib
 import hmac
 
 import grpc
-from fastapi import Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
 from mall.member.v1 import partner_pb2, partner_pb2_grpc
 
 from servicekit import context
 from servicekit import partner_signing as signing
 
 from .problems import Problem, from_rpc_error
+from .services import clients
 
 PARTNER_ROLE = "partner"
 SCHEME = "MallPartner-HMAC-SHA256"
@@ -26,6 +28,19 @@ def _unauthenticated(detail: str) -> Problem:
 def _signed_path(request: Request) -> str:
     query = request.url.query
     return request.url.path + (f"?{query}" if query else "")
+
+
+# Documents the scheme; the five headers are read and checked below.
+_scheme = APIKeyHeader(
+    name=signing.SIGNATURE, scheme_name="partnerHmac", auto_error=False,
+    description=f"{SCHEME}: an HMAC-SHA256 with the partner's secret over the method, path with "
+                f"query, {signing.TIMESTAMP}, {signing.NONCE} and the body's SHA-256, sent with "
+                f"{signing.KEY_ID}, {signing.TIMESTAMP}, {signing.NONCE} and "
+                f"{signing.CONTENT_SHA256} (servicekit/partner_signing.py; the gateway README)")
+
+
+async def documented(_: str | None = Security(_scheme)) -> None:
+    """A dependency declaring the partner signature on a route (the checks are verify's)."""
 
 
 def signature_headers(request: Request) -> dict[str, str]:
@@ -47,13 +62,12 @@ async def verify(request: Request, body_sha256: str) -> str:
     if not hmac.compare_digest(headers[signing.CONTENT_SHA256].lower(), body_sha256):
         raise _unauthenticated(f"{signing.CONTENT_SHA256} is not the SHA-256 of the body that "
                                f"arrived ({body_sha256}); sign the exact bytes you send")
-    stub = request.app.state.clients.stub("member", partner_pb2_grpc.PartnerServiceStub)
+    stub = clients(request).stub("member", partner_pb2_grpc.PartnerServiceStub)
     try:
-        reply = await request.app.state.clients.call(
-            stub.VerifyPartnerSignature, partner_pb2.VerifyPartnerSignatureRequest(
-                key_id=headers[signing.KEY_ID], method=request.method, path=_signed_path(request),
-                timestamp=headers[signing.TIMESTAMP], nonce=headers[signing.NONCE],
-                body_sha256=body_sha256, signature=headers[signing.SIGNATURE]))
+        reply = await stub.VerifyPartnerSignature(partner_pb2.VerifyPartnerSignatureRequest(
+            key_id=headers[signing.KEY_ID], method=request.method, path=_signed_path(request),
+            timestamp=headers[signing.TIMESTAMP], nonce=headers[signing.NONCE],
+            body_sha256=body_sha256, signature=headers[signing.SIGNATURE]))
     except grpc.aio.AioRpcError as err:
         problem = from_rpc_error(err)
         if problem.status == 401:
@@ -67,7 +81,7 @@ async def verify(request: Request, body_sha256: str) -> str:
     return reply.partner_id
 
 
-async def partner(request: Request) -> str:
+async def partner(request: Request, _: None = Depends(documented)) -> str:
     """Dependency of partner routes without an upload: the (small) body is hashed as it is.
     Async on purpose: the call context set here is the request task's."""
     return await verify(request, hashlib.sha256(await request.body()).hexdigest())

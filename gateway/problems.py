@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any
 
 import grpc
 from fastapi import FastAPI, Request
@@ -61,7 +62,7 @@ def _documented(description: str) -> dict:
 
 
 # Added to every API route's OpenAPI responses.
-COMMON_RESPONSES: dict[int, dict] = {
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _documented("Invalid input; `errors` names the fields"),
     401: _documented("Missing, invalid or expired access token"),
     403: _documented("The token's account kind or roles do not allow this route"),

@@ -24,9 +24,9 @@ class GatewaySettings:
     def load(cls) -> "GatewaySettings":
         ready = env("READY_SERVICES", None, "gateway")
         return cls(
-            host=env("HOST", "127.0.0.1", "gateway"),
+            host=env("HOST", "127.0.0.1", "gateway") or "127.0.0.1",
             port=env_int("PORT", GATEWAY_PORT, "gateway"),
-            media_root=Path(env("MEDIA_ROOT", str(var_dir() / "media"), "gateway")),
+            media_root=Path(env("MEDIA_ROOT", "", "gateway") or var_dir() / "media"),
             rpc_timeout=env_float("RPC_TIMEOUT", 5.0, "gateway"),
             ready_services=None if ready is None else tuple(
                 s.strip() for s in ready.split(",") if s.strip()),

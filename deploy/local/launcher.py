@@ -36,24 +36,6 @@ def procfile_commands(path: Path = PROCFILE) -> dict[str, str]:
     return dict(parse_procfile(path.read_text()).processes)
 
 
-def process_ready(name: str) -> bool:
-    """Whether the code a Procfile entry runs exists yet (services land one by one)."""
-    if name == "gateway":
-        return (REPO_ROOT / "gateway" / "__main__.py").exists()
-    if name in ("wechat", "carrier", "wechatpay", "alipay", "card"):  # the providers' stand-ins
-        return (REPO_ROOT / "standins" / f"{name}.py").exists()
-    service, _, part = name.rpartition("-")
-    if part in ("api", "worker"):
-        return (REPO_ROOT / "services" / service / f"{part}.py").exists()
-    return (REPO_ROOT / "services" / service / f"{part}_api.py").exists()  # a part: order-import
-
-
-def split_available(commands: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-    """(the entries whose code exists, the names of those whose code does not)."""
-    ready = {n: c for n, c in commands.items() if process_ready(n)}
-    return ready, [n for n in commands if n not in ready]
-
-
 def local_environment(base: dict[str, str] | None = None, **overrides: str) -> dict[str, str]:
     """The environment every process of the suite runs with on one machine."""
     env = dict(os.environ if base is None else base)

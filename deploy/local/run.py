@@ -18,7 +18,7 @@ from servicekit.config import GATEWAY_PORT, REPO_ROOT, env, var_dir
 
 from . import seed
 from .broker import BrokerUnavailable, amqp_url, ensure_broker
-from .launcher import ProcessDied, Suite, local_environment, migrate_all, procfile_commands, split_available
+from .launcher import ProcessDied, Suite, local_environment, migrate_all, procfile_commands
 
 READY_TIMEOUT_SECONDS = 180.0  # a cold first start imports a lot on 2 cores
 
@@ -103,10 +103,7 @@ def main() -> int:
                   "with `make clean`.", file=sys.stderr)
         return 1
 
-    commands, missing = split_available(procfile_commands())
-    if missing:
-        print(f"Not built yet, so not started: {', '.join(missing)}", flush=True)
-    suite = Suite(commands, environment)
+    suite = Suite(procfile_commands(), environment)
     # Ctrl-C stops the suite even when whatever started us ignored SIGINT (a background job).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops the suite as Ctrl-C does

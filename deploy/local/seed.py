@@ -6,7 +6,6 @@ only) so that every run can print it; set MALL_ADMIN_PASSWORD to choose it yours
 """
 from __future__ import annotations
 
-import importlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -67,16 +66,6 @@ def wait_serving(service: str, targets: Targets | None = None,
         time.sleep(0.5)
 
 
-def _optional_module(name: str):
-    """Seeds other engineers write; until one lands, the demo shop goes without it."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        if err.name == name:
-            return None
-        raise
-
-
 def ensure_admin(shop: DemoShop, admin_password: str, say: Callable[[str], None],
                  targets: Targets | None = None) -> None:
     from mall.member.v1 import member_pb2, member_pb2_grpc
@@ -94,10 +83,8 @@ def ensure_admin(shop: DemoShop, admin_password: str, say: Callable[[str], None]
 
 def seed_catalog_and_stock(shop: DemoShop, say: Callable[[str], None],
                            targets: Targets | None = None) -> None:
-    seed_catalog = _optional_module("deploy.local.seed_catalog")
-    if seed_catalog is None:
-        shop.notes.append("(no demo catalog: deploy/local/seed_catalog.py is not there yet)")
-        return
+    from deploy.local import seed_catalog, seed_logistics
+
     channel = wait_serving("catalog", targets)
     try:
         skus = seed_catalog.seed(channel)
@@ -105,10 +92,6 @@ def seed_catalog_and_stock(shop: DemoShop, say: Callable[[str], None],
         channel.close()
     say("catalog seeded")
     seed_promotions(say, skus, targets)
-    seed_logistics = _optional_module("deploy.local.seed_logistics")
-    if seed_logistics is None:
-        shop.notes.append("(no demo stock: deploy/local/seed_logistics.py is not there yet)")
-        return
     channel = wait_serving("logistics", targets)
     try:
         seed_logistics.seed(channel, skus)

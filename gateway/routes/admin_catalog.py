@@ -5,31 +5,31 @@ from __future__ import annotations
 from typing import Annotated, AsyncIterator, Literal
 
 import grpc
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from mall.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from mall.catalog.v1 import catalog_pb2
 from mall.common.v1 import common_pb2
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
+
+from servicekit import roles
 
 from .. import auth
-from ..convert import from_json, to_json
+from ..convert import answer, from_json
 from ..problems import Problem, from_rpc_error
+from ..proto_models import model_of
+from ..schemas import BY_NAME, PositiveFen
+from ..services import MEDIA_UPLOAD_DEADLINE, CatalogAdmin
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-catalog"],
-                   dependencies=[Depends(auth.staff(auth.ADMIN, auth.OPERATOR))])
-
-
-def _upper(value):
-    return value.upper() if isinstance(value, str) else value
+                   dependencies=[Depends(auth.staff(*roles.MERCHANDISERS))])
 
 
 # Enum values by their proto names, any case ("style" or "STYLE").
-CategoryKind = Annotated[Literal["STYLE", "FUNCTION", "BRAND"], BeforeValidator(_upper)]
-SizeSystem = Annotated[Literal["BRA", "LETTER"], BeforeValidator(_upper)]
-ProductStatus = Annotated[Literal["DRAFT", "PUBLISHED", "UNPUBLISHED"], BeforeValidator(_upper)]
-MediaKind = Annotated[Literal["IMAGE", "VIDEO"], BeforeValidator(_upper)]
+CategoryKind = Annotated[Literal["STYLE", "FUNCTION", "BRAND"], BY_NAME]
+SizeSystem = Annotated[Literal["BRA", "LETTER"], BY_NAME]
+ProductStatus = Annotated[Literal["DRAFT", "PUBLISHED", "UNPUBLISHED"], BY_NAME]
+MediaKind = Annotated[Literal["IMAGE", "VIDEO"], BY_NAME]
 ImageAngle = Annotated[Literal["FRONT", "BACK", "SIDE", "DETAIL", "ON_MODEL"],
-                       BeforeValidator(_upper)]
-Fen = Annotated[int, Field(gt=0, lt=2**63, description="fen (1/100 yuan), an integer")]
+                       BY_NAME]
 
 
 class CategoryInput(BaseModel):
@@ -55,7 +55,7 @@ class SkuInput(BaseModel):
     cup: str = Field("", max_length=4, description="bras only, e.g. B")
     size: str = Field("", max_length=16, description="letter sizes only, e.g. M")
     colour: str = Field(min_length=1, max_length=32)
-    price_fen: Fen
+    price_fen: PositiveFen
     barcode: str = Field("", max_length=32)
     active: bool = True
 
@@ -75,7 +75,7 @@ class Description(BaseModel):
     composition: str = ""
     care: str = ""
     origin: str = ""
-    body: str = Field("", max_length=20000)
+    body: str = Field(default="", max_length=20000)
 
 
 class ProductInput(BaseModel):
@@ -97,100 +97,100 @@ class NewSkus(BaseModel):
     skus: list[SkuInput] = Field(min_length=1, max_length=500)
 
 
-def _stub(request: Request) -> catalog_pb2_grpc.CatalogAdminServiceStub:
-    return request.app.state.clients.stub("catalog", catalog_pb2_grpc.CatalogAdminServiceStub)
-
-
-async def _call(request: Request, method: str, message) -> dict:
-    return to_json(await request.app.state.clients.call(getattr(_stub(request), method), message))
-
-
 # ------------------------------------------------------------------ categories
 
-@router.get("/categories", summary="Every category, inactive ones too")
-async def list_categories(request: Request, kind: CategoryKind | None = None) -> dict:
-    return await _call(request, "ListCategories", catalog_pb2.ListCategoriesRequest(
-        kind=catalog_pb2.CategoryKind.Value(kind) if kind else 0))
+@router.get("/categories", summary="Every category, inactive ones too",
+            response_model=model_of(catalog_pb2.ListCategoriesResponse))
+async def list_categories(catalog_admin: CatalogAdmin, kind: CategoryKind | None = None) -> Response:
+    return answer(await catalog_admin.ListCategories(catalog_pb2.ListCategoriesRequest(
+        kind=kind)))
 
 
-@router.post("/categories", status_code=201, summary="Create a category")
-async def create_category(body: CategoryInput, request: Request) -> dict:
-    return await _call(request, "CreateCategory", catalog_pb2.CreateCategoryRequest(
-        category=from_json(body.model_dump(), catalog_pb2.CategoryInput)))
+@router.post("/categories", status_code=201, summary="Create a category",
+             response_model=model_of(catalog_pb2.Category))
+async def create_category(catalog_admin: CatalogAdmin, body: CategoryInput) -> Response:
+    return answer(await catalog_admin.CreateCategory(catalog_pb2.CreateCategoryRequest(
+        category=from_json(body.model_dump(), catalog_pb2.CategoryInput))), 201)
 
 
-@router.put("/categories/{category_id}", summary="Replace a category's fields")
-async def update_category(category_id: str, body: CategoryChanges, request: Request) -> dict:
-    return await _call(request, "UpdateCategory", catalog_pb2.UpdateCategoryRequest(
-        category_id=category_id, category=from_json(body.model_dump(), catalog_pb2.CategoryInput)))
+@router.put("/categories/{category_id}", summary="Replace a category's fields",
+            response_model=model_of(catalog_pb2.Category))
+async def update_category(catalog_admin: CatalogAdmin, category_id: str, body: CategoryChanges) -> Response:
+    return answer(await catalog_admin.UpdateCategory(catalog_pb2.UpdateCategoryRequest(
+        category_id=category_id, category=from_json(body.model_dump(), catalog_pb2.CategoryInput))))
 
 
 # ------------------------------------------------------------------ products
 
-@router.get("/products", summary="Products of any status, newest created first")
-async def list_products(request: Request, status: ProductStatus | None = None,
+@router.get("/products", summary="Products of any status, newest created first",
+            response_model=model_of(catalog_pb2.ListProductsResponse))
+async def list_products(catalog_admin: CatalogAdmin, status: ProductStatus | None = None,
                         q: str = Query("", max_length=100), category_id: str = "",
                         page_size: int = Query(20, ge=1, le=100),
-                        page_token: str = Query("", max_length=2048)) -> dict:
-    return await _call(request, "ListProducts", catalog_pb2.AdminListProductsRequest(
-        status=catalog_pb2.ProductStatus.Value(status) if status else 0, query=q,
+                        page_token: str = Query("", max_length=2048)) -> Response:
+    return answer(await catalog_admin.ListProducts(catalog_pb2.AdminListProductsRequest(
+        status=status, query=q,
         category_id=category_id,
-        page=common_pb2.PageRequest(page_size=page_size, page_token=page_token)))
+        page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))))
 
 
-@router.post("/products", status_code=201, summary="Create a product (as a draft)")
-async def create_product(body: NewProduct, request: Request) -> dict:
+@router.post("/products", status_code=201, summary="Create a product (as a draft)",
+             response_model=model_of(catalog_pb2.Product))
+async def create_product(catalog_admin: CatalogAdmin, body: NewProduct) -> Response:
     fields = body.model_dump()
     skus = fields.pop("skus")
-    return await _call(request, "CreateProduct", catalog_pb2.CreateProductRequest(
+    return answer(await catalog_admin.CreateProduct(catalog_pb2.CreateProductRequest(
         product=from_json(fields, catalog_pb2.ProductInput),
-        skus=[from_json(s, catalog_pb2.SkuInput) for s in skus]))
+        skus=[from_json(s, catalog_pb2.SkuInput) for s in skus])), 201)
 
 
-@router.get("/products/{product_id}", summary="A product of any status, inactive SKUs too")
-async def get_product(product_id: str, request: Request) -> dict:
-    return await _call(request, "GetProduct", catalog_pb2.ProductIdRequest(product_id=product_id))
+@router.get("/products/{product_id}", summary="A product of any status, inactive SKUs too",
+            response_model=model_of(catalog_pb2.Product))
+async def get_product(catalog_admin: CatalogAdmin, product_id: str) -> Response:
+    return answer(await catalog_admin.GetProduct(catalog_pb2.ProductIdRequest(product_id=product_id)))
 
 
-@router.put("/products/{product_id}", summary="Replace a product's fields (not its SKUs or media)")
-async def update_product(product_id: str, body: ProductInput, request: Request) -> dict:
-    return await _call(request, "UpdateProduct", catalog_pb2.UpdateProductRequest(
-        product_id=product_id, product=from_json(body.model_dump(), catalog_pb2.ProductInput)))
+@router.put("/products/{product_id}", summary="Replace a product's fields (not its SKUs or media)",
+            response_model=model_of(catalog_pb2.Product))
+async def update_product(catalog_admin: CatalogAdmin, product_id: str, body: ProductInput) -> Response:
+    return answer(await catalog_admin.UpdateProduct(catalog_pb2.UpdateProductRequest(
+        product_id=product_id, product=from_json(body.model_dump(), catalog_pb2.ProductInput))))
 
 
 @router.post("/products/{product_id}/publish",
-             summary="Show a product to shoppers (needs an active SKU and an image)")
-async def publish_product(product_id: str, request: Request) -> dict:
-    return await _call(request, "PublishProduct",
-                       catalog_pb2.ProductIdRequest(product_id=product_id))
+             summary="Show a product to shoppers (needs an active SKU and an image)",
+             response_model=model_of(catalog_pb2.Product))
+async def publish_product(catalog_admin: CatalogAdmin, product_id: str) -> Response:
+    return answer(await catalog_admin.PublishProduct(catalog_pb2.ProductIdRequest(product_id=product_id)))
 
 
-@router.post("/products/{product_id}/unpublish", summary="Hide a product from shoppers")
-async def unpublish_product(product_id: str, request: Request) -> dict:
-    return await _call(request, "UnpublishProduct",
-                       catalog_pb2.ProductIdRequest(product_id=product_id))
+@router.post("/products/{product_id}/unpublish", summary="Hide a product from shoppers",
+             response_model=model_of(catalog_pb2.Product))
+async def unpublish_product(catalog_admin: CatalogAdmin, product_id: str) -> Response:
+    return answer(await catalog_admin.UnpublishProduct(catalog_pb2.ProductIdRequest(product_id=product_id)))
 
 
 # ------------------------------------------------------------------ SKUs
 
-@router.post("/products/{product_id}/skus", status_code=201, summary="Add SKUs to a product")
-async def add_skus(product_id: str, body: NewSkus, request: Request) -> dict:
-    return await _call(request, "AddSkus", catalog_pb2.AddSkusRequest(
+@router.post("/products/{product_id}/skus", status_code=201, summary="Add SKUs to a product",
+             response_model=model_of(catalog_pb2.Product))
+async def add_skus(catalog_admin: CatalogAdmin, product_id: str, body: NewSkus) -> Response:
+    return answer(await catalog_admin.AddSkus(catalog_pb2.AddSkusRequest(
         product_id=product_id, skus=[from_json(s.model_dump(), catalog_pb2.SkuInput)
-                                     for s in body.skus]))
+                                     for s in body.skus])), 201)
 
 
-@router.put("/skus/{sku_id}", summary="Replace a SKU's fields")
-async def update_sku(sku_id: str, body: SkuInput, request: Request) -> dict:
-    return await _call(request, "UpdateSku", catalog_pb2.UpdateSkuRequest(
-        sku_id=sku_id, sku=from_json(body.model_dump(), catalog_pb2.SkuInput)))
+@router.put("/skus/{sku_id}", summary="Replace a SKU's fields",
+            response_model=model_of(catalog_pb2.Sku))
+async def update_sku(catalog_admin: CatalogAdmin, sku_id: str, body: SkuInput) -> Response:
+    return answer(await catalog_admin.UpdateSku(catalog_pb2.UpdateSkuRequest(
+        sku_id=sku_id, sku=from_json(body.model_dump(), catalog_pb2.SkuInput))))
 
 
 # ------------------------------------------------------------------ media
 
 CHUNK = 1024 * 1024  # the contract's largest chunk
 MAX_UPLOAD_BYTES = 110 * 1024 * 1024  # a 100 MiB video and its poster, with multipart overhead
-UPLOAD_TIMEOUT = 300.0
 
 
 async def _upload_messages(header: catalog_pb2.UploadMediaHeader, file: UploadFile,
@@ -206,28 +206,27 @@ async def _upload_messages(header: catalog_pb2.UploadMediaHeader, file: UploadFi
 
 @router.post("/products/{product_id}/media", status_code=201,
              summary="Upload an image (with its angle) or a video (with a poster image)",
-             responses={413: {"description": "The upload is larger than 110 MiB"}})
+             responses={413: {"description": "The upload is larger than 110 MiB"}},
+             response_model=model_of(catalog_pb2.Media))
 async def upload_media(
-        product_id: str, request: Request,
+        product_id: str, request: Request, catalog_admin: CatalogAdmin,
         kind: Annotated[MediaKind, Form()],
         file: Annotated[UploadFile, File(description="JPEG, PNG, WebP or GIF up to 10 MiB; "
                                                      "MP4 or WebM up to 100 MiB")],
         angle: Annotated[ImageAngle | None, Form(description="images: required")] = None,
         position: Annotated[int, Form(ge=0, description="0: after the existing media")] = 0,
         poster: Annotated[UploadFile | None, File(description="videos: required")] = None,
-) -> dict:
+) -> Response:
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_UPLOAD_BYTES:
         raise Problem(413, "too-large", "uploads are at most 110 MiB")
     header = catalog_pb2.UploadMediaHeader(
-        product_id=product_id, kind=catalog_pb2.MediaKind.Value(kind),
-        angle=catalog_pb2.ImageAngle.Value(angle) if angle else 0,
+        product_id=product_id, kind=kind,
+        angle=angle,
         filename=file.filename or "", position=position)
-    clients = request.app.state.clients
     try:
-        uploads = clients.stub("catalog", catalog_pb2_grpc.CatalogAdminServiceStub)
-        media = await clients.call(uploads.UploadMedia, _upload_messages(header, file, poster),
-                                   timeout=UPLOAD_TIMEOUT)
+        media = await catalog_admin.UploadMedia(_upload_messages(header, file, poster),
+                                                timeout=MEDIA_UPLOAD_DEADLINE)
     except grpc.aio.AioRpcError as err:
         problem = from_rpc_error(err)
         # Catalog names the stream's parts; the client sent form fields.
@@ -235,12 +234,12 @@ async def upload_media(
             error["field"] = _FORM_FIELD.get(error["field"].split(".")[0], "") or \
                 error["field"].removeprefix("header.")
         raise problem from None
-    return to_json(media)
+    return answer(media, 201)
 
 
 _FORM_FIELD = {"data": "file", "poster": "poster"}
 
 
 @router.delete("/media/{media_id}", status_code=204, summary="Delete a product's image or video")
-async def delete_media(media_id: str, request: Request) -> None:
-    await _call(request, "DeleteMedia", catalog_pb2.DeleteMediaRequest(media_id=media_id))
+async def delete_media(catalog_admin: CatalogAdmin, media_id: str) -> None:
+    await catalog_admin.DeleteMedia(catalog_pb2.DeleteMediaRequest(media_id=media_id))

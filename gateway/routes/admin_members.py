@@ -2,17 +2,20 @@
 mall, point adjustments; and finding a member by phone (customer service too)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
-from mall.member.v1 import loyalty_pb2, loyalty_pb2_grpc, profile_pb2, profile_pb2_grpc
+from fastapi import APIRouter, Depends, Response
+from mall.member.v1 import loyalty_pb2, profile_pb2
 from pydantic import BaseModel, Field
 
+from servicekit import roles
+
 from .. import auth
-from ..convert import to_json
+from ..convert import answer
+from ..proto_models import model_of
+from ..schemas import IDEMPOTENT
+from ..services import LoyaltyAdmin, Profile
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-members"])
-OPERATORS = Depends(auth.staff(auth.ADMIN, auth.OPERATOR))
-
-Fen = Field(ge=0, lt=2**63, description="fen (1/100 yuan), an integer")
+OPERATORS = Depends(auth.staff(*roles.MERCHANDISERS))
 
 
 class TierInput(BaseModel):
@@ -47,7 +50,7 @@ class ItemInput(BaseModel):
     active: bool = True
 
 
-class Adjustment(BaseModel):
+class PointsAdjustment(BaseModel):
     points: int = Field(ge=-10**9, le=10**9, description="positive credits, negative debits")
     reason: str = Field(max_length=200)
 
@@ -56,70 +59,67 @@ class PhoneQuery(BaseModel):
     phone: str = Field(max_length=32)
 
 
-def _admin(request: Request) -> loyalty_pb2_grpc.LoyaltyAdminServiceStub:
-    return request.app.state.clients.stub("member", loyalty_pb2_grpc.LoyaltyAdminServiceStub)
+@router.get("/tiers", dependencies=[OPERATORS], summary="The tier ladder, by rank",
+            response_model=model_of(loyalty_pb2.ListTiersResponse))
+async def list_tiers(loyalty_admin: LoyaltyAdmin) -> Response:
+    return answer(await loyalty_admin.ListTiers(loyalty_pb2.ListTiersRequest()))
 
 
-async def _call(request: Request, method, message) -> dict:
-    return to_json(await request.app.state.clients.call(method, message))
-
-
-@router.get("/tiers", dependencies=[OPERATORS], summary="The tier ladder, by rank")
-async def list_tiers(request: Request) -> dict:
-    return await _call(request, _admin(request).ListTiers, loyalty_pb2.ListTiersRequest())
-
-
-@router.put("/tiers/{code}", dependencies=[OPERATORS], summary="Create or replace a tier")
-async def put_tier(code: str, body: TierInput, request: Request) -> dict:
-    return await _call(request, _admin(request).PutTier, loyalty_pb2.Tier(code=code, **body.model_dump()))
+@router.put("/tiers/{code}", dependencies=[OPERATORS], summary="Create or replace a tier",
+            response_model=model_of(loyalty_pb2.Tier))
+async def put_tier(loyalty_admin: LoyaltyAdmin, code: str, body: TierInput) -> Response:
+    return answer(await loyalty_admin.PutTier(loyalty_pb2.Tier(code=code, **body.model_dump())))
 
 
 @router.delete("/tiers/{code}", dependencies=[OPERATORS], status_code=204, summary="Delete a tier")
-async def delete_tier(code: str, request: Request) -> Response:
-    await _call(request, _admin(request).DeleteTier, loyalty_pb2.DeleteTierRequest(code=code))
+async def delete_tier(loyalty_admin: LoyaltyAdmin, code: str) -> Response:
+    await loyalty_admin.DeleteTier(loyalty_pb2.DeleteTierRequest(code=code))
     return Response(status_code=204)
 
 
 @router.get("/loyalty-settings", dependencies=[OPERATORS],
-            summary="The earning rule, point expiry and the birthday gift's coupon template")
-async def get_settings(request: Request) -> dict:
-    return await _call(request, _admin(request).GetLoyaltySettings,
-                       loyalty_pb2.GetLoyaltySettingsRequest())
+            summary="The earning rule, point expiry and the birthday gift's coupon template",
+            response_model=model_of(loyalty_pb2.LoyaltySettings))
+async def get_loyalty_settings(loyalty_admin: LoyaltyAdmin) -> Response:
+    return answer(await loyalty_admin.GetLoyaltySettings(loyalty_pb2.GetLoyaltySettingsRequest()))
 
 
-@router.put("/loyalty-settings", dependencies=[OPERATORS], summary="Change the loyalty settings")
-async def put_settings(body: SettingsInput, request: Request) -> dict:
-    return await _call(request, _admin(request).UpdateLoyaltySettings,
-                       loyalty_pb2.LoyaltySettings(**body.model_dump()))
+@router.put("/loyalty-settings", dependencies=[OPERATORS], summary="Change the loyalty settings",
+            response_model=model_of(loyalty_pb2.LoyaltySettings))
+async def update_loyalty_settings(loyalty_admin: LoyaltyAdmin, body: SettingsInput) -> Response:
+    return answer(await loyalty_admin.UpdateLoyaltySettings(loyalty_pb2.LoyaltySettings(**body.model_dump())))
 
 
-@router.get("/points-mall", dependencies=[OPERATORS], summary="Every points mall item")
-async def list_items(request: Request) -> dict:
-    return await _call(request, _admin(request).ListAllMallItems, loyalty_pb2.ListAllMallItemsRequest())
+@router.get("/points-mall", dependencies=[OPERATORS], summary="Every points mall item",
+            response_model=model_of(loyalty_pb2.ListMallItemsResponse))
+async def list_mall_items(loyalty_admin: LoyaltyAdmin) -> Response:
+    return answer(await loyalty_admin.ListAllMallItems(loyalty_pb2.ListAllMallItemsRequest()))
 
 
-@router.post("/points-mall", dependencies=[OPERATORS], status_code=201, summary="List an item")
-async def create_item(body: ItemInput, request: Request) -> dict:
-    return await _call(request, _admin(request).PutMallItem, loyalty_pb2.MallItem(**body.model_dump()))
+@router.post("/points-mall", dependencies=[OPERATORS], status_code=201, summary="List an item",
+             response_model=model_of(loyalty_pb2.MallItem))
+async def create_mall_item(loyalty_admin: LoyaltyAdmin, body: ItemInput) -> Response:
+    return answer(await loyalty_admin.PutMallItem(loyalty_pb2.MallItem(**body.model_dump())), 201)
 
 
-@router.put("/points-mall/{item_id}", dependencies=[OPERATORS], summary="Replace an item")
-async def replace_item(item_id: str, body: ItemInput, request: Request) -> dict:
-    return await _call(request, _admin(request).PutMallItem,
-                       loyalty_pb2.MallItem(item_id=item_id, **body.model_dump()))
+@router.put("/points-mall/{item_id}", dependencies=[OPERATORS], summary="Replace an item",
+            response_model=model_of(loyalty_pb2.MallItem))
+async def replace_mall_item(loyalty_admin: LoyaltyAdmin, item_id: str, body: ItemInput) -> Response:
+    return answer(await loyalty_admin.PutMallItem(loyalty_pb2.MallItem(item_id=item_id, **body.model_dump())))
 
 
-@router.post("/members/{member_id}/points-adjustments", dependencies=[OPERATORS], status_code=201,
-             summary="Credit or debit a member's points, with the reason")
-async def adjust(member_id: str, body: Adjustment, request: Request) -> dict:
-    return await _call(request, _admin(request).AdjustPoints,
-                       loyalty_pb2.AdjustPointsRequest(member_id=member_id, **body.model_dump()))
+@router.post("/members/{member_id}/points-adjustments", dependencies=[OPERATORS, IDEMPOTENT],
+             status_code=201,
+             summary="Credit or debit a member's points, with the reason",
+             response_model=model_of(loyalty_pb2.PointsEntry))
+async def adjust_points(loyalty_admin: LoyaltyAdmin, member_id: str, body: PointsAdjustment) -> Response:
+    return answer(await loyalty_admin.AdjustPoints(
+        loyalty_pb2.AdjustPointsRequest(member_id=member_id, **body.model_dump())), 201)
 
 
 @router.post("/members/find-by-phone", summary="Find a member by mainland mobile number",
-             dependencies=[Depends(auth.staff(auth.ADMIN, auth.OPERATOR, auth.AGENT))])
-async def find_by_phone(body: PhoneQuery, request: Request) -> dict:
+             dependencies=[Depends(auth.staff(*roles.ORDER_DESK))],
+             response_model=model_of(profile_pb2.FindMemberByPhoneResponse))
+async def find_member_by_phone(profile: Profile, body: PhoneQuery) -> Response:
     """POST, so the number never lands in access logs as a query string."""
-    stub = request.app.state.clients.stub("member", profile_pb2_grpc.ProfileServiceStub)
-    return await _call(request, stub.FindMemberByPhone,
-                       profile_pb2.FindMemberByPhoneRequest(phone=body.phone))
+    return answer(await profile.FindMemberByPhone(profile_pb2.FindMemberByPhoneRequest(phone=body.phone)))

@@ -1,17 +1,21 @@
 """The merchant's order desk (/v1/admin/orders): staff admin, operator or cs_agent."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
-from mall.order.v1 import order_pb2, order_pb2_grpc
+from mall.order.v1 import order_pb2
 from pydantic import BaseModel, Field
 
+from servicekit import roles
+
 from .. import auth
-from ..convert import to_json
+from ..convert import answer
+from ..proto_models import model_of
+from ..services import FILE_DEADLINE, OrderDesk
 from ..streams import file_response
 
 router = APIRouter(prefix="/v1/admin/orders", tags=["admin-orders"],
-                   dependencies=[Depends(auth.staff(auth.ADMIN, auth.OPERATOR, auth.AGENT))])
+                   dependencies=[Depends(auth.staff(*roles.ORDER_DESK))])
 
 
 class StaffCancel(BaseModel):
@@ -20,10 +24,6 @@ class StaffCancel(BaseModel):
 
 class NewRemark(BaseModel):
     text: str = Field(min_length=1, max_length=1000)
-
-
-def _desk(request: Request) -> order_pb2_grpc.OrderDeskServiceStub:
-    return request.app.state.clients.stub("order", order_pb2_grpc.OrderDeskServiceStub)
 
 
 def order_filter(status: list[str] = Query([], description="any of pending_payment, paid, "
@@ -44,46 +44,47 @@ def order_filter(status: list[str] = Query([], description="any of pending_payme
         max_payable_fen=max_payable_fen)
 
 
-@router.get("", summary="Orders by filter and sort, cursor-paged")
-async def list_orders(request: Request, filters: order_pb2.OrderFilter = Depends(order_filter),
+@router.get("", summary="Orders by filter and sort, cursor-paged",
+            response_model=model_of(order_pb2.ListOrdersResponse))
+async def list_orders(order_desk: OrderDesk, filters: order_pb2.OrderFilter = Depends(order_filter),
                       sort: str = Query("created_desc", description="created_desc | created_asc "
                                                                     "| payable_desc | payable_asc"),
-                      page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> dict:
+                      page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> Response:
     req = order_pb2.ListOrdersRequest(filter=filters, sort=sort,
                                       page={"page_size": page_size, "page_token": page_token})
-    return to_json(await request.app.state.clients.call(_desk(request).ListOrders, req))
+    return answer(await order_desk.ListOrders(req))
 
 
 @router.get("/export", summary="Every matching order as CSV or Excel, streamed",
             response_class=StreamingResponse)
-async def export_orders(request: Request, filters: order_pb2.OrderFilter = Depends(order_filter),
+async def export_orders(order_desk: OrderDesk, filters: order_pb2.OrderFilter = Depends(order_filter),
                         format: str = Query("csv", description="csv | xlsx")):
-    stream = _desk(request).ExportOrders(order_pb2.ExportOrdersRequest(filter=filters,
-                                                                       format=format),
-                                         timeout=600)
+    stream = order_desk.ExportOrders(order_pb2.ExportOrdersRequest(filter=filters, format=format),
+                                     timeout=FILE_DEADLINE)
     return await file_response(stream)
 
 
-@router.get("/{order_id}", summary="One order with its timeline, shipments and address")
-async def get_order(order_id: str, request: Request) -> dict:
-    return to_json(await request.app.state.clients.call(
-        _desk(request).GetOrder, order_pb2.GetOrderRequest(order_id=order_id)))
+@router.get("/{order_id}", summary="One order with its timeline, shipments and address",
+            response_model=model_of(order_pb2.OrderView))
+async def get_order(order_desk: OrderDesk, order_id: str) -> Response:
+    return answer(await order_desk.GetOrder(order_pb2.GetOrderRequest(order_id=order_id)))
 
 
-@router.post("/{order_id}/cancel", summary="Cancel before anything shipped (a paid order is refunded)")
-async def cancel_order(order_id: str, body: StaffCancel, request: Request) -> dict:
-    return to_json(await request.app.state.clients.call(
-        _desk(request).CancelOrder, order_pb2.CancelOrderRequest(order_id=order_id,
+@router.post("/{order_id}/cancel", summary="Cancel before anything shipped (a paid order is refunded)",
+             response_model=model_of(order_pb2.OrderView))
+async def cancel_order(order_desk: OrderDesk, order_id: str, body: StaffCancel) -> Response:
+    return answer(await order_desk.CancelOrder(order_pb2.CancelOrderRequest(order_id=order_id,
                                                                  reason=body.reason)))
 
 
-@router.get("/{order_id}/remarks", summary="Staff remarks on an order")
-async def list_remarks(order_id: str, request: Request) -> dict:
-    return to_json(await request.app.state.clients.call(
-        _desk(request).ListRemarks, order_pb2.ListRemarksRequest(order_id=order_id)))
+@router.get("/{order_id}/remarks", summary="Staff remarks on an order",
+            response_model=model_of(order_pb2.ListRemarksResponse))
+async def list_remarks(order_desk: OrderDesk, order_id: str) -> Response:
+    return answer(await order_desk.ListRemarks(order_pb2.ListRemarksRequest(order_id=order_id)))
 
 
-@router.post("/{order_id}/remarks", status_code=201, summary="Add a staff remark")
-async def add_remark(order_id: str, body: NewRemark, request: Request) -> dict:
-    return to_json(await request.app.state.clients.call(
-        _desk(request).AddRemark, order_pb2.AddRemarkRequest(order_id=order_id, text=body.text)))
+@router.post("/{order_id}/remarks", status_code=201, summary="Add a staff remark",
+             response_model=model_of(order_pb2.Remark))
+async def add_remark(order_desk: OrderDesk, order_id: str, body: NewRemark) -> Response:
+    return answer(await order_desk.AddRemark(
+        order_pb2.AddRemarkRequest(order_id=order_id, text=body.text)), 201)

@@ -1,12 +1,16 @@
 """Partner ERPs' credentials (/v1/admin/partners): admins issue and revoke; operators may list."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from mall.member.v1 import partner_pb2, partner_pb2_grpc
+from fastapi import APIRouter, Depends, Response
+from mall.member.v1 import partner_pb2
 from pydantic import BaseModel, Field
 
+from servicekit import roles
+
 from .. import auth
-from ..convert import to_json
+from ..convert import answer
+from ..proto_models import model_of
+from ..services import Partners
 
 router = APIRouter(prefix="/v1/admin/partners", tags=["admin-partners"])
 
@@ -17,30 +21,26 @@ class NewCredential(BaseModel):
     partner_name: str = Field("", max_length=128)
 
 
-def _stub(request: Request) -> partner_pb2_grpc.PartnerServiceStub:
-    return request.app.state.clients.stub("member", partner_pb2_grpc.PartnerServiceStub)
+@router.post("/credentials", status_code=201, dependencies=[Depends(auth.staff(roles.ADMIN))],
+             summary="Issue a key for a partner; the secret is in this answer only",
+             response_model=model_of(partner_pb2.IssuedPartnerCredential))
+async def issue_partner_credential(partners: Partners, body: NewCredential) -> Response:
+    return answer(await partners.IssuePartnerCredential(
+        partner_pb2.IssuePartnerCredentialRequest(**body.model_dump())), 201)
 
 
-@router.post("/credentials", status_code=201, dependencies=[Depends(auth.staff(auth.ADMIN))],
-             summary="Issue a key for a partner; the secret is in this answer only")
-async def issue(body: NewCredential, request: Request) -> dict:
-    return to_json(await request.app.state.clients.call(
-        _stub(request).IssuePartnerCredential,
-        partner_pb2.IssuePartnerCredentialRequest(**body.model_dump())))
-
-
-@router.get("/credentials", dependencies=[Depends(auth.staff(auth.ADMIN, auth.OPERATOR))],
-            summary="Partner keys (never their secrets), newest first")
-async def list_credentials(request: Request, partner_id: str = "",
-                           include_revoked: bool = False) -> dict:
-    return to_json(await request.app.state.clients.call(
-        _stub(request).ListPartnerCredentials, partner_pb2.ListPartnerCredentialsRequest(
+@router.get("/credentials", dependencies=[Depends(auth.staff(*roles.MERCHANDISERS))],
+            summary="Partner keys (never their secrets), newest first",
+            response_model=model_of(partner_pb2.ListPartnerCredentialsResponse))
+async def list_partner_credentials(partners: Partners, partner_id: str = "",
+                                   include_revoked: bool = False) -> Response:
+    return answer(await partners.ListPartnerCredentials(partner_pb2.ListPartnerCredentialsRequest(
             partner_id=partner_id, include_revoked=include_revoked)))
 
 
-@router.post("/credentials/{key_id}/revoke", dependencies=[Depends(auth.staff(auth.ADMIN))],
-             summary="Revoke a key: its signatures are refused from now on")
-async def revoke(key_id: str, request: Request) -> dict:
-    return to_json(await request.app.state.clients.call(
-        _stub(request).RevokePartnerCredential,
+@router.post("/credentials/{key_id}/revoke", dependencies=[Depends(auth.staff(roles.ADMIN))],
+             summary="Revoke a key: its signatures are refused from now on",
+             response_model=model_of(partner_pb2.PartnerCredential))
+async def revoke_partner_credential(partners: Partners, key_id: str) -> Response:
+    return answer(await partners.RevokePartnerCredential(
         partner_pb2.RevokePartnerCredentialRequest(key_id=key_id)))

@@ -3,15 +3,19 @@ or per line through the provider, and asking the provider now. Payment enforces 
 (never more than was paid, one refund per request id); the gateway checks shapes and roles."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from mall.payment.v1 import payment_pb2, payment_pb2_grpc
+from fastapi import APIRouter, Depends, Response
+from mall.payment.v1 import payment_pb2
 from pydantic import BaseModel, Field
 
+from servicekit import roles
+
 from .. import auth
-from ..convert import to_json
+from ..convert import answer
+from ..proto_models import model_of
+from ..services import Payments
 
 router = APIRouter(prefix="/v1/admin/orders", tags=["admin-payments"],
-                   dependencies=[Depends(auth.staff(auth.ADMIN, auth.OPERATOR, auth.AGENT))])
+                   dependencies=[Depends(auth.staff(*roles.ORDER_DESK))])
 
 
 class RefundLine(BaseModel):
@@ -29,31 +33,28 @@ class RefundInput(BaseModel):
     reason: str = Field("", max_length=200)
 
 
-def _stub(request: Request):
-    return request.app.state.clients.stub("payment", payment_pb2_grpc.PaymentServiceStub)
+@router.get("/{order_id}/payment", summary="The order's latest payment",
+            response_model=model_of(payment_pb2.PaymentIntent))
+async def get_order_payment(payments: Payments, order_id: str) -> Response:
+    return answer(await payments.GetPaymentIntent(payment_pb2.GetPaymentIntentRequest(order_id=order_id)))
 
 
-@router.get("/{order_id}/payment", summary="The order's latest payment")
-async def order_payment(order_id: str, request: Request) -> dict:
-    return to_json(await request.app.state.clients.call(
-        _stub(request).GetPaymentIntent, payment_pb2.GetPaymentIntentRequest(order_id=order_id)))
-
-
-@router.get("/{order_id}/refunds", summary="The order's refunds, newest first")
-async def order_refunds(order_id: str, request: Request) -> dict:
-    return to_json(await request.app.state.clients.call(
-        _stub(request).ListRefunds, payment_pb2.ListRefundsRequest(order_id=order_id)))
+@router.get("/{order_id}/refunds", summary="The order's refunds, newest first",
+            response_model=model_of(payment_pb2.ListRefundsResponse))
+async def list_order_refunds(payments: Payments, order_id: str) -> Response:
+    return answer(await payments.ListRefunds(payment_pb2.ListRefundsRequest(order_id=order_id)))
 
 
 @router.post("/{order_id}/refunds", status_code=201,
-             summary="Refund in full or per line through the provider (idempotent by refund_request_id)")
-async def refund(order_id: str, body: RefundInput, request: Request) -> dict:
-    return to_json(await request.app.state.clients.call(_stub(request).RefundPayment, payment_pb2.RefundPaymentRequest(
+             summary="Refund in full or per line through the provider (idempotent by refund_request_id)",
+             response_model=model_of(payment_pb2.Refund))
+async def refund_order(payments: Payments, order_id: str, body: RefundInput) -> Response:
+    return answer(await payments.RefundPayment(payment_pb2.RefundPaymentRequest(
         order_id=order_id, refund_request_id=body.refund_request_id, amount_fen=body.amount_fen,
-        reason=body.reason, lines=[payment_pb2.RefundLine(**line.model_dump()) for line in body.lines])))
+        reason=body.reason, lines=[payment_pb2.RefundLine(**line.model_dump()) for line in body.lines])), 201)
 
 
-@router.post("/{order_id}/payment/reconcile", summary="Ask the provider now about the open payment")
-async def reconcile(order_id: str, request: Request) -> dict:
-    return to_json(await request.app.state.clients.call(
-        _stub(request).ReconcilePayment, payment_pb2.ReconcilePaymentRequest(order_id=order_id)))
+@router.post("/{order_id}/payment/reconcile", summary="Ask the provider now about the open payment",
+             response_model=model_of(payment_pb2.PaymentIntent))
+async def reconcile_payment(payments: Payments, order_id: str) -> Response:
+    return answer(await payments.ReconcilePayment(payment_pb2.ReconcilePaymentRequest(order_id=order_id)))

@@ -5,26 +5,26 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Response
 from mall.common.v1 import common_pb2
-from mall.promotion.v1 import promotion_pb2, promotion_pb2_grpc
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from mall.promotion.v1 import promotion_pb2
+from pydantic import AwareDatetime, BaseModel, Field
+
+from servicekit import roles
 
 from .. import auth
-from ..convert import from_json, to_json
+from ..convert import answer, from_json
+from ..proto_models import model_of
+from ..schemas import BY_NAME, IDEMPOTENT, Fen, PageSize, PageToken
+from ..services import Promotions
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-promotions"],
-                   dependencies=[Depends(auth.staff(auth.ADMIN, auth.OPERATOR))])
+                   dependencies=[Depends(auth.staff(*roles.MERCHANDISERS))])
 
 
-def _upper(value):
-    return value.upper() if isinstance(value, str) else value
-
-
-CouponKind = Annotated[Literal["FIXED_AMOUNT", "PERCENTAGE", "NO_THRESHOLD"], BeforeValidator(_upper)]
-Scope = Annotated[Literal["ALL", "CATEGORIES", "PRODUCTS"], BeforeValidator(_upper)]
-CampaignKind = Annotated[Literal["FLASH_SALE", "THRESHOLD", "GIFT", "PRESALE"], BeforeValidator(_upper)]
-Fen = Annotated[int, Field(ge=0, lt=2**63, description="fen (1/100 yuan), an integer")]
+CouponKind = Annotated[Literal["FIXED_AMOUNT", "PERCENTAGE", "NO_THRESHOLD"], BY_NAME]
+Scope = Annotated[Literal["ALL", "CATEGORIES", "PRODUCTS"], BY_NAME]
+CampaignKind = Annotated[Literal["FLASH_SALE", "THRESHOLD", "GIFT", "PRESALE"], BY_NAME]
 Ids = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=200)]
 
 
@@ -119,79 +119,79 @@ class CampaignInput(BaseModel):
     presale: PresaleRule | None = None
 
 
-def _stub(request: Request) -> promotion_pb2_grpc.PromotionServiceStub:
-    return request.app.state.clients.stub("promotion", promotion_pb2_grpc.PromotionServiceStub)
-
-
-async def _call(request: Request, method: str, message) -> dict:
-    return to_json(await request.app.state.clients.call(getattr(_stub(request), method), message))
-
-
 def _page(page_size: int, page_token: str) -> common_pb2.PageRequest:
     return common_pb2.PageRequest(page_size=page_size, page_token=page_token)
 
 
-PageSize = Annotated[int, Query(ge=1, le=100)]
-PageToken = Annotated[str, Query(max_length=2048)]
 
 
 # ------------------------------------------------------------------ coupon templates
 
 @router.post("/coupon-templates", status_code=201,
-             summary="Create a coupon template (Idempotency-Key makes a retry safe)")
-async def create_coupon_template(body: CouponTemplateInput, request: Request) -> dict:
+             summary="Create a coupon template (Idempotency-Key makes a retry safe)",
+             dependencies=[IDEMPOTENT],
+             response_model=model_of(promotion_pb2.CouponTemplate))
+async def create_coupon_template(promotions: Promotions, body: CouponTemplateInput) -> Response:
     spec = from_json(body.model_dump(mode="json", exclude_none=True), promotion_pb2.CouponTemplateSpec)
-    return await _call(request, "CreateCouponTemplate",
-                       promotion_pb2.CreateCouponTemplateRequest(spec=spec))
+    return answer(await promotions.CreateCouponTemplate(
+        promotion_pb2.CreateCouponTemplateRequest(spec=spec)), 201)
 
 
-@router.get("/coupon-templates", summary="Coupon templates, newest first")
-async def list_coupon_templates(request: Request, page_size: PageSize = 20,
-                                page_token: PageToken = "") -> dict:
-    return await _call(request, "ListCouponTemplates", promotion_pb2.ListCouponTemplatesRequest(
-        page=_page(page_size, page_token)))
+@router.get("/coupon-templates", summary="Coupon templates, newest first",
+            response_model=model_of(promotion_pb2.ListCouponTemplatesResponse))
+async def list_coupon_templates(promotions: Promotions, page_size: PageSize = 20,
+                                page_token: PageToken = "") -> Response:
+    return answer(await promotions.ListCouponTemplates(promotion_pb2.ListCouponTemplatesRequest(
+        page=_page(page_size, page_token))))
 
 
-@router.get("/coupon-templates/{template_id}", summary="One coupon template and how many were issued")
-async def get_coupon_template(template_id: str, request: Request) -> dict:
-    return await _call(request, "GetCouponTemplate",
-                       promotion_pb2.GetCouponTemplateRequest(id=template_id))
+@router.get("/coupon-templates/{template_id}", summary="One coupon template and how many were issued",
+            response_model=model_of(promotion_pb2.CouponTemplate))
+async def get_coupon_template(promotions: Promotions, template_id: str) -> Response:
+    return answer(await promotions.GetCouponTemplate(promotion_pb2.GetCouponTemplateRequest(id=template_id)))
 
 
 @router.post("/coupon-templates/{template_id}/issue", status_code=201,
              summary="Issue one coupon to each member of a list (all or none; Idempotency-Key "
-                     "makes a retry safe)")
-async def issue_coupons(template_id: str, body: IssueInput, request: Request) -> dict:
-    return await _call(request, "IssueCoupons", promotion_pb2.IssueCouponsRequest(
-        template_id=template_id, member_ids=body.member_ids))
+                     "makes a retry safe)", dependencies=[IDEMPOTENT],
+                     response_model=model_of(promotion_pb2.IssueCouponsResponse))
+async def issue_coupons(promotions: Promotions, template_id: str, body: IssueInput) -> Response:
+    return answer(await promotions.IssueCoupons(promotion_pb2.IssueCouponsRequest(
+        template_id=template_id, member_ids=body.member_ids)), 201)
 
 
-@router.post("/coupons/{coupon_id}/revoke", summary="Take back an available coupon")
-async def revoke_coupon(coupon_id: str, body: RevokeInput, request: Request) -> dict:
-    return await _call(request, "RevokeCoupon", promotion_pb2.RevokeCouponRequest(
-        coupon_id=coupon_id, reason=body.reason))
+@router.post("/coupons/{coupon_id}/revoke", summary="Take back an available coupon",
+             response_model=model_of(promotion_pb2.Coupon))
+async def revoke_coupon(promotions: Promotions, coupon_id: str, body: RevokeInput) -> Response:
+    return answer(await promotions.RevokeCoupon(promotion_pb2.RevokeCouponRequest(
+        coupon_id=coupon_id, reason=body.reason)))
 
 
 # ------------------------------------------------------------------ campaigns
 
 @router.post("/campaigns", status_code=201,
-             summary="Create a campaign (refused when it overlaps one the stacking rules forbid)")
-async def create_campaign(body: CampaignInput, request: Request) -> dict:
+             summary="Create a campaign (refused when it overlaps one the stacking rules forbid)",
+             dependencies=[IDEMPOTENT],
+             response_model=model_of(promotion_pb2.Campaign))
+async def create_campaign(promotions: Promotions, body: CampaignInput) -> Response:
     spec = from_json(body.model_dump(mode="json", exclude_none=True), promotion_pb2.CampaignSpec)
-    return await _call(request, "CreateCampaign", promotion_pb2.CreateCampaignRequest(spec=spec))
+    return answer(await promotions.CreateCampaign(promotion_pb2.CreateCampaignRequest(spec=spec)), 201)
 
 
-@router.get("/campaigns", summary="Campaigns with their quotas, newest first")
-async def list_campaigns(request: Request, page_size: PageSize = 20, page_token: PageToken = "") -> dict:
-    return await _call(request, "ListCampaigns",
-                       promotion_pb2.ListCampaignsRequest(page=_page(page_size, page_token)))
+@router.get("/campaigns", summary="Campaigns with their quotas, newest first",
+            response_model=model_of(promotion_pb2.ListCampaignsResponse))
+async def list_campaigns(promotions: Promotions, page_size: PageSize = 20, page_token: PageToken = "") -> Response:
+    return answer(await promotions.ListCampaigns(
+        promotion_pb2.ListCampaignsRequest(page=_page(page_size, page_token))))
 
 
-@router.get("/campaigns/{campaign_id}", summary="One campaign and its quotas (total, taken)")
-async def get_campaign(campaign_id: str, request: Request) -> dict:
-    return await _call(request, "GetCampaign", promotion_pb2.GetCampaignRequest(id=campaign_id))
+@router.get("/campaigns/{campaign_id}", summary="One campaign and its quotas (total, taken)",
+            response_model=model_of(promotion_pb2.Campaign))
+async def get_campaign(promotions: Promotions, campaign_id: str) -> Response:
+    return answer(await promotions.GetCampaign(promotion_pb2.GetCampaignRequest(id=campaign_id)))
 
 
-@router.post("/campaigns/{campaign_id}/end", summary="End a campaign now")
-async def end_campaign(campaign_id: str, request: Request) -> dict:
-    return await _call(request, "EndCampaign", promotion_pb2.EndCampaignRequest(id=campaign_id))
+@router.post("/campaigns/{campaign_id}/end", summary="End a campaign now",
+             response_model=model_of(promotion_pb2.Campaign))
+async def end_campaign(promotions: Promotions, campaign_id: str) -> Response:
+    return answer(await promotions.EndCampaign(promotion_pb2.EndCampaignRequest(id=campaign_id)))

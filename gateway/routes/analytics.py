@@ -3,16 +3,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Response
 from google.protobuf.timestamp_pb2 import Timestamp
-from mall.analytics.v1 import analytics_pb2, analytics_pb2_grpc
+from mall.analytics.v1 import analytics_pb2
+
+from servicekit import roles
 
 from .. import auth
-from ..convert import to_json
+from ..convert import answer
 from ..problems import Problem
+from ..proto_models import model_of
+from ..services import Analytics
 
 router = APIRouter(prefix="/v1/admin/analytics", tags=["admin-analytics"],
-                   dependencies=[Depends(auth.staff(auth.ANALYST, auth.ADMIN))])
+                   dependencies=[Depends(auth.staff(roles.ANALYST, roles.ADMIN))])
 
 
 def _timestamp(value: datetime | None, name: str) -> Timestamp | None:
@@ -26,12 +30,12 @@ def _timestamp(value: datetime | None, name: str) -> Timestamp | None:
     return ts
 
 
-@router.get("/event-counts", summary="How many events of each type occurred in [since, until)")
-async def event_counts(request: Request,
-                       since: datetime | None = Query(None, description="inclusive, RFC 3339"),
-                       until: datetime | None = Query(None, description="exclusive, RFC 3339")
-                       ) -> dict:
+@router.get("/event-counts", summary="How many events of each type occurred in [since, until)",
+            response_model=model_of(analytics_pb2.EventCountsResponse))
+async def get_event_counts(analytics: Analytics,
+                           since: datetime | None = Query(None, description="inclusive, RFC 3339"),
+                           until: datetime | None = Query(None, description="exclusive, RFC 3339")
+                           ) -> Response:
     req = analytics_pb2.EventCountsRequest(since=_timestamp(since, "since"),
                                            until=_timestamp(until, "until"))
-    stub = request.app.state.clients.stub("analytics", analytics_pb2_grpc.AnalyticsServiceStub)
-    return to_json(await request.app.state.clients.call(stub.EventCounts, req))
+    return answer(await analytics.EventCounts(req))

@@ -2,17 +2,22 @@
 profile. The member service issues the tokens; the gateway only verifies them."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from mall.member.v1 import member_pb2, member_pb2_grpc
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from mall.member.v1 import member_pb2
 from pydantic import BaseModel, Field
 
 from .. import auth
-from ..convert import to_json
+from ..convert import answer
+from ..proto_models import model_of
 from ..ratelimit import limit_logins
+from ..services import MemberAuth
 
 router = APIRouter()
 
-_LIMITED = {429: {"description": "Too many sign-in attempts from this address (Retry-After)"}}
+_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many sign-in attempts from this address (Retry-After)"}}
 
 
 class WechatLogin(BaseModel):
@@ -33,57 +38,45 @@ class Refresh(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
-def _auth(request: Request) -> member_pb2_grpc.AuthServiceStub:
-    return request.app.state.clients.stub("member", member_pb2_grpc.AuthServiceStub)
-
-
 @router.post("/v1/auth/wechat-login", tags=["auth"], summary="A shopper signs in with wx.login()'s code",
-             dependencies=[Depends(limit_logins)], responses=_LIMITED)
-async def wechat_login(body: WechatLogin, request: Request) -> dict:
-    clients = request.app.state.clients
-    reply = await clients.call(_auth(request).WechatLogin,
-                               member_pb2.WechatLoginRequest(code=body.code))
-    return to_json(reply)
+             dependencies=[Depends(limit_logins)], responses=_LIMITED,
+             response_model=model_of(member_pb2.WechatLoginResponse))
+async def wechat_login(body: WechatLogin, member_auth: MemberAuth) -> Response:
+    return answer(await member_auth.WechatLogin(member_pb2.WechatLoginRequest(code=body.code)))
 
 
 @router.post("/v1/auth/refresh", tags=["auth"], summary="Trade a refresh token for a new pair",
-             dependencies=[Depends(limit_logins)], responses=_LIMITED)
-async def refresh(body: Refresh, request: Request) -> dict:
-    clients = request.app.state.clients
-    reply = await clients.call(_auth(request).Refresh,
-                               member_pb2.RefreshRequest(refresh_token=body.refresh_token))
-    return to_json(reply)
+             dependencies=[Depends(limit_logins)], responses=_LIMITED,
+             response_model=model_of(member_pb2.RefreshResponse))
+async def refresh_tokens(body: Refresh, member_auth: MemberAuth) -> Response:
+    return answer(await member_auth.Refresh(
+        member_pb2.RefreshRequest(refresh_token=body.refresh_token)))
 
 
 @router.post("/v1/admin/auth/login", tags=["auth"], summary="A staff member signs in",
-             dependencies=[Depends(limit_logins)], responses=_LIMITED)
-async def staff_login(body: StaffLogin, request: Request) -> dict:
-    clients = request.app.state.clients
-    reply = await clients.call(_auth(request).StaffLogin,
-                               member_pb2.StaffLoginRequest(username=body.username,
-                                                            password=body.password))
-    return to_json(reply)
+             dependencies=[Depends(limit_logins)], responses=_LIMITED,
+             response_model=model_of(member_pb2.StaffLoginResponse))
+async def staff_login(body: StaffLogin, member_auth: MemberAuth) -> Response:
+    return answer(await member_auth.StaffLogin(member_pb2.StaffLoginRequest(
+        username=body.username, password=body.password)))
 
 
 @router.get("/v1/me", tags=["me"], summary="The signed-in shopper's profile",
-            dependencies=[Depends(auth.customer)])
-async def me(request: Request) -> dict:
-    clients = request.app.state.clients
-    return to_json(await clients.call(_auth(request).GetMe, member_pb2.GetMeRequest()))
+            dependencies=[Depends(auth.customer)], response_model=model_of(member_pb2.Me))
+async def get_me(member_auth: MemberAuth) -> Response:
+    return answer(await member_auth.GetMe(member_pb2.GetMeRequest()))
 
 
 @router.get("/v1/admin/me", tags=["me"], summary="The signed-in staff member's profile",
-            dependencies=[Depends(auth.any_staff)])
-async def staff_me(request: Request) -> dict:
-    clients = request.app.state.clients
-    return to_json(await clients.call(_auth(request).GetMe, member_pb2.GetMeRequest()))
+            dependencies=[Depends(auth.any_staff)], response_model=model_of(member_pb2.Me))
+async def get_staff_me(member_auth: MemberAuth) -> Response:
+    return answer(await member_auth.GetMe(member_pb2.GetMeRequest()))
 
 
 @router.post("/v1/admin/me/password", tags=["me"],
              summary="The signed-in staff member changes their password (new tokens returned)",
-             dependencies=[Depends(auth.any_staff), Depends(limit_logins)], responses=_LIMITED)
-async def change_password(body: PasswordChange, request: Request) -> dict:
-    clients = request.app.state.clients
-    reply = await clients.call(_auth(request).ChangePassword, member_pb2.ChangePasswordRequest(
-        current_password=body.current_password, new_password=body.new_password))
-    return to_json(reply)
+             dependencies=[Depends(auth.any_staff), Depends(limit_logins)], responses=_LIMITED,
+             response_model=model_of(member_pb2.ChangePasswordResponse))
+async def change_password(body: PasswordChange, member_auth: MemberAuth) -> Response:
+    return answer(await member_auth.ChangePassword(member_pb2.ChangePasswordRequest(
+        current_password=body.current_password, new_password=body.new_password)))

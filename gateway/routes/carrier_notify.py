@@ -4,22 +4,23 @@ to answer in the carrier's own format. No token: the signature is the authentica
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from mall.logistics.v1 import logistics_pb2, logistics_pb2_grpc
+from mall.logistics.v1 import logistics_pb2
+
+from ..services import Logistics
 
 router = APIRouter(prefix="/v1/logistics/notify", tags=["carrier-notify"])
 
 MAX_BODY_BYTES = 1 << 20  # a route push is a few kilobytes
 
 
-@router.post("/{carrier}", summary="A carrier's signed tracking push (SF Fengqiao route push)")
-async def carrier_push(carrier: str, request: Request) -> Response:
+@router.post("/{carrier}", response_class=Response,
+             summary="A carrier's signed tracking push (SF Fengqiao route push); the answer is "
+                     "logistics', in the carrier's own format")
+async def handle_carrier_notification(carrier: str, request: Request, logistics: Logistics) -> Response:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return Response(status_code=413)
-    stub = request.app.state.clients.stub("logistics", logistics_pb2_grpc.LogisticsServiceStub)
-    reply = await request.app.state.clients.call(
-        stub.HandleCarrierNotification, logistics_pb2.CarrierNotification(
-            carrier=carrier, body=body,
-            headers={k.lower(): v for k, v in request.headers.items()}))
+    reply = await logistics.HandleCarrierNotification(logistics_pb2.CarrierNotification(
+        carrier=carrier, body=body, headers={k.lower(): v for k, v in request.headers.items()}))
     return Response(content=reply.body, status_code=reply.http_status,
                     media_type=reply.content_type or "application/json")

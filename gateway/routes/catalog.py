@@ -5,36 +5,35 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from mall.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from mall.catalog.v1 import catalog_pb2
 from mall.common.v1 import common_pb2
 
-from ..convert import to_json
+from ..convert import answer
+from ..proto_models import model_of
+from ..services import Catalog
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
 SortName = Literal["newest", "price_asc", "price_desc", "sales", "rating", "relevance"]
 KindName = Literal["style", "function", "brand"]
+Listing = model_of(catalog_pb2.ListProductsResponse)  # /v1/products and /v1/search
 
 
-def _stub(request: Request) -> catalog_pb2_grpc.CatalogServiceStub:
-    return request.app.state.clients.stub("catalog", catalog_pb2_grpc.CatalogServiceStub)
+@router.get("/categories", summary="Active categories, flat, parents before children",
+            response_model=model_of(catalog_pb2.ListCategoriesResponse))
+async def list_categories(catalog: Catalog, kind: KindName | None = None) -> Response:
+    return answer(await catalog.ListCategories(catalog_pb2.ListCategoriesRequest(
+        kind=kind.upper() if kind else None)))
 
 
-@router.get("/categories", summary="Active categories, flat, parents before children")
-async def list_categories(request: Request, kind: KindName | None = None) -> dict:
-    req = catalog_pb2.ListCategoriesRequest(
-        kind=catalog_pb2.CategoryKind.Value(kind.upper()) if kind else 0)
-    return to_json(await request.app.state.clients.call(_stub(request).ListCategories, req))
-
-
-async def _list(request: Request, *, query: str, category: str, function: list[str],
+async def _list(request: Request, catalog: Catalog, *, query: str, category: str, function: list[str],
                 brand: list[str], min_price_fen: int | None, max_price_fen: int | None,
                 size: list[str], colour: list[str], sort: SortName | None, page_size: int,
                 page_token: str) -> Response:
     req = catalog_pb2.ListProductsRequest(
         category_id=category, function_ids=function, brand_ids=brand, sizes=size,
         colours=colour, query=query,
-        sort=catalog_pb2.ProductSort.Value(sort.upper()) if sort else 0,
+        sort=sort.upper() if sort else None,
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))
     if min_price_fen is not None:
         req.min_price_fen = min_price_fen
@@ -42,8 +41,7 @@ async def _list(request: Request, *, query: str, category: str, function: list[s
         req.max_price_fen = max_price_fen
     cache = request.app.state.listing_cache
     raw = (request.scope["route"].path, request.url.path, request.scope["query_string"])
-    return await cache.respond(req, lambda: request.app.state.clients.call(
-        _stub(request).ListProducts, req), raw)
+    return await cache.respond(req, lambda: catalog.ListProducts(req), raw)
 
 
 _FILTERS = dict(
@@ -59,23 +57,25 @@ _FILTERS = dict(
 )
 
 
-@router.get("/products", summary="Published products, filtered and sorted, a page at a time")
+@router.get("/products", summary="Published products, filtered and sorted, a page at a time",
+            response_model=Listing)
 async def list_products(
-        request: Request, category: str = _FILTERS["category"],
+        request: Request, catalog: Catalog, category: str = _FILTERS["category"],
         function: list[str] = _FILTERS["function"], brand: list[str] = _FILTERS["brand"],
         min_price_fen: int | None = _FILTERS["min_price_fen"],
         max_price_fen: int | None = _FILTERS["max_price_fen"],
         size: list[str] = _FILTERS["size"], colour: list[str] = _FILTERS["colour"],
         sort: SortName | None = None, page_size: int = _FILTERS["page_size"],
         page_token: str = _FILTERS["page_token"]) -> Response:
-    return await _list(request, query="", category=category, function=function, brand=brand,
+    return await _list(request, catalog, query="", category=category, function=function, brand=brand,
                        min_price_fen=min_price_fen, max_price_fen=max_price_fen, size=size,
                        colour=colour, sort=sort, page_size=page_size, page_token=page_token)
 
 
-@router.get("/search", summary="Keyword search (Chinese or not) over published products")
-async def search(
-        request: Request, q: str = Query(min_length=1, max_length=100),
+@router.get("/search", summary="Keyword search (Chinese or not) over published products",
+            response_model=Listing)
+async def search_products(
+        request: Request, catalog: Catalog, q: str = Query(min_length=1, max_length=100),
         category: str = _FILTERS["category"],
         function: list[str] = _FILTERS["function"], brand: list[str] = _FILTERS["brand"],
         min_price_fen: int | None = _FILTERS["min_price_fen"],
@@ -83,12 +83,12 @@ async def search(
         size: list[str] = _FILTERS["size"], colour: list[str] = _FILTERS["colour"],
         sort: SortName | None = None, page_size: int = _FILTERS["page_size"],
         page_token: str = _FILTERS["page_token"]) -> Response:
-    return await _list(request, query=q, category=category, function=function, brand=brand,
+    return await _list(request, catalog, query=q, category=category, function=function, brand=brand,
                        min_price_fen=min_price_fen, max_price_fen=max_price_fen, size=size,
                        colour=colour, sort=sort, page_size=page_size, page_token=page_token)
 
 
-@router.get("/products/{product_id}", summary="A published product with its SKUs and media")
-async def get_product(product_id: str, request: Request) -> dict:
-    req = catalog_pb2.GetProductRequest(product_id=product_id)
-    return to_json(await request.app.state.clients.call(_stub(request).GetProduct, req))
+@router.get("/products/{product_id}", summary="A published product with its SKUs and media",
+            response_model=model_of(catalog_pb2.Product))
+async def get_product(product_id: str, catalog: Catalog) -> Response:
+    return answer(await catalog.GetProduct(catalog_pb2.GetProductRequest(product_id=product_id)))

@@ -6,21 +6,34 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from ..problems import Problem
+from ..services import clients as service_clients
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="The process is alive")
-async def healthz() -> dict:
-    return {"status": "ok"}
+class Alive(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Ready(BaseModel):
+    status: str = Field(examples=["ready"])
+    services: dict[str, str] = Field(description="each service's gRPC health status, e.g. SERVING")
+
+
+@router.get("/healthz", summary="The process is alive", response_model=Alive)
+async def healthz() -> Response:
+    # A Response as it is, like every JSON answer: the model documents, nothing re-validates.
+    return JSONResponse({"status": "ok"})
 
 
 @router.get("/readyz", summary="Every service the gateway needs answers its health check",
-            responses={503: {"description": "A service is not SERVING (named in the body)"}})
-async def readyz(request: Request):
-    clients = request.app.state.clients
+            responses={503: {"description": "A service is not SERVING (named in the body)"}},
+            response_model=Ready)
+async def readyz(request: Request) -> Response:
+    clients = service_clients(request)
     names = request.app.state.ready_services
     statuses = await asyncio.gather(*(clients.health(name) for name in names))
     services = dict(zip(names, statuses, strict=True))
@@ -32,7 +45,7 @@ async def readyz(request: Request):
         body["services"] = services
         return JSONResponse(body, status_code=503, media_type="application/problem+json",
                             headers=problem.headers)
-    return {"status": "ready", "services": services}
+    return JSONResponse({"status": "ready", "services": services})
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

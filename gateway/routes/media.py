@@ -11,9 +11,13 @@ from ..problems import Problem
 router = APIRouter(tags=["media"])
 
 
-@router.get("/media/{key:path}", summary="A stored image or video",
-            responses={404: {"description": "No such file"}})
-async def media(key: str, request: Request) -> FileResponse:
+_FILE = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.get("/media/{key:path}", summary="A stored image or video", response_class=FileResponse,
+            responses={200: {"content": {"image/*": _FILE, "video/*": _FILE}},
+                       404: {"description": "No such file"}})
+async def get_media(key: str, request: Request) -> FileResponse:
     root: Path = request.app.state.settings.media_root.resolve()
     path = (root / key).resolve()
     # Keys come from catalog, but the URL is the client's: never leave the media root.

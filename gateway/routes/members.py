@@ -3,14 +3,18 @@ export and account deletion. Member checks the rules (and encrypts); the gateway
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from mall.common.v1 import common_pb2
-from mall.member.v1 import loyalty_pb2, loyalty_pb2_grpc, profile_pb2, profile_pb2_grpc
-from pydantic import BaseModel, Field
+from mall.member.v1 import loyalty_pb2, profile_pb2
+from pydantic import BaseModel, Field, create_model
 
 from .. import auth
-from ..convert import from_json, to_json
+from ..convert import answer, from_json, to_json
+from ..proto_models import model_of
+from ..schemas import IDEMPOTENT, Address
+from ..services import Loyalty, Profile
 
 router = APIRouter(tags=["me-member"], dependencies=[Depends(auth.customer)])
 
@@ -29,14 +33,7 @@ class ProfileChanges(BaseModel):
     sizes: Sizes | None = None
 
 
-class AddressInput(BaseModel):
-    recipient: str = Field(max_length=64)
-    phone: str = Field(max_length=32)
-    province: str = Field("", max_length=32)
-    city: str = Field("", max_length=64)
-    district: str = Field("", max_length=64)
-    detail: str = Field("", max_length=256)
-    postal_code: str = Field("", max_length=16)
+class AddressInput(Address):
     is_default: bool = False
 
 
@@ -50,109 +47,125 @@ class RedeemInput(BaseModel):
     quantity: int = Field(1, ge=1, le=99)
 
 
-def _profile(request: Request) -> profile_pb2_grpc.ProfileServiceStub:
-    return request.app.state.clients.stub("member", profile_pb2_grpc.ProfileServiceStub)
-
-
-def _loyalty(request: Request) -> loyalty_pb2_grpc.LoyaltyServiceStub:
-    return request.app.state.clients.stub("member", loyalty_pb2_grpc.LoyaltyServiceStub)
-
-
-async def _call(request: Request, method, message) -> dict:
-    return to_json(await request.app.state.clients.call(method, message))
-
-
 def _address_request(body: AddressInput, message_class, **extra):
     address = body.model_dump(exclude={"is_default"})
     return message_class(address=common_pb2.Address(**address), is_default=body.is_default, **extra)
 
 
-@router.get("/v1/me/profile", summary="My profile: name, phone, birthday, sizes, habits")
-async def get_profile(request: Request) -> dict:
-    return await _call(request, _profile(request).GetProfile, profile_pb2.GetProfileRequest())
+@router.get("/v1/me/profile", summary="My profile: name, phone, birthday, sizes, habits",
+            response_model=model_of(profile_pb2.Profile))
+async def get_profile(profile: Profile) -> Response:
+    return answer(await profile.GetProfile(profile_pb2.GetProfileRequest()))
 
 
-@router.patch("/v1/me/profile", summary="Change my profile (only the fields given)")
-async def update_profile(body: ProfileChanges, request: Request) -> dict:
+@router.patch("/v1/me/profile", summary="Change my profile (only the fields given)",
+              response_model=model_of(profile_pb2.Profile))
+async def update_profile(profile: Profile, body: ProfileChanges) -> Response:
     message = from_json(body.model_dump(exclude_none=True), profile_pb2.UpdateProfileRequest)
-    return await _call(request, _profile(request).UpdateProfile, message)
+    return answer(await profile.UpdateProfile(message))
 
 
-@router.get("/v1/me/addresses", summary="My addresses, the default first")
-async def list_addresses(request: Request) -> dict:
-    return await _call(request, _profile(request).ListAddresses, profile_pb2.ListAddressesRequest())
+@router.get("/v1/me/addresses", summary="My addresses, the default first",
+            response_model=model_of(profile_pb2.ListAddressesResponse))
+async def list_addresses(profile: Profile) -> Response:
+    return answer(await profile.ListAddresses(profile_pb2.ListAddressesRequest()))
 
 
-@router.post("/v1/me/addresses", status_code=201, summary="Add an address (at most 20)")
-async def create_address(body: AddressInput, request: Request) -> dict:
-    return await _call(request, _profile(request).CreateAddress,
-                       _address_request(body, profile_pb2.CreateAddressRequest))
+@router.post("/v1/me/addresses", status_code=201, summary="Add an address (at most 20)",
+             response_model=model_of(profile_pb2.MemberAddress))
+async def create_address(profile: Profile, body: AddressInput) -> Response:
+    return answer(await profile.CreateAddress(
+        _address_request(body, profile_pb2.CreateAddressRequest)), 201)
 
 
-@router.put("/v1/me/addresses/{address_id}", summary="Replace an address")
-async def replace_address(address_id: str, body: AddressInput, request: Request) -> dict:
-    return await _call(request, _profile(request).UpdateAddress,
-                       _address_request(body, profile_pb2.UpdateAddressRequest, address_id=address_id))
+@router.put("/v1/me/addresses/{address_id}", summary="Replace an address",
+            response_model=model_of(profile_pb2.MemberAddress))
+async def replace_address(profile: Profile, address_id: str, body: AddressInput) -> Response:
+    return answer(await profile.UpdateAddress(
+        _address_request(body, profile_pb2.UpdateAddressRequest, address_id=address_id)))
 
 
 @router.delete("/v1/me/addresses/{address_id}", status_code=204, summary="Delete an address")
-async def delete_address(address_id: str, request: Request) -> Response:
-    await _call(request, _profile(request).DeleteAddress,
-                profile_pb2.DeleteAddressRequest(address_id=address_id))
+async def delete_address(profile: Profile, address_id: str) -> Response:
+    await profile.DeleteAddress(profile_pb2.DeleteAddressRequest(address_id=address_id))
     return Response(status_code=204)
 
 
-@router.get("/v1/me/consents", summary="My consents now, and every change")
-async def list_consents(request: Request) -> dict:
-    return await _call(request, _profile(request).ListConsents, profile_pb2.ListConsentsRequest())
+@router.get("/v1/me/consents", summary="My consents now, and every change",
+            response_model=model_of(profile_pb2.ListConsentsResponse))
+async def list_consents(profile: Profile) -> Response:
+    return answer(await profile.ListConsents(profile_pb2.ListConsentsRequest()))
 
 
-@router.post("/v1/me/consents", status_code=201, summary="Grant or withdraw a consent")
-async def record_consent(body: ConsentInput, request: Request) -> dict:
-    return await _call(request, _profile(request).RecordConsent,
-                       profile_pb2.RecordConsentRequest(**body.model_dump()))
+@router.post("/v1/me/consents", status_code=201, summary="Grant or withdraw a consent",
+             response_model=model_of(profile_pb2.Consent))
+async def record_consent(profile: Profile, body: ConsentInput) -> Response:
+    return answer(await profile.RecordConsent(
+        profile_pb2.RecordConsentRequest(**body.model_dump())), 201)
 
 
-@router.get("/v1/me/export", summary="Everything the shop holds on me, as JSON")
-async def export(request: Request) -> Response:
-    reply = await request.app.state.clients.call(_profile(request).ExportMyData,
-                                                 profile_pb2.ExportMyDataRequest())
+class MyDataExport(BaseModel):
+    """What member's ExportMyData holds (services/member/erasure.py), section by section."""
+    member: dict[str, Any]
+    profile: dict[str, Any]
+    habits: dict[str, Any] | None
+    addresses: list[dict[str, Any]]
+    consents: list[dict[str, Any]]
+    tier: str
+    points: dict[str, Any]
+    redemptions: list[dict[str, Any]]
+    birthday_gifts: list[dict[str, Any]]
+    exported_at: str
+
+
+MyPoints = create_model("MyPoints", __module__=__name__, __base__=(
+    model_of(loyalty_pb2.ListPointsHistoryResponse), model_of(loyalty_pb2.PointsBalance)))
+
+
+@router.get("/v1/me/export", summary="Everything the shop holds on me, as JSON",
+            response_model=MyDataExport)
+async def export_my_data(profile: Profile) -> Response:
+    reply = await profile.ExportMyData(profile_pb2.ExportMyDataRequest())
     return Response(json.dumps(json.loads(reply.json), ensure_ascii=False),
                     media_type="application/json",
                     headers={"Content-Disposition": 'attachment; filename="my-data.json"',
                              "Cache-Control": "no-store"})
 
 
-@router.delete("/v1/me", summary="Delete my account and erase my personal data")
-async def delete_account(request: Request, confirm: bool = Query(
-        False, description="must be true: deleting the account cannot be undone")) -> dict:
-    return await _call(request, _profile(request).DeleteMyAccount,
-                       profile_pb2.DeleteMyAccountRequest(confirm=confirm))
+@router.delete("/v1/me", summary="Delete my account and erase my personal data",
+               response_model=model_of(profile_pb2.DeleteMyAccountResponse))
+async def delete_account(profile: Profile, confirm: bool = Query(
+        False, description="must be true: deleting the account cannot be undone")) -> Response:
+    return answer(await profile.DeleteMyAccount(
+        profile_pb2.DeleteMyAccountRequest(confirm=confirm)))
 
 
-@router.get("/v1/me/points", summary="My points balance and history, newest first")
-async def points(request: Request, page_size: int = Query(20, ge=1, le=100),
-                 page_token: str = "") -> dict:
-    history = await _call(request, _loyalty(request).ListPointsHistory,
-                          loyalty_pb2.ListPointsHistoryRequest(page=common_pb2.PageRequest(
-                              page_size=page_size, page_token=page_token)))
-    balance = await _call(request, _loyalty(request).GetPointsBalance,
-                          loyalty_pb2.GetPointsBalanceRequest())
-    return {**history, **balance}
+@router.get("/v1/me/points", summary="My points balance and history, newest first",
+            response_model=MyPoints)
+async def get_my_points(loyalty: Loyalty, page_size: int = Query(20, ge=1, le=100),
+                        page_token: str = "") -> Response:
+    history = to_json(await loyalty.ListPointsHistory(loyalty_pb2.ListPointsHistoryRequest(
+        page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))))
+    balance = to_json(await loyalty.GetPointsBalance(loyalty_pb2.GetPointsBalanceRequest()))
+    return answer({**history, **balance})
 
 
-@router.get("/v1/me/tier", summary="My tier, its benefits and what the next one needs")
-async def tier(request: Request) -> dict:
-    return await _call(request, _loyalty(request).GetMyTier, loyalty_pb2.GetMyTierRequest())
+@router.get("/v1/me/tier", summary="My tier, its benefits and what the next one needs",
+            response_model=model_of(loyalty_pb2.TierStatus))
+async def get_my_tier(loyalty: Loyalty) -> Response:
+    return answer(await loyalty.GetMyTier(loyalty_pb2.GetMyTierRequest()))
 
 
-@router.get("/v1/points-mall", summary="What points buy now")
-async def mall_items(request: Request) -> dict:
-    return await _call(request, _loyalty(request).ListMallItems, loyalty_pb2.ListMallItemsRequest())
+@router.get("/v1/points-mall", summary="What points buy now",
+            response_model=model_of(loyalty_pb2.ListMallItemsResponse))
+async def list_mall_items(loyalty: Loyalty) -> Response:
+    return answer(await loyalty.ListMallItems(loyalty_pb2.ListMallItemsRequest()))
 
 
 @router.post("/v1/points-mall/{item_id}/redeem", status_code=201,
-             summary="Redeem an item for points (send an Idempotency-Key to retry safely)")
-async def redeem(item_id: str, body: RedeemInput, request: Request) -> dict:
-    return await _call(request, _loyalty(request).Redeem,
-                       loyalty_pb2.RedeemRequest(item_id=item_id, quantity=body.quantity))
+             summary="Redeem an item for points (send an Idempotency-Key to retry safely)",
+             dependencies=[IDEMPOTENT],
+             response_model=model_of(loyalty_pb2.Redemption))
+async def redeem_mall_item(loyalty: Loyalty, item_id: str, body: RedeemInput) -> Response:
+    return answer(await loyalty.Redeem(
+        loyalty_pb2.RedeemRequest(item_id=item_id, quantity=body.quantity)), 201)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Response
 from mall.common.v1 import common_pb2
-from mall.support.v1 import support_pb2, support_pb2_grpc
+from mall.support.v1 import support_pb2
 from pydantic import BaseModel, Field
 
 from .. import auth
-from ..convert import to_json
+from ..convert import answer
+from ..proto_models import model_of
+from ..schemas import PageSize, PageToken
+from ..services import Notifications
 
 router = APIRouter(tags=["me-notifications"], dependencies=[Depends(auth.customer)])
 
@@ -21,21 +24,18 @@ class MarkRead(BaseModel):
     all: bool = False
 
 
-async def _call(request: Request, method: str, message) -> dict:
-    stub = request.app.state.clients.stub("support", support_pb2_grpc.NotificationServiceStub)
-    return to_json(await request.app.state.clients.call(getattr(stub, method), message))
-
-
-@router.get("/v1/me/notifications", summary="My notices, newest first, with my unread count")
-async def my_notifications(request: Request, unread_only: bool = False,
-                           page_size: Annotated[int, Query(ge=1, le=100)] = 20,
-                           page_token: Annotated[str, Query(max_length=2048)] = "") -> dict:
-    return await _call(request, "ListNotifications", support_pb2.ListNotificationsRequest(
+@router.get("/v1/me/notifications", summary="My notices, newest first, with my unread count",
+            response_model=model_of(support_pb2.ListNotificationsResponse))
+async def list_my_notifications(notifications: Notifications, unread_only: bool = False,
+                                page_size: PageSize = 20,
+                                page_token: PageToken = "") -> Response:
+    return answer(await notifications.ListNotifications(support_pb2.ListNotificationsRequest(
         unread_only=unread_only,
-        page=common_pb2.PageRequest(page_size=page_size, page_token=page_token)))
+        page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))))
 
 
-@router.post("/v1/me/notifications/read", summary="Mark some or all of my notices read")
-async def mark_read(body: MarkRead, request: Request) -> dict:
-    return await _call(request, "MarkNotificationsRead",
-                       support_pb2.MarkNotificationsReadRequest(ids=body.ids, all=body.all))
+@router.post("/v1/me/notifications/read", summary="Mark some or all of my notices read",
+             response_model=model_of(support_pb2.MarkNotificationsReadResponse))
+async def mark_notifications_read(notifications: Notifications, body: MarkRead) -> Response:
+    return answer(await notifications.MarkNotificationsRead(
+        support_pb2.MarkNotificationsReadRequest(ids=body.ids, all=body.all)))

@@ -9,19 +9,22 @@ must see their body models (local names) as classes, not strings."""
 from pathlib import PurePath
 from typing import Callable
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from mall.order.v1 import order_import_pb2 as pb
-from mall.order.v1 import order_import_pb2_grpc
 from pydantic import BaseModel, Field
 
+from servicekit import roles
+
 from .. import auth, partner_auth
-from ..convert import to_json
+from ..convert import answer
 from ..problems import Problem
+from ..proto_models import model_of
+from ..schemas import IDEMPOTENT
+from ..services import BATCH_DEADLINE, FILE_DEADLINE, OrderImport
 from ..streams import file_response
 from ..uploads import Upload, file_chunks, read_upload
 
-UPLOAD_TIMEOUT = 600.0
 POLICIES = ("reject_file", "import_valid")
 
 
@@ -37,11 +40,6 @@ class ProfileBody(BaseModel):
 
 class StaffProfileBody(ProfileBody):
     partner: str = Field(min_length=1, max_length=64)
-
-
-def _stub(request: Request) -> order_import_pb2_grpc.OrderImportStub:
-    return request.app.state.clients.stub("order", order_import_pb2_grpc.OrderImportStub,
-                                          part="import")
 
 
 def _flag(value: str, field: str) -> bool:
@@ -67,7 +65,7 @@ def upload_meta(upload: Upload, partner: str) -> pb.UploadMeta:
                          dry_run=_flag(upload.field("dry_run"), "dry_run"), error_policy=policy)
 
 
-async def send_upload(request: Request, upload: Upload, partner: str) -> dict:
+async def send_upload(order_import: OrderImport, upload: Upload, partner: str) -> pb.ImportJob:
     """The spooled file streamed to OrderImport.UploadFile in chunks; answers the new job."""
     try:
         meta = upload_meta(upload, partner)
@@ -77,10 +75,9 @@ async def send_upload(request: Request, upload: Upload, partner: str) -> dict:
             async for data in file_chunks(upload):
                 yield pb.UploadChunk(data=data)
 
-        job = await _stub(request).UploadFile(messages(), timeout=UPLOAD_TIMEOUT)
+        return await order_import.UploadFile(messages(), timeout=FILE_DEADLINE)
     finally:
         await upload.form.close()
-    return to_json(job)
 
 
 def build_router(prefix: str, tag: str, identity: Callable, upload: Callable,
@@ -91,55 +88,63 @@ def build_router(prefix: str, tag: str, identity: Callable, upload: Callable,
     who = "the partner (required)" if staff else "ignored: always the signed partner"
 
     @router.post("", status_code=202, responses={413: {"description": "over the size limit"}},
+                 dependencies=[IDEMPOTENT],
                  summary="Upload a CSV or .xlsx file of orders (multipart: "
-                 "file, dry_run, error_policy, profile" + (", partner" if staff else "") + ")")
-    async def create(request: Request, received: Upload = Depends(upload)) -> dict:
-        return await send_upload(request, received, received.field("partner") if staff else "")
+                 "file, dry_run, error_policy, profile" + (", partner" if staff else "") + ")",
+                 response_model=model_of(pb.ImportJob))
+    async def upload_import_file(order_import: OrderImport,
+                                 received: Upload = Depends(upload)) -> Response:
+        job = await send_upload(order_import, received, received.field("partner") if staff else "")
+        return answer(job, 202)
 
-    @router.get("", summary="Import jobs, newest first", dependencies=[Depends(identity)])
-    async def list_jobs(request: Request, limit: int = Query(20, ge=1, le=100),
-                        partner: str = Query("", description=who)) -> dict:
-        return to_json(await request.app.state.clients.call(_stub(request).ListImportJobs,
-                       pb.ListImportJobsRequest(partner=partner if staff else "", limit=limit)))
+    @router.get("", summary="Import jobs, newest first", dependencies=[Depends(identity)],
+                response_model=model_of(pb.ListImportJobsResponse))
+    async def list_import_jobs(order_import: OrderImport, limit: int = Query(20, ge=1, le=100),
+                               partner: str = Query("", description=who)) -> Response:
+        return answer(await order_import.ListImportJobs(
+            pb.ListImportJobsRequest(partner=partner if staff else "", limit=limit)))
 
     @router.get("/template", summary="The mall's template (Chinese and English headers)",
                 response_class=StreamingResponse, dependencies=[Depends(identity)])
-    async def template(request: Request, format: str = Query("csv", description="csv | xlsx")):
-        return await file_response(_stub(request).GetImportTemplate(
-            pb.GetImportTemplateRequest(format=format), timeout=60))
+    async def get_import_template(order_import: OrderImport,
+                                  format: str = Query("csv", description="csv | xlsx")):
+        return await file_response(order_import.GetImportTemplate(
+            pb.GetImportTemplateRequest(format=format), timeout=BATCH_DEADLINE))
 
     @router.get("/profiles", summary="Saved column-mapping profiles",
-                dependencies=[Depends(identity)])
-    async def list_profiles(request: Request, partner: str = Query("", description=who)) -> dict:
-        return to_json(await request.app.state.clients.call(_stub(request).ListImportProfiles,
-                       pb.ListImportProfilesRequest(partner=partner if staff else "")))
+                dependencies=[Depends(identity)],
+                response_model=model_of(pb.ListImportProfilesResponse))
+    async def list_import_profiles(order_import: OrderImport,
+                                   partner: str = Query("", description=who)) -> Response:
+        return answer(await order_import.ListImportProfiles(
+            pb.ListImportProfilesRequest(partner=partner if staff else "")))
 
     body_model = StaffProfileBody if staff else ProfileBody
 
     @router.put("/profiles", summary="Save (create or replace) a column-mapping profile",
-                dependencies=[Depends(identity)])
-    async def save_profile(request: Request, body: body_model) -> dict:
-        fields = body.model_dump()
-        return to_json(await request.app.state.clients.call(
-            _stub(request).SaveImportProfile, pb.ImportProfile(**fields)))
+                dependencies=[Depends(identity)], response_model=model_of(pb.ImportProfile))
+    async def save_import_profile(order_import: OrderImport, body: body_model) -> Response:  # type: ignore[valid-type]
+        fields = body.model_dump()  # type: ignore[attr-defined]
+        return answer(await order_import.SaveImportProfile(pb.ImportProfile(**fields)))
 
-    @router.get("/{job_id}", summary="A job's status and counts", dependencies=[Depends(identity)])
-    async def get_job(job_id: str, request: Request) -> dict:
-        return to_json(await request.app.state.clients.call(
-            _stub(request).GetImportJob, pb.GetImportJobRequest(job_id=job_id)))
+    @router.get("/{job_id}", summary="A job's status and counts", dependencies=[Depends(identity)],
+                response_model=model_of(pb.ImportJob))
+    async def get_import_job(job_id: str, order_import: OrderImport) -> Response:
+        return answer(await order_import.GetImportJob(pb.GetImportJobRequest(job_id=job_id)))
 
     @router.get("/{job_id}/report", summary="Every row with its status and errors, streamed",
                 response_class=StreamingResponse, dependencies=[Depends(identity)])
-    async def report(job_id: str, request: Request,
-                     format: str = Query("csv", description="csv | xlsx"),
-                     problems_only: bool = Query(False, description="only rows to fix")):
-        return await file_response(_stub(request).GetImportReport(pb.GetImportReportRequest(
-            job_id=job_id, format=format, problems_only=problems_only), timeout=UPLOAD_TIMEOUT))
+    async def get_import_report(job_id: str, order_import: OrderImport,
+                                format: str = Query("csv", description="csv | xlsx"),
+                                problems_only: bool = Query(False, description="only rows to fix")):
+        return await file_response(order_import.GetImportReport(pb.GetImportReportRequest(
+            job_id=job_id, format=format, problems_only=problems_only), timeout=FILE_DEADLINE))
 
     return router
 
 
-async def signed_upload(request: Request) -> Upload:
+async def signed_upload(request: Request,
+                        _: None = Depends(partner_auth.documented)) -> Upload:
     """The partner's upload, read (hashed, spooled, size-checked) before its signature is
     verified: the signature covers the body's hash."""
     partner_auth.signature_headers(request)
@@ -153,11 +158,11 @@ async def signed_upload(request: Request) -> Upload:
 
 
 async def staff_upload(request: Request,
-                       _: auth.Principal = Depends(auth.staff(auth.ADMIN, auth.OPERATOR))) -> Upload:
+                       _: auth.Principal = Depends(auth.staff(*roles.MERCHANDISERS))) -> Upload:
     return await read_upload(request)
 
 
 partner_router = build_router("/partner/v1/order-imports", "partner-order-imports",
                               partner_auth.partner, signed_upload, staff=False)
 staff_router = build_router("/v1/admin/order-imports", "admin-order-imports",
-                            auth.staff(auth.ADMIN, auth.OPERATOR), staff_upload, staff=True)
+                            auth.staff(*roles.MERCHANDISERS), staff_upload, staff=True)

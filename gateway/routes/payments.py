@@ -6,12 +6,17 @@ provider's signature over exactly those bytes) and the provider gets payment's a
 """
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Request, Response
-from mall.payment.v1 import payment_pb2, payment_pb2_grpc
+from mall.payment.v1 import payment_pb2
 from pydantic import AliasChoices, BaseModel, Field
 
 from .. import auth
-from ..convert import to_json
+from ..convert import answer, to_json
+from ..proto_models import model_of
+from ..schemas import IDEMPOTENT
+from ..services import Payments
 
 router = APIRouter(tags=["payments"])
 MAX_NOTIFICATION_BYTES = 64 * 1024  # WeChat's and Alipay's notifications are a few kilobytes
@@ -30,53 +35,69 @@ class PaymentChoice(BaseModel):
     payer_openid: str = Field("", max_length=128, description="WeChat JSAPI: the shopper's openid")
 
 
-def _stub(request: Request):
-    return request.app.state.clients.stub("payment", payment_pb2_grpc.PaymentServiceStub)
-
-
-def request_payment_parameters(params: payment_pb2.WechatJsapiParams) -> dict:
+def request_payment_parameters(params: payment_pb2.WechatJsapiParams) -> dict[str, str]:
     """wx.requestPayment's own argument names, so the mini-program passes them on as they are."""
     return {"appId": params.app_id, "timeStamp": params.time_stamp, "nonceStr": params.nonce_str,
             "package": params.package, "signType": params.sign_type, "paySign": params.pay_sign}
 
 
-@router.post("/v1/orders/{order_id}/payments", status_code=201, dependencies=[Depends(auth.customer)],
+class WxRequestPayment(BaseModel):
+    """wx.requestPayment's arguments, under its own names."""
+    appId: str
+    timeStamp: str
+    nonceStr: str
+    package: str
+    signType: str
+    paySign: str
+
+
+class PaymentStarted(BaseModel):
+    """The payment, and what the client needs to hand to the provider's SDK for its method."""
+    intent: model_of(payment_pb2.PaymentIntent)  # type: ignore[valid-type]
+    wx_request_payment: WxRequestPayment | None = Field(None, description="wechat_jsapi")
+    alipay_order_string: str | None = Field(None, description="alipay")
+    card_client_secret: str | None = Field(None, description="card")
+
+
+@router.post("/v1/orders/{order_id}/payments", status_code=201,
+             dependencies=[Depends(auth.customer), IDEMPOTENT], response_model=PaymentStarted,
              summary="Pay my order (send an Idempotency-Key: a retry answers the same payment)")
-async def create_payment(order_id: str, choice: PaymentChoice, request: Request) -> dict:
-    reply = await request.app.state.clients.call(_stub(request).CreatePayment, payment_pb2.CreatePaymentRequest(
+async def create_payment(payments: Payments, order_id: str, choice: PaymentChoice) -> Response:
+    reply = await payments.CreatePayment(payment_pb2.CreatePaymentRequest(
         order_id=order_id, method=choice.method, installments=choice.installments,
         seller_percent=choice.seller_percent, payer_openid=choice.payer_openid))
-    answer = {"intent": to_json(reply.intent)}
+    started: dict[str, Any] = {"intent": to_json(reply.intent)}
     if reply.HasField("wechat"):
-        answer["wx_request_payment"] = request_payment_parameters(reply.wechat)
+        started["wx_request_payment"] = request_payment_parameters(reply.wechat)
     if reply.alipay_order_string:
-        answer["alipay_order_string"] = reply.alipay_order_string
+        started["alipay_order_string"] = reply.alipay_order_string
     if reply.card_client_secret:
-        answer["card_client_secret"] = reply.card_client_secret
-    return answer
+        started["card_client_secret"] = reply.card_client_secret
+    return answer(started, 201)
 
 
 @router.get("/v1/orders/{order_id}/payment", dependencies=[Depends(auth.customer)],
-            summary="My order's latest payment")
-async def my_payment(order_id: str, request: Request) -> dict:
-    return to_json(await request.app.state.clients.call(
-        _stub(request).GetPaymentIntent, payment_pb2.GetPaymentIntentRequest(order_id=order_id)))
+            summary="My order's latest payment", response_model=model_of(payment_pb2.PaymentIntent))
+async def get_my_payment(payments: Payments, order_id: str) -> Response:
+    return answer(await payments.GetPaymentIntent(
+        payment_pb2.GetPaymentIntentRequest(order_id=order_id)))
 
 
-@router.get("/v1/payment-methods", summary="The ways to pay, with Huabei installments priced for an amount")
-async def payment_methods(request: Request, amount_fen: int = Query(0, ge=0, lt=2**63)) -> dict:
-    return to_json(await request.app.state.clients.call(
-        _stub(request).ListPaymentMethods, payment_pb2.ListPaymentMethodsRequest(amount_fen=amount_fen)))
+@router.get("/v1/payment-methods", summary="The ways to pay, with Huabei installments priced for an amount",
+            response_model=model_of(payment_pb2.ListPaymentMethodsResponse))
+async def list_payment_methods(payments: Payments, amount_fen: int = Query(0, ge=0, lt=2**63)) -> Response:
+    return answer(await payments.ListPaymentMethods(
+        payment_pb2.ListPaymentMethodsRequest(amount_fen=amount_fen)))
 
 
-@router.post("/v1/payments/notify/{provider}", tags=["payment-notify"],
-             summary="A payment provider's signed notification (wechatpay, alipay, card)")
-async def provider_notification(provider: str, request: Request) -> Response:
+@router.post("/v1/payments/notify/{provider}", tags=["payment-notify"], response_class=Response,
+             summary="A payment provider's signed notification (wechatpay, alipay, card); the "
+                     "answer is payment's, in the provider's own format")
+async def handle_payment_notification(payments: Payments, provider: str, request: Request) -> Response:
     body = await request.body()
     if len(body) > MAX_NOTIFICATION_BYTES:
         return Response(status_code=413)
-    reply = await request.app.state.clients.call(
-        _stub(request).HandleNotification, payment_pb2.HandleNotificationRequest(
-            provider=provider, raw_body=body, headers={k.lower(): v for k, v in request.headers.items()}))
+    reply = await payments.HandleNotification(payment_pb2.HandleNotificationRequest(
+        provider=provider, raw_body=body, headers={k.lower(): v for k, v in request.headers.items()}))
     return Response(content=reply.body, status_code=reply.http_status,
                     media_type=reply.content_type or "application/json")

@@ -1,16 +1,20 @@
 """Staff accounts, for admins: create, list, change roles, disable."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Response
 from mall.common.v1 import common_pb2
-from mall.member.v1 import member_pb2, member_pb2_grpc
+from mall.member.v1 import member_pb2
 from pydantic import BaseModel, Field
 
+from servicekit import roles
+
 from .. import auth
-from ..convert import to_json
+from ..convert import answer
+from ..proto_models import model_of
+from ..services import MemberStaff
 
 router = APIRouter(prefix="/v1/admin/staff", tags=["admin-staff"],
-                   dependencies=[Depends(auth.staff(auth.ADMIN))])
+                   dependencies=[Depends(auth.staff(roles.ADMIN))])
 
 
 class NewStaff(BaseModel):
@@ -28,28 +32,25 @@ class StaffChanges(BaseModel):
     display_name: str | None = Field(default=None, max_length=64)
 
 
-def _stub(request: Request) -> member_pb2_grpc.StaffServiceStub:
-    return request.app.state.clients.stub("member", member_pb2_grpc.StaffServiceStub)
+@router.post("", status_code=201, summary="Create a staff account",
+             response_model=model_of(member_pb2.Staff))
+async def create_staff(member_staff: MemberStaff, body: NewStaff) -> Response:
+    return answer(await member_staff.CreateStaff(member_pb2.CreateStaffRequest(**body.model_dump())), 201)
 
 
-@router.post("", status_code=201, summary="Create a staff account")
-async def create_staff(body: NewStaff, request: Request) -> dict:
-    reply = await request.app.state.clients.call(_stub(request).CreateStaff,
-                                                 member_pb2.CreateStaffRequest(**body.model_dump()))
-    return to_json(reply)
-
-
-@router.get("", summary="List staff accounts, by username")
-async def list_staff(request: Request, include_disabled: bool = False,
-                     page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> dict:
+@router.get("", summary="List staff accounts, by username",
+            response_model=model_of(member_pb2.ListStaffResponse))
+async def list_staff(member_staff: MemberStaff, include_disabled: bool = False,
+                     page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> Response:
     req = member_pb2.ListStaffRequest(
         include_disabled=include_disabled,
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))
-    return to_json(await request.app.state.clients.call(_stub(request).ListStaff, req))
+    return answer(await member_staff.ListStaff(req))
 
 
-@router.patch("/{staff_id}", summary="Change a staff account's roles, name or disabled flag")
-async def update_staff(staff_id: str, body: StaffChanges, request: Request) -> dict:
+@router.patch("/{staff_id}", summary="Change a staff account's roles, name or disabled flag",
+              response_model=model_of(member_pb2.Staff))
+async def update_staff(member_staff: MemberStaff, staff_id: str, body: StaffChanges) -> Response:
     req = member_pb2.UpdateStaffRequest(staff_id=staff_id)
     if body.roles is not None:
         req.roles.roles.extend(body.roles)
@@ -57,4 +58,4 @@ async def update_staff(staff_id: str, body: StaffChanges, request: Request) -> d
         req.disabled = body.disabled
     if body.display_name is not None:
         req.display_name = body.display_name
-    return to_json(await request.app.state.clients.call(_stub(request).UpdateStaff, req))
+    return answer(await member_staff.UpdateStaff(req))

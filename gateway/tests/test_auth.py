@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from gateway import auth, problems
 from gateway.app import create_app
 from gateway.middleware import RequestContextMiddleware
-from servicekit import context
+from servicekit import context, roles
 from servicekit.grpc_client import outgoing_metadata
 
 from .helpers import bearer, token
@@ -33,7 +33,7 @@ def probe():
         return seen(p)
 
     @app.get("/catalog-staff")
-    async def staff_route(p: auth.Principal = Depends(auth.staff(auth.ADMIN, auth.OPERATOR))):
+    async def staff_route(p: auth.Principal = Depends(auth.staff(roles.ADMIN, roles.OPERATOR))):
         return seen(p)
 
     with TestClient(app) as client:

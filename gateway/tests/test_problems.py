@@ -14,7 +14,7 @@ from .helpers import bearer, token
 
 
 def rpc_error(code: grpc.StatusCode, details: str, violations=()) -> grpc.aio.AioRpcError:
-    trailers = ()
+    trailers: tuple[tuple[str, bytes], ...] = ()
     if violations:
         bad = error_details_pb2.BadRequest(field_violations=[
             error_details_pb2.BadRequest.FieldViolation(field=f, reason=r, description=d)

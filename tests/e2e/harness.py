@@ -18,7 +18,7 @@ import httpx
 
 from deploy.local import seed
 from deploy.local.broker import broker_answers
-from deploy.local.launcher import Suite, local_environment, migrate_all, procfile_commands, split_available
+from deploy.local.launcher import Suite, local_environment, migrate_all, procfile_commands
 from servicekit.config import PARTS, SERVICES
 from servicekit.ports import free_port
 from servicekit.testing import create_database, create_vhost, delete_vhost, drop_databases, use_postgres
@@ -128,9 +128,8 @@ class RunningMall:
         # Without rabbitmqctl, the default vhost: counts are still compared before and after.
         amqp_url = f"{AMQP_BASE}/{self.resources.vhost or '%2F'}"
         env = self.environment(database_urls, amqp_url)
-        commands, missing = split_available(procfile_commands())
-        self.suite = Suite(commands, env, log_dir=self.tmp / "logs")
-        self.suite.say(f"e2e: {self.url}, logs in {self.tmp / 'logs'}; not built yet: {missing}")
+        self.suite = Suite(procfile_commands(), env, log_dir=self.tmp / "logs")
+        self.suite.say(f"e2e: {self.url}, logs in {self.tmp / 'logs'}")
         migrate_all(env, say=self.suite.say)
         self.suite.start_all()
         self.suite.wait_http_ok(f"{self.url}/readyz", timeout=READY_TIMEOUT_SECONDS)
