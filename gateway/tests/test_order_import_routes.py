@@ -156,7 +156,8 @@ def test_a_chunked_upload_is_cut_off_with_413_once_it_passes_the_limit(gateway, 
         for _ in range(200):
             yield b"x" * 1000
 
-    headers = signed_headers(*credential, "POST", BASE, b"")
+    key_id, secret = credential
+    headers = signed_headers(key_id, secret, "POST", BASE, b"")
     answer = gateway.post(BASE, content=body(), headers={
         **headers, "Content-Type": "multipart/form-data; boundary=b"})
     assert answer.status_code == 413 and "2000 bytes" in answer.json()["detail"]
