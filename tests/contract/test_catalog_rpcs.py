@@ -236,3 +236,63 @@ def test_concurrent_creates_of_the_same_sku_code_make_one_product(admin, facets)
         outcomes = list(pool.map(create, range(4)))
     assert sorted(map(str, outcomes)).count(str(grpc.StatusCode.ALREADY_EXISTS)) == 3
     assert len(admin.ListProducts(pb.AdminListProductsRequest(), metadata=STAFF).products) == 1
+
+
+def test_staff_edit_a_product_its_skus_and_its_media(admin, shopper, facets):
+    product = admin.CreateProduct(bra(facets, prefix="ED"), metadata=STAFF)
+    edit = bra(facets, title="云朵无钢圈文胸 二代").product
+    renamed = admin.UpdateProduct(pb.UpdateProductRequest(product_id=product.id, product=edit),
+                                  metadata=STAFF)
+    assert renamed.title == "云朵无钢圈文胸 二代" and len(renamed.skus) == 4
+    edit.size_system = pb.LETTER
+    edit.ClearField("size_chart")
+    with pytest.raises(grpc.RpcError) as err:
+        admin.UpdateProduct(pb.UpdateProductRequest(product_id=product.id, product=edit),
+                            metadata=STAFF)
+    assert violations(err.value) == {("product.size_system", "immutable")}
+    with pytest.raises(grpc.RpcError) as err:
+        admin.UpdateProduct(pb.UpdateProductRequest(product_id="no-such", product=edit),
+                            metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+    sku = product.skus[0]
+    repriced = admin.UpdateSku(pb.UpdateSkuRequest(sku_id=sku.id, sku=pb.SkuInput(
+        code=sku.code, band=sku.band, cup=sku.cup, colour=sku.colour, price_fen=17900,
+        active=False)), metadata=STAFF)
+    assert (repriced.price_fen, repriced.active) == (17900, False)
+    with pytest.raises(grpc.RpcError) as err:
+        admin.UpdateSku(pb.UpdateSkuRequest(sku_id=sku.id, sku=pb.SkuInput(
+            code=product.skus[1].code, band=sku.band, cup=sku.cup, colour=sku.colour,
+            price_fen=100)), metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    with pytest.raises(grpc.RpcError) as err:
+        admin.UpdateSku(pb.UpdateSkuRequest(sku_id="no-such", sku=pb.SkuInput(price_fen=1)),
+                        metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+    first = upload(admin, product.id, png((400, 400)))
+    second = upload(admin, product.id, png((400, 400)))
+    admin.PublishProduct(pb.ProductIdRequest(product_id=product.id), metadata=STAFF)
+    admin.DeleteMedia(pb.DeleteMediaRequest(media_id=first.id), metadata=STAFF)
+    shown = shopper.GetProduct(pb.GetProductRequest(product_id=product.id))
+    assert [m.id for m in shown.media] == [second.id]
+    with pytest.raises(grpc.RpcError) as err:  # a published product keeps an image
+        admin.DeleteMedia(pb.DeleteMediaRequest(media_id=second.id), metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.RpcError) as err:
+        admin.DeleteMedia(pb.DeleteMediaRequest(media_id=first.id), metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_staff_see_inactive_categories_shoppers_do_not(admin, shopper, facets):
+    admin.UpdateCategory(pb.UpdateCategoryRequest(
+        category_id=facets["brand"], category=pb.CategoryInput(name="云裳", active=False)),
+        metadata=STAFF)
+    staff_view = admin.ListCategories(pb.ListCategoriesRequest(), metadata=STAFF).categories
+    shopper_view = shopper.ListCategories(pb.ListCategoriesRequest()).categories
+    assert facets["brand"] in {c.id for c in staff_view}
+    assert facets["brand"] not in {c.id for c in shopper_view}
+    assert {c.id for c in shopper_view} == {c.id for c in staff_view} - {facets["brand"]}
+    with pytest.raises(grpc.RpcError) as err:
+        admin.ListCategories(pb.ListCategoriesRequest(), metadata=[("x-mall-user-id", "m-1")])
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
