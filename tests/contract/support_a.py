@@ -13,7 +13,7 @@ import pytest
 from google.protobuf import json_format
 from sqlalchemy import text
 
-from servicekit import roles, service
+from servicekit import grpc_client, grpc_server, roles, service
 from servicekit.errors import violations_from_trailers
 from servicekit.events import make_envelope
 from servicekit.testing import outbox_events
@@ -122,3 +122,110 @@ def sign_in(auth_stub, word: str = "shopper") -> tuple[str, list[tuple[str, str]
 
     login = auth_stub.WechatLogin(member_pb2.WechatLoginRequest(code=f"{word}{uuid.uuid4().hex[:10]}"))
     return login.member_id, as_user(login.member_id)
+
+
+# --- a shop to check out in: member, promotion, logistics and order, seeded through their APIs --
+
+SHENZHEN = {"recipient": "林小姐", "phone": "+86 138-0013-8000", "province": "广东省",
+            "city": "深圳市", "district": "南山区", "detail": "科技园路 1 号"}
+WAREHOUSES = [  # code, name, province, city, latitude, longitude, priority
+    ("SH-EAST", "华东仓", "上海市", "上海市", 31.1497, 121.1246, 100),
+    ("GZ-SOUTH", "华南仓", "广东省", "广州市", 23.3874, 113.2989, 50),
+]
+
+
+def bra_product(product_id: str = "p-1", version: int = 1, status: str = "published"):
+    """A catalog product as catalog's product.* events carry it: two bra SKUs at ¥199 and ¥209."""
+    from mall.events.v1 import catalog_events_pb2 as catalog
+
+    return catalog.CatalogProduct(
+        product_id=product_id, title="无钢圈聚拢文胸", status=status, version=version,
+        category_id="c-bra", category_ids=["c-bra"], min_price_fen=19900, max_price_fen=20900,
+        skus=[catalog.CatalogSku(sku_id="sku-75b-black", code="BRA-75B-BLK", size="75B", band=75,
+                                 cup="B", colour="黑色", price_fen=19900, active=True),
+              catalog.CatalogSku(sku_id="sku-80c-nude", code="BRA-80C-NUDE", size="80C", band=80,
+                                 cup="C", colour="肤色", price_fen=20900, active=True)])
+
+
+def publish_product(*services: str, product=None) -> None:
+    """Tells `services` (through their handlers of catalog's product.published) about a product."""
+    from mall.events.v1 import catalog_events_pb2 as catalog
+
+    message = catalog.ProductPublished(product=product or bra_product())
+    for name in services:
+        deliver(name, "catalog", "product.published", message)
+
+
+@pytest.fixture
+def shop(wechat, grpc_stub_for, grpc_target_for, runtime_for, monkeypatch):
+    """A shopper with 1,000 points and a ¥30-off-¥199 coupon; the bra of bra_product() stocked
+    in two warehouses (sku-75b-black: 3 in Guangzhou, 2 in Shanghai; sku-80c-nude: 1 in
+    Shanghai); order's server pointed at this session's member, promotion and logistics."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from mall.logistics.v1 import logistics_pb2 as logistics
+    from mall.logistics.v1 import logistics_pb2_grpc
+    from mall.member.v1 import loyalty_pb2, loyalty_pb2_grpc, member_pb2_grpc
+    from mall.order.v1 import order_pb2_grpc
+    from mall.promotion.v1 import promotion_pb2 as promotion
+    from mall.promotion.v1 import promotion_pb2_grpc
+
+    member_id, me = sign_in(grpc_stub_for("member", member_pb2_grpc.AuthServiceStub))
+    grpc_stub_for("member", loyalty_pb2_grpc.LoyaltyAdminServiceStub).AdjustPoints(
+        loyalty_pb2.AdjustPointsRequest(member_id=member_id, points=1000, reason="seed"),
+        metadata=OPERATOR)
+
+    offers = grpc_stub_for("promotion", promotion_pb2_grpc.PromotionServiceStub)
+    valid_from, valid_until = Timestamp(), Timestamp()
+    valid_from.GetCurrentTime()
+    valid_until.FromSeconds(valid_from.seconds + 30 * 86400)
+    template = offers.CreateCouponTemplate(promotion.CreateCouponTemplateRequest(
+        spec=promotion.CouponTemplateSpec(
+            name="满199减30", kind=promotion.FIXED_AMOUNT, amount_fen=3000, threshold_fen=19900,
+            per_member_limit=2, total_quantity=100, scope=promotion.ALL,
+            window=promotion.ValidityWindow(valid_from=valid_from, valid_until=valid_until))),
+        metadata=OPERATOR)
+    (coupon,) = offers.IssueCoupons(promotion.IssueCouponsRequest(
+        template_id=template.id, member_ids=[member_id]), metadata=OPERATOR).coupons
+
+    stock = grpc_stub_for("logistics", logistics_pb2_grpc.LogisticsServiceStub)
+    for code, name, province, city, latitude, longitude, priority in WAREHOUSES:
+        stock.CreateWarehouse(logistics.CreateWarehouseRequest(warehouse=logistics.Warehouse(
+            code=code, name=name, province=province, city=city, latitude=latitude,
+            longitude=longitude, priority=priority)), metadata=WAREHOUSE)
+    runtime_for("order")  # its database ready (and emptied) before the product reaches it
+    publish_product("logistics", "order")
+    for code, sku, quantity in (("GZ-SOUTH", "sku-75b-black", 3), ("SH-EAST", "sku-75b-black", 2),
+                                ("SH-EAST", "sku-80c-nude", 1)):
+        stock.ReceiveStock(logistics.ReceiveStockRequest(warehouse_code=code, sku_id=sku,
+                                                         quantity=quantity), metadata=WAREHOUSE)
+
+    loyalty = grpc_stub_for("member", loyalty_pb2_grpc.LoyaltyServiceStub)
+
+    # order's own server, built once the others' addresses are set: its checkout makes its
+    # channels to them as it starts (the kit's shared server may predate these addresses).
+    for name in ("member", "promotion", "logistics"):
+        monkeypatch.setenv(f"MALL_{name.upper()}_GRPC_TARGET", grpc_target_for(name))
+    server = grpc_server.build_server("order", port=0, host="127.0.0.1", with_relay=False)
+    channel = grpc_client.channel("order", target=f"127.0.0.1:{server.port}")
+    yield types.SimpleNamespace(
+        member_id=member_id, me=me, coupon_id=coupon.id, offers=offers, stock=stock,
+        loyalty=loyalty, orders=order_pb2_grpc.OrderServiceStub(channel),
+        cart=order_pb2_grpc.CartServiceStub(channel),
+        desk=order_pb2_grpc.OrderDeskServiceStub(channel))
+    channel.close()
+    server.stop()
+
+
+def checkout(*lines, coupons=(), points=0, **extra):
+    """A CheckoutRequest for (sku id, quantity) lines, shipped to Shenzhen."""
+    from mall.common.v1 import common_pb2
+    from mall.order.v1 import order_pb2
+
+    return order_pb2.CheckoutRequest(
+        lines=[order_pb2.CheckoutLine(sku_id=s, quantity=q) for s, q in lines],
+        shipping_address=common_pb2.Address(**SHENZHEN), coupon_ids=list(coupons),
+        points_to_use=points, **extra)
+
+
+def keyed(metadata, key: str) -> list[tuple[str, str]]:
+    return [*metadata, ("idempotency-key", key)]
