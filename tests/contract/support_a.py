@@ -229,3 +229,69 @@ def checkout(*lines, coupons=(), points=0, **extra):
 
 def keyed(metadata, key: str) -> list[tuple[str, str]]:
     return [*metadata, ("idempotency-key", key)]
+
+
+# --- order's import process (a separately deployed part of order's api) ------------------------
+
+IMPORT_STAFF = as_user("staff-operator", roles.OPERATOR)
+
+
+@pytest.fixture
+def importer(runtime_for, monkeypatch, tmp_path):
+    """start(member_target) -> an OrderImport stub on a fresh import server that matches
+    customers at `member_target`, with the bra of bra_product() in order's catalog copy."""
+    from mall.order.v1 import order_import_pb2_grpc
+
+    runtime_for("order")
+    publish_product("order")
+    monkeypatch.setenv("MALL_ORDER_IMPORT_SPOOL_DIR", str(tmp_path))
+    servers = []
+
+    def start(member_target: str):
+        monkeypatch.setenv("MALL_MEMBER_GRPC_TARGET", member_target)
+        servers.append(grpc_server.build_server("order", port=0, host="127.0.0.1",
+                                                with_relay=False, part="import"))
+        return order_import_pb2_grpc.OrderImportStub(
+            grpc_client.channel("order", target=f"127.0.0.1:{servers[-1].port}"))
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def import_header(importer_stub) -> list[str]:
+    """The header row of the import template, as GetImportTemplate gives it."""
+    import csv
+    import io
+
+    from mall.order.v1 import order_import_pb2 as pb
+
+    data = b"".join(c.data for c in importer_stub.GetImportTemplate(
+        pb.GetImportTemplateRequest(format="csv"), metadata=IMPORT_STAFF))
+    return next(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def import_row(header: list[str], external_id: str, **values: str) -> list[str]:
+    """One row for `header` (columns named by their English word: sku_code, phone ...)."""
+    row = {"external_order_id": external_id, "order_time": "2026-11-22 10:30:00",
+           "status": "已付款", "recipient": "张三", "phone": "13800138000", "province": "广东省",
+           "city": "深圳市", "district": "南山区", "detail": "科技园路 1 号",
+           "sku_code": "BRA-75B-BLK", "quantity": "1", "unit_price": "199.00", **values}
+    return [row.get(column.split()[-1], "") for column in header]
+
+
+def imported(importer_stub, header, rows, **meta):
+    """Imports `rows` for partner acme through ImportRows and waits until the job is finished."""
+    from mall.order.v1 import order_import_pb2 as pb
+
+    from servicekit.testing import wait_until
+
+    meta.setdefault("partner", "acme")
+    meta.setdefault("filename", "orders.csv")
+    meta.setdefault("error_policy", "import_valid")
+    job = importer_stub.ImportRows(pb.ImportRowsRequest(
+        meta=pb.UploadMeta(**meta), header=pb.Cells(cells=header),
+        rows=[pb.Cells(cells=r) for r in rows]), metadata=IMPORT_STAFF)
+    return wait_until(lambda: (lambda j: j.finished and j)(importer_stub.GetImportJob(
+        pb.GetImportJobRequest(job_id=job.job_id), metadata=IMPORT_STAFF)), timeout=30,
+        message=f"import job {job.job_id} to finish")
