@@ -78,6 +78,16 @@ def test_the_cart_holds_what_the_shopper_adds(shop):
 
 # --- OrderService -------------------------------------------------------------------------
 
+def test_a_preview_prices_the_checkout_and_takes_nothing(shop):
+    preview = shop.orders.PreviewCheckout(checkout(("sku-75b-black", 2), coupons=[shop.coupon_id]),
+                                          metadata=shop.me)
+    assert (preview.list_total_fen, preview.discount_fen) == (39800, 3000)
+    assert preview.total_fen == 39800 - 3000 + preview.shipping_fee_fen
+    assert shop.orders.ListMyOrders(pb.ListMyOrdersRequest(), metadata=shop.me).orders == []
+    err = refusal(shop.orders.PreviewCheckout, checkout(("sku-75b-black", 0)), metadata=shop.me)
+    assert err.code() == Code.INVALID_ARGUMENT and violated_fields(err) == {"lines[0].quantity"}
+
+
 def test_a_shopper_sees_pays_and_cancels_their_orders(shop):
     order = shop.orders.PlaceOrder(checkout(("sku-75b-black", 1)), metadata=keyed(shop.me, "a"))
     payable = shop.orders.GetPayable(pb.GetPayableRequest(order_id=order.order_id),
@@ -175,6 +185,8 @@ def test_staff_and_partners_import_orders_and_read_the_reports(importer):
     csv.writer(rows).writerows([header, import_row(header, "C", sku_code="NOPE")])
     uploaded = upload(rows.getvalue().encode(), metadata=PARTNER, error_policy="reject_file")
     assert uploaded.partner == "acme"
+    assert code_of(stub.ImportRows, imports.ImportRowsRequest(meta=imports.UploadMeta(
+        partner="acme", filename="rows.csv")), metadata=IMPORT_STAFF) == Code.INVALID_ARGUMENT
     assert code_of(stub.UploadFile, iter([imports.UploadChunk(data=b"x")]),
                    metadata=IMPORT_STAFF) == Code.INVALID_ARGUMENT  # the meta comes first
     assert code_of(upload, b"", metadata=PARTNER, partner="globex") == Code.PERMISSION_DENIED
