@@ -1,6 +1,7 @@
-"""Every RPC of every service has a contract test: its stub method is used in
-tests/contract/test_<service>_rpcs.py. Read from the generated descriptors, so a new RPC without a
-test fails here."""
+"""Every RPC of every service has a contract test (its stub method is used in
+tests/contract/test_<service>_rpcs.py), read from the generated descriptors; and every event a
+service's worker subscribes to is sent to it in tests/contract/test_<service>_events.py. A new
+RPC or subscription without a test fails here."""
 from __future__ import annotations
 
 import importlib
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from servicekit.config import REPO_ROOT
+from servicekit.config import SERVICES as SERVICE_NAMES
+from servicekit.testing import worker_subscriptions
 
 CONTRACTS = Path(__file__).parent
 GEN = REPO_ROOT / "gen" / "mall"
@@ -43,3 +46,16 @@ def test_every_rpc_is_called_in_the_services_contract_tests(service):
     missing = [f"{name}.{rpc}" for name, methods in rpcs_of(service).items()
                for rpc in methods if rpc not in called]
     assert not missing, f"RPCs without a contract test in {tests.name}: {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_NAMES))
+def test_every_subscribed_event_is_sent_in_the_services_event_tests(service):
+    """Each event a worker subscribes to is handed to it in tests/contract/test_<service>_events.py."""
+    tests = CONTRACTS / f"test_{service}_events.py"
+    if not tests.exists():  # written on another branch; the integrator removes this skip
+        pytest.skip(f"{tests.name} is not written yet")
+    text = tests.read_text()
+    missing = sorted({f"{s.source} {s.event_type}" for s in worker_subscriptions(service)
+                      if f'"{s.event_type}"' not in text})
+    assert not missing, f"events {service}'s worker takes without a test in {tests.name}: " \
+                        f"{', '.join(missing)}"
