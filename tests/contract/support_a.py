@@ -75,7 +75,8 @@ def handled(runtime, event_id: str) -> list[str]:
 
 def deliver(name: str, source: str, event_type: str, message, *, event_id: str | None = None) -> dict:
     """Hands `name`'s worker handlers of `event_type` the envelope exactly as RabbitMQ would give
-    it to them (the JSON body, through the kit's inbox), in this process: no worker to start.
+    it to them (the JSON body, through the kit's inbox), in this process: no worker to start, for
+    handlers that need nothing but the runtime (the real worker process: worker_takes).
     Returns the envelope; fails unless every handler recorded it (a failing handler parks it)."""
     worker_cls = service.module(name, "worker").Worker
     envelope = make_envelope(source, event_type, message, event_id=event_id or str(uuid.uuid4()))
@@ -83,10 +84,7 @@ def deliver(name: str, source: str, event_type: str, message, *, event_id: str |
     runtime = service.runtime(name)
     fake = types.SimpleNamespace(name=name, runtime=runtime,
                                  worker_ctx=types.SimpleNamespace(context_data={}))
-    entrypoints = [attr for attr in dir(worker_cls)
-                   for entry in getattr(getattr(worker_cls, attr), "nameko_entrypoints", ())
-                   if (getattr(entry, "source_service", None),
-                       getattr(entry, "event_type", None)) == (source, event_type)]
+    entrypoints = _handlers(name, source, event_type)
     assert entrypoints, f"{name}'s worker does not subscribe to {source} {event_type}"
     for attr in entrypoints:
         getattr(worker_cls, attr)(fake, body)
@@ -295,3 +293,33 @@ def imported(importer_stub, header, rows, **meta):
     return wait_until(lambda: (lambda j: j.finished and j)(importer_stub.GetImportJob(
         pb.GetImportJobRequest(job_id=job.job_id), metadata=IMPORT_STAFF)), timeout=30,
         message=f"import job {job.job_id} to finish")
+
+
+def worker_takes(worker_process, name: str, events: list[tuple[str, str, object]]) -> list[dict]:
+    """Starts `name`'s real worker process, publishes each (source, event type, message) as its
+    producer's relay would, and waits until every handler subscribed to it has recorded it in the
+    inbox (a handler that fails parks the message instead, and this times out). The envelopes."""
+    from servicekit.testing import publish_event, wait_until, worker_subscriptions
+
+    worker_process(name)
+    runtime = service.runtime(name)
+    expected = {}
+    for source, event_type, message in events:
+        envelope = publish_event(source, event_type, message)
+        expected[envelope["id"]] = sorted(
+            f"{name}.{handler}" for handler in _handlers(name, source, event_type))
+    assert all(expected.values()), "an event no handler of the worker subscribes to"
+    wait_until(lambda: all(sorted(handled(runtime, event_id)) == handlers
+                           for event_id, handlers in expected.items()),
+               timeout=30, message=f"{name}'s worker to handle {[e[1] for e in events]}")
+    assert {(s.source, s.event_type) for s in worker_subscriptions(name)} >= {
+        (source, event_type) for source, event_type, _ in events}
+    return list(expected)
+
+
+def _handlers(name: str, source: str, event_type: str) -> list[str]:
+    worker_cls = service.module(name, "worker").Worker
+    return [attr for attr in dir(worker_cls)
+            for entry in getattr(getattr(worker_cls, attr), "nameko_entrypoints", ())
+            if (getattr(entry, "source_service", None),
+                getattr(entry, "event_type", None)) == (source, event_type)]
