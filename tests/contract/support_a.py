@@ -3,14 +3,24 @@ reading a refusal, reading what a service announced, and handing a service an ev
 worker receives it."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import types
 import uuid
+import zlib
+from datetime import datetime, timedelta, timezone
 
 import grpc
 import pytest
 from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
+from mall.catalog.v1 import catalog_pb2
+from mall.events.v1 import logistics_events_pb2 as shipping
+from mall.events.v1 import payment_events_pb2 as payments
+from mall.order.v1 import order_pb2
+from mall.promotion.v1 import promotion_pb2
+from PIL import Image
 from sqlalchemy import text
 
 from servicekit import grpc_client, grpc_server, roles, service
@@ -323,3 +333,109 @@ def _handlers(name: str, source: str, event_type: str) -> list[str]:
             for entry in getattr(getattr(worker_cls, attr), "nameko_entrypoints", ())
             if (getattr(entry, "source_service", None),
                 getattr(entry, "event_type", None)) == (source, event_type)]
+
+
+# --- catalog: a bra product as staff create it ---------------------------------------------
+
+CATALOG_STAFF = as_user("staff-1", roles.OPERATOR)
+UPLOAD_CHUNK = 1024 * 1024
+
+
+def png(size=(1200, 1600)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 120, 140)).save(out, "PNG")
+    return out.getvalue()
+
+
+def upload(admin, product_id, data: bytes, kind=catalog_pb2.IMAGE, angle=catalog_pb2.FRONT,
+           poster=b""):
+    """UploadMedia streamed in 1 MiB chunks: the header, the data, then the poster (videos)."""
+    def stream():
+        yield catalog_pb2.UploadMediaRequest(header=catalog_pb2.UploadMediaHeader(product_id=product_id, kind=kind,
+                                                                angle=angle, filename="a.png"))
+        for i in range(0, len(data), UPLOAD_CHUNK):
+            yield catalog_pb2.UploadMediaRequest(data=data[i:i + UPLOAD_CHUNK])
+        for i in range(0, len(poster), UPLOAD_CHUNK):
+            yield catalog_pb2.UploadMediaRequest(poster=poster[i:i + UPLOAD_CHUNK])
+    return admin.UploadMedia(stream(), metadata=CATALOG_STAFF)
+
+
+def category(admin, kind, name, parent_id="") -> str:
+    return admin.CreateCategory(catalog_pb2.CreateCategoryRequest(category=catalog_pb2.CategoryInput(
+        kind=kind, name=name, parent_id=parent_id)), metadata=CATALOG_STAFF).id
+
+
+def bra(facets, title="云朵无钢圈蕾丝文胸", price=19900, prefix="YD"):
+    """A CreateProductRequest: a bra in 75B/80B, black and nude, in the `facets` categories."""
+    return catalog_pb2.CreateProductRequest(
+        product=catalog_pb2.ProductInput(
+            title=title, subtitle="软支撑 不压胸",
+            description=catalog_pb2.ProductDescription(material="锦纶 蕾丝", composition="锦纶82% 氨纶18%",
+                                              care="30℃以下手洗", origin="中国广东"),
+            category_id=facets["wireless_bras"], function_ids=[facets["wireless"]],
+            brand_id=facets["brand"], size_system=catalog_pb2.BRA,
+            size_chart=catalog_pb2.SizeChart(columns=["下胸围(cm)"], rows=[
+                catalog_pb2.SizeChartRow(size="75B", values=["73-77"]),
+                catalog_pb2.SizeChartRow(size="80B", values=["78-82"])])),
+        skus=[catalog_pb2.SkuInput(code=f"{prefix}-{band}B-{code}", band=band, cup="B", colour=colour,
+                          price_fen=price, barcode=f"69{zlib.crc32(f'{prefix}{band}{code}'.encode()):011d}")
+              for band in (75, 80) for colour, code in (("黑色", "BK"), ("肤色", "NU"))])
+
+
+# --- promotion: coupon templates and a flash sale as staff create them ---------------------------
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+@pytest.fixture
+def promotion(grpc_stub_for):
+    from mall.promotion.v1 import promotion_pb2_grpc
+
+    return grpc_stub_for("promotion", promotion_pb2_grpc.PromotionServiceStub)
+
+
+def stamp(moment: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(moment)
+    return ts
+
+
+def template_spec(**overrides) -> promotion_pb2.CouponTemplateSpec:
+    spec = promotion_pb2.CouponTemplateSpec(name="满199减30", kind=promotion_pb2.FIXED_AMOUNT, amount_fen=3000,
+                                 threshold_fen=19900, per_member_limit=2, total_quantity=100,
+                                 scope=promotion_pb2.ALL, claimable=True,
+                                 window=promotion_pb2.ValidityWindow(valid_from=stamp(NOW - timedelta(hours=1)),
+                                                          valid_until=stamp(NOW + timedelta(days=30))))
+    for key, value in overrides.items():
+        setattr(spec, key, value)
+    return spec
+
+
+def flash_sale(promotion, quota=2) -> promotion_pb2.Campaign:
+    """A running flash sale: sku-75b at ¥99, `quota` units, one per member."""
+    return promotion.CreateCampaign(promotion_pb2.CreateCampaignRequest(
+        spec=promotion_pb2.CampaignSpec(
+            name="周五秒杀", kind=promotion_pb2.FLASH_SALE,
+            starts_at=stamp(NOW - timedelta(hours=1)), ends_at=stamp(NOW + timedelta(days=1)),
+            per_member_limit=1, flash_items=[promotion_pb2.FlashSaleItem(
+                sku_id="sku-75b", sale_price_fen=9900, quota=quota)])), metadata=OPERATOR)
+
+
+# --- order: what payment and logistics tell order about an order ------------------------------
+
+def paid(order: order_pb2.OrderView) -> None:
+    """Order's handler of payment.succeeded, for the whole payable."""
+    deliver("order", "payment", "payment.succeeded", payments.PaymentSucceeded(
+        payment_intent_id=f"pi-{order.order_id}", order_id=order.order_id,
+        member_id=order.member_id, amount_fen=order.payable_fen, currency="CNY",
+        method="wechat_jsapi", provider_transaction_id="wx-1"))
+
+
+def delivered(order: order_pb2.OrderView) -> None:
+    """Order's handlers of shipment.picked_up and shipment.delivered, for one shipment."""
+    for event_type, state in (("shipment.picked_up", shipping.SHIPMENT_PICKED_UP),
+                              ("shipment.delivered", shipping.SHIPMENT_DELIVERED)):
+        deliver("order", "logistics", event_type, shipping.ShipmentChanged(
+            shipment_id=f"sh-{order.order_id}", order_id=order.order_id, order_no=order.order_no,
+            member_id=order.member_id, carrier="sf", waybill_no="SF1", state=state,
+            shipment_count=1))

@@ -13,8 +13,8 @@ from mall.events.v1 import catalog_events_pb2 as ev
 from mall.events.v1 import logistics_events_pb2 as logistics
 from mall.events.v1 import order_events_pb2 as order
 from mall.events.v1 import support_events_pb2 as support
-from support_a import announced, deliver
-from test_catalog_rpcs import STAFF, bra, category, png, upload
+from support_a import CATALOG_STAFF as STAFF
+from support_a import announced, bra, category, deliver, png, upload
 
 from servicekit import service
 

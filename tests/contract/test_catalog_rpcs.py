@@ -2,9 +2,7 @@
 with the kit's interceptors, status codes and field violations included."""
 from __future__ import annotations
 
-import io
 import os
-import zlib
 from pathlib import Path
 
 import grpc
@@ -13,11 +11,8 @@ from mall.catalog.v1 import catalog_pb2 as pb
 from mall.catalog.v1 import catalog_pb2_grpc as pb_grpc
 from mall.common.v1 import common_pb2
 from PIL import Image
-
-from servicekit.errors import violations_from_trailers
-
-STAFF = [("x-mall-user-id", "staff-1"), ("x-mall-roles", "operator")]
-CHUNK = 1024 * 1024
+from support_a import CATALOG_STAFF as STAFF
+from support_a import bra, category, png, upload, violations
 
 
 @pytest.fixture
@@ -30,53 +25,11 @@ def admin(grpc_stub_for):
     return grpc_stub_for("catalog", pb_grpc.CatalogAdminServiceStub)
 
 
-def png(size=(1200, 1600)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (200, 120, 140)).save(out, "PNG")
-    return out.getvalue()
-
-
-def upload(admin, product_id, data: bytes, kind=pb.IMAGE, angle=pb.FRONT, poster=b""):
-    def stream():
-        yield pb.UploadMediaRequest(header=pb.UploadMediaHeader(product_id=product_id, kind=kind,
-                                                                angle=angle, filename="a.png"))
-        for i in range(0, len(data), CHUNK):
-            yield pb.UploadMediaRequest(data=data[i:i + CHUNK])
-        for i in range(0, len(poster), CHUNK):
-            yield pb.UploadMediaRequest(poster=poster[i:i + CHUNK])
-    return admin.UploadMedia(stream(), metadata=STAFF)
-
-
-def violations(err: grpc.RpcError) -> set[tuple[str, str]]:
-    return {(v.field, v.rule) for v in violations_from_trailers(err.trailing_metadata())}
-
-
-def category(admin, kind, name, parent_id="") -> str:
-    return admin.CreateCategory(pb.CreateCategoryRequest(category=pb.CategoryInput(
-        kind=kind, name=name, parent_id=parent_id)), metadata=STAFF).id
-
-
 @pytest.fixture
 def facets(admin):
     bras = category(admin, pb.STYLE, "文胸")
     return {"bras": bras, "wireless_bras": category(admin, pb.STYLE, "无钢圈文胸", bras),
             "wireless": category(admin, pb.FUNCTION, "无钢圈"), "brand": category(admin, pb.BRAND, "云裳")}
-
-
-def bra(facets, title="云朵无钢圈蕾丝文胸", price=19900, prefix="YD"):
-    return pb.CreateProductRequest(
-        product=pb.ProductInput(
-            title=title, subtitle="软支撑 不压胸",
-            description=pb.ProductDescription(material="锦纶 蕾丝", composition="锦纶82% 氨纶18%",
-                                              care="30℃以下手洗", origin="中国广东"),
-            category_id=facets["wireless_bras"], function_ids=[facets["wireless"]],
-            brand_id=facets["brand"], size_system=pb.BRA,
-            size_chart=pb.SizeChart(columns=["下胸围(cm)"], rows=[
-                pb.SizeChartRow(size="75B", values=["73-77"]),
-                pb.SizeChartRow(size="80B", values=["78-82"])])),
-        skus=[pb.SkuInput(code=f"{prefix}-{band}B-{code}", band=band, cup="B", colour=colour,
-                          price_fen=price, barcode=f"69{zlib.crc32(f'{prefix}{band}{code}'.encode()):011d}")
-              for band in (75, 80) for colour, code in (("黑色", "BK"), ("肤色", "NU"))])
 
 
 def test_staff_rpcs_need_a_staff_role(admin, shopper):

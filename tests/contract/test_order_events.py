@@ -10,10 +10,9 @@ from mall.events.v1 import logistics_events_pb2 as shipping
 from mall.events.v1 import order_events_pb2 as ev
 from mall.events.v1 import payment_events_pb2 as payments
 from mall.order.v1 import order_pb2 as pb
-from support_a import announced, bra_product, checkout, deliver, keyed, refusal, worker_takes
+from support_a import announced, bra_product, checkout, deliver, delivered, keyed, paid, refusal, worker_takes
 from support_a import shop as shop  # noqa: F401 (a fixture)
 from support_a import wechat as wechat  # noqa: F401 (a fixture)
-from test_order_rpcs import delivered, paid
 
 from servicekit import service
 

@@ -9,8 +9,6 @@ import io
 import uuid
 
 import grpc
-from mall.events.v1 import logistics_events_pb2 as shipping
-from mall.events.v1 import payment_events_pb2 as payments
 from mall.order.v1 import order_import_pb2 as imports
 from mall.order.v1 import order_pb2 as pb
 from support_a import (
@@ -19,11 +17,12 @@ from support_a import (
     as_user,
     checkout,
     code_of,
-    deliver,
+    delivered,
     import_header,
     import_row,
     imported,
     keyed,
+    paid,
     refusal,
     violated_fields,
 )
@@ -33,22 +32,6 @@ from support_a import wechat as wechat  # noqa: F401 (a fixture)
 
 Code = grpc.StatusCode
 PARTNER = as_user("acme", "partner")
-
-
-def paid(order: pb.OrderView) -> None:
-    deliver("order", "payment", "payment.succeeded", payments.PaymentSucceeded(
-        payment_intent_id=f"pi-{order.order_id}", order_id=order.order_id,
-        member_id=order.member_id, amount_fen=order.payable_fen, currency="CNY",
-        method="wechat_jsapi", provider_transaction_id="wx-1"))
-
-
-def delivered(order: pb.OrderView) -> None:
-    for event_type, state in (("shipment.picked_up", shipping.SHIPMENT_PICKED_UP),
-                              ("shipment.delivered", shipping.SHIPMENT_DELIVERED)):
-        deliver("order", "logistics", event_type, shipping.ShipmentChanged(
-            shipment_id=f"sh-{order.order_id}", order_id=order.order_id, order_no=order.order_no,
-            member_id=order.member_id, carrier="sf", waybill_no="SF1", state=state,
-            shipment_count=1))
 
 
 # --- CartService --------------------------------------------------------------------------

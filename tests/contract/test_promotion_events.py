@@ -10,9 +10,8 @@ from mall.events.v1 import member_events_pb2 as member
 from mall.events.v1 import order_events_pb2 as order
 from mall.events.v1 import promotion_events_pb2 as ev
 from mall.promotion.v1 import promotion_pb2 as pb
-from support_a import OPERATOR, announced, as_user, deliver, worker_takes
-from test_promotion_rpcs import NOW, flash_sale, stamp, template_spec
-from test_promotion_rpcs import promotion as promotion  # noqa: F401 (a fixture)
+from support_a import NOW, OPERATOR, announced, as_user, deliver, flash_sale, stamp, template_spec, worker_takes
+from support_a import promotion as promotion  # noqa: F401 (a fixture)
 
 from servicekit import service
 

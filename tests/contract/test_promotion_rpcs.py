@@ -4,55 +4,22 @@ and consumes coupons and quotas per order, through the real gRPC server."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import grpc
-import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 from mall.common.v1 import common_pb2
 from mall.promotion.v1 import promotion_pb2 as pb
-from mall.promotion.v1 import promotion_pb2_grpc
-from support_a import OPERATOR, as_user, code_of, refusal, violated_fields
+from support_a import NOW, OPERATOR, as_user, code_of, flash_sale, refusal, stamp, template_spec, violated_fields
+from support_a import promotion as promotion  # noqa: F401 (a fixture)
 
 Code = grpc.StatusCode
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
 ALICE_ID = "00000000-0000-4000-8000-00000000a11c"
 ALICE = as_user(ALICE_ID)
-
-
-def stamp(moment: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(moment)
-    return ts
-
-
-@pytest.fixture
-def promotion(grpc_stub_for):
-    return grpc_stub_for("promotion", promotion_pb2_grpc.PromotionServiceStub)
-
-
-def template_spec(**overrides) -> pb.CouponTemplateSpec:
-    spec = pb.CouponTemplateSpec(name="满199减30", kind=pb.FIXED_AMOUNT, amount_fen=3000,
-                                 threshold_fen=19900, per_member_limit=2, total_quantity=100,
-                                 scope=pb.ALL, claimable=True,
-                                 window=pb.ValidityWindow(valid_from=stamp(NOW - timedelta(hours=1)),
-                                                          valid_until=stamp(NOW + timedelta(days=30))))
-    for key, value in overrides.items():
-        setattr(spec, key, value)
-    return spec
 
 
 def line(sku_id="sku-75b", quantity=1, price=19900) -> pb.QuoteLine:
     return pb.QuoteLine(line_id=sku_id, sku_id=sku_id, product_id="p-bra", quantity=quantity,
                         list_price_fen=price, title="无钢圈文胸")
-
-
-def flash_sale(promotion, quota=2) -> pb.Campaign:
-    return promotion.CreateCampaign(pb.CreateCampaignRequest(spec=pb.CampaignSpec(
-        name="周五秒杀", kind=pb.FLASH_SALE, starts_at=stamp(NOW - timedelta(hours=1)),
-        ends_at=stamp(NOW + timedelta(days=1)), per_member_limit=1,
-        flash_items=[pb.FlashSaleItem(sku_id="sku-75b", sale_price_fen=9900, quota=quota)])),
-        metadata=OPERATOR)
 
 
 def test_staff_manage_coupon_templates(promotion):
