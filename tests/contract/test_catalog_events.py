@@ -14,7 +14,7 @@ from mall.events.v1 import logistics_events_pb2 as logistics
 from mall.events.v1 import order_events_pb2 as order
 from mall.events.v1 import support_events_pb2 as support
 from support_a import CATALOG_STAFF as STAFF
-from support_a import announced, bra, category, deliver, png, upload
+from support_a import announced, bra, category, png, upload, worker_takes
 
 from servicekit import service
 
@@ -69,17 +69,18 @@ def test_the_relay_puts_the_envelope_on_rabbitmq(grpc_stub_for, relay_for, liste
     assert json.loads(json.dumps(envelope["data"]))["product"]["productId"] == product.id  # camelCase
 
 
-def test_the_worker_takes_availability_reviews_and_sales(grpc_stub_for):
+def test_the_worker_takes_availability_reviews_and_sales(grpc_stub_for, worker_process):
     _, product = published_bra(grpc_stub_for)
     shopper = grpc_stub_for("catalog", pb_grpc.CatalogServiceStub)
     sku_ids = [s.id for s in product.skus]
-    deliver("catalog", "logistics", "inventory.availability_changed", logistics.AvailabilityChanged(
-        skus=[logistics.SkuAvailability(sku_id=sku_ids[0], sellable=3, level=logistics.LOW)]))
-    deliver("catalog", "support", "review.summary_changed", support.ReviewSummaryChanged(
-        product_id=product.id, review_count=4, average_rating=4.5))
-    deliver("catalog", "order", "order.paid", order.OrderPaid(
-        order_id="o-1", lines=[order.OrderEventLine(sku_id=sku_ids[0], product_id=product.id,
-                                                    quantity=2)]))
+    worker_takes(worker_process, "catalog", [
+        ("logistics", "inventory.availability_changed", logistics.AvailabilityChanged(skus=[
+            logistics.SkuAvailability(sku_id=sku_ids[0], sellable=3, level=logistics.LOW)])),
+        ("support", "review.summary_changed", support.ReviewSummaryChanged(
+            product_id=product.id, review_count=4, average_rating=4.5)),
+        ("order", "order.paid", order.OrderPaid(order_id="o-1", lines=[order.OrderEventLine(
+            sku_id=sku_ids[0], product_id=product.id, quantity=2)])),
+    ])
     shown = shopper.GetProduct(pb.GetProductRequest(product_id=product.id))
     by_sku = {s.id: s.availability.level for s in shown.skus}
     assert by_sku[sku_ids[0]] == pb.LOW
