@@ -29,17 +29,26 @@ def members_of_orders(grpc_stub_for, job_id: str) -> list[str]:
     return sorted(o.member_id for o in listed.orders)
 
 
+def lookups() -> float:
+    """FindMembersByPhones calls member's server (in this process) has answered."""
+    from prometheus_client import REGISTRY
+    return REGISTRY.get_sample_value("mall_rpc_requests_total", {
+        "service": "member", "method": "FindMembersByPhones", "code": "OK"}) or 0.0
+
+
 def test_customers_are_matched_by_phone_in_one_lookup_per_batch(wechat, importer, grpc_stub_for,
                                                                 grpc_target_for):
     known = member_with_phone(grpc_stub_for, "13800138000")
     member_with_phone(grpc_stub_for, "13900139000", deleted=True)  # nobody to match
     stub = importer(grpc_target_for("member"))
     header = import_header(stub)
+    before = lookups()
     job = imported(stub, header, [import_row(header, "M-1", phone="+86 138-0013-8000"),
                                   import_row(header, "M-2", phone="13900139000"),
                                   import_row(header, "M-3", phone="13700137000"),
                                   import_row(header, "M-4", phone="138 0013 8000")])
     assert (job.status, job.counts.orders_imported) == ("done", 4)
+    assert lookups() == before + 1
     (batch,) = announced(service.runtime("order"), "order.imported_batch",
                          order_events.OrdersImported)
     assert batch.batch_id == job.job_id
