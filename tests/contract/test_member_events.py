@@ -4,6 +4,8 @@ API; order's events reach it as order's relay would send them."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from mall.common.v1 import common_pb2
 from mall.events.v1 import member_events_pb2 as ev
@@ -99,3 +101,22 @@ def test_the_worker_takes_orders_and_notifications(wechat, grpc_stub_for, worker
     assert habits.orders_count == 3  # the paid order and the two imported ones
     history = loyalty.ListPointsHistory(loyalty_pb2.ListPointsHistoryRequest(), metadata=me)
     assert {e.kind for e in history.entries} >= {"earn"}  # ¥398 earns points
+
+
+def test_a_birthday_gift_is_announced_by_the_workers_sweep(wechat, grpc_stub_for, worker_process,
+                                                           wait_until):
+    auth, profiles, _, admin = stubs(grpc_stub_for)
+    member_id, me = sign_in(auth)
+    this_month = datetime.now(ZoneInfo("Asia/Shanghai")).month  # as member counts months
+    profiles.UpdateProfile(profile_pb2.UpdateProfileRequest(birthday=f"1995-{this_month:02d}-01"),
+                           metadata=me)
+    admin.UpdateLoyaltySettings(loyalty_pb2.LoyaltySettings(
+        earn_unit_fen=10_000, earn_points_per_unit=10, expire_after_years=1,
+        birthday_coupon_template_id="42"), metadata=OPERATOR)
+    worker_process("member", extra_env={"MALL_MEMBER_SWEEP_SECONDS": "0.2"})
+    rt = service.runtime("member")
+    (gift,) = wait_until(lambda: announced(rt, "member.birthday_gift_granted",
+                                           ev.BirthdayGiftGranted), timeout=30)
+    assert (gift.member_id, gift.coupon_template_id, gift.year) == (
+        member_id, "42", datetime.now(ZoneInfo("Asia/Shanghai")).year)
+    assert gift.grant_id
