@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from servicekit.config import REPO_ROOT
-from servicekit.config import SERVICES as SERVICE_NAMES
+from servicekit.config import REPO_ROOT, SERVICES
 from servicekit.testing import worker_subscriptions
 
 CONTRACTS = Path(__file__).parent
@@ -28,16 +27,16 @@ def rpcs_of(service: str) -> dict[str, list[str]]:
     return found
 
 
-SERVICES = sorted(p.name for p in GEN.iterdir()
-                  if (p / "v1").is_dir() and rpcs_of(p.name))
+# every package under gen/mall with a gRPC service (not common/, not events/)
+ANSWERING = sorted(p.name for p in GEN.iterdir() if (p / "v1").is_dir() and rpcs_of(p.name))
 
 
 def test_the_descriptors_are_found():
     assert {"catalog", "member", "order", "promotion", "payment", "logistics", "support",
-            "analytics"} <= set(SERVICES)
+            "analytics"} == set(ANSWERING) == set(SERVICES)
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", ANSWERING)
 def test_every_rpc_is_called_in_the_services_contract_tests(service):
     tests = CONTRACTS / f"test_{service}_rpcs.py"
     if not tests.exists():  # written on another branch; the integrator removes this skip
@@ -48,7 +47,7 @@ def test_every_rpc_is_called_in_the_services_contract_tests(service):
     assert not missing, f"RPCs without a contract test in {tests.name}: {', '.join(missing)}"
 
 
-@pytest.mark.parametrize("service", sorted(SERVICE_NAMES))
+@pytest.mark.parametrize("service", sorted(SERVICES))
 def test_every_subscribed_event_is_sent_in_the_services_event_tests(service):
     """Each event a worker subscribes to is handed to it in tests/contract/test_<service>_events.py."""
     tests = CONTRACTS / f"test_{service}_events.py"
