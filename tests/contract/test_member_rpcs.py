@@ -353,3 +353,43 @@ def test_partner_credentials_are_issued_verified_and_revoked(stubs):
         key_id="pk_unknown"), metadata=as_user("staff-admin", "admin")) == Code.NOT_FOUND
     assert stubs.partners.ListPartnerCredentials(partner.ListPartnerCredentialsRequest(
         partner_id="erp-one"), metadata=OPERATOR).credentials == []
+
+
+# --- who may call what ------------------------------------------------------------------------
+
+SHOPPERS_OWN = [  # (stub, rpc, request): the signed-in shopper's own data
+    ("profile", "GetProfile", profile.GetProfileRequest()),
+    ("profile", "UpdateProfile", profile.UpdateProfileRequest(name="林")),
+    ("profile", "ListAddresses", profile.ListAddressesRequest()),
+    ("profile", "CreateAddress", profile.CreateAddressRequest(address=ADDRESS)),
+    ("profile", "UpdateAddress", profile.UpdateAddressRequest(address_id="a-1", address=ADDRESS)),
+    ("profile", "DeleteAddress", profile.DeleteAddressRequest(address_id="a-1")),
+    ("profile", "ListConsents", profile.ListConsentsRequest()),
+    ("profile", "RecordConsent", profile.RecordConsentRequest(purpose="marketing", granted=True)),
+    ("profile", "ExportMyData", profile.ExportMyDataRequest()),
+    ("profile", "DeleteMyAccount", profile.DeleteMyAccountRequest(confirm=True)),
+    ("loyalty", "GetMyTier", loyalty.GetMyTierRequest()),
+    ("loyalty", "GetPointsBalance", loyalty.GetPointsBalanceRequest()),
+    ("loyalty", "ListPointsHistory", loyalty.ListPointsHistoryRequest()),
+    ("loyalty", "Redeem", loyalty.RedeemRequest(item_id="i-1", quantity=1)),
+]
+STAFFS = [  # (stub, rpc, request): staff only
+    ("loyalty_admin", "ListTiers", loyalty.ListTiersRequest()),
+    ("loyalty_admin", "GetLoyaltySettings", loyalty.GetLoyaltySettingsRequest()),
+    ("loyalty_admin", "ListAllMallItems", loyalty.ListAllMallItemsRequest()),
+    ("loyalty_admin", "PutMallItem", loyalty.MallItem(kind="gift", title="袋", points_price=1)),
+    ("partners", "ListPartnerCredentials", partner.ListPartnerCredentialsRequest()),
+    ("partners", "RevokePartnerCredential", partner.RevokePartnerCredentialRequest(key_id="pk_x")),
+]  # staff administration checks the caller's account itself: test_admins_manage_staff
+
+
+@pytest.mark.parametrize("stub, rpc, request_", SHOPPERS_OWN, ids=[r for _, r, _ in SHOPPERS_OWN])
+def test_a_shoppers_own_data_needs_a_signed_in_caller(stubs, stub, rpc, request_):
+    assert code_of(getattr(getattr(stubs, stub), rpc), request_) == Code.UNAUTHENTICATED
+
+
+@pytest.mark.parametrize("stub, rpc, request_", STAFFS, ids=[r for _, r, _ in STAFFS])
+def test_staff_rpcs_refuse_a_shopper(stubs, shopper, stub, rpc, request_):
+    _, me = shopper
+    assert code_of(getattr(getattr(stubs, stub), rpc), request_, metadata=me) == \
+        Code.PERMISSION_DENIED
