@@ -9,8 +9,10 @@ import io
 import uuid
 
 import grpc
+import pytest
 from mall.order.v1 import order_import_pb2 as imports
 from mall.order.v1 import order_pb2 as pb
+from mall.order.v1 import order_pb2_grpc
 from support_a import (
     IMPORT_STAFF,
     OPERATOR,
@@ -191,3 +193,57 @@ def test_staff_and_partners_import_orders_and_read_the_reports(importer):
                                                     metadata=PARTNER).profiles] == ["taobao"]
     assert code_of(stub.SaveImportProfile, imports.ImportProfile(partner="acme", name=""),
                    metadata=PARTNER) == Code.INVALID_ARGUMENT
+
+
+# --- who may call what ------------------------------------------------------------------------
+
+SHOPPERS_OWN = [  # (stub, rpc, request): the signed-in shopper's
+    ("CartServiceStub", "GetCart", pb.GetCartRequest()),
+    ("CartServiceStub", "AddCartItem", pb.AddCartItemRequest(sku_id="sku-75b-black", quantity=1)),
+    ("CartServiceStub", "UpdateCartItem", pb.UpdateCartItemRequest(sku_id="sku-75b-black",
+                                                                   quantity=1)),
+    ("CartServiceStub", "RemoveCartItem", pb.RemoveCartItemRequest(sku_id="sku-75b-black")),
+    ("OrderServiceStub", "PreviewCheckout", pb.CheckoutRequest()),
+    ("OrderServiceStub", "PlaceOrder", pb.CheckoutRequest()),
+    ("OrderServiceStub", "GetOrder", pb.GetOrderRequest(order_id="o-1")),
+    ("OrderServiceStub", "ListMyOrders", pb.ListMyOrdersRequest()),
+    ("OrderServiceStub", "CancelOrder", pb.CancelOrderRequest(order_id="o-1")),
+    ("OrderServiceStub", "ConfirmReceipt", pb.ConfirmReceiptRequest(order_id="o-1")),
+    ("OrderServiceStub", "GetPayable", pb.GetPayableRequest(order_id="o-1")),
+]
+DESK = [  # staff at the order desk only
+    ("ListOrders", pb.ListOrdersRequest()),
+    ("GetOrder", pb.GetOrderRequest(order_id="o-1")),
+    ("CancelOrder", pb.CancelOrderRequest(order_id="o-1", reason="缺货")),
+    ("AddRemark", pb.AddRemarkRequest(order_id="o-1", text="x")),
+    ("ListRemarks", pb.ListRemarksRequest(order_id="o-1")),
+]
+
+
+@pytest.mark.parametrize("stub, rpc, request_", SHOPPERS_OWN, ids=[r for _, r, _ in SHOPPERS_OWN])
+def test_shopper_rpcs_need_a_signed_in_caller(grpc_stub_for, stub, rpc, request_):
+    call = getattr(grpc_stub_for("order", getattr(order_pb2_grpc, stub)), rpc)
+    assert code_of(call, request_) == Code.UNAUTHENTICATED
+
+
+@pytest.mark.parametrize("rpc, request_", DESK, ids=[r for r, _ in DESK])
+def test_the_order_desk_refuses_a_shopper(grpc_stub_for, rpc, request_):
+    desk = grpc_stub_for("order", order_pb2_grpc.OrderDeskServiceStub)
+    assert code_of(getattr(desk, rpc), request_, metadata=as_user("m-1")) == Code.PERMISSION_DENIED
+    assert code_of(getattr(desk, rpc), request_, metadata=as_user("w-1", "warehouse")) == \
+        Code.PERMISSION_DENIED
+
+
+def test_exports_and_imports_refuse_a_shopper(grpc_stub_for, importer):
+    desk = grpc_stub_for("order", order_pb2_grpc.OrderDeskServiceStub)
+    assert code_of(lambda: list(desk.ExportOrders(pb.ExportOrdersRequest(format="csv"),
+                                                  metadata=as_user("m-1")))) == \
+        Code.PERMISSION_DENIED
+    stub = importer("127.0.0.1:1")
+    shopper = as_user("m-1")
+    assert code_of(stub.GetImportJob, imports.GetImportJobRequest(job_id="j"),
+                   metadata=shopper) == Code.PERMISSION_DENIED
+    assert code_of(stub.ListImportProfiles, imports.ListImportProfilesRequest(),
+                   metadata=shopper) == Code.PERMISSION_DENIED
+    assert code_of(lambda: list(stub.GetImportReport(imports.GetImportReportRequest(job_id="j"),
+                                                     metadata=shopper))) == Code.PERMISSION_DENIED

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import grpc
+import pytest
 from mall.common.v1 import common_pb2
 from mall.promotion.v1 import promotion_pb2 as pb
 from support_a import NOW, OPERATOR, as_user, code_of, flash_sale, refusal, stamp, template_spec, violated_fields
@@ -141,3 +142,33 @@ def test_an_order_holds_coupons_and_quota_until_released_or_consumed(promotion):
         {"order_id"}
     assert code_of(promotion.ConsumeForOrder, pb.ConsumeForOrderRequest(order_id="o-1")) == \
         Code.FAILED_PRECONDITION  # released
+
+
+# --- who may call what ------------------------------------------------------------------------
+
+STAFFS = [  # staff only
+    ("CreateCouponTemplate", pb.CreateCouponTemplateRequest()),
+    ("GetCouponTemplate", pb.GetCouponTemplateRequest(id="1")),
+    ("ListCouponTemplates", pb.ListCouponTemplatesRequest()),
+    ("CreateCampaign", pb.CreateCampaignRequest()),
+    ("GetCampaign", pb.GetCampaignRequest(id="1")),
+    ("ListCampaigns", pb.ListCampaignsRequest()),
+    ("EndCampaign", pb.EndCampaignRequest(id="1")),
+    ("IssueCoupons", pb.IssueCouponsRequest(template_id="1", member_ids=[ALICE_ID])),
+    ("RevokeCoupon", pb.RevokeCouponRequest(coupon_id="1")),
+]
+SHOPPERS_OWN = [  # a signed-in shopper's
+    ("ClaimCoupon", pb.ClaimCouponRequest(template_id="1")),
+    ("ListMyCoupons", pb.ListMyCouponsRequest()),
+    ("ListClaimableCoupons", pb.ListClaimableCouponsRequest()),
+]
+
+
+@pytest.mark.parametrize("rpc, request_", STAFFS, ids=[r for r, _ in STAFFS])
+def test_staff_rpcs_refuse_a_shopper(promotion, rpc, request_):
+    assert code_of(getattr(promotion, rpc), request_, metadata=ALICE) == Code.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize("rpc, request_", SHOPPERS_OWN, ids=[r for r, _ in SHOPPERS_OWN])
+def test_shopper_rpcs_need_a_signed_in_caller(promotion, rpc, request_):
+    assert code_of(getattr(promotion, rpc), request_) == Code.UNAUTHENTICATED
