@@ -249,3 +249,26 @@ def test_staff_see_inactive_categories_shoppers_do_not(admin, shopper, facets):
     with pytest.raises(grpc.RpcError) as err:
         admin.ListCategories(pb.ListCategoriesRequest(), metadata=[("x-mall-user-id", "m-1")])
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+STAFFS = [  # every CatalogAdminService RPC but UploadMedia (a stream: test_uploads_...)
+    ("CreateCategory", pb.CreateCategoryRequest()),
+    ("UpdateCategory", pb.UpdateCategoryRequest(category_id="c-1")),
+    ("ListCategories", pb.ListCategoriesRequest()),
+    ("CreateProduct", pb.CreateProductRequest()),
+    ("UpdateProduct", pb.UpdateProductRequest(product_id="p-1")),
+    ("GetProduct", pb.ProductIdRequest(product_id="p-1")),
+    ("ListProducts", pb.AdminListProductsRequest()),
+    ("PublishProduct", pb.ProductIdRequest(product_id="p-1")),
+    ("UnpublishProduct", pb.ProductIdRequest(product_id="p-1")),
+    ("AddSkus", pb.AddSkusRequest(product_id="p-1")),
+    ("UpdateSku", pb.UpdateSkuRequest(sku_id="s-1")),
+    ("DeleteMedia", pb.DeleteMediaRequest(media_id="m-1")),
+]
+
+
+@pytest.mark.parametrize("rpc, request_", STAFFS, ids=[r for r, _ in STAFFS])
+def test_every_staff_rpc_refuses_a_shopper(admin, rpc, request_):
+    with pytest.raises(grpc.RpcError) as err:
+        getattr(admin, rpc)(request_, metadata=[("x-mall-user-id", "m-1")])
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
