@@ -1,4 +1,4 @@
-"""Test tooling for member's callers (order import's tests and benchmark): members whose profile
+"""Test tooling for member's callers (the order-import benchmark): members whose profile
 holds a phone, written through member's own profile code, so the number is sealed and hashed
 exactly as member keeps it. Never imported by the service itself."""
 from __future__ import annotations

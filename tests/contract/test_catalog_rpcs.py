@@ -2,9 +2,7 @@
 with the kit's interceptors, status codes and field violations included."""
 from __future__ import annotations
 
-import io
 import os
-import zlib
 from pathlib import Path
 
 import grpc
@@ -13,11 +11,8 @@ from mall.catalog.v1 import catalog_pb2 as pb
 from mall.catalog.v1 import catalog_pb2_grpc as pb_grpc
 from mall.common.v1 import common_pb2
 from PIL import Image
-
-from servicekit.errors import violations_from_trailers
-
-STAFF = [("x-mall-user-id", "staff-1"), ("x-mall-roles", "operator")]
-CHUNK = 1024 * 1024
+from support_a import CATALOG_STAFF as STAFF
+from support_a import bra, category, png, upload, violations
 
 
 @pytest.fixture
@@ -30,53 +25,11 @@ def admin(grpc_stub_for):
     return grpc_stub_for("catalog", pb_grpc.CatalogAdminServiceStub)
 
 
-def png(size=(1200, 1600)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (200, 120, 140)).save(out, "PNG")
-    return out.getvalue()
-
-
-def upload(admin, product_id, data: bytes, kind=pb.IMAGE, angle=pb.FRONT, poster=b""):
-    def stream():
-        yield pb.UploadMediaRequest(header=pb.UploadMediaHeader(product_id=product_id, kind=kind,
-                                                                angle=angle, filename="a.png"))
-        for i in range(0, len(data), CHUNK):
-            yield pb.UploadMediaRequest(data=data[i:i + CHUNK])
-        for i in range(0, len(poster), CHUNK):
-            yield pb.UploadMediaRequest(poster=poster[i:i + CHUNK])
-    return admin.UploadMedia(stream(), metadata=STAFF)
-
-
-def violations(err: grpc.RpcError) -> set[tuple[str, str]]:
-    return {(v.field, v.rule) for v in violations_from_trailers(err.trailing_metadata())}
-
-
-def category(admin, kind, name, parent_id="") -> str:
-    return admin.CreateCategory(pb.CreateCategoryRequest(category=pb.CategoryInput(
-        kind=kind, name=name, parent_id=parent_id)), metadata=STAFF).id
-
-
 @pytest.fixture
 def facets(admin):
     bras = category(admin, pb.STYLE, "文胸")
     return {"bras": bras, "wireless_bras": category(admin, pb.STYLE, "无钢圈文胸", bras),
             "wireless": category(admin, pb.FUNCTION, "无钢圈"), "brand": category(admin, pb.BRAND, "云裳")}
-
-
-def bra(facets, title="云朵无钢圈蕾丝文胸", price=19900, prefix="YD"):
-    return pb.CreateProductRequest(
-        product=pb.ProductInput(
-            title=title, subtitle="软支撑 不压胸",
-            description=pb.ProductDescription(material="锦纶 蕾丝", composition="锦纶82% 氨纶18%",
-                                              care="30℃以下手洗", origin="中国广东"),
-            category_id=facets["wireless_bras"], function_ids=[facets["wireless"]],
-            brand_id=facets["brand"], size_system=pb.BRA,
-            size_chart=pb.SizeChart(columns=["下胸围(cm)"], rows=[
-                pb.SizeChartRow(size="75B", values=["73-77"]),
-                pb.SizeChartRow(size="80B", values=["78-82"])])),
-        skus=[pb.SkuInput(code=f"{prefix}-{band}B-{code}", band=band, cup="B", colour=colour,
-                          price_fen=price, barcode=f"69{zlib.crc32(f'{prefix}{band}{code}'.encode()):011d}")
-              for band in (75, 80) for colour, code in (("黑色", "BK"), ("肤色", "NU"))])
 
 
 def test_staff_rpcs_need_a_staff_role(admin, shopper):
@@ -236,3 +189,86 @@ def test_concurrent_creates_of_the_same_sku_code_make_one_product(admin, facets)
         outcomes = list(pool.map(create, range(4)))
     assert sorted(map(str, outcomes)).count(str(grpc.StatusCode.ALREADY_EXISTS)) == 3
     assert len(admin.ListProducts(pb.AdminListProductsRequest(), metadata=STAFF).products) == 1
+
+
+def test_staff_edit_a_product_its_skus_and_its_media(admin, shopper, facets):
+    product = admin.CreateProduct(bra(facets, prefix="ED"), metadata=STAFF)
+    edit = bra(facets, title="云朵无钢圈文胸 二代").product
+    renamed = admin.UpdateProduct(pb.UpdateProductRequest(product_id=product.id, product=edit),
+                                  metadata=STAFF)
+    assert renamed.title == "云朵无钢圈文胸 二代" and len(renamed.skus) == 4
+    edit.size_system = pb.LETTER
+    edit.ClearField("size_chart")
+    with pytest.raises(grpc.RpcError) as err:
+        admin.UpdateProduct(pb.UpdateProductRequest(product_id=product.id, product=edit),
+                            metadata=STAFF)
+    assert violations(err.value) == {("product.size_system", "immutable")}
+    with pytest.raises(grpc.RpcError) as err:
+        admin.UpdateProduct(pb.UpdateProductRequest(product_id="no-such", product=edit),
+                            metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+    sku = product.skus[0]
+    repriced = admin.UpdateSku(pb.UpdateSkuRequest(sku_id=sku.id, sku=pb.SkuInput(
+        code=sku.code, band=sku.band, cup=sku.cup, colour=sku.colour, price_fen=17900,
+        active=False)), metadata=STAFF)
+    assert (repriced.price_fen, repriced.active) == (17900, False)
+    with pytest.raises(grpc.RpcError) as err:
+        admin.UpdateSku(pb.UpdateSkuRequest(sku_id=sku.id, sku=pb.SkuInput(
+            code=product.skus[1].code, band=sku.band, cup=sku.cup, colour=sku.colour,
+            price_fen=100)), metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    with pytest.raises(grpc.RpcError) as err:
+        admin.UpdateSku(pb.UpdateSkuRequest(sku_id="no-such", sku=pb.SkuInput(price_fen=1)),
+                        metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+    first = upload(admin, product.id, png((400, 400)))
+    second = upload(admin, product.id, png((400, 400)))
+    admin.PublishProduct(pb.ProductIdRequest(product_id=product.id), metadata=STAFF)
+    admin.DeleteMedia(pb.DeleteMediaRequest(media_id=first.id), metadata=STAFF)
+    shown = shopper.GetProduct(pb.GetProductRequest(product_id=product.id))
+    assert [m.id for m in shown.media] == [second.id]
+    with pytest.raises(grpc.RpcError) as err:  # a published product keeps an image
+        admin.DeleteMedia(pb.DeleteMediaRequest(media_id=second.id), metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.RpcError) as err:
+        admin.DeleteMedia(pb.DeleteMediaRequest(media_id=first.id), metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_staff_see_inactive_categories_shoppers_do_not(admin, shopper, facets):
+    admin.UpdateCategory(pb.UpdateCategoryRequest(
+        category_id=facets["brand"], category=pb.CategoryInput(name="云裳", active=False)),
+        metadata=STAFF)
+    staff_view = admin.ListCategories(pb.ListCategoriesRequest(), metadata=STAFF).categories
+    shopper_view = shopper.ListCategories(pb.ListCategoriesRequest()).categories
+    assert facets["brand"] in {c.id for c in staff_view}
+    assert facets["brand"] not in {c.id for c in shopper_view}
+    assert {c.id for c in shopper_view} == {c.id for c in staff_view} - {facets["brand"]}
+    with pytest.raises(grpc.RpcError) as err:
+        admin.ListCategories(pb.ListCategoriesRequest(), metadata=[("x-mall-user-id", "m-1")])
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+STAFFS = [  # every CatalogAdminService RPC but UploadMedia (a stream: test_uploads_...)
+    ("CreateCategory", pb.CreateCategoryRequest()),
+    ("UpdateCategory", pb.UpdateCategoryRequest(category_id="c-1")),
+    ("ListCategories", pb.ListCategoriesRequest()),
+    ("CreateProduct", pb.CreateProductRequest()),
+    ("UpdateProduct", pb.UpdateProductRequest(product_id="p-1")),
+    ("GetProduct", pb.ProductIdRequest(product_id="p-1")),
+    ("ListProducts", pb.AdminListProductsRequest()),
+    ("PublishProduct", pb.ProductIdRequest(product_id="p-1")),
+    ("UnpublishProduct", pb.ProductIdRequest(product_id="p-1")),
+    ("AddSkus", pb.AddSkusRequest(product_id="p-1")),
+    ("UpdateSku", pb.UpdateSkuRequest(sku_id="s-1")),
+    ("DeleteMedia", pb.DeleteMediaRequest(media_id="m-1")),
+]
+
+
+@pytest.mark.parametrize("rpc, request_", STAFFS, ids=[r for r, _ in STAFFS])
+def test_every_staff_rpc_refuses_a_shopper(admin, rpc, request_):
+    with pytest.raises(grpc.RpcError) as err:
+        getattr(admin, rpc)(request_, metadata=[("x-mall-user-id", "m-1")])
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED

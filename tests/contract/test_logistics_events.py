@@ -155,7 +155,7 @@ def test_the_relay_puts_availability_on_rabbitmq_as_catalog_reads_it(logistics, 
 def test_product_events_tell_logistics_which_skus_it_may_stock(logistics, stub):
     receive = pb.ReceiveStockRequest(warehouse_code="SH-EAST", sku_id="sku-new", quantity=1)
     assert refused(stub.ReceiveStock, receive, metadata=CLERK).code().name == "NOT_FOUND"
-    register_skus(logistics, "p-bra", ["sku-75b"], version=1)
+    register_skus(logistics, "p-bra", ["sku-75b"], version=1, event_type="product.published")
     register_skus(logistics, "p-bra", ["sku-75b", "sku-new"], version=2, event_type="product.updated")
     assert stub.ReceiveStock(receive, metadata=CLERK).stock.on_hand == 1
     register_skus(logistics, "p-bra", ["sku-75b", "sku-new"], version=3, event_type="product.unpublished",

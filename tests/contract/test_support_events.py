@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from mall.common.v1 import common_pb2
 from mall.events.v1 import order_events_pb2 as order_events
+from mall.events.v1 import promotion_events_pb2 as promotion_events
 from mall.events.v1 import support_events_pb2 as ev
 from mall.support.v1 import support_pb2 as pb
 from mall.support.v1 import support_pb2_grpc as pb_grpc
@@ -56,6 +57,18 @@ def test_every_notice_is_announced_as_notification_created_with_the_order_number
         assert (event.member_id, event.order_id, event.order_no) == ("m-7", "o-7", "N-7")
         assert (event.title, event.body, event.kind) == (notice.title, notice.body, notice.kind_code)
         assert event.created_at.endswith(("Z", "+00:00"))
+
+
+def test_a_coupon_about_to_expire_is_one_notice_announced_to_member(support, inbox):
+    expiring = promotion_events.CouponExpiring(
+        coupon_id="c-9", member_id="m-7", template_id="t-1", name="满200减50",
+        valid_until="2026-12-31T16:00:00Z", amount_fen=5000)
+    deliver(support, "promotion", "coupon.expiring", expiring)
+    deliver(support, "promotion", "coupon.expiring", expiring)  # promotion's timer may say it twice
+    [announced] = published(support, "notification.created", ev.NotificationCreated)
+    [notice] = inbox()
+    assert (announced.member_id, announced.kind) == ("m-7", notice.kind_code)
+    assert "满200减50" in notice.body or "满200减50" in notice.title
 
 
 def test_a_refund_notice_per_partial_refund_and_none_for_a_full_one(support, inbox):

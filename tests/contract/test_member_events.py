@@ -1,0 +1,122 @@
+"""What member announces (member.*, points.*) as its consumers (promotion, analytics, support)
+read it, and what its worker takes from order and support. Member is driven through its gRPC
+API; order's events reach it as order's relay would send them."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from mall.common.v1 import common_pb2
+from mall.events.v1 import member_events_pb2 as ev
+from mall.events.v1 import order_events_pb2 as order
+from mall.events.v1 import support_events_pb2 as support
+from mall.member.v1 import loyalty_pb2, loyalty_pb2_grpc, member_pb2, member_pb2_grpc, profile_pb2, profile_pb2_grpc
+from support_a import OPERATOR, announced, deliver, sign_in, worker_takes
+from support_a import wechat as wechat  # noqa: F401 (a fixture)
+
+from servicekit import service
+
+
+def stubs(grpc_stub_for):
+    return (grpc_stub_for("member", member_pb2_grpc.AuthServiceStub),
+            grpc_stub_for("member", profile_pb2_grpc.ProfileServiceStub),
+            grpc_stub_for("member", loyalty_pb2_grpc.LoyaltyServiceStub),
+            grpc_stub_for("member", loyalty_pb2_grpc.LoyaltyAdminServiceStub))
+
+
+def paid_order(member_id: str, paid_fen: int, order_id: str | None = None) -> order.OrderPaid:
+    return order.OrderPaid(
+        order_id=order_id or str(uuid.uuid4()), order_no="20261124000042", member_id=member_id,
+        paid_fen=paid_fen, paid_at="2026-11-24T02:00:00+00:00", member_tier="standard",
+        lines=[order.OrderEventLine(sku_id="sku-75b-black", product_id="p-1", quantity=1,
+                                    unit_price_fen=paid_fen, paid_fen=paid_fen,
+                                    category_ids=["c-bra"], line_id="l-1")],
+        shipping_address=common_pb2.Address(province="广东省", city="深圳市"))
+
+
+def test_registration_redemption_tier_and_erasure_are_announced(wechat, grpc_stub_for):
+    auth, profiles, loyalty, admin = stubs(grpc_stub_for)
+    member_id, me = sign_in(auth)
+    admin.AdjustPoints(loyalty_pb2.AdjustPointsRequest(member_id=member_id, points=500,
+                                                       reason="seed"), metadata=OPERATOR)
+    bag = admin.PutMallItem(loyalty_pb2.MallItem(kind="gift", title="收纳袋", points_price=200,
+                                                 stock=5, active=True), metadata=OPERATOR)
+    redemption = loyalty.Redeem(loyalty_pb2.RedeemRequest(item_id=bag.item_id, quantity=1),
+                                metadata=me)
+    # ¥1,200 paid and completed lifts a standard member to silver (¥1,000)
+    paid = paid_order(member_id, 120_000)
+    deliver("member", "order", "order.paid", paid)
+    deliver("member", "order", "order.completed", order.OrderCompleted(
+        order_id=paid.order_id, order_no=paid.order_no, member_id=member_id, paid_fen=120_000,
+        completed_at="2026-11-30T02:00:00+00:00"))
+    assert loyalty.GetMyTier(loyalty_pb2.GetMyTierRequest(), metadata=me).tier.code == "silver"
+    profiles.DeleteMyAccount(profile_pb2.DeleteMyAccountRequest(confirm=True), metadata=me)
+
+    rt = service.runtime("member")
+    (registered,) = announced(rt, "member.registered", ev.MemberRegistered)
+    assert (registered.member_id, registered.channel) == (member_id, "wechat_miniprogram")
+    assert registered.registered_at
+    (redeemed,) = announced(rt, "points.redeemed", ev.PointsRedeemed)
+    assert (redeemed.redemption_id, redeemed.member_id, redeemed.item_id, redeemed.item_kind,
+            redeemed.points, redeemed.quantity) == (redemption.redemption_id, member_id,
+                                                    bag.item_id, "gift", 200, 1)
+    (lifted,) = announced(rt, "member.tier_changed", ev.TierChanged)
+    assert (lifted.member_id, lifted.from_tier, lifted.to_tier, lifted.to_rank, lifted.reason) \
+        == (member_id, "standard", "silver", 1, "order_completed")
+    (deleted,) = announced(rt, "member.deleted", ev.MemberDeleted)
+    assert deleted.member_id == member_id and deleted.deleted_at
+
+
+def test_the_worker_takes_orders_and_notifications(wechat, grpc_stub_for, worker_process):
+    auth, _, loyalty, _ = stubs(grpc_stub_for)
+    member_id, me = sign_in(auth)
+    imported = order.OrderImported(order_id=str(uuid.uuid4()), member_id=member_id,
+                                   channel="import:acme", partner="acme", batch_id="job-1",
+                                   external_id="TB-1", status="paid", payable_fen=9900,
+                                   ordered_at="2026-11-20T02:00:00+00:00")
+    paid = paid_order(member_id, 39_800)
+    worker_takes(worker_process, "member", [
+        ("order", "order.paid", paid),
+        ("order", "order.imported", imported),
+        ("order", "order.imported_batch", order.OrdersImported(
+            batch_id="job-2", partner="acme", orders=[order.OrderImported(
+                order_id=str(uuid.uuid4()), member_id=member_id, channel="import:acme",
+                partner="acme", batch_id="job-2", external_id="TB-2", status="completed",
+                payable_fen=5000, ordered_at="2026-11-21T02:00:00+00:00")])),
+        ("order", "order.completed", order.OrderCompleted(
+            order_id=paid.order_id, member_id=member_id, paid_fen=39_800,
+            completed_at="2026-11-30T02:00:00+00:00")),
+        ("order", "order.refunded", order.OrderRefunded(
+            order_id=paid.order_id, member_id=member_id, refund_id="r-1", refunded_fen=19_900,
+            paid_fen=39_800, refunded_at="2026-12-01T02:00:00+00:00")),
+        ("order", "order.cancelled", order.OrderCancelled(
+            order_id=str(uuid.uuid4()), member_id=member_id, reason="timeout")),
+        ("support", "notification.created", support.NotificationCreated(
+            notification_id=1, member_id=member_id, kind="order_paid", title="支付成功",
+            body="您的订单已支付", order_id=paid.order_id, order_no="20261124000042",
+            created_at="2026-11-24T02:00:00+00:00")),
+    ])
+    habits = auth.GetMe(member_pb2.GetMeRequest(), metadata=me).customer.habits
+    assert habits.orders_count == 3  # the paid order and the two imported ones
+    history = loyalty.ListPointsHistory(loyalty_pb2.ListPointsHistoryRequest(), metadata=me)
+    assert {e.kind for e in history.entries} >= {"earn"}  # ¥398 earns points
+
+
+def test_a_birthday_gift_is_announced_by_the_workers_sweep(wechat, grpc_stub_for, worker_process,
+                                                           wait_until):
+    auth, profiles, _, admin = stubs(grpc_stub_for)
+    member_id, me = sign_in(auth)
+    this_month = datetime.now(ZoneInfo("Asia/Shanghai")).month  # as member counts months
+    profiles.UpdateProfile(profile_pb2.UpdateProfileRequest(birthday=f"1995-{this_month:02d}-01"),
+                           metadata=me)
+    admin.UpdateLoyaltySettings(loyalty_pb2.LoyaltySettings(
+        earn_unit_fen=10_000, earn_points_per_unit=10, expire_after_years=1,
+        birthday_coupon_template_id="42"), metadata=OPERATOR)
+    worker_process("member", extra_env={"MALL_MEMBER_SWEEP_SECONDS": "0.2"})
+    rt = service.runtime("member")
+    (gift,) = wait_until(lambda: announced(rt, "member.birthday_gift_granted",
+                                           ev.BirthdayGiftGranted), timeout=30)
+    assert (gift.member_id, gift.coupon_template_id, gift.year) == (
+        member_id, "42", datetime.now(ZoneInfo("Asia/Shanghai")).year)
+    assert gift.grant_id

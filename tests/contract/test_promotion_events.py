@@ -1,0 +1,100 @@
+"""What promotion announces (coupon.*, campaign.*) as support, analytics and member read it, and
+what its worker takes from order and member. Promotion is driven through its gRPC API; the
+others' events reach it as their relays would send them."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from mall.events.v1 import member_events_pb2 as member
+from mall.events.v1 import order_events_pb2 as order
+from mall.events.v1 import promotion_events_pb2 as ev
+from mall.promotion.v1 import promotion_pb2 as pb
+from support_a import NOW, OPERATOR, announced, as_user, deliver, flash_sale, stamp, template_spec, worker_takes
+from support_a import promotion as promotion  # noqa: F401 (a fixture)
+
+from servicekit import service
+
+ALICE = str(uuid.uuid4())
+
+
+def issued_coupon(promotion, member_id=ALICE) -> tuple[pb.CouponTemplate, pb.Coupon]:
+    template = promotion.CreateCouponTemplate(pb.CreateCouponTemplateRequest(
+        spec=template_spec(per_member_limit=5)), metadata=OPERATOR)
+    (coupon,) = promotion.IssueCoupons(pb.IssueCouponsRequest(
+        template_id=template.id, member_ids=[member_id]), metadata=OPERATOR).coupons
+    return template, coupon
+
+
+def lock(promotion, order_id, coupon_ids):
+    return promotion.LockForOrder(pb.LockForOrderRequest(
+        order_id=order_id, member_id=ALICE, coupon_ids=coupon_ids,
+        expires_at=stamp(NOW + timedelta(minutes=30))))
+
+
+def test_coupons_and_campaigns_are_announced(promotion):
+    template, kept = issued_coupon(promotion)
+    (_, revoked) = issued_coupon(promotion)
+    promotion.RevokeCoupon(pb.RevokeCouponRequest(coupon_id=revoked.id, reason="误发"),
+                           metadata=OPERATOR)
+    lock(promotion, "o-1", [kept.id])
+    promotion.ReleaseForOrder(pb.ReleaseForOrderRequest(order_id="o-1"))
+    lock(promotion, "o-2", [kept.id])
+    promotion.ConsumeForOrder(pb.ConsumeForOrderRequest(order_id="o-2"))
+    sale = flash_sale(promotion)
+    promotion.EndCampaign(pb.EndCampaignRequest(id=sale.id), metadata=OPERATOR)
+    deliver("promotion", "member", "points.redeemed", member.PointsRedeemed(
+        redemption_id="rd-1", member_id=ALICE, item_id="i-1", item_kind="coupon",
+        coupon_template_id="999999", points=200, quantity=1))  # no such template
+
+    rt = service.runtime("promotion")
+    created = announced(rt, "coupon.template_created", ev.CouponTemplateCreated)
+    assert created[0].template_id == template.id and created[0].kind == "fixed_amount"
+    assert created[0].amount_fen == 3000 and created[0].valid_until
+    issued = announced(rt, "coupon.issued", ev.CouponIssued)
+    assert [(c.coupon_id, c.member_id, c.source) for c in issued] == [
+        (kept.id, ALICE, "staff"), (revoked.id, ALICE, "staff")]
+    (gone,) = announced(rt, "coupon.revoked", ev.CouponRevoked)
+    assert (gone.coupon_id, gone.reason, gone.revoked_by) == (revoked.id, "误发", "staff-operator")
+    locked = announced(rt, "coupon.locked", ev.OrderPromotionsLocked)
+    assert [(e.order_id, list(e.coupon_ids)) for e in locked] == [("o-1", [kept.id]),
+                                                                 ("o-2", [kept.id])]
+    (released,) = announced(rt, "coupon.released", ev.CouponsReleased)
+    assert (released.order_id, list(released.available_coupon_ids)) == ("o-1", [kept.id])
+    (used,) = announced(rt, "coupon.used", ev.CouponsUsed)
+    assert (used.order_id, used.member_id, list(used.coupon_ids)) == ("o-2", ALICE, [kept.id])
+    (campaign,) = announced(rt, "campaign.created", ev.CampaignCreated)
+    assert (campaign.campaign_id, campaign.kind, list(campaign.sku_ids)) == (
+        sale.id, "flash_sale", ["sku-75b"])
+    (ended,) = announced(rt, "campaign.ended", ev.CampaignEnded)
+    assert (ended.campaign_id, ended.ended_by) == (sale.id, "staff-operator")
+    (failed,) = announced(rt, "coupon.issue_failed", ev.CouponIssueFailed)
+    assert (failed.member_id, failed.source, failed.source_ref, failed.reason) == (
+        ALICE, "points", "rd-1", "not_found")
+
+
+def test_the_worker_takes_orders_and_members_events(promotion, worker_process):
+    template, paid_with = issued_coupon(promotion)
+    _, cancelled_with = issued_coupon(promotion)
+    lock(promotion, "o-paid", [paid_with.id])
+    lock(promotion, "o-cancelled", [cancelled_with.id])
+    leaving = str(uuid.uuid4())
+    issued_coupon(promotion, leaving)
+    worker_takes(worker_process, "promotion", [
+        ("order", "order.paid", order.OrderPaid(order_id="o-paid", member_id=ALICE,
+                                                coupon_ids=[paid_with.id])),
+        ("order", "order.cancelled", order.OrderCancelled(order_id="o-cancelled", member_id=ALICE,
+                                                          coupon_ids=[cancelled_with.id])),
+        ("member", "points.redeemed", member.PointsRedeemed(
+            redemption_id="rd-2", member_id=ALICE, item_id="i-1", item_kind="coupon",
+            coupon_template_id=template.id, points=200, quantity=1)),
+        ("member", "member.birthday_gift_granted", member.BirthdayGiftGranted(
+            grant_id="g-1", member_id=ALICE, year=2026, coupon_template_id=template.id)),
+        ("member", "member.deleted", member.MemberDeleted(member_id=leaving)),
+    ])
+    mine = promotion.ListMyCoupons(pb.ListMyCouponsRequest(), metadata=as_user(ALICE)).coupons
+    assert {(c.source, c.status) for c in mine} == {
+        ("staff", "used"), ("staff", "available"), ("points", "available"),
+        ("birthday", "available")}
+    theirs = promotion.ListMyCoupons(pb.ListMyCouponsRequest(), metadata=as_user(leaving)).coupons
+    assert [c.status for c in theirs] == ["revoked"]
