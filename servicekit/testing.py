@@ -16,6 +16,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -100,6 +102,22 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     teardown_environment()
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Sets environment variables for a block and puts back what was there before: for session-
+    and module-scoped fixtures, where pytest's monkeypatch does not reach."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def prepare_environment() -> None:

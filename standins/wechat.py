@@ -31,6 +31,8 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -257,6 +259,21 @@ def start_in_thread(appid: str = DEV_APPID, secret: str = DEV_SECRET, *,
                     token_ttl: int = 7200) -> RunningStandin:
     return RunningStandin(WechatStandin(appid, secret, with_unionid, templates=templates,
                                         token_ttl=token_ttl))
+
+
+@contextmanager
+def serving_member(appid: str, secret: str) -> Iterator[RunningStandin]:
+    """The stand-in for a test session, with member's settings pointed at it (set before member's
+    server is built: it reads MALL_MEMBER_WECHAT_* once, when its servicers are registered)."""
+    from servicekit.testing import environment
+
+    running = start_in_thread(appid, secret)
+    try:
+        with environment(MALL_MEMBER_WECHAT_API_BASE=running.base_url,
+                         MALL_MEMBER_WECHAT_APPID=appid, MALL_MEMBER_WECHAT_SECRET=secret):
+            yield running
+    finally:
+        running.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator
 from concurrent import futures
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import grpc
@@ -129,3 +131,24 @@ def provider_standins() -> Providers:
             _state["providers"] = Providers(wechat.standin, alipay.standin, card.standin,
                                             wechat.base_url, alipay.base_url, card.base_url)
         return _state["providers"]
+
+
+@contextmanager
+def payment_world(payment_target: Callable[[], str]) -> Iterator[tuple[Providers, OrderStandin, NotifyRelay]]:
+    """Payment pointed at its provider stand-ins (fresh development keys), at a stand-in of
+    OrderService.GetPayable, and its notifications handed by a relay to `payment_target()`'s
+    HandleNotification, as the gateway does; payment's settings are put back afterwards."""
+    from servicekit.testing import environment
+
+    providers = provider_standins()
+    orders = OrderStandin()
+    relay = NotifyRelay(payment_target)
+    registry.reset()
+    try:
+        with environment(MALL_ORDER_GRPC_TARGET=f"127.0.0.1:{orders.port}",
+                         MALL_PAYMENT_NOTIFY_BASE_URL=relay.base_url):
+            yield providers, orders, relay
+    finally:
+        relay.stop()
+        orders.stop()
+        registry.reset()

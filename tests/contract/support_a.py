@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import types
 import uuid
 import zlib
@@ -147,23 +146,11 @@ def worker_takes(worker_process, name: str, events: list[tuple[str, str, object]
 
 @pytest.fixture(scope="session")
 def wechat():
-    """The WeChat stand-in, set in the environment before member's server is built (it reads
-    MALL_MEMBER_WECHAT_* once), for the whole session."""
-    from standins.wechat import start_in_thread
+    """The WeChat stand-in, member's settings pointed at it, for the whole session."""
+    from standins.wechat import serving_member
 
-    appid, secret = "wxcontracttest001", "contract-test-secret"
-    running = start_in_thread(appid, secret)
-    saved = {k: os.environ.get(k) for k in ("MALL_MEMBER_WECHAT_API_BASE",
-                                            "MALL_MEMBER_WECHAT_APPID", "MALL_MEMBER_WECHAT_SECRET")}
-    os.environ.update({"MALL_MEMBER_WECHAT_API_BASE": running.base_url,
-                       "MALL_MEMBER_WECHAT_APPID": appid, "MALL_MEMBER_WECHAT_SECRET": secret})
-    yield running
-    running.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with serving_member("wxcontracttest001", "contract-test-secret") as running:
+        yield running
 
 
 def sign_in(auth_stub, word: str = "shopper") -> tuple[str, list[tuple[str, str]]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import time
 from contextlib import contextmanager
 from datetime import datetime
@@ -131,23 +130,10 @@ def payment_world():
     does. Started the way payment's own tests start them (services/payment/testing.py, the one
     place that knows where the stand-ins live). Yields (providers, orders, relay, targets)."""
     from services.payment import testing as payment_testing
-    from services.payment.providers import registry
 
     targets: dict[str, str] = {}
-    saved = {k: os.environ.get(k) for k in ("MALL_ORDER_GRPC_TARGET", "MALL_PAYMENT_NOTIFY_BASE_URL")}
-    providers = payment_testing.provider_standins()
-    orders = payment_testing.OrderStandin()
-    relay = payment_testing.NotifyRelay(lambda: targets["payment"])
-    os.environ["MALL_ORDER_GRPC_TARGET"] = f"127.0.0.1:{orders.port}"
-    os.environ["MALL_PAYMENT_NOTIFY_BASE_URL"] = relay.base_url
-    registry.reset()
-    try:
+    with payment_testing.payment_world(lambda: targets["payment"]) as (providers, orders, relay):
         yield providers, orders, relay, targets
-    finally:
-        relay.stop()
-        orders.stop()
-        _restore(saved)
-        registry.reset()
 
 
 @pytest.fixture
@@ -196,14 +182,6 @@ def paid_with_alipay(stub, orders, providers, order_id="o-1", amount=25900):
     return stub.GetPaymentIntent(pb.GetPaymentIntentRequest(order_id=order_id), metadata=SHOPPER)
 
 
-def _restore(saved: dict) -> None:
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
 # --- the carrier -------------------------------------------------------------------------------
 
 CARRIER_ACCOUNTS = {code: (f"CONTRACT{code}", f"contract-checkword-{code.lower()}")
@@ -221,17 +199,14 @@ def carrier_standin():
     for code, (partner_id, checkword) in CARRIER_ACCOUNTS.items():
         settings[f"MALL_LOGISTICS_CARRIER_{code}_PARTNER_ID"] = partner_id
         settings[f"MALL_LOGISTICS_CARRIER_{code}_CHECKWORD"] = checkword
-    saved = {k: os.environ.get(k) for k in [*settings, *(f"MALL_LOGISTICS_CARRIER_{c}_URL"
-                                                         for c in CARRIER_ACCOUNTS)]}
-    os.environ.update(settings)
     running = RunningStandin(CarrierStandin(step_seconds=3600, push=False))
     for code in CARRIER_ACCOUNTS:
-        os.environ[f"MALL_LOGISTICS_CARRIER_{code}_URL"] = running.url
+        settings[f"MALL_LOGISTICS_CARRIER_{code}_URL"] = running.url
     try:
-        yield running
+        with testing.environment(**settings):
+            yield running
     finally:
         running.stop()
-        _restore(saved)
 
 
 def fengqiao_route_push(carrier: str, waybill_no: str, op_code: str, accepted_at: str, *,

@@ -207,7 +207,7 @@ def test_reservations_take_the_nearest_warehouse_and_are_idempotent_by_order(she
     assert again.allocations == held.allocations
     err = refused(stub.Reserve, reserve("o-1", [("sku-75b", 1)]))
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert violations(err) == {("lines", "same_as_before")}
+    assert violations(err) == {("order_id", "reused")}
 
     farther = stub.Reserve(reserve("o-2", [("sku-75b", 4)]))  # 1 left in Guangzhou, 5 in Shanghai
     assert [(a.warehouse_code, a.quantity) for a in farther.allocations] == [("SH-EAST", 4)]  # one parcel

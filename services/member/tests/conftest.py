@@ -1,10 +1,9 @@
 """Member test fixtures: the WeChat stand-in over real HTTP, and the member API as a client sees it."""
-import os
 
 import pytest
 from mall.member.v1 import member_pb2, member_pb2_grpc
 
-from standins.wechat import start_in_thread
+from standins.wechat import serving_member
 
 from .helpers import as_user
 
@@ -13,20 +12,8 @@ APPID, SECRET = "wxmembertest00001", "member-test-secret"
 
 @pytest.fixture(scope="session")
 def wechat():
-    """One stand-in for the session, set in the environment before the member server is built
-    (the server reads MALL_MEMBER_WECHAT_* once, when its servicers are registered)."""
-    running = start_in_thread(APPID, SECRET)
-    saved = {k: os.environ.get(k) for k in ("MALL_MEMBER_WECHAT_API_BASE",
-                                            "MALL_MEMBER_WECHAT_APPID", "MALL_MEMBER_WECHAT_SECRET")}
-    os.environ.update({"MALL_MEMBER_WECHAT_API_BASE": running.base_url,
-                       "MALL_MEMBER_WECHAT_APPID": APPID, "MALL_MEMBER_WECHAT_SECRET": SECRET})
-    yield running
-    running.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with serving_member(APPID, SECRET) as running:
+        yield running
 
 
 @pytest.fixture

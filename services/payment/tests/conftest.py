@@ -1,10 +1,8 @@
-import os
 
 import pytest
 from mall.payment.v1 import payment_pb2_grpc
 
 from services.payment import testing
-from services.payment.providers import registry
 
 _payment_target: dict[str, str] = {}
 
@@ -18,15 +16,8 @@ def runtime(runtime_for):
 def payment_world():
     """Provider stand-ins with fresh dev keys, the order contract stand-in, and a notify relay in
     place of the gateway; payment's settings point at them before any adapter is built."""
-    providers = testing.provider_standins()
-    orders = testing.OrderStandin()
-    relay = testing.NotifyRelay(lambda: _payment_target["target"])
-    os.environ["MALL_ORDER_GRPC_TARGET"] = f"127.0.0.1:{orders.port}"
-    os.environ["MALL_PAYMENT_NOTIFY_BASE_URL"] = relay.base_url
-    registry.reset()
-    yield providers, orders, relay
-    relay.stop()
-    orders.stop()
+    with testing.payment_world(lambda: _payment_target["target"]) as world:
+        yield world
 
 
 @pytest.fixture
