@@ -141,3 +141,10 @@ def test_repeated_messages_keep_each_items_fields_in_place():
 def test_only_the_address_fields_that_name_a_person_are_marked():
     marked = {f.name for f in common_pb2.Address.DESCRIPTOR.fields if sealing.is_personal(f)}
     assert marked == {"recipient", "phone", "detail"}
+
+
+def test_events_written_as_dicts_have_no_personal_field_to_seal():
+    """order's import writes order.imported_batch as a dict (store.imported_batch_data), which the
+    kit cannot seal: marking a field there needs that path to write the message instead."""
+    assert sealing.plan_for(ev.OrdersImported.DESCRIPTOR) is None
+    assert sealing.plan_for(ev.OrderImported.DESCRIPTOR) is None
