@@ -7,6 +7,10 @@ RPC_REQUESTS = Counter("mall_rpc_requests_total", "gRPC calls handled", ["servic
 RPC_LATENCY = Histogram("mall_rpc_latency_seconds", "gRPC call latency", ["service", "method"],
                         buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
 OUTBOX_BACKLOG = Gauge("mall_outbox_backlog", "events written but not yet published", ["service"])
+OUTBOX_ROWS = Gauge("mall_outbox_rows", "outbox rows kept (unpublished, and published within "
+                    "MALL_OUTBOX_RETENTION_SECONDS)", ["service"])
+INBOX_ROWS = Gauge("mall_inbox_rows", "inbox rows kept (within MALL_INBOX_RETENTION_SECONDS)",
+                   ["service"])
 OUTBOX_PUBLISHED = Counter("mall_outbox_published_total", "events published", ["service", "type"])
 OUTBOX_UNROUTABLE = Counter("mall_outbox_unroutable_total",
                             "events no queue was bound for (nobody subscribes yet)", ["service", "type"])

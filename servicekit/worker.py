@@ -30,7 +30,7 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer as nameko_timer
 from sqlalchemy import text
 
-from . import metrics, service, tracing
+from . import metrics, retention, service, tracing
 from .config import env_int
 from .events import Event, exchange_name
 from .times import rfc3339, utcnow
@@ -63,11 +63,6 @@ class _WorkerContext(DependencyProvider):
         return worker_ctx
 
 
-class EventWorker:
-    """Subclass it with `name = "<service>"`; nameko instantiates it per handled message."""
-    name: str = ""
-    runtime = _RuntimeProvider()
-    worker_ctx = _WorkerContext()
 
 
 # Plain SQL (PostgreSQL and SQLite both say it this way): SQLAlchemy cannot cache the compiled
@@ -109,7 +104,7 @@ def _handle(worker: EventWorker, fn, source: str, event_type: str, message_type,
     try:
         with tracing.tracer().start_as_current_span(f"{event_type} {handler}"):
             try:
-                event = Event.parse(body, message_type)
+                event = Event.parse(body, message_type, worker.name)
             except Exception as err:  # a malformed message never succeeds: park it at once
                 _dead_letter(rt, worker.name, source, event_type, fn.__name__, body, headers, err)
                 return
@@ -174,6 +169,18 @@ def timer(interval_seconds: float):
                 log.exception("timer %s.%s failed", self.name, fn.__name__)
         return nameko_timer(interval=interval_seconds)(entrypoint)
     return decorate
+
+
+class EventWorker:
+    """Subclass it with `name = "<service>"`; nameko instantiates it per handled message.
+    Every worker prunes its service's outbox and inbox (servicekit.retention)."""
+    name: str = ""
+    runtime = _RuntimeProvider()
+    worker_ctx = _WorkerContext()
+
+    @timer(retention.PRUNE_INTERVAL_SECONDS)
+    def prune_plumbing(self):
+        retention.prune(self.runtime)
 
 
 def run(name: str) -> None:

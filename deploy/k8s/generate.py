@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from servicekit.config import GATEWAY_PORT, ORDER_IMPORT_PORT, PARTS, SERVICES
+from servicekit.sealing import EVENT_KEY_HOLDERS
 
 BASE = Path(__file__).resolve().parent / "base"
 IMAGE = "mall"  # one image for every process; overlays set the registry and tag
@@ -30,6 +31,9 @@ ADMIN_SECRET = "mall-admin"  # keys `username`, `password`: the first admin's
 # `member-phone-hash`. Rotating adds a key in front and keeps the old ones until re-sealed.
 PII_SECRET = "mall-pii"
 PII_SERVICES = {"member", "order", "logistics"}
+# Personal fields of events (servicekit.sealing): one ring, key `event-keys`, given only to the
+# services that read them (sealing.EVENT_KEY_HOLDERS); analytics and support never get it.
+EVENT_KEY_SECRET_KEY = "event-keys"
 # Carriers' credentials for logistics, keys `<code>-url`, `<code>-partner-id`, `<code>-checkword`.
 CARRIER_SECRET = "mall-carriers"
 CARRIERS = ("sf", "zto")
@@ -59,6 +63,8 @@ def service_env(service: str) -> list[dict]:
         env.append(secret_env("MALL_JWT_SECRET", JWT_SECRET, "secret"))
     if service in PII_SERVICES:
         env.append(secret_env(f"MALL_{service.upper()}_PII_KEYS", PII_SECRET, f"{service}-keys"))
+    if service in EVENT_KEY_HOLDERS:
+        env.append(secret_env("MALL_EVENT_PII_KEYS", PII_SECRET, EVENT_KEY_SECRET_KEY))
     if service == "logistics":
         env += [secret_env(f"MALL_LOGISTICS_CARRIER_{code.upper()}_{setting}", CARRIER_SECRET,
                            f"{code}-{setting.lower().replace('_', '-')}")

@@ -27,8 +27,9 @@ ORDER_IMPORTED = "order.imported"
 
 def record_fact(session: Session, event: Event) -> bool:
     """Stores `event` as a fact and counts it; False (and nothing changed) if already stored."""
-    # The data exactly as published, unknown fields included: a fact is kept whole, so a field
-    # a later report needs is already there.
+    # The data as published, unknown fields included: a fact is kept whole, so a field a later
+    # report needs is already there. Personal fields are not in it: analytics holds no events
+    # key, so the kit left them out of event.raw (servicekit.sealing).
     return record_facts(session, event.type, event.source, event.occurred_at,
                         [(event.id, event.raw.get("data", {}))]) == 1
 

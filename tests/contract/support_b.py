@@ -17,7 +17,7 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
-from servicekit import testing
+from servicekit import sealing, testing
 from servicekit.errors import violations_from_trailers
 
 SHOPPER = (("x-mall-user-id", "m-1"),)
@@ -56,12 +56,14 @@ def published(runtime, event_type: str, message_type) -> list:
     found = []
     for envelope in testing.outbox_events(runtime, event_type):
         assert_envelope(envelope, runtime.name, event_type)
-        found.append(json_format.ParseDict(envelope["data"], message_type()))
+        # as the producer itself reads it: personal fields opened (it holds the events key)
+        _, data = sealing.open_for(runtime.name, envelope, message_type.DESCRIPTOR)
+        found.append(json_format.ParseDict(data, message_type()))
     return found
 
 
 def assert_envelope(envelope: dict, source: str, event_type: str) -> None:
-    assert set(envelope) == {"id", "type", "source", "occurred_at", "data"}
+    assert set(envelope) - {"sealed"} == {"id", "type", "source", "occurred_at", "data"}
     assert (envelope["type"], envelope["source"]) == (event_type, source)
     assert envelope["id"] and isinstance(envelope["data"], dict)
     assert datetime.fromisoformat(envelope["occurred_at"]).utcoffset().total_seconds() == 0

@@ -6,6 +6,7 @@ fresh RabbitMQ vhost, and free ports, so it never meets a `make run` or another 
 """
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import subprocess
@@ -19,7 +20,9 @@ import httpx
 from deploy.local import seed
 from deploy.local.broker import broker_answers
 from deploy.local.launcher import Suite, local_environment, migrate_all, procfile_commands
+from servicekit import sealing
 from servicekit.config import PARTS, SERVICES
+from servicekit.pii import Cipher
 from servicekit.ports import free_port
 from servicekit.testing import create_database, create_vhost, delete_vhost, drop_databases, use_postgres
 
@@ -55,6 +58,7 @@ class RunningMall:
         self.settings = dict(settings or {})
         self.run_id = f"{os.getpid()}_{secrets.token_hex(3)}"
         self.admin_password = secrets.token_urlsafe(12)
+        self.event_keys = "e2e:" + base64.b64encode(secrets.token_bytes(32)).decode()
         self.gateway_port = free_port()
         self.ports = {s: free_port() for s in SERVICES}
         self.part_ports = {(service, part): free_port() for service, part in PARTS}
@@ -76,6 +80,9 @@ class RunningMall:
             "MALL_MEDIA_ROOT": str(self.tmp / "media"),
             "MALL_AMQP_URL": amqp_url,
             "MALL_JWT_SECRET": secrets.token_urlsafe(32),
+            # the events key of the holders (servicekit.sealing), known here so a journey can
+            # publish an event with personal fields as order would (event_sealer)
+            "MALL_EVENT_PII_KEYS": self.event_keys,
             "MALL_ADMIN_USERNAME": ADMIN_USERNAME,
             "MALL_ADMIN_PASSWORD": self.admin_password,
             "MALL_API_METRICS_PORT": "0",  # nobody scrapes them here: any free port
@@ -152,6 +159,10 @@ class RunningMall:
                                 text=True, timeout=60)
         assert listed.returncode == 0, listed.stderr
         return [line for line in listed.stdout.splitlines() if line.strip()]
+
+    def event_sealer(self) -> Cipher:
+        """What seals personal fields in the events the suite's holders read."""
+        return sealing.cipher_from(self.event_keys)
 
     # --- talking to it ----------------------------------------------------------------------
     def client(self, token: str | None = None) -> httpx.Client:

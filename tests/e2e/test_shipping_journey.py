@@ -26,7 +26,7 @@ ADDRESS = common_pb2.Address(recipient="周女士", phone="13700000000", provinc
 
 
 def publish_on_the_suites_broker(mall, event_type: str, message) -> None:
-    envelope = make_envelope("order", event_type, message)
+    envelope = make_envelope("order", event_type, message, sealer=mall.event_sealer())
     connection = pika.BlockingConnection(pika.URLParameters(mall.suite.env["MALL_AMQP_URL"]))
     try:
         channel = connection.channel()

@@ -1,7 +1,10 @@
 """Recording facts: once per event, whole, counted on the right Shanghai day."""
+import json
 from datetime import date, datetime, timezone
 
 import pytest
+from google.protobuf import json_format
+from mall.common.v1 import common_pb2
 from mall.events.v1 import order_events_pb2
 from sqlalchemy import func, select
 
@@ -164,3 +167,23 @@ def test_fact_ids_of_a_batch_are_stable_and_fit_even_for_an_event_id_that_is_not
     assert len(other) == 36 and other == imported_order_fact_id("relay-7:batch-12", "io-1")
     assert other != imported_order_fact_id("relay-7:batch-13", "io-1")
     assert other != imported_order_fact_id(uuid_id, "io-1")
+
+
+def test_a_fact_never_holds_personal_fields_sealed_or_sent_in_clear(runtime):
+    """Analytics holds no events key: an address's recipient, phone and street are not stored,
+    whether order sealed them or an older producer sent them in clear; the region stays."""
+    address = common_pb2.Address(recipient="欧阳蔚岚", phone="13987650123", province="浙江省",
+                                 city="杭州市", district="西湖区", detail="梧桐巷8837号")
+    sealed = event("order", "order.paid", order_events_pb2.OrderPaid(
+        order_id="o-3", shipping_address=address), message_type=order_events_pb2.OrderPaid)
+    clear = event("order", "order.paid", {"orderId": "o-4", "shippingAddress": json_format.MessageToDict(
+        address)}, message_type=order_events_pb2.OrderPaid)
+    with runtime.transaction() as session:
+        record_fact(session, sealed)
+        record_fact(session, clear)
+    with runtime.transaction() as session:
+        stored = [session.get(Fact, e.id).data for e in (sealed, clear)]
+    for data in stored:
+        assert {k: v for k, v in data["shippingAddress"].items() if v} == {
+            "province": "浙江省", "city": "杭州市", "district": "西湖区"}
+        assert "13987650123" not in json.dumps(data)
