@@ -47,3 +47,23 @@ def test_analytics_consent_is_its_own_purpose(profile_api, shopper, member_runti
     current = profile_api.ListConsents(profile_pb2.ListConsentsRequest(), metadata=md).current
     assert [(c.purpose, c.granted) for c in current] == [("analytics", True)]
     assert not profile_api.GetProfile(profile_pb2.GetProfileRequest(), metadata=md).marketing_consent
+
+
+def test_current_consents_are_announced_again_for_late_readers(profile_api, shopper, member_runtime):
+    from servicekit.times import utcnow
+    from services.member.announce_consents import announce_current
+    from services.member.models import ConsentRecord
+
+    member_id, md = shopper("beforeevents")
+    with member_runtime.transaction() as s:  # recorded before member announced consents
+        for granted in (True, False, True):
+            s.add(ConsentRecord(member_id=member_id, purpose="marketing", granted=granted,
+                                source="miniprogram:register", recorded_at=utcnow()))
+    say(profile_api, md, "analytics", True)
+    before = len(announced(member_runtime, member_id))
+    announce_current(member_runtime)
+    again = announced(member_runtime, member_id)[before:]
+    assert sorted((e["purpose"], e["granted"]) for e in again) == [("analytics", True),
+                                                                  ("marketing", True)]
+    latest = {e["purpose"]: e["version"] for e in announced(member_runtime, member_id)[:before]}
+    assert {e["purpose"]: e["version"] for e in again}["analytics"] == latest["analytics"]
