@@ -17,9 +17,10 @@ A service opts in with `add_to(Base.metadata)` in its models and
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, cast
 
 from sqlalchemy import BigInteger, Boolean, Column, MetaData, String, Table, delete, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from .db import UtcDateTime, dialect_insert
@@ -65,11 +66,12 @@ def apply(session: Session, change: Change) -> bool:
     insert = dialect_insert(session, _TABLE).values(
         member_id=change.member_id, purpose=change.purpose, granted=change.granted,
         version=change.version, changed_at=changed_at)
-    return session.execute(insert.on_conflict_do_update(
+    # a DML result is a CursorResult (Session.execute is typed Result)
+    return cast(CursorResult, session.execute(insert.on_conflict_do_update(
         index_elements=["member_id", "purpose"],
         set_={"granted": insert.excluded.granted, "version": insert.excluded.version,
               "changed_at": insert.excluded.changed_at},
-        where=_TABLE.c.version < insert.excluded.version)).rowcount == 1
+        where=_TABLE.c.version < insert.excluded.version))).rowcount == 1
 
 
 def granted(session: Session, member_id: str, purpose: str) -> bool:
@@ -82,4 +84,5 @@ def granted(session: Session, member_id: str, purpose: str) -> bool:
 
 def forget(session: Session, member_id: str) -> int:
     """Drops what is kept on a member (erasure, `member.deleted`); she has consented to nothing."""
-    return session.execute(delete(_TABLE).where(_TABLE.c.member_id == member_id)).rowcount
+    return cast(CursorResult, session.execute(
+        delete(_TABLE).where(_TABLE.c.member_id == member_id))).rowcount
