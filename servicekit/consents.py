@@ -59,9 +59,10 @@ _TABLE = add_to(MetaData())
 
 def apply(session: Session, change: Change) -> bool:
     """Keeps `change` unless a newer one (a higher version) is already kept; True when it took."""
-    if not change.member_id or change.purpose not in PURPOSES:
+    # A purpose member adds later is kept as well (nobody asks for it yet), not parked.
+    if not change.member_id or not change.purpose:
         raise ValueError(f"consent change {change.purpose!r} of {change.member_id!r}: needs a member "
-                         f"and one of the purposes {', '.join(PURPOSES)}")
+                         f"and a purpose")
     changed_at = parse_rfc3339(change.changed_at) if change.changed_at else utcnow()
     insert = dialect_insert(session, _TABLE).values(
         member_id=change.member_id, purpose=change.purpose, granted=change.granted,

@@ -63,13 +63,14 @@ def test_the_newest_version_wins_in_any_order(sessions):
     assert granted(sessions, "m-1") and not granted(sessions, "m-2")
 
 
-def test_forget_drops_a_member_and_unknown_purposes_are_refused(sessions):
+def test_forget_drops_a_member_and_a_purpose_named_later_is_kept(sessions):
     apply(sessions, Change("m-1", "marketing", True, 1), Change("m-1", "analytics", True, 2),
           Change("m-2", "marketing", True, 3))
     with transaction(sessions) as session:
         assert consents.forget(session, "m-1") == 2
     assert not granted(sessions, "m-1") and granted(sessions, "m-2")
-    with pytest.raises(ValueError, match="purposes"):
-        apply(sessions, Change("m-1", "spam", True, 9))
+    assert apply(sessions, Change("m-1", "personalisation", True, 9)) == [True]  # a later purpose
+    with pytest.raises(ValueError, match="purpose"):
+        apply(sessions, Change("m-1", "", True, 10))
     with pytest.raises(ValueError, match="purpose"):
         granted(sessions, "m-1", "spam")
