@@ -83,6 +83,18 @@ def granted(session: Session, member_id: str, purpose: str) -> bool:
         _TABLE.c.member_id == member_id, _TABLE.c.purpose == purpose)))
 
 
+def granted_among(session: Session, member_ids, purpose: str) -> set[str]:
+    """Those of `member_ids` whose latest known word on `purpose` is a grant (one query, for a
+    batch)."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown consent purpose {purpose!r}: one of {', '.join(PURPOSES)}")
+    wanted = {m for m in member_ids if m}
+    if not wanted:
+        return set()
+    return set(session.scalars(select(_TABLE.c.member_id).where(
+        _TABLE.c.member_id.in_(wanted), _TABLE.c.purpose == purpose, _TABLE.c.granted.is_(True))))
+
+
 def forget(session: Session, member_id: str) -> int:
     """Drops what is kept on a member (erasure, `member.deleted`); she has consented to nothing."""
     return cast(CursorResult, session.execute(

@@ -74,3 +74,12 @@ def test_forget_drops_a_member_and_a_purpose_named_later_is_kept(sessions):
         apply(sessions, Change("m-1", "", True, 10))
     with pytest.raises(ValueError, match="purpose"):
         granted(sessions, "m-1", "spam")
+
+
+def test_granted_among_answers_a_batch_at_once(sessions):
+    apply(sessions, Change("m-1", "analytics", True, 1), Change("m-2", "analytics", False, 2),
+          Change("m-3", "marketing", True, 3))
+    with transaction(sessions) as session:
+        assert consents.granted_among(session, ["m-1", "m-2", "m-3", "m-4", ""],
+                                      consents.ANALYTICS) == {"m-1"}
+        assert consents.granted_among(session, [], consents.ANALYTICS) == set()

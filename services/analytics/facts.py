@@ -21,7 +21,7 @@ from servicekit.events import Event
 from servicekit.times import as_utc, shanghai_day
 
 from .models import DailyEventCount, Fact
-from .tracking_consent import without_unconsented_member
+from .tracking_consent import without_unconsented_members
 
 ORDER_IMPORTED = "order.imported"
 
@@ -62,7 +62,8 @@ def record_facts(session: Session, event_type: str, source: str, occurred_at: da
     A fact naming a member who has not consented to analytics is stored without her id."""
     if not facts:
         return 0
-    facts = [(event_id, without_unconsented_member(session, data)) for event_id, data in facts]
+    facts = list(zip([event_id for event_id, _ in facts],
+                     without_unconsented_members(session, [data for _, data in facts]), strict=True))
     occurred_at = as_utc(occurred_at)
     day = shanghai_day(occurred_at)
     recorded_at = datetime.now(timezone.utc)

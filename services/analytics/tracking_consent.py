@@ -29,12 +29,18 @@ def member_id_to_keep(session: Session, member_id: str) -> str:
     return member_id if member_id and may_keep_member(session, member_id) else ""
 
 
-def without_unconsented_member(session: Session, data: dict) -> dict:
-    """`data` as published, or without its member id when that member has not consented."""
-    named = {data[key] for key in MEMBER_KEYS if data.get(key)}
-    if all(member_id_to_keep(session, member_id) for member_id in named):
-        return data
-    return {key: value for key, value in data.items() if key not in MEMBER_KEYS}
+def members_named(data: dict) -> set[str]:
+    return {data[key] for key in MEMBER_KEYS if data.get(key)}
+
+
+def without_unconsented_members(session: Session, datas: list[dict]) -> list[dict]:
+    """Each data as published, or without its member id when that member has not consented (one
+    query for the whole batch)."""
+    named = set().union(*(members_named(data) for data in datas))
+    consented = consents.granted_among(session, named, consents.ANALYTICS) if named else set()
+    return [data if members_named(data) <= consented
+            else {key: value for key, value in data.items() if key not in MEMBER_KEYS}
+            for data in datas]
 
 
 def forget_member_in_facts(session: Session, member_id: str) -> int:
