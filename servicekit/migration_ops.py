@@ -59,3 +59,20 @@ def create_idempotency_table_v1() -> None:
 def drop_idempotency_table_v1() -> None:
     op.drop_index("ix_idempotent_requests_created_at", table_name="idempotent_requests")
     op.drop_table("idempotent_requests")
+
+
+def create_consents_table_v1() -> None:
+    """servicekit.consents' read model of member's consents, for a service that opts in."""
+    op.create_table(
+        "consents",
+        sa.Column("member_id", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=32), nullable=False),
+        sa.Column("granted", sa.Boolean(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("member_id", "purpose", name="pk_consents"),
+    )
+
+
+def drop_consents_table_v1() -> None:
+    op.drop_table("consents")

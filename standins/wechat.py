@@ -18,6 +18,8 @@ early). subscribe/send checks the token (41001 missing, 40001 unknown, 42001 exp
 template id against `templates` (40037), each data value against WeChat's rules for its key type
 (47003), answers 43101 for openids in `refusing`, -1 while `busy_sends` > 0, and records every
 accepted message in `sent`. With `templates` None (`make run`) any template id is accepted.
+`GET /standin/subscribe-messages` (the stand-in's own, not WeChat's) lists `sent`, so a journey
+through a suite of processes sees what reached the shopper.
 """
 from __future__ import annotations
 
@@ -212,6 +214,11 @@ def _handler_for(standin: WechatStandin) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
             url = urlsplit(self.path)
+            if url.path == "/standin/subscribe-messages":
+                with standin._lock:
+                    sent = list(standin.sent)
+                self._send(200, {"sent": sent}, "application/json")
+                return
             if url.path != "/sns/jscode2session":
                 self._send(404, {"errcode": 404, "errmsg": "not found"})
                 return

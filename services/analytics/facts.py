@@ -21,6 +21,7 @@ from servicekit.events import Event
 from servicekit.times import as_utc, shanghai_day
 
 from .models import DailyEventCount, Fact
+from .tracking_consent import without_unconsented_members
 
 ORDER_IMPORTED = "order.imported"
 
@@ -29,7 +30,8 @@ def record_fact(session: Session, event: Event) -> bool:
     """Stores `event` as a fact and counts it; False (and nothing changed) if already stored."""
     # The data as published, unknown fields included: a fact is kept whole, so a field a later
     # report needs is already there. Personal fields are not in it: analytics holds no events
-    # key, so the kit left them out of event.raw (servicekit.sealing).
+    # key, so the kit left them out of event.raw (servicekit.sealing); the member id is kept only
+    # with her consent (record_facts).
     return record_facts(session, event.type, event.source, event.occurred_at,
                         [(event.id, event.raw.get("data", {}))]) == 1
 
@@ -58,9 +60,12 @@ def imported_order_fact_id(batch_event_id: str, order_id: str) -> str:
 def record_facts(session: Session, event_type: str, source: str, occurred_at: datetime,
                  facts: list[tuple[str, dict]]) -> int:
     """Stores each `(event id, data)` as a fact of `event_type` and counts those newly stored
-    on the day of `occurred_at`; returns that number (a fact already stored is not counted)."""
+    on the day of `occurred_at`; returns that number (a fact already stored is not counted).
+    A fact naming a member who has not consented to analytics is stored without her id."""
     if not facts:
         return 0
+    facts = list(zip([event_id for event_id, _ in facts],
+                     without_unconsented_members(session, [data for _, data in facts]), strict=True))
     occurred_at = as_utc(occurred_at)
     day = shanghai_day(occurred_at)
     recorded_at = datetime.now(timezone.utc)

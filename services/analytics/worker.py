@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from mall.events.v1 import catalog_events_pb2 as catalog
 from mall.events.v1 import logistics_events_pb2 as logistics
+from mall.events.v1 import member_events_pb2 as member
 from mall.events.v1 import order_events_pb2 as order
 
 from servicekit.worker import EventWorker, on_event
 
+from . import tracking_consent
 from .facts import record_fact, record_imported_orders
 
 
@@ -44,3 +46,8 @@ class Worker(EventWorker):
     @on_event("logistics", "inventory.availability_changed", logistics.AvailabilityChanged)
     def availability_changed(self, session, event):
         record_fact(session, event)
+
+    @on_event("member", "member.consent_changed", member.ConsentChanged)
+    def consent_changed(self, session, event):
+        """Not a fact: whether facts may keep this member's id (tracking_consent.py)."""
+        tracking_consent.consent_changed(session, event.data)

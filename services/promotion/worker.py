@@ -17,12 +17,17 @@ from datetime import datetime, timezone
 from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 
+from servicekit.config import env_float
 from servicekit.errors import FailedPrecondition
 from servicekit.worker import EventWorker, on_event, timer
 
 from . import coupons, locks
 
 log = logging.getLogger(__name__)
+
+# How often coupons ending within three days are looked for (each is reminded once whatever the
+# interval); the e2e suite shortens it to see a reminder within seconds.
+REMIND_SECONDS = env_float("REMIND_SECONDS", 300.0, "promotion")
 
 
 def _now() -> datetime:
@@ -75,7 +80,7 @@ class Worker(EventWorker):
         with self.runtime.transaction() as session:
             coupons.expire_due(session, self.runtime, _now())
 
-    @timer(300)
+    @timer(REMIND_SECONDS)
     def remind_expiring_coupons(self):
         with self.runtime.transaction() as session:
             coupons.remind_expiring(session, self.runtime, _now())

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from servicekit.errors import NotFound, Violations
 from servicekit.times import SHANGHAI, parse_rfc3339, utcnow
 
-from . import messages
+from . import marketing, messages
 from .models import Notification
 
 MAX_IDS_PER_CALL = 100
@@ -19,11 +19,13 @@ def notify(session: Session, *, member_id: str, kind: str, title: str, body: str
            order_id: str | None = None, coupon_id: str | None = None,
            refund_id: str = "") -> Notification | None:
     """Writes the notice unless the member already has one of this kind about this order (and
-    refund, for a partial one) or coupon."""
+    refund, for a partial one) or coupon, or it is marketing and she has not consented to it."""
     subject = ((Notification.order_id == order_id) & (Notification.refund_id == refund_id)
                if order_id else Notification.coupon_id == coupon_id)
     if not member_id:
         raise ValueError(f"{kind} for {order_id or coupon_id} names no member: nobody to notify")
+    if not marketing.may_send(session, member_id, kind):
+        return None
     exists = session.scalar(select(Notification.id).where(
         Notification.member_id == member_id, Notification.kind == kind, subject))
     if exists is not None:

@@ -1,4 +1,4 @@
-"""The support service's tables: the shoppers' notification inbox."""
+"""The support service's tables: the shoppers' notification inbox, and the consents it checks."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,9 +6,11 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from servicekit import consents
 from servicekit.db import BigId, UtcDateTime, declarative_base
 
 Base = declarative_base()
+consents.add_to(Base.metadata)  # members' consents, from member.consent_changed (marketing.py)
 
 KINDS = ("order_created", "order_paid", "order_cancelled", "order_partly_shipped", "order_shipped",
          "order_delivered", "order_completed", "order_refunded", "coupon_expiring",

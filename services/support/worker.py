@@ -1,16 +1,19 @@
 """Support's reactions: tell the member about their order, from its confirmation to its end, and
-about coupons about to expire; announce each notice (notification.created) so it is also pushed
-to WeChat."""
+about coupons about to expire (only with her consent to marketing: marketing.py); announce each
+notice (notification.created) so it is also pushed to WeChat; keep members' consents from
+member.consent_changed."""
 from __future__ import annotations
 
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 from mall.events.v1 import promotion_events_pb2 as promotion_events
 from mall.events.v1 import support_events_pb2 as support_events
 
+from servicekit import consents
 from servicekit.times import rfc3339
 from servicekit.worker import EventWorker, on_event
 
-from . import inbox
+from . import inbox, marketing
 from .models import Notification
 
 
@@ -23,7 +26,8 @@ class Worker(EventWorker):
         self.runtime.emit(session, "notification.created", support_events.NotificationCreated(
             notification_id=notice.id, member_id=notice.member_id, kind=notice.kind,
             title=notice.title, body=notice.body, order_id=notice.order_id or "",
-            order_no=order_no, created_at=rfc3339(notice.created_at)))
+            order_no=order_no, created_at=rfc3339(notice.created_at),
+            consent_purpose=marketing.consent_purpose(notice.kind)))
 
     @on_event("order", "order.created", order_events.OrderCreated)
     def order_created(self, session, event):
@@ -49,3 +53,8 @@ class Worker(EventWorker):
     @on_event("promotion", "coupon.expiring", promotion_events.CouponExpiring)
     def coupon_expiring(self, session, event):
         self.announce(session, inbox.on_coupon_expiring(session, event.data), "")
+
+    @on_event("member", "member.consent_changed", member_events.ConsentChanged)
+    def consent_changed(self, session, event):
+        """The member's latest word on a consent (the newest version wins, whatever the order)."""
+        consents.apply(session, event.data)

@@ -9,9 +9,11 @@ from mall.analytics.v1 import analytics_pb2 as pb
 from mall.analytics.v1 import analytics_pb2_grpc as pb_grpc
 from mall.events.v1 import catalog_events_pb2 as catalog_events
 from mall.events.v1 import logistics_events_pb2 as logistics_events
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 
 from servicekit.testing import outbox_events, wait_until
+from services.analytics.models import Fact
 from tests.contract.support_b import deliver, parked, running_worker, staff
 
 ANALYST = staff("analyst")
@@ -84,3 +86,22 @@ def test_unknown_fields_are_ignored_and_a_body_that_is_not_the_message_is_parked
     wait_until(lambda: parked("analytics", malformed["id"]), timeout=20,
                message="the malformed event parked in analytics.dead-letters")
     assert counts() == {("order.paid", "order"): 1}
+
+
+def test_a_fact_keeps_the_member_only_with_her_consent_to_analytics(analytics, counts):
+    def analytics_consent(granted: bool, version: int) -> member_events.ConsentChanged:
+        return member_events.ConsentChanged(member_id="m-1", purpose="analytics", granted=granted,
+                                            version=version, changed_at="2026-12-01T08:00:00Z")
+
+    def members_in_facts() -> dict[str, str | None]:
+        with analytics.transaction() as session:
+            return {f.data["orderId"]: f.data.get("memberId") for f in session.query(Fact)}
+
+    deliver(analytics, "order", "order.paid", order_events.OrderPaid(order_id="o-1", member_id="m-1"))
+    deliver(analytics, "member", "member.consent_changed", analytics_consent(True, 1))
+    deliver(analytics, "order", "order.paid", order_events.OrderPaid(order_id="o-2", member_id="m-1"))
+    assert members_in_facts() == {"o-1": None, "o-2": "m-1"}  # not before she said yes
+    deliver(analytics, "member", "member.consent_changed", analytics_consent(False, 2))
+    deliver(analytics, "order", "order.paid", order_events.OrderPaid(order_id="o-3", member_id="m-1"))
+    assert members_in_facts() == {"o-1": None, "o-2": None, "o-3": None}  # withdrawn: forgotten
+    assert counts() == {("order.paid", "order"): 3}  # a consent is not a fact

@@ -120,3 +120,19 @@ def test_a_birthday_gift_is_announced_by_the_workers_sweep(wechat, grpc_stub_for
     assert (gift.member_id, gift.coupon_template_id, gift.year) == (
         member_id, "42", datetime.now(ZoneInfo("Asia/Shanghai")).year)
     assert gift.grant_id
+
+
+def test_a_consent_change_is_announced_for_support_and_analytics(wechat, grpc_stub_for):
+    """member.consent_changed, as support's and analytics' read models (servicekit.consents) take it."""
+    auth, profiles, _, _ = stubs(grpc_stub_for)
+    member_id, me = sign_in(auth)
+    for purpose, granted in (("marketing", True), ("marketing", True), ("analytics", True),
+                             ("marketing", False)):
+        profiles.RecordConsent(profile_pb2.RecordConsentRequest(
+            purpose=purpose, granted=granted, source="miniprogram:settings"), metadata=me)
+    changes = [c for c in announced(service.runtime("member"), "member.consent_changed",
+                                    ev.ConsentChanged) if c.member_id == member_id]
+    assert [(c.purpose, c.granted) for c in changes] == [
+        ("marketing", True), ("analytics", True), ("marketing", False)]  # the repeat says nothing
+    assert [c.version for c in changes] == sorted({c.version for c in changes})
+    assert all(c.changed_at.endswith("Z") for c in changes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from mall.common.v1 import common_pb2
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 from mall.events.v1 import promotion_events_pb2 as promotion_events
 from mall.events.v1 import support_events_pb2 as ev
@@ -59,7 +60,19 @@ def test_every_notice_is_announced_as_notification_created_with_the_order_number
         assert event.created_at.endswith(("Z", "+00:00"))
 
 
+def consent(granted: bool, version: int, member_id: str = "m-7") -> member_events.ConsentChanged:
+    return member_events.ConsentChanged(member_id=member_id, purpose="marketing", granted=granted,
+                                        version=version, changed_at="2026-12-01T08:00:00Z")
+
+
+def reminder(coupon_id: str, member_id: str = "m-7") -> promotion_events.CouponExpiring:
+    return promotion_events.CouponExpiring(coupon_id=coupon_id, member_id=member_id, template_id="t-1",
+                                           name="满200减50", valid_until="2026-12-31T16:00:00Z",
+                                           amount_fen=5000)
+
+
 def test_a_coupon_about_to_expire_is_one_notice_announced_to_member(support, inbox):
+    deliver(support, "member", "member.consent_changed", consent(True, 1))
     expiring = promotion_events.CouponExpiring(
         coupon_id="c-9", member_id="m-7", template_id="t-1", name="满200减50",
         valid_until="2026-12-31T16:00:00Z", amount_fen=5000)
@@ -68,7 +81,40 @@ def test_a_coupon_about_to_expire_is_one_notice_announced_to_member(support, inb
     [announced] = published(support, "notification.created", ev.NotificationCreated)
     [notice] = inbox()
     assert (announced.member_id, announced.kind) == ("m-7", notice.kind_code)
+    assert announced.consent_purpose == "marketing"  # member's push checks it too
     assert "满200减50" in notice.body or "满200减50" in notice.title
+
+
+def test_a_reminder_waits_for_marketing_consent_and_a_withdrawal_stops_the_next(support, inbox):
+    deliver(support, "promotion", "coupon.expiring", reminder("c-1"))  # nothing said yet: opt-in
+    assert inbox() == [] and outbox_events(support, "notification.created") == []
+    deliver(support, "member", "member.consent_changed", consent(True, 1))
+    deliver(support, "promotion", "coupon.expiring", reminder("c-2"))
+    assert [n.coupon_id for n in inbox()] == ["c-2"]
+    deliver(support, "member", "member.consent_changed", consent(False, 2))
+    deliver(support, "promotion", "coupon.expiring", reminder("c-3"))
+    assert [n.coupon_id for n in inbox()] == ["c-2"]
+    assert [a.kind for a in published(
+        support, "notification.created", ev.NotificationCreated)] == ["coupon_expiring"]
+
+
+def test_a_late_or_redelivered_consent_event_never_undoes_a_newer_one(support, inbox):
+    granted = deliver(support, "member", "member.consent_changed", consent(True, 5))
+    deliver(support, "member", "member.consent_changed", consent(False, 6))
+    deliver(support, "member", "member.consent_changed", consent(True, 5),
+            event_id=granted["id"])  # redelivered
+    deliver(support, "member", "member.consent_changed", consent(True, 4))  # an older grant, late
+    deliver(support, "promotion", "coupon.expiring", reminder("c-1"))
+    assert inbox() == []
+
+
+def test_transactional_notices_need_no_consent_and_say_so(support, inbox):
+    deliver(support, "member", "member.consent_changed", consent(False, 3))
+    deliver(support, "order", "order.paid", order_events.OrderPaid(
+        order_id="o-7", order_no="N-7", member_id="m-7", paid_fen=41800))
+    [announced] = published(support, "notification.created", ev.NotificationCreated)
+    assert (announced.kind, announced.consent_purpose) == ("order_paid", "")
+    assert [n.kind_code for n in inbox()] == ["order_paid"]
 
 
 def test_a_refund_notice_per_partial_refund_and_none_for_a_full_one(support, inbox):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 from mall.common.v1 import common_pb2
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 from mall.events.v1 import promotion_events_pb2 as promotion_events
 from mall.support.v1 import support_pb2 as pb
@@ -29,6 +30,8 @@ def stub(runtime_for, worker, grpc_stub_for):
     expire, another order cancelled); Bob one."""
     support = runtime_for("support")
     for source, event_type, message in (
+            ("member", "member.consent_changed", member_events.ConsentChanged(  # for the reminder
+                member_id="alice", purpose="marketing", granted=True, version=1)),
             ("order", "order.created", order_events.OrderCreated(
                 order_id="o-1", order_no="N-1", member_id="alice", payable_fen=19900,
                 pay_deadline="2026-11-24T12:30:00Z")),

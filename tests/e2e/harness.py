@@ -100,6 +100,9 @@ class RunningMall:
             # so the timeout journeys stay short
             "MALL_ORDER_PAY_WINDOW_MINUTES": "0.15",
             "MALL_ORDER_FLASH_PAY_WINDOW_MINUTES": "0.15",
+            # promotion looks for coupons ending within three days every second, so a reminder
+            # journey sees its reminder at once (each coupon is still reminded once)
+            "MALL_PROMOTION_REMIND_SECONDS": "1",
             # A connection budget that fits the machine's PostgreSQL (max_connections=100, shared
             # with other test sessions): at most 3 per process (+1 LISTEN per outbox relay), 16
             # processes, ~56 in all. The defaults (api 5+5, worker 10 each) let one busy suite ask

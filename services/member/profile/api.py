@@ -107,7 +107,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
 
     def RecordConsent(self, request, context):
         with self.runtime.transaction() as session:
-            return consent_message(consents.record(session, _me(), request.purpose,
+            return consent_message(consents.record(self.runtime, session, _me(), request.purpose,
                                                    request.granted, request.source))
 
     def ExportMyData(self, request, context):

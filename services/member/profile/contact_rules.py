@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
+from servicekit import consents
 from servicekit.errors import Violations
 
 NAME_MAX = 32
 BRA_BANDS = range(60, 115, 5)
 BRA_CUPS = ("AA", "A", "B", "C", "D", "E", "F", "G", "H")
 BOTTOMS_SIZES = ("XS", "S", "M", "L", "XL", "XXL", "XXXL")
-CONSENT_PURPOSES = ("marketing",)
+CONSENT_PURPOSES = consents.PURPOSES  # marketing, analytics: named once, with the read model
 SOURCE_MAX = 64
 
 

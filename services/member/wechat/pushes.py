@@ -1,7 +1,8 @@
 """Support's notices pushed to the shopper's WeChat as subscribe messages, at most once each.
 
 `notification.created` names the member; this service knows their openid. Each notification gets
-one `wechat_pushes` row: `skipped` (no template for its kind, a member unknown here or deleted),
+one `wechat_pushes` row: `skipped` (no template for its kind, a member unknown here or deleted, a
+marketing notice for a member whose latest word in this database is not a grant of that consent),
 or `sending` committed before WeChat is called and then `sent`, `refused` or `failed`.
 subscribe/send has no idempotency key, so the claim is what stops a redelivered event from
 pushing twice: a worker killed mid-call leaves `sending`, and the notice stays unpushed (the
@@ -22,6 +23,7 @@ from servicekit.db import dialect_insert
 from servicekit.times import parse_rfc3339, utcnow
 
 from ..models import Member, WechatPush
+from ..profile import consents
 from .login import WechatConfig
 from .subscribe_messages import (
     DEFAULT_KEYS,
@@ -107,6 +109,10 @@ def push_notification(session: Session, notice, pusher: WechatPusher) -> str:
         return _skip(session, notice, "unknown_member")
     if member.deleted_at is not None:
         return _skip(session, notice, "member_deleted")
+    # Support names the consent a marketing notice needs; this database has the member's own
+    # word, so a withdrawal stops every push handled after it, whatever support knew then.
+    if notice.consent_purpose and not consents.granted(session, member.id, notice.consent_purpose):
+        return _skip(session, notice, f"no_{notice.consent_purpose}_consent")
     if not _insert(session, notice, SENDING, template_id=template.template_id):
         return _duplicate(notice)
     at = parse_rfc3339(notice.created_at) if notice.created_at else utcnow()

@@ -1,7 +1,9 @@
 """The inbox: notices from order events, once each; a member reads and marks only their own."""
 import pytest
 from mall.events.v1 import order_events_pb2 as order_events
+from mall.events.v1.member_events_pb2 import ConsentChanged
 
+from servicekit import consents
 from servicekit.errors import InvalidArgument, NotFound
 from services.support import inbox, messages
 from services.support.models import Notification
@@ -143,6 +145,8 @@ def test_a_coupon_about_to_expire_is_one_notice_per_coupon(runtime):
     expiring = promotion_events.CouponExpiring(coupon_id="c-1", member_id="m-1", name="满199减30",
                                                valid_until="2026-11-26T15:59:00Z", amount_fen=3000)
     with runtime.transaction() as session:
+        consents.apply(session, ConsentChanged(member_id="m-1", purpose="marketing", granted=True,
+                                               version=1, changed_at="2026-11-01T00:00:00Z"))
         notice = inbox.on_coupon_expiring(session, expiring)
         assert inbox.on_coupon_expiring(session, expiring) is None
         other = inbox.on_coupon_expiring(session, promotion_events.CouponExpiring(
