@@ -71,7 +71,7 @@ class Order:
             shipment_id=f"{self.id}:{n}", order_id=self.id, order_no="NO20261204001",
             member_id=self.member_id, warehouse_code=f"WH{n}", carrier=carrier,
             waybill_no=f"SF{self.id[:8]}{n}" if waybill == "" else (waybill or ""),
-            state=getattr(logistics.ShipmentState, f"SHIPMENT_STATE_{state.upper()}", 0),
+            state=getattr(logistics, f"SHIPMENT_{state.upper()}"),
             occurred_at=at or utcnow().isoformat().replace("+00:00", "Z"),
             items=[logistics.ShipmentItem(sku_id="sku-1", title="蕾丝文胸", sku_label="75B",
                                           quantity=1)],
