@@ -156,12 +156,13 @@ class WechatStandin:
             self.known_transactions_only = True
             self.shipping_orders[transaction_id] = ShippingOrder(transaction_id, payer_openid)
 
-    def shipping_of(self, transaction_id: str) -> dict:
+    def shipping_of(self, transaction_id: str = "") -> dict:
+        """The accepted uploads and reminders of one payment ("": of all)."""
         with self._lock:
-            return {"uploads": [u for u in self.uploads
-                                if u["order_key"].get("transaction_id") == transaction_id],
-                    "reminders": [r for r in self.reminders
-                                  if r.get("transaction_id") == transaction_id]}
+            return {"uploads": [u for u in self.uploads if not transaction_id
+                                or u["order_key"].get("transaction_id") == transaction_id],
+                    "reminders": [r for r in self.reminders if not transaction_id
+                                  or r.get("transaction_id") == transaction_id]}
 
     def openid_of(self, shopper: str) -> str:
         """The openid jscode2session gives the shopper whose codes start with `shopper`."""
