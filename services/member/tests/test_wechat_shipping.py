@@ -264,7 +264,8 @@ def test_the_worker_uploads_and_reminds_once_whatever_the_order_of_events(
     order = Order(member_runtime, standin.standin)
     worker_process("member", {"MALL_MEMBER_WECHAT_API_BASE": standin.base_url,
                               "MALL_MEMBER_WECHAT_APPID": APPID,
-                              "MALL_MEMBER_WECHAT_SECRET": SECRET})
+                              "MALL_MEMBER_WECHAT_SECRET": SECRET,
+                              "MALL_MEMBER_WECHAT_SHIPPING_SWEEP_SECONDS": "1"})
     booked = str(uuid.uuid4())
     publish_event("logistics", "shipment.created", order.shipment(), event_id=booked)
     publish_event("logistics", "shipment.delivered", order.shipment(state="delivered"))
@@ -272,7 +273,7 @@ def test_the_worker_uploads_and_reminds_once_whatever_the_order_of_events(
     publish_event("logistics", "shipment.created", order.shipment(), event_id=booked)  # again
     publish_event("logistics", "shipment.picked_up", order.shipment(state="picked_up"))
     wait_until(lambda: standin.standin.shipping_of(order.transaction_id)["reminders"],
-               timeout=30, message="the receipt reminder at the stand-in")
+               timeout=60, message="the receipt reminder at the stand-in")
     time.sleep(1.0)  # room for a wrong second call
     seen = standin.standin.shipping_of(order.transaction_id)
     assert [u["shipping_list"][0]["tracking_no"] for u in seen["uploads"]] == \
