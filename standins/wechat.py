@@ -20,6 +20,25 @@ template id against `templates` (40037), each data value against WeChat's rules 
 accepted message in `sent`. With `templates` None (`make run`) any template id is accepted.
 `GET /standin/subscribe-messages` (the stand-in's own, not WeChat's) lists `sent`, so a journey
 through a suite of processes sees what reached the shopper.
+
+Shipping-info management (发货信息管理, shipping.py): `POST /wxa/sec/order/upload_shipping_info`
+and `POST /wxa/sec/order/notify_confirm_receive` check the token like subscribe/send, then every
+documented rule: the order key (268485194-7), logistics type (10060005), delivery mode (268485224,
+10060006, 10060007, 268485228), the shipping list (47001 when not a list, 10060024 above 15), each
+entry (item_desc 10060008/9, tracking_no 268485226/10060026, express_company 268485227/10060025,
+SF's contact and its mask 10060014), upload_time in RFC 3339 (268485216), the payer (10060014,
+10060031 when not the order's payer), the order (10060001), and its state: a finished order
+answers 10060023 to the same info again, takes one re-shipment and then 10060003; the reminder
+needs a shipped order (10060028), a signing time after the shipment and not in the future
+(10060029), and goes once (10060030). Accepted calls are kept in `uploads` / `reminders` (and
+`GET /standin/shipping?transaction_id=...` answers them, for tests in another process); every
+call, accepted or not, in `shipping_calls`. `busy_shipping` > 0 answers -1 that many times.
+
+Which orders exist: in the tests, those given to `add_transaction` (as the WeChat Pay stand-in
+would have them; `known_transactions_only=True`). Under `make run` and the end-to-end tests the
+two stand-ins are separate processes with nothing shared, so any transaction id of WeChat Pay's
+form (1-32 letters and digits) is an order, its payer the first openid that uploads for it: every
+other rule is still checked, and a shared file would only couple two stand-ins' internals.
 """
 from __future__ import annotations
 
@@ -35,6 +54,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -51,6 +72,46 @@ _VALUE_RULES = {
                                    r"\d{1,2}:\d{2}", v) is not None,
     "date": lambda v: re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日( \d{1,2}:\d{2})?", v) is not None,
 }
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+_TRANSACTION_ID = re.compile(r"^[0-9A-Za-z]{1,32}$")
+_WAITING, _SHIPPED = 1, 2  # WeChat's order_state: 1 待发货, 2 已发货 (3 确认收货 ...)
+
+
+@dataclass
+class ShippingOrder:
+    """What WeChat knows of one payment's shipping."""
+    transaction_id: str
+    payer: str | None
+    state: int = _WAITING
+    logistics_type: int = 0
+    delivery_mode: int = 0
+    shipping_list: list[dict] = field(default_factory=list)
+    finish_count: int = 0           # finish_shipping_count: 1 shipped, 2 shipped again
+    uploaded_at: float = 0.0        # Unix seconds of the last accepted upload
+    reminded: bool = False
+
+
+def _parse_time(text: str) -> datetime | None:
+    if not isinstance(text, str) or not _RFC3339.match(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _masked(contact: str) -> bool:
+    """WeChat's mask rule: masked with *, its last four digits not masked."""
+    kept = re.sub(r"[^0-9*]", "", contact)
+    return "*" in kept and re.fullmatch(r".*\d{4}", kept) is not None
+
+
+def _entry_key(entry: dict) -> tuple:
+    contact = entry.get("contact") or {}
+    return (entry.get("tracking_no"), entry.get("express_company"), entry.get("item_desc"),
+            contact.get("consignor_contact"), contact.get("receiver_contact"))
 
 
 def _rid() -> str:
@@ -85,6 +146,27 @@ class WechatStandin:
         self.sent: list[dict] = []      # every accepted subscribe/send body, in order
         self._tokens: dict[str, float] = {}  # token -> expiry (time.monotonic)
         self._current_token: str | None = None
+        # shipping-info management
+        self.known_transactions_only = False
+        self.shipping_orders: dict[str, ShippingOrder] = {}
+        self.uploads: list[dict] = []        # every accepted upload_shipping_info body
+        self.reminders: list[dict] = []      # every accepted notify_confirm_receive body
+        self.shipping_calls: list[tuple[str, dict, dict]] = []  # (endpoint, body, answer)
+        self.busy_shipping = 0               # the next n shipping calls answer -1
+
+    def add_transaction(self, transaction_id: str, payer_openid: str) -> None:
+        """A WeChat Pay payment WeChat knows (from then on, only the known ones exist)."""
+        with self._lock:
+            self.known_transactions_only = True
+            self.shipping_orders[transaction_id] = ShippingOrder(transaction_id, payer_openid)
+
+    def shipping_of(self, transaction_id: str = "") -> dict:
+        """The accepted uploads and reminders of one payment ("": of all)."""
+        with self._lock:
+            return {"uploads": [u for u in self.uploads if not transaction_id
+                                or u["order_key"].get("transaction_id") == transaction_id],
+                    "reminders": [r for r in self.reminders if not transaction_id
+                                  or r.get("transaction_id") == transaction_id]}
 
     def openid_of(self, shopper: str) -> str:
         """The openid jscode2session gives the shopper whose codes start with `shopper`."""
@@ -115,15 +197,175 @@ class WechatStandin:
             # round, not int: (now + 7200) - now is 7199.99… for some clock values, which WeChat never says
             return {"access_token": current, "expires_in": max(1, round(self._tokens[current] - now))}
 
+    def _token_problem(self, access_token: str | None) -> dict | None:
+        if not access_token:
+            return _error(41001, "access_token missing")
+        if access_token not in self._tokens:
+            return _error(40001, "invalid credential, access_token is invalid or not latest")
+        if self._tokens[access_token] <= time.monotonic():
+            return _error(42001, "access_token expired")
+        return None
+
+    def upload_shipping_info(self, access_token: str | None, body: dict) -> dict:
+        with self._lock:
+            answer = self._token_problem(access_token) or self._upload(body)
+            self.shipping_calls.append(("upload_shipping_info", body, answer))
+            return answer
+
+    def notify_confirm_receive(self, access_token: str | None, body: dict) -> dict:
+        with self._lock:
+            answer = self._token_problem(access_token) or self._remind(body)
+            self.shipping_calls.append(("notify_confirm_receive", body, answer))
+            return answer
+
+    def _busy(self) -> bool:
+        if self.busy_shipping > 0:
+            self.busy_shipping -= 1
+            return True
+        return False
+
+    def _order_for(self, transaction_id: str) -> ShippingOrder | None:
+        order = self.shipping_orders.get(transaction_id)
+        if order is None and not self.known_transactions_only \
+                and _TRANSACTION_ID.match(transaction_id):
+            order = self.shipping_orders[transaction_id] = ShippingOrder(transaction_id, None)
+        return order
+
+    def _upload(self, body: dict) -> dict:  # noqa: C901 (one documented rule per branch)
+        if self._busy():
+            return _error(-1, "system error")
+        key = body.get("order_key")
+        if not isinstance(key, dict):
+            return _error(47001, "data format error")
+        number_type = key.get("order_number_type")
+        if number_type not in (1, 2):
+            return _error(268485194, "订单单号类型非法")
+        if number_type == 2 and not key.get("transaction_id"):
+            return _error(268485195, "微信支付单号形式下 transaction_id 字段不能为空")
+        if number_type == 1 and not key.get("mchid"):
+            return _error(268485196, "商户侧单号形式下 mchid 字段不能为空")
+        if number_type == 1 and not key.get("out_trade_no"):
+            return _error(268485197, "商户侧单号形式下 out_trade_no 字段不能为空")
+        logistics_type = body.get("logistics_type")
+        if logistics_type not in (1, 2, 3, 4):
+            return _error(10060005, "物流类型有误")
+        mode = body.get("delivery_mode")
+        if mode not in (1, 2):
+            return _error(268485224, "发货模式非法")
+        if mode == 2 and logistics_type != 1:
+            return _error(10060006, "非快递发货时不允许分拆发货")
+        if mode == 2 and not isinstance(body.get("is_all_delivered"), bool):
+            return _error(10060007, "分拆发货模式下必须填写 is_all_delivered 字段")
+        entries = body.get("shipping_list")
+        if not isinstance(entries, list) or not entries \
+                or not all(isinstance(e, dict) for e in entries):
+            return _error(47001, "data format error")
+        if len(entries) > 15:
+            return _error(10060024, "物流信息列表太长")
+        if mode == 1 and len(entries) != 1:
+            return _error(268485228, "统一发货模式下，物流信息列表长度必须为 1")
+        for entry in entries:
+            problem = self._entry_problem(entry, logistics_type)
+            if problem:
+                return problem
+        if _parse_time(body.get("upload_time")) is None:
+            return _error(268485216, "上传时间非法，请按照 RFC 3339 格式填写")
+        payer = body.get("payer")
+        openid = payer.get("openid") if isinstance(payer, dict) else None
+        if not isinstance(openid, str) or not 1 <= len(openid.encode()) <= 128:
+            return _error(10060014, "参数错误: payer.openid")
+        transaction_id = key.get("transaction_id") if number_type == 2 \
+            else f"{key.get('mchid')}/{key.get('out_trade_no')}"
+        order = self._order_for(str(transaction_id))
+        if order is None:
+            return _error(10060001, "支付单不存在")
+        if order.payer is not None and order.payer != openid:
+            return _error(10060031, "该笔支付单不属于 openid 所指定的用户")
+        if order.state > _SHIPPED:
+            return _error(10060002, "支付单已完成发货，无法继续发货")
+        keys = [_entry_key(e) for e in entries]
+        if order.state == _SHIPPED:
+            if all(k in [_entry_key(e) for e in order.shipping_list] for k in keys):
+                return _error(10060023, "发货信息未更新")
+            if order.finish_count >= 2:
+                return _error(10060003, "支付单已使用重新发货机会")
+            order.shipping_list, order.finish_count = list(entries), 2  # the one re-shipment
+        elif mode == 2:
+            order.shipping_list = [e for e in order.shipping_list
+                                   if e.get("tracking_no") not in {k[0] for k in keys}] + entries
+        else:
+            order.shipping_list = list(entries)
+        order.payer = order.payer or openid
+        order.logistics_type, order.delivery_mode = logistics_type, mode
+        order.uploaded_at = time.time()
+        if mode == 1 or body.get("is_all_delivered"):
+            order.state = _SHIPPED
+            order.finish_count = max(order.finish_count, 1)
+        self.uploads.append(body)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    @staticmethod
+    def _entry_problem(entry: dict, logistics_type: int) -> dict | None:
+        desc = entry.get("item_desc")
+        if not isinstance(desc, str) or not desc.strip():
+            return _error(10060008, "商品描述 item_desc 字段不能为空")
+        if len(desc) > 120:
+            return _error(10060009, "商品描述 item_desc 字段太长")
+        if logistics_type != 1:
+            return None
+        tracking_no, company = entry.get("tracking_no"), entry.get("express_company")
+        if not isinstance(tracking_no, str) or not tracking_no:
+            return _error(268485226, "物流单号不能为空")
+        if len(tracking_no.encode()) > 128:
+            return _error(10060026, "物流单号太长")
+        if not isinstance(company, str) or not company:
+            return _error(268485227, "物流公司编码不能为空")
+        if len(company.encode()) > 128:
+            return _error(10060025, "物流公司编码太长")
+        contact = entry.get("contact")
+        if contact is not None and not isinstance(contact, dict):
+            return _error(47001, "data format error")
+        numbers = [v for v in ((contact or {}).get("consignor_contact"),
+                               (contact or {}).get("receiver_contact")) if v]
+        if company == "SF" and not numbers:
+            return _error(10060014, "参数错误: 顺丰快递需填写寄件人或收件人联系方式")
+        if any(not isinstance(n, str) or len(n) > 1024 or not _masked(n) for n in numbers):
+            return _error(10060014, "参数错误: 联系方式须采用掩码传输，最后4位数字不能打掩码")
+        return None
+
+    def _remind(self, body: dict) -> dict:
+        if self._busy():
+            return _error(-1, "system error")
+        received = body.get("received_time")
+        if isinstance(received, bool) or not isinstance(received, int):
+            return _error(47001, "data format error")
+        if body.get("transaction_id"):
+            transaction_id = str(body["transaction_id"])
+        elif body.get("merchant_id") and body.get("merchant_trade_no"):
+            transaction_id = f"{body['merchant_id']}/{body['merchant_trade_no']}"
+        else:
+            return _error(268485195, "微信支付单号形式下 transaction_id 字段不能为空")
+        order = self._order_for(transaction_id)
+        if order is None:
+            return _error(10060001, "支付单不存在")
+        if order.state != _SHIPPED:
+            return _error(10060028, "支付单不是已发货状态")
+        if order.logistics_type != 1:
+            return _error(10060032, "只有物流快递发货时允许提醒用户确认收货")
+        if order.reminded:
+            return _error(10060030, "支付单已使用提醒收货机会")
+        if not order.uploaded_at < received <= time.time() + 60:  # milliseconds land here too
+            return _error(10060029, "签收时间非法")
+        order.reminded = True
+        self.reminders.append(body)
+        return {"errcode": 0, "errmsg": "ok"}
+
     def subscribe_send(self, access_token: str | None, body: dict) -> dict:
         with self._lock:
             self.send_calls += 1
-            if not access_token:
-                return _error(41001, "access_token missing")
-            if access_token not in self._tokens:
-                return _error(40001, "invalid credential, access_token is invalid or not latest")
-            if self._tokens[access_token] <= time.monotonic():
-                return _error(42001, "access_token expired")
+            problem = self._token_problem(access_token)
+            if problem:
+                return problem
             if self.busy_sends > 0:
                 self.busy_sends -= 1
                 return _error(-1, "system error")
@@ -209,6 +451,12 @@ def _handler_for(standin: WechatStandin) -> type[BaseHTTPRequestHandler]:
             elif url.path == "/cgi-bin/message/subscribe/send":
                 self._send(200, standin.subscribe_send(query.get("access_token"), body),
                            "application/json")
+            elif url.path == "/wxa/sec/order/upload_shipping_info":
+                self._send(200, standin.upload_shipping_info(query.get("access_token"), body),
+                           "application/json")
+            elif url.path == "/wxa/sec/order/notify_confirm_receive":
+                self._send(200, standin.notify_confirm_receive(query.get("access_token"), body),
+                           "application/json")
             else:
                 self._send(404, {"errcode": 404, "errmsg": "not found"})
 
@@ -218,6 +466,11 @@ def _handler_for(standin: WechatStandin) -> type[BaseHTTPRequestHandler]:
                 with standin._lock:
                     sent = list(standin.sent)
                 self._send(200, {"sent": sent}, "application/json")
+                return
+            if url.path == "/standin/shipping":  # what was uploaded, for tests in another process
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                self._send(200, standin.shipping_of(query.get("transaction_id", "")),
+                           "application/json")
                 return
             if url.path != "/sns/jscode2session":
                 self._send(404, {"errcode": 404, "errmsg": "not found"})
@@ -294,7 +547,7 @@ def main(argv: list[str] | None = None) -> None:
     standin.refusing = set(filter(None, os.environ.get("MALL_WECHAT_STANDIN_REFUSING", "").split(",")))
     server = ThreadingHTTPServer((args.host, args.port), _handler_for(standin))
     print(f"WeChat stand-in on http://{args.host}:{server.server_address[1]} (jscode2session, "
-          "stable_token, subscribe/send)", flush=True)
+          "stable_token, subscribe/send, shipping info)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -350,3 +350,53 @@ class PartnerNonce(Base):
     key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+# --- WeChat's shipping-info management (发货信息管理): what was told, and what WeChat answered ----
+
+
+class WechatShippingOrder(Base):
+    """An order as WeChat's shipping-info service needs it, folded from events in any order:
+    how it was paid (`payment.succeeded`: only WeChat Pay orders are uploaded, by WeChat's
+    transaction id) and into how many shipments logistics split it (the shipment events)."""
+    __tablename__ = "wechat_shipping_orders"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(64), default="")
+    payment_method: Mapped[str] = mapped_column(String(32), default="")  # "" until paid
+    transaction_id: Mapped[str | None] = mapped_column(String(64))  # WeChat Pay's, when paid so
+    shipment_count: Mapped[int] = mapped_column(Integer, default=0)  # 0 until a shipment is heard
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WechatShippingCall(Base):
+    """One call WeChat must receive: an `upload` of one waybill's shipping info, or the order's one
+    `confirm` (notify_confirm_receive). Keyed by (order, kind, waybill), so a redelivered or
+    reordered event finds its row and never makes a second call. `pending` until it may go
+    (the order paid with WeChat Pay, the uploads before the reminder), `sending` while claimed,
+    then `done`, or `pending` again with `next_attempt_at` when WeChat asked to try later, or
+    `failed` (WeChat refused what we sent: an operator's look), or `skipped` (not WeChat Pay)."""
+    __tablename__ = "wechat_shipping_calls"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # upload | confirm
+    waybill_no: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" for confirm
+    carrier: Mapped[str] = mapped_column(String(16), default="")
+    shipment_id: Mapped[str] = mapped_column(String(64), default="")
+    item_desc: Mapped[str] = mapped_column(String(512), default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the carrier's word
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # tries (each one claim)
+    calls: Mapped[int] = mapped_column(Integer, default=0)  # HTTP calls made over all tries
+    last_errcode: Mapped[int | None] = mapped_column(Integer)
+    last_errmsg: Mapped[str] = mapped_column(String(256), default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (CheckConstraint(
+        "status IN ('pending', 'sending', 'done', 'failed', 'skipped')",
+        name="wechat_shipping_call_status"),
+        CheckConstraint("kind IN ('upload', 'confirm')", name="wechat_shipping_call_kind"))

@@ -3,7 +3,12 @@ notices to the shopper's WeChat, and runs the scheduled jobs (points expiry, bir
 yearly tier review)."""
 from __future__ import annotations
 
-from mall.events.v1 import order_events_pb2, support_events_pb2
+from mall.events.v1 import (
+    logistics_events_pb2,
+    order_events_pb2,
+    payment_events_pb2,
+    support_events_pb2,
+)
 from nameko.extensions import DependencyProvider
 
 from servicekit.config import env_float
@@ -15,10 +20,13 @@ from .partners import credentials as partners
 from .profile import habits
 from .profile.vault import default_vault
 from .wechat import pushes as wechat_pushes
+from .wechat import shipping as wechat_shipping
 
 # Hourly by default: each job is idempotent, so running more often than needed only costs a query.
 SWEEP_SECONDS = env_float("SWEEP_SECONDS", 3600.0, "member")
 NONCE_PRUNE_SECONDS = env_float("NONCE_PRUNE_SECONDS", 300.0, "member")
+# WeChat's shipping-info calls that must be tried again (backed off per row) are picked up this often.
+WECHAT_SHIPPING_SWEEP_SECONDS = env_float("WECHAT_SHIPPING_SWEEP_SECONDS", 30.0, "member")
 
 
 class _Pusher(DependencyProvider):
@@ -34,9 +42,23 @@ class _Pusher(DependencyProvider):
         return self.pusher
 
 
+class _Shipper(DependencyProvider):
+    """One WeChat shipping-info client per worker process (its access token, its connections)."""
+
+    def setup(self):
+        self.shipper = wechat_shipping.WechatShipper.from_env()
+
+    def stop(self):
+        self.shipper.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.shipper
+
+
 class Worker(EventWorker):
     name = "member"
     wechat = _Pusher()
+    wechat_shipping = _Shipper()
 
     @on_event("order", "order.paid", order_events_pb2.OrderPaid)
     def order_paid(self, session, event):
@@ -76,6 +98,36 @@ class Worker(EventWorker):
     def push_to_wechat(self, session, event):
         """Support's notice as a WeChat subscribe message, at most once per notification."""
         wechat_pushes.push_notification(session, event.data, self.wechat)
+
+    @on_event("payment", "payment.succeeded", payment_events_pb2.PaymentSucceeded)
+    def wechat_shipping_payment(self, session, event):
+        """A WeChat Pay payment names WeChat's transaction: waybills booked before it can go now."""
+        wechat_shipping.record_payment(session, event.data)
+        wechat_shipping.deliver_due(session, self.wechat_shipping, order_id=event.data.order_id)
+
+    @on_event("logistics", "shipment.created", logistics_events_pb2.ShipmentChanged)
+    def wechat_shipping_booked(self, session, event):
+        """A booked waybill: its shipping info uploaded to WeChat (WeChat Pay orders)."""
+        wechat_shipping.record_shipment(session, event.data)
+        wechat_shipping.deliver_due(session, self.wechat_shipping, order_id=event.data.order_id)
+
+    @on_event("logistics", "shipment.picked_up", logistics_events_pb2.ShipmentChanged)
+    def wechat_shipping_picked_up(self, session, event):
+        """The carrier collected it: the same upload, should shipment.created have gone astray."""
+        wechat_shipping.record_shipment(session, event.data)
+        wechat_shipping.deliver_due(session, self.wechat_shipping, order_id=event.data.order_id)
+
+    @on_event("logistics", "shipment.delivered", logistics_events_pb2.ShipmentChanged)
+    def wechat_shipping_delivered(self, session, event):
+        """Every parcel delivered: WeChat reminds the shopper to confirm receipt."""
+        wechat_shipping.record_shipment(session, event.data, delivered=True)
+        wechat_shipping.deliver_due(session, self.wechat_shipping, order_id=event.data.order_id)
+
+    @timer(WECHAT_SHIPPING_SWEEP_SECONDS)
+    def retry_wechat_shipping(self):
+        """Calls WeChat asked to try again, once their back-off has passed."""
+        with self.runtime.transaction() as session:
+            wechat_shipping.deliver_due(session, self.wechat_shipping)
 
     @timer(SWEEP_SECONDS)
     def expire_points(self):

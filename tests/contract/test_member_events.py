@@ -8,8 +8,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from mall.common.v1 import common_pb2
+from mall.events.v1 import logistics_events_pb2 as logistics
 from mall.events.v1 import member_events_pb2 as ev
 from mall.events.v1 import order_events_pb2 as order
+from mall.events.v1 import payment_events_pb2 as payment
 from mall.events.v1 import support_events_pb2 as support
 from mall.member.v1 import loyalty_pb2, loyalty_pb2_grpc, member_pb2, member_pb2_grpc, profile_pb2, profile_pb2_grpc
 from support_a import OPERATOR, announced, deliver, sign_in, worker_takes
@@ -101,6 +103,40 @@ def test_the_worker_takes_orders_and_notifications(wechat, grpc_stub_for, worker
     assert habits.orders_count == 3  # the paid order and the two imported ones
     history = loyalty.ListPointsHistory(loyalty_pb2.ListPointsHistoryRequest(), metadata=me)
     assert {e.kind for e in history.entries} >= {"earn"}  # ¥398 earns points
+
+
+def test_the_worker_tells_wechat_a_wechat_pay_orders_shipping(wechat, grpc_stub_for,
+                                                              worker_process, wait_until):
+    """payment.succeeded (WeChat Pay) and the shipment events as payment's and logistics' relays
+    send them: one upload of the booked waybill, one receipt reminder, at the WeChat stand-in."""
+    auth, *_ = stubs(grpc_stub_for)
+    member_id, _ = sign_in(auth)
+    order_id, transaction_id = str(uuid.uuid4()), "42" + uuid.uuid4().hex[:26]
+
+    def shipment(state: int) -> logistics.ShipmentChanged:
+        return logistics.ShipmentChanged(
+            shipment_id=f"{order_id}:WH1", order_id=order_id, order_no="20261124000043",
+            member_id=member_id, warehouse_code="WH1", carrier="sf", waybill_no="SF7000000001",
+            state=state, occurred_at="2026-11-25T02:00:00+00:00", shipment_count=1,
+            items=[logistics.ShipmentItem(sku_id="sku-75b-black", title="文胸", quantity=1)])
+
+    worker_takes(worker_process, "member", [
+        ("payment", "payment.succeeded", payment.PaymentSucceeded(
+            payment_intent_id=str(uuid.uuid4()), order_id=order_id, member_id=member_id,
+            amount_fen=39_800, currency="CNY", method="wechat_jsapi",
+            provider_transaction_id=transaction_id, succeeded_at="2026-11-24T02:00:00+00:00")),
+        ("logistics", "shipment.created",
+         shipment(logistics.SHIPMENT_CREATED)),
+        ("logistics", "shipment.picked_up",
+         shipment(logistics.SHIPMENT_PICKED_UP)),
+    ])
+    worker_takes(worker_process, "member", [
+        ("logistics", "shipment.delivered",
+         shipment(logistics.SHIPMENT_DELIVERED))])
+    seen = wait_until(lambda: (lambda s: s["reminders"] and s)(
+        wechat.standin.shipping_of(transaction_id)), timeout=30)
+    assert [u["shipping_list"][0]["tracking_no"] for u in seen["uploads"]] == ["SF7000000001"]
+    assert len(seen["reminders"]) == 1
 
 
 def test_a_birthday_gift_is_announced_by_the_workers_sweep(wechat, grpc_stub_for, worker_process,
