@@ -7,11 +7,12 @@ after commit, so a state change is never announced without being stored, nor sto
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Callable, Iterator
 
 from google.protobuf.message import Message
 from sqlalchemy import event as sa_event
@@ -22,6 +23,8 @@ from . import tracing
 from .config import Settings
 from .db import is_postgres, make_engine, make_sessionmaker, transaction
 from .events import make_envelope
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -46,6 +49,7 @@ class Runtime:
         self._notify = text(f'NOTIFY "{self.outbox_channel}"') if self.outbox_channel else None
         sa_event.listen(self.sessions, "before_commit", self._before_commit)
         sa_event.listen(self.sessions, "after_commit", self._after_commit)
+        sa_event.listen(self.sessions, "after_rollback", self._after_rollback)
 
     def add_outbox_waker(self, wake) -> None:
         self._outbox_wakers.append(wake)
@@ -69,6 +73,21 @@ class Runtime:
     def _after_commit(self, session: Session) -> None:
         if session.info.pop("outbox_dirty", False):
             self.wake_outbox()
+        for call in session.info.pop("after_commit", []):
+            try:
+                call()
+            except Exception:  # the decision is stored; its own retry (a timer) finishes it
+                log.exception("a call after commit failed")
+
+    @staticmethod
+    def _after_rollback(session: Session) -> None:
+        session.info.pop("after_commit", None)
+
+    def after_commit(self, session: Session, call: Callable[[], object]) -> None:
+        """Runs `call()` once `session`'s transaction has committed, never if it rolls back: the
+        provider or carrier call that must follow a stored decision (a handler's refund). It runs
+        outside the transaction; a failure is logged, so the decision needs a retry of its own."""
+        session.info.setdefault("after_commit", []).append(call)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -6,6 +6,8 @@ WeChat checks and signs what WeChat signs, with the development keys (devkeys.py
 - every answer carries Wechatpay-Serial/-Timestamp/-Nonce/-Signature from the platform key;
 - `POST /v3/pay/transactions/jsapi` (prepay), `GET /v3/pay/transactions/out-trade-no/{no}`,
   `POST .../{no}/close`, `POST /v3/refund/domestic/refunds` answer as documented;
+- `POST /standin/refunds {"out_trade_no"}` lists the trade's refunds (what the merchant platform
+  shows; for tests);
 - payments are completed by `POST /standin/pay {"out_trade_no"}` (what the shopper's tap on
   wx.requestPayment would do), or by themselves after MALL_WECHATPAY_STANDIN_AUTOPAY_SECONDS;
   then a signed, AES-256-GCM-encrypted TRANSACTION.SUCCESS notification goes to the notify_url
@@ -244,6 +246,12 @@ class WechatPayStandin:
         if path == "/standin/pay" and data.get("out_trade_no") in self.trades:
             status = self.pay(data["out_trade_no"])
             return Reply(200, json.dumps({"notified": status}).encode())
+        if path == "/standin/refunds":  # what the merchant platform lists for a trade (tests)
+            with self._lock:
+                found = [{"out_refund_no": no, "refund": r["answer"]["amount"]["refund"],
+                          "status": r["answer"]["status"]} for no, r in self.refunds.items()
+                         if r["answer"]["out_trade_no"] == data.get("out_trade_no")]
+            return Reply(200, json.dumps({"refunds": found}).encode())
         return Reply(404, b'{"code":"NOT_FOUND","message":"unknown out_trade_no or stand-in call"}')
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from servicekit.config import env
 
-from . import provinces
+from . import fengqiao, provinces
 
 CARRIERS = {"sf": "顺丰速运", "zto": "中通快递"}
 STANDIN_PORT = 8091
@@ -49,6 +49,12 @@ def account(code: str) -> CarrierAccount:
         url=env(prefix + "URL", f"http://127.0.0.1:{port}/std/service", "logistics"),
         partner_id=env(prefix + "PARTNER_ID", f"MALL{code.upper()}", "logistics"),
         checkword=env(prefix + "CHECKWORD", f"standin-checkword-{code}", "logistics"))
+
+
+def client(code: str) -> fengqiao.FengqiaoClient:
+    """The Fengqiao client of a carrier's account (book, cancel, intercept, query)."""
+    found = account(code)
+    return fengqiao.FengqiaoClient(found.url, found.partner_id, found.checkword)
 
 
 def serves(code: str, province: str, chosen_rules: dict | None = None) -> bool:

@@ -1,5 +1,7 @@
 """SF Express's Fengqiao (丰桥) open-platform protocol: the adapter for booking waybills
-(EXP_RECE_CREATE_ORDER), querying routes (EXP_RECE_SEARCH_ROUTES) and checking route pushes.
+(EXP_RECE_CREATE_ORDER), cancelling a booked order before pick-up (EXP_RECE_UPDATE_ORDER with
+dealType 2), intercepting a collected parcel back to the sender (EXP_RECE_WANTED_INTERCEPT,
+serviceCode 2 "退回"), querying routes (EXP_RECE_SEARCH_ROUTES) and checking route pushes.
 
 Every message is an HTTP form POST of partnerID, requestID, serviceCode, timestamp, msgData
 (JSON) and msgDigest = Base64(MD5(urlencode(msgData + timestamp + checkWord))), UTF-8, the
@@ -24,6 +26,13 @@ import httpx
 from servicekit import httpclient
 
 CREATE_ORDER = "EXP_RECE_CREATE_ORDER"
+UPDATE_ORDER = "EXP_RECE_UPDATE_ORDER"      # dealType 1 confirm, 2 cancel (only before pick-up)
+WANTED_INTERCEPT = "EXP_RECE_WANTED_INTERCEPT"
+CANCEL = 2                                  # UPDATE_ORDER's dealType for a cancellation
+CANCELLED = 2                               # its resStatus when the order is cancelled
+INTERCEPT_RETURN = "2"                      # WANTED_INTERCEPT's serviceCode: back to the sender
+ROLE_SENDER = "1"                           # who asks: 1 sender, 2 recipient, 3 third party
+PAY_SENDER = "1"                            # who pays the way back: 1 the sender
 SEARCH_ROUTES = "EXP_RECE_SEARCH_ROUTES"
 ROUTE_PUSH = "EXP_RECE_ROUTE_PUSH"
 SHANGHAI = timezone(timedelta(hours=8))  # SF's acceptTime is Beijing time without a zone
@@ -48,6 +57,15 @@ class SignatureError(Exception):
 
 class CarrierError(Exception):
     """The carrier's API answered with an error or could not be reached."""
+
+
+class CarrierRefused(CarrierError):
+    """The carrier understood the request and said no (success false, its errorCode): asking
+    again will not help (a cancel after pick-up, an intercept of a delivered parcel)."""
+
+    def __init__(self, message: str, code: str = ""):
+        super().__init__(message)
+        self.code = code
 
 
 def digest(msg_data: str, timestamp: str, checkword: str) -> str:
@@ -143,9 +161,24 @@ class FengqiaoClient:
                                f"{reply.get('apiErrorMsg')}")
         result = json.loads(reply.get("apiResultData") or "{}")
         if not result.get("success"):
-            raise CarrierError(f"{service_code}: {result.get('errorCode')} "
-                               f"{result.get('errorMsg')}")
+            raise CarrierRefused(f"{service_code}: {result.get('errorCode')} "
+                                 f"{result.get('errorMsg')}", str(result.get("errorCode") or ""))
         return result.get("msgData") or {}
+
+    def cancel_order(self, order_id: str) -> None:
+        """Cancels the booked order (our shipment id) before the courier collected it; SF
+        refuses (CarrierRefused) once it has. Cancelling a cancelled order answers success."""
+        data = self.call(UPDATE_ORDER, {"orderId": order_id, "dealType": CANCEL})
+        if int(data.get("resStatus") or 0) != CANCELLED:
+            raise CarrierRefused(f"{UPDATE_ORDER}: resStatus {data.get('resStatus')} "
+                                 f"(not cancelled)", str(data.get("resStatus") or ""))
+
+    def intercept_return(self, waybill_no: str, return_to: dict) -> None:
+        """Asks SF to stop a collected parcel and send it back to `return_to` (province, city,
+        county, address, contact, phone: the warehouse). SF answers msgData null when accepted."""
+        self.call(WANTED_INTERCEPT, {"waybillNo": waybill_no, "serviceCode": INTERCEPT_RETURN,
+                                     "role": ROLE_SENDER, "payMode": PAY_SENDER,
+                                     "newDestAddress": return_to})
 
     def create_order(self, order_id: str, sender: dict, recipient: dict,
                      cargo: list[tuple[str, int]]) -> str:

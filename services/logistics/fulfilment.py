@@ -4,7 +4,8 @@ Paid: the held stock is committed and the shipments are planned (their waybills 
 timer). If the hold had lapsed (expired, released) or never reached logistics, the stock is
 reserved again and committed at once; if it is gone, nothing ships: the shortfall is recorded on
 the reservation and `inventory.paid_order_short` says so, for someone to refund or restock.
-Cancelled: the held stock is released.
+Cancelled: the held stock is released; a paid order's parcels are stopped (stopping.py), as
+are those of an order refunded in full. A stopped order's late order.paid plans nothing.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from servicekit.errors import FailedPrecondition, NotFound
 from servicekit.runtime import Runtime
 
-from . import reservations, shipments
+from . import reservations, shipments, stopping
 from .models import Reservation, Shipment
 from .stock import Caller
 
@@ -28,6 +29,10 @@ PAID_ORDER_SHORT = "inventory.paid_order_short"
 def order_paid(runtime: Runtime, session: Session, order: shipments.PaidOrder,
                event_id: str) -> list[Shipment]:
     caller = Caller("logistics-worker", event_id)
+    if stopping.is_stopped(session, order.order_id):
+        log.info("order %s was paid after it was cancelled or refunded: nothing ships",
+                 order.order_id)
+        return []
     reservation = session.get(Reservation, order.order_id)
     if reservation is not None and reservation.status in ("held", "committed"):
         # Shipments first, the commit last: the commit locks the SKUs, which every checkout's
@@ -56,7 +61,9 @@ def order_paid(runtime: Runtime, session: Session, order: shipments.PaidOrder,
 
 
 def order_cancelled(runtime: Runtime, session: Session, order_id: str, reason: str,
-                    event_id: str) -> None:
+                    event_id: str, was_paid: bool = False) -> None:
+    if was_paid:
+        stopping.stop_order(runtime, session, order_id, f"order cancelled: {reason}")
     try:
         reservations.release(runtime, session, order_id, reason or "cancelled",
                              Caller("logistics-worker", event_id))
@@ -64,4 +71,11 @@ def order_cancelled(runtime: Runtime, session: Session, order_id: str, reason: s
         log.info("order %s cancelled before it reserved anything", order_id)
     except FailedPrecondition:
         # Paid and committed: its goods come back through after-sales, not a release.
-        log.warning("order %s cancelled after its stock was committed; not released", order_id)
+        # Paid and committed: the goods of each stopped parcel go back on the shelf with it.
+        log.info("order %s cancelled after its stock was committed; parcels stopped", order_id)
+
+
+def order_refunded(runtime: Runtime, session: Session, order_id: str, full: bool) -> None:
+    """A full refund stops what has not reached the shopper (intercepting what is on its way)."""
+    if full:
+        stopping.stop_order(runtime, session, order_id, "order refunded in full")

@@ -117,7 +117,7 @@ class LedgerEntry(Base):
         CheckConstraint("on_hand_after >= 0", name="on_hand_after_not_negative"),
         CheckConstraint("reserved_after >= 0", name="reserved_after_not_negative"),
         CheckConstraint("kind IN ('receipt', 'count_correction', 'damage', 'transfer', "
-                        "'reservation', 'release', 'commit')", name="kind_is_known"),
+                        "'reservation', 'release', 'commit', 'return')", name="kind_is_known"),
         Index("ix_stock_ledger_sku", "sku_id", "id"),
     )
 
@@ -186,11 +186,18 @@ class Shipment(Base):
     last_heard_at: Mapped[datetime] = mapped_column(UtcDateTime)  # last push or poll
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Its order was cancelled or refunded in full: the carrier is to cancel or intercept it
+    # (stopping.py; a timer asks, and asks again after a failure until it answered).
+    stop_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    stop_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    stop_outcome: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    stop_error: Mapped[str] = mapped_column(String(500), default="", server_default="")
     warehouse: Mapped[Warehouse] = relationship(lazy="joined")
 
     __table_args__ = (
         CheckConstraint("state IN ('created', 'picked_up', 'in_transit', 'out_for_delivery', "
-                        "'delivered', 'exception', 'returned')", name="state_is_known"),
+                        "'delivered', 'exception', 'returned', 'cancelled', 'returning')",
+                        name="state_is_known"),
         UniqueConstraint("carrier", "waybill_no", name="uq_shipments_waybill"),
         Index("ix_shipments_state_heard", "state", "last_heard_at"),
     )
@@ -215,3 +222,13 @@ class TrackingEvent(Base):
         UniqueConstraint("shipment_id", "dedupe_key", name="uq_tracking_events_dedupe"),
         Index("ix_tracking_events_shipment", "shipment_id", "occurred_at"),
     )
+
+
+class StoppedOrder(Base):
+    """An order cancelled or refunded in full: nothing of it ships any more, even if its
+    order.paid comes after (events arrive in any order)."""
+    __tablename__ = "stopped_orders"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    why: Mapped[str] = mapped_column(String(200))
+    stopped_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -34,7 +34,8 @@ STATES = {"created": events.SHIPMENT_CREATED, "picked_up": events.SHIPMENT_PICKE
           "in_transit": events.SHIPMENT_IN_TRANSIT,
           "out_for_delivery": events.SHIPMENT_OUT_FOR_DELIVERY,
           "delivered": events.SHIPMENT_DELIVERED, "exception": events.SHIPMENT_EXCEPTION,
-          "returned": events.SHIPMENT_RETURNED}
+          "returned": events.SHIPMENT_RETURNED, "cancelled": events.SHIPMENT_CANCELLED,
+          "returning": events.SHIPMENT_RETURNING}
 STATE_NAMES = {value: name for name, value in STATES.items()}
 
 
@@ -162,7 +163,8 @@ def announce(runtime: Runtime, session: Session, shipment: Shipment, step: Track
         carrier=shipment.carrier, waybill_no=shipment.waybill_no or "",
         state=STATES[step.state], occurred_at=rfc3339(step.occurred_at),
         description=step.description, location=step.location, discreet=shipment.discreet,
-        items=customer_items(shipment), shipment_count=count))
+        items=customer_items(shipment), shipment_count=count,
+        stop_outcome=shipment.stop_outcome or ""))
 
 
 def _book(shipment: Shipment) -> str:
@@ -190,7 +192,9 @@ def book_pending(runtime: Runtime, limit: int = 20, order_ids: list[str] | None 
 
     booked = 0
     with runtime.transaction() as session:
-        query = select(Shipment).where(Shipment.waybill_no.is_(None))
+        # a stopped shipment (its order cancelled or refunded) is never booked
+        query = select(Shipment).where(Shipment.waybill_no.is_(None), Shipment.state == "created",
+                                       Shipment.stop_requested_at.is_(None))
         if order_ids is not None:
             query = query.where(Shipment.order_id.in_(order_ids))
         pending = list(session.scalars(

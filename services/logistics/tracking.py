@@ -3,6 +3,8 @@ the state machine allows it, so a repeated or late report is harmless:
 
     created → picked_up → in_transit → out_for_delivery → delivered
     any state but delivered/returned → exception (a problem) → back on the path, or returned
+    created → cancelled (its order stopped before pick-up; final)
+    picked up or later → returning (intercepted for its order's stop) → returned only
 
 A step repeated (same carrier code and time) is recorded once; a step behind the shipment's
 state stays in the timeline without moving it back. Steps arrive by push (the carrier's signed
@@ -27,12 +29,16 @@ from .models import Shipment, TrackingEvent
 log = logging.getLogger(__name__)
 
 PATH = ("created", "picked_up", "in_transit", "out_for_delivery", "delivered")
-FINAL = ("delivered", "returned")
+FINAL = ("delivered", "returned", "cancelled")
 
 
 def may_move(current: str, new: str) -> bool:
     if current in FINAL or new == current:
         return False
+    if current == "returning":  # a late step of the way out never undoes the interception
+        return new == "returned"
+    if new in ("cancelled", "returning"):
+        return False  # only stopping.py moves a shipment there (record_step with announce)
     if new in ("exception", "returned"):
         return True
     if current == "exception":

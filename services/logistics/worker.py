@@ -1,6 +1,7 @@
 """Logistics' worker: learns SKUs from catalog's product events, commits or releases stock and
-plans shipments on order events, and runs the timers (reservation expiry, waybill booking,
-polling silent shipments)."""
+plans shipments on order events, stops the parcels of cancelled or fully refunded orders, and
+runs the timers (reservation expiry, waybill booking, stopping parcels at the carrier, polling
+silent shipments)."""
 from __future__ import annotations
 
 from mall.events.v1 import catalog_events_pb2 as catalog
@@ -9,7 +10,7 @@ from mall.events.v1 import order_events_pb2 as order_events
 from servicekit.config import env_float
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import fulfilment, imported, reservations, shipments, tracking
+from . import fulfilment, imported, reservations, shipments, stopping, tracking
 from .shipments import PaidOrder
 from .skus import CatalogProduct, register_product
 
@@ -49,7 +50,11 @@ class Worker(EventWorker):
     @on_event("order", "order.cancelled", order_events.OrderCancelled)
     def order_cancelled(self, session, event):
         fulfilment.order_cancelled(self.runtime, session, event.data.order_id,
-                                   event.data.reason, event.id)
+                                   event.data.reason, event.id, event.data.was_paid)
+
+    @on_event("order", "order.refunded", order_events.OrderRefunded)
+    def order_refunded(self, session, event):
+        fulfilment.order_refunded(self.runtime, session, event.data.order_id, event.data.full)
 
     @timer(EXPIRY_INTERVAL)
     def expire_reservations(self):
@@ -58,6 +63,10 @@ class Worker(EventWorker):
     @timer(BOOKING_INTERVAL)
     def book_waybills(self):
         shipments.book_pending(self.runtime)
+
+    @timer(BOOKING_INTERVAL)
+    def stop_parcels(self):
+        stopping.stop_pending(self.runtime)
 
     @timer(POLL_INTERVAL)
     def poll_silent_shipments(self):

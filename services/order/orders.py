@@ -101,13 +101,16 @@ def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.Pay
     order = lock(session, refund.order_id)
     if refund.refunded_total_fen <= order.refunded_fen:
         return False  # this refund (or a later one that includes it) was already applied
+    # A paid order cancelled by staff is refunded by payment: the order stays cancelled (a final
+    # status), and order.refunded still tells member and support about the money.
+    stays_cancelled = order.status == "cancelled"
     lines = {line.id: line for line in lines_of(session, order)}
     for part in refund.lines:
         if part.line_id in lines:
             lines[part.line_id].refunded_fen += part.amount_fen
     order.refunded_fen = refund.refunded_total_fen
     full = refund.full or order.refunded_fen >= order.paid_fen
-    if full:
+    if full and not stays_cancelled:
         transition(session, runtime, order, "refunded", actor="event:payment.refunded",
                    reason=refund.reason or "refunded in full")
     runtime.emit(session, "order.refunded", events.OrderRefunded(
@@ -121,10 +124,21 @@ def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.Pay
 
 # --- cancellation ------------------------------------------------------------------------------
 
+AFTER_SALES = ("use after-sales instead: the shopper returns the parcel and is refunded "
+               "when it comes back")
+SHIPPED_STATUSES = ("partly_shipped", "shipped", "delivered", "completed")
+
+
 def cancel(session: Session, runtime: Runtime, order: Order, *, actor: str, reason: str) -> None:
-    """Cancels an unpaid order (shopper, timer, staff) or a paid one before anything shipped
-    (staff only: its money goes back). order.cancelled releases stock, coupons, quota and points."""
+    """Cancels an unpaid order (shopper, timer, staff) or a paid one before any parcel left the
+    warehouse (staff only). order.cancelled releases stock, coupons, quota and points; with
+    was_paid, payment refunds the whole payment and logistics stops the parcels (a parcel the
+    carrier collects meanwhile is intercepted: logistics says so with shipment.returning)."""
     kind = actor.split(":")[0]
+    if order.status in SHIPPED_STATUSES or (order.status == "paid" and _a_parcel_left(session, order)):
+        raise FailedPrecondition(f"order {order.order_no} is {order.status} and a parcel of it "
+                                 f"already left the warehouse, so it cannot be cancelled; "
+                                 f"{AFTER_SALES}")
     was_paid = order.status == "paid"
     if was_paid and kind != "staff":
         raise FailedPrecondition(f"order {order.order_no} is paid: ask customer service to cancel "
@@ -135,6 +149,12 @@ def cancel(session: Session, runtime: Runtime, order: Order, *, actor: str, reas
         order_id=order.id, member_id=order.member_id, reason=reason, order_no=order.order_no,
         payable_fen=order.payable_fen, points_used=order.points_used,
         coupon_ids=order.coupon_ids, was_paid=was_paid))
+
+
+def _a_parcel_left(session: Session, order: Order) -> bool:
+    """From the shipment.* events order follows: has the carrier collected any parcel?"""
+    return session.scalar(select(OrderShipment.shipment_id).where(
+        OrderShipment.order_id == order.id, OrderShipment.state.in_(PICKED_UP)).limit(1)) is not None
 
 
 def cancel_overdue(session: Session, runtime: Runtime, now: datetime, limit: int = 200) -> int:
@@ -153,6 +173,8 @@ def cancel_overdue(session: Session, runtime: Runtime, now: datetime, limit: int
 
 PICKED_UP = {shipping.SHIPMENT_PICKED_UP, shipping.SHIPMENT_IN_TRANSIT,
              shipping.SHIPMENT_OUT_FOR_DELIVERY, shipping.SHIPMENT_DELIVERED}
+# What logistics did to a cancelled or fully refunded order's parcels (the highest numbers).
+STOPPED = {shipping.SHIPMENT_CANCELLED, shipping.SHIPMENT_RETURNING}
 
 
 def on_shipment_changed(session: Session, runtime: Runtime, change: shipping.ShipmentChanged) -> None:
@@ -168,6 +190,10 @@ def on_shipment_changed(session: Session, runtime: Runtime, change: shipping.Shi
     row.shipment_count = max(change.shipment_count, 1)
     if change.state in (shipping.SHIPMENT_EXCEPTION, shipping.SHIPMENT_RETURNED):
         return  # customer service acts on these; the order's status does not go backwards
+    if change.state in STOPPED:
+        # shown on the order; a late tracking step never turns a stopped parcel back (max)
+        row.state = max(row.state, change.state)
+        return
     row.state = max(row.state, change.state)
     session.flush()
     shipments = list(session.scalars(select(OrderShipment).where(OrderShipment.order_id == order.id)))

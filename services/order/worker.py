@@ -63,6 +63,16 @@ class Worker(EventWorker):
     def shipment_delivered(self, session, event):
         orders.on_shipment_changed(session, self.runtime, event.data)
 
+    # A cancelled or fully refunded order's parcels: stopped at the warehouse, or on their way
+    # back (the order shows them; its status does not change).
+    @on_event("logistics", "shipment.cancelled", shipping.ShipmentChanged)
+    def shipment_cancelled(self, session, event):
+        orders.on_shipment_changed(session, self.runtime, event.data)
+
+    @on_event("logistics", "shipment.returning", shipping.ShipmentChanged)
+    def shipment_returning(self, session, event):
+        orders.on_shipment_changed(session, self.runtime, event.data)
+
     @timer(20)
     def cancel_unpaid_orders(self):
         with self.runtime.transaction() as session:

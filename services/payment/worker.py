@@ -1,5 +1,6 @@
 """Payment's reactions: a cancelled order closes its open payment intents (and their provider
-orders); a timer reconciles pending intents with their providers and resubmits refunds."""
+orders), and a paid one is refunded in full (cancellation.py); a timer reconciles pending intents
+with their providers and resubmits refunds."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +11,7 @@ from servicekit import idempotency
 from servicekit.config import env_float
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import intents, reconcile
+from . import cancellation, intents, reconcile, refunds
 from .providers import ProviderError
 from .providers.registry import for_method
 
@@ -25,6 +26,10 @@ class Worker(EventWorker):
         for intent in intents.cancel_open_for_order(session, self.runtime, event.data.order_id):
             if intent.out_trade_no and intent.client_payload:
                 _close_at_provider(intent.method, intent.out_trade_no)
+        refund = cancellation.refund_cancelled_order(session, event.data)
+        if refund is not None and refund.status == "requested":
+            refund_id = refund.id  # sent once the refund row is committed
+            self.runtime.after_commit(session, lambda: refunds.submit(self.runtime, refund_id))
 
     @timer(env_float("RECONCILE_INTERVAL_SECONDS", 60.0, "payment"))
     def reconcile_with_providers(self):

@@ -189,6 +189,23 @@ def test_order_cancelled_gives_the_held_stock_back(logistics, stub):
         order_id="o-never", member_id="m-1", reason="member"))
 
 
+def test_a_paid_order_cancelled_or_refunded_in_full_stops_its_unbooked_parcel(logistics, stub):
+    stocked(logistics, stub)
+    for order_id, event_type, message in (
+            ("o-1", "order.cancelled", order_events.OrderCancelled(
+                order_id="o-1", member_id="m-1", reason="缺货", was_paid=True)),
+            ("o-2", "order.refunded", order_events.OrderRefunded(
+                order_id="o-2", member_id="m-1", refund_id="r-1", refunded_fen=100,
+                paid_fen=100, full=True))):
+        reserve(stub, order_id, 1)
+        deliver(logistics, "order", "order.paid", paid(order_id, 1))
+        deliver(logistics, "order", event_type, message)
+        (parcel,) = stub.ListShipments(pb.ListShipmentsRequest(order_id=order_id),
+                                       metadata=CLERK).shipments
+        assert parcel.state == ev.SHIPMENT_CANCELLED  # never booked: stopped at once
+    assert on_hand(stub)["GZ-SOUTH"] == (3, 0)  # both committed units back on the shelf
+
+
 def test_imported_orders_take_their_goods_from_the_nearest_warehouse_once(logistics, stub):
     stocked(logistics, stub)
     single = deliver(logistics, "order", "order.imported", imported("io-1", 2))

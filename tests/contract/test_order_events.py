@@ -104,6 +104,9 @@ def test_the_worker_takes_products_stock_payments_and_shipments(shop, worker_pro
         moved("shipment.in_transit", shipping.SHIPMENT_IN_TRANSIT),
         moved("shipment.out_for_delivery", shipping.SHIPMENT_OUT_FOR_DELIVERY),
         moved("shipment.delivered", shipping.SHIPMENT_DELIVERED),
+        # a stopped order's parcels (here after delivery: shown, the order does not move back)
+        moved("shipment.cancelled", shipping.SHIPMENT_CANCELLED),
+        moved("shipment.returning", shipping.SHIPMENT_RETURNING),
     ])
 
     def status(order):

@@ -1,0 +1,57 @@
+"""A paid order cancelled by staff gets its money back: what is left of the payment, refunded
+through the provider once, whatever happens around it.
+
+- A redelivered or replayed order.cancelled finds the refund its first delivery wrote (the
+  refund request id is derived from the order), so nothing is refunded twice.
+- A staff refund at the same moment takes the same payment's row lock first or second; either
+  way this refund is what remains after it, so the two never exceed what was paid.
+The refund is written as `requested` in the handler's transaction and sent to the provider after
+commit; a send that fails is retried by the reconciliation timer (refunds.submit is safe twice).
+"""
+from __future__ import annotations
+
+import logging
+
+from mall.events.v1 import order_events_pb2 as order_events
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import settlement
+from .models import PaymentIntent, Refund
+from .refunds import COUNTED
+
+log = logging.getLogger(__name__)
+
+REASON = "order_cancelled"          # payment.refunded's reason for these refunds
+REQUESTED_BY = "event:order.cancelled"
+
+
+def refund_request_id(order_id: str) -> str:
+    return f"cancel:{order_id}"
+
+
+def refund_cancelled_order(session: Session, cancelled: order_events.OrderCancelled) -> Refund | None:
+    """The refund of a paid order's cancellation (the one already written, on a redelivery);
+    None when the order was not paid or nothing is left to refund."""
+    if not cancelled.was_paid:
+        return None
+    key = refund_request_id(cancelled.order_id)
+    done = session.scalars(select(Refund).where(Refund.refund_request_id == key)).first()
+    if done is not None:
+        return done
+    intent = session.scalars(
+        select(PaymentIntent).where(PaymentIntent.order_id == cancelled.order_id,
+                                    PaymentIntent.provider_transaction_id.is_not(None))
+        .order_by(PaymentIntent.created_at.desc()).limit(1).with_for_update()).first()
+    if intent is None:
+        log.error("order %s was cancelled as paid, but no payment of it took money",
+                  cancelled.order_id)
+        return None
+    taken = session.scalar(select(func.coalesce(func.sum(Refund.amount_fen), 0))
+                           .where(Refund.payment_intent_id == intent.id, Refund.status.in_(COUNTED)))
+    rest = intent.amount_fen - taken
+    if rest <= 0:
+        log.info("order %s cancelled: its payment was already refunded in full", cancelled.order_id)
+        return None
+    why = f"{REASON}: {cancelled.reason}" if cancelled.reason else REASON
+    return settlement.new_refund(session, intent, rest, key, why[:200], requested_by=REQUESTED_BY)
