@@ -59,6 +59,8 @@ def test_a_paid_discreet_order_is_delivered_and_the_shopper_sees_its_timeline(ma
         assert held.status == logistics_pb2.HELD
         assert [(a.warehouse_code, a.quantity) for a in held.allocations] == [(code, 2)]
 
+        # Order never heard of this order: it parks the parcel's tracking events it cannot place.
+        mall.expect_dead_letters_about(order_id)
         publish_on_the_suites_broker(mall, "order.paid", orders.OrderPaid(
             order_id=order_id, order_no="NO" + order_id, member_id=member_id, paid_fen=39800,
             shipping_address=ADDRESS, discreet_packaging=True, member_tier_rank=2,
