@@ -20,6 +20,7 @@ from servicekit.db import dialect_insert
 from servicekit.events import Event
 from servicekit.times import as_utc, shanghai_day
 
+from . import erasure
 from .models import DailyEventCount, Fact
 
 ORDER_IMPORTED = "order.imported"
@@ -60,6 +61,7 @@ def record_facts(session: Session, event_type: str, source: str, occurred_at: da
     on the day of `occurred_at`; returns that number (a fact already stored is not counted)."""
     if not facts:
         return 0
+    facts = erasure.scrub_erased(session, facts)  # an erased member's late event keeps no trace of her
     occurred_at = as_utc(occurred_at)
     day = shanghai_day(occurred_at)
     recorded_at = datetime.now(timezone.utc)

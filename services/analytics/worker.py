@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from mall.events.v1 import catalog_events_pb2 as catalog
 from mall.events.v1 import logistics_events_pb2 as logistics
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order
 
+from servicekit.erasure import erased_at
 from servicekit.worker import EventWorker, on_event
 
+from . import erasure
 from .facts import record_fact, record_imported_orders
 
 
@@ -44,3 +47,8 @@ class Worker(EventWorker):
     @on_event("logistics", "inventory.availability_changed", logistics.AvailabilityChanged)
     def availability_changed(self, session, event):
         record_fact(session, event)
+
+    # Not a fact itself: it scrubs hers (a member.deleted fact would only name her again).
+    @on_event("member", "member.deleted", member_events.MemberDeleted)
+    def member_deleted(self, session, event):
+        erasure.erase_member(session, event.data.member_id, erased_at(event))

@@ -6,9 +6,11 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from servicekit import erasure
 from servicekit.db import BigId, UtcDateTime, declarative_base
 
 Base = declarative_base()
+erasure.add_to(Base.metadata)  # members who asked for erasure (member.deleted)
 
 KINDS = ("order_created", "order_paid", "order_cancelled", "order_partly_shipped", "order_shipped",
          "order_delivered", "order_completed", "order_refunded", "coupon_expiring",

@@ -3,14 +3,16 @@ about coupons about to expire; announce each notice (notification.created) so it
 to WeChat."""
 from __future__ import annotations
 
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 from mall.events.v1 import promotion_events_pb2 as promotion_events
 from mall.events.v1 import support_events_pb2 as support_events
 
+from servicekit.erasure import erased_at
 from servicekit.times import rfc3339
 from servicekit.worker import EventWorker, on_event
 
-from . import inbox
+from . import erasure, inbox
 from .models import Notification
 
 
@@ -49,3 +51,7 @@ class Worker(EventWorker):
     @on_event("promotion", "coupon.expiring", promotion_events.CouponExpiring)
     def coupon_expiring(self, session, event):
         self.announce(session, inbox.on_coupon_expiring(session, event.data), "")
+
+    @on_event("member", "member.deleted", member_events.MemberDeleted)
+    def member_deleted(self, session, event):
+        erasure.erase_member(session, event.data.member_id, erased_at(event))
