@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy import Column, CursorResult, MetaData, String, Table, select
 from sqlalchemy.orm import Session
 
 from .db import UtcDateTime, dialect_insert
@@ -35,10 +36,11 @@ _TABLE = add_to(MetaData())
 
 def remember(session: Session, member_id: str, erased_at: datetime | None = None) -> bool:
     """Records that `member_id` was erased, in the caller's transaction; False if already known."""
-    inserted = session.execute(
+    # Session.execute is typed Result; for DML it is a CursorResult, which has the rowcount
+    inserted = cast(CursorResult, session.execute(
         dialect_insert(session, _TABLE)
         .values(member_id=member_id, erased_at=erased_at or utcnow())
-        .on_conflict_do_nothing(index_elements=["member_id"])).rowcount
+        .on_conflict_do_nothing(index_elements=["member_id"]))).rowcount
     return bool(inserted)
 
 
