@@ -77,9 +77,16 @@ async def gather(member_id: str, profile, calls: dict[str, Callable]) -> dict[st
     """`calls`: each service's ExportMemberData stub method, by section name (SECTIONS)."""
     request = common_pb2.ExportMemberDataRequest(member_id=member_id)
     names = ["member", *SECTIONS]
-    replies = await asyncio.gather(
+    # Every call runs to its end (none left failing unobserved); the first refusal in section
+    # order is the answer, so the same outage always names the same service.
+    outcomes = await asyncio.gather(
         _section("member", profile.ExportMyData(profile_pb2.ExportMyDataRequest())),
-        *(_section(name, calls[name](request)) for name in SECTIONS))
+        *(_section(name, calls[name](request)) for name in SECTIONS), return_exceptions=True)
+    replies: list[Any] = []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        replies.append(outcome)
     body: dict[str, Any] = {"member": json.loads(replies[0].json)}
     body.update({name: to_json(reply) for name, reply in zip(names[1:], replies[1:], strict=True)})
     body["exported_at"] = rfc3339(utcnow())
