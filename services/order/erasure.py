@@ -5,7 +5,10 @@ whole for the accounts), so they are anonymised, not deleted: the shipping addre
 and city (accounts and analytics by region) and loses recipient, phone, district, street and
 postal code; the shopper's note is cleared (free text she wrote, often a phone or a door code);
 staff remarks on her orders are replaced by a marker (free text that may quote her, and not a
-transaction record), keeping who wrote one and when. Her cart is emptied.
+transaction record), keeping who wrote one and when. Her cart is emptied. An order still waiting
+for payment is cancelled first (she can no longer pay it, and an anonymised address could not be
+shipped to; a payment that still arrives is refunded as paid-after-cancel): its order.cancelled
+gives back stock, coupons and points.
 """
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from servicekit import erasure
+from servicekit.runtime import Runtime
 
+from . import orders as ordering
 from . import privacy, views
 from .models import CartItem, Order, OrderRemark
 
@@ -28,12 +33,17 @@ def anonymised(address: common_pb2.Address) -> common_pb2.Address:
     return common_pb2.Address(province=address.province, city=address.city)
 
 
-def erase_member(session: Session, member_id: str, erased_at: datetime | None = None) -> dict:
-    """Anonymises her orders and empties her cart, in the caller's transaction. Running it again
-    finds nothing more to change."""
+def erase_member(session: Session, runtime: Runtime, member_id: str,
+                 erased_at: datetime | None = None) -> dict:
+    """Cancels her unpaid orders, anonymises every order of hers and empties her cart, in the
+    caller's transaction. Running it again finds nothing more to change."""
     erasure.remember(session, member_id, erased_at)
     orders = list(session.scalars(select(Order).where(Order.member_id == member_id)
                                   .order_by(Order.id).with_for_update()))
+    unpaid = [order for order in orders if order.status == "pending_payment"]
+    for order in unpaid:
+        ordering.cancel(session, runtime, order, actor="event:member.deleted",
+                        reason="member_deleted")
     for order in orders:
         if order.address_sealed:
             address = privacy.open_address(order.id, order.address_sealed)
@@ -44,7 +54,8 @@ def erase_member(session: Session, member_id: str, erased_at: datetime | None = 
                                   OrderRemark.text != ERASED_REMARK)
         .values(text=ERASED_REMARK)).rowcount if orders else 0
     cart_lines = session.execute(delete(CartItem).where(CartItem.member_id == member_id)).rowcount
-    counts = {"orders_anonymised": len(orders), "remarks_erased": remarks,
+    counts = {"orders_anonymised": len(orders), "unpaid_cancelled": len(unpaid),
+              "remarks_erased": remarks,
               "cart_lines_deleted": cart_lines}
     erasure.report("order", member_id, **counts)
     return counts

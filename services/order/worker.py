@@ -67,7 +67,7 @@ class Worker(EventWorker):
 
     @on_event("member", "member.deleted", member_events.MemberDeleted)
     def member_deleted(self, session, event):
-        erasure.erase_member(session, event.data.member_id, erased_at(event))
+        erasure.erase_member(session, self.runtime, event.data.member_id, erased_at(event))
 
     @timer(20)
     def cancel_unpaid_orders(self):

@@ -132,5 +132,9 @@ def test_member_deleted_anonymises_her_orders_and_empties_her_cart(shop, worker_
     address = kept.shipping_address
     assert (address.province, address.city, address.recipient, address.phone, address.detail) == (
         "广东省", "深圳市", "", "", "")
-    assert (kept.payable_fen, kept.status) == (order.payable_fen, order.status)
+    # kept for the accounts; unpaid, it is cancelled (she can no longer pay it)
+    assert (kept.payable_fen, kept.status) == (order.payable_fen, "cancelled")
+    [cancelled] = [e for e in announced(service.runtime("order"), "order.cancelled", ev.OrderCancelled)
+                   if e.order_id == order.order_id]
+    assert cancelled.reason == "member_deleted"
     assert not shop.cart.GetCart(pb.GetCartRequest(), metadata=shop.me).lines

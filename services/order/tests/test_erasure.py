@@ -11,7 +11,7 @@ from mall.order.v1 import order_pb2, order_pb2_grpc
 from sqlalchemy import select
 
 from servicekit import erasure as kit_erasure
-from servicekit.testing import deliver_in_process
+from servicekit.testing import deliver_in_process, outbox_events
 from services.order import privacy
 from services.order.erasure import ERASED_REMARK
 from services.order.models import CartItem, Order, OrderRemark
@@ -59,7 +59,9 @@ def test_her_orders_are_anonymised_once_and_another_members_kept(runtime):
     assert address == common_pb2.Address(province="广东省", city="深圳市")
     assert note == "" and remarks == [ERASED_REMARK]
     assert carts == {"m-1": 0, "m-2": 1}
-    assert kept == before[4]  # amounts and state kept for the accounts
+    # amounts kept for the accounts; unpaid, it is cancelled (stock, coupons, points given back)
+    assert kept == ("cancelled", *before[4][1:])
+    assert [e["data"]["reason"] for e in outbox_events(runtime, "order.cancelled")] == ["member_deleted"]
     assert state(runtime, theirs)[0] == ADDRESS
     with runtime.transaction() as session:
         assert kit_erasure.is_erased(session, "m-1") and not kit_erasure.is_erased(session, "m-2")
@@ -70,6 +72,7 @@ def test_her_orders_are_anonymised_once_and_another_members_kept(runtime):
     deliver_in_process("order", "member", "member.deleted", deleted, event_id=envelope["id"])
     assert state(runtime, mine)[3] == {"m-1": 1, "m-2": 1}
     deliver_in_process("order", "member", "member.deleted", deleted)
+    assert len(outbox_events(runtime, "order.cancelled")) == 1
     address, note, remarks, carts, _ = state(runtime, mine)
     assert (address, remarks, carts) == (common_pb2.Address(province="广东省", city="深圳市"),
                                          [ERASED_REMARK], {"m-1": 0, "m-2": 1})
