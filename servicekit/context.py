@@ -89,3 +89,17 @@ def require_roles(*roles: str, action: str = "this") -> CallContext:
     if roles and not caller.has_role(*roles):
         raise PermissionDenied(f"{action} needs the role {' or '.join(roles)}")
     return caller
+
+
+def require_self_or_roles(member_id: str, *roles: str, action: str = "this") -> CallContext:
+    """The member `member_id` herself, or a caller holding one of `roles`; a shopper asking about
+    another member is PERMISSION_DENIED, no member_id INVALID_ARGUMENT."""
+    from .errors import InvalidArgument, PermissionDenied
+
+    caller = require_user(action)
+    if not member_id:
+        raise InvalidArgument.field("member_id", "required", f"{action} needs the member's id")
+    if caller.user_id == member_id or (roles and caller.has_role(*roles)):
+        return caller
+    raise PermissionDenied(f"{action} is only for the member herself"
+                           + (f" or the role {' or '.join(roles)}" if roles else ""))

@@ -76,3 +76,17 @@ def create_consents_table_v1() -> None:
 
 def drop_consents_table_v1() -> None:
     op.drop_table("consents")
+
+
+def create_erased_members_table_v1() -> None:
+    """servicekit.erasure's table, for a service that holds members' data."""
+    op.create_table(
+        "erased_members",
+        sa.Column("member_id", sa.String(length=64), nullable=False),
+        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("member_id", name="pk_erased_members"),
+    )
+
+
+def drop_erased_members_table_v1() -> None:
+    op.drop_table("erased_members")

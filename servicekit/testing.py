@@ -626,3 +626,25 @@ def check_lock_order(runtime, *, hold, work, then_take) -> None:
     assert not thread.is_alive() and failures == []
 
 
+
+
+def deliver_in_process(name: str, source: str, event_type: str, message, *,
+                       event_id: str | None = None) -> dict:
+    """Runs every handler of `name`'s worker subscribed to `event_type` in this process, through
+    the kit's inbox, as RabbitMQ would hand them the envelope (JSON body); the same `event_id`
+    again is a redelivery. For handlers that need nothing but the runtime; returns the envelope."""
+    import types
+
+    worker_cls = service.module(name, "worker").Worker
+    envelope = make_envelope(source, event_type, message, event_id=event_id)
+    body = json.loads(json.dumps(envelope))
+    worker = types.SimpleNamespace(name=name, runtime=service.runtime(name),
+                                   worker_ctx=types.SimpleNamespace(context_data={}))
+    methods = [attr for attr in dir(worker_cls)
+               for entry in getattr(getattr(worker_cls, attr), "nameko_entrypoints", ())
+               if (getattr(entry, "source_service", None),
+                   getattr(entry, "event_type", None)) == (source, event_type)]
+    assert methods, f"{name}'s worker does not subscribe to {source} {event_type}"
+    for method in methods:
+        getattr(worker_cls, method)(worker, body)
+    return envelope

@@ -61,16 +61,43 @@ def test_profile_addresses_and_consents(gateway):
                         json={"phone": "13912345678"}).status_code == 403
 
 
-def test_export_then_delete(gateway):
+EXPORTERS = ("member", "order", "logistics", "payment", "promotion", "support", "analytics")
+
+
+def test_export_gathers_a_section_per_service_then_delete(gateway_with):
+    gateway = gateway_with(*EXPORTERS)
     member_id, me = sign_in(gateway)
     gateway.patch("/v1/me/profile", headers=me, json={"name": "删除我"})
     exported = gateway.get("/v1/me/export", headers=me)
-    assert exported.status_code == 200 and exported.json()["profile"]["name"] == "删除我"
+    assert exported.status_code == 200, exported.text
+    body = exported.json()
+    assert set(body) == {*EXPORTERS, "exported_at"}
+    assert body["member"]["profile"]["name"] == "删除我"
+    assert body["order"] == {"orders": [], "cart": {"lines": [], "subtotal_fen": 0, "item_count": 0,
+                                                    "unavailable_line_count": 0}}
+    assert body["analytics"] == {"fact_count": 0, "by_type": []}
     assert exported.headers["cache-control"] == "no-store"
     assert gateway.delete("/v1/me", headers=me).status_code == 400  # confirm=true is required
     deleted = gateway.delete("/v1/me?confirm=true", headers=me)
     assert deleted.status_code == 200, deleted.text
     assert gateway.get("/v1/me/profile", headers=me).status_code == 401
+
+
+def test_an_export_with_a_service_down_is_a_503_naming_it(gateway_with):
+    gateway = gateway_with(*(name for name in EXPORTERS if name != "logistics"))
+    _, me = sign_in(gateway)
+    refused = gateway.get("/v1/me/export", headers=me)
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert refused.json()["type"] == "urn:mall:problem:service-unavailable"
+    assert "logistics" in refused.json()["detail"]
+
+
+def test_the_export_is_documented_section_by_section(gateway):
+    schema = gateway.get("/openapi.json").json()
+    operation = schema["paths"]["/v1/me/export"]["get"]
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    documented = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    assert set(documented["required"]) == {*EXPORTERS, "exported_at"}
 
 
 def test_tiers_points_and_the_points_mall(gateway):

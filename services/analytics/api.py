@@ -10,7 +10,7 @@ from mall.analytics.v1 import analytics_pb2_grpc as pb_grpc
 from servicekit import context, roles
 from servicekit.runtime import Runtime
 
-from . import queries
+from . import erasure, queries
 
 
 def require_staff() -> str:
@@ -54,6 +54,12 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             type=request.type,
             days=[pb.DayCount(day=day.isoformat(), count=n) for day, n in days],
             total=sum(n for _, n in days))
+
+    def ExportMemberData(self, request, context_):
+        context.require_self_or_roles(request.member_id, roles.ADMIN,
+                                      action="exporting a member's facts")
+        with self.runtime.transaction() as session:
+            return erasure.export(session, request.member_id)
 
 
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:

@@ -20,6 +20,7 @@ from servicekit.db import dialect_insert
 from servicekit.events import Event
 from servicekit.times import as_utc, shanghai_day
 
+from . import erasure
 from .models import DailyEventCount, Fact
 from .tracking_consent import without_unconsented_members
 
@@ -64,6 +65,7 @@ def record_facts(session: Session, event_type: str, source: str, occurred_at: da
     A fact naming a member who has not consented to analytics is stored without her id."""
     if not facts:
         return 0
+    facts = erasure.scrub_erased(session, facts)  # an erased member's late event keeps no trace of her
     facts = list(zip([event_id for event_id, _ in facts],
                      without_unconsented_members(session, [data for _, data in facts]), strict=True))
     occurred_at = as_utc(occurred_at)

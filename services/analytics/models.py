@@ -7,11 +7,12 @@ from sqlalchemy import JSON, BigInteger, Date, Index, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit import consents
+from servicekit import consents, erasure
 from servicekit.db import UtcDateTime, declarative_base
 
 Base = declarative_base()
 consents.add_to(Base.metadata)  # members' consents, from member.consent_changed (tracking_consent.py)
+erasure.add_to(Base.metadata)  # members who asked for erasure (member.deleted)
 
 # JSONB on PostgreSQL (queryable, compact), plain JSON text on SQLite.
 JsonData = JSON().with_variant(JSONB(), "postgresql")

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from mall.events.v1 import catalog_events_pb2 as catalog
 from mall.events.v1 import logistics_events_pb2 as logistics
-from mall.events.v1 import member_events_pb2 as member
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order
 
+from servicekit.erasure import erased_at
 from servicekit.worker import EventWorker, on_event
 
-from . import tracking_consent
+from . import erasure, tracking_consent
 from .facts import record_fact, record_imported_orders
 
 
@@ -47,7 +48,12 @@ class Worker(EventWorker):
     def availability_changed(self, session, event):
         record_fact(session, event)
 
-    @on_event("member", "member.consent_changed", member.ConsentChanged)
+    @on_event("member", "member.consent_changed", member_events.ConsentChanged)
     def consent_changed(self, session, event):
         """Not a fact: whether facts may keep this member's id (tracking_consent.py)."""
         tracking_consent.consent_changed(session, event.data)
+
+    # Not a fact itself: it scrubs hers (a member.deleted fact would only name her again).
+    @on_event("member", "member.deleted", member_events.MemberDeleted)
+    def member_deleted(self, session, event):
+        erasure.erase_member(session, event.data.member_id, erased_at(event))

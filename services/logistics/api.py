@@ -13,7 +13,7 @@ from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
-from . import carriers, reservations, shipment_queries, shipments, stock, tracking, warehouses
+from . import carriers, erasure, reservations, shipment_queries, shipments, stock, tracking, warehouses
 from .availability import level
 from .models import LedgerEntry, Shipment, Stock, TrackingEvent, Warehouse
 
@@ -241,6 +241,12 @@ class LogisticsServicer(pb_grpc.LogisticsServiceServicer):
                                            booked_now=booked)
 
     # The carrier's signature authenticates the push; the gateway hands it on unchanged.
+    def ExportMemberData(self, request, context_):
+        context.require_self_or_roles(request.member_id, roles.ADMIN,
+                                      action="exporting a member's shipments")
+        with self.runtime.transaction() as session:
+            return erasure.export(session, request.member_id, shipment_message)
+
     def HandleCarrierNotification(self, request, context_):
         status, body = tracking.handle_push(self.runtime, request.carrier, request.body)
         return pb.CarrierNotificationReply(http_status=status, body=body,

@@ -19,10 +19,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from servicekit import idempotency
+from servicekit import erasure, idempotency
 from servicekit.db import BigId, UtcDateTime, declarative_base
 
 Base = declarative_base()
+erasure.add_to(Base.metadata)  # members who asked for erasure (member.deleted)
 idempotency.add_to(Base.metadata)  # stock changes under a client's key (stock.py)
 
 LEDGER_KINDS = ("receipt", "count_correction", "damage", "transfer",

@@ -102,6 +102,13 @@ def _sealed_context(shipment_id_: str) -> str:
     return f"shipments/{shipment_id_}/recipient"
 
 
+def recipient_of(shipment: Shipment) -> dict:
+    """The sealed recipient opened (recipient, phone, district, detail); {} once erased."""
+    if not shipment.recipient_sealed:
+        return {}
+    return json.loads(cipher().decrypt(shipment.recipient_sealed, _sealed_context(shipment.id)))
+
+
 def plan(session: Session, order: PaidOrder, allocations: list[tuple[str, str, int]]
          ) -> list[Shipment]:
     """One shipment per warehouse of the allocation (waybills are booked later); a shipment

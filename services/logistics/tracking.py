@@ -69,6 +69,9 @@ def record_step(runtime: Runtime, session: Session, shipment: Shipment, state: s
         shipment.state, shipment.state_at = state, occurred_at
         shipment.updated_at = datetime.now(timezone.utc)
         shipments.announce(runtime, session, shipment, step)
+        if state in FINAL:  # an erased member's parcel arrived: its recipient goes now
+            from .erasure import after_final_step
+            after_final_step(session, shipment)
     return moved
 
 

@@ -5,12 +5,14 @@ silent shipments)."""
 from __future__ import annotations
 
 from mall.events.v1 import catalog_events_pb2 as catalog
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 
 from servicekit.config import env_float
+from servicekit.erasure import erased_at
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import fulfilment, imported, reservations, shipments, stopping, tracking
+from . import erasure, fulfilment, imported, reservations, shipments, stopping, tracking
 from .shipments import PaidOrder
 from .skus import CatalogProduct, register_product
 
@@ -46,6 +48,10 @@ class Worker(EventWorker):
     @on_event("order", "order.imported_batch", order_events.OrdersImported)
     def orders_imported(self, session, event):
         imported.orders_imported(self.runtime, session, event.data, event.id)
+
+    @on_event("member", "member.deleted", member_events.MemberDeleted)
+    def member_deleted(self, session, event):
+        erasure.erase_member(session, event.data.member_id, erased_at(event))
 
     @on_event("order", "order.cancelled", order_events.OrderCancelled)
     def order_cancelled(self, session, event):

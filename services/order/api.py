@@ -9,7 +9,7 @@ from servicekit.context import current
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
-from . import cart, desk, orders, views
+from . import cart, desk, erasure, orders, views
 from .checkout import Checkout
 
 
@@ -108,6 +108,12 @@ class OrderService(order_pb2_grpc.OrderServiceServicer):
         with self.runtime.transaction() as session:
             return views.payable(session, member_id, request.order_id)
 
+    def ExportMemberData(self, request, context):
+        member_id = context_member_or_admin(request.member_id, "exporting a member's orders")
+        with self.runtime.transaction() as session:
+            return erasure.export(session, member_id,
+                                  cart_to_proto(cart.get_cart(session, member_id)))
+
 
 
 
@@ -176,6 +182,11 @@ def context_staff(action: str) -> str:
 
 def context_member(action: str) -> str:
     return context.require_user(action).user_id
+
+
+def context_member_or_admin(member_id: str, action: str) -> str:
+    context.require_self_or_roles(member_id, roles.ADMIN, action=action)
+    return member_id
 
 
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:

@@ -7,10 +7,11 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit import idempotency
+from servicekit import erasure, idempotency
 from servicekit.db import BigId, UtcDateTime, declarative_base
 
 Base = declarative_base()
+erasure.add_to(Base.metadata)  # members who asked for erasure (member.deleted)
 idempotency.add_to(Base.metadata)  # AddCartItem's keys (PlaceOrder keeps its key on the order)
 
 

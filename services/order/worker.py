@@ -7,12 +7,14 @@ from datetime import datetime, timezone
 
 from mall.events.v1 import catalog_events_pb2 as catalog
 from mall.events.v1 import logistics_events_pb2 as shipping
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import payment_events_pb2 as payments
 
 from servicekit import idempotency
+from servicekit.erasure import erased_at
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import availability, orders, placement, products
+from . import availability, erasure, orders, placement, products
 
 
 class Worker(EventWorker):
@@ -72,6 +74,10 @@ class Worker(EventWorker):
     @on_event("logistics", "shipment.returning", shipping.ShipmentChanged)
     def shipment_returning(self, session, event):
         orders.on_shipment_changed(session, self.runtime, event.data)
+
+    @on_event("member", "member.deleted", member_events.MemberDeleted)
+    def member_deleted(self, session, event):
+        erasure.erase_member(session, self.runtime, event.data.member_id, erased_at(event))
 
     @timer(20)
     def cancel_unpaid_orders(self):

@@ -9,11 +9,11 @@ from mall.payment.v1 import payment_pb2, payment_pb2_grpc
 
 from servicekit import idempotency, roles
 from servicekit.config import grpc_target
-from servicekit.context import current, require_roles, require_user
+from servicekit.context import current, require_roles, require_self_or_roles, require_user
 from servicekit.errors import InvalidArgument, NotFound
 from servicekit.runtime import Runtime
 
-from . import intents, methods, notifications, payments, reconcile, refunds
+from . import intents, member_data, methods, notifications, payments, reconcile, refunds
 from .models import PaymentIntent, Refund
 from .order_port import OrderPort
 
@@ -155,6 +155,14 @@ class PaymentService(payment_pb2_grpc.PaymentServiceServicer):
             reconcile.check_one(self.runtime, method, out_trade_no)
         with self.runtime.transaction() as session:
             return intent_to_proto(intents.latest_for_order(session, request.order_id))
+
+    def ExportMemberData(self, request, context):
+        require_self_or_roles(request.member_id, roles.ADMIN, action="exporting a member's payments")
+        with self.runtime.transaction() as session:
+            found = member_data.payments_of(session, request.member_id)
+            return payment_pb2.MemberPaymentData(
+                payments=[intent_to_proto(i) for i in found],
+                refunds=[refund_to_proto(r) for r in member_data.refunds_of(session, found)])
 
 
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:

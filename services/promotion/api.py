@@ -195,6 +195,13 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
                                     staff_id=staff_id)
             return convert.coupon_message(coupon, templates.get(session, str(coupon.template_id)))
 
+    def ExportMemberData(self, request, context_):
+        context.require_self_or_roles(request.member_id, roles.ADMIN,
+                                      action="exporting a member's coupons")
+        with self.runtime.transaction() as session:
+            return pb.MemberCouponData(coupons=[
+                convert.coupon_message(c, t) for c, t in coupons.all_of(session, request.member_id)])
+
 
 def context_member(action: str) -> str:
     return context.require_user(action).user_id

@@ -75,6 +75,14 @@ def list_mine(session: Session, member_id: str, status: str, limit: int,
     return [tuple(row) for row in session.execute(query)]
 
 
+def all_of(session: Session, member_id: str) -> list[tuple[IssuedCoupon, CouponTemplate]]:
+    """Every coupon issued to the member, in any state, oldest first (her data export)."""
+    return [tuple(row) for row in session.execute(
+        select(IssuedCoupon, CouponTemplate)
+        .join(CouponTemplate, CouponTemplate.id == IssuedCoupon.template_id)
+        .where(IssuedCoupon.member_id == member_id).order_by(IssuedCoupon.id))]
+
+
 def claimable(session: Session, now: datetime, limit: int, after_id: int | None) -> list[CouponTemplate]:
     query = (select(CouponTemplate)
              .where(CouponTemplate.claimable.is_(True),

@@ -7,10 +7,10 @@ from mall.common.v1 import common_pb2
 from mall.support.v1 import support_pb2 as pb
 from mall.support.v1 import support_pb2_grpc
 
-from servicekit import context, paging
+from servicekit import context, paging, roles
 from servicekit.runtime import Runtime
 
-from . import inbox
+from . import erasure, inbox
 from .models import Notification
 
 
@@ -60,6 +60,12 @@ class NotificationService(support_pb2_grpc.NotificationServiceServicer):
             marked = inbox.mark_read(session, member_id, list(request.ids), request.all)
             return pb.MarkNotificationsReadResponse(marked_count=marked,
                                                     unread_count=inbox.unread_count(session, member_id))
+
+    def ExportMemberData(self, request, context_):
+        context.require_self_or_roles(request.member_id, roles.ADMIN,
+                                      action="exporting a member's notices")
+        with self.runtime.transaction() as session:
+            return erasure.export(session, request.member_id, notification_to_proto)
 
 
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:

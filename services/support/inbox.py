@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from servicekit import erasure
 from servicekit.errors import NotFound, Violations
 from servicekit.times import SHANGHAI, parse_rfc3339, utcnow
 
@@ -24,6 +25,8 @@ def notify(session: Session, *, member_id: str, kind: str, title: str, body: str
                if order_id else Notification.coupon_id == coupon_id)
     if not member_id:
         raise ValueError(f"{kind} for {order_id or coupon_id} names no member: nobody to notify")
+    if erasure.is_erased(session, member_id):  # she erased her account: a late event tells nobody
+        return None
     if not marketing.may_send(session, member_id, kind):
         return None
     exists = session.scalar(select(Notification.id).where(

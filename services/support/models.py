@@ -6,11 +6,12 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit import consents
+from servicekit import consents, erasure
 from servicekit.db import BigId, UtcDateTime, declarative_base
 
 Base = declarative_base()
 consents.add_to(Base.metadata)  # members' consents, from member.consent_changed (marketing.py)
+erasure.add_to(Base.metadata)  # members who asked for erasure (member.deleted)
 
 KINDS = ("order_created", "order_paid", "order_cancelled", "order_partly_shipped", "order_shipped",
          "order_delivered", "order_completed", "order_refunded", "coupon_expiring",

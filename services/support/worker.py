@@ -10,10 +10,11 @@ from mall.events.v1 import promotion_events_pb2 as promotion_events
 from mall.events.v1 import support_events_pb2 as support_events
 
 from servicekit import consents
+from servicekit.erasure import erased_at
 from servicekit.times import rfc3339
 from servicekit.worker import EventWorker, on_event
 
-from . import inbox, marketing
+from . import erasure, inbox, marketing
 from .models import Notification
 
 
@@ -58,3 +59,7 @@ class Worker(EventWorker):
     def consent_changed(self, session, event):
         """The member's latest word on a consent (the newest version wins, whatever the order)."""
         consents.apply(session, event.data)
+
+    @on_event("member", "member.deleted", member_events.MemberDeleted)
+    def member_deleted(self, session, event):
+        erasure.erase_member(session, event.data.member_id, erased_at(event))

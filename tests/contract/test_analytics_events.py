@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from mall.analytics.v1 import analytics_pb2 as pb
 from mall.analytics.v1 import analytics_pb2_grpc as pb_grpc
+from mall.common.v1 import common_pb2
 from mall.events.v1 import catalog_events_pb2 as catalog_events
 from mall.events.v1 import logistics_events_pb2 as logistics_events
 from mall.events.v1 import member_events_pb2 as member_events
@@ -105,3 +106,17 @@ def test_a_fact_keeps_the_member_only_with_her_consent_to_analytics(analytics, c
     deliver(analytics, "order", "order.paid", order_events.OrderPaid(order_id="o-3", member_id="m-1"))
     assert members_in_facts() == {"o-1": None, "o-2": None, "o-3": None}  # withdrawn: forgotten
     assert counts() == {("order.paid", "order"): 3}  # a consent is not a fact
+
+
+def test_member_deleted_takes_her_out_of_the_facts_and_keeps_the_counts(analytics, counts,
+                                                                      grpc_stub_for):
+    deliver(analytics, "order", "order.paid", order_events.OrderPaid(
+        order_id="o-1", member_id="m-9", paid_fen=19900))
+    deleted = member_events.MemberDeleted(member_id="m-9", deleted_at="2026-12-04T21:00:00Z")
+    first = deliver(analytics, "member", "member.deleted", deleted)
+    deliver(analytics, "member", "member.deleted", deleted, event_id=first["id"])
+    stub = grpc_stub_for("analytics", pb_grpc.AnalyticsServiceStub)
+    exported = stub.ExportMemberData(common_pb2.ExportMemberDataRequest(member_id="m-9"),
+                                     metadata=staff("admin"))
+    assert exported.fact_count == 0  # no fact names her any more
+    assert counts() == {("order.paid", "order"): 1}  # and the figures stay

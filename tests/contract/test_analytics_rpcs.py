@@ -11,6 +11,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from mall.analytics.v1 import analytics_pb2 as pb
 from mall.analytics.v1 import analytics_pb2_grpc as pb_grpc
+from mall.common.v1 import common_pb2
 from mall.events.v1 import catalog_events_pb2 as catalog_events
 from mall.events.v1 import order_events_pb2 as order_events
 
@@ -97,3 +98,14 @@ def test_daily_counts_per_shanghai_day_oldest_first(stub):
 ])
 def test_only_analysts_and_admins_see_the_numbers(stub, rpc, request_message):
     assert_refused_to_strangers(getattr(stub, rpc), request_message, allowed_roles=("analyst",))
+
+
+def test_export_member_data_counts_the_facts_naming_her_for_her_or_an_admin(stub):
+    request = common_pb2.ExportMemberDataRequest(member_id="m-1")
+    exported = stub.ExportMemberData(request, metadata=(("x-mall-user-id", "m-1"),))
+    assert exported.fact_count == 3
+    assert [(c.type, c.source, c.count) for c in exported.by_type] == [("order.paid", "order", 3)]
+    assert stub.ExportMemberData(request, metadata=staff("admin")) == exported
+    for stranger in (ANALYST, (("x-mall-user-id", "m-2"),)):
+        assert refused(stub.ExportMemberData, request,
+                       metadata=stranger).code() == grpc.StatusCode.PERMISSION_DENIED

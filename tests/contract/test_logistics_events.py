@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from mall.common.v1 import common_pb2
 from mall.events.v1 import logistics_events_pb2 as ev
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 from mall.logistics.v1 import logistics_pb2 as pb
 from mall.logistics.v1 import logistics_pb2_grpc as pb_grpc
@@ -217,3 +218,17 @@ def test_imported_orders_take_their_goods_from_the_nearest_warehouse_once(logist
             imported("io-3", 1, deduct=False),      # the partner's own stock: not ours to take
             imported("io-4", 99)]))                 # short: takes nothing
     assert on_hand(stub) == {"GZ-SOUTH": (1, 0), "SH-EAST": (4, 0)}
+
+
+def test_member_deleted_keeps_a_parcel_on_its_way_addressed_until_it_arrives(logistics, stub):
+    stocked(logistics, stub)
+    reserve(stub, "o-1", 2)
+    deliver(logistics, "order", "order.paid", paid("o-1"))
+    deleted = member_events.MemberDeleted(member_id="m-1", deleted_at="2026-12-04T21:00:00Z")
+    first = deliver(logistics, "member", "member.deleted", deleted)
+    deliver(logistics, "member", "member.deleted", deleted, event_id=first["id"])
+    exported = stub.ExportMemberData(common_pb2.ExportMemberDataRequest(member_id="m-1"),
+                                     metadata=staff("admin"))
+    [parcel] = exported.shipments
+    # not delivered yet: the carrier still needs whom to hand it to (erased on delivery)
+    assert (parcel.recipient.recipient, parcel.recipient_erased) == ("李四", False)

@@ -287,6 +287,20 @@ def test_shipments_are_booked_in_bulk_and_shown_to_staff_and_their_owner_only(bo
                        metadata=metadata).code() == grpc.StatusCode.NOT_FOUND
 
 
+def test_a_shopper_exports_her_own_shipments_with_their_recipient(booked):
+    stub, shipment = booked
+    request = common_pb2.ExportMemberDataRequest(member_id="m-1")
+    exported = stub.ExportMemberData(request, metadata=SHOPPER)
+    [parcel] = exported.shipments
+    assert parcel.shipment.id == shipment.id and not parcel.recipient_erased
+    assert (parcel.recipient.recipient, parcel.recipient.phone, parcel.recipient.detail) == (
+        "李四", "13900000000", "科技园 1 号")
+    assert stub.ExportMemberData(request, metadata=staff("admin")) == exported
+    for stranger in (OTHER_SHOPPER, CLERK):
+        assert refused(stub.ExportMemberData, request,
+                       metadata=stranger).code() == grpc.StatusCode.PERMISSION_DENIED
+
+
 def test_the_packing_list_names_the_goods_for_the_warehouse_only(booked):
     stub, shipment = booked
     packing = stub.GetPackingList(pb.GetPackingListRequest(shipment_id=shipment.id), metadata=CLERK)

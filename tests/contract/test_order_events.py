@@ -7,6 +7,7 @@ from __future__ import annotations
 import grpc
 from mall.events.v1 import catalog_events_pb2 as catalog
 from mall.events.v1 import logistics_events_pb2 as shipping
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as ev
 from mall.events.v1 import payment_events_pb2 as payments
 from mall.order.v1 import order_pb2 as pb
@@ -121,3 +122,22 @@ def test_the_worker_takes_products_stock_payments_and_shipments(shop, worker_pro
     err = refusal(shop.cart.AddCartItem, pb.AddCartItemRequest(sku_id="sku-gown-a", quantity=1),
                   metadata=shop.me)  # known, and unpublished: the newest version wins
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "no longer on sale" in err.details()
+
+
+def test_member_deleted_anonymises_her_orders_and_empties_her_cart(shop, worker_process):
+    order = shop.orders.PlaceOrder(checkout(("sku-75b-black", 1)), metadata=keyed(shop.me, "e"))
+    shop.cart.AddCartItem(pb.AddCartItemRequest(sku_id="sku-80c-nude", quantity=1),
+                          metadata=shop.me)
+    worker_takes(worker_process, "order", [
+        ("member", "member.deleted", member_events.MemberDeleted(
+            member_id=order.member_id, deleted_at="2026-12-04T21:00:00Z"))])
+    kept = shop.orders.GetOrder(pb.GetOrderRequest(order_id=order.order_id), metadata=shop.me)
+    address = kept.shipping_address
+    assert (address.province, address.city, address.recipient, address.phone, address.detail) == (
+        "广东省", "深圳市", "", "", "")
+    # kept for the accounts; unpaid, it is cancelled (she can no longer pay it)
+    assert (kept.payable_fen, kept.status) == (order.payable_fen, "cancelled")
+    [cancelled] = [e for e in announced(service.runtime("order"), "order.cancelled", ev.OrderCancelled)
+                   if e.order_id == order.order_id]
+    assert cancelled.reason == "member_deleted"
+    assert not shop.cart.GetCart(pb.GetCartRequest(), metadata=shop.me).lines

@@ -10,6 +10,7 @@ import uuid
 
 import grpc
 import pytest
+from mall.common.v1 import common_pb2
 from mall.order.v1 import order_import_pb2 as imports
 from mall.order.v1 import order_pb2 as pb
 from mall.order.v1 import order_pb2_grpc
@@ -94,6 +95,23 @@ def test_a_shopper_sees_pays_and_cancels_their_orders(shop):
                    metadata=shop.me) == Code.FAILED_PRECONDITION
     assert code_of(shop.orders.CancelOrder, pb.CancelOrderRequest(order_id=order.order_id),
                    metadata=stranger) == Code.NOT_FOUND
+
+
+def test_a_shopper_exports_her_own_orders_with_their_addresses_and_her_cart(shop):
+    order = shop.orders.PlaceOrder(checkout(("sku-75b-black", 1)), metadata=keyed(shop.me, "x"))
+    shop.cart.AddCartItem(pb.AddCartItemRequest(sku_id="sku-80c-nude", quantity=1),
+                          metadata=shop.me)
+    request = common_pb2.ExportMemberDataRequest(member_id=order.member_id)
+    exported = shop.orders.ExportMemberData(request, metadata=shop.me)
+    assert [(o.order_id, o.shipping_address.recipient) for o in exported.orders] == [
+        (order.order_id, "林小姐")]
+    assert [line.sku_id for line in exported.cart.lines] == ["sku-80c-nude"]
+    assert shop.orders.ExportMemberData(request, metadata=as_user("s-1", "admin")) == exported
+    for stranger in (as_user(str(uuid.uuid4())), OPERATOR):
+        assert code_of(shop.orders.ExportMemberData, request,
+                       metadata=stranger) == Code.PERMISSION_DENIED
+    assert code_of(shop.orders.ExportMemberData, common_pb2.ExportMemberDataRequest(),
+                   metadata=shop.me) == Code.INVALID_ARGUMENT
 
 
 def test_a_delivered_order_is_confirmed_by_its_shopper(shop):

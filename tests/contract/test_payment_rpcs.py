@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import grpc
 import pytest
+from mall.common.v1 import common_pb2
 from mall.payment.v1 import payment_pb2 as pb
 
 from tests.contract.support_b import (
@@ -188,6 +189,20 @@ def test_refunds_are_staff_only_idempotent_and_never_more_than_was_paid(stub, or
                                 allowed_roles=("cs_agent", "operator"))
     intent = stub.GetPaymentIntent(pb.GetPaymentIntentRequest(order_id="o-1"), metadata=SHOPPER)
     assert (intent.status, intent.refunded_fen) == (pb.REFUNDED, 41800) and intent.HasField("closed_at")
+
+
+def test_a_shopper_exports_her_own_payments_and_refunds(stub, orders, providers):
+    paid_with_alipay(stub, orders, providers, amount=41800)
+    refund = stub.RefundPayment(pb.RefundPaymentRequest(
+        order_id="o-1", refund_request_id="as-1", amount_fen=1000, reason="差价"), metadata=AGENT)
+    request = common_pb2.ExportMemberDataRequest(member_id="m-1")
+    exported = stub.ExportMemberData(request, metadata=SHOPPER)
+    assert [(p.order_id, p.amount_fen) for p in exported.payments] == [("o-1", 41800)]
+    assert [r.id for r in exported.refunds] == [refund.id]
+    assert stub.ExportMemberData(request, metadata=staff("admin")) == exported
+    for stranger in (OTHER_SHOPPER, AGENT):
+        assert refused(stub.ExportMemberData, request,
+                       metadata=stranger).code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_reconcile_payment_asks_the_provider_about_a_lost_notification(stub, orders, providers):

@@ -91,6 +91,24 @@ def test_shoppers_claim_coupons_and_staff_issue_and_revoke_them(promotion):
         page=common_pb2.PageRequest(page_token="forged")), metadata=ALICE) == Code.INVALID_ARGUMENT
 
 
+def test_a_shopper_exports_every_coupon_of_hers_in_any_state(promotion):
+    template = promotion.CreateCouponTemplate(pb.CreateCouponTemplateRequest(
+        spec=template_spec(per_member_limit=2)), metadata=OPERATOR)
+    claimed = promotion.ClaimCoupon(pb.ClaimCouponRequest(template_id=template.id), metadata=ALICE)
+    (issued,) = promotion.IssueCoupons(pb.IssueCouponsRequest(
+        template_id=template.id, member_ids=[ALICE_ID]), metadata=OPERATOR).coupons
+    promotion.RevokeCoupon(pb.RevokeCouponRequest(coupon_id=issued.id, reason="误发"),
+                           metadata=OPERATOR)
+    request = common_pb2.ExportMemberDataRequest(member_id=ALICE_ID)
+    exported = promotion.ExportMemberData(request, metadata=ALICE)
+    assert [(c.id, c.status) for c in exported.coupons] == [(claimed.id, "available"),
+                                                           (issued.id, "revoked")]
+    assert promotion.ExportMemberData(request, metadata=as_user("s-1", "admin")) == exported
+    for stranger in (OPERATOR, as_user(str(uuid.uuid4()))):
+        assert code_of(promotion.ExportMemberData, request,
+                       metadata=stranger) == Code.PERMISSION_DENIED
+
+
 def test_a_quote_prices_lines_with_sales_and_coupons(promotion):
     flash_sale(promotion)
     template = promotion.CreateCouponTemplate(pb.CreateCouponTemplateRequest(

@@ -159,3 +159,14 @@ def test_the_relay_puts_notification_created_on_rabbitmq(support, relay_for, lis
     envelope = assert_relayed(created.next(), "support", "notification.created")
     assert (envelope["data"]["kind"], envelope["data"]["orderNo"]) == ("order_created", "N-7")
     assert envelope["data"]["notificationId"].isdigit()  # int64: a string in proto3 JSON
+
+
+def test_member_deleted_deletes_her_notices_once_and_later_events_tell_her_nothing(support, inbox):
+    deliver(support, "order", "order.paid", order_events.OrderPaid(
+        order_id="o-7", order_no="N-7", member_id="m-7", paid_fen=41800))
+    assert len(inbox()) == 1
+    deleted = member_events.MemberDeleted(member_id="m-7", deleted_at="2026-12-04T21:00:00Z")
+    first = deliver(support, "member", "member.deleted", deleted)
+    deliver(support, "member", "member.deleted", deleted, event_id=first["id"])
+    deliver(support, "order", "order.status_changed", changed("shipped"))  # reordered, late
+    assert inbox() == []

@@ -121,3 +121,15 @@ def test_mark_notifications_read_names_bad_input(stub, request_fields, expected)
     err = refused(stub.MarkNotificationsRead, pb.MarkNotificationsReadRequest(**request_fields),
                   metadata=ALICE)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and violations(err) == expected
+
+
+def test_export_member_data_gives_a_shopper_her_own_notices_only(stub):
+    request = common_pb2.ExportMemberDataRequest(member_id="alice")
+    exported = stub.ExportMemberData(request, metadata=ALICE)
+    assert [n.kind_code for n in exported.notifications] == [
+        "order_created", "order_paid", "order_shipped", "coupon_expiring", "order_cancelled"]
+    assert stub.ExportMemberData(request, metadata=(("x-mall-user-id", "s-1"),
+                                                    ("x-mall-roles", "admin"))) == exported
+    assert refused(stub.ExportMemberData, request, metadata=BOB).code() == \
+        grpc.StatusCode.PERMISSION_DENIED
+    assert refused(stub.ExportMemberData, request).code() == grpc.StatusCode.UNAUTHENTICATED
