@@ -201,14 +201,14 @@ def carrier_standin():
     for code, (partner_id, checkword) in CARRIER_ACCOUNTS.items():
         settings[f"MALL_LOGISTICS_CARRIER_{code}_PARTNER_ID"] = partner_id
         settings[f"MALL_LOGISTICS_CARRIER_{code}_CHECKWORD"] = checkword
-    running = RunningStandin(CarrierStandin(step_seconds=3600, push=False))
-    for code in CARRIER_ACCOUNTS:
-        settings[f"MALL_LOGISTICS_CARRIER_{code}_URL"] = running.url
-    try:
-        with testing.environment(**settings):
-            yield running
-    finally:
-        running.stop()
+    with testing.environment(**settings):  # the accounts first: the stand-in reads them
+        running = RunningStandin(CarrierStandin(step_seconds=3600, push=False))
+        try:
+            with testing.environment(**{f"MALL_LOGISTICS_CARRIER_{code}_URL": running.url
+                                        for code in CARRIER_ACCOUNTS}):
+                yield running
+        finally:
+            running.stop()
 
 
 def fengqiao_route_push(carrier: str, waybill_no: str, op_code: str, accepted_at: str, *,

@@ -38,7 +38,16 @@ def counted(runtime):
         return sum(session.scalars(select(DailyEventCount.count)))
 
 
+def consented_to_analytics(member_id):
+    """Facts keep a member id only with her consent (tracking_consent.py): both members gave it."""
+    deliver_in_process("analytics", "member", "member.consent_changed", member_events.ConsentChanged(
+        member_id=member_id, purpose="analytics", granted=True, version=1,
+        changed_at="2026-12-01T08:00:00Z"))
+
+
 def test_her_facts_lose_her_once_and_late_ones_are_stored_without_her(runtime):
+    consented_to_analytics("m-1")
+    consented_to_analytics("m-2")
     deliver_in_process("analytics", "order", "order.paid", paid("o-1", "m-1"))
     deliver_in_process("analytics", "order", "order.paid", paid("o-2", "m-2"))
     deleted = member_events.MemberDeleted(member_id="m-1", deleted_at="2026-12-04T21:00:00Z")
@@ -53,11 +62,14 @@ def test_her_facts_lose_her_once_and_late_ones_are_stored_without_her(runtime):
         assert not [p for p in PERSONAL if p in text], text
         assert stored[order_id]["shippingAddress"] == {"province": "广东省", "city": "深圳市"}
         assert stored[order_id]["paidFen"] == "9900"
-    assert stored["o-2"]["memberId"] == "m-2" and stored["o-2"]["shippingAddress"]["phone"]
+    # another member's fact is untouched (its phone, name and street never reach analytics: sealed)
+    assert stored["o-2"]["memberId"] == "m-2" and stored["o-2"]["shippingAddress"]["district"]
+    assert "phone" not in stored["o-2"]["shippingAddress"]
     assert counted(runtime) == 3  # the figures do not change
 
 
 def test_the_export_counts_her_facts_for_her_only(runtime, grpc_stub_for):
+    consented_to_analytics("m-1")
     deliver_in_process("analytics", "order", "order.paid", paid("o-1", "m-1"))
     deliver_in_process("analytics", "order", "order.paid", paid("o-2", "m-2"))
     stub = grpc_stub_for("analytics", analytics_pb2_grpc.AnalyticsServiceStub)
