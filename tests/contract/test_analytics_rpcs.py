@@ -13,6 +13,7 @@ from mall.analytics.v1 import analytics_pb2 as pb
 from mall.analytics.v1 import analytics_pb2_grpc as pb_grpc
 from mall.common.v1 import common_pb2
 from mall.events.v1 import catalog_events_pb2 as catalog_events
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 
 from tests.contract.support_b import (
@@ -41,8 +42,12 @@ def worker():
 
 @pytest.fixture
 def stub(runtime_for, worker, grpc_stub_for):
-    """Three orders paid and one product published, just now."""
+    """Three orders paid by a member who consented to analytics, and one product published,
+    just now."""
     analytics = runtime_for("analytics")
+    deliver(analytics, "member", "member.consent_changed", member_events.ConsentChanged(
+        member_id="m-1", purpose="analytics", granted=True, version=1,
+        changed_at="2026-12-01T08:00:00Z"))
     for i in range(3):
         deliver(analytics, "order", "order.paid", order_events.OrderPaid(
             order_id=f"o-{i}", member_id="m-1", paid_fen=10000 + i))
