@@ -3,6 +3,7 @@ about coupons about to expire; announce each notice (notification.created) so it
 to WeChat."""
 from __future__ import annotations
 
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 from mall.events.v1 import promotion_events_pb2 as promotion_events
 from mall.events.v1 import support_events_pb2 as support_events
@@ -49,3 +50,7 @@ class Worker(EventWorker):
     @on_event("promotion", "coupon.expiring", promotion_events.CouponExpiring)
     def coupon_expiring(self, session, event):
         self.announce(session, inbox.on_coupon_expiring(session, event.data), "")
+
+    @on_event("member", "points.redemption_failed", member_events.PointsRedemptionFailed)
+    def points_redemption_failed(self, session, event):
+        self.announce(session, inbox.on_points_redemption_failed(session, event.data), "")
