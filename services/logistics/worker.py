@@ -4,12 +4,13 @@ polling silent shipments)."""
 from __future__ import annotations
 
 from mall.events.v1 import catalog_events_pb2 as catalog
+from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 
 from servicekit.config import env_float
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import fulfilment, imported, reservations, shipments, tracking
+from . import fulfilment, gifts, imported, reservations, shipments, tracking
 from .shipments import PaidOrder
 from .skus import CatalogProduct, register_product
 
@@ -50,6 +51,11 @@ class Worker(EventWorker):
     def order_cancelled(self, session, event):
         fulfilment.order_cancelled(self.runtime, session, event.data.order_id,
                                    event.data.reason, event.id)
+
+    @on_event("member", "points.gift_redeemed", member_events.PointsGiftRedeemed)
+    def gift_redeemed(self, session, event):
+        """A points-mall gift ships from the nearest warehouse with stock, or gift.unavailable."""
+        gifts.gift_redeemed(self.runtime, session, event.data, event.id)
 
     @timer(EXPIRY_INTERVAL)
     def expire_reservations(self):
