@@ -283,8 +283,9 @@ class LoyaltyAdminServicer(loyalty_pb2_grpc.LoyaltyAdminServiceServicer):
                         points_price=request.points_price, stock=request.stock,
                         per_member_limit=request.per_member_limit, starts_at=starts, ends_at=ends,
                         active=request.active)
-        if request.kind == "coupon" and request.coupon_template_id:
-            # asked before the transaction: no row is locked while promotion answers
+        if request.kind == "coupon" and request.coupon_template_id and request.active:
+            # asked before the transaction: no row is locked while promotion answers. An item
+            # taken off sale sells nothing: staff may always withdraw one whose template ended.
             self.coupon_templates.check_issuable(request.coupon_template_id)
         with self.runtime.transaction() as session:
             return item_message(points_mall.put_item(session, item))

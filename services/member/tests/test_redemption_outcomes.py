@@ -119,6 +119,8 @@ def test_staff_cannot_list_a_coupon_item_promotion_cannot_issue(loyalty_admin, o
     with runtime_for("promotion").transaction() as s:  # staff closed its window meanwhile
         s.get(CouponTemplate, int(ended)).valid_until = utcnow() - timedelta(minutes=1)
     assert refused(ended) == (grpc.StatusCode.INVALID_ARGUMENT, [("coupon_template_id", "ended")])
+    withdrawn = coupon_item(loyalty_admin, operator_md, coupon_template_id=ended, active=False)
+    assert not withdrawn.active  # taking an item off sale is never refused
     gone = coupon_template(total_quantity=1)
     with runtime_for("promotion").transaction() as s:
         s.get(CouponTemplate, int(gone)).issued_count = 1
@@ -128,4 +130,4 @@ def test_staff_cannot_list_a_coupon_item_promotion_cannot_issue(loyalty_admin, o
     err = rpc_error(coupon_item, loyalty_admin, operator_md, coupon_template_id=ended)
     assert err.code() == grpc.StatusCode.UNAVAILABLE
     assert len(loyalty_admin.ListAllMallItems(loyalty_pb2.ListAllMallItemsRequest(),
-                                              metadata=operator_md).items) == 1
+                                              metadata=operator_md).items) == 2  # none unchecked
