@@ -160,7 +160,8 @@ def test_a_points_mall_gift_ships_as_member_announces_it_or_is_unavailable(logis
             unavailable.requested, unavailable.reason) == ("r-2", "m-1", "sku-75b", 99, "out_of_stock")
     [shipment] = stub.ListShipments(pb.ListShipmentsRequest(member_id="m-1"),
                                     metadata=CLERK).shipments
-    assert shipment.id == planned.shipment_ids[0] and shipment.order_id == ""
+    assert (shipment.id, shipment.order_id, shipment.redemption_id) == (
+        planned.shipment_ids[0], "", "r-1")
     assert on_hand(stub)["GZ-SOUTH"] == (2, 0)  # the nearest warehouse to Shenzhen
 
 
