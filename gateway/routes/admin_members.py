@@ -41,7 +41,9 @@ class SettingsInput(BaseModel):
 class ItemInput(BaseModel):
     kind: str = Field(description="coupon or gift")
     title: str = Field(max_length=64)
-    coupon_template_id: str = Field("", max_length=64)
+    coupon_template_id: str = Field("", max_length=64,
+                                    description="coupon items: a template promotion can still issue")
+    gift_sku_id: str = Field("", max_length=64, description="gift items: the SKU that ships")
     points_price: int = Field(ge=-2**62, lt=2**62)
     stock: int = Field(ge=-2**62, lt=2**62)
     per_member_limit: int = Field(0, ge=-1000, le=1_000_000)

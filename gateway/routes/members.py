@@ -53,6 +53,8 @@ class ConsentInput(BaseModel):
 
 class RedeemInput(BaseModel):
     quantity: int = Field(1, ge=1, le=99)
+    address_id: str = Field("", max_length=36,
+                            description="gift items: one of my saved addresses, where it ships")
 
 
 def _address_request(body: AddressInput, message_class, **extra):
@@ -167,4 +169,5 @@ async def list_mall_items(loyalty: Loyalty) -> Response:
              response_model=model_of(loyalty_pb2.Redemption))
 async def redeem_mall_item(loyalty: Loyalty, item_id: str, body: RedeemInput) -> Response:
     return answer(await loyalty.Redeem(
-        loyalty_pb2.RedeemRequest(item_id=item_id, quantity=body.quantity)), 201)
+        loyalty_pb2.RedeemRequest(item_id=item_id, quantity=body.quantity,
+                                  address_id=body.address_id)), 201)

@@ -100,7 +100,8 @@ def test_the_export_is_documented_section_by_section(gateway):
     assert set(documented["required"]) == {*EXPORTERS, "exported_at"}
 
 
-def test_tiers_points_and_the_points_mall(gateway):
+def test_tiers_points_and_the_points_mall(gateway_with):
+    gateway = gateway_with("member", "promotion")  # a coupon item's template is checked at save
     member_id, me = sign_in(gateway)
     tiers = gateway.get("/v1/admin/tiers", headers=OPERATOR)
     assert [t["code"] for t in tiers.json()["tiers"]] == ["standard", "silver", "gold", "diamond"]
@@ -116,8 +117,17 @@ def test_tiers_points_and_the_points_mall(gateway):
     adjusted = gateway.post(f"/v1/admin/members/{member_id}/points-adjustments", headers=OPERATOR,
                             json={"points": 150, "reason": "welcome gift"})
     assert adjusted.status_code == 201 and adjusted.json()["balance_after"] == 150
-    item = gateway.post("/v1/admin/points-mall", headers=OPERATOR, json={
+    unknown = gateway.post("/v1/admin/points-mall", headers=OPERATOR, json={
         "kind": "coupon", "title": "无门槛10元券", "coupon_template_id": "tpl-10",
+        "points_price": 100, "stock": 5})
+    assert unknown.status_code == 400 and [(e["field"], e["rule"]) for e in unknown.json()["errors"]] \
+        == [("coupon_template_id", "unknown")]
+    template = gateway.post("/v1/admin/coupon-templates", headers=OPERATOR, json={
+        "name": "无门槛10元券", "kind": "no_threshold", "amount_fen": 1000, "per_member_limit": 1,
+        "total_quantity": 100, "valid_days_after_claim": 7})
+    assert template.status_code == 201, template.text
+    item = gateway.post("/v1/admin/points-mall", headers=OPERATOR, json={
+        "kind": "coupon", "title": "无门槛10元券", "coupon_template_id": template.json()["id"],
         "points_price": 100, "stock": 5})
     assert item.status_code == 201, item.text
     item_id = item.json()["item_id"]

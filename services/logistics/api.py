@@ -72,7 +72,8 @@ def shipment_message(s: Shipment, steps: list[TrackingEvent] = ()) -> pb.Shipmen
         timeline=[pb.TrackingStep(state=shipments.STATES[e.state],
                                   occurred_at=rfc3339(e.occurred_at), location=e.location,
                                   description=e.description) for e in steps],
-        created_at=rfc3339(s.created_at), updated_at=rfc3339(s.updated_at))
+        created_at=rfc3339(s.created_at), updated_at=rfc3339(s.updated_at),
+        redemption_id=s.redemption_id or "")
 
 
 def packing_list_message(s: Shipment) -> pb.PackingList:

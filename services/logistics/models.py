@@ -166,7 +166,9 @@ class Shipment(Base):
     __tablename__ = "shipments"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # stable per order+warehouse
-    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    order_id: Mapped[str] = mapped_column(String(64), index=True)  # "" for a points-mall gift
+    # a points-mall gift's parcel: the member's redemption (see gifts.py)
+    redemption_id: Mapped[str | None] = mapped_column(String(64), index=True)
     order_no: Mapped[str] = mapped_column(String(64), default="")
     member_id: Mapped[str] = mapped_column(String(64), index=True)
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))

@@ -12,7 +12,7 @@ from servicekit.config import env_float
 from servicekit.erasure import erased_at
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import erasure, fulfilment, imported, reservations, shipments, stopping, tracking
+from . import erasure, fulfilment, gifts, imported, reservations, shipments, stopping, tracking
 from .shipments import PaidOrder
 from .skus import CatalogProduct, register_product
 
@@ -61,6 +61,11 @@ class Worker(EventWorker):
     @on_event("order", "order.refunded", order_events.OrderRefunded)
     def order_refunded(self, session, event):
         fulfilment.order_refunded(self.runtime, session, event.data.order_id, event.data.full)
+
+    @on_event("member", "points.gift_redeemed", member_events.PointsGiftRedeemed)
+    def gift_redeemed(self, session, event):
+        """A points-mall gift ships from the nearest warehouse with stock, or gift.unavailable."""
+        gifts.gift_redeemed(self.runtime, session, event.data, event.id)
 
     @timer(EXPIRY_INTERVAL)
     def expire_reservations(self):

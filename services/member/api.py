@@ -148,4 +148,4 @@ def register(server: grpc.Server, runtime: Runtime) -> list[str]:
             member_pb2.DESCRIPTOR.services_by_name["StaffService"].full_name,
             profile_api.register(server, runtime, vault),
             partner_api.register(server, runtime, vault),
-            *loyalty_api.register(server, runtime)]
+            *loyalty_api.register(server, runtime, vault)]

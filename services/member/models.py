@@ -260,6 +260,8 @@ class MallItem(Base):
     kind: Mapped[str] = mapped_column(String(8))  # coupon | gift
     title: Mapped[str] = mapped_column(String(64))
     coupon_template_id: Mapped[str] = mapped_column(String(64), default="")
+    # gift items: the SKU logistics ships (from the nearest warehouse with stock)
+    gift_sku_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     points_price: Mapped[int] = mapped_column(BigInteger)
     stock: Mapped[int] = mapped_column(BigInteger)
     per_member_limit: Mapped[int] = mapped_column(Integer, default=0)  # 0: no limit
@@ -283,8 +285,16 @@ class Redemption(Base):
     points: Mapped[int] = mapped_column(BigInteger)
     request_key: Mapped[str | None] = mapped_column(String(128))  # the client's idempotency key
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # pending until promotion issued the coupon or logistics shipped the gift (fulfilled), or
+    # it could not and the points went back (failed); see loyalty/redemption_outcomes.py
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    failed_reason: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    address_id: Mapped[str | None] = mapped_column(String(36))  # gifts: where it ships (an id only)
+    settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_redemptions_member_item", "member_id", "item_id"),
+                      CheckConstraint("status IN ('pending', 'fulfilled', 'failed')",
+                                      name="redemption_status_known"),
                       Index("uq_redemptions_member_key", "member_id", "request_key", unique=True))
 
 

@@ -7,6 +7,7 @@ from mall.events.v1 import (
     logistics_events_pb2,
     order_events_pb2,
     payment_events_pb2,
+    promotion_events_pb2,
     support_events_pb2,
 )
 from nameko.extensions import DependencyProvider
@@ -16,6 +17,7 @@ from servicekit.times import today_in_shanghai, utcnow
 from servicekit.worker import EventWorker, on_event, timer
 
 from .loyalty import birthday, order_effects, sweeps
+from .loyalty import redemption_outcomes as redemptions
 from .partners import credentials as partners
 from .profile import habits
 from .profile.vault import default_vault
@@ -93,6 +95,31 @@ class Worker(EventWorker):
     @on_event("order", "order.cancelled", order_events_pb2.OrderCancelled)
     def order_cancelled(self, session, event):
         order_effects.order_cancelled(session, event.data, event.occurred_at)
+
+    @on_event("promotion", "coupon.issued", promotion_events_pb2.CouponIssued)
+    def redemption_coupon_issued(self, session, event):
+        """A points-mall redemption's coupon reached the wallet: it can no longer be refunded."""
+        if event.data.source == "points":
+            redemptions.fulfilled(session, redemptions.Outcome(event.data.source_ref,
+                                                               event.data.member_id))
+
+    @on_event("promotion", "coupon.issue_failed", promotion_events_pb2.CouponIssueFailed)
+    def redemption_coupon_failed(self, session, event):
+        """Promotion could not issue a redemption's coupon: its points come back, once."""
+        if event.data.source == "points":
+            redemptions.failed(self.runtime, session, redemptions.Outcome(
+                event.data.source_ref, event.data.member_id, event.data.reason))
+
+    @on_event("logistics", "gift.shipment_planned", logistics_events_pb2.GiftShipmentPlanned)
+    def redemption_gift_planned(self, session, event):
+        redemptions.fulfilled(session, redemptions.Outcome(event.data.redemption_id,
+                                                           event.data.member_id))
+
+    @on_event("logistics", "gift.unavailable", logistics_events_pb2.GiftUnavailable)
+    def redemption_gift_unavailable(self, session, event):
+        """No warehouse had the gift: its points come back, once."""
+        redemptions.failed(self.runtime, session, redemptions.Outcome(
+            event.data.redemption_id, event.data.member_id, event.data.reason))
 
     @on_event("support", "notification.created", support_events_pb2.NotificationCreated)
     def push_to_wechat(self, session, event):

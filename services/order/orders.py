@@ -180,6 +180,8 @@ STOPPED = {shipping.SHIPMENT_CANCELLED, shipping.SHIPMENT_RETURNING}
 def on_shipment_changed(session: Session, runtime: Runtime, change: shipping.ShipmentChanged) -> None:
     """Follows the order's shipments: some picked up → PARTLY_SHIPPED, all → SHIPPED, all
     delivered → DELIVERED. States only move forward, whatever order the events come in."""
+    if not change.order_id:  # a points-mall gift's parcel (redemption_id): no order follows it
+        return
     order = lock(session, change.order_id)
     now = datetime.now(timezone.utc)
     row = session.get(OrderShipment, change.shipment_id)

@@ -141,7 +141,8 @@ def issue_for_event(session: Session, runtime: Runtime, *, template_id: str, mem
     """Coupons a member earned elsewhere (points mall, birthday): keyed by the source's id, so a
     redelivered or replayed event issues nothing twice. The per-member limit does not apply (the
     member paid points or it is their birthday); the total quantity does: when the template is
-    unknown or exhausted, `coupon.issue_failed` says so and nothing is issued."""
+    unknown, ended or exhausted, `coupon.issue_failed` says so and nothing is issued (member
+    gives a points-mall redemption's points back)."""
     keys = [f"{source}:{source_ref}:{n}" for n in range(max(quantity, 1))]
     done = list(session.scalars(select(IssuedCoupon).where(IssuedCoupon.issue_key.in_(keys))))
     if done:
@@ -152,11 +153,16 @@ def issue_for_event(session: Session, runtime: Runtime, *, template_id: str, mem
             return [_issue(session, runtime, template, member_id, source=source,
                            source_ref=source_ref, enforce_member_limit=False, issue_key=key)
                     for key in keys]
-    except (NotFound, ResourceExhausted) as err:
+    except (NotFound, ResourceExhausted, FailedPrecondition) as err:
         runtime.emit(session, "coupon.issue_failed", events.CouponIssueFailed(
             template_id=template_id, member_id=member_id, source=source, source_ref=source_ref,
-            reason="not_found" if isinstance(err, NotFound) else "exhausted"))
+            reason=_FAILURE_REASONS[type(err)], quantity=len(keys)))
         return []
+
+
+# Why an event's coupon was not issued, as coupon.issue_failed says it (FailedPrecondition: the
+# template's validity window is over).
+_FAILURE_REASONS = {NotFound: "not_found", ResourceExhausted: "exhausted", FailedPrecondition: "ended"}
 
 
 def _issue(session: Session, runtime: Runtime, template: CouponTemplate, member_id: str, *,

@@ -18,13 +18,15 @@ MAX_IDS_PER_CALL = 100
 
 def notify(session: Session, *, member_id: str, kind: str, title: str, body: str,
            order_id: str | None = None, coupon_id: str | None = None,
-           refund_id: str = "") -> Notification | None:
+           refund_id: str = "", redemption_id: str | None = None) -> Notification | None:
     """Writes the notice unless the member already has one of this kind about this order (and
     refund, for a partial one) or coupon, or it is marketing and she has not consented to it."""
     subject = ((Notification.order_id == order_id) & (Notification.refund_id == refund_id)
-               if order_id else Notification.coupon_id == coupon_id)
+               if order_id else Notification.redemption_id == redemption_id
+               if redemption_id else Notification.coupon_id == coupon_id)
     if not member_id:
-        raise ValueError(f"{kind} for {order_id or coupon_id} names no member: nobody to notify")
+        raise ValueError(f"{kind} for {order_id or coupon_id or redemption_id} names no member: "
+                         "nobody to notify")
     if erasure.is_erased(session, member_id):  # she erased her account: a late event tells nobody
         return None
     if not marketing.may_send(session, member_id, kind):
@@ -34,7 +36,7 @@ def notify(session: Session, *, member_id: str, kind: str, title: str, body: str
     if exists is not None:
         return None
     notice = Notification(member_id=member_id, kind=kind, order_id=order_id, coupon_id=coupon_id,
-                          refund_id=refund_id, title=title, body=body,
+                          refund_id=refund_id, redemption_id=redemption_id, title=title, body=body,
                           created_at=datetime.now(timezone.utc))
     session.add(notice)
     session.flush()
@@ -69,6 +71,15 @@ def on_coupon_expiring(session: Session, expiring) -> Notification | None:
                                            until.astimezone(SHANGHAI).strftime("%m月%d日 %H:%M"))
     return notify(session, member_id=expiring.member_id, kind="coupon_expiring",
                   coupon_id=expiring.coupon_id, title=title, body=body)
+
+
+def on_points_redemption_failed(session: Session, failed) -> Notification | None:
+    """From mall.events.v1.PointsRedemptionFailed (member): what points bought could not be
+    delivered, and the points came back."""
+    title, body = messages.points_redemption_failed(failed.item_title, failed.item_kind,
+                                                    failed.points_returned, failed.reason)
+    return notify(session, member_id=failed.member_id, kind="points_redemption_failed",
+                  redemption_id=failed.redemption_id, title=title, body=body)
 
 
 def on_order_paid(session: Session, paid) -> Notification | None:

@@ -65,3 +65,17 @@ def coupon_expiring(name: str, amount_fen: int, percent_off: int, until: str) ->
         if percent_off else ""
     what = f"{name}（{value}）" if value else name
     return ("优惠券即将过期", f"您的优惠券 {what} 将于 {until} 过期，记得在过期前使用哦。")
+
+
+REDEMPTION_FAILURES = {
+    "not_found": "优惠券活动不存在",
+    "ended": "优惠券活动已结束",
+    "exhausted": "优惠券已发完",
+    "out_of_stock": "礼品库存不足",
+}
+
+
+def points_redemption_failed(title: str, kind: str, points: int, reason: str) -> tuple[str, str]:
+    why = REDEMPTION_FAILURES.get(reason, "无法发放" if kind == "coupon" else "无法发货")
+    return ("积分已退回",
+            f"您兑换的 {title} {why}，兑换未成功，{points} 积分已退回您的账户。")

@@ -15,7 +15,7 @@ erasure.add_to(Base.metadata)  # members who asked for erasure (member.deleted)
 
 KINDS = ("order_created", "order_paid", "order_cancelled", "order_partly_shipped", "order_shipped",
          "order_delivered", "order_completed", "order_refunded", "coupon_expiring",
-         "order_partly_refunded")
+         "order_partly_refunded", "points_redemption_failed")
 
 
 class Notification(Base):
@@ -30,6 +30,8 @@ class Notification(Base):
                          name="uq_notifications_member_id_kind_order_id_refund_id"),
         UniqueConstraint("member_id", "kind", "coupon_id",
                          name="uq_notifications_member_id_kind_coupon_id"),
+        UniqueConstraint("member_id", "kind", "redemption_id",
+                         name="uq_notifications_member_id_kind_redemption_id"),
         Index("ix_notifications_member_id_id", "member_id", "id"),
         Index("ix_notifications_member_unread", "member_id", "read_at"),
     )
@@ -41,6 +43,7 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(String(1000))
     order_id: Mapped[str | None] = mapped_column(String(64))
     coupon_id: Mapped[str | None] = mapped_column(String(64))  # what a coupon notice is about
+    redemption_id: Mapped[str | None] = mapped_column(String(64))  # a points-mall redemption
     refund_id: Mapped[str] = mapped_column(String(64), default="", server_default="")  # partial refunds
     read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

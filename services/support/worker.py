@@ -63,3 +63,7 @@ class Worker(EventWorker):
     @on_event("member", "member.deleted", member_events.MemberDeleted)
     def member_deleted(self, session, event):
         erasure.erase_member(session, event.data.member_id, erased_at(event))
+
+    @on_event("member", "points.redemption_failed", member_events.PointsRedemptionFailed)
+    def points_redemption_failed(self, session, event):
+        self.announce(session, inbox.on_points_redemption_failed(session, event.data), "")

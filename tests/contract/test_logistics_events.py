@@ -142,6 +142,30 @@ def test_a_paid_order_whose_stock_is_gone_is_announced_short(logistics, stub):
     assert stub.ListShipments(pb.ListShipmentsRequest(order_id="o-1"), metadata=CLERK).shipments == []
 
 
+def test_a_points_mall_gift_ships_as_member_announces_it_or_is_unavailable(logistics, stub):
+    from mall.events.v1 import member_events_pb2 as member_events
+
+    stocked(logistics, stub)
+
+    def gift(redemption_id, quantity):
+        return member_events.PointsGiftRedeemed(
+            redemption_id=redemption_id, member_id="m-1", item_id="i-1", title="真丝眼罩",
+            sku_id="sku-75b", quantity=quantity, shipping_address=SHENZHEN,
+            redeemed_at="2026-12-04T02:00:00Z")
+    deliver(logistics, "member", "points.gift_redeemed", gift("r-1", 1))
+    deliver(logistics, "member", "points.gift_redeemed", gift("r-2", 99))
+    [planned] = published(logistics, "gift.shipment_planned", ev.GiftShipmentPlanned)
+    [unavailable] = published(logistics, "gift.unavailable", ev.GiftUnavailable)
+    assert (planned.redemption_id, planned.member_id, len(planned.shipment_ids)) == ("r-1", "m-1", 1)
+    assert (unavailable.redemption_id, unavailable.member_id, unavailable.sku_id,
+            unavailable.requested, unavailable.reason) == ("r-2", "m-1", "sku-75b", 99, "out_of_stock")
+    [shipment] = stub.ListShipments(pb.ListShipmentsRequest(member_id="m-1"),
+                                    metadata=CLERK).shipments
+    assert (shipment.id, shipment.order_id, shipment.redemption_id) == (
+        planned.shipment_ids[0], "", "r-1")
+    assert on_hand(stub)["GZ-SOUTH"] == (2, 0)  # the nearest warehouse to Shenzhen
+
+
 def test_the_relay_puts_availability_on_rabbitmq_as_catalog_reads_it(logistics, stub, relay_for,
                                                                      listen_for):
     changed = listen_for("logistics", "inventory.availability_changed")

@@ -43,9 +43,13 @@ def test_registration_redemption_tier_and_erasure_are_announced(wechat, grpc_stu
     admin.AdjustPoints(loyalty_pb2.AdjustPointsRequest(member_id=member_id, points=500,
                                                        reason="seed"), metadata=OPERATOR)
     bag = admin.PutMallItem(loyalty_pb2.MallItem(kind="gift", title="收纳袋", points_price=200,
-                                                 stock=5, active=True), metadata=OPERATOR)
-    redemption = loyalty.Redeem(loyalty_pb2.RedeemRequest(item_id=bag.item_id, quantity=1),
-                                metadata=me)
+                                                 stock=5, active=True, gift_sku_id="sku-bag"),
+                            metadata=OPERATOR)
+    home = profiles.CreateAddress(profile_pb2.CreateAddressRequest(address=common_pb2.Address(
+        recipient="王芳", phone="13800000000", province="广东省", city="深圳市", district="南山区",
+        detail="科技园 1 号")), metadata=me).address_id
+    redemption = loyalty.Redeem(loyalty_pb2.RedeemRequest(item_id=bag.item_id, quantity=1,
+                                                          address_id=home), metadata=me)
     # ¥1,200 paid and completed lifts a standard member to silver (¥1,000)
     paid = paid_order(member_id, 120_000)
     deliver("member", "order", "order.paid", paid)
@@ -63,6 +67,10 @@ def test_registration_redemption_tier_and_erasure_are_announced(wechat, grpc_stu
     assert (redeemed.redemption_id, redeemed.member_id, redeemed.item_id, redeemed.item_kind,
             redeemed.points, redeemed.quantity) == (redemption.redemption_id, member_id,
                                                     bag.item_id, "gift", 200, 1)
+    (gift,) = announced(rt, "points.gift_redeemed", ev.PointsGiftRedeemed)
+    assert (gift.redemption_id, gift.member_id, gift.sku_id, gift.quantity,
+            gift.shipping_address.province, gift.shipping_address.detail) == (
+        redemption.redemption_id, member_id, "sku-bag", 1, "广东省", "科技园 1 号")
     (lifted,) = announced(rt, "member.tier_changed", ev.TierChanged)
     assert (lifted.member_id, lifted.from_tier, lifted.to_tier, lifted.to_rank, lifted.reason) \
         == (member_id, "standard", "silver", 1, "order_completed")
@@ -172,3 +180,43 @@ def test_a_consent_change_is_announced_for_support_and_analytics(wechat, grpc_st
         ("marketing", True), ("analytics", True), ("marketing", False)]  # the repeat says nothing
     assert [c.version for c in changes] == sorted({c.version for c in changes})
     assert all(c.changed_at.endswith("Z") for c in changes)
+
+
+def test_the_worker_takes_redemption_outcomes(wechat, grpc_stub_for, worker_process, monkeypatch):
+    """coupon.issued / gift.shipment_planned settle a redemption; coupon.issue_failed and
+    gift.unavailable give its points back (a return entry) once."""
+    from mall.events.v1 import logistics_events_pb2 as logistics
+    from mall.events.v1 import promotion_events_pb2 as promotion
+
+    auth, profiles, loyalty, admin = stubs(grpc_stub_for)
+    member_id, me = sign_in(auth)
+    admin.AdjustPoints(loyalty_pb2.AdjustPointsRequest(member_id=member_id, points=800,
+                                                       reason="seed"), metadata=OPERATOR)
+    home = profiles.CreateAddress(profile_pb2.CreateAddressRequest(address=common_pb2.Address(
+        recipient="王芳", phone="13800000000", province="广东省", city="深圳市",
+        detail="科技园 1 号")), metadata=me).address_id
+    bag = admin.PutMallItem(loyalty_pb2.MallItem(kind="gift", title="收纳袋", points_price=200,
+                                                 stock=5, active=True, gift_sku_id="sku-bag"),
+                            metadata=OPERATOR)
+    r = [loyalty.Redeem(loyalty_pb2.RedeemRequest(item_id=bag.item_id, quantity=1,
+                                                  address_id=home),
+                        metadata=[*me, ("idempotency-key", f"tap-{n}")]).redemption_id
+         for n in range(4)]
+    worker_takes(worker_process, "member", [
+        ("promotion", "coupon.issued", promotion.CouponIssued(
+            coupon_id="1", member_id=member_id, source="points", source_ref=r[0])),
+        ("promotion", "coupon.issue_failed", promotion.CouponIssueFailed(
+            member_id=member_id, source="points", source_ref=r[1], reason="ended", quantity=1)),
+        ("logistics", "gift.shipment_planned", logistics.GiftShipmentPlanned(
+            redemption_id=r[2], member_id=member_id, shipment_ids=["SHP1"])),
+        ("logistics", "gift.unavailable", logistics.GiftUnavailable(
+            redemption_id=r[3], member_id=member_id, sku_id="sku-bag", requested=1, missing=1,
+            reason="out_of_stock")),
+    ])
+    history = loyalty.ListPointsHistory(loyalty_pb2.ListPointsHistoryRequest(), metadata=me)
+    assert sorted(e.ref for e in history.entries if e.kind == "return") == sorted([r[1], r[3]])
+    assert history.balance == 800 - 2 * 200
+    failed = announced(service.runtime("member"), "points.redemption_failed",
+                       ev.PointsRedemptionFailed)
+    assert sorted((f.redemption_id, f.reason, f.points_returned) for f in failed) == sorted(
+        [(r[1], "ended", 200), (r[3], "out_of_stock", 200)])

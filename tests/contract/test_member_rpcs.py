@@ -288,8 +288,8 @@ def test_the_points_mall_sells_for_points_once_per_key(stubs, shopper):
     stubs.loyalty_admin.AdjustPoints(loyalty.AdjustPointsRequest(
         member_id=member_id, points=500, reason="seed"), metadata=OPERATOR)
     bag = stubs.loyalty_admin.PutMallItem(loyalty.MallItem(
-        kind="gift", title="收纳袋", points_price=200, stock=5, per_member_limit=2, active=True),
-        metadata=OPERATOR)
+        kind="gift", title="收纳袋", points_price=200, stock=5, per_member_limit=2, active=True,
+        gift_sku_id="sku-bag"), metadata=OPERATOR)
     assert bag.item_id and bag.stock == 5
     assert code_of(stubs.loyalty_admin.PutMallItem, loyalty.MallItem(
         kind="coupon", title="券", points_price=0, stock=1, active=True),
@@ -299,14 +299,20 @@ def test_the_points_mall_sells_for_points_once_per_key(stubs, shopper):
     assert [i.item_id for i in stubs.loyalty.ListMallItems(
         loyalty.ListMallItemsRequest(), metadata=me).items] == [bag.item_id]
 
+    home = stubs.profile.CreateAddress(profile.CreateAddressRequest(address=common_pb2.Address(
+        recipient="王芳", phone="13800000000", province="广东省", city="深圳市", detail="科技园 1 号")),
+        metadata=me).address_id
+    assert code_of(stubs.loyalty.Redeem, loyalty.RedeemRequest(item_id=bag.item_id, quantity=1),
+                   metadata=me) == Code.INVALID_ARGUMENT  # a gift ships: an address is required
     tap = [*me, ("idempotency-key", "redeem-1")]
-    first = stubs.loyalty.Redeem(loyalty.RedeemRequest(item_id=bag.item_id, quantity=1),
-                                 metadata=tap)
-    again = stubs.loyalty.Redeem(loyalty.RedeemRequest(item_id=bag.item_id, quantity=1),
-                                 metadata=tap)
+    first = stubs.loyalty.Redeem(loyalty.RedeemRequest(item_id=bag.item_id, quantity=1,
+                                                       address_id=home), metadata=tap)
+    again = stubs.loyalty.Redeem(loyalty.RedeemRequest(item_id=bag.item_id, quantity=1,
+                                                       address_id=home), metadata=tap)
     assert again.redemption_id == first.redemption_id and first.balance == 300
-    assert code_of(stubs.loyalty.Redeem, loyalty.RedeemRequest(item_id=bag.item_id, quantity=2),
-                   metadata=me) == Code.RESOURCE_EXHAUSTED  # 400 points, 300 left
+    assert code_of(stubs.loyalty.Redeem, loyalty.RedeemRequest(
+        item_id=bag.item_id, quantity=2, address_id=home),
+        metadata=me) == Code.RESOURCE_EXHAUSTED  # 400 points, 300 left
     assert code_of(stubs.loyalty.Redeem, loyalty.RedeemRequest(item_id=str(uuid.uuid4()),
                                                                quantity=1),
                    metadata=me) == Code.NOT_FOUND

@@ -142,6 +142,24 @@ def test_one_notice_per_fact_whatever_is_redelivered_or_announced_twice(support,
     assert len(outbox_events(support, "notification.created")) == 1
 
 
+def test_a_failed_points_redemption_is_one_notice_announced_to_member(support, inbox):
+    from mall.events.v1 import member_events_pb2 as member_events
+
+    failed = member_events.PointsRedemptionFailed(
+        redemption_id="r-7", member_id="m-7", item_id="i-7", item_title="无门槛10元券",
+        item_kind="coupon", points_returned=100, quantity=1, reason="ended",
+        failed_at="2026-12-04T02:00:00Z")
+    deliver(support, "member", "points.redemption_failed", failed)
+    deliver(support, "member", "points.redemption_failed", failed)  # the same fact again
+    [notice] = inbox()
+    assert (notice.kind, notice.kind_code, notice.title) == (
+        pb.POINTS_REDEMPTION_FAILED, "points_redemption_failed", "积分已退回")
+    assert "100 积分已退回" in notice.body
+    [announced] = published(support, "notification.created", ev.NotificationCreated)
+    assert (announced.member_id, announced.kind, announced.body) == ("m-7", notice.kind_code,
+                                                                     notice.body)
+
+
 def test_an_event_naming_no_member_is_parked_not_lost(support, publish_event):
     envelope = publish_event("order", "order.paid", order_events.OrderPaid(order_id="o-9",
                                                                            paid_fen=100))

@@ -22,8 +22,13 @@ from servicekit.times import rfc3339, utcnow
 
 from ..identity.accounts import live_member_id, require_member
 from ..models import MallItem, PointsEntry, Tier
+from ..profile import addresses
 from ..profile.habits import parse_time
+from ..profile.vault import Vault, default_vault
 from . import points, points_mall, tiers
+from .coupon_templates import CouponTemplates
+
+ADDRESS_FIELDS = ("recipient", "phone", "province", "city", "district", "detail", "postal_code")
 
 TIER_FIELDS = ("code", "name", "rank", "threshold_kind", "threshold", "discount_percent",
                "points_multiplier_percent", "free_shipping_threshold_fen", "priority_shipping",
@@ -48,7 +53,7 @@ def item_message(i: MallItem) -> loyalty_pb2.MallItem:
                                 coupon_template_id=i.coupon_template_id, points_price=i.points_price,
                                 stock=i.stock, per_member_limit=i.per_member_limit,
                                 starts_at=rfc3339(i.starts_at), ends_at=rfc3339(i.ends_at),
-                                active=i.active)
+                                active=i.active, gift_sku_id=i.gift_sku_id or "")
 
 
 def settings_message(s) -> loyalty_pb2.LoyaltySettings:
@@ -85,8 +90,9 @@ def _time(v: Violations, value: str, field: str) -> datetime | None:
 
 
 class LoyaltyServicer(loyalty_pb2_grpc.LoyaltyServiceServicer):
-    def __init__(self, runtime: Runtime):
+    def __init__(self, runtime: Runtime, vault: Vault | None = None):
         self.runtime = runtime
+        self.vault = vault
 
     def GetMyTier(self, request, context):
         with self.runtime.transaction() as session:
@@ -171,17 +177,24 @@ class LoyaltyServicer(loyalty_pb2_grpc.LoyaltyServiceServicer):
         key = current().idempotency_key
         idempotency.check_key(key)
         with self.runtime.transaction() as session:
+            ship_to = None
+            if request.address_id:  # a gift's destination, opened for logistics' event
+                opened = addresses.open_one(session, self.vault or default_vault(), member_id,
+                                            request.address_id)
+                ship_to = points_mall.ShipTo(opened.row.id, {
+                    f: str(opened.address.get(f) or "") for f in ADDRESS_FIELDS})
             done = points_mall.redeem(self.runtime, session, member_id, request.item_id,
-                                      request.quantity, key)
+                                      request.quantity, key, ship_to)
             r = done.redemption
             return loyalty_pb2.Redemption(redemption_id=r.id, item_id=r.item_id, quantity=r.quantity,
                                           points=r.points, balance=done.balance,
-                                          redeemed_at=rfc3339(r.created_at))
+                                          redeemed_at=rfc3339(r.created_at), status=r.status)
 
 
 class LoyaltyAdminServicer(loyalty_pb2_grpc.LoyaltyAdminServiceServicer):
-    def __init__(self, runtime: Runtime):
+    def __init__(self, runtime: Runtime, coupon_templates: CouponTemplates | None = None):
         self.runtime = runtime
+        self.coupon_templates = coupon_templates or CouponTemplates()
 
     def ListTiers(self, request, context):
         require_roles(*roles.MERCHANDISERS, action="managing tiers")
@@ -266,15 +279,20 @@ class LoyaltyAdminServicer(loyalty_pb2_grpc.LoyaltyAdminServiceServicer):
         v.raise_if_any()
         item = MallItem(id=request.item_id, kind=request.kind, title=request.title,
                         coupon_template_id=request.coupon_template_id,
+                        gift_sku_id=request.gift_sku_id if request.kind == "gift" else "",
                         points_price=request.points_price, stock=request.stock,
                         per_member_limit=request.per_member_limit, starts_at=starts, ends_at=ends,
                         active=request.active)
+        if request.kind == "coupon" and request.coupon_template_id and request.active:
+            # asked before the transaction: no row is locked while promotion answers. An item
+            # taken off sale sells nothing: staff may always withdraw one whose template ended.
+            self.coupon_templates.check_issuable(request.coupon_template_id)
         with self.runtime.transaction() as session:
             return item_message(points_mall.put_item(session, item))
 
 
-def register(server, runtime: Runtime) -> list[str]:
-    loyalty_pb2_grpc.add_LoyaltyServiceServicer_to_server(LoyaltyServicer(runtime), server)
+def register(server, runtime: Runtime, vault: Vault | None = None) -> list[str]:
+    loyalty_pb2_grpc.add_LoyaltyServiceServicer_to_server(LoyaltyServicer(runtime, vault), server)
     loyalty_pb2_grpc.add_LoyaltyAdminServiceServicer_to_server(LoyaltyAdminServicer(runtime), server)
     return [loyalty_pb2.DESCRIPTOR.services_by_name[n].full_name
             for n in ("LoyaltyService", "LoyaltyAdminService")]

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from mall.common.v1 import common_pb2
 from mall.events.v1 import member_events_pb2
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -24,6 +25,13 @@ MAX_QUANTITY = 99
 
 
 @dataclass(frozen=True)
+class ShipTo:
+    """Where a gift ships: the member's saved address, opened by the caller."""
+    address_id: str
+    address: dict  # recipient, phone, province, city, district, detail, postal_code
+
+
+@dataclass(frozen=True)
 class Redeemed:
     redemption: Redemption
     balance: int
@@ -36,6 +44,9 @@ def put_item(session: Session, item: MallItem) -> MallItem:
     if item.kind == "coupon":
         v.check(bool(item.coupon_template_id), "coupon_template_id", "required",
                 "the promotion coupon template this item issues")
+    if item.kind == "gift":
+        v.check(0 < len(item.gift_sku_id or "") <= 64, "gift_sku_id", "required",
+                "the SKU logistics ships for this gift, 1..64 characters")
     v.check(item.points_price > 0, "points_price", "positive", "at least 1 point")
     v.check(item.stock >= 0, "stock", "not_negative", "0 or more")
     v.check(item.per_member_limit >= 0, "per_member_limit", "not_negative", "0 (no limit) or more")
@@ -71,7 +82,8 @@ def all_items(session: Session) -> list[MallItem]:
 
 
 def redeem(runtime: Runtime, session: Session, member_id: str, item_id: str, quantity: int,
-           request_key: str = "") -> Redeemed:
+           request_key: str = "", ship_to: ShipTo | None = None) -> Redeemed:
+    """`ship_to`: the member's saved address a gift item ships to (required for gifts)."""
     quantity = quantity or 1
     if not 1 <= quantity <= MAX_QUANTITY:
         raise InvalidArgument.field("quantity", "range", f"1..{MAX_QUANTITY}")
@@ -80,6 +92,9 @@ def redeem(runtime: Runtime, session: Session, member_id: str, item_id: str, qua
 
     def create() -> Redemption:
         item = _item(session, item_id)
+        if item.kind == "gift" and ship_to is None:
+            raise InvalidArgument.field("address_id", "required",
+                                        "a gift ships: give one of your saved addresses' id")
         now = utcnow()
         if not session.scalar(select(func.count()).select_from(MallItem)
                               .where(MallItem.id == item.id, *_on_sale(now))):
@@ -95,7 +110,8 @@ def redeem(runtime: Runtime, session: Session, member_id: str, item_id: str, qua
         cost = item.points_price * quantity
         redemption = Redemption(id=str(uuid.uuid4()), member_id=member_id, item_id=item.id,
                                 quantity=quantity, points=cost, request_key=request_key or None,
-                                created_at=now)
+                                created_at=now, status="pending",
+                                address_id=ship_to.address_id if item.kind == "gift" else None)
         points.debit(session, member_id, points.REDEEM, cost, ref=redemption.id, now=now,
                      reason=f"points mall: {quantity} x {item.title}")
         item.stock -= quantity
@@ -104,6 +120,12 @@ def redeem(runtime: Runtime, session: Session, member_id: str, item_id: str, qua
             redemption_id=redemption.id, member_id=member_id, item_id=item.id, item_kind=item.kind,
             coupon_template_id=item.coupon_template_id if item.kind == "coupon" else "",
             points=cost, quantity=quantity, redeemed_at=rfc3339(now)), event_id=redemption.id)
+        if item.kind == "gift":
+            runtime.emit(session, "points.gift_redeemed", member_events_pb2.PointsGiftRedeemed(
+                redemption_id=redemption.id, member_id=member_id, item_id=item.id,
+                title=item.title, sku_id=item.gift_sku_id, quantity=quantity,
+                shipping_address=common_pb2.Address(**ship_to.address),
+                redeemed_at=rfc3339(now)))
         return redemption
 
     redemption, _ = idempotency.create_once(

@@ -81,6 +81,12 @@ def delete(session: Session, member_id: str, address_id: str) -> None:
             successor.is_default = True
 
 
+def open_one(session: Session, vault: Vault, member_id: str, address_id: str) -> AddressView:
+    """One of the member's own addresses, opened (a points-mall gift ships to it)."""
+    row = _owned(session, member_id, address_id)
+    return AddressView(row, vault.open_address(row.id, row.payload_enc))
+
+
 def _validated(address: dict) -> dict:
     v = Violations()
     clean = check_address(v, address)

@@ -72,3 +72,32 @@ def loyalty_admin(wechat, grpc_stub_for):
 @pytest.fixture
 def operator_md():
     return as_user("00000000-0000-4000-8000-000000000001", "operator")
+
+
+@pytest.fixture
+def coupon_template(grpc_target_for, monkeypatch):
+    """make(**spec) -> the id of a real coupon template in promotion's in-process server, which
+    member's api is pointed at (PutMallItem asks it whether the template can be issued)."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from mall.promotion.v1 import promotion_pb2, promotion_pb2_grpc
+
+    from servicekit import grpc_client
+    from servicekit.times import utcnow
+
+    target = grpc_target_for("promotion")
+    monkeypatch.setenv("MALL_PROMOTION_GRPC_TARGET", target)
+    stub = promotion_pb2_grpc.PromotionServiceStub(grpc_client.channel("promotion", target=target))
+
+    def make(valid_seconds: int = 30 * 86400, total_quantity: int = 1000) -> str:
+        start, until = Timestamp(), Timestamp()
+        start.FromDatetime(utcnow())
+        until.FromSeconds(start.seconds + valid_seconds)
+        spec = promotion_pb2.CouponTemplateSpec(
+            name="积分兑换10元券", kind=promotion_pb2.NO_THRESHOLD, amount_fen=1000,
+            window=promotion_pb2.ValidityWindow(valid_from=start, valid_until=until),
+            per_member_limit=1, total_quantity=total_quantity, scope=promotion_pb2.ALL)
+        made = stub.CreateCouponTemplate(promotion_pb2.CreateCouponTemplateRequest(spec=spec),
+                                         metadata=as_user("00000000-0000-4000-8000-000000000001",
+                                                          "operator"))
+        return made.id
+    return make

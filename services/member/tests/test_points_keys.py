@@ -7,7 +7,7 @@ from servicekit.errors import violations_from_trailers
 
 from .helpers import credit, rpc_error
 from .test_points import assert_consistent
-from .test_points_mall import coupon_item, redeem
+from .test_points_mall import coupon_item, issuable_template, redeem  # noqa: F401 (fixture)
 
 
 def test_two_adjustment_keys_sharing_a_long_prefix_are_two_adjustments(loyalty_admin, shopper,

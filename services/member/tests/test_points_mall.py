@@ -3,6 +3,7 @@ points.redeemed; never beyond the balance, the stock or the per-member limit."""
 import uuid
 
 import grpc
+import pytest
 from mall.member.v1 import loyalty_pb2
 
 from servicekit.errors import violations_from_trailers
@@ -12,9 +13,16 @@ from .helpers import credit, outbox_events, race, rpc_error
 from .test_points import assert_consistent
 
 
+@pytest.fixture(autouse=True)
+def issuable_template(coupon_template):
+    """A real template in promotion for the coupon items of these tests (checked at save)."""
+    coupon_item.template_id = coupon_template()
+    return coupon_item.template_id
+
+
 def coupon_item(loyalty_admin, md, **changes):
-    fields = dict(kind="coupon", title="满200减30券", coupon_template_id="tpl-30", points_price=100,
-                  stock=10, per_member_limit=2, active=True)
+    fields = dict(kind="coupon", title="满200减30券", coupon_template_id=coupon_item.template_id,
+                  points_price=100, stock=10, per_member_limit=2, active=True)
     fields.update(changes)
     return loyalty_admin.PutMallItem(loyalty_pb2.MallItem(**fields), metadata=md)
 
@@ -60,7 +68,7 @@ def test_redeeming_debits_points_and_stock_and_announces_it(loyalty_api, loyalty
     [event] = [e for e in outbox_events(member_runtime, "points.redeemed")
                if e["data"]["memberId"] == member_id]
     assert event["id"] == done.redemption_id
-    assert event["data"]["couponTemplateId"] == "tpl-30" and event["data"]["itemKind"] == "coupon"
+    assert event["data"]["couponTemplateId"] == coupon_item.template_id and event["data"]["itemKind"] == "coupon"
 
     err = rpc_error(redeem, loyalty_api, md, item.item_id, 2)  # the limit is 2 per member
     assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "per member" in err.details()
@@ -79,8 +87,8 @@ def test_redeeming_debits_points_and_stock_and_announces_it(loyalty_api, loyalty
 
 def test_the_last_units_go_to_exactly_as_many_buyers(loyalty_api, loyalty_admin, operator_md,
                                                      shopper, member_runtime):
-    item = coupon_item(loyalty_admin, operator_md, kind="gift", title="真丝眼罩",
-                       coupon_template_id="", stock=3, per_member_limit=0)
+    item = coupon_item(loyalty_admin, operator_md, title="真丝眼罩兑换券", stock=3,
+                       per_member_limit=0)
     buyers = [shopper(f"buyer{n}") for n in range(8)]
     for member_id, _ in buyers:
         credit(member_runtime, member_id, 100)

@@ -122,6 +122,19 @@ def test_event_issues_are_keyed_by_their_source_and_report_failures(runtime):
         [("g-1", "exhausted"), ("g-2", "not_found")]
 
 
+def test_an_event_issue_from_an_ended_template_reports_ended_and_issues_nothing(runtime):
+    made = template(runtime, claimable=False)
+    with runtime.transaction() as session:  # its window closed after a points-mall item named it
+        session.get(CouponTemplate, int(made)).valid_until = NOW - timedelta(minutes=1)
+    for _ in range(2):  # a redelivery under a new event id fails the same way, still nothing issued
+        with runtime.transaction() as session:
+            assert coupons.issue_for_event(session, runtime, template_id=made, member_id="m-1",
+                                           source="points", source_ref="r-9", quantity=2) == []
+    assert issued_count(runtime, made) == 0
+    failed = events(runtime, "coupon.issue_failed")
+    assert [(e["sourceRef"], e["reason"], e["quantity"]) for e in failed] == [("r-9", "ended", 2)] * 2
+
+
 def test_revoke_only_an_available_coupon(runtime):
     coupon = claim(runtime, "m-1", template(runtime))
     with runtime.transaction() as session:
