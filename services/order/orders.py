@@ -62,7 +62,8 @@ def transition(session: Session, runtime: Runtime, order: Order, target: str, *,
         from_status=before, to_status=target, actor_kind=actor.split(":")[0], reason=reason,
         changed_at=rfc3339(order.updated_at),
         summary=summary(lines_of(session, order), order.discreet_packaging),
-        payable_fen=order.payable_fen, discreet=order.discreet_packaging))
+        payable_fen=order.payable_fen, discreet=order.discreet_packaging,
+        status_seq=states.history_seq(session, order)))
     return True
 
 
@@ -91,7 +92,7 @@ def on_payment_succeeded(session: Session, runtime: Runtime, paid: payments.Paym
         discreet_packaging=order.discreet_packaging, member_tier=order.member_tier,
         member_tier_rank=order.member_tier_rank, points_used=order.points_used,
         coupon_ids=order.coupon_ids, channel=order.channel,
-        shipping_fee_fen=order.shipping_fee_fen))
+        shipping_fee_fen=order.shipping_fee_fen, status_seq=states.history_seq(session, order)))
     return True
 
 
@@ -115,7 +116,8 @@ def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.Pay
         refund_id=refund.refund_id, refunded_fen=refund.amount_fen, paid_fen=order.paid_fen,
         full=full, refunded_at=refund.refunded_at or rfc3339(datetime.now(timezone.utc)),
         lines=[events.RefundedLine(line_id=p.line_id, sku_id=p.sku_id, quantity=p.quantity,
-                                   refunded_fen=p.amount_fen) for p in refund.lines]))
+                                   refunded_fen=p.amount_fen) for p in refund.lines],
+        status_seq=states.history_seq(session, order)))
     return True
 
 
@@ -134,7 +136,7 @@ def cancel(session: Session, runtime: Runtime, order: Order, *, actor: str, reas
     runtime.emit(session, "order.cancelled", events.OrderCancelled(
         order_id=order.id, member_id=order.member_id, reason=reason, order_no=order.order_no,
         payable_fen=order.payable_fen, points_used=order.points_used,
-        coupon_ids=order.coupon_ids, was_paid=was_paid))
+        coupon_ids=order.coupon_ids, was_paid=was_paid, status_seq=states.history_seq(session, order)))
 
 
 def cancel_overdue(session: Session, runtime: Runtime, now: datetime, limit: int = 200) -> int:
@@ -223,7 +225,7 @@ def _announce_completed(session: Session, runtime: Runtime, order: Order) -> Non
     runtime.emit(session, "order.completed", events.OrderCompleted(
         order_id=order.id, order_no=order.order_no, member_id=order.member_id,
         paid_fen=order.paid_fen, refunded_fen=order.refunded_fen,
-        completed_at=rfc3339(order.completed_at)))
+        completed_at=rfc3339(order.completed_at), status_seq=states.history_seq(session, order)))
 
 
 # --- staff remarks -----------------------------------------------------------------------------
