@@ -93,6 +93,9 @@ def on_payment_succeeded(session: Session, runtime: Runtime, paid: payments.Paym
         member_tier_rank=order.member_tier_rank, points_used=order.points_used,
         coupon_ids=order.coupon_ids, channel=order.channel,
         shipping_fee_fen=order.shipping_fee_fen, status_seq=states.history_seq(session, order)))
+    if order.refunded_fen and order.refunded_fen >= order.paid_fen:  # its refund was heard first
+        transition(session, runtime, order, "refunded", actor="event:payment.refunded",
+                   reason="refunded in full (heard before the payment)")
     return True
 
 
@@ -107,13 +110,16 @@ def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.Pay
         if part.line_id in lines:
             lines[part.line_id].refunded_fen += part.amount_fen
     order.refunded_fen = refund.refunded_total_fen
-    full = refund.full or order.refunded_fen >= order.paid_fen
-    if full:
+    paid_fen = order.paid_fen or refund.paid_fen  # 0 until payment.succeeded is heard
+    full = refund.full or order.refunded_fen >= paid_fen
+    # A refund heard before its payment (another queue): the order moves on when the payment
+    # comes (on_payment_succeeded), so the end state is the same in either order.
+    if full and order.status != "pending_payment":
         transition(session, runtime, order, "refunded", actor="event:payment.refunded",
                    reason=refund.reason or "refunded in full")
     runtime.emit(session, "order.refunded", events.OrderRefunded(
         order_id=order.id, order_no=order.order_no, member_id=order.member_id,
-        refund_id=refund.refund_id, refunded_fen=refund.amount_fen, paid_fen=order.paid_fen,
+        refund_id=refund.refund_id, refunded_fen=refund.amount_fen, paid_fen=paid_fen,
         full=full, refunded_at=refund.refunded_at or rfc3339(datetime.now(timezone.utc)),
         lines=[events.RefundedLine(line_id=p.line_id, sku_id=p.sku_id, quantity=p.quantity,
                                    refunded_fen=p.amount_fen) for p in refund.lines],

@@ -39,3 +39,20 @@ def test_a_cancellation_carries_its_position(runtime):
         orders.cancel(session, runtime, orders.lock(session, order_id), actor="member:m-1",
                       reason="member")
     assert seqs(runtime, "order.cancelled") == [2]
+
+
+def test_a_refund_heard_before_its_payment_ends_as_in_order(runtime):
+    """payment.refunded and payment.succeeded come on two queues: a full refund handled first
+    is kept, and the payment then moves the order to paid and on to refunded (it used to be
+    refused, pending_payment → refunded, and parked)."""
+    order_id = place(runtime)
+    refund = payments.PaymentRefunded(order_id=order_id, refund_id="r-1", amount_fen=43415,
+                                      refunded_total_fen=43415, paid_fen=43415, full=True)
+    assert apply(runtime, orders.on_payment_refunded, refund) is True
+    assert apply(runtime, orders.on_payment_succeeded, succeeded(order_id, 43415)) is True
+    with runtime.transaction() as session:
+        order = orders.lock(session, order_id, for_update=False)
+        assert (order.status, order.paid_fen, order.refunded_fen) == ("refunded", 43415, 43415)
+    assert seqs(runtime, "order.status_changed") == [2, 3]  # paid, then refunded
+    [refunded] = outbox_events(runtime, "order.refunded")
+    assert refunded["data"]["full"] is True and refunded["data"]["paidFen"] == "43415"
