@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -149,3 +150,12 @@ def dialect_insert(session: Session, table):
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def take_turns(session: Session, key: str) -> None:
+    """Makes the transactions that call it with the same `key` run one after the other until
+    they end (PostgreSQL: a transaction-scoped advisory lock on the key's hash; SQLite writers
+    already queue behind BEGIN IMMEDIATE). For work that must see what the others wrote, where no
+    row exists yet to lock (the first notices of an order, arriving on two queues at once)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})

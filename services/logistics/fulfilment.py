@@ -34,6 +34,13 @@ def order_paid(runtime: Runtime, session: Session, order: shipments.PaidOrder,
                  order.order_id)
         return []
     reservation = session.get(Reservation, order.order_id)
+    if reservation is not None and reservation.status == "released":
+        # Released by order.cancelled (or a failed checkout, which is never paid): this order.paid
+        # arrived after the cancellation of a paid order. Heard in order, the cancellation would
+        # stop the parcels; heard late, the payment must not reserve and ship again.
+        log.warning("order %s was paid but already cancelled (%s): not shipped", order.order_id,
+                    reservation.reason)
+        return []
     if reservation is not None and reservation.status in ("held", "committed"):
         # Shipments first, the commit last: the commit locks the SKUs, which every checkout's
         # Reserve of them waits for, and under eventlet each statement while holding the lock

@@ -165,8 +165,9 @@ class MemberTier(Base):
 
 
 class MemberOrder(Base):
-    """What member knows of one order, from order events: what it cost, what was refunded, the
-    points it earned and clawed back. Tier spend and refund claw-backs are computed from here."""
+    """What member knows of one order, folded from its events in whatever order they arrive
+    (loyalty/order_effects.py): what it cost, what was refunded, whether it was cancelled, and the
+    points it earns and gave up. Tier spend and refund claw-backs are computed from here."""
     __tablename__ = "member_orders"
 
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -175,8 +176,13 @@ class MemberOrder(Base):
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)   # sum of order.refunded
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     completed_refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # as order.completed said
-    points_earned: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_earned: Mapped[int] = mapped_column(BigInteger, default=0)    # credited by the earn entry
+    # Claimed back: clawed back after the earn, or withheld from it when the refund came first.
     points_clawed_back: Mapped[int] = mapped_column(BigInteger, default=0)
+    earn_settled: Mapped[bool] = mapped_column(Boolean, default=False)  # order.paid has been heard
+    points_basis: Mapped[int] = mapped_column(BigInteger, default=0)     # what the payment earns whole
+    refunded_in_full: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class YearlyReview(Base):

@@ -81,8 +81,9 @@ class Worker(EventWorker):
 
     @on_event("order", "order.paid", order_events_pb2.OrderPaid)
     def earn_points(self, session, event):
-        """A paid order earns points (every ¥100 → 10 by default, times the tier's multiplier)."""
-        order_effects.earn_for_paid_order(session, event.data, event.occurred_at)
+        """A paid order earns points (every ¥100 → 10 by default, times the tier's multiplier),
+        less what its refunds or cancellation heard first already took (order_effects)."""
+        order_effects.earn_for_paid_order(session, event.data, event.occurred_at, self.runtime)
 
     @on_event("order", "order.completed", order_events_pb2.OrderCompleted)
     def order_completed(self, session, event):
@@ -94,7 +95,7 @@ class Worker(EventWorker):
 
     @on_event("order", "order.cancelled", order_events_pb2.OrderCancelled)
     def order_cancelled(self, session, event):
-        order_effects.order_cancelled(session, event.data, event.occurred_at)
+        order_effects.order_cancelled(session, event.data, event.occurred_at, self.runtime)
 
     @on_event("promotion", "coupon.issued", promotion_events_pb2.CouponIssued)
     def redemption_coupon_issued(self, session, event):

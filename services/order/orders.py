@@ -62,7 +62,8 @@ def transition(session: Session, runtime: Runtime, order: Order, target: str, *,
         from_status=before, to_status=target, actor_kind=actor.split(":")[0], reason=reason,
         changed_at=rfc3339(order.updated_at),
         summary=summary(lines_of(session, order), order.discreet_packaging),
-        payable_fen=order.payable_fen, discreet=order.discreet_packaging))
+        payable_fen=order.payable_fen, discreet=order.discreet_packaging,
+        status_seq=states.history_seq(session, order)))
     return True
 
 
@@ -91,7 +92,10 @@ def on_payment_succeeded(session: Session, runtime: Runtime, paid: payments.Paym
         discreet_packaging=order.discreet_packaging, member_tier=order.member_tier,
         member_tier_rank=order.member_tier_rank, points_used=order.points_used,
         coupon_ids=order.coupon_ids, channel=order.channel,
-        shipping_fee_fen=order.shipping_fee_fen))
+        shipping_fee_fen=order.shipping_fee_fen, status_seq=states.history_seq(session, order)))
+    if order.refunded_fen and order.refunded_fen >= order.paid_fen:  # its refund was heard first
+        transition(session, runtime, order, "refunded", actor="event:payment.refunded",
+                   reason="refunded in full (heard before the payment)")
     return True
 
 
@@ -109,16 +113,20 @@ def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.Pay
         if part.line_id in lines:
             lines[part.line_id].refunded_fen += part.amount_fen
     order.refunded_fen = refund.refunded_total_fen
-    full = refund.full or order.refunded_fen >= order.paid_fen
-    if full and not stays_cancelled:
+    paid_fen = order.paid_fen or refund.paid_fen  # 0 until payment.succeeded is heard
+    full = refund.full or order.refunded_fen >= paid_fen
+    # A refund heard before its payment (another queue): the order moves on when the payment
+    # comes (on_payment_succeeded), so the end state is the same in either order.
+    if full and not stays_cancelled and order.status != "pending_payment":
         transition(session, runtime, order, "refunded", actor="event:payment.refunded",
                    reason=refund.reason or "refunded in full")
     runtime.emit(session, "order.refunded", events.OrderRefunded(
         order_id=order.id, order_no=order.order_no, member_id=order.member_id,
-        refund_id=refund.refund_id, refunded_fen=refund.amount_fen, paid_fen=order.paid_fen,
+        refund_id=refund.refund_id, refunded_fen=refund.amount_fen, paid_fen=paid_fen,
         full=full, refunded_at=refund.refunded_at or rfc3339(datetime.now(timezone.utc)),
         lines=[events.RefundedLine(line_id=p.line_id, sku_id=p.sku_id, quantity=p.quantity,
-                                   refunded_fen=p.amount_fen) for p in refund.lines]))
+                                   refunded_fen=p.amount_fen) for p in refund.lines],
+        status_seq=states.history_seq(session, order)))
     return True
 
 
@@ -148,7 +156,7 @@ def cancel(session: Session, runtime: Runtime, order: Order, *, actor: str, reas
     runtime.emit(session, "order.cancelled", events.OrderCancelled(
         order_id=order.id, member_id=order.member_id, reason=reason, order_no=order.order_no,
         payable_fen=order.payable_fen, points_used=order.points_used,
-        coupon_ids=order.coupon_ids, was_paid=was_paid))
+        coupon_ids=order.coupon_ids, was_paid=was_paid, status_seq=states.history_seq(session, order)))
 
 
 def _a_parcel_left(session: Session, order: Order) -> bool:
@@ -251,7 +259,7 @@ def _announce_completed(session: Session, runtime: Runtime, order: Order) -> Non
     runtime.emit(session, "order.completed", events.OrderCompleted(
         order_id=order.id, order_no=order.order_no, member_id=order.member_id,
         paid_fen=order.paid_fen, refunded_fen=order.refunded_fen,
-        completed_at=rfc3339(order.completed_at)))
+        completed_at=rfc3339(order.completed_at), status_seq=states.history_seq(session, order)))
 
 
 # --- staff remarks -----------------------------------------------------------------------------

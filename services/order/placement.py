@@ -114,7 +114,8 @@ def confirm(session: Session, runtime: Runtime, order: Order, priced: PricedOrde
         order_id=order.id, order_no=order.order_no, member_id=order.member_id,
         payable_fen=order.payable_fen, lines=event_lines(lines_of(session, order)),
         created_at=rfc3339(now), pay_deadline=rfc3339(order.pay_deadline), channel=order.channel,
-        points_used=order.points_used, coupon_ids=order.coupon_ids))
+        points_used=order.points_used, coupon_ids=order.coupon_ids,
+        status_seq=states.history_seq(session, order)))
 
 
 def replay(order: Order) -> Order:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from sqlalchemy import func, select
+
 from servicekit.errors import FailedPrecondition
 
 from .models import Order, OrderStatusChange
@@ -76,3 +78,12 @@ def move(session, order: Order, target: str, *, actor: str, reason: str = "",
     if target in TIMESTAMP_OF:
         setattr(order, TIMESTAMP_OF[target], now)
     return True
+
+
+def history_seq(session, order: Order) -> int:
+    """The order's position in its status history: how many changes it has recorded so far.
+    Every order event carries it (status_seq), so consumers order an order's events by its own
+    history, not by when they arrive."""
+    session.flush()
+    return session.scalar(select(func.count()).select_from(OrderStatusChange)
+                          .where(OrderStatusChange.order_id == order.id)) or 0

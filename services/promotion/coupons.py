@@ -284,20 +284,23 @@ def use_for_order(session: Session, runtime: Runtime, order_id: str, member_id: 
 
 
 def release_for_order(session: Session, runtime: Runtime, order_id: str, member_id: str = "",
-                      now: datetime | None = None) -> list[IssuedCoupon]:
+                      now: datetime | None = None, *, used_too: bool = False) -> list[IssuedCoupon]:
     """The coupons `order_id` locked go back to their owner: available again, or expired when
-    their validity ended while they were locked. Coupons already used or revoked are untouched,
-    so a late or repeated cancellation changes nothing."""
+    their validity ended while they were locked. Coupons already used (unless `used_too`: a paid
+    order cancelled and refunded) or revoked are untouched, so a late or repeated cancellation
+    changes nothing."""
     now = now or datetime.now(timezone.utc)
-    locked = list(session.scalars(select(IssuedCoupon)
-                                  .where(IssuedCoupon.locked_order_id == order_id,
-                                         IssuedCoupon.status == "locked")
+    held = (IssuedCoupon.locked_order_id == order_id) & (IssuedCoupon.status == "locked")
+    if used_too:
+        held = held | ((IssuedCoupon.used_order_id == order_id) & (IssuedCoupon.status == "used"))
+    locked = list(session.scalars(select(IssuedCoupon).where(held)
                                   .order_by(IssuedCoupon.id).with_for_update()))
     if not locked:
         return []
     for coupon in locked:
         coupon.status = "expired" if coupon.valid_until <= now else "available"
         coupon.locked_order_id, coupon.locked_at, coupon.updated_at = None, None, now
+        coupon.used_order_id, coupon.used_at = None, None
     runtime.emit(session, "coupon.released", events.CouponsReleased(
         order_id=order_id, member_id=member_id or locked[0].member_id,
         available_coupon_ids=[str(c.id) for c in locked if c.status == "available"],

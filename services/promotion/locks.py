@@ -178,9 +178,11 @@ def _quota_of(session: Session, line: FlashLine, at: str, now: datetime) -> _Quo
 
 
 def release_for_order(session: Session, runtime: Runtime, order_id: str, now: datetime,
-                      member_id: str = "") -> OrderLock:
+                      member_id: str = "", paid: bool = False) -> OrderLock:
     """Gives back what `order_id` holds. Releasing an order that locked nothing (yet) leaves a
-    tombstone, so a lock that arrives late for a cancelled order is refused."""
+    tombstone, so a lock that arrives late for a cancelled order is refused. `paid`: a paid
+    order cancelled (its money goes back): what its payment consumed comes back too, so the end
+    is the same whether order.paid or order.cancelled was heard first."""
     lock = session.get(OrderLock, order_id, with_for_update=True)
     if lock is None:
         session.execute(dialect_insert(session, OrderLock).values(
@@ -189,7 +191,7 @@ def release_for_order(session: Session, runtime: Runtime, order_id: str, now: da
             request_fingerprint=RELEASED_BEFORE_LOCK).on_conflict_do_nothing())
         coupons.release_for_order(session, runtime, order_id, member_id, now)  # older direct locks
         return session.get(OrderLock, order_id, with_for_update=True)
-    if lock.status == "locked":
+    if lock.status == "locked" or (paid and lock.status == "consumed"):
         _give_back(session, runtime, lock, now)
     return lock
 
@@ -202,7 +204,8 @@ def _give_back(session: Session, runtime: Runtime, lock: OrderLock, now: datetim
         counters.give_back(session, MemberQuotaUsage,
                            {"campaign_id": int(campaign_id), "member_id": lock.member_id,
                             "session_key": session_key}, "used", quantity)
-    coupons.release_for_order(session, runtime, lock.order_id, lock.member_id, now)
+    coupons.release_for_order(session, runtime, lock.order_id, lock.member_id, now,
+                              used_too=lock.status == "consumed")
     lock.status, lock.updated_at = "released", now
 
 

@@ -40,7 +40,7 @@ class Worker(EventWorker):
     @on_event("order", "order.cancelled", order_events.OrderCancelled)
     def order_cancelled(self, session, event):
         locks.release_for_order(session, self.runtime, event.data.order_id, _now(),
-                                member_id=event.data.member_id)
+                                member_id=event.data.member_id, paid=event.data.was_paid)
 
     @on_event("order", "order.paid", order_events.OrderPaid)
     def order_paid(self, session, event):

@@ -43,14 +43,14 @@ class NotificationService(support_pb2_grpc.NotificationServiceServicer):
         # A token is bound to its member and filter: it cannot page through someone else's inbox.
         query = f"notifications:{member_id}:{int(request.unread_only)}"
         after = paging.decode("support", request.page.page_token, query)
-        after_id = after[0] if after and isinstance(after[0], int) else None
+        after_rank = after[0] if after and isinstance(after[0], int) else None
         with self.runtime.transaction() as session:
-            rows = inbox.page(session, member_id, size, after_id, request.unread_only)
+            rows = inbox.page(session, member_id, size, after_rank, request.unread_only)
             unread = inbox.unread_count(session, member_id)
         shown, more = rows[:size], len(rows) > size
         return pb.ListNotificationsResponse(
             notifications=[notification_to_proto(n) for n in shown],
-            page=common_pb2.PageInfo(next_page_token=paging.encode("support", [shown[-1].id], query)
+            page=common_pb2.PageInfo(next_page_token=paging.encode("support", [shown[-1].list_rank], query)
                                      if more else ""),
             unread_count=unread)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from servicekit import consents, erasure
@@ -33,6 +33,7 @@ class Notification(Base):
         UniqueConstraint("member_id", "kind", "redemption_id",
                          name="uq_notifications_member_id_kind_redemption_id"),
         Index("ix_notifications_member_id_id", "member_id", "id"),
+        Index("ix_notifications_member_id_list_rank", "member_id", "list_rank"),
         Index("ix_notifications_member_unread", "member_id", "read_at"),
     )
 
@@ -47,3 +48,8 @@ class Notification(Base):
     refund_id: Mapped[str] = mapped_column(String(64), default="", server_default="")  # partial refunds
     read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Where the notice sits in its order's own history (inbox.history_position), and where it is
+    # listed: the inbox lists by list_rank, the ids of an order's notices handed out again in the
+    # order of its history, so a notice that arrived late never shows as the newest.
+    history_position: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    list_rank: Mapped[int | None] = mapped_column(BigInteger)

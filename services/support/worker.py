@@ -22,8 +22,8 @@ class Worker(EventWorker):
     name = "support"
 
     def announce(self, session, notice: Notification | None, order_no: str) -> None:
-        if notice is None:  # already told, or nothing to tell
-            return
+        if notice is None or not inbox.is_news(session, notice):
+            return  # already told, nothing to tell, or a state the order has already left
         self.runtime.emit(session, "notification.created", support_events.NotificationCreated(
             notification_id=notice.id, member_id=notice.member_id, kind=notice.kind,
             title=notice.title, body=notice.body, order_id=notice.order_id or "",

@@ -131,13 +131,13 @@ def test_shipment_events_follow_the_parcel_and_mask_discreet_goods(logistics, st
 
 def test_a_paid_order_whose_stock_is_gone_is_announced_short(logistics, stub):
     stocked(logistics, stub)
-    reserve(stub, "o-1", 2)
-    stub.Release(pb.ReleaseRequest(order_id="o-1", reason="timeout"))
+    # o-1's hold never reached logistics (a hold released by order.cancelled is another story:
+    # that order.paid came late for a cancelled order, which ships nothing)
     reserve(stub, "o-2", 8)  # someone else took every unit meanwhile
     deliver(logistics, "order", "order.paid", paid("o-1", 2))
     [short] = published(logistics, "inventory.paid_order_short", ev.PaidOrderShort)
     assert (short.order_id, short.order_no, short.member_id, short.reservation_status) == (
-        "o-1", "N-o-1", "m-1", "released")
+        "o-1", "N-o-1", "m-1", "missing")
     assert [(x.sku_id, x.requested, x.missing) for x in short.lines] == [("sku-75b", 2, 2)]
     assert stub.ListShipments(pb.ListShipmentsRequest(order_id="o-1"), metadata=CLERK).shipments == []
 

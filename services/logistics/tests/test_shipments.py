@@ -134,3 +134,16 @@ def test_staff_book_chosen_orders_waybills_at_once(shelves, carrier, grpc_stub_f
         stub.BookWaybills(pb.BookWaybillsRequest(order_ids=["o-2"]),
                           metadata=(("x-mall-user-id", "m-1"),))
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_payment_heard_after_its_cancellation_ships_nothing(shelves, carrier):
+    """order.paid and order.cancelled (staff cancelling a paid order) come on two queues: heard
+    cancellation first, the stock goes back and the late payment neither reserves nor ships."""
+    hold(shelves, "o-1", [("sku-75b", 2)])
+    with shelves.transaction() as session:
+        fulfilment.order_cancelled(shelves, session, "o-1", "staff", "evt-cancel")
+    assert pay(shelves, paid_order("o-1", [("sku-75b", 2)])) == []
+    assert parcels(shelves) == {}
+    with shelves.transaction() as session:
+        assert session.get(Reservation, "o-1").status == "released"
+    assert published(shelves, "inventory.paid_order_short") == []

@@ -191,3 +191,29 @@ def test_a_weekly_flash_sale_has_a_fresh_quota_and_member_limit_every_session(ru
     with runtime.transaction() as session:  # the release went back to its own session
         assert {(q.session_key, q.taken) for q in session.scalars(select(CampaignQuota))} == \
             {(first, 1), (second, 1)}
+
+
+@pytest.mark.parametrize("cancel_first", [False, True])
+def test_a_paid_order_cancelled_gives_back_the_same_whichever_event_comes_first(runtime, cancel_first):
+    """order.paid (consume) and order.cancelled of a paid order (staff cancel, money back) come
+    on two queues: either way the coupon is the shopper's again and the quota free."""
+    campaign = flash(runtime, quota=3, limit=1)
+    coupon_id = available_coupon(runtime)
+    lock(runtime, "o-1", coupons=[coupon_id], lines=[(campaign, "sku-1", 1)])
+
+    def consume(session):
+        try:
+            locks.consume_for_order(session, runtime, "o-1", LATER)
+        except FailedPrecondition:  # released first: the worker logs it and goes on
+            pass
+
+    def cancel(session):
+        locks.release_for_order(session, runtime, "o-1", LATER, paid=True)
+
+    for step in ([cancel, consume] if cancel_first else [consume, cancel]) + [cancel]:
+        with runtime.transaction() as session:
+            step(session)
+    assert state(runtime) == ({int(coupon_id): ("available", None)}, {"sku-1": 0}, {"m-1": 0})
+    with runtime.transaction() as session:
+        assert session.get(OrderLock, "o-1").status == "released"
+        assert session.get(IssuedCoupon, int(coupon_id)).used_order_id is None
