@@ -11,6 +11,7 @@ from mall.common.v1 import common_pb2
 from pydantic import BaseModel, Field
 
 from servicekit import roles
+from servicekit.ids import ascii_int
 
 from .. import auth
 from ..convert import answer, from_json
@@ -218,7 +219,7 @@ async def upload_media(
         poster: Annotated[UploadFile | None, File(description="videos: required")] = None,
 ) -> Response:
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_UPLOAD_BYTES:
+    if (declared := ascii_int(length)) is not None and declared > MAX_UPLOAD_BYTES:
         raise Problem(413, "too-large", "uploads are at most 110 MiB")
     header = catalog_pb2.UploadMediaHeader(
         product_id=product_id, kind=kind,

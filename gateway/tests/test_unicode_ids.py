@@ -1,0 +1,80 @@
+"""Ids are ASCII digits only (issue 15): "²" (a Unicode digit) and "١" / "٣" (Arabic-Indic) are
+not ids. Each was a 502, or worse, read as the ASCII id it resembles."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from services.support import inbox
+
+from .helpers import bearer, token
+from .test_payment_routes import order_standin, pay_with_wechat, wechat_paid, world  # noqa: F401
+from .test_promotion_routes import OPERATOR, flash_body, shopper, template_body
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.parametrize("bad_id", ["²", "١", "1²"])
+def test_promotion_id_routes_answer_404_for_unicode_digits(gateway_with, bad_id):
+    gateway = gateway_with("promotion")
+    for method, path in (("GET", f"/v1/admin/campaigns/{bad_id}"),
+                         ("POST", f"/v1/admin/campaigns/{bad_id}/end"),
+                         ("GET", f"/v1/admin/coupon-templates/{bad_id}"),
+                         ("POST", f"/v1/admin/coupons/{bad_id}/revoke")):
+        answer = gateway.request(method, path, headers=OPERATOR, json={})
+        assert answer.status_code == 404, (path, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+    claimed = gateway.post(f"/v1/coupons/{bad_id}/claim", headers=shopper("m-1"))
+    assert claimed.status_code == 404, claimed.text
+
+
+def test_a_coupon_id_in_arabic_indic_digits_revokes_nothing(gateway_with):
+    gateway = gateway_with("promotion")
+    template_id = gateway.post("/v1/admin/coupon-templates", headers=OPERATOR,
+                               json=template_body(claimable=False)).json()["id"]
+    coupon = gateway.post(f"/v1/admin/coupon-templates/{template_id}/issue", headers=OPERATOR,
+                          json={"member_ids": ["m-1"]}).json()["coupons"][0]
+    lookalike = coupon["id"].translate(ARABIC_INDIC)
+    assert lookalike != coupon["id"]
+    refused = gateway.post(f"/v1/admin/coupons/{lookalike}/revoke", headers=OPERATOR, json={})
+    assert refused.status_code == 404, refused.text
+    mine = gateway.get("/v1/me/coupons", headers=shopper("m-1")).json()["coupons"]
+    assert [(c["id"], c["status"]) for c in mine] == [(coupon["id"], "available")]
+    campaign = gateway.post("/v1/admin/campaigns", headers=OPERATOR, json=flash_body()).json()
+    shown = gateway.get(f"/v1/admin/campaigns/{campaign['id'].translate(ARABIC_INDIC)}",
+                        headers=OPERATOR)
+    assert shown.status_code == 404, shown.text
+
+
+@pytest.mark.parametrize("bad_id", ["²", "١"])
+def test_marking_a_unicode_digit_notice_read_is_400_naming_it(gateway_with, runtime_for, bad_id):
+    gateway = gateway_with("support")
+    alice = str(uuid.uuid4())
+    with runtime_for("support").transaction() as session:
+        inbox.notify(session, member_id=alice, kind="order_paid", order_id="o-1", title="支付成功",
+                     body="第1单")
+    answer = gateway.post("/v1/me/notifications/read", json={"ids": [bad_id]},
+                          headers=bearer(token(sub=alice)))
+    assert answer.status_code == 400, answer.text
+    assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("ids[0]", "format")]
+    listed = gateway.get("/v1/me/notifications", headers=bearer(token(sub=alice))).json()
+    assert listed["unread_count"] == 1
+
+
+def test_a_wechat_pay_timestamp_in_unicode_digits_is_refused_as_wechat_expects(
+        world, grpc_stub_for):  # noqa: F811
+    """Through payment's RPC: an HTTP client here cannot send the single byte 0xB2 ("²" in the
+    latin-1 a header decodes to) that a raw socket can."""
+    from mall.payment.v1 import payment_pb2, payment_pb2_grpc
+    gateway, providers = world
+    intent = pay_with_wechat(gateway).json()["intent"]
+    body, headers = wechat_paid(providers.wechatpay, intent["out_trade_no"])
+    payments = grpc_stub_for("payment", payment_pb2_grpc.PaymentServiceStub)
+    for bad in ("²", "١٧٠٠٠٠٠٠٠٠", "1" * 40):
+        signed = {name.lower(): value for name, value in headers.items()}
+        answer = payments.HandleNotification(payment_pb2.HandleNotificationRequest(
+            provider="wechatpay", raw_body=body, headers={**signed, "wechatpay-timestamp": bad}))
+        assert (answer.http_status, answer.outcome) == (401, "refused"), answer
+    mine = gateway.get("/v1/orders/o-1/payment", headers=bearer(token(sub="m-1"))).json()
+    assert mine["status_code"] == "pending"
