@@ -97,3 +97,18 @@ def test_payment_methods_for_an_amount_whose_plan_would_overflow_int64(world):  
     refused(gateway.get("/v1/payment-methods", params={"amount_fen": 2**63}), "amount_fen")
     largest = gateway.get("/v1/payment-methods", params={"amount_fen": 10**15})
     assert largest.status_code == 200, largest.text
+
+
+def test_refunds_of_an_unknown_order_are_404(world):  # noqa: F811
+    gateway, _ = world
+    answer = gateway.get("/v1/admin/orders/o-nobody/refunds",
+                         headers=bearer(token(sub="staff-1", kind="staff", roles=("operator",))))
+    assert answer.status_code == 404, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_a_notification_for_an_unknown_provider_is_a_404_problem_naming_it(world):  # noqa: F811
+    gateway, _ = world
+    answer = gateway.post("/v1/payments/notify/paypal", content=b"{}")
+    assert answer.status_code == 404 and answer.headers["content-type"] == "application/problem+json"
+    assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("provider", "known")]
