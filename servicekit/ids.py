@@ -28,6 +28,25 @@ def ascii_int(text: str, max_digits: int = 18) -> int | None:
     return int(text)
 
 
+# Another service's id we keep as given (a SKU, a product, a member): its form only, the owner
+# knows whether it exists. 1-64 printable ASCII characters, no spaces.
+_REFERENCE = re.compile(r"[\x21-\x7e]{1,64}")
+
+
+def is_reference(text: str) -> bool:
+    """True when `text` has the form of an id another service gave out (not "²", not 5 KB)."""
+    return _REFERENCE.fullmatch(text) is not None
+
+
+def check_references(v, at: str, values) -> None:
+    """Adds a violation to `v` (servicekit.errors.Violations) for each of `values` (at most 5
+    named) that does not have the form of an id: `at[i]`."""
+    bad = [i for i, value in enumerate(values) if not is_reference(value)]
+    for i in bad[:5]:
+        v.add(f"{at}[{i}]", "format", f"{excerpt(values[i])} is not an id (1 to 64 printable "
+                                      "ASCII characters, no spaces)")
+
+
 def excerpt(text: str, limit: int = MAX_EXCERPT) -> str:
     """`text` quoted for a message, cut to `limit` characters: an error never echoes a whole
     input (an over-long id would not fit in gRPC's metadata)."""

@@ -78,3 +78,37 @@ def test_a_wechat_pay_timestamp_in_unicode_digits_is_refused_as_wechat_expects(
         assert (answer.http_status, answer.outcome) == (401, "refused"), answer
     mine = gateway.get("/v1/orders/o-1/payment", headers=bearer(token(sub="m-1"))).json()
     assert mine["status_code"] == "pending"
+
+
+def _campaign_count(gateway) -> int:
+    return len(gateway.get("/v1/admin/campaigns", headers=OPERATOR,
+                           params={"page_size": 100}).json()["campaigns"])
+
+
+def test_a_campaign_with_malformed_sku_or_product_ids_is_refused_and_leaves_nothing(gateway_with):
+    gateway = gateway_with("promotion")
+    assert gateway.post("/v1/admin/campaigns", headers=OPERATOR, json=flash_body()).status_code == 201
+    threshold = {"name": "满减", "kind": "threshold", "starts_at": "2026-12-01T00:00:00Z",
+                 "ends_at": "2099-01-01T00:00:00Z", "rungs": [{"threshold_fen": 100, "off_fen": 10}],
+                 "scope": "products"}
+    for body, field in (
+            (flash_body(name="秒杀二", flash_items=[{"sku_id": "²", "sale_price_fen": 1, "quota": 1}]),
+             "spec.flash_items[0].sku_id"),
+            ({**threshold, "product_ids": ["p-1", "٣"]}, "spec.product_ids[1]"),
+            ({**threshold, "product_ids": ["has space"]}, "spec.product_ids[0]")):
+        answer = gateway.post("/v1/admin/campaigns", headers=OPERATOR, json=body)
+        assert answer.status_code == 400, answer.text
+        assert field in [e["field"] for e in answer.json()["errors"]], answer.json()
+    assert _campaign_count(gateway) == 1
+
+
+def test_coupons_are_not_issued_to_malformed_member_ids(gateway_with):
+    gateway = gateway_with("promotion")
+    template_id = gateway.post("/v1/admin/coupon-templates", headers=OPERATOR,
+                               json=template_body(claimable=False)).json()["id"]
+    answer = gateway.post(f"/v1/admin/coupon-templates/{template_id}/issue", headers=OPERATOR,
+                          json={"member_ids": ["m-1", "m ²"]})
+    assert answer.status_code == 400, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == ["member_ids[1]"]
+    assert gateway.get(f"/v1/admin/coupon-templates/{template_id}",
+                       headers=OPERATOR).json()["issued_count"] == 0
