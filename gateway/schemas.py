@@ -31,8 +31,10 @@ Fen = Annotated[int, Field(ge=0, le=INT64_MAX, description="fen (1/100 yuan), an
 PositiveFen = Annotated[int, Field(gt=0, le=INT64_MAX, description="fen (1/100 yuan), an integer")]
 # Points a shopper spends: an int64 on the wire; member refuses more than the balance.
 Points = Annotated[int, Field(ge=0, le=INT64_MAX, description="points, an integer")]
-# Units of a SKU (a line, a refund line): an int64 on the wire, never near int32 in the shop.
-Quantity = Annotated[int, Field(ge=0, le=INT32_MAX, description="units, an integer")]
+# Units of a SKU on an order line (a refund line): at most 9,999 (an imported line; the cart
+# stops at 99), as payment and order check too.
+MAX_LINE_QUANTITY = 9999
+Quantity = Annotated[int, Field(ge=0, le=MAX_LINE_QUANTITY, description="units, an integer")]
 # A bra band in centimetres (65..100 in catalog's size system; 0 when not a bra).
 BraBand = Annotated[int, Field(ge=0, le=200, description="bras only, e.g. 75")]
 

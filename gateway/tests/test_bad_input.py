@@ -112,3 +112,26 @@ def test_a_notification_for_an_unknown_provider_is_a_404_problem_naming_it(world
     answer = gateway.post("/v1/payments/notify/paypal", content=b"{}")
     assert answer.status_code == 404 and answer.headers["content-type"] == "application/problem+json"
     assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("provider", "known")]
+
+
+def test_points_adjustment_keys_are_whole_not_cut_to_43_characters(gateway_with, wechat_standin):
+    """Already fixed on main; verified through the gateway: two keys sharing 43 characters are
+    two adjustments."""
+    from .test_member_loyalty_routes import OPERATOR, sign_in
+    member = gateway_with("member")
+    member_id, _ = sign_in(member)
+    prefix = "adj-" + "x" * 39
+    balances = []
+    for key in (prefix + "-first", prefix + "-second", prefix + "-first"):
+        answer = member.post(f"/v1/admin/members/{member_id}/points-adjustments",
+                             headers={**OPERATOR, "Idempotency-Key": key},
+                             json={"points": 100, "reason": "补偿"})
+        assert answer.status_code == 201, answer.text
+        balances.append(answer.json()["balance_after"])
+    assert balances == [100, 200, 100]  # the third is the first's retry
+
+
+def test_a_refund_line_beyond_an_order_lines_units(gateway):
+    refused(gateway.post("/v1/admin/orders/o-1/refunds", headers=ADMIN, json={
+        "refund_request_id": "r-1",
+        "lines": [{"line_id": "l-1", "quantity": 10_000, "amount_fen": 100}]}), "lines[0].quantity")
