@@ -5,8 +5,10 @@ from typing import Annotated, Any
 
 from annotated_types import Ge, Le, MaxLen
 from fastapi import Depends, Header, Query
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
+from servicekit import ids
 from servicekit.addresses import ADDRESS_LIMITS
 
 
@@ -41,7 +43,17 @@ BraBand = Annotated[int, Field(ge=0, le=200, description="bras only, e.g. 75")]
 # ---- strings: every string a route takes has a length bound, so no over-long input reaches a
 # service (which would echo it past gRPC's metadata limit).
 MAX_ID = 64
-Id = Annotated[str, MaxLen(MAX_ID)]            # ids of every kind, in paths, queries and bodies
+
+
+def _id_form(value: str) -> str:
+    """The kit's one rule for an id's form (servicekit.ids): "²", "٣" or a space is not one."""
+    if value and not ids.is_reference(value):
+        raise PydanticCustomError("format", "not an id: 1 to 64 printable ASCII characters, "
+                                            "no spaces")
+    return value
+
+
+Id = Annotated[str, MaxLen(MAX_ID), AfterValidator(_id_form)]  # ids of every kind, anywhere
 Code = Annotated[str, MaxLen(32)]              # short codes: tiers, warehouses, carriers, roles
 Word = Annotated[str, MaxLen(32)]              # an enum-like word: a format, a tab, a sort, a kind
 Timestamp = Annotated[str, MaxLen(40)]         # RFC 3339 text

@@ -10,7 +10,7 @@ from mall.common.v1 import common_pb2
 
 from ..convert import answer
 from ..proto_models import model_of
-from ..schemas import INT64_MAX, MAX_ID, Id
+from ..schemas import INT64_MAX, MAX_ID, Id, Label
 from ..services import Catalog
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -65,7 +65,7 @@ async def list_products(
         function: list[Id] = _FILTERS["function"], brand: list[Id] = _FILTERS["brand"],
         min_price_fen: int | None = _FILTERS["min_price_fen"],
         max_price_fen: int | None = _FILTERS["max_price_fen"],
-        size: list[Id] = _FILTERS["size"], colour: list[Id] = _FILTERS["colour"],
+        size: list[Id] = _FILTERS["size"], colour: list[Label] = _FILTERS["colour"],
         sort: SortName | None = None, page_size: int = _FILTERS["page_size"],
         page_token: str = _FILTERS["page_token"]) -> Response:
     return await _list(request, catalog, query="", category=category, function=function, brand=brand,
@@ -81,7 +81,7 @@ async def search_products(
         function: list[Id] = _FILTERS["function"], brand: list[Id] = _FILTERS["brand"],
         min_price_fen: int | None = _FILTERS["min_price_fen"],
         max_price_fen: int | None = _FILTERS["max_price_fen"],
-        size: list[Id] = _FILTERS["size"], colour: list[Id] = _FILTERS["colour"],
+        size: list[Id] = _FILTERS["size"], colour: list[Label] = _FILTERS["colour"],
         sort: SortName | None = None, page_size: int = _FILTERS["page_size"],
         page_token: str = _FILTERS["page_token"]) -> Response:
     return await _list(request, catalog, query=q, category=category, function=function, brand=brand,

@@ -1,9 +1,11 @@
 """Ids are ASCII digits only (issue 15): "²" (a Unicode digit) and "١" / "٣" (Arabic-Indic) are
-not ids. Each was a 502, or worse, read as the ASCII id it resembles."""
+not ids. Each was a 502, or worse, read as the ASCII id it resembles. The gateway refuses an id
+of the wrong form (400 naming it); the services refuse it too (404), asked directly."""
 from __future__ import annotations
 
 import uuid
 
+import grpc
 import pytest
 
 from services.support import inbox
@@ -16,17 +18,32 @@ ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 @pytest.mark.parametrize("bad_id", ["²", "١", "1²"])
-def test_promotion_id_routes_answer_404_for_unicode_digits(gateway_with, bad_id):
+def test_promotion_id_routes_refuse_unicode_digits(gateway_with, bad_id):
     gateway = gateway_with("promotion")
-    for method, path in (("GET", f"/v1/admin/campaigns/{bad_id}"),
-                         ("POST", f"/v1/admin/campaigns/{bad_id}/end"),
-                         ("GET", f"/v1/admin/coupon-templates/{bad_id}"),
-                         ("POST", f"/v1/admin/coupons/{bad_id}/revoke")):
+    for method, path, field in (("GET", f"/v1/admin/campaigns/{bad_id}", "campaign_id"),
+                                ("POST", f"/v1/admin/campaigns/{bad_id}/end", "campaign_id"),
+                                ("GET", f"/v1/admin/coupon-templates/{bad_id}", "template_id"),
+                                ("POST", f"/v1/admin/coupons/{bad_id}/revoke", "coupon_id")):
         answer = gateway.request(method, path, headers=OPERATOR, json={})
-        assert answer.status_code == 404, (path, answer.text)
+        assert answer.status_code == 400, (path, answer.text)
         assert answer.headers["content-type"] == "application/problem+json"
+        assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [(field, "format")]
     claimed = gateway.post(f"/v1/coupons/{bad_id}/claim", headers=shopper("m-1"))
-    assert claimed.status_code == 404, claimed.text
+    assert claimed.status_code == 400, claimed.text
+
+
+@pytest.mark.parametrize("bad_id", ["²", "١", "1²", "٣"])
+def test_promotion_itself_reads_unicode_digits_as_no_id(grpc_stub_for, bad_id):
+    from mall.promotion.v1 import promotion_pb2 as pb
+    from mall.promotion.v1 import promotion_pb2_grpc
+    promotion = grpc_stub_for("promotion", promotion_pb2_grpc.PromotionServiceStub)
+    staff = (("x-mall-user-id", "staff-1"), ("x-mall-roles", "operator"))
+    for call, request in ((promotion.GetCampaign, pb.GetCampaignRequest(id=bad_id)),
+                          (promotion.RevokeCoupon, pb.RevokeCouponRequest(coupon_id=bad_id)),
+                          (promotion.GetCouponTemplate, pb.GetCouponTemplateRequest(id=bad_id))):
+        with pytest.raises(grpc.RpcError) as refused:
+            call(request, metadata=staff)
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND, refused.value.details()
 
 
 def test_a_coupon_id_in_arabic_indic_digits_revokes_nothing(gateway_with):
@@ -38,13 +55,13 @@ def test_a_coupon_id_in_arabic_indic_digits_revokes_nothing(gateway_with):
     lookalike = coupon["id"].translate(ARABIC_INDIC)
     assert lookalike != coupon["id"]
     refused = gateway.post(f"/v1/admin/coupons/{lookalike}/revoke", headers=OPERATOR, json={})
-    assert refused.status_code == 404, refused.text
+    assert refused.status_code in (400, 404), refused.text
     mine = gateway.get("/v1/me/coupons", headers=shopper("m-1")).json()["coupons"]
     assert [(c["id"], c["status"]) for c in mine] == [(coupon["id"], "available")]
     campaign = gateway.post("/v1/admin/campaigns", headers=OPERATOR, json=flash_body()).json()
     shown = gateway.get(f"/v1/admin/campaigns/{campaign['id'].translate(ARABIC_INDIC)}",
                         headers=OPERATOR)
-    assert shown.status_code == 404, shown.text
+    assert shown.status_code in (400, 404), shown.text
 
 
 @pytest.mark.parametrize("bad_id", ["²", "١"])
