@@ -7,6 +7,7 @@ is the one the endpoint sees.
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -16,6 +17,9 @@ from prometheus_client import Counter, Histogram
 
 from servicekit import context, tracing
 
+from .problems import MEDIA_TYPE, Problem
+from .schemas import IDEMPOTENCY_KEY_PATTERN
+
 REQUESTS = Counter("mall_gateway_requests_total", "HTTP requests handled by the gateway",
                    ["method", "route", "status"])
 LATENCY = Histogram("mall_gateway_request_seconds", "HTTP request latency by route template",
@@ -24,6 +28,20 @@ LATENCY = Histogram("mall_gateway_request_seconds", "HTTP request latency by rou
 
 # A caller's request id is accepted only when it is a sane token (it ends up in logs and metadata).
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_VALID_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
+async def _refuse_idempotency_key(scope, send, request_id: str) -> None:
+    """400 naming the header, for any route: the key is refused before a service sees it."""
+    problem = Problem(400, "invalid-argument", "the Idempotency-Key header must be 1 to 128 "
+                      "printable ASCII characters without spaces", [{
+                          "field": "Idempotency-Key", "rule": "format",
+                          "message": "1 to 128 printable ASCII characters, no spaces"}])
+    body = json.dumps(problem.body(scope.get("path", ""), request_id)).encode()
+    await send({"type": "http.response.start", "status": 400, "headers": [
+        (b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode("latin-1"))]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class RequestContextMiddleware:
@@ -42,13 +60,17 @@ class RequestContextMiddleware:
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")
             elif name == b"idempotency-key":
-                idempotency_key = value.decode("latin-1")[:128]
+                idempotency_key = value.decode("latin-1")
             elif name in (b"traceparent", b"tracestate"):
                 trace_headers[name.decode()] = value.decode("latin-1")
         if not _VALID_REQUEST_ID.match(request_id):
             request_id = uuid.uuid4().hex
         # Also in the scope's state: the last-resort 500 handler runs outside this middleware.
         scope.setdefault("state", {})["request_id"] = request_id
+        if idempotency_key and not _VALID_IDEMPOTENCY_KEY.match(idempotency_key):
+            # It travels as gRPC metadata (ASCII only) and a key cut short could match another's.
+            await _refuse_idempotency_key(scope, send, request_id)
+            return
         token = context.set_current(context.CallContext(request_id=request_id,
                                                         idempotency_key=idempotency_key))
         status_code = 500

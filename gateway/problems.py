@@ -24,6 +24,7 @@ from servicekit.errors import violations_from_trailers
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:mall:problem:"
 log = logging.getLogger("gateway")
+MAX_INSTANCE = 256  # a problem names the request's path, never echoes a whole over-long one
 
 # The service status codes the gateway expects, and what each means to an HTTP client.
 GRPC_TO_HTTP: dict[grpc.StatusCode, tuple[int, str]] = {
@@ -88,7 +89,7 @@ class Problem(Exception):
             "title": self.title or HTTPStatus(self.status).phrase,
             "status": self.status,
             "detail": self.detail,
-            "instance": instance,
+            "instance": instance if len(instance) <= MAX_INSTANCE else instance[:MAX_INSTANCE] + "…",
             "request_id": request_id,
         }
         if self.errors:

@@ -11,6 +11,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from servicekit.config import order_import_max_bytes
+from servicekit.ids import ascii_int
 
 from .problems import Problem
 
@@ -44,7 +45,7 @@ async def read_upload(request: Request) -> Upload:
                       "`file` part (and optional dry_run, error_policy, profile fields)",
                       [{"field": "file", "rule": "required", "message": "multipart/form-data"}])
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+    if ascii_int(declared) is not None and int(declared) > limit + FORM_OVERHEAD:
         raise _too_large(limit)
     digest, seen = hashlib.sha256(), 0
 

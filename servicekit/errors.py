@@ -100,17 +100,51 @@ class Violations:
             raise InvalidArgument(f"{message}: {summary}", self.items)
 
 
+# The status travels in trailers (grpc-message, grpc-status-details-bin), which a gRPC client
+# refuses past its metadata limit (8 KiB by default): a message that echoes a long input would
+# turn a refusal into RESOURCE_EXHAUSTED with the transport's internals. Bounded in UTF-8 bytes.
+MAX_MESSAGE_BYTES = 512
+MAX_FIELD_BYTES = 80
+MAX_DESCRIPTION_BYTES = 240
+MAX_VIOLATION_BYTES = 2400  # all violations together; the rest are summed up in one
+
+
+def cut(text: str, max_bytes: int) -> str:
+    """`text` shortened to at most `max_bytes` UTF-8 bytes, marked with … when cut."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    return data[:max_bytes - 3].decode("utf-8", errors="ignore") + "…"
+
+
+def _bounded(violations: list[FieldViolation]) -> list[FieldViolation]:
+    out: list[FieldViolation] = []
+    spent = 0
+    for i, v in enumerate(violations):
+        item = FieldViolation(cut(v.field, MAX_FIELD_BYTES), cut(v.rule, 40),
+                              cut(v.description, MAX_DESCRIPTION_BYTES))
+        size = sum(len(part.encode()) for part in (item.field, item.rule, item.description))
+        if spent + size > MAX_VIOLATION_BYTES:
+            out.append(FieldViolation(item.field, "more", f"and {len(violations) - i} more "
+                                                          "problems of the same request"))
+            break
+        out.append(item)
+        spent += size
+    return out
+
+
 def to_rpc_status(err: DomainError):
-    """The google.rpc.Status for `err`, with a BadRequest detail when it has violations."""
+    """The google.rpc.Status for `err`, with a BadRequest detail when it has violations; every
+    text bounded so the status always fits in a call's trailers."""
     from google.protobuf import any_pb2
     from google.rpc import error_details_pb2, status_pb2
 
-    status = status_pb2.Status(code=err.code.value[0], message=err.message)
+    status = status_pb2.Status(code=err.code.value[0], message=cut(err.message, MAX_MESSAGE_BYTES))
     if err.violations:
         bad = error_details_pb2.BadRequest(field_violations=[
             error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description,
                                                         reason=v.rule)
-            for v in err.violations
+            for v in _bounded(err.violations)
         ])
         detail = any_pb2.Any()
         detail.Pack(bad)

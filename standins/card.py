@@ -95,7 +95,8 @@ class CardStandin:
         return self._error(404, "resource_missing", f"Unrecognized request URL ({method}: {path})")
 
     def _create(self, form: dict) -> Reply:
-        if not form.get("amount", "").isdigit() or int(form["amount"]) < 1 or form.get("currency") != "cny":
+        amount = form.get("amount", "")
+        if not (amount.isascii() and amount.isdigit()) or int(amount) < 1 or form.get("currency") != "cny":
             return self._error(400, "parameter_invalid_integer", "amount must be a positive integer of fen in cny")
         pi_id = "pi_" + secrets.token_hex(12)
         self.intents[pi_id] = {"id": pi_id, "object": "payment_intent", "amount": int(form["amount"]),

@@ -108,7 +108,7 @@ class WechatPayStandin:
         if params.get("serial_no") != self.keys.merchant_serial:
             return f"unknown merchant certificate serial {params.get('serial_no')!r}"
         stamp = params.get("timestamp", "")
-        if not stamp.isdigit() or abs(time.time() - int(stamp)) > SKEW:
+        if not (stamp.isascii() and stamp.isdigit()) or abs(time.time() - int(stamp)) > SKEW:
             return "timestamp outside the ±5-minute window"
         message = protocol.request_message(method, path_and_query, stamp, params.get("nonce_str", ""), body)
         if not protocol.verify(self._merchant_key, message, params.get("signature", "")):

@@ -11,12 +11,13 @@ from mall.common.v1 import common_pb2
 from pydantic import BaseModel, Field
 
 from servicekit import roles
+from servicekit.ids import ascii_int
 
 from .. import auth
 from ..convert import answer, from_json
 from ..problems import Problem, from_rpc_error
 from ..proto_models import model_of
-from ..schemas import BY_NAME, PositiveFen
+from ..schemas import BY_NAME, INT32_MAX, MAX_ID, BraBand, Id, Int32, Label, PositiveFen, Prose, Word
 from ..services import MEDIA_UPLOAD_DEADLINE, CatalogAdmin
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-catalog"],
@@ -35,8 +36,8 @@ ImageAngle = Annotated[Literal["FRONT", "BACK", "SIDE", "DETAIL", "ON_MODEL"],
 class CategoryInput(BaseModel):
     kind: CategoryKind
     name: str = Field(min_length=1, max_length=64)
-    parent_id: str = ""
-    sort_order: int = 0
+    parent_id: Id = ""
+    sort_order: Int32 = 0
     active: bool = True
 
 
@@ -44,14 +45,14 @@ class CategoryChanges(BaseModel):
     """Replaces every field; the kind cannot change."""
     kind: CategoryKind
     name: str = Field(min_length=1, max_length=64)
-    parent_id: str = ""
-    sort_order: int = 0
+    parent_id: Id = ""
+    sort_order: Int32 = 0
     active: bool = True
 
 
 class SkuInput(BaseModel):
     code: str = Field(min_length=1, max_length=64)
-    band: int = Field(0, ge=0, description="bras only, e.g. 75")
+    band: BraBand = 0
     cup: str = Field("", max_length=4, description="bras only, e.g. B")
     size: str = Field("", max_length=16, description="letter sizes only, e.g. M")
     colour: str = Field(min_length=1, max_length=32)
@@ -61,20 +62,20 @@ class SkuInput(BaseModel):
 
 
 class SizeChartRow(BaseModel):
-    size: str
-    values: list[str]
+    size: Word
+    values: list[Word] = Field(max_length=50)
 
 
 class SizeChart(BaseModel):
-    columns: list[str] = []
+    columns: list[Word] = Field([], max_length=50)
     rows: list[SizeChartRow] = []
 
 
 class Description(BaseModel):
-    material: str = ""
-    composition: str = ""
-    care: str = ""
-    origin: str = ""
+    material: Prose = ""
+    composition: Prose = ""
+    care: Prose = ""
+    origin: Label = ""
     body: str = Field(default="", max_length=20000)
 
 
@@ -82,9 +83,9 @@ class ProductInput(BaseModel):
     title: str = Field(min_length=1, max_length=120)
     subtitle: str = Field("", max_length=200)
     description: Description = Description()
-    category_id: str = Field(min_length=1, description="a STYLE category")
-    function_ids: list[str] = []
-    brand_id: str = ""
+    category_id: str = Field(min_length=1, max_length=MAX_ID, description="a STYLE category")
+    function_ids: list[Id] = Field([], max_length=50)
+    brand_id: Id = ""
     size_system: SizeSystem
     size_chart: SizeChart = SizeChart()
 
@@ -115,7 +116,7 @@ async def create_category(catalog_admin: CatalogAdmin, body: CategoryInput) -> R
 
 @router.put("/categories/{category_id}", summary="Replace a category's fields",
             response_model=model_of(catalog_pb2.Category))
-async def update_category(catalog_admin: CatalogAdmin, category_id: str, body: CategoryChanges) -> Response:
+async def update_category(catalog_admin: CatalogAdmin, category_id: Id, body: CategoryChanges) -> Response:
     return answer(await catalog_admin.UpdateCategory(catalog_pb2.UpdateCategoryRequest(
         category_id=category_id, category=from_json(body.model_dump(), catalog_pb2.CategoryInput))))
 
@@ -125,7 +126,7 @@ async def update_category(catalog_admin: CatalogAdmin, category_id: str, body: C
 @router.get("/products", summary="Products of any status, newest created first",
             response_model=model_of(catalog_pb2.ListProductsResponse))
 async def list_products(catalog_admin: CatalogAdmin, status: ProductStatus | None = None,
-                        q: str = Query("", max_length=100), category_id: str = "",
+                        q: str = Query("", max_length=100), category_id: Id = "",
                         page_size: int = Query(20, ge=1, le=100),
                         page_token: str = Query("", max_length=2048)) -> Response:
     return answer(await catalog_admin.ListProducts(catalog_pb2.AdminListProductsRequest(
@@ -146,13 +147,13 @@ async def create_product(catalog_admin: CatalogAdmin, body: NewProduct) -> Respo
 
 @router.get("/products/{product_id}", summary="A product of any status, inactive SKUs too",
             response_model=model_of(catalog_pb2.Product))
-async def get_product(catalog_admin: CatalogAdmin, product_id: str) -> Response:
+async def get_product(catalog_admin: CatalogAdmin, product_id: Id) -> Response:
     return answer(await catalog_admin.GetProduct(catalog_pb2.ProductIdRequest(product_id=product_id)))
 
 
 @router.put("/products/{product_id}", summary="Replace a product's fields (not its SKUs or media)",
             response_model=model_of(catalog_pb2.Product))
-async def update_product(catalog_admin: CatalogAdmin, product_id: str, body: ProductInput) -> Response:
+async def update_product(catalog_admin: CatalogAdmin, product_id: Id, body: ProductInput) -> Response:
     return answer(await catalog_admin.UpdateProduct(catalog_pb2.UpdateProductRequest(
         product_id=product_id, product=from_json(body.model_dump(), catalog_pb2.ProductInput))))
 
@@ -160,13 +161,13 @@ async def update_product(catalog_admin: CatalogAdmin, product_id: str, body: Pro
 @router.post("/products/{product_id}/publish",
              summary="Show a product to shoppers (needs an active SKU and an image)",
              response_model=model_of(catalog_pb2.Product))
-async def publish_product(catalog_admin: CatalogAdmin, product_id: str) -> Response:
+async def publish_product(catalog_admin: CatalogAdmin, product_id: Id) -> Response:
     return answer(await catalog_admin.PublishProduct(catalog_pb2.ProductIdRequest(product_id=product_id)))
 
 
 @router.post("/products/{product_id}/unpublish", summary="Hide a product from shoppers",
              response_model=model_of(catalog_pb2.Product))
-async def unpublish_product(catalog_admin: CatalogAdmin, product_id: str) -> Response:
+async def unpublish_product(catalog_admin: CatalogAdmin, product_id: Id) -> Response:
     return answer(await catalog_admin.UnpublishProduct(catalog_pb2.ProductIdRequest(product_id=product_id)))
 
 
@@ -174,7 +175,7 @@ async def unpublish_product(catalog_admin: CatalogAdmin, product_id: str) -> Res
 
 @router.post("/products/{product_id}/skus", status_code=201, summary="Add SKUs to a product",
              response_model=model_of(catalog_pb2.Product))
-async def add_skus(catalog_admin: CatalogAdmin, product_id: str, body: NewSkus) -> Response:
+async def add_skus(catalog_admin: CatalogAdmin, product_id: Id, body: NewSkus) -> Response:
     return answer(await catalog_admin.AddSkus(catalog_pb2.AddSkusRequest(
         product_id=product_id, skus=[from_json(s.model_dump(), catalog_pb2.SkuInput)
                                      for s in body.skus])), 201)
@@ -182,7 +183,7 @@ async def add_skus(catalog_admin: CatalogAdmin, product_id: str, body: NewSkus) 
 
 @router.put("/skus/{sku_id}", summary="Replace a SKU's fields",
             response_model=model_of(catalog_pb2.Sku))
-async def update_sku(catalog_admin: CatalogAdmin, sku_id: str, body: SkuInput) -> Response:
+async def update_sku(catalog_admin: CatalogAdmin, sku_id: Id, body: SkuInput) -> Response:
     return answer(await catalog_admin.UpdateSku(catalog_pb2.UpdateSkuRequest(
         sku_id=sku_id, sku=from_json(body.model_dump(), catalog_pb2.SkuInput))))
 
@@ -209,16 +210,16 @@ async def _upload_messages(header: catalog_pb2.UploadMediaHeader, file: UploadFi
              responses={413: {"description": "The upload is larger than 110 MiB"}},
              response_model=model_of(catalog_pb2.Media))
 async def upload_media(
-        product_id: str, request: Request, catalog_admin: CatalogAdmin,
+        product_id: Id, request: Request, catalog_admin: CatalogAdmin,
         kind: Annotated[MediaKind, Form()],
         file: Annotated[UploadFile, File(description="JPEG, PNG, WebP or GIF up to 10 MiB; "
                                                      "MP4 or WebM up to 100 MiB")],
         angle: Annotated[ImageAngle | None, Form(description="images: required")] = None,
-        position: Annotated[int, Form(ge=0, description="0: after the existing media")] = 0,
+        position: Annotated[int, Form(ge=0, le=INT32_MAX, description="0: after the existing media")] = 0,
         poster: Annotated[UploadFile | None, File(description="videos: required")] = None,
 ) -> Response:
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_UPLOAD_BYTES:
+    if (declared := ascii_int(length)) is not None and declared > MAX_UPLOAD_BYTES:
         raise Problem(413, "too-large", "uploads are at most 110 MiB")
     header = catalog_pb2.UploadMediaHeader(
         product_id=product_id, kind=kind,
@@ -241,5 +242,5 @@ _FORM_FIELD = {"data": "file", "poster": "poster"}
 
 
 @router.delete("/media/{media_id}", status_code=204, summary="Delete a product's image or video")
-async def delete_media(catalog_admin: CatalogAdmin, media_id: str) -> None:
+async def delete_media(catalog_admin: CatalogAdmin, media_id: Id) -> None:
     await catalog_admin.DeleteMedia(catalog_pb2.DeleteMediaRequest(media_id=media_id))

@@ -15,7 +15,7 @@ from servicekit import roles
 from .. import auth
 from ..convert import answer, from_json
 from ..proto_models import model_of
-from ..schemas import BY_NAME, IDEMPOTENT
+from ..schemas import BY_NAME, IDEMPOTENT, Code, Id, PageTokenText
 from ..services import BATCH_DEADLINE, Logistics
 
 router = APIRouter(prefix="/v1/admin/logistics", tags=["admin-logistics"],
@@ -45,7 +45,7 @@ class WarehouseInput(BaseModel):
     longitude: float = Field(ge=-180, le=180)
     active: bool = True
     priority: int = Field(0, ge=0, le=1000)
-    carriers: list[str] = Field(default_factory=list, max_length=10, examples=[["sf", "zto"]])
+    carriers: list[Code] = Field(default_factory=list, max_length=10, examples=[["sf", "zto"]])
 
 
 class Receipt(BaseModel):
@@ -96,7 +96,7 @@ async def create_warehouse(logistics: Logistics, body: WarehouseInput) -> Respon
 @router.get("/stock", summary="Stock of these SKUs in every warehouse holding them",
             response_model=model_of(logistics_pb2.GetStockResponse))
 async def get_stock(logistics: Logistics,
-                    sku_id: Annotated[list[str], Query(min_length=1, max_length=200)]) -> Response:
+                    sku_id: Annotated[list[Id], Query(min_length=1, max_length=200)]) -> Response:
     return answer(await logistics.GetStock(logistics_pb2.GetStockRequest(sku_ids=sku_id)))
 
 
@@ -109,7 +109,7 @@ async def list_low_stock(logistics: Logistics) -> Response:
 @router.get("/warehouses/{warehouse_code}/low-stock",
             summary="Stock at or below its threshold in one warehouse",
             response_model=model_of(logistics_pb2.ListLowStockResponse))
-async def list_warehouse_low_stock(logistics: Logistics, warehouse_code: str) -> Response:
+async def list_warehouse_low_stock(logistics: Logistics, warehouse_code: Id) -> Response:
     return answer(await logistics.ListLowStock(
         logistics_pb2.ListLowStockRequest(warehouse_code=warehouse_code)))
 
@@ -149,7 +149,7 @@ async def set_stock_policy(logistics: Logistics, body: StockPolicy) -> Response:
 
 @router.get("/ledger", summary="Every change of a SKU's stock, newest first",
             response_model=model_of(logistics_pb2.ListLedgerResponse))
-async def list_ledger(logistics: Logistics, sku_id: SkuId, warehouse_code: str = "",
+async def list_ledger(logistics: Logistics, sku_id: SkuId, warehouse_code: Id = "",
                       limit: int = Query(50, ge=1, le=500)) -> Response:
     return answer(await logistics.ListLedger(logistics_pb2.ListLedgerRequest(
         sku_id=sku_id, warehouse_code=warehouse_code, limit=limit)))
@@ -158,8 +158,8 @@ async def list_ledger(logistics: Logistics, sku_id: SkuId, warehouse_code: str =
 @router.get("/shipments", summary="Shipments, newest first, by state, order, member, warehouse",
             response_model=model_of(logistics_pb2.ListShipmentsResponse))
 async def list_shipments(logistics: Logistics, state: ShipmentState | None = None,
-                         order_id: str = "", member_id: str = "", warehouse_code: str = "",
-                         page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> Response:
+                         order_id: Id = "", member_id: Id = "", warehouse_code: Id = "",
+                         page_size: int = Query(20, ge=1, le=100), page_token: PageTokenText = "") -> Response:
     return answer(await logistics.ListShipments(logistics_pb2.ListShipmentsRequest(
         order_id=order_id, member_id=member_id, warehouse_code=warehouse_code,
         state=f"SHIPMENT_{state}" if state else "SHIPMENT_STATE_UNSPECIFIED",
@@ -168,20 +168,20 @@ async def list_shipments(logistics: Logistics, state: ShipmentState | None = Non
 
 @router.get("/shipments/{shipment_id}", summary="A shipment and its tracking timeline",
             response_model=model_of(logistics_pb2.Shipment))
-async def get_shipment(logistics: Logistics, shipment_id: str) -> Response:
+async def get_shipment(logistics: Logistics, shipment_id: Id) -> Response:
     return answer(await logistics.GetShipment(logistics_pb2.GetShipmentRequest(shipment_id=shipment_id)))
 
 
 @router.get("/shipments/{shipment_id}/packing-list",
             summary="The picking list (real names) and the parcel's copy (masked when discreet)",
             response_model=model_of(logistics_pb2.PackingList))
-async def get_packing_list(logistics: Logistics, shipment_id: str) -> Response:
+async def get_packing_list(logistics: Logistics, shipment_id: Id) -> Response:
     return answer(await logistics.GetPackingList(
         logistics_pb2.GetPackingListRequest(shipment_id=shipment_id)))
 
 
 class BulkShip(BaseModel):
-    order_ids: list[str] = Field(min_length=1, max_length=50, description="paid orders to ship now")
+    order_ids: list[Id] = Field(min_length=1, max_length=50, description="paid orders to ship now")
 
 
 @router.post("/waybills", summary="Ship in bulk: book these orders' waybills now, for printing",

@@ -11,7 +11,7 @@ from servicekit import roles
 from .. import auth
 from ..convert import answer
 from ..proto_models import model_of
-from ..schemas import IDEMPOTENT
+from ..schemas import IDEMPOTENT, Id
 from ..services import LoyaltyAdmin, Profile
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-members"])
@@ -21,7 +21,7 @@ OPERATORS = Depends(auth.staff(*roles.MERCHANDISERS))
 class TierInput(BaseModel):
     name: str = Field(max_length=64)
     rank: int = Field(ge=0, le=1000)
-    threshold_kind: str = Field("spend", description="spend (fen of completed orders) or points")
+    threshold_kind: str = Field("spend", max_length=16, description="spend (fen of completed orders) or points")
     threshold: int = Field(ge=-2**62, lt=2**62, description="fen or points; 0 or more")
     discount_percent: int = Field(100, ge=0, le=10_000, description="95 = 95折, 100 none")
     points_multiplier_percent: int = Field(100, ge=0, le=10_000, description="150 = 1.5x")
@@ -39,7 +39,7 @@ class SettingsInput(BaseModel):
 
 
 class ItemInput(BaseModel):
-    kind: str = Field(description="coupon or gift")
+    kind: str = Field(max_length=16, description="coupon or gift")
     title: str = Field(max_length=64)
     coupon_template_id: str = Field("", max_length=64,
                                     description="coupon items: a template promotion can still issue")
@@ -47,8 +47,8 @@ class ItemInput(BaseModel):
     points_price: int = Field(ge=-2**62, lt=2**62)
     stock: int = Field(ge=-2**62, lt=2**62)
     per_member_limit: int = Field(0, ge=-1000, le=1_000_000)
-    starts_at: str = Field("", description="RFC 3339; empty: now")
-    ends_at: str = Field("", description="RFC 3339; empty: no end")
+    starts_at: str = Field("", max_length=40, description="RFC 3339; empty: now")
+    ends_at: str = Field("", max_length=40, description="RFC 3339; empty: no end")
     active: bool = True
 
 
@@ -69,12 +69,12 @@ async def list_tiers(loyalty_admin: LoyaltyAdmin) -> Response:
 
 @router.put("/tiers/{code}", dependencies=[OPERATORS], summary="Create or replace a tier",
             response_model=model_of(loyalty_pb2.Tier))
-async def put_tier(loyalty_admin: LoyaltyAdmin, code: str, body: TierInput) -> Response:
+async def put_tier(loyalty_admin: LoyaltyAdmin, code: Id, body: TierInput) -> Response:
     return answer(await loyalty_admin.PutTier(loyalty_pb2.Tier(code=code, **body.model_dump())))
 
 
 @router.delete("/tiers/{code}", dependencies=[OPERATORS], status_code=204, summary="Delete a tier")
-async def delete_tier(loyalty_admin: LoyaltyAdmin, code: str) -> Response:
+async def delete_tier(loyalty_admin: LoyaltyAdmin, code: Id) -> Response:
     await loyalty_admin.DeleteTier(loyalty_pb2.DeleteTierRequest(code=code))
     return Response(status_code=204)
 
@@ -106,7 +106,7 @@ async def create_mall_item(loyalty_admin: LoyaltyAdmin, body: ItemInput) -> Resp
 
 @router.put("/points-mall/{item_id}", dependencies=[OPERATORS], summary="Replace an item",
             response_model=model_of(loyalty_pb2.MallItem))
-async def replace_mall_item(loyalty_admin: LoyaltyAdmin, item_id: str, body: ItemInput) -> Response:
+async def replace_mall_item(loyalty_admin: LoyaltyAdmin, item_id: Id, body: ItemInput) -> Response:
     return answer(await loyalty_admin.PutMallItem(loyalty_pb2.MallItem(item_id=item_id, **body.model_dump())))
 
 
@@ -114,7 +114,7 @@ async def replace_mall_item(loyalty_admin: LoyaltyAdmin, item_id: str, body: Ite
              status_code=201,
              summary="Credit or debit a member's points, with the reason",
              response_model=model_of(loyalty_pb2.PointsEntry))
-async def adjust_points(loyalty_admin: LoyaltyAdmin, member_id: str, body: PointsAdjustment) -> Response:
+async def adjust_points(loyalty_admin: LoyaltyAdmin, member_id: Id, body: PointsAdjustment) -> Response:
     return answer(await loyalty_admin.AdjustPoints(
         loyalty_pb2.AdjustPointsRequest(member_id=member_id, **body.model_dump())), 201)
 

@@ -11,6 +11,7 @@ from servicekit import roles
 from .. import auth
 from ..convert import answer
 from ..proto_models import model_of
+from ..schemas import INT64_MAX, MAX_ID, Id, PageTokenText, Word
 from ..services import FILE_DEADLINE, OrderDesk
 from ..streams import file_response
 
@@ -26,16 +27,17 @@ class NewRemark(BaseModel):
     text: str = Field(min_length=1, max_length=1000)
 
 
-def order_filter(status: list[str] = Query([], description="any of pending_payment, paid, "
+def order_filter(status: list[Word] = Query([], max_length=20, description="any of pending_payment, paid, "
                                            "partly_shipped, shipped, delivered, completed, "
                                            "cancelled, refunded"),
-                 created_from: str = Query("", description="RFC 3339, inclusive"),
-                 created_to: str = Query("", description="RFC 3339, exclusive"),
-                 member_id: str = "", channel: str = "", product_id: str = "", sku_id: str = "",
-                 category_id: str = "", order_no: str = "",
-                 import_batch_id: str = Query("", description="the import job's id: the orders "
+                 created_from: str = Query("", max_length=40, description="RFC 3339, inclusive"),
+                 created_to: str = Query("", max_length=40, description="RFC 3339, exclusive"),
+                 member_id: Id = "", channel: Id = "", product_id: Id = "", sku_id: Id = "",
+                 category_id: Id = "", order_no: Id = "",
+                 import_batch_id: str = Query("", max_length=MAX_ID, description="the import job's id: the orders "
                                               "one import brought in"),
-                 min_payable_fen: int = Query(0, ge=0), max_payable_fen: int = Query(0, ge=0),
+                 min_payable_fen: int = Query(0, ge=0, le=INT64_MAX),
+                 max_payable_fen: int = Query(0, ge=0, le=INT64_MAX),
                  ) -> order_pb2.OrderFilter:
     return order_pb2.OrderFilter(
         statuses=status, created_from=created_from, created_to=created_to, member_id=member_id,
@@ -47,9 +49,9 @@ def order_filter(status: list[str] = Query([], description="any of pending_payme
 @router.get("", summary="Orders by filter and sort, cursor-paged",
             response_model=model_of(order_pb2.ListOrdersResponse))
 async def list_orders(order_desk: OrderDesk, filters: order_pb2.OrderFilter = Depends(order_filter),
-                      sort: str = Query("created_desc", description="created_desc | created_asc "
+                      sort: str = Query("created_desc", max_length=32, description="created_desc | created_asc "
                                                                     "| payable_desc | payable_asc"),
-                      page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> Response:
+                      page_size: int = Query(20, ge=1, le=100), page_token: PageTokenText = "") -> Response:
     req = order_pb2.ListOrdersRequest(filter=filters, sort=sort,
                                       page={"page_size": page_size, "page_token": page_token})
     return answer(await order_desk.ListOrders(req))
@@ -58,7 +60,7 @@ async def list_orders(order_desk: OrderDesk, filters: order_pb2.OrderFilter = De
 @router.get("/export", summary="Every matching order as CSV or Excel, streamed",
             response_class=StreamingResponse)
 async def export_orders(order_desk: OrderDesk, filters: order_pb2.OrderFilter = Depends(order_filter),
-                        format: str = Query("csv", description="csv | xlsx")):
+                        format: str = Query("csv", max_length=8, description="csv | xlsx")):
     stream = order_desk.ExportOrders(order_pb2.ExportOrdersRequest(filter=filters, format=format),
                                      timeout=FILE_DEADLINE)
     return await file_response(stream)
@@ -66,25 +68,25 @@ async def export_orders(order_desk: OrderDesk, filters: order_pb2.OrderFilter = 
 
 @router.get("/{order_id}", summary="One order with its timeline, shipments and address",
             response_model=model_of(order_pb2.OrderView))
-async def get_order(order_desk: OrderDesk, order_id: str) -> Response:
+async def get_order(order_desk: OrderDesk, order_id: Id) -> Response:
     return answer(await order_desk.GetOrder(order_pb2.GetOrderRequest(order_id=order_id)))
 
 
 @router.post("/{order_id}/cancel", summary="Cancel before anything shipped (a paid order is refunded)",
              response_model=model_of(order_pb2.OrderView))
-async def cancel_order(order_desk: OrderDesk, order_id: str, body: StaffCancel) -> Response:
+async def cancel_order(order_desk: OrderDesk, order_id: Id, body: StaffCancel) -> Response:
     return answer(await order_desk.CancelOrder(order_pb2.CancelOrderRequest(order_id=order_id,
                                                                  reason=body.reason)))
 
 
 @router.get("/{order_id}/remarks", summary="Staff remarks on an order",
             response_model=model_of(order_pb2.ListRemarksResponse))
-async def list_remarks(order_desk: OrderDesk, order_id: str) -> Response:
+async def list_remarks(order_desk: OrderDesk, order_id: Id) -> Response:
     return answer(await order_desk.ListRemarks(order_pb2.ListRemarksRequest(order_id=order_id)))
 
 
 @router.post("/{order_id}/remarks", status_code=201, summary="Add a staff remark",
              response_model=model_of(order_pb2.Remark))
-async def add_remark(order_desk: OrderDesk, order_id: str, body: NewRemark) -> Response:
+async def add_remark(order_desk: OrderDesk, order_id: Id, body: NewRemark) -> Response:
     return answer(await order_desk.AddRemark(
         order_pb2.AddRemarkRequest(order_id=order_id, text=body.text)), 201)

@@ -10,6 +10,7 @@ from servicekit import roles
 from .. import auth
 from ..convert import answer
 from ..proto_models import model_of
+from ..schemas import Id
 from ..services import Partners
 
 router = APIRouter(prefix="/v1/admin/partners", tags=["admin-partners"])
@@ -32,7 +33,7 @@ async def issue_partner_credential(partners: Partners, body: NewCredential) -> R
 @router.get("/credentials", dependencies=[Depends(auth.staff(*roles.MERCHANDISERS))],
             summary="Partner keys (never their secrets), newest first",
             response_model=model_of(partner_pb2.ListPartnerCredentialsResponse))
-async def list_partner_credentials(partners: Partners, partner_id: str = "",
+async def list_partner_credentials(partners: Partners, partner_id: Id = "",
                                    include_revoked: bool = False) -> Response:
     return answer(await partners.ListPartnerCredentials(partner_pb2.ListPartnerCredentialsRequest(
             partner_id=partner_id, include_revoked=include_revoked)))
@@ -41,6 +42,6 @@ async def list_partner_credentials(partners: Partners, partner_id: str = "",
 @router.post("/credentials/{key_id}/revoke", dependencies=[Depends(auth.staff(roles.ADMIN))],
              summary="Revoke a key: its signatures are refused from now on",
              response_model=model_of(partner_pb2.PartnerCredential))
-async def revoke_partner_credential(partners: Partners, key_id: str) -> Response:
+async def revoke_partner_credential(partners: Partners, key_id: Id) -> Response:
     return answer(await partners.RevokePartnerCredential(
         partner_pb2.RevokePartnerCredentialRequest(key_id=key_id)))

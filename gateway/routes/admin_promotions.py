@@ -15,7 +15,7 @@ from servicekit import roles
 from .. import auth
 from ..convert import answer, from_json
 from ..proto_models import model_of
-from ..schemas import BY_NAME, IDEMPOTENT, Fen, PageSize, PageToken
+from ..schemas import BY_NAME, IDEMPOTENT, Fen, Id, PageSize, PageToken
 from ..services import Promotions
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-promotions"],
@@ -147,7 +147,7 @@ async def list_coupon_templates(promotions: Promotions, page_size: PageSize = 20
 
 @router.get("/coupon-templates/{template_id}", summary="One coupon template and how many were issued",
             response_model=model_of(promotion_pb2.CouponTemplate))
-async def get_coupon_template(promotions: Promotions, template_id: str) -> Response:
+async def get_coupon_template(promotions: Promotions, template_id: Id) -> Response:
     return answer(await promotions.GetCouponTemplate(promotion_pb2.GetCouponTemplateRequest(id=template_id)))
 
 
@@ -155,14 +155,14 @@ async def get_coupon_template(promotions: Promotions, template_id: str) -> Respo
              summary="Issue one coupon to each member of a list (all or none; Idempotency-Key "
                      "makes a retry safe)", dependencies=[IDEMPOTENT],
                      response_model=model_of(promotion_pb2.IssueCouponsResponse))
-async def issue_coupons(promotions: Promotions, template_id: str, body: IssueInput) -> Response:
+async def issue_coupons(promotions: Promotions, template_id: Id, body: IssueInput) -> Response:
     return answer(await promotions.IssueCoupons(promotion_pb2.IssueCouponsRequest(
         template_id=template_id, member_ids=body.member_ids)), 201)
 
 
 @router.post("/coupons/{coupon_id}/revoke", summary="Take back an available coupon",
              response_model=model_of(promotion_pb2.Coupon))
-async def revoke_coupon(promotions: Promotions, coupon_id: str, body: RevokeInput) -> Response:
+async def revoke_coupon(promotions: Promotions, coupon_id: Id, body: RevokeInput) -> Response:
     return answer(await promotions.RevokeCoupon(promotion_pb2.RevokeCouponRequest(
         coupon_id=coupon_id, reason=body.reason)))
 
@@ -187,11 +187,11 @@ async def list_campaigns(promotions: Promotions, page_size: PageSize = 20, page_
 
 @router.get("/campaigns/{campaign_id}", summary="One campaign and its quotas (total, taken)",
             response_model=model_of(promotion_pb2.Campaign))
-async def get_campaign(promotions: Promotions, campaign_id: str) -> Response:
+async def get_campaign(promotions: Promotions, campaign_id: Id) -> Response:
     return answer(await promotions.GetCampaign(promotion_pb2.GetCampaignRequest(id=campaign_id)))
 
 
 @router.post("/campaigns/{campaign_id}/end", summary="End a campaign now",
              response_model=model_of(promotion_pb2.Campaign))
-async def end_campaign(promotions: Promotions, campaign_id: str) -> Response:
+async def end_campaign(promotions: Promotions, campaign_id: Id) -> Response:
     return answer(await promotions.EndCampaign(promotion_pb2.EndCampaignRequest(id=campaign_id)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from mall.logistics.v1 import logistics_pb2
 
+from ..schemas import Id
 from ..services import Logistics
 
 router = APIRouter(prefix="/v1/logistics/notify", tags=["carrier-notify"])
@@ -16,7 +17,7 @@ MAX_BODY_BYTES = 1 << 20  # a route push is a few kilobytes
 @router.post("/{carrier}", response_class=Response,
              summary="A carrier's signed tracking push (SF Fengqiao route push); the answer is "
                      "logistics', in the carrier's own format")
-async def handle_carrier_notification(carrier: str, request: Request, logistics: Logistics) -> Response:
+async def handle_carrier_notification(carrier: Id, request: Request, logistics: Logistics) -> Response:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return Response(status_code=413)

@@ -10,6 +10,7 @@ from mall.common.v1 import common_pb2
 
 from ..convert import answer
 from ..proto_models import model_of
+from ..schemas import INT64_MAX, MAX_ID, Id, Label
 from ..services import Catalog
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -45,11 +46,11 @@ async def _list(request: Request, catalog: Catalog, *, query: str, category: str
 
 
 _FILTERS = dict(
-    category=Query("", description="a category id: it and its descendants"),
+    category=Query("", max_length=MAX_ID, description="a category id: it and its descendants"),
     function=Query([], description="function facet ids; every one must apply (repeatable)"),
     brand=Query([], description="brand ids; any of them (repeatable)"),
-    min_price_fen=Query(None, ge=0, description="lowest price, inclusive, in fen"),
-    max_price_fen=Query(None, ge=0, description="highest price, inclusive, in fen"),
+    min_price_fen=Query(None, ge=0, le=INT64_MAX, description="lowest price, inclusive, in fen"),
+    max_price_fen=Query(None, ge=0, le=INT64_MAX, description="highest price, inclusive, in fen"),
     size=Query([], description='sizes in stock, e.g. "75B" or "M" (repeatable)'),
     colour=Query([], description="colours (repeatable)"),
     page_size=Query(20, ge=1, le=100),
@@ -61,10 +62,10 @@ _FILTERS = dict(
             response_model=Listing)
 async def list_products(
         request: Request, catalog: Catalog, category: str = _FILTERS["category"],
-        function: list[str] = _FILTERS["function"], brand: list[str] = _FILTERS["brand"],
+        function: list[Id] = _FILTERS["function"], brand: list[Id] = _FILTERS["brand"],
         min_price_fen: int | None = _FILTERS["min_price_fen"],
         max_price_fen: int | None = _FILTERS["max_price_fen"],
-        size: list[str] = _FILTERS["size"], colour: list[str] = _FILTERS["colour"],
+        size: list[Id] = _FILTERS["size"], colour: list[Label] = _FILTERS["colour"],
         sort: SortName | None = None, page_size: int = _FILTERS["page_size"],
         page_token: str = _FILTERS["page_token"]) -> Response:
     return await _list(request, catalog, query="", category=category, function=function, brand=brand,
@@ -77,10 +78,10 @@ async def list_products(
 async def search_products(
         request: Request, catalog: Catalog, q: str = Query(min_length=1, max_length=100),
         category: str = _FILTERS["category"],
-        function: list[str] = _FILTERS["function"], brand: list[str] = _FILTERS["brand"],
+        function: list[Id] = _FILTERS["function"], brand: list[Id] = _FILTERS["brand"],
         min_price_fen: int | None = _FILTERS["min_price_fen"],
         max_price_fen: int | None = _FILTERS["max_price_fen"],
-        size: list[str] = _FILTERS["size"], colour: list[str] = _FILTERS["colour"],
+        size: list[Id] = _FILTERS["size"], colour: list[Label] = _FILTERS["colour"],
         sort: SortName | None = None, page_size: int = _FILTERS["page_size"],
         page_token: str = _FILTERS["page_token"]) -> Response:
     return await _list(request, catalog, query=q, category=category, function=function, brand=brand,
@@ -90,5 +91,5 @@ async def search_products(
 
 @router.get("/products/{product_id}", summary="A published product with its SKUs and media",
             response_model=model_of(catalog_pb2.Product))
-async def get_product(product_id: str, catalog: Catalog) -> Response:
+async def get_product(product_id: Id, catalog: Catalog) -> Response:
     return answer(await catalog.GetProduct(catalog_pb2.GetProductRequest(product_id=product_id)))

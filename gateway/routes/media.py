@@ -6,7 +6,10 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
+from servicekit.ids import excerpt
+
 from ..problems import Problem
+from ..schemas import MediaKey
 
 router = APIRouter(tags=["media"])
 
@@ -17,10 +20,13 @@ _FILE = {"schema": {"type": "string", "format": "binary"}}
 @router.get("/media/{key:path}", summary="A stored image or video", response_class=FileResponse,
             responses={200: {"content": {"image/*": _FILE, "video/*": _FILE}},
                        404: {"description": "No such file"}})
-async def get_media(key: str, request: Request) -> FileResponse:
+async def get_media(key: MediaKey, request: Request) -> FileResponse:
+    missing = Problem(404, "not-found", f"no media file {excerpt(key)}")
+    if not key.isprintable():  # a NUL or another control character names no file (and a NUL
+        raise missing          # makes the path unusable: ValueError from the file system layer)
     root: Path = request.app.state.settings.media_root.resolve()
     path = (root / key).resolve()
     # Keys come from catalog, but the URL is the client's: never leave the media root.
     if not path.is_relative_to(root) or not path.is_file():
-        raise Problem(404, "not-found", f"no media file {key!r}")
+        raise missing
     return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, create_model
 from .. import auth, data_export
 from ..convert import answer, from_json, to_json
 from ..proto_models import model_of
-from ..schemas import IDEMPOTENT, Address
+from ..schemas import IDEMPOTENT, Address, Id, PageTokenText
 from ..services import (
     Analytics,
     Logistics,
@@ -90,13 +90,13 @@ async def create_address(profile: Profile, body: AddressInput) -> Response:
 
 @router.put("/v1/me/addresses/{address_id}", summary="Replace an address",
             response_model=model_of(profile_pb2.MemberAddress))
-async def replace_address(profile: Profile, address_id: str, body: AddressInput) -> Response:
+async def replace_address(profile: Profile, address_id: Id, body: AddressInput) -> Response:
     return answer(await profile.UpdateAddress(
         _address_request(body, profile_pb2.UpdateAddressRequest, address_id=address_id)))
 
 
 @router.delete("/v1/me/addresses/{address_id}", status_code=204, summary="Delete an address")
-async def delete_address(profile: Profile, address_id: str) -> Response:
+async def delete_address(profile: Profile, address_id: Id) -> Response:
     await profile.DeleteAddress(profile_pb2.DeleteAddressRequest(address_id=address_id))
     return Response(status_code=204)
 
@@ -144,7 +144,7 @@ async def delete_account(profile: Profile, confirm: bool = Query(
 @router.get("/v1/me/points", summary="My points balance and history, newest first",
             response_model=MyPoints)
 async def get_my_points(loyalty: Loyalty, page_size: int = Query(20, ge=1, le=100),
-                        page_token: str = "") -> Response:
+                        page_token: PageTokenText = "") -> Response:
     history = to_json(await loyalty.ListPointsHistory(loyalty_pb2.ListPointsHistoryRequest(
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))))
     balance = to_json(await loyalty.GetPointsBalance(loyalty_pb2.GetPointsBalanceRequest()))
@@ -167,7 +167,7 @@ async def list_mall_items(loyalty: Loyalty) -> Response:
              summary="Redeem an item for points (send an Idempotency-Key to retry safely)",
              dependencies=[IDEMPOTENT],
              response_model=model_of(loyalty_pb2.Redemption))
-async def redeem_mall_item(loyalty: Loyalty, item_id: str, body: RedeemInput) -> Response:
+async def redeem_mall_item(loyalty: Loyalty, item_id: Id, body: RedeemInput) -> Response:
     return answer(await loyalty.Redeem(
         loyalty_pb2.RedeemRequest(item_id=item_id, quantity=body.quantity,
                                   address_id=body.address_id)), 201)

@@ -20,7 +20,7 @@ from .. import auth, partner_auth
 from ..convert import answer
 from ..problems import Problem
 from ..proto_models import model_of
-from ..schemas import IDEMPOTENT
+from ..schemas import IDEMPOTENT, MAX_ID, Id, Label, Word
 from ..services import BATCH_DEADLINE, FILE_DEADLINE, OrderImport
 from ..streams import file_response
 from ..uploads import Upload, file_chunks, read_upload
@@ -30,10 +30,11 @@ POLICIES = ("reject_file", "import_valid")
 
 class ProfileBody(BaseModel):
     name: str = Field(min_length=1, max_length=64)
-    column_map: dict[str, str] = Field(default_factory=dict,
-                                       description="their header -> our column")
-    sku_map: dict[str, str] = Field(default_factory=dict, description="their code -> our SKU")
-    status_map: dict[str, str] = Field(default_factory=dict,
+    column_map: dict[Label, Label] = Field(default_factory=dict, max_length=100,
+                                           description="their header -> our column")
+    sku_map: dict[Label, Id] = Field(default_factory=dict, max_length=10_000,
+                                     description="their code -> our SKU")
+    status_map: dict[Label, Word] = Field(default_factory=dict, max_length=100,
                                        description="their status -> paid | shipped | completed")
     deduct_stock: bool = False
 
@@ -100,14 +101,14 @@ def build_router(prefix: str, tag: str, identity: Callable, upload: Callable,
     @router.get("", summary="Import jobs, newest first", dependencies=[Depends(identity)],
                 response_model=model_of(pb.ListImportJobsResponse))
     async def list_import_jobs(order_import: OrderImport, limit: int = Query(20, ge=1, le=100),
-                               partner: str = Query("", description=who)) -> Response:
+                               partner: str = Query("", max_length=MAX_ID, description=who)) -> Response:
         return answer(await order_import.ListImportJobs(
             pb.ListImportJobsRequest(partner=partner if staff else "", limit=limit)))
 
     @router.get("/template", summary="The mall's template (Chinese and English headers)",
                 response_class=StreamingResponse, dependencies=[Depends(identity)])
     async def get_import_template(order_import: OrderImport,
-                                  format: str = Query("csv", description="csv | xlsx")):
+                                  format: str = Query("csv", max_length=8, description="csv | xlsx")):
         return await file_response(order_import.GetImportTemplate(
             pb.GetImportTemplateRequest(format=format), timeout=BATCH_DEADLINE))
 
@@ -115,7 +116,7 @@ def build_router(prefix: str, tag: str, identity: Callable, upload: Callable,
                 dependencies=[Depends(identity)],
                 response_model=model_of(pb.ListImportProfilesResponse))
     async def list_import_profiles(order_import: OrderImport,
-                                   partner: str = Query("", description=who)) -> Response:
+                                   partner: str = Query("", max_length=MAX_ID, description=who)) -> Response:
         return answer(await order_import.ListImportProfiles(
             pb.ListImportProfilesRequest(partner=partner if staff else "")))
 
@@ -129,13 +130,13 @@ def build_router(prefix: str, tag: str, identity: Callable, upload: Callable,
 
     @router.get("/{job_id}", summary="A job's status and counts", dependencies=[Depends(identity)],
                 response_model=model_of(pb.ImportJob))
-    async def get_import_job(job_id: str, order_import: OrderImport) -> Response:
+    async def get_import_job(job_id: Id, order_import: OrderImport) -> Response:
         return answer(await order_import.GetImportJob(pb.GetImportJobRequest(job_id=job_id)))
 
     @router.get("/{job_id}/report", summary="Every row with its status and errors, streamed",
                 response_class=StreamingResponse, dependencies=[Depends(identity)])
-    async def get_import_report(job_id: str, order_import: OrderImport,
-                                format: str = Query("csv", description="csv | xlsx"),
+    async def get_import_report(job_id: Id, order_import: OrderImport,
+                                format: str = Query("csv", max_length=8, description="csv | xlsx"),
                                 problems_only: bool = Query(False, description="only rows to fix")):
         return await file_response(order_import.GetImportReport(pb.GetImportReportRequest(
             job_id=job_id, format=format, problems_only=problems_only), timeout=FILE_DEADLINE))

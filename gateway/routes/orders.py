@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, create_model
 from .. import auth
 from ..convert import answer, from_json, to_json
 from ..proto_models import model_of
-from ..schemas import IDEMPOTENT, Address
+from ..schemas import IDEMPOTENT, INT64_MAX, Address, Id, PageTokenText, Points
 from ..services import Cart, Orders
 
 router = APIRouter(tags=["orders"], dependencies=[Depends(auth.customer)])
@@ -34,13 +34,13 @@ class Checkout(BaseModel):
     lines: list[Line] = Field(default_factory=list, max_length=50,
                               description="empty: every available line of the cart")
     shipping_address: Address | None = None
-    coupon_ids: list[str] = Field(default_factory=list, max_length=5)
-    points_to_use: int = Field(default=0, ge=0)
+    coupon_ids: list[Id] = Field(default_factory=list, max_length=5)
+    points_to_use: Points = 0
     discreet_packaging: bool = Field(default=False, description="plain package, neutral sender, "
                                                                 "product names masked")
     note: str = Field(default="", max_length=200)
-    channel: str = Field(default="miniprogram", description="miniprogram | h5")
-    expected_total_fen: int = Field(default=0, ge=0, description="the total the shopper saw; "
+    channel: str = Field(default="miniprogram", max_length=32, description="miniprogram | h5")
+    expected_total_fen: int = Field(default=0, ge=0, le=INT64_MAX, description="the total the shopper saw; "
                                                                   "a different total now is 409")
 
 
@@ -78,14 +78,14 @@ async def add_to_cart(cart: Cart, body: CartAdd) -> Response:
 
 @router.put("/v1/cart/items/{sku_id}", summary="Set the quantity of a SKU in my cart",
             response_model=model_of(order_pb2.Cart))
-async def set_cart_quantity(cart: Cart, sku_id: str, body: CartQuantity) -> Response:
+async def set_cart_quantity(cart: Cart, sku_id: Id, body: CartQuantity) -> Response:
     return answer(await cart.UpdateCartItem(
         order_pb2.UpdateCartItemRequest(sku_id=sku_id, quantity=body.quantity)))
 
 
 @router.delete("/v1/cart/items/{sku_id}", summary="Remove a SKU from my cart",
                response_model=model_of(order_pb2.Cart))
-async def remove_from_cart(cart: Cart, sku_id: str) -> Response:
+async def remove_from_cart(cart: Cart, sku_id: Id) -> Response:
     return answer(await cart.RemoveCartItem(order_pb2.RemoveCartItemRequest(sku_id=sku_id)))
 
 
@@ -108,27 +108,27 @@ async def place_order(orders: Orders, body: Checkout) -> Response:
 @router.get("/v1/orders", summary="My orders by tab, newest first",
             response_model=model_of(order_pb2.ListOrdersResponse))
 async def list_my_orders(orders: Orders,
-                         tab: str = Query("", description="to_pay 待付款 | to_ship 待发货 | "
+                         tab: str = Query("", max_length=32, description="to_pay 待付款 | to_ship 待发货 | "
                                           "to_receive 待收货 | to_review 待评价 | refunds 退款/售后"),
-                         page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> Response:
+                         page_size: int = Query(20, ge=1, le=100), page_token: PageTokenText = "") -> Response:
     return answer(await orders.ListMyOrders(order_pb2.ListMyOrdersRequest(
         tab=tab, page={"page_size": page_size, "page_token": page_token})))
 
 
 @router.get("/v1/orders/{order_id}", summary="One of my orders, with its timeline and shipments",
             response_model=model_of(order_pb2.OrderView))
-async def get_my_order(orders: Orders, order_id: str) -> Response:
+async def get_my_order(orders: Orders, order_id: Id) -> Response:
     return answer(await orders.GetOrder(order_pb2.GetOrderRequest(order_id=order_id)))
 
 
 @router.post("/v1/orders/{order_id}/cancel", summary="Cancel my unpaid order",
              response_model=model_of(order_pb2.OrderView))
-async def cancel_my_order(orders: Orders, order_id: str, body: Cancel) -> Response:
+async def cancel_my_order(orders: Orders, order_id: Id, body: Cancel) -> Response:
     return answer(await orders.CancelOrder(
         order_pb2.CancelOrderRequest(order_id=order_id, reason=body.reason)))
 
 
 @router.post("/v1/orders/{order_id}/confirm-receipt", summary="The parcel arrived",
              response_model=model_of(order_pb2.OrderView))
-async def confirm_receipt(orders: Orders, order_id: str) -> Response:
+async def confirm_receipt(orders: Orders, order_id: Id) -> Response:
     return answer(await orders.ConfirmReceipt(order_pb2.ConfirmReceiptRequest(order_id=order_id)))

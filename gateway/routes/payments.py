@@ -15,7 +15,7 @@ from pydantic import AliasChoices, BaseModel, Field
 from .. import auth
 from ..convert import answer, to_json
 from ..proto_models import model_of
-from ..schemas import IDEMPOTENT
+from ..schemas import IDEMPOTENT, INT64_MAX, Id
 from ..services import Payments
 
 router = APIRouter(tags=["payments"])
@@ -24,7 +24,7 @@ MAX_NOTIFICATION_BYTES = 64 * 1024  # WeChat's and Alipay's notifications are a 
 
 class PaymentChoice(BaseModel):
     """Anything else in the body (an amount, say) is ignored: the order decides the amount."""
-    method: str = Field(description="wechat_jsapi | alipay | card")
+    method: str = Field(max_length=32, description="wechat_jsapi | alipay | card")
     # Alipay's own names (hb_fq_num, hb_fq_seller_percent) are accepted too: a client that
     # used them must not have them dropped as unknown fields and pay in one go unawares.
     installments: int = Field(0, ge=0, le=36, validation_alias=AliasChoices("installments", "hb_fq_num"),
@@ -62,7 +62,7 @@ class PaymentStarted(BaseModel):
 @router.post("/v1/orders/{order_id}/payments", status_code=201,
              dependencies=[Depends(auth.customer), IDEMPOTENT], response_model=PaymentStarted,
              summary="Pay my order (send an Idempotency-Key: a retry answers the same payment)")
-async def create_payment(payments: Payments, order_id: str, choice: PaymentChoice) -> Response:
+async def create_payment(payments: Payments, order_id: Id, choice: PaymentChoice) -> Response:
     reply = await payments.CreatePayment(payment_pb2.CreatePaymentRequest(
         order_id=order_id, method=choice.method, installments=choice.installments,
         seller_percent=choice.seller_percent, payer_openid=choice.payer_openid))
@@ -78,14 +78,14 @@ async def create_payment(payments: Payments, order_id: str, choice: PaymentChoic
 
 @router.get("/v1/orders/{order_id}/payment", dependencies=[Depends(auth.customer)],
             summary="My order's latest payment", response_model=model_of(payment_pb2.PaymentIntent))
-async def get_my_payment(payments: Payments, order_id: str) -> Response:
+async def get_my_payment(payments: Payments, order_id: Id) -> Response:
     return answer(await payments.GetPaymentIntent(
         payment_pb2.GetPaymentIntentRequest(order_id=order_id)))
 
 
 @router.get("/v1/payment-methods", summary="The ways to pay, with Huabei installments priced for an amount",
             response_model=model_of(payment_pb2.ListPaymentMethodsResponse))
-async def list_payment_methods(payments: Payments, amount_fen: int = Query(0, ge=0, lt=2**63)) -> Response:
+async def list_payment_methods(payments: Payments, amount_fen: int = Query(0, ge=0, le=INT64_MAX)) -> Response:
     return answer(await payments.ListPaymentMethods(
         payment_pb2.ListPaymentMethodsRequest(amount_fen=amount_fen)))
 
@@ -93,7 +93,7 @@ async def list_payment_methods(payments: Payments, amount_fen: int = Query(0, ge
 @router.post("/v1/payments/notify/{provider}", tags=["payment-notify"], response_class=Response,
              summary="A payment provider's signed notification (wechatpay, alipay, card); the "
                      "answer is payment's, in the provider's own format")
-async def handle_payment_notification(payments: Payments, provider: str, request: Request) -> Response:
+async def handle_payment_notification(payments: Payments, provider: Id, request: Request) -> Response:
     body = await request.body()
     if len(body) > MAX_NOTIFICATION_BYTES:
         return Response(status_code=413)

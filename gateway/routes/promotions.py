@@ -11,7 +11,7 @@ from mall.promotion.v1 import promotion_pb2
 from .. import auth
 from ..convert import answer
 from ..proto_models import model_of
-from ..schemas import PageSize, PageToken
+from ..schemas import Id, PageSize, PageToken
 from ..services import Promotions
 
 router = APIRouter(tags=["promotions"], dependencies=[Depends(auth.customer)])
@@ -38,6 +38,6 @@ async def list_claimable_coupons(promotions: Promotions, page_size: PageSize = 2
 @router.post("/v1/coupons/{template_id}/claim", status_code=201,
              summary="Claim a coupon (409 when the per-member limit or the total is reached)",
              response_model=model_of(promotion_pb2.Coupon))
-async def claim_coupon(promotions: Promotions, template_id: str) -> Response:
+async def claim_coupon(promotions: Promotions, template_id: Id) -> Response:
     return answer(await promotions.ClaimCoupon(
         promotion_pb2.ClaimCouponRequest(template_id=template_id)), 201)

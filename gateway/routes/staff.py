@@ -11,6 +11,7 @@ from servicekit import roles
 from .. import auth
 from ..convert import answer
 from ..proto_models import model_of
+from ..schemas import Code, Id, PageTokenText
 from ..services import MemberStaff
 
 router = APIRouter(prefix="/v1/admin/staff", tags=["admin-staff"],
@@ -20,14 +21,14 @@ router = APIRouter(prefix="/v1/admin/staff", tags=["admin-staff"],
 class NewStaff(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
-    roles: list[str] = Field(min_length=1, description="any of: admin, operator, cs_agent, "
+    roles: list[Code] = Field(min_length=1, max_length=10, description="any of: admin, operator, cs_agent, "
                                                        "warehouse, analyst")
     display_name: str = Field(default="", max_length=64)
 
 
 class StaffChanges(BaseModel):
     """Only the fields given change."""
-    roles: list[str] | None = Field(default=None, min_length=1)
+    roles: list[Code] | None = Field(default=None, min_length=1, max_length=10)
     disabled: bool | None = None
     display_name: str | None = Field(default=None, max_length=64)
 
@@ -41,7 +42,7 @@ async def create_staff(member_staff: MemberStaff, body: NewStaff) -> Response:
 @router.get("", summary="List staff accounts, by username",
             response_model=model_of(member_pb2.ListStaffResponse))
 async def list_staff(member_staff: MemberStaff, include_disabled: bool = False,
-                     page_size: int = Query(20, ge=1, le=100), page_token: str = "") -> Response:
+                     page_size: int = Query(20, ge=1, le=100), page_token: PageTokenText = "") -> Response:
     req = member_pb2.ListStaffRequest(
         include_disabled=include_disabled,
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token))
@@ -50,7 +51,7 @@ async def list_staff(member_staff: MemberStaff, include_disabled: bool = False,
 
 @router.patch("/{staff_id}", summary="Change a staff account's roles, name or disabled flag",
               response_model=model_of(member_pb2.Staff))
-async def update_staff(member_staff: MemberStaff, staff_id: str, body: StaffChanges) -> Response:
+async def update_staff(member_staff: MemberStaff, staff_id: Id, body: StaffChanges) -> Response:
     req = member_pb2.UpdateStaffRequest(staff_id=staff_id)
     if body.roles is not None:
         req.roles.roles.extend(body.roles)

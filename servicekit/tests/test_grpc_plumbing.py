@@ -116,3 +116,19 @@ def test_aio_channel_sends_identity_on_unary_and_streaming_calls(grpc_target_for
             await channel.close()
 
     assert asyncio.run(scenario()) == ("m-7:x", "m-7:ab")
+
+
+@pytest.mark.parametrize("size", [100, 20_000, 200_000])
+def test_a_refusal_that_echoes_a_long_input_still_arrives_as_itself(demo_channel, size):
+    """The status travels in trailers: a message or violations repeating a 20,000-character
+    input once became RESOURCE_EXHAUSTED with the transport's internals; they are cut to fit."""
+    with pytest.raises(grpc.RpcError) as info:
+        call(demo_channel, "EchoRefusal", "号" * size)
+    err = info.value
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    details = err.details() or ""
+    assert details.startswith("there is no order '号") and len(details.encode()) <= 512
+    violations = violations_from_trailers(err.trailing_metadata())
+    assert violations[0].field == "ids[0]" and violations[0].rule == "exists"
+    if size > 1000:
+        assert violations[-1].rule == "more" and len(violations) < 50

@@ -19,7 +19,7 @@ def size_order(size: str) -> tuple[int, int]:
     if size in LETTER_SIZES:
         return (0, LETTER_SIZES.index(size))
     band, cup = size[:-1], size[-1:]
-    if band.isdigit() and cup in CUPS:
+    if band.isascii() and band.isdigit() and cup in CUPS:
         return (int(band), CUPS.index(cup))
     return (999, 0)
 

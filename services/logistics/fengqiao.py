@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, quote_plus
 import httpx
 
 from servicekit import httpclient
+from servicekit.ids import ascii_int, excerpt
 
 CREATE_ORDER = "EXP_RECE_CREATE_ORDER"
 UPDATE_ORDER = "EXP_RECE_UPDATE_ORDER"      # dealType 1 confirm, 2 cancel (only before pick-up)
@@ -93,9 +94,10 @@ def verify(form: dict[str, str], checkword: str, max_skew_seconds: float,
         if not form.get(name):
             raise SignatureError(f"{name} is missing")
     stamp = form["timestamp"]
-    if not stamp.isdigit():
-        raise SignatureError(f"timestamp {stamp!r} is not a number")
-    seconds = int(stamp) / 1000 if len(stamp) > 11 else int(stamp)  # SF sends ms (or s)
+    number = ascii_int(stamp, max_digits=15)
+    if number is None:
+        raise SignatureError(f"timestamp {excerpt(stamp)} is not a number")
+    seconds = number / 1000 if len(stamp) > 11 else number  # SF sends ms (or s)
     skew = abs((now if now is not None else time.time()) - seconds)
     if skew > max_skew_seconds:
         raise SignatureError(f"timestamp is {skew:.0f}s away from now "

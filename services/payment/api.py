@@ -143,8 +143,10 @@ class PaymentService(payment_pb2_grpc.PaymentServiceServicer):
     def ListRefunds(self, request, context):
         require_roles(*roles.ORDER_DESK, action="seeing refunds")
         with self.runtime.transaction() as session:
-            return payment_pb2.ListRefundsResponse(refunds=[
-                refund_to_proto(r) for r in refunds.refunds_of_order(session, request.order_id)])
+            found = refunds.refunds_of_order(session, request.order_id)
+            if not found:
+                intents.latest_for_order(session, request.order_id)  # an order never paid: 404
+            return payment_pb2.ListRefundsResponse(refunds=[refund_to_proto(r) for r in found])
 
     def ReconcilePayment(self, request, context):
         require_roles(*roles.ORDER_DESK, action="reconciling a payment")

@@ -10,6 +10,7 @@ from servicekit.errors import InvalidArgument
 HUABEI_FEE_RATE_BP: dict[int, int] = {3: 230, 6: 450, 12: 750}
 HUABEI_PERIODS = tuple(sorted(HUABEI_FEE_RATE_BP))   # Alipay's hb_fq_num
 HUABEI_SELLER_PERCENTS = (0, 100)                    # hb_fq_seller_percent: who bears the fee
+INT64_MAX = 2**63 - 1                                # every amount travels as an int64
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,19 @@ def installment_plan(amount_fen: int, periods: int) -> Installment:
     return Installment(periods, rate, fee, total, total // periods)
 
 
+def max_priced_amount() -> int:
+    """The largest amount whose every plan (the amount and its fee) still fits an int64."""
+    top_rate = max(HUABEI_FEE_RATE_BP.values())
+    return (INT64_MAX - 1) * 10000 // (10000 + top_rate)
+
+
 def payment_methods(amount_fen: int = 0) -> list[MethodOption]:
     if amount_fen < 0:
         raise InvalidArgument.field("amount_fen", "non_negative",
                                     f"amount_fen is the amount to pay in fen, 0 or more; got {amount_fen}")
+    if amount_fen > max_priced_amount():
+        raise InvalidArgument.field("amount_fen", "max", "amount_fen is too large to price in "
+                                    f"installments: at most {max_priced_amount()} fen")
     installments = tuple(
         installment_plan(amount_fen, periods) if amount_fen
         else Installment(periods, HUABEI_FEE_RATE_BP[periods])

@@ -9,6 +9,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from servicekit.errors import FieldViolation, NotFound
+from servicekit.ids import excerpt
 from servicekit.runtime import Runtime
 
 from . import refunds, settlement
@@ -29,10 +31,9 @@ class Handled:
 
 
 def handle(runtime: Runtime, provider_name: str, headers: dict[str, str], body: bytes) -> Handled:
-    if provider_name not in PROVIDERS:
-        return Handled(Answer(404, "application/json",
-                              json.dumps({"code": "NOT_FOUND", "message": "unknown provider"}).encode()),
-                       "refused", f"unknown provider {provider_name!r}")
+    if provider_name not in PROVIDERS:  # no provider to answer in the format of: a plain refusal
+        raise NotFound(f"no payment provider {excerpt(provider_name)}", [FieldViolation(
+            "provider", "known", f"providers are {', '.join(sorted(PROVIDERS))}")])
     adapter = provider(provider_name)
     entry = NotificationLog(provider=provider_name, received_at=datetime.now(timezone.utc),
                             headers=json.dumps(dict(headers), ensure_ascii=False),

@@ -28,6 +28,7 @@ from .providers.registry import for_method
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
 COUNTED = ("requested", "processing", "succeeded")  # what a new refund must leave room for
+MAX_LINE_QUANTITY = 9999  # an order line's most units (an imported line; the cart stops at 99)
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ def _validate(order_id: str, refund_request_id: str, amount_fen: int, lines: lis
         seen.add(line.line_id)
         problems.check(line.amount_fen > 0, f"lines[{i}].amount_fen", "positive",
                        f"a line's refund is 1 fen or more; got {line.amount_fen}")
-        problems.check(line.quantity >= 0, f"lines[{i}].quantity", "non_negative",
-                       f"the quantity given back, 0 or more; got {line.quantity}")
+        problems.check(0 <= line.quantity <= MAX_LINE_QUANTITY, f"lines[{i}].quantity", "range",
+                       f"the quantity given back, 0 to {MAX_LINE_QUANTITY}; got {line.quantity}")
     total = amount_fen
     if lines and all(line.amount_fen > 0 for line in lines):
         line_sum = sum(line.amount_fen for line in lines)

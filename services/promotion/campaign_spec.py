@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from servicekit.errors import Violations
+from servicekit.ids import excerpt, is_reference
 from servicekit.times import rfc3339
 
 from .models import CAMPAIGN_KINDS
@@ -152,6 +153,9 @@ def _check_skus(v: Violations, at: str, skus: list[str]) -> None:
     if v.check(1 <= len(skus) <= MAX_ITEMS, at, "count", f"{at.split('.')[-1]} needs 1..{MAX_ITEMS} SKUs"):
         v.check(all(skus) and len(set(skus)) == len(skus), at, "distinct",
                 "every item needs its own non-empty sku_id")
+        for n, sku_id in enumerate(skus):
+            v.check(not sku_id or is_reference(sku_id), f"{at}[{n}].sku_id", "format",
+                    f"{excerpt(sku_id)} is not a SKU id")
 
 
 def _check_flash(v: Violations, spec: CampaignSpec) -> None:
@@ -189,7 +193,11 @@ def _check_gift(v: Violations, spec: CampaignSpec) -> None:
         return
     v.check(gift.threshold_fen > 0, "spec.gift.threshold_fen", "positive",
             f"threshold_fen must be more than 0; got {gift.threshold_fen}")
-    v.check(bool(gift.gift_sku_id), "spec.gift.gift_sku_id", "required", "gift_sku_id is required")
+    if v.check(bool(gift.gift_sku_id), "spec.gift.gift_sku_id", "required", "gift_sku_id is required"):
+        v.check(is_reference(gift.gift_sku_id), "spec.gift.gift_sku_id", "format",
+                f"{excerpt(gift.gift_sku_id)} is not a SKU id")
+    v.check(not gift.gift_product_id or is_reference(gift.gift_product_id),
+            "spec.gift.gift_product_id", "format", f"{excerpt(gift.gift_product_id)} is not a product id")
     v.check(bool(gift.gift_title.strip()), "spec.gift.gift_title", "required",
             "gift_title is required: shoppers see it")
     v.check(1 <= gift.quantity_per_order <= 10, "spec.gift.quantity_per_order", "range",

@@ -17,6 +17,7 @@ from servicekit.errors import (
     ResourceExhausted,
     Violations,
 )
+from servicekit.ids import check_references
 from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
@@ -115,6 +116,7 @@ def issue_to_members(session: Session, runtime: Runtime, template_id: str, membe
                f"give 1..{MAX_ISSUE_BATCH} member ids; got {len(member_ids)}"):
         v.check(all(member_ids) and len(set(member_ids)) == len(member_ids), "member_ids",
                 "distinct", "member ids must be distinct and non-empty")
+        check_references(v, "member_ids", member_ids)
     v.raise_if_any("the members to issue to are invalid")
     template = templates.get(session, template_id)
     return [_issued_by_staff(session, runtime, template, member_id, staff_id, idempotency_key)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from servicekit import idempotency
 from servicekit.db import dialect_insert
 from servicekit.errors import FailedPrecondition, FieldViolation, ResourceExhausted, Violations
+from servicekit.ids import excerpt, try_int_id
 from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
@@ -56,8 +57,8 @@ def _validate(request: LockRequest, now: datetime) -> None:
     seen = set()
     for i, line in enumerate(request.flash_lines):
         at = f"flash_lines[{i}]"
-        v.check(line.campaign_id.isdigit() and len(line.campaign_id) <= 18, f"{at}.campaign_id",
-                "format", f"campaign_id {line.campaign_id!r} is not a campaign id")
+        v.check(try_int_id(line.campaign_id) is not None, f"{at}.campaign_id",
+                "format", f"campaign_id {excerpt(line.campaign_id)} is not a campaign id")
         v.check(bool(line.sku_id), f"{at}.sku_id", "required", "sku_id is required")
         v.check(line.quantity >= 1, f"{at}.quantity", "positive",
                 f"quantity must be at least 1; got {line.quantity}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from servicekit.errors import Violations
+from servicekit.ids import check_references
 
 from .models import SCOPES
 from .pricing import Scope
@@ -24,6 +25,7 @@ def check_scope(v: Violations, spec) -> None:
                         f"{name} holds at most {MAX_SCOPE_IDS} ids")
                 v.check(all(ids) and len(set(ids)) == len(ids), f"spec.{name}", "distinct",
                         f"{name} must hold distinct, non-empty ids")
+                check_references(v, f"spec.{name}", ids)
         else:
             v.check(not ids, f"spec.{name}", "unused",
                     f"{name} is only for scope {name.split('_')[0]}; it must be empty for "

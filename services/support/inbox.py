@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from servicekit import erasure
 from servicekit.db import take_turns
 from servicekit.errors import NotFound, Violations
+from servicekit.ids import excerpt, try_int_id
 from servicekit.times import SHANGHAI, parse_rfc3339, utcnow
 
 from . import marketing, messages
@@ -195,9 +196,9 @@ def mark_read(session: Session, member_id: str, ids: list[str], everything: bool
             "give the ids to mark, or all = true to mark every notification; not both, not neither")
     v.check(len(ids) <= MAX_IDS_PER_CALL, "ids", "max_items",
             f"at most {MAX_IDS_PER_CALL} ids per call; use all = true for more")
-    malformed = [i for i, value in enumerate(ids) if not (value.isdigit() and len(value) <= 18)]
+    malformed = [i for i, value in enumerate(ids) if try_int_id(value) is None]
     for i in malformed[:5]:
-        v.add(f"ids[{i}]", "format", f"{ids[i]!r} is not a notification id (digits, as listed)")
+        v.add(f"ids[{i}]", "format", f"{excerpt(ids[i])} is not a notification id (digits, as listed)")
     v.raise_if_any()
 
     now = datetime.now(timezone.utc)

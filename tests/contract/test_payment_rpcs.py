@@ -147,8 +147,9 @@ def test_handle_notification_applies_a_genuine_payment_once_and_refuses_a_forger
         provider="wechatpay", headers={"Content-Type": "application/json"}, raw_body=b"{}"))
     assert unsigned.http_status in (400, 401) and unsigned.outcome == "refused"
     assert unsigned.content_type.startswith("application/json")
-    unknown = stub.HandleNotification(pb.HandleNotificationRequest(provider="paypal", raw_body=b"x"))
-    assert (unknown.http_status, unknown.outcome) == (404, "refused")
+    unknown = refused(stub.HandleNotification,
+                      pb.HandleNotificationRequest(provider="paypal", raw_body=b"x"))
+    assert unknown.code() == grpc.StatusCode.NOT_FOUND and ("provider", "known") in violations(unknown)
     assert stub.GetPaymentIntent(pb.GetPaymentIntentRequest(order_id="o-1"),
                                  metadata=SHOPPER).provider_transaction_id == paid.provider_transaction_id
 

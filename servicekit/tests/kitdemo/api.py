@@ -6,7 +6,7 @@ import grpc
 from google.protobuf.wrappers_pb2 import StringValue
 
 from servicekit import context
-from servicekit.errors import FieldViolation, InvalidArgument
+from servicekit.errors import FieldViolation, InvalidArgument, NotFound
 
 from .models import Note
 
@@ -24,6 +24,10 @@ def register(server, runtime):
 
     def crash(request, ctx):
         raise RuntimeError("boom")
+
+    def echo_refusal(request, ctx):  # a careless service: its refusal repeats the whole input
+        raise NotFound(f"there is no order {request.value!r}", [
+            FieldViolation(f"ids[{i}]", "exists", f"no order {request.value!r}") for i in range(50)])
 
     def flaky(request, ctx):
         count = _flaky_calls[request.value] = _flaky_calls.get(request.value, 0) + 1
@@ -49,6 +53,7 @@ def register(server, runtime):
 
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {
         "Echo": handler(echo), "Fail": handler(fail), "Crash": handler(crash),
+        "EchoRefusal": handler(echo_refusal),
         "Flaky": handler(flaky), "Note": handler(note),
         "EchoMany": grpc.stream_unary_rpc_method_handler(
             echo_many, request_deserializer=StringValue.FromString,

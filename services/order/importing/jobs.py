@@ -189,6 +189,11 @@ class Runner:
     def _run_logged(self, job_id: str, path: Path) -> None:
         try:
             run(self.runtime, job_id, path, self.find_members)
+        except FileProblem as problem:  # found past the first rows (too many rows): the report says
+            with self.runtime.transaction() as session:
+                session.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+                    status="failed", problem_rule=problem.rule, problem=problem.message,
+                    finished_at=datetime.now(timezone.utc)))
         except Exception:  # the job says so; the process carries on
             log.exception("import job %s failed", job_id)
             with self.runtime.transaction() as session:

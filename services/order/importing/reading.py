@@ -7,6 +7,12 @@
   file, then GB18030 (a superset of GBK, what Chinese Excel saves); neither: a clear error.
 - The header row is the first of the first ten rows that matches the template or the partner's
   mapping (a title row above it is skipped); rows are numbered as a spreadsheet shows them.
+- Small files can declare huge work: an .xlsx is a ZIP whose members may inflate a thousandfold
+  (a 0.2 MB bomb to 200 MB) and whose sheet may place one cell at row 1,048,576 of 16,384
+  columns (openpyxl pads every row between). Before openpyxl reads anything, the ZIP's declared
+  sizes and ratios are checked (zipfile stops at a member's declared size, so they cannot lie);
+  then at most MAX_COLUMNS columns and MAX_ROWS rows are read, and content past them refuses
+  the file.
 """
 from __future__ import annotations
 
@@ -20,10 +26,25 @@ from typing import Iterator
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from servicekit.config import env_int
+
 from .columns import HeaderMatch, match_headers
 
 HEADER_SEARCH_ROWS = 10
 _CHUNK = 1 << 20
+MAX_COLUMNS = 100            # the template has 20; a partner's own layout a few dozen
+MAX_RATIO = 100              # a sheet's XML packs 5-20 to 1; a bomb 1,000 to 1
+_RATIO_FROM_BYTES = 1 << 20  # tiny members (styles, a few empty cells) pack better: not judged
+
+
+def max_rows() -> int:
+    """Rows a file may have, its header and title rows included."""
+    return env_int("IMPORT_MAX_ROWS", 100_010, "order")
+
+
+def max_unpacked_bytes() -> int:
+    """What an .xlsx may inflate to, all members together (a 100,000-row sheet: ~100 MB)."""
+    return env_int("IMPORT_MAX_UNPACKED_BYTES", 256 * 1024 * 1024, "order")
 
 
 class FileProblem(Exception):
@@ -123,7 +144,29 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list]]:
                                      f"(malformed CSV at line {reader.line_num})") from err
 
 
+def check_zip(path: Path) -> None:
+    """Refuses an .xlsx whose members would inflate past the limits, before anything is read."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise FileProblem("format", "无法读取 Excel 文件, 请确认是 .xlsx 格式 (not a readable "
+                                    f".xlsx workbook: {type(err).__name__})") from err
+    total = sum(m.file_size for m in members)
+    if total > max_unpacked_bytes():
+        raise FileProblem("unpacked_size", f"Excel 文件解压后 {total // 2**20} MB, 超过上限 "
+                                           f"{max_unpacked_bytes() // 2**20} MB, 请拆分文件 (the "
+                                           "workbook unpacks past the limit; split the file)")
+    for m in members:
+        if m.file_size > _RATIO_FROM_BYTES and m.file_size > MAX_RATIO * max(m.compress_size, 1):
+            raise FileProblem("compression_ratio", f"Excel 文件中 {m.filename[:100]} 的压缩比 "
+                                                   f"{m.file_size // max(m.compress_size, 1)}:1 "
+                                                   f"异常 (over {MAX_RATIO}:1: not an ordinary "
+                                                   "workbook)")
+
+
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, list]]:
+    check_zip(path)
     handle = open(path, "rb")  # a file object: openpyxl would judge a path by its extension
     try:
         book = load_workbook(handle, read_only=True, data_only=True)
@@ -133,11 +176,41 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, list]]:
                                     f".xlsx workbook: {type(err).__name__})") from err
     try:
         sheet = book.worksheets[0]
-        for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, list(cells)
+        limit = max_rows()
+        _check_declared_size(sheet, limit)
+        # Bounded both ways: openpyxl pads each row to the declared width, and every missing
+        # row up to the next one with a cell.
+        rows = sheet.iter_rows(values_only=True, max_row=limit + 1, max_col=MAX_COLUMNS + 1)
+        for number, cells in enumerate(rows, start=1):
+            if len(cells) > MAX_COLUMNS and _filled(cells[MAX_COLUMNS]):
+                raise FileProblem("max_columns", f"第 {number} 行超过 {MAX_COLUMNS} 列, 请删除多余的"
+                                                 f"列 (row {number} has cells past column "
+                                                 f"{MAX_COLUMNS})")
+            if number > limit:
+                if any(_filled(c) for c in cells):
+                    raise FileProblem("max_rows", f"文件超过 {limit} 行, 请拆分文件 (more than "
+                                                  f"{limit} rows: split the file)")
+                continue
+            yield number, list(cells[:MAX_COLUMNS])
     finally:
         book.close()
         handle.close()
+
+
+def _check_declared_size(sheet, limit: int) -> None:
+    """The sheet's own <dimension> (when it has one) past the limits: refused before reading."""
+    declared_rows, declared_columns = sheet.max_row or 0, sheet.max_column or 0
+    if declared_columns > MAX_COLUMNS:
+        raise FileProblem("max_columns", f"工作表声明了 {declared_columns} 列, 最多 {MAX_COLUMNS} 列, "
+                                         "请删除多余的列 (the sheet declares "
+                                         f"{declared_columns} columns; at most {MAX_COLUMNS})")
+    if declared_rows > limit:
+        raise FileProblem("max_rows", f"工作表声明了 {declared_rows} 行, 最多 {limit} 行, 请拆分文件 "
+                                      f"(the sheet declares {declared_rows} rows; at most {limit})")
+
+
+def _filled(cell) -> bool:
+    return cell is not None and str(cell).strip() != ""
 
 
 def open_file(path: Path, *, filename: str = "", hint: str = "",

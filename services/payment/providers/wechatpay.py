@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 import httpx
 from cryptography.exceptions import InvalidTag
 
+from servicekit.ids import ascii_int
 from servicekit.times import SHANGHAI
 
 from ..credentials import WechatPayCredentials
@@ -106,9 +107,10 @@ class WechatPay:
         if key is None:
             return f"unknown Wechatpay-Serial {serial!r}"
         stamp = headers.get("wechatpay-timestamp", "")
-        if not stamp.isdigit():
+        seconds = ascii_int(stamp, max_digits=12)
+        if seconds is None:
             return "missing or malformed Wechatpay-Timestamp"
-        if abs(self._clock() - int(stamp)) > CLOCK_SKEW_SECONDS:
+        if abs(self._clock() - seconds) > CLOCK_SKEW_SECONDS:
             return f"Wechatpay-Timestamp {stamp} is outside the ±{CLOCK_SKEW_SECONDS}s window"
         if not protocol.verify(key, protocol.answer_message(stamp, headers.get("wechatpay-nonce", ""), body),
                                headers.get("wechatpay-signature", "")):

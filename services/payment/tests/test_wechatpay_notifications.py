@@ -129,9 +129,13 @@ def test_a_genuine_notification_for_an_unknown_trade_is_acknowledged_and_ignored
 
 
 def test_an_unknown_provider_is_refused():
+    """No provider to answer in the format of: NOT_FOUND naming the provider (the gateway's
+    404 problem body)."""
+    from servicekit.errors import NotFound
     from services.payment import notifications
-    handled = notifications.handle(None, "paypal", {}, b"{}")
-    assert (handled.answer.http_status, handled.outcome) == (404, "refused")
+    with pytest.raises(NotFound) as refused:
+        notifications.handle(None, "paypal", {}, b"{}")
+    assert [v.field for v in refused.value.violations] == ["provider"]
 
 
 def test_a_notification_that_cannot_be_applied_is_answered_500_logged_and_retried_later(
