@@ -81,6 +81,10 @@ def test_a_shopper_exports_her_data_then_erasure_reaches_every_service(mall, adm
     member_id, token = login["member_id"], login["tokens"]["access_token"]
 
     with mall.client(token) as shopper:
+        # With her consent to analytics the facts of her order name her, so her export counts
+        # them. Analytics hears it (milliseconds) long before the order is paid (seconds).
+        ok(shopper.post("/v1/me/consents", json={"purpose": "analytics", "granted": True,
+                                                 "source": "miniprogram:settings"}), 201)
         order = ok(shopper.post("/v1/orders", json={
             "lines": [{"sku_id": sku_id, "quantity": 1}], "shipping_address": address},
             headers={"Idempotency-Key": uuid.uuid4().hex}), 201)
