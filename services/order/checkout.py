@@ -3,10 +3,13 @@
     member.GetPricingProfile → promotion.Quote → promotion.LockForOrder → logistics.Reserve
     → member.SpendPoints → order PENDING_PAYMENT + order.created
 
-Each remote step is keyed by the order id, so a retry repeats nothing. A failure releases what
-was taken (in reverse) and records the order as failed; a crash between steps heals by itself,
-because locks and reservations expire. Points are spent last: nothing after them can fail but
-the final write, and an order stuck in `placing` is swept (placement.sweep_stale) so they return.
+Each remote step is keyed by the order id, so a retry repeats nothing. The request running the
+saga holds a lease on the `placing` order (placement.py) and renews it before each step. A
+failure fails the order first (announcing order.cancelled once anything may have been taken, so
+points come back through member), then releases stock and coupons at once. After a crash, a
+retry with the same key takes the placement over once its lease lapsed and runs the saga again
+at the moment it began: every step already done replays, and the order is placed or undone then;
+a placement nobody retries is undone by the worker's sweep (placement.sweep_stale).
 """
 from __future__ import annotations
 
@@ -215,23 +218,40 @@ class Checkout:
         channel = request.channel or "miniprogram"
         if channel not in CHANNELS:
             raise InvalidArgument.field("channel", "one_of", f"one of {', '.join(CHANNELS)}")
+        owner = placement.new_owner()
         with self.runtime.transaction() as session:
             order, new = placement.begin(
                 session, member_id=member_id, idempotency_key=idempotency_key,
                 fingerprint=fingerprint(request.SerializeToString(deterministic=True).hex()),
-                channel=channel, now=now)
-        if not new:
-            return placement.replay(order)
+                channel=channel, now=now, owner=owner)
+            resumed = False
+            if not new:
+                order, resumed = placement.take_over(session, order, owner)
+                if not resumed:
+                    return placement.replay(order)
+                now = order.created_at  # priced and held as when it began: its steps replay
+        saga = _Saga(order.id, owner, may_have_taken=resumed)
         try:
-            return self._run(order, member_id, request, now)
+            return self._run(order, member_id, request, now, saga)
+        except placement.LeaseLost:
+            with self.runtime.transaction() as session:  # another request finishes it
+                raise placement.replay(session.get(Order, order.id)) from None
         except DomainError as err:
-            self._compensate(order, f"{type(err).__name__}: {err.message}", now)
+            self._compensate(saga, f"{type(err).__name__}: {err.message}", now)
             raise
         except Exception as err:
-            self._compensate(order, f"{type(err).__name__}: {err}", now)
+            self._compensate(saga, f"{type(err).__name__}: {err}", now)
             raise
 
-    def _run(self, order: Order, member_id: str, request, now: datetime) -> Order:
+    def _step(self, saga: "_Saga", taking: bool = False) -> None:
+        """Before each remote step: the lease renewed (or LeaseLost). A step that may take
+        something (a lock, a hold, points) makes an undo announce the order cancelled."""
+        with self.runtime.transaction() as session:
+            placement.renew(session, saga.order_id, saga.owner)
+        saga.may_have_taken = saga.may_have_taken or taking
+
+    def _run(self, order: Order, member_id: str, request, now: datetime, saga: "_Saga") -> Order:
+        self._step(saga)
         items, profile, quote = self._price(member_id, request, now)
         if request.expected_total_fen and request.expected_total_fen != quote.total_fen:
             raise FailedPrecondition(
@@ -243,9 +263,14 @@ class Checkout:
         window = pay_window(priced.flash_sale)
         hold_until = Timestamp()
         hold_until.FromDatetime(now + window + timedelta(minutes=5))  # outlives the pay window
-        _call("promotion", self.downstream.promotion.LockForOrder, promotion_pb2.LockForOrderRequest(
-            order_id=order.id, member_id=member_id, coupon_ids=quote.coupon_ids,
-            flash_lines=quote.quota_claims, expires_at=hold_until))
+        self._step(saga, taking=True)
+        lock = _call("promotion", self.downstream.promotion.LockForOrder,
+                     promotion_pb2.LockForOrderRequest(
+                         order_id=order.id, member_id=member_id, coupon_ids=quote.coupon_ids,
+                         flash_lines=quote.quota_claims, expires_at=hold_until))
+        if lock.status != "locked":  # a replay of a lock an earlier attempt's undo gave back
+            raise FailedPrecondition(f"the checkout's coupons and quota were {lock.status}: "
+                                     "check out again with a new idempotency key")
         reserve = logistics_pb2.ReserveRequest(
             order_id=order.id, shipping_address=request.shipping_address,
             hold_seconds=int((window + timedelta(minutes=5)).total_seconds()))
@@ -254,16 +279,21 @@ class Checkout:
             quantities[line.sku_id] = quantities.get(line.sku_id, 0) + line.quantity
         reserve.lines.extend(logistics_pb2.ReserveLine(sku_id=s, quantity=q)
                              for s, q in quantities.items())
+        self._step(saga)
         reservation = _call("logistics", self.downstream.logistics.Reserve, reserve)
+        if reservation.status != logistics_pb2.HELD:  # replayed after a release or its expiry
+            raise FailedPrecondition("the stock held for this checkout was given back: check "
+                                     "out again with a new idempotency key")
         if priced.points_used:
-            with self.runtime.transaction() as session:  # known before spent: the sweep returns them
+            with self.runtime.transaction() as session:  # known before spent: an undo returns them
+                placement.renew(session, order.id, saga.owner)
                 session.get(Order, order.id).points_used = priced.points_used
             _call("member", self.downstream.loyalty.SpendPoints, loyalty_pb2.SpendPointsRequest(
                 order_id=order.id, member_id=member_id, points=priced.points_used))
         allocation = [{"warehouse_code": a.warehouse_code, "sku_id": a.sku_id,
                        "quantity": a.quantity} for a in reservation.allocations]
         with self.runtime.transaction() as session:
-            placed = session.get(Order, order.id, with_for_update=True)
+            placed = placement.owned(session, order.id, saga.owner)
             placement.confirm(session, self.runtime, placed, priced,
                               address=request.shipping_address,
                               discreet=request.discreet_packaging, allocation=allocation,
@@ -271,18 +301,37 @@ class Checkout:
             placement.clear_cart(session, member_id, [sku.sku_id for sku, _ in items.items])
             return placed
 
-    def _compensate(self, order: Order, reason: str, now: datetime) -> None:
-        """Gives back what the saga took, newest first; whatever cannot be released now expires."""
+    def _compensate(self, saga: "_Saga", reason: str, now: datetime) -> None:
+        """Undoes a placement this request owns: the order failed first (announced cancelled if
+        anything may have been taken), so no other request can confirm it, then stock and
+        coupons released at once, newest first (whatever cannot be released now expires, and the
+        announcement releases it again). Owned no more (taken over): nothing to undo here."""
+        try:
+            with self.runtime.transaction() as session:
+                placement.undo(session, self.runtime,
+                               placement.owned(session, saga.order_id, saga.owner), reason, now,
+                               announce=saga.may_have_taken)
+        except placement.LeaseLost:
+            return
+        if not saga.may_have_taken:
+            return
         for service, method, request in (
                 ("logistics", self.downstream.logistics.Release,
-                 logistics_pb2.ReleaseRequest(order_id=order.id, reason="placement_failed")),
+                 logistics_pb2.ReleaseRequest(order_id=saga.order_id, reason="placement_failed")),
                 ("promotion", self.downstream.promotion.ReleaseForOrder,
-                 promotion_pb2.ReleaseForOrderRequest(order_id=order.id))):
+                 promotion_pb2.ReleaseForOrderRequest(order_id=saga.order_id))):
             try:
                 method(request)
             except grpc.RpcError as err:
                 if err.code() != grpc.StatusCode.NOT_FOUND:  # nothing was taken there
-                    log.warning("could not release %s for order %s (%s): it expires by itself",
-                                service, order.id, err.code().name)
-        with self.runtime.transaction() as session:
-            placement.fail(session, session.get(Order, order.id, with_for_update=True), reason, now)
+                    log.warning("could not release %s for order %s (%s): its announcement "
+                                "or expiry does", service, saga.order_id, err.code().name)
+
+
+@dataclass
+class _Saga:
+    """One request's run of an order's saga: the order, the lease it holds, and whether a step
+    that takes something was reached (by it, or by the crashed attempt it resumes)."""
+    order_id: str
+    owner: str
+    may_have_taken: bool = False

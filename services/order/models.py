@@ -89,6 +89,9 @@ class Order(Base):
     allocation: Mapped[list] = mapped_column(JSON, default=list)         # [{warehouse_code, sku_id, quantity}]
     shopper_note: Mapped[str] = mapped_column(String(200), default="")
     failure: Mapped[str] = mapped_column(Text, default="")               # why the saga failed
+    # While `placing`: the request running the saga and until when it holds it (placement.py)
+    placing_owner: Mapped[str] = mapped_column(String(36), default="")
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     payment_method: Mapped[str] = mapped_column(String(20), default="")
     import_batch_id: Mapped[str | None] = mapped_column(String(36), index=True)  # an imported order's job
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
