@@ -230,7 +230,8 @@ class Checkout:
                 if not resumed:
                     return placement.replay(order)
                 now = order.created_at  # priced and held as when it began: its steps replay
-        saga = _Saga(order.id, owner, may_have_taken=resumed)
+            saga = _Saga(order.id, owner, may_have_taken=resumed, kept_quote=order.placing_quote,
+                         kept_profile=order.placing_profile)
         try:
             return self._run(order, member_id, request, now, saga)
         except placement.LeaseLost:
@@ -243,16 +244,30 @@ class Checkout:
             self._compensate(saga, f"{type(err).__name__}: {err}", now)
             raise
 
-    def _step(self, saga: "_Saga", taking: bool = False) -> None:
-        """Before each remote step: the lease renewed (or LeaseLost). A step that may take
-        something (a lock, a hold, points) makes an undo announce the order cancelled."""
+    def _step(self, saga: "_Saga") -> None:
+        """Before each remote step: the lease renewed (or LeaseLost)."""
         with self.runtime.transaction() as session:
             placement.renew(session, saga.order_id, saga.owner)
-        saga.may_have_taken = saga.may_have_taken or taking
+
+    def _kept_price(self, member_id: str, request: order_pb2.CheckoutRequest, saga: "_Saga"):
+        """A resumed saga's basket, with the quote and profile its first attempt kept (its
+        coupons and quota may be locked already: quoting again would find them taken)."""
+        with self.runtime.transaction() as session:
+            items = basket(session, member_id, request)
+        quote = promotion_pb2.QuoteResponse.FromString(saga.kept_quote or b"")
+        profile = loyalty_pb2.PricingProfile.FromString(saga.kept_profile or b"")
+        if [(line.sku_id, line.quantity) for line in quote.lines] != [
+                (sku.sku_id, quantity) for sku, quantity in items.items]:
+            raise FailedPrecondition("the cart changed while this checkout was being placed: "
+                                     "check out again with a new idempotency key")
+        return items, profile, quote
 
     def _run(self, order: Order, member_id: str, request, now: datetime, saga: "_Saga") -> Order:
         self._step(saga)
-        items, profile, quote = self._price(member_id, request, now)
+        if saga.kept_quote is not None:
+            items, profile, quote = self._kept_price(member_id, request, saga)
+        else:
+            items, profile, quote = self._price(member_id, request, now)
         if request.expected_total_fen and request.expected_total_fen != quote.total_fen:
             raise FailedPrecondition(
                 f"the total is now ¥{quote.total_fen / 100:.2f}, not the "
@@ -263,7 +278,10 @@ class Checkout:
         window = pay_window(priced.flash_sale)
         hold_until = Timestamp()
         hold_until.FromDatetime(now + window + timedelta(minutes=5))  # outlives the pay window
-        self._step(saga, taking=True)
+        with self.runtime.transaction() as session:
+            placement.keep_quote(session, order.id, saga.owner, quote.SerializeToString(),
+                                 profile.SerializeToString())
+        saga.may_have_taken = True  # from the lock on, an undo announces the order cancelled
         lock = _call("promotion", self.downstream.promotion.LockForOrder,
                      promotion_pb2.LockForOrderRequest(
                          order_id=order.id, member_id=member_id, coupon_ids=quote.coupon_ids,
@@ -335,3 +353,5 @@ class _Saga:
     order_id: str
     owner: str
     may_have_taken: bool = False
+    kept_quote: bytes | None = None
+    kept_profile: bytes | None = None

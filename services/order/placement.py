@@ -2,16 +2,16 @@
 
 1. `begin` claims the caller's idempotency key with an order in `placing` (its own transaction,
    so a retry finds it even if this process dies mid-saga), leased to the request placing it;
-2. the saga quotes, locks coupons and quota, and reserves stock, each step keyed by the order id,
-   renewing its lease before each (`renew`);
+2. the saga quotes (the quote kept on the order: `keep_quote`), locks coupons and quota, and
+   reserves stock, each step keyed by the order id, renewing its lease before each (`renew`);
 3. `confirm` writes the priced lines and moves the order to PENDING_PAYMENT with order.created,
    or `undo` fails it (with why) and announces what must come back.
 
 The lease: `placing_owner` names the request running the saga and `lease_until` how long it holds
 it (`MALL_ORDER_PLACING_LEASE_SECONDS`, 10; every step's deadline is 5 s). A retry with the same
 key (`take_over`) while the lease runs is told to come back shortly (409, Retry-After); once it
-lapsed (the process died) the retry owns the placement and runs the saga again: each remote step
-replays what the dead one did. Only the owner confirms or undoes, each under the row's lock, so
+lapsed (the process died) the retry owns the placement and runs the saga again with the kept
+quote: each remote step replays what the dead one did. Only the owner confirms or undoes, each under the row's lock, so
 one request finishes a placement. One nobody retries is undone by the worker's sweep once its
 lease lapsed `MALL_ORDER_ABANDONED_PLACEMENT_SECONDS` (20) ago.
 """
@@ -144,6 +144,7 @@ def confirm(session: Session, runtime: Runtime, order: Order, priced: PricedOrde
     order.allocation, order.shopper_note = allocation, shopper_note[:200]
     order.pay_deadline = now + pay_window
     order.placing_owner, order.lease_until = "", None
+    order.placing_quote = order.placing_profile = None
     session.flush()
     states.move(session, order, "pending_payment", actor=f"member:{order.member_id}",
                 reason="placed", now=now)
@@ -188,6 +189,18 @@ def renew(session: Session, order_id: str, owner: str) -> None:
                             Order.placing_owner == owner)
         .values(lease_until=_clock() + lease())).rowcount
     if not renewed:
+        raise LeaseLost(order_id)
+
+
+def keep_quote(session: Session, order_id: str, owner: str, quote: bytes, profile: bytes) -> None:
+    """The quote about to be locked and reserved by, kept (with the lease renewed) so a retry
+    resumes with the very same one: once its coupons and quota are locked, quoting again would
+    find them taken."""
+    kept = session.execute(
+        update(Order).where(Order.id == order_id, Order.status == "placing",
+                            Order.placing_owner == owner)
+        .values(lease_until=_clock() + lease(), placing_quote=quote, placing_profile=profile)).rowcount
+    if not kept:
         raise LeaseLost(order_id)
 
 
@@ -249,6 +262,7 @@ def fail(session: Session, order: Order, reason: str, now: datetime) -> None:
     same answer instead of placing it again."""
     order.failure = reason[:2000]
     order.placing_owner, order.lease_until = "", None
+    order.placing_quote = order.placing_profile = None
     states.move(session, order, "failed", actor=f"member:{order.member_id}", reason=reason[:500],
                 now=now)
 
