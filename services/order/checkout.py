@@ -230,8 +230,8 @@ class Checkout:
                 if not resumed:
                     return placement.replay(order)
                 now = order.created_at  # priced and held as when it began: its steps replay
-            saga = _Saga(order.id, owner, may_have_taken=resumed, kept_quote=order.placing_quote,
-                         kept_profile=order.placing_profile)
+            saga = _Saga(order.id, owner, resumed=resumed, may_have_taken=resumed,
+                         kept_quote=order.placing_quote, kept_profile=order.placing_profile)
         try:
             return self._run(order, member_id, request, now, saga)
         except placement.LeaseLost:
@@ -308,6 +308,9 @@ class Checkout:
                 session.get(Order, order.id).points_used = priced.points_used
             _call("member", self.downstream.loyalty.SpendPoints, loyalty_pb2.SpendPointsRequest(
                 order_id=order.id, member_id=member_id, points=priced.points_used))
+        # A resumed order's pay window starts now (its holds outlive the window by 5 minutes,
+        # longer than an abandoned placement waits for its retry).
+        confirmed_at = datetime.now(timezone.utc) if saga.resumed else now
         allocation = [{"warehouse_code": a.warehouse_code, "sku_id": a.sku_id,
                        "quantity": a.quantity} for a in reservation.allocations]
         with self.runtime.transaction() as session:
@@ -315,7 +318,7 @@ class Checkout:
             placement.confirm(session, self.runtime, placed, priced,
                               address=request.shipping_address,
                               discreet=request.discreet_packaging, allocation=allocation,
-                              pay_window=window, now=now, shopper_note=request.note)
+                              pay_window=window, now=confirmed_at, shopper_note=request.note)
             placement.clear_cart(session, member_id, [sku.sku_id for sku, _ in items.items])
             return placed
 
@@ -324,11 +327,12 @@ class Checkout:
         anything may have been taken), so no other request can confirm it, then stock and
         coupons released at once, newest first (whatever cannot be released now expires, and the
         announcement releases it again). Owned no more (taken over): nothing to undo here."""
+        undone_at = datetime.now(timezone.utc) if saga.resumed else now
         try:
             with self.runtime.transaction() as session:
                 placement.undo(session, self.runtime,
-                               placement.owned(session, saga.order_id, saga.owner), reason, now,
-                               announce=saga.may_have_taken)
+                               placement.owned(session, saga.order_id, saga.owner), reason,
+                               undone_at, announce=saga.may_have_taken)
         except placement.LeaseLost:
             return
         if not saga.may_have_taken:
@@ -352,6 +356,7 @@ class _Saga:
     that takes something was reached (by it, or by the crashed attempt it resumes)."""
     order_id: str
     owner: str
+    resumed: bool = False
     may_have_taken: bool = False
     kept_quote: bytes | None = None
     kept_profile: bytes | None = None

@@ -89,6 +89,9 @@ def test_a_retry_resumes_a_placement_its_crashed_process_left_at_each_step(shop,
     assert (placed.order_id, placed.order_no, placed.status) == (left.id, left.order_no,
                                                                  "pending_payment")
     assert placed.points_used == 500 and list(placed.coupon_ids) == [shop.coupon_id]
+    # the shopper's 30 minutes to pay start now, not when the dead process began
+    assert datetime.fromisoformat(placed.pay_deadline) - datetime.now(timezone.utc) \
+        > timedelta(minutes=29)
     # taken once, whatever the dead process had taken already
     assert held(shop)["sku-75b-black"] == {"GZ-SOUTH": 2}
     assert balance(shop) == 500 and coupon_status(shop) == "locked"
