@@ -100,6 +100,9 @@ def test_killing_order_api_mid_placement_strands_no_order(mall, admin_token):
             assert client.answer.status_code in (400, 409), client.answer.text
         assert len(placed) >= SHOPPERS - stranded, [c.answer.text for c in refused]
         slowest = max(c.answered_at for c in clients) - restarted_at
+        print(f"order-api killed with {stranded} placement(s) under way; {len(placed)} placed, "
+              f"{len(refused)} refused; {sum(map(len, (c.waits for c in clients)))} retries told "
+              f"to wait; the last answer {slowest:.1f}s after the restart")
         assert slowest < SETTLED_WITHIN_SECONDS, f"the last answer came {slowest:.0f}s after restart"
 
         by_status = statuses(orders_db, member_ids)
