@@ -235,8 +235,8 @@ class Checkout:
         try:
             return self._run(order, member_id, request, now, saga)
         except placement.LeaseLost:
-            with self.runtime.transaction() as session:  # another request finishes it
-                raise placement.replay(session.get(Order, order.id)) from None
+            with self.runtime.transaction() as session:  # another request finishes it: its answer
+                return placement.replay(session.get(Order, order.id))
         except DomainError as err:
             self._compensate(saga, f"{type(err).__name__}: {err.message}", now)
             raise

@@ -192,3 +192,46 @@ def test_the_sweep_undoes_an_abandoned_placement_and_everything_comes_back(shop)
     assert nothing_held(shop) and coupon_status(shop) == "available" and balance(shop) == 1000
     err = refusal(place, shop, request, "k-abandoned")
     assert err.code() == Code.FAILED_PRECONDITION and "did not finish" in err.details()
+
+
+def test_a_request_whose_placement_was_taken_over_stops_and_answers_what_the_new_owner_did(shop):
+    """A request too slow for its lease (presumed dead) finds at its next step that a retry took
+    the placement over and placed the order: it takes and undoes nothing, and answers that order."""
+    from services.order.checkout import Checkout, Downstream
+
+    request = the_checkout(shop)
+    runtime = service.runtime("order")
+    taken_over: list[order_pb2.OrderView] = []
+
+    class StallingDownstream(Downstream):
+        """Stalls before Reserve past its lease, while the shopper's retry places the order."""
+
+        def _stub(self, service_name, stub_class):
+            stub = super()._stub(service_name, stub_class)
+            if service_name != "logistics" or taken_over:
+                return stub
+
+            class Stalling:
+                def __getattr__(self, name):
+                    call = getattr(stub, name)
+                    if name != "Reserve" or taken_over:
+                        return call
+
+                    def stalled(reserve_request, *args, **kwargs):
+                        with runtime.transaction() as session:  # time passes: the lease lapses
+                            session.execute(update(Order).where(Order.idempotency_key == "k-slow")
+                                            .values(lease_until=datetime.now(timezone.utc)
+                                                    - timedelta(seconds=1)))
+                        taken_over.append(place(shop, request, "k-slow"))
+                        return call(reserve_request, *args, **kwargs)
+                    return stalled
+            return Stalling()
+
+    answered = Checkout(runtime, StallingDownstream()).place(shop.member_id, request, "k-slow")
+    (placed,) = taken_over
+    assert placed.status == "pending_payment"
+    assert (answered.id, answered.status) == (placed.order_id, "pending_payment")
+    assert held(shop)["sku-75b-black"] == {"GZ-SOUTH": 2}
+    assert balance(shop) == 500 and coupon_status(shop) == "locked"
+    assert announced(runtime, "order.cancelled", order_events.OrderCancelled) == []
+    assert len(announced(runtime, "order.created", order_events.OrderCreated)) == 1
