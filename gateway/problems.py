@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekit import context
-from servicekit.errors import violations_from_trailers
+from servicekit.errors import retry_after_from_trailers, violations_from_trailers
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:mall:problem:"
@@ -120,6 +120,9 @@ def from_rpc_error(err: grpc.aio.AioRpcError) -> Problem:
     else:
         detail = err.details() or ""
     headers = {"Retry-After": "1"} if status == 503 else {}
+    retry_after = retry_after_from_trailers(err.trailing_metadata())
+    if retry_after is not None:  # e.g. an order another request is still placing
+        headers["Retry-After"] = str(retry_after)
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return Problem(status, slug, detail, errors, headers)

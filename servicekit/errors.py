@@ -21,10 +21,13 @@ class FieldViolation:
 class DomainError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
-    def __init__(self, message: str, violations: list[FieldViolation] | None = None):
+    def __init__(self, message: str, violations: list[FieldViolation] | None = None,
+                 retry_after_seconds: int | None = None):
         super().__init__(message)
         self.message = message
         self.violations = list(violations or [])
+        # "the same request will succeed later": sent as google.rpc.RetryInfo, Retry-After at the gateway
+        self.retry_after_seconds = retry_after_seconds
 
 
 class InvalidArgument(DomainError):
@@ -77,7 +80,8 @@ def from_rpc_error(err: grpc.RpcError, service: str) -> DomainError:
     if cls is None:
         return Unavailable(f"{service} did not answer ({code.name}); try again shortly")
     return cls(err.details() or f"{service} refused: {code.name}",
-               violations_from_trailers(err.trailing_metadata()))
+               violations_from_trailers(err.trailing_metadata()),
+               retry_after_from_trailers(err.trailing_metadata()))
 
 
 class Violations:
@@ -149,6 +153,12 @@ def to_rpc_status(err: DomainError):
         detail = any_pb2.Any()
         detail.Pack(bad)
         status.details.append(detail)
+    if err.retry_after_seconds is not None:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.seconds = max(1, int(err.retry_after_seconds))
+        detail = any_pb2.Any()
+        detail.Pack(retry)
+        status.details.append(detail)
     return status
 
 
@@ -168,3 +178,17 @@ def violations_from_trailers(trailing_metadata) -> list[FieldViolation]:
                             for v in bad.field_violations]
             return out
     return []
+
+
+def retry_after_from_trailers(trailing_metadata) -> int | None:
+    """The seconds a server asked the caller to wait before retrying (google.rpc.RetryInfo)."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    for key, value in trailing_metadata or ():
+        if key == "grpc-status-details-bin":
+            for detail in status_pb2.Status.FromString(value).details:
+                if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                    retry = error_details_pb2.RetryInfo()
+                    detail.Unpack(retry)
+                    return max(1, retry.retry_delay.seconds)
+    return None

@@ -54,6 +54,22 @@ def test_field_violations_become_errors_with_field_names():
     assert problem.detail == "bad skus"
 
 
+def test_a_refusal_asking_for_a_later_retry_carries_retry_after():
+    """A service's RetryInfo (e.g. an order another request is still placing) is Retry-After."""
+    from servicekit.errors import FailedPrecondition, FieldViolation, to_rpc_status
+
+    refusal = to_rpc_status(FailedPrecondition(
+        "order 1 is still being placed", [FieldViolation("idempotency-key", "in_progress", "soon")],
+        retry_after_seconds=4))
+    err = grpc.aio.AioRpcError(
+        grpc.StatusCode.FAILED_PRECONDITION, grpc.aio.Metadata(),
+        grpc.aio.Metadata(("grpc-status-details-bin", refusal.SerializeToString())), refusal.message)
+    problem = from_rpc_error(err)
+    assert (problem.status, problem.headers["Retry-After"]) == (409, "4")
+    assert problem.errors == [{"field": "idempotency-key", "rule": "in_progress", "message": "soon"}]
+    assert "Retry-After" not in from_rpc_error(rpc_error(grpc.StatusCode.FAILED_PRECONDITION, "no")).headers
+
+
 def test_server_side_failures_hide_their_details():
     problem = from_rpc_error(rpc_error(grpc.StatusCode.INTERNAL, "psycopg2 exploded at line 3"))
     assert "psycopg2" not in problem.detail

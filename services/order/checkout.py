@@ -3,10 +3,13 @@
     member.GetPricingProfile → promotion.Quote → promotion.LockForOrder → logistics.Reserve
     → member.SpendPoints → order PENDING_PAYMENT + order.created
 
-Each remote step is keyed by the order id, so a retry repeats nothing. A failure releases what
-was taken (in reverse) and records the order as failed; a crash between steps heals by itself,
-because locks and reservations expire. Points are spent last: nothing after them can fail but
-the final write, and an order stuck in `placing` is swept (placement.sweep_stale) so they return.
+Each remote step is keyed by the order id, so a retry repeats nothing. The request running the
+saga holds a lease on the `placing` order (placement.py) and renews it before each step. A
+failure fails the order first (announcing order.cancelled once anything may have been taken, so
+points come back through member), then releases stock and coupons at once. After a crash, a
+retry with the same key takes the placement over once its lease lapsed and runs the saga again
+at the moment it began: every step already done replays, and the order is placed or undone then;
+a placement nobody retries is undone by the worker's sweep (placement.sweep_stale).
 """
 from __future__ import annotations
 
@@ -215,24 +218,56 @@ class Checkout:
         channel = request.channel or "miniprogram"
         if channel not in CHANNELS:
             raise InvalidArgument.field("channel", "one_of", f"one of {', '.join(CHANNELS)}")
+        owner = placement.new_owner()
         with self.runtime.transaction() as session:
             order, new = placement.begin(
                 session, member_id=member_id, idempotency_key=idempotency_key,
                 fingerprint=fingerprint(request.SerializeToString(deterministic=True).hex()),
-                channel=channel, now=now)
-        if not new:
-            return placement.replay(order)
+                channel=channel, now=now, owner=owner)
+            resumed = False
+            if not new:
+                order, resumed = placement.take_over(session, order, owner)
+                if not resumed:
+                    return placement.replay(order)
+                now = order.created_at  # priced and held as when it began: its steps replay
+            saga = _Saga(order.id, owner, resumed=resumed, may_have_taken=resumed,
+                         kept_quote=order.placing_quote, kept_profile=order.placing_profile)
         try:
-            return self._run(order, member_id, request, now)
+            return self._run(order, member_id, request, now, saga)
+        except placement.LeaseLost:
+            with self.runtime.transaction() as session:  # another request finishes it: its answer
+                return placement.replay(session.get(Order, order.id))
         except DomainError as err:
-            self._compensate(order, f"{type(err).__name__}: {err.message}", now)
+            self._compensate(saga, f"{type(err).__name__}: {err.message}", now)
             raise
         except Exception as err:
-            self._compensate(order, f"{type(err).__name__}: {err}", now)
+            self._compensate(saga, f"{type(err).__name__}: {err}", now)
             raise
 
-    def _run(self, order: Order, member_id: str, request, now: datetime) -> Order:
-        items, profile, quote = self._price(member_id, request, now)
+    def _step(self, saga: "_Saga") -> None:
+        """Before each remote step: the lease renewed (or LeaseLost)."""
+        with self.runtime.transaction() as session:
+            placement.renew(session, saga.order_id, saga.owner)
+
+    def _kept_price(self, member_id: str, request: order_pb2.CheckoutRequest, saga: "_Saga"):
+        """A resumed saga's basket, with the quote and profile its first attempt kept (its
+        coupons and quota may be locked already: quoting again would find them taken)."""
+        with self.runtime.transaction() as session:
+            items = basket(session, member_id, request)
+        quote = promotion_pb2.QuoteResponse.FromString(saga.kept_quote or b"")
+        profile = loyalty_pb2.PricingProfile.FromString(saga.kept_profile or b"")
+        if [(line.sku_id, line.quantity) for line in quote.lines] != [
+                (sku.sku_id, quantity) for sku, quantity in items.items]:
+            raise FailedPrecondition("the cart changed while this checkout was being placed: "
+                                     "check out again with a new idempotency key")
+        return items, profile, quote
+
+    def _run(self, order: Order, member_id: str, request, now: datetime, saga: "_Saga") -> Order:
+        self._step(saga)
+        if saga.kept_quote is not None:
+            items, profile, quote = self._kept_price(member_id, request, saga)
+        else:
+            items, profile, quote = self._price(member_id, request, now)
         if request.expected_total_fen and request.expected_total_fen != quote.total_fen:
             raise FailedPrecondition(
                 f"the total is now ¥{quote.total_fen / 100:.2f}, not the "
@@ -243,9 +278,17 @@ class Checkout:
         window = pay_window(priced.flash_sale)
         hold_until = Timestamp()
         hold_until.FromDatetime(now + window + timedelta(minutes=5))  # outlives the pay window
-        _call("promotion", self.downstream.promotion.LockForOrder, promotion_pb2.LockForOrderRequest(
-            order_id=order.id, member_id=member_id, coupon_ids=quote.coupon_ids,
-            flash_lines=quote.quota_claims, expires_at=hold_until))
+        with self.runtime.transaction() as session:
+            placement.keep_quote(session, order.id, saga.owner, quote.SerializeToString(),
+                                 profile.SerializeToString())
+        saga.may_have_taken = True  # from the lock on, an undo announces the order cancelled
+        lock = _call("promotion", self.downstream.promotion.LockForOrder,
+                     promotion_pb2.LockForOrderRequest(
+                         order_id=order.id, member_id=member_id, coupon_ids=quote.coupon_ids,
+                         flash_lines=quote.quota_claims, expires_at=hold_until))
+        if lock.status != "locked":  # a replay of a lock an earlier attempt's undo gave back
+            raise FailedPrecondition(f"the checkout's coupons and quota were {lock.status}: "
+                                     "check out again with a new idempotency key")
         reserve = logistics_pb2.ReserveRequest(
             order_id=order.id, shipping_address=request.shipping_address,
             hold_seconds=int((window + timedelta(minutes=5)).total_seconds()))
@@ -254,35 +297,66 @@ class Checkout:
             quantities[line.sku_id] = quantities.get(line.sku_id, 0) + line.quantity
         reserve.lines.extend(logistics_pb2.ReserveLine(sku_id=s, quantity=q)
                              for s, q in quantities.items())
+        self._step(saga)
         reservation = _call("logistics", self.downstream.logistics.Reserve, reserve)
+        if reservation.status != logistics_pb2.HELD:  # replayed after a release or its expiry
+            raise FailedPrecondition("the stock held for this checkout was given back: check "
+                                     "out again with a new idempotency key")
         if priced.points_used:
-            with self.runtime.transaction() as session:  # known before spent: the sweep returns them
+            with self.runtime.transaction() as session:  # known before spent: an undo returns them
+                placement.renew(session, order.id, saga.owner)
                 session.get(Order, order.id).points_used = priced.points_used
             _call("member", self.downstream.loyalty.SpendPoints, loyalty_pb2.SpendPointsRequest(
                 order_id=order.id, member_id=member_id, points=priced.points_used))
+        # A resumed order's pay window starts now (its holds outlive the window by 5 minutes,
+        # longer than an abandoned placement waits for its retry).
+        confirmed_at = datetime.now(timezone.utc) if saga.resumed else now
         allocation = [{"warehouse_code": a.warehouse_code, "sku_id": a.sku_id,
                        "quantity": a.quantity} for a in reservation.allocations]
         with self.runtime.transaction() as session:
-            placed = session.get(Order, order.id, with_for_update=True)
+            placed = placement.owned(session, order.id, saga.owner)
             placement.confirm(session, self.runtime, placed, priced,
                               address=request.shipping_address,
                               discreet=request.discreet_packaging, allocation=allocation,
-                              pay_window=window, now=now, shopper_note=request.note)
+                              pay_window=window, now=confirmed_at, shopper_note=request.note)
             placement.clear_cart(session, member_id, [sku.sku_id for sku, _ in items.items])
             return placed
 
-    def _compensate(self, order: Order, reason: str, now: datetime) -> None:
-        """Gives back what the saga took, newest first; whatever cannot be released now expires."""
+    def _compensate(self, saga: "_Saga", reason: str, now: datetime) -> None:
+        """Undoes a placement this request owns: the order failed first (announced cancelled if
+        anything may have been taken), so no other request can confirm it, then stock and
+        coupons released at once, newest first (whatever cannot be released now expires, and the
+        announcement releases it again). Owned no more (taken over): nothing to undo here."""
+        undone_at = datetime.now(timezone.utc) if saga.resumed else now
+        try:
+            with self.runtime.transaction() as session:
+                placement.undo(session, self.runtime,
+                               placement.owned(session, saga.order_id, saga.owner), reason,
+                               undone_at, announce=saga.may_have_taken)
+        except placement.LeaseLost:
+            return
+        if not saga.may_have_taken:
+            return
         for service, method, request in (
                 ("logistics", self.downstream.logistics.Release,
-                 logistics_pb2.ReleaseRequest(order_id=order.id, reason="placement_failed")),
+                 logistics_pb2.ReleaseRequest(order_id=saga.order_id, reason="placement_failed")),
                 ("promotion", self.downstream.promotion.ReleaseForOrder,
-                 promotion_pb2.ReleaseForOrderRequest(order_id=order.id))):
+                 promotion_pb2.ReleaseForOrderRequest(order_id=saga.order_id))):
             try:
                 method(request)
             except grpc.RpcError as err:
                 if err.code() != grpc.StatusCode.NOT_FOUND:  # nothing was taken there
-                    log.warning("could not release %s for order %s (%s): it expires by itself",
-                                service, order.id, err.code().name)
-        with self.runtime.transaction() as session:
-            placement.fail(session, session.get(Order, order.id, with_for_update=True), reason, now)
+                    log.warning("could not release %s for order %s (%s): its announcement "
+                                "or expiry does", service, saga.order_id, err.code().name)
+
+
+@dataclass
+class _Saga:
+    """One request's run of an order's saga: the order, the lease it holds, and whether a step
+    that takes something was reached (by it, or by the crashed attempt it resumes)."""
+    order_id: str
+    owner: str
+    resumed: bool = False
+    may_have_taken: bool = False
+    kept_quote: bytes | None = None
+    kept_profile: bytes | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from servicekit import erasure, idempotency
@@ -89,6 +89,12 @@ class Order(Base):
     allocation: Mapped[list] = mapped_column(JSON, default=list)         # [{warehouse_code, sku_id, quantity}]
     shopper_note: Mapped[str] = mapped_column(String(200), default="")
     failure: Mapped[str] = mapped_column(Text, default="")               # why the saga failed
+    # While `placing`: the request running the saga and until when it holds it (placement.py)
+    placing_owner: Mapped[str] = mapped_column(String(36), default="")
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # ... and the quote and pricing profile it locks and reserves by, so a retry resumes with them
+    placing_quote: Mapped[bytes | None] = mapped_column(LargeBinary)
+    placing_profile: Mapped[bytes | None] = mapped_column(LargeBinary)
     payment_method: Mapped[str] = mapped_column(String(20), default="")
     import_batch_id: Mapped[str | None] = mapped_column(String(36), index=True)  # an imported order's job
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

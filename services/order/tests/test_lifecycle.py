@@ -262,10 +262,16 @@ def test_an_order_left_placing_by_a_crash_fails_and_gives_its_points_back(runtim
                                    fingerprint="f", channel="miniprogram",
                                    now=now - timedelta(minutes=11))
         session.get(Order, stuck.id).points_used = 300  # recorded before SpendPoints was called
+        # its process died: its lease lapsed longer ago than a retry is waited for
+        session.get(Order, stuck.id).lease_until = now - placement.abandoned_after() - timedelta(seconds=1)
         recent, _ = placement.begin(session, member_id="m-1", idempotency_key="k-recent",
                                     fingerprint="f", channel="miniprogram", now=now)
+        lapsed, _ = placement.begin(session, member_id="m-1", idempotency_key="k-lapsed",
+                                    fingerprint="f", channel="miniprogram", now=now)
+        session.get(Order, lapsed.id).lease_until = now - timedelta(seconds=1)  # a retry may come
     assert apply(runtime, placement.sweep_stale, now) == 1
-    assert (status(runtime, stuck.id), status(runtime, recent.id)) == ("failed", "placing")
+    assert (status(runtime, stuck.id), status(runtime, recent.id), status(runtime, lapsed.id)) \
+        == ("failed", "placing", "placing")
     [cancelled] = outbox_events(runtime, "order.cancelled")
     assert cancelled["data"]["reason"] == placement.PLACEMENT_FAILED
     assert cancelled["data"]["pointsUsed"] == "300"
