@@ -84,7 +84,7 @@ class Worker(EventWorker):
         with self.runtime.transaction() as session:
             orders.cancel_overdue(session, self.runtime, datetime.now(timezone.utc))
 
-    @timer(60)
+    @timer(15)  # an abandoned placement (lease lapsed, nobody retried) is undone within a minute
     def fail_stale_placements(self):
         with self.runtime.transaction() as session:
             placement.sweep_stale(session, self.runtime, datetime.now(timezone.utc))
