@@ -28,10 +28,9 @@ Int64 = Annotated[int, Ge(INT64_MIN), Le(INT64_MAX)]
 Int32 = Annotated[int, Ge(INT32_MIN), Le(INT32_MAX)]
 NonNegativeInt32 = Annotated[int, Ge(0), Le(INT32_MAX)]
 
-# An amount or a count the shop stores and shows back stays within the integers a JSON client
-# reads exactly (JavaScript's Number.MAX_SAFE_INTEGER): beyond it protobuf's JSON prints an int64
-# as a string, which the document (and a client) takes for an integer. 2^53 fen is 90 trillion yuan.
-JSON_SAFE_MAX = 2**53 - 1
+# An amount or a count the shop stores and shows back stays within servicekit.ids.JSON_SAFE_MAX:
+# beyond it protobuf's JSON prints an int64 as a string, where the document promises an integer.
+JSON_SAFE_MAX = ids.JSON_SAFE_MAX
 # Money: an integer number of fen (1/100 yuan).
 Fen = Annotated[int, Field(ge=0, le=JSON_SAFE_MAX, description="fen (1/100 yuan), an integer")]
 PositiveFen = Annotated[int, Field(gt=0, le=JSON_SAFE_MAX, description="fen (1/100 yuan), an integer")]
