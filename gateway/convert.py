@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse
-from google.protobuf.json_format import MessageToDict, ParseDict
+from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from google.protobuf.message import Message
+
+from .problems import Problem
 
 M = TypeVar("M", bound=Message)
 
@@ -26,5 +28,10 @@ def answer(body: Message | dict[str, Any], status_code: int = 200) -> JSONRespon
 
 
 def from_json(data: dict[str, Any], message_class: type[M]) -> M:
-    """A request message from a validated body (proto field names; enum values by name)."""
-    return ParseDict(data, message_class())
+    """A request message from a validated body (proto field names; enum values by name). What
+    the body's model lets through but the message cannot hold (two fields of one oneof) is 400."""
+    try:
+        return ParseDict(data, message_class())
+    except ParseError as err:
+        raise Problem(400, "invalid-argument", f"the request body does not fit {message_class.__name__}: {err}",
+                      [{"field": "body", "rule": "invalid", "message": str(err)}]) from None

@@ -26,8 +26,11 @@ def _unauthenticated(detail: str) -> Problem:
 
 
 def _signed_path(request: Request) -> str:
+    """The path as sent (percent-encoding kept, as the partner signed it), with the query."""
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else request.url.path
     query = request.url.query
-    return request.url.path + (f"?{query}" if query else "")
+    return path + (f"?{query}" if query else "")
 
 
 # Documents the scheme; the five headers are read and checked below.

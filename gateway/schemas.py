@@ -28,11 +28,14 @@ Int64 = Annotated[int, Ge(INT64_MIN), Le(INT64_MAX)]
 Int32 = Annotated[int, Ge(INT32_MIN), Le(INT32_MAX)]
 NonNegativeInt32 = Annotated[int, Ge(0), Le(INT32_MAX)]
 
-# Money: an integer number of fen (1/100 yuan), within int64.
-Fen = Annotated[int, Field(ge=0, le=INT64_MAX, description="fen (1/100 yuan), an integer")]
-PositiveFen = Annotated[int, Field(gt=0, le=INT64_MAX, description="fen (1/100 yuan), an integer")]
+# An amount or a count the shop stores and shows back stays within servicekit.ids.JSON_SAFE_MAX:
+# beyond it protobuf's JSON prints an int64 as a string, where the document promises an integer.
+JSON_SAFE_MAX = ids.JSON_SAFE_MAX
+# Money: an integer number of fen (1/100 yuan).
+Fen = Annotated[int, Field(ge=0, le=JSON_SAFE_MAX, description="fen (1/100 yuan), an integer")]
+PositiveFen = Annotated[int, Field(gt=0, le=JSON_SAFE_MAX, description="fen (1/100 yuan), an integer")]
 # Points a shopper spends: an int64 on the wire; member refuses more than the balance.
-Points = Annotated[int, Field(ge=0, le=INT64_MAX, description="points, an integer")]
+Points = Annotated[int, Field(ge=0, le=JSON_SAFE_MAX, description="points, an integer")]
 # Units of a SKU on an order line (a refund line): at most 9,999 (an imported line; the cart
 # stops at 99), as payment and order check too.
 MAX_LINE_QUANTITY = 9999

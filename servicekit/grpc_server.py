@@ -14,6 +14,8 @@ from concurrent import futures
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
@@ -23,7 +25,7 @@ from sqlalchemy import text
 
 from . import context, logs, metrics, service, tracing
 from .config import PARTS, env, env_int
-from .errors import DomainError, to_rpc_status
+from .errors import DomainError, InvalidArgument, to_rpc_status
 from .outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,7 @@ class KitServerInterceptor(grpc.ServerInterceptor):
             try:
                 with span() as current_span:
                     try:
+                        refuse_nul_text(request)
                         return behavior(request, ctx)
                     except Exception as err:
                         code = code_of(err, ctx)
@@ -142,6 +145,44 @@ class KitServerInterceptor(grpc.ServerInterceptor):
             lambda it, ctx: run_stream(inner_ss, it, ctx),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer)
+
+
+def _field_holding_nul(message: Message, prefix: str = "") -> str | None:
+    """The path of the first text field of `message` (nested, repeated, map) holding U+0000."""
+    for fd, value in message.ListFields():
+        name = prefix + fd.name
+        entry = fd.message_type
+        if entry is not None and entry.GetOptions().map_entry:
+            nested = entry.fields_by_name["value"].message_type is not None
+            for key, item in value.items():
+                if isinstance(key, str) and "\0" in key:
+                    return name
+                found = (_field_holding_nul(item, f"{name}[{key}].") if nested
+                         else (f"{name}[{key}]" if isinstance(item, str) and "\0" in item else None))
+                if found:
+                    return found
+            continue
+        items = list(enumerate(value)) if fd.is_repeated else [(None, value)]
+        for index, item in items:
+            path = name if index is None else f"{name}[{index}]"
+            if fd.type == FieldDescriptor.TYPE_STRING and "\0" in item:
+                return path
+            if fd.type == FieldDescriptor.TYPE_MESSAGE:
+                found = _field_holding_nul(item, path + ".")
+                if found:
+                    return found
+    return None
+
+
+def refuse_nul_text(request) -> None:
+    """PostgreSQL text cannot hold U+0000 ("A string literal cannot contain NUL characters"): a
+    request with one would fail deep in a handler as INTERNAL. Refused here, for every service,
+    naming the field (a unary request; a stream's messages are read by its handler)."""
+    if not isinstance(request, Message):
+        return
+    field_path = _field_holding_nul(request)
+    if field_path:
+        raise InvalidArgument.field(field_path, "no_nul", "text cannot contain the NUL character (U+0000)")
 
 
 def _is_abort(err: Exception, ctx) -> bool:

@@ -10,6 +10,11 @@ import re
 
 from .errors import InvalidArgument, NotFound
 
+# The largest integer a JSON client reads exactly (JavaScript's Number.MAX_SAFE_INTEGER): protobuf's
+# JSON prints an int64 beyond it as a string. Amounts and counts the mall stores and shows back
+# stay within it (2^53 fen is 90 trillion yuan).
+JSON_SAFE_MAX = 2**53 - 1
+
 # A BIGINT id: 1 to 18 ASCII digits (below 2^63 whatever the digits), no sign, no spaces.
 _INT_ID = re.compile(r"[0-9]{1,18}")
 _ASCII_DIGITS = re.compile(r"[0-9]+")

@@ -11,7 +11,7 @@ from servicekit import roles
 from .. import auth
 from ..convert import answer
 from ..proto_models import model_of
-from ..schemas import IDEMPOTENT, Id
+from ..schemas import IDEMPOTENT, JSON_SAFE_MAX, Id
 from ..services import LoyaltyAdmin, Profile
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-members"])
@@ -32,7 +32,7 @@ class TierInput(BaseModel):
 
 
 class SettingsInput(BaseModel):
-    earn_unit_fen: int = Field(gt=0, lt=2**63, description="every this much paid ...")
+    earn_unit_fen: int = Field(gt=0, le=JSON_SAFE_MAX, description="every this much paid ...")
     earn_points_per_unit: int = Field(ge=0, le=100_000, description="... earns this many points")
     expire_after_years: int = Field(1, ge=0, le=10)
     birthday_coupon_template_id: str = Field("", max_length=64, description="empty: no gift")

@@ -12,7 +12,7 @@ from servicekit import roles
 from .. import auth
 from ..convert import answer
 from ..proto_models import model_of
-from ..schemas import INT64_MAX, Id, PositiveFen, Quantity
+from ..schemas import JSON_SAFE_MAX, Id, PositiveFen, Quantity
 from ..services import Payments
 
 router = APIRouter(prefix="/v1/admin/orders", tags=["admin-payments"],
@@ -29,7 +29,7 @@ class RefundLine(BaseModel):
 class RefundInput(BaseModel):
     refund_request_id: str = Field(min_length=1, max_length=64,
                                    description="your id for this refund: a retry sends the same one")
-    amount_fen: int = Field(0, ge=0, le=INT64_MAX, description="the whole refund; 0 with lines: their sum")
+    amount_fen: int = Field(0, ge=0, le=JSON_SAFE_MAX, description="the whole refund; 0 with lines: their sum")
     lines: list[RefundLine] = Field(default_factory=list, max_length=200)
     reason: str = Field("", max_length=200)
 

@@ -15,7 +15,7 @@ from servicekit import roles
 from .. import auth
 from ..convert import answer, from_json
 from ..proto_models import model_of
-from ..schemas import BY_NAME, IDEMPOTENT, Fen, Id, PageSize, PageToken
+from ..schemas import BY_NAME, IDEMPOTENT, JSON_SAFE_MAX, Fen, Id, PageSize, PageToken
 from ..services import Promotions
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-promotions"],
@@ -45,7 +45,7 @@ class CouponTemplateInput(BaseModel):
     window: ValidityWindow | None = None
     valid_days_after_claim: int | None = Field(None, ge=0, le=3650)
     per_member_limit: int = Field(ge=0, le=2**31 - 1)
-    total_quantity: int = Field(ge=0, lt=2**63)
+    total_quantity: int = Field(ge=0, le=JSON_SAFE_MAX)
     scope: Scope = "ALL"
     category_ids: Ids = []
     product_ids: Ids = []
@@ -71,7 +71,7 @@ class FlashSaleItem(BaseModel):
     sku_id: str = Field(max_length=64)
     sale_price_fen: Fen = 0
     price_percent: int = Field(0, ge=0, le=100, description="80 = 8 折")
-    quota: int = Field(ge=0, lt=2**63)
+    quota: int = Field(ge=0, le=JSON_SAFE_MAX)
 
 
 class Rung(BaseModel):
@@ -85,7 +85,7 @@ class GiftRule(BaseModel):
     gift_product_id: str = Field("", max_length=64)
     gift_title: str = Field(max_length=120)
     quantity_per_order: int = Field(1, ge=0, le=100)
-    stock: int = Field(ge=0, lt=2**63)
+    stock: int = Field(ge=0, le=JSON_SAFE_MAX)
 
 
 class PresaleItem(BaseModel):

@@ -101,6 +101,13 @@ def test_wrong_signature_is_refused(gateway, credential):
     assert "signature does not match" in answer.json()["detail"]
 
 
+def test_a_path_that_needs_percent_encoding_is_checked_as_sent(gateway, credential):
+    # the signature covers the path exactly as sent: the gateway once checked it decoded, so a
+    # job id with a space or a non-ASCII character was 401 whatever the partner signed (fuzzing)
+    answer = signed(gateway, credential, "GET", f"{BASE}/no such 号")
+    assert answer.status_code in (400, 404), answer.text
+
+
 def test_a_stale_timestamp_is_refused(gateway, credential):
     answer = signed(gateway, credential, "GET", BASE, timestamp=int(time.time()) - 600)
     assert answer.status_code == 401 and "seconds from the server" in answer.json()["detail"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from servicekit.errors import InvalidArgument
+from servicekit.ids import JSON_SAFE_MAX
 
 # Huabei (花呗) installments with the shopper paying the fee: Alipay's published standard rates
 # over the whole plan, in basis points. Merchant-paid (免息) plans are a campaign matter, later.
 HUABEI_FEE_RATE_BP: dict[int, int] = {3: 230, 6: 450, 12: 750}
 HUABEI_PERIODS = tuple(sorted(HUABEI_FEE_RATE_BP))   # Alipay's hb_fq_num
 HUABEI_SELLER_PERCENTS = (0, 100)                    # hb_fq_seller_percent: who bears the fee
-INT64_MAX = 2**63 - 1                                # every amount travels as an int64
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,10 @@ def installment_plan(amount_fen: int, periods: int) -> Installment:
 
 
 def max_priced_amount() -> int:
-    """The largest amount whose every plan (the amount and its fee) still fits an int64."""
+    """The largest amount whose every plan (the amount and its fee) a JSON client still reads
+    exactly (an int64 beyond 2^53 reaches the shopper as a string)."""
     top_rate = max(HUABEI_FEE_RATE_BP.values())
-    return (INT64_MAX - 1) * 10000 // (10000 + top_rate)
+    return (JSON_SAFE_MAX - 1) * 10000 // (10000 + top_rate)
 
 
 def payment_methods(amount_fen: int = 0) -> list[MethodOption]:

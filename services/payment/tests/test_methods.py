@@ -36,3 +36,15 @@ def test_a_negative_amount_is_refused():
     with pytest.raises(InvalidArgument) as err:
         payment_methods(-1)
     assert [(v.field, v.rule) for v in err.value.violations] == [("amount_fen", "non_negative")]
+
+
+def test_the_largest_priced_amount_keeps_every_plan_within_what_json_reads_exactly():
+    # the fuzzing run saw fee_fen "22822743309637478" (a string: protobuf's JSON for an int64
+    # beyond 2^53) where the document promises an integer
+    from services.payment.methods import max_priced_amount
+
+    largest = max_priced_amount()
+    for plan in payment_methods(largest)[1].installments:
+        assert max(plan.fee_fen, plan.total_fen, plan.per_period_fen) <= 2**53 - 1
+    with pytest.raises(InvalidArgument):
+        payment_methods(largest + 1)
