@@ -104,6 +104,10 @@ class RunningMall:
             # promotion looks for coupons ending within three days every second, so a reminder
             # journey sees its reminder at once (each coupon is still reminded once)
             "MALL_PROMOTION_REMIND_SECONDS": "1",
+            # Every journey signs in from 127.0.0.1, and the OpenAPI fuzzer hammers sign-in: the
+            # limiter (tested on its own in gateway/tests/test_ratelimit.py) must not refuse them.
+            "MALL_GATEWAY_LOGIN_BURST": "100000",
+            "MALL_GATEWAY_LOGIN_PER_MINUTE": "100000",
             # A connection budget that fits the machine's PostgreSQL (max_connections=100, shared
             # with other test sessions): at most 3 per process (+1 LISTEN per outbox relay), 16
             # processes, ~56 in all. The defaults (api 5+5, worker 10 each) let one busy suite ask
