@@ -89,11 +89,13 @@ class PrivatePostgres:
 
 
 class PrivateRabbit:
-    """A RabbitMQ node of its own (`rabbit-fault-<port>@localhost`), guest/guest on a free port."""
+    """A RabbitMQ node of its own (`rabbit-fault-<port>@localhost`), guest/guest on a free port,
+    with a config file of its own (the machine's names 5672). As root, rabbitmq-server runs as
+    the `rabbitmq` user, which must own its directory."""
 
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.port = free_port()
+    def __init__(self):
+        self.directory = Path(tempfile.mkdtemp(prefix="mall-fault-rabbit-"))
+        self.port, self.dist_port = free_port(), free_port()
         self.node = f"rabbit-fault-{self.port}@localhost"
         self.server = shutil.which("rabbitmq-server")
         self.ctl = shutil.which("rabbitmqctl")
@@ -108,23 +110,28 @@ class PrivateRabbit:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
 
     def _env(self) -> dict[str, str]:
-        dist = free_port()
         return {**os.environ, "RABBITMQ_NODENAME": self.node, "RABBITMQ_NODE_PORT": str(self.port),
                 "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-                "RABBITMQ_DIST_PORT": str(dist),
+                "RABBITMQ_DIST_PORT": str(self.dist_port),
                 "RABBITMQ_MNESIA_BASE": str(self.directory / "mnesia"),
                 "RABBITMQ_LOG_BASE": str(self.directory / "log"),
                 "RABBITMQ_PID_FILE": str(self.directory / "rabbit.pid"),
                 "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.directory / "enabled_plugins"),
-                "RABBITMQ_ENABLED_PLUGINS": "", "RABBITMQ_SERVER_START_ARGS": ""}
+                "RABBITMQ_CONFIG_FILE": str(self.directory / "rabbitmq.conf")}
 
     def start(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "enabled_plugins").write_text("[].\n")
+        (self.directory / "rabbitmq.conf").write_text(
+            f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n")
+        if os.geteuid() == 0:
+            os.chmod(self.directory, 0o755)
+            for path in [self.directory, *self.directory.rglob("*")]:
+                shutil.chown(path, "rabbitmq", "rabbitmq")
         env = self._env()
         subprocess.run([self.server, "-detached"], env=env, capture_output=True, timeout=60,
                        check=True)
-        subprocess.run([self.ctl, "-n", self.node, "await_startup", "--timeout", "90"], env=env,
+        subprocess.run([self.ctl, "-n", self.node, "wait", "--timeout", "90",
+                        str(self.directory / "rabbit.pid")], env=env,
                        capture_output=True, timeout=120, check=True)
 
     def stop(self) -> None:
