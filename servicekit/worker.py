@@ -154,7 +154,8 @@ def on_event(source: str, event_type: str, message_type=None):
         def entrypoint(self, body):
             _handle(self, fn, source, event_type, message_type, body)
         # Handler failures are parked by _handle, which then returns (ack). Only a failure to park
-        # raises, and requeue_on_error puts the message back instead of acking it away.
+        # or a database/broker still away past the transient horizon raises, and requeue_on_error
+        # puts the message back instead of acking it away.
         return event_handler(source, event_type, requeue_on_error=True)(entrypoint)
     return decorate
 

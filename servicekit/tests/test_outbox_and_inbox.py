@@ -212,7 +212,8 @@ def test_commits_while_a_batch_is_in_flight_go_out_without_waiting_for_the_poll(
 def test_a_database_briefly_away_is_waited_for_not_parked(worker_process, publish_event, runtime_for,
                                                            wait_until, tmp_path):
     """Three quick failures used to park the message; a database away for longer than the quick
-    retries is retried with backoff, the message kept, and applied once it is back."""
+    retries is retried with backoff, the message kept, and applied once it is back (here also
+    past the horizon, 2 s: the message goes back on its queue and starts over, never parked)."""
     rt = runtime_for(NAME)
     before = {p["event_id"] for p in deadletters.list_parked(NAME)}  # earlier tests' parked ones
 
@@ -221,12 +222,13 @@ def test_a_database_briefly_away_is_waited_for_not_parked(worker_process, publis
 
     away = tmp_path / "database-away"
     away.touch()
-    worker_process(NAME, {"KITDEMO_AWAY_FILE": str(away), "MALL_WORKER_TRANSIENT_RETRY_SECONDS": "1"})
+    worker_process(NAME, {"KITDEMO_AWAY_FILE": str(away), "MALL_WORKER_TRANSIENT_RETRY_SECONDS": "1",
+                          "MALL_WORKER_TRANSIENT_HORIZON_SECONDS": "2"})
     envelope = publish_event(NAME, "note.written", {"text": "away"})
     publish_event(NAME, "note.written", {"text": "meanwhile"})
     wait_until(lambda: notes(rt, "meanwhile"), message="other messages still handled")
     import time
-    time.sleep(4)  # well past the three quick tries (0.6 s)
+    time.sleep(5)  # well past the three quick tries (0.6 s) and the horizon
     assert parked_ids() == set()
     assert notes(rt, "away") == []
     away.unlink()  # the database is back
