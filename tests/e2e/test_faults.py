@@ -103,8 +103,10 @@ class Load:
         word = unique_word()
         with mall.client(mall.admin_token()) as admin, mall.client() as anonymous:
             self.sku_id = stocked_sku(mall, admin, word, ORDERS)
-            self.tokens = [ok(anonymous.post("/v1/auth/wechat-login", json={"code": f"{word}s{i}~1"}))
-                           ["tokens"]["access_token"] for i in range(THREADS)]
+            logins = [ok(anonymous.post("/v1/auth/wechat-login", json={"code": f"{word}s{i}~1"}))
+                      for i in range(THREADS)]
+        self.tokens = [login["tokens"]["access_token"] for login in logins]
+        self.members = [login["member_id"] for login in logins]
         self.paid: list[str] = []
         self.refused: list[str] = []
         self.lock = threading.Lock()
@@ -167,14 +169,18 @@ def _per_order(engine, sql: str, ids: list[str]) -> Counter:
         return Counter(row[0] for row in conn.execute(text(sql), {"ids": tuple(ids)}))
 
 
-def settlement(mall: RunningMall, paid: list[str], paid_events_before: int) -> dict:
-    """What is still wrong with the paid orders' effects (empty when all settled, once each)."""
+def settlement(mall: RunningMall, load: Load, paid_events_before: int) -> dict:
+    """What is still wrong with the load's paid orders' effects (empty when all settled, once
+    each), and its shoppers' orders left `placing`."""
+    paid = load.paid
     engines = {s: _engine(mall, s) for s in ("order", "logistics", "member", "support")}
     try:
         with engines["order"].connect() as conn:
             statuses = dict(conn.execute(text("SELECT id, status FROM orders WHERE id IN :ids"),
                                          {"ids": tuple(paid)}).all())
-            placing = conn.execute(text("SELECT count(*) FROM orders WHERE status = 'placing'")).scalar()
+            placing = conn.execute(text("SELECT count(*) FROM orders WHERE status = 'placing' "
+                                        "AND member_id IN :members"),
+                                   {"members": tuple(load.members)}).scalar()
         shipments = _per_order(engines["logistics"],
                                "SELECT order_id FROM shipments WHERE order_id IN :ids", paid)
         points = _per_order(engines["member"], "SELECT ref FROM points_entries "
@@ -215,15 +221,16 @@ def run_fault(mall: RunningMall, fault) -> None:
 
     def settled() -> bool:
         nonlocal last
-        last = settlement(mall, load.paid, paid_events_before)
+        last = settlement(mall, load, paid_events_before)
         return not last
     deadline = SETTLE_SECONDS - (time.monotonic() - ended)
     try:
         mall.wait_until(settled, timeout=max(deadline, 5), what="every paid order settled")
     except AssertionError as err:
-        raise AssertionError(f"{err}; still wrong: {last}; dead letters: {dead_letters(mall)}") from None
+        raise AssertionError(f"{err}; still wrong: {last}; dead letters: {dead_letters(mall)}; "
+                             f"refused: {load.refused[:2]}") from None
     time.sleep(2)  # a doubled effect would show now
-    assert settlement(mall, load.paid, paid_events_before) == {}
+    assert settlement(mall, load, paid_events_before) == {}
     assert dead_letters(mall) == {}
 
 
