@@ -23,6 +23,8 @@ INBOX_DUPLICATES = Counter("mall_inbox_duplicates_total", "redelivered events ig
                            ["service", "handler"])
 DEAD_LETTERS = Counter("mall_dead_letters_total", "events parked after repeated failure",
                        ["service", "handler"])
+TRANSIENT_RETRIES = Counter("mall_transient_retries_total", "handler tries that met a database or "
+                            "broker briefly away (retried, message kept)", ["service", "handler"])
 TIMER_RUNS = Counter("mall_timer_runs_total", "timer job runs by outcome", ["service", "job", "outcome"])
 
 

@@ -72,22 +72,24 @@ def delete_vhost(vhost: str) -> None:
     rabbitmqctl("delete_vhost", vhost)
 
 
-def create_database(db: str) -> str:
-    """A fresh, empty PostgreSQL database (dropped first if a crashed run left it); its URL."""
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+def create_database(db: str, admin_url: str | None = None) -> str:
+    """A fresh, empty PostgreSQL database (dropped first if a crashed run left it); its URL.
+    `admin_url`: another cluster's (a fault test's private one), not MALL_TEST_PG_ADMIN_URL."""
+    admin_url = admin_url or PG_ADMIN_URL
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{db}"'))
     finally:
         engine.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + db
+    return admin_url.rsplit("/", 1)[0] + "/" + db
 
 
-def drop_databases(names) -> None:
+def drop_databases(names, admin_url: str | None = None) -> None:
     if not names:
         return
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    engine = create_engine(admin_url or PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             for db in names:

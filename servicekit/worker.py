@@ -15,6 +15,11 @@ duplicate finds its row already there and changes nothing. A failing handler is 
 times; if it keeps failing, the message is parked in `<service>.dead-letters` (published with
 confirms before the original is acked, so it is never lost) and `python -m servicekit
 deadletters <service> replay` puts it back on the handler's own queue.
+
+A database or broker that is briefly away is not a failing handler (`is_transient`): the message
+stays unacked and the handler is tried again with capped exponential backoff
+(`MALL_WORKER_TRANSIENT_RETRY_SECONDS`, 30) for `MALL_WORKER_TRANSIENT_HORIZON_SECONDS` (600);
+past that it goes back on its queue (never to the dead letters) and starts over.
 """
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ from nameko.timer import timer as nameko_timer
 from sqlalchemy import text
 
 from . import metrics, retention, service, tracing
-from .config import env_int
+from .config import env_float, env_int
 from .events import Event, exchange_name
 from .times import rfc3339, utcnow
 
@@ -39,6 +44,64 @@ log = logging.getLogger(__name__)
 
 ATTEMPTS = 3            # tries in-process before a message is parked
 RETRY_BACKOFF = 0.2     # seconds, doubled each try
+
+# What a database or broker that is away (restarting, failing over, busy) says. Everything else is
+# the handler's own failure.
+_TRANSIENT_MESSAGES = (
+    "the database system is shutting down", "the database system is starting up",
+    "the database system is in recovery mode", "could not connect", "server closed the connection",
+    "connection refused", "connection reset", "connection timed out", "terminating connection",
+    "connection is closed", "connection already closed", "ssl connection has been closed",
+    "no connection to the server", "database is locked", "database is busy",
+    "could not serialize access", "deadlock detected", "canceling statement due to conflict",
+)
+# SQLSTATEs: 08 connection exception, 40001 serialization failure, 40P01 deadlock,
+# 57P admin shutdown / cannot connect now, 53300 too many connections.
+_TRANSIENT_SQLSTATES = ("08", "40001", "40P01", "57P", "53300")
+
+
+def is_transient(err: BaseException) -> bool:
+    """True when `err` (or what caused it) says the database or the broker is briefly away,
+    not that the handler is wrong: a lost or refused connection, a server shutting down or
+    starting up, SQLite's "database is locked", a serialization failure or a deadlock, a broker
+    connection error."""
+    import sqlalchemy.exc
+
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sqlalchemy.exc.TimeoutError):  # the pool waited for a connection
+            return True
+        if isinstance(current, (ConnectionError, TimeoutError)):  # sockets: refused, reset, ...
+            return True
+        sqlstate = getattr(current, "pgcode", None) or getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATES):
+            return True
+        if _is_broker_error(current):
+            return True
+        if isinstance(current, sqlalchemy.exc.DBAPIError) or type(current).__name__ in (
+                "OperationalError", "InterfaceError"):
+            message = str(current).lower()
+            if any(marker in message for marker in _TRANSIENT_MESSAGES):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _is_broker_error(err: BaseException) -> bool:
+    import amqp.exceptions
+    import kombu.exceptions
+
+    return isinstance(err, (kombu.exceptions.OperationalError, amqp.exceptions.ConnectionError,
+                            amqp.exceptions.RecoverableConnectionError))
+
+
+def transient_backoff(retry: int, cap: float) -> float:
+    """Seconds before transient retry number `retry` (1, 2, ...): 0.5, 1, 2, 4 ... up to `cap`."""
+    return min(cap, 0.5 * 2 ** min(retry - 1, 16))
 
 
 def dead_letter_queue(service_name: str) -> str:
@@ -91,7 +154,8 @@ def on_event(source: str, event_type: str, message_type=None):
         def entrypoint(self, body):
             _handle(self, fn, source, event_type, message_type, body)
         # Handler failures are parked by _handle, which then returns (ack). Only a failure to park
-        # raises, and requeue_on_error puts the message back instead of acking it away.
+        # or a database/broker still away past the transient horizon raises, and requeue_on_error
+        # puts the message back instead of acking it away.
         return event_handler(source, event_type, requeue_on_error=True)(entrypoint)
     return decorate
 
@@ -108,28 +172,55 @@ def _handle(worker: EventWorker, fn, source: str, event_type: str, message_type,
             except Exception as err:  # a malformed message never succeeds: park it at once
                 _dead_letter(rt, worker.name, source, event_type, fn.__name__, body, headers, err)
                 return
-            for attempt in range(1, ATTEMPTS + 1):
-                try:
-                    with rt.transaction() as session:
-                        if not _insert_inbox(session, event, handler):
-                            metrics.INBOX_DUPLICATES.labels(worker.name, handler).inc()
-                            metrics.EVENTS_HANDLED.labels(worker.name, handler, "duplicate").inc()
-                            return
-                        fn(worker, session, event)
-                    metrics.EVENTS_HANDLED.labels(worker.name, handler, "ok").inc()
-                    lag = (datetime.now(timezone.utc) - event.occurred_at).total_seconds()
-                    metrics.EVENT_LAG.labels(worker.name, handler).observe(max(lag, 0.0))
-                    return
-                except Exception as err:
-                    if attempt == ATTEMPTS:
-                        log.exception("%s failed %s times on event %s; parking it", handler,
-                                      ATTEMPTS, event.id)
-                        _dead_letter(rt, worker.name, source, event_type, fn.__name__, body, headers, err)
-                        return
-                    log.warning("%s failed on event %s (try %s): %s", handler, event.id, attempt, err)
-                    time.sleep(RETRY_BACKOFF * 2 ** (attempt - 1))
+            _apply(worker, rt, handler, fn, source, event_type, event, body, headers)
     finally:
         tracing.detach(otel_token)
+
+
+def _apply(worker, rt, handler, fn, source, event_type, event, body, headers) -> None:
+    """Runs the handler until it succeeds, is parked (its own failure, ATTEMPTS times), or, while
+    the database or broker stays away past the horizon, raises so the message is requeued."""
+    max_backoff = env_float("WORKER_TRANSIENT_RETRY_SECONDS", 30.0, worker.name)
+    horizon = env_float("WORKER_TRANSIENT_HORIZON_SECONDS", 600.0, worker.name)
+    started = time.monotonic()
+    failures = transient = 0
+    while True:
+        try:
+            with rt.transaction() as session:
+                if not _insert_inbox(session, event, handler):
+                    metrics.INBOX_DUPLICATES.labels(worker.name, handler).inc()
+                    metrics.EVENTS_HANDLED.labels(worker.name, handler, "duplicate").inc()
+                    return
+                fn(worker, session, event)
+            metrics.EVENTS_HANDLED.labels(worker.name, handler, "ok").inc()
+            lag = (datetime.now(timezone.utc) - event.occurred_at).total_seconds()
+            metrics.EVENT_LAG.labels(worker.name, handler).observe(max(lag, 0.0))
+            return
+        except Exception as err:
+            if is_transient(err):
+                transient += 1
+                metrics.TRANSIENT_RETRIES.labels(worker.name, handler).inc()
+                if time.monotonic() - started >= horizon:
+                    log.error("%s: the database or broker is still away after %.0fs on event %s; "
+                              "requeueing it: %s", handler, horizon, event.id, err)
+                    raise  # requeue_on_error: back on the queue, unacked work for later
+                delay = transient_backoff(transient, max_backoff)
+                log.warning("%s: database or broker away on event %s (%s); retrying in %.1fs",
+                            handler, event.id, _first_line(err), delay)
+                time.sleep(delay)
+                continue
+            failures += 1
+            if failures >= ATTEMPTS:
+                log.exception("%s failed %s times on event %s; parking it", handler, ATTEMPTS,
+                              event.id)
+                _dead_letter(rt, worker.name, source, event_type, fn.__name__, body, headers, err)
+                return
+            log.warning("%s failed on event %s (try %s): %s", handler, event.id, failures, err)
+            time.sleep(RETRY_BACKOFF * 2 ** (failures - 1))
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
 
 
 def _dead_letter(rt, service_name, source, event_type, method, body, headers, err) -> None:

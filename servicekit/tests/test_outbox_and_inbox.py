@@ -207,3 +207,57 @@ def test_commits_while_a_batch_is_in_flight_go_out_without_waiting_for_the_poll(
         relay.stop()
         if others is not rt:
             others.dispose()
+
+
+def test_a_database_briefly_away_is_waited_for_not_parked(worker_process, publish_event, runtime_for,
+                                                           wait_until, tmp_path):
+    """Three quick failures used to park the message; a database away for longer than the quick
+    retries is retried with backoff, the message kept, and applied once it is back (here also
+    past the horizon, 2 s: the message goes back on its queue and starts over, never parked)."""
+    rt = runtime_for(NAME)
+    before = {p["event_id"] for p in deadletters.list_parked(NAME)}  # earlier tests' parked ones
+
+    def parked_ids():
+        return {p["event_id"] for p in deadletters.list_parked(NAME)} - before
+
+    away = tmp_path / "database-away"
+    away.touch()
+    worker_process(NAME, {"KITDEMO_AWAY_FILE": str(away), "MALL_WORKER_TRANSIENT_RETRY_SECONDS": "1",
+                          "MALL_WORKER_TRANSIENT_HORIZON_SECONDS": "2"})
+    envelope = publish_event(NAME, "note.written", {"text": "away"})
+    publish_event(NAME, "note.written", {"text": "meanwhile"})
+    wait_until(lambda: notes(rt, "meanwhile"), message="other messages still handled")
+    import time
+    time.sleep(5)  # well past the three quick tries (0.6 s) and the horizon
+    assert parked_ids() == set()
+    assert notes(rt, "away") == []
+    away.unlink()  # the database is back
+    wait_until(lambda: notes(rt, "away"), timeout=20, message="applied once the database is back")
+    assert [row.event_id for row in notes(rt, "away")] == [envelope["id"]]
+    assert parked_ids() == set()
+
+
+def test_a_transient_failure_is_told_from_the_handlers_own():
+    import sqlite3
+
+    import psycopg2
+    import sqlalchemy
+    from sqlalchemy import exc
+
+    from servicekit.worker import is_transient
+
+    engine = sqlalchemy.create_engine("postgresql+psycopg2://postgres@127.0.0.1:1/none")
+    with pytest.raises(exc.OperationalError) as refused:
+        engine.connect()
+    assert is_transient(refused.value)
+    locked = exc.OperationalError("UPDATE t", {}, sqlite3.OperationalError("database is locked"))
+    assert is_transient(locked)
+    shutdown = psycopg2.errors.AdminShutdown("terminating connection due to administrator command")
+    assert is_transient(exc.OperationalError("SELECT 1", {}, shutdown))
+    assert is_transient(ConnectionRefusedError(111, "Connection refused"))
+    import kombu.exceptions
+    assert is_transient(kombu.exceptions.OperationalError("[Errno 111] Connection refused"))
+    # the handler's own failures
+    assert not is_transient(ValueError("cannot digest poison"))
+    assert not is_transient(exc.OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x")))
+    assert not is_transient(exc.IntegrityError("INSERT", {}, Exception("duplicate key value")))

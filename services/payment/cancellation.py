@@ -1,5 +1,14 @@
-"""A paid order cancelled by staff gets its money back: what is left of the payment, refunded
-through the provider once, whatever happens around it.
+"""A cancelled order keeps no money: what is left of its payment is refunded through the
+provider once, whatever happens around it.
+
+- A paid order cancelled by staff (`was_paid`).
+- An order the unpaid-order timer cancelled while its payment was succeeding: order cannot ask
+  payment (a worker makes no gRPC call), and payment.succeeded may be late (an order worker
+  away, a restart), so the timer may cancel an order whose success payment already recorded.
+  Whichever comes first, the money goes back at once and payment.refunded says so (order
+  announces order.refunded on the cancelled order: the shopper's inbox tells her): a success
+  recorded before the cancellation is refunded here; one that arrives after it finds its intent
+  cancelled and is refunded by settlement (`paid_after_cancel`).
 
 - A redelivered or replayed order.cancelled finds the refund its first delivery wrote (the
   refund request id is derived from the order), so nothing is refunded twice.
@@ -31,10 +40,8 @@ def refund_request_id(order_id: str) -> str:
 
 
 def refund_cancelled_order(session: Session, cancelled: order_events.OrderCancelled) -> Refund | None:
-    """The refund of a paid order's cancellation (the one already written, on a redelivery);
-    None when the order was not paid or nothing is left to refund."""
-    if not cancelled.was_paid:
-        return None
+    """The refund of a cancelled order's payment (the one already written, on a redelivery);
+    None when no payment of it took money or nothing is left to refund."""
     key = refund_request_id(cancelled.order_id)
     done = session.scalars(select(Refund).where(Refund.refund_request_id == key)).first()
     if done is not None:
@@ -44,12 +51,17 @@ def refund_cancelled_order(session: Session, cancelled: order_events.OrderCancel
                                     PaymentIntent.provider_transaction_id.is_not(None))
         .order_by(PaymentIntent.created_at.desc()).limit(1).with_for_update()).first()
     if intent is None:
+        if not cancelled.was_paid:
+            return None  # the usual unpaid cancellation
         log.error("order %s was cancelled as paid, but no payment of it took money",
                   cancelled.order_id)
         return None
     taken = session.scalar(select(func.coalesce(func.sum(Refund.amount_fen), 0))
                            .where(Refund.payment_intent_id == intent.id, Refund.status.in_(COUNTED)))
     rest = intent.amount_fen - taken
+    if not cancelled.was_paid and rest > 0:
+        log.warning("order %s was cancelled unpaid (%s) but its payment %s had succeeded: "
+                    "refunding it", cancelled.order_id, cancelled.reason, intent.id)
     if rest <= 0:
         log.info("order %s cancelled: its payment was already refunded in full", cancelled.order_id)
         return None

@@ -38,12 +38,15 @@ class Resources:
     vhost: str | None
 
 
-def create_databases(run_id: str, tmp: Path) -> tuple[dict[str, str], list[str]]:
-    """service -> database URL, and the PostgreSQL databases created."""
-    if not use_postgres():
+def create_databases(run_id: str, tmp: Path,
+                     pg_admin_url: str | None = None) -> tuple[dict[str, str], list[str]]:
+    """service -> database URL, and the PostgreSQL databases created (on `pg_admin_url`'s
+    cluster when given)."""
+    if not pg_admin_url and not use_postgres():
         return {s: f"sqlite:///{tmp / (s + '.db')}" for s in SERVICES}, []
     names = {service: f"mall_e2e_{service}_{run_id}" for service in SERVICES}
-    return {service: create_database(db) for service, db in names.items()}, list(names.values())
+    return ({service: create_database(db, pg_admin_url) for service, db in names.items()},
+            list(names.values()))
 
 
 def e2e_vhost(run_id: str) -> str | None:
@@ -52,9 +55,13 @@ def e2e_vhost(run_id: str) -> str | None:
 
 
 class RunningMall:
-    def __init__(self, tmp: Path, settings: dict[str, str] | None = None):
-        """`settings`: MALL_ variables for the suite's processes, over the harness's own."""
+    def __init__(self, tmp: Path, settings: dict[str, str] | None = None, *,
+                 pg_admin_url: str | None = None, amqp_url: str | None = None):
+        """`settings`: MALL_ variables for the suite's processes, over the harness's own;
+        `pg_admin_url`, `amqp_url`: a private PostgreSQL cluster and RabbitMQ node (fault tests
+        restart them) instead of the shared ones."""
         self.tmp = tmp
+        self.pg_admin_url, self.private_amqp_url = pg_admin_url, amqp_url
         self.settings = dict(settings or {})
         self.run_id = f"{os.getpid()}_{secrets.token_hex(3)}"
         self.admin_password = secrets.token_urlsafe(12)
@@ -138,10 +145,14 @@ class RunningMall:
         return local_environment(base, **{**overrides, **self.settings})
 
     def start(self) -> None:
-        database_urls, self.resources.databases = create_databases(self.run_id, self.tmp)
-        self.resources.vhost = e2e_vhost(self.run_id)
-        # Without rabbitmqctl, the default vhost: counts are still compared before and after.
-        amqp_url = f"{AMQP_BASE}/{self.resources.vhost or '%2F'}"
+        database_urls, self.resources.databases = create_databases(self.run_id, self.tmp,
+                                                                   self.pg_admin_url)
+        if self.private_amqp_url:
+            amqp_url = self.private_amqp_url
+        else:
+            self.resources.vhost = e2e_vhost(self.run_id)
+            # Without rabbitmqctl, the default vhost: counts are still compared before and after.
+            amqp_url = f"{AMQP_BASE}/{self.resources.vhost or '%2F'}"
         env = self.environment(database_urls, amqp_url)
         self.suite = Suite(procfile_commands(), env, log_dir=self.tmp / "logs")
         self.suite.say(f"e2e: {self.url}, logs in {self.tmp / 'logs'}")
@@ -156,7 +167,7 @@ class RunningMall:
             if self.suite:
                 self.suite.stop_all(grace=10)
         finally:
-            drop_databases(self.resources.databases)
+            drop_databases(self.resources.databases, self.pg_admin_url)
             if self.resources.vhost:
                 delete_vhost(self.resources.vhost)
 

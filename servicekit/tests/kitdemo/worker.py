@@ -1,9 +1,10 @@
 """Records every `note.written` event as a Note; text "poison" always fails (dead-letter path),
-unless KITDEMO_CURED=1 (so a replay after the fix succeeds)."""
+unless KITDEMO_CURED=1 (so a replay after the fix succeeds); text "away" meets a database that is
+shutting down for as long as the file KITDEMO_AWAY_FILE exists (the transient path)."""
 import os
 from datetime import datetime, timezone
 
-from sqlalchemy import insert
+from sqlalchemy import exc, insert
 
 from servicekit.worker import EventWorker, on_event
 
@@ -19,6 +20,11 @@ class Worker(EventWorker):
     def record_note(self, session, event):
         if event.data.get("text") == "poison" and os.environ.get("KITDEMO_CURED") != "1":
             raise ValueError("cannot digest poison")
+        away = os.environ.get("KITDEMO_AWAY_FILE")
+        if event.data.get("text") == "away" and away and os.path.exists(away):
+            raise exc.OperationalError("INSERT INTO note", {}, Exception(
+                "terminating connection due to administrator command\n"
+                "the database system is shutting down"))
         # One plain insert: the benchmark that uses this handler measures the plumbing around it.
         session.connection().execute(_NOTE_INSERT, {"event_id": event.id, "text": event.data.get("text", ""),
                                        "occurred_at": event.occurred_at,

@@ -286,3 +286,24 @@ def test_an_order_left_placing_by_a_crash_fails_and_gives_its_points_back(runtim
         placement.begin(session, member_id="m-1", idempotency_key="k-stuck",
                         fingerprint="another cart", channel="miniprogram", now=now)
     assert [v.field for v in err.value.violations] == ["idempotency-key"]
+
+
+def test_a_payment_heard_after_the_timer_cancelled_the_order_is_given_back_not_kept(runtime):
+    """The unpaid-order timer cancelled the order before order heard its payment.succeeded (late:
+    a worker or database was away). The order stays cancelled (no order.paid: nothing ships), and
+    payment's refund of that success (services/payment/cancellation.py) is announced as
+    order.refunded, so the shopper hears her money came back."""
+    now = datetime.now(timezone.utc)
+    order_id = place(runtime, now=now - timedelta(minutes=31))
+    assert apply(runtime, orders.cancel_overdue, now) == 1
+    payable = 43415
+    assert apply(runtime, orders.on_payment_succeeded, succeeded(order_id, payable)) is False
+    assert status(runtime, order_id) == "cancelled"
+    assert outbox_events(runtime, "order.paid") == []
+    refund = payments.PaymentRefunded(order_id=order_id, refund_id="r-1", amount_fen=payable,
+                                      refunded_total_fen=payable, paid_fen=payable, full=True,
+                                      reason="order_cancelled: timeout")
+    assert apply(runtime, orders.on_payment_refunded, refund) is True
+    assert status(runtime, order_id) == "cancelled"
+    [announced] = outbox_events(runtime, "order.refunded")
+    assert announced["data"]["orderId"] == order_id

@@ -68,11 +68,28 @@ def test_nothing_left_means_no_refund(stub, runtime, paid, providers):
     assert refunds_at_wechat(providers, paid) == [25900]
 
 
-def test_an_unpaid_cancellation_refunds_nothing(runtime, paid, providers):
-    unpaid = order_events.OrderCancelled(order_id="o-1", member_id="m-1", reason="timeout")
+def test_an_unpaid_cancellation_refunds_nothing(stub, runtime, orders, providers):
+    orders.add("o-2", "m-1", 25900)
+    stub.CreatePayment(payment_pb2.CreatePaymentRequest(
+        order_id="o-2", method="wechat_jsapi", payer_openid=OPENID), metadata=with_key("k-2"))
+    unpaid = order_events.OrderCancelled(order_id="o-2", member_id="m-1", reason="timeout")
     assert react(runtime, unpaid) is None
     with runtime.transaction() as session:
         assert session.scalars(select(Refund)).all() == []
+
+
+def test_a_timer_cancellation_that_raced_the_success_refunds_it(runtime, paid, providers):
+    """The unpaid-order timer cancelled the order before order heard payment.succeeded (its
+    worker was away): the order is not paid, so the money goes back at once."""
+    timed_out = order_events.OrderCancelled(order_id="o-1", member_id="m-1", reason="timeout",
+                                            was_paid=False)
+    first = react(runtime, timed_out)
+    assert first is not None
+    wait_until(lambda: intent(runtime, paid.id).status == "refunded", message="refunded in full")
+    assert react(runtime, timed_out) == first
+    assert refunds_at_wechat(providers, paid) == [25900]
+    [event] = outbox(runtime, "payment.refunded")
+    assert (event["data"]["amountFen"], event["data"]["full"]) == ("25900", True)
 
 
 def test_a_rolled_back_handler_sends_nothing(runtime, paid, providers):
