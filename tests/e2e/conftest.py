@@ -2,21 +2,16 @@
 process's output is in <pytest's tmp dir>/e2e*/logs/<process>.log."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from .harness import RunningMall, broker_reachable
+from .harness import RunningMall, running_suite
 
 
 @pytest.fixture(scope="session")
-def mall(tmp_path_factory) -> RunningMall:
-    if not broker_reachable():
-        pytest.skip("RabbitMQ does not answer on 127.0.0.1:5672 (apt-get install rabbitmq-server)")
-    running = RunningMall(tmp_path_factory.mktemp("e2e"))
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
+def mall(tmp_path_factory) -> Iterator[RunningMall]:
+    yield from running_suite(tmp_path_factory, "e2e")
 
 
 @pytest.fixture(scope="session")

@@ -219,3 +219,17 @@ class RunningMall:
 
 def broker_reachable() -> bool:
     return broker_answers(f"{AMQP_BASE}/%2F")
+
+
+def running_suite(tmp_path_factory, name: str):
+    """A whole suite for a fixture to yield (the session's `mall`, or a module's own), stopped after."""
+    import pytest
+
+    if not broker_reachable():
+        pytest.skip("RabbitMQ does not answer on 127.0.0.1:5672 (apt-get install rabbitmq-server)")
+    running = RunningMall(tmp_path_factory.mktemp(name))
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()

@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from servicekit.partner_signing import signed_headers
 
+from .harness import running_suite
 from .shop import ok, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -107,6 +108,18 @@ def fuzz_operation(operation, caller: Caller, base_url: str, findings: Findings)
 
     run()
     findings.covered.append(label)
+
+
+@pytest.fixture(scope="module")
+def mall(tmp_path_factory):
+    """A suite of its own: the fuzzer sets the shop's rules at random (loyalty settings, tiers,
+    stock, staff), which no other journey must inherit (points earned at a fuzzed rate of 0)."""
+    yield from running_suite(tmp_path_factory, "fuzz")
+
+
+@pytest.fixture(scope="module")
+def admin_token(mall):
+    return mall.admin_token()
 
 
 def test_fuzzing_every_operation_finds_no_5xx_and_no_undocumented_answer(mall, admin_token):
