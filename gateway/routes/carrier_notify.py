@@ -14,7 +14,8 @@ router = APIRouter(prefix="/v1/logistics/notify", tags=["carrier-notify"])
 MAX_BODY_BYTES = 1 << 20  # a route push is a few kilobytes
 
 
-@router.post("/{carrier}", response_class=Response,
+# The carrier's own answer format, not ours: response_model=None.
+@router.post("/{carrier}", response_class=Response, response_model=None,
              summary="A carrier's signed tracking push (SF Fengqiao route push); the answer is "
                      "logistics', in the carrier's own format")
 async def handle_carrier_notification(carrier: Id, request: Request, logistics: Logistics) -> Response:

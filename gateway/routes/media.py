@@ -17,7 +17,9 @@ router = APIRouter(tags=["media"])
 _FILE = {"schema": {"type": "string", "format": "binary"}}
 
 
+# A file, not JSON: response_model=None, the document gives its media types instead.
 @router.get("/media/{key:path}", summary="A stored image or video", response_class=FileResponse,
+            response_model=None,
             responses={200: {"content": {"image/*": _FILE, "video/*": _FILE}},
                        404: {"description": "No such file"}})
 async def get_media(key: MediaKey, request: Request) -> FileResponse:
