@@ -105,8 +105,10 @@ def test_paid_orders_ship_and_cancelled_orders_give_their_stock_back(
         with shelves.transaction() as session:
             rows = list(session.scalars(select(Shipment)))
             return sorted((s.warehouse.code, s.carrier, bool(s.waybill_no)) for s in rows)
-    assert wait_until(lambda: shipped() if all(w for *_, w in shipped()) and shipped() else None,
-                      timeout=30, message="two booked shipments") == [
+    def booked():  # one read: rows created but not yet booked must not pass
+        rows = shipped()
+        return rows if rows and all(waybill for *_, waybill in rows) else None
+    assert wait_until(booked, timeout=30, message="two booked shipments") == [
         ("GZ-SOUTH", "sf", True), ("SH-EAST", "sf", True)]
 
     def status(order_id):
