@@ -127,8 +127,9 @@ def test_a_full_refund_right_after_payment_leaves_no_points_and_tells_the_refund
                         if not mall.suite.running(worker):
                             mall.suite.start(worker)
 
-            mall.wait_until(lambda: (member_order(mall, order_id) or {}).get("earn_settled"),
-                            timeout=90, what="member handling the payment")
+            mall.wait_until(lambda: (row := member_order(mall, order_id) or {}).get("earn_settled")
+                            and row.get("refunded_in_full"),  # both heard, in whichever order
+                            timeout=90, what="member handling the payment and the refund")
             notices = mall.wait_until(
                 lambda: (found := order_notices(shopper, order_id))
                 and {"order_paid", "order_refunded"} <= {n["kind_code"] for n in found} and found,
