@@ -8,11 +8,13 @@ from sqlalchemy.orm import Session
 
 from servicekit.runtime import Runtime
 
-from . import campaigns, convert
 from .models import Campaign
 
 
 def announce(runtime: Runtime, session: Session, campaign_row: Campaign, change: str, by: str) -> None:
+    # campaigns and convert (through locks) read this module: imported when first needed
+    from . import campaigns, convert
+
     session.flush()
     quotas = campaigns.quotas(session, [campaign_row.id])[campaign_row.id]
     runtime.emit(session, "campaign.changed", events.CampaignChanged(
