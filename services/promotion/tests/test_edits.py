@@ -3,9 +3,11 @@ freely (the rules of create), a running one without repricing, never an ended on
 edited and retired; a stale version refused; every change in the history and announced."""
 import json
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import grpc
+import pytest
 from sqlalchemy import select
 
 from .grpc_helpers import OPERATOR, pb, rpc_error, shopper, stamp, violations
@@ -428,3 +430,31 @@ def test_a_claim_racing_a_retirement_never_issues_after_it(stub, runtime):
             raise AssertionError("issued from a retired template")
         except FailedPrecondition as err:
             assert err.violations[0].rule == "retired"
+
+
+def test_a_weekly_sale_resizes_the_quota_of_the_session_on_and_of_the_later_ones(stub):
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    beijing = now.astimezone(ZoneInfo("Asia/Shanghai"))
+    minute = beijing.hour * 60 + beijing.minute
+    if not 2 <= minute <= 24 * 60 - 4:
+        pytest.skip("a session around now would cross midnight in Beijing")
+    clock = lambda m: f"{m // 60:02d}:{m % 60:02d}"  # noqa: E731
+    spec = flash_spec(quota=3)
+    spec.session.CopyFrom(pb.WeeklySession(weekday=beijing.isoweekday(), start=clock(minute - 1),
+                                           end=clock(minute + 3)))
+    sale = create(stub, spec)
+    claims = stub.Quote(pb.QuoteRequest(
+        lines=[pb.QuoteLine(line_id="1", sku_id="sku-s", product_id="p-s", quantity=2,
+                            list_price_fen=15900)],
+        member=pb.PricingMember(member_id="m-1"), now=stamp(now))).quota_claims
+    lock(stub, "o-1", claims)
+    sale = stub.GetCampaign(pb.GetCampaignRequest(id=sale.id), metadata=OPERATOR)
+    (session,) = sale.quotas
+    assert (session.total, session.taken) == (3, 2) and session.session
+    err = refused(stub, sale, lambda s: setattr(s.flash_items[0], "quota", 1))
+    assert violations(err) == [("spec.flash_items[0].quota", "below_taken")]
+    bigger = edit(stub, sale, lambda s: setattr(s.flash_items[0], "quota", 10))
+    assert [(q.session, q.total, q.taken) for q in bigger.quotas] == [(session.session, 10, 2)]
+    assert bigger.spec.flash_items[0].quota == 10  # every later session starts from 10
+    err = refused(stub, bigger, lambda s: setattr(s.session, "end", clock(minute + 4)))
+    assert violations(err) == [("spec.session", "running")]
