@@ -1,6 +1,7 @@
-"""campaign.changed: every change of a campaign (created, updated, ended) announced with the whole
-campaign as GetCampaign returns it and its version, in the transaction that made the change, so
-read models (catalog's prices on sale, the console, analytics) apply only a newer version."""
+"""campaign.changed: every change of a campaign (created, updated, ended) announced with the
+whole campaign as GetCampaign returns it and its version, in the transaction of the change, so
+consumers (catalog's sale read model, later the console and analytics) keep a copy and ignore
+stale events (applied only when the version is above the one they hold)."""
 from __future__ import annotations
 
 from mall.events.v1 import promotion_events_pb2 as events
@@ -10,13 +11,15 @@ from servicekit.runtime import Runtime
 
 from .models import Campaign
 
+CHANGES = ("created", "updated", "ended")
 
-def announce(runtime: Runtime, session: Session, campaign_row: Campaign, change: str, by: str) -> None:
-    # campaigns and convert (through locks) read this module: imported when first needed
-    from . import campaigns, convert
 
+def announce(runtime: Runtime, session: Session, campaign_row: Campaign, change: str, by: str) -> dict:
+    from . import campaigns, convert  # campaigns imports this module
+    if change not in CHANGES:
+        raise ValueError(f"change must be one of {CHANGES}; got {change!r}")
     session.flush()
     quotas = campaigns.quotas(session, [campaign_row.id])[campaign_row.id]
-    runtime.emit(session, "campaign.changed", events.CampaignChanged(
+    return runtime.emit(session, "campaign.changed", events.CampaignChanged(
         campaign=convert.campaign_message(campaign_row, quotas), change=change, changed_by=by,
         version=campaign_row.version))

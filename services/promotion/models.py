@@ -122,7 +122,9 @@ class MemberCouponCount(Base):
 
 class Campaign(Base):
     """A flash sale, a threshold ladder, a gift with purchase or a pre-sale. Kind-specific terms
-    (rungs, gift, pre-sale items, flash prices) are in `terms`; quotas are rows of their own."""
+    (rungs, gift, pre-sale items, flash prices) are in `terms`; quotas are rows of their own.
+    `version` is 1 when created, +1 per change (campaign.changed carries it; an edit names the
+    version it was made on)."""
     __tablename__ = "campaigns"
     __table_args__ = (
         CheckConstraint(_one_of("kind", CAMPAIGN_KINDS), name="kind_known"),
@@ -154,8 +156,6 @@ class Campaign(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     request_fingerprint: Mapped[str] = mapped_column(String(64))
-    # 1 when created, +1 per edit or end: consumers of campaign.changed apply only a newer version,
-    # and an edit names the version it was made on.
     version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
 
 
