@@ -458,3 +458,40 @@ def test_a_weekly_sale_resizes_the_quota_of_the_session_on_and_of_the_later_ones
     assert bigger.spec.flash_items[0].quota == 10  # every later session starts from 10
     err = refused(stub, bigger, lambda s: setattr(s.session, "end", clock(minute + 4)))
     assert violations(err) == [("spec.session", "running")]
+
+
+def test_a_running_gift_changes_its_title_and_stock_never_its_terms(stub):
+    gift = create(stub, pb.CampaignSpec(
+        name="满300赠收纳袋", kind=pb.GIFT, starts_at=stamp(NOW - timedelta(hours=1)),
+        ends_at=stamp(NOW + timedelta(days=1)), gift=pb.GiftRule(
+            threshold_fen=30000, gift_sku_id="sku-bag", gift_title="收纳袋", quantity_per_order=1,
+            stock=5)))
+    edited = edit(stub, gift, lambda s: (setattr(s.gift, "gift_title", "真丝收纳袋"),
+                                         setattr(s.gift, "stock", 8)))
+    assert (edited.spec.gift.gift_title, [(q.total, q.taken) for q in edited.quotas]) == \
+        ("真丝收纳袋", [(8, 0)])
+    err = refused(stub, edited, lambda s: (setattr(s.gift, "threshold_fen", 20000),
+                                           setattr(s.gift, "quantity_per_order", 2)))
+    assert set(violations(err)) == {("spec.gift.threshold_fen", "running"),
+                                    ("spec.gift.quantity_per_order", "running")}
+
+
+def test_a_presale_open_to_early_access_is_running(stub):
+    opens = NOW + timedelta(days=1)
+    presale = create(stub, pb.CampaignSpec(
+        name="双11预售", kind=pb.PRESALE, starts_at=stamp(opens), ends_at=stamp(opens + timedelta(days=3)),
+        presale=pb.PresaleRule(items=[pb.PresaleItem(sku_id="sku-pre", deposit_fen=5000,
+                                                     deposit_counts_as_fen=10000)],
+                               balance_from=stamp(opens + timedelta(days=4)),
+                               balance_until=stamp(opens + timedelta(days=6)),
+                               early_access_from=stamp(NOW - timedelta(hours=1)),
+                               early_access_min_rank=3)))
+    err = refused(stub, presale, lambda s: setattr(s.presale.items[0], "deposit_counts_as_fen", 20000))
+    assert violations(err) == [("spec.presale.items", "running")]
+    assert edit(stub, presale, lambda s: setattr(s, "description", "金卡先享")).version == 2
+
+
+def test_an_edit_of_a_template_that_changes_nothing_keeps_its_version(stub, runtime):
+    made = make_template(stub)
+    assert edit_template(stub, made) == made
+    assert [e["change"] for e in events(runtime, "coupon.template_changed")] == ["created"]
