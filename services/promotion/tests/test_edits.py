@@ -495,3 +495,12 @@ def test_an_edit_of_a_template_that_changes_nothing_keeps_its_version(stub, runt
     made = make_template(stub)
     assert edit_template(stub, made) == made
     assert [e["change"] for e in events(runtime, "coupon.template_changed")] == ["created"]
+
+
+def test_extending_a_running_sale_into_another_on_its_sku_is_refused(stub):
+    running = create(stub, flash_spec(ends=NOW + timedelta(days=1)))
+    later = create(stub, flash_spec(starts=NOW + timedelta(days=2), ends=NOW + timedelta(days=3),
+                                    name="下一场"))
+    err = refused(stub, running, lambda s: s.ends_at.CopyFrom(stamp(NOW + timedelta(days=2, hours=12))))
+    assert violations(err) == [("spec.sku_ids", "overlaps")] and f"campaign {later.id}" in err.details()
+    assert edit(stub, running, lambda s: s.ends_at.CopyFrom(stamp(NOW + timedelta(days=2)))).version == 2
