@@ -295,10 +295,10 @@ def _refuse_repricing(before: CampaignSpec, after: CampaignSpec, c: Campaign,
     `below_taken` for a quota under what orders already hold)."""
     v = Violations()
 
-    def same(field: str, old, new, what: str) -> None:
-        v.check(old == new, f"spec.{field}", "running",
-                f"{what} cannot change while the campaign is running (orders hold its terms); "
-                "end it and create another")
+    def same(field: str, old, new, what: str) -> bool:
+        return v.check(old == new, f"spec.{field}", "running",
+                       f"{what} cannot change while the campaign is running (orders hold its "
+                       "terms); end it and create another")
 
     same("kind", before.kind, after.kind, "the kind")
     v.raise_if_any("a running campaign cannot be repriced")  # the kinds' terms are not comparable
@@ -312,9 +312,8 @@ def _refuse_repricing(before: CampaignSpec, after: CampaignSpec, c: Campaign,
     same("rungs", before.rungs, after.rungs, "the ladder's rungs")
     taken = _taken_now(c, held, now)
     if before.kind == "flash_sale":
-        if [i.sku_id for i in before.flash_items] != [i.sku_id for i in after.flash_items]:
-            same("flash_items", 1, 2, "the SKUs on sale")
-        else:
+        skus = [i.sku_id for i in before.flash_items]
+        if same("flash_items", skus, [i.sku_id for i in after.flash_items], "the SKUs on sale"):
             for n, (old, new) in enumerate(zip(before.flash_items, after.flash_items, strict=True)):
                 same(f"flash_items[{n}].sale_price_fen", old.sale_price_fen, new.sale_price_fen,
                      "the sale price")
