@@ -32,6 +32,7 @@ GRPC_TO_HTTP: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.NOT_FOUND: (404, "not-found"),
     grpc.StatusCode.ALREADY_EXISTS: (409, "already-exists"),
     grpc.StatusCode.FAILED_PRECONDITION: (409, "failed-precondition"),
+    grpc.StatusCode.ABORTED: (409, "aborted"),  # a stale version: read again and retry
     grpc.StatusCode.RESOURCE_EXHAUSTED: (409, "resource-exhausted"),
     grpc.StatusCode.UNAUTHENTICATED: (401, "unauthenticated"),
     grpc.StatusCode.PERMISSION_DENIED: (403, "permission-denied"),

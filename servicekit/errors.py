@@ -2,7 +2,7 @@
 codes, with field violations (google.rpc.BadRequest) for bad input.
 
 A use case says *what* is wrong; it never touches grpc. The gateway maps the codes to HTTP
-(400/404/409/409/409/401/403) and the violations to an RFC 9457 problem body.
+(400/404/409/409/409/409/401/403) and the violations to an RFC 9457 problem body.
 """
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ class FailedPrecondition(DomainError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class Aborted(DomainError):
+    """The request was made on a state that has changed since (an edit naming a stale version):
+    read again and retry."""
+    code = grpc.StatusCode.ABORTED
+
+
 class ResourceExhausted(DomainError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
@@ -68,7 +74,7 @@ class Unavailable(DomainError):
 
 
 _BY_CODE = {cls.code: cls for cls in (InvalidArgument, NotFound, AlreadyExists, FailedPrecondition,
-                                      ResourceExhausted, Unauthenticated, PermissionDenied)}
+                                      Aborted, ResourceExhausted, Unauthenticated, PermissionDenied)}
 
 
 def from_rpc_error(err: grpc.RpcError, service: str) -> DomainError:

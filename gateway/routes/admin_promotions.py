@@ -1,6 +1,8 @@
 """Promotions for staff (admin, operator): coupon templates, issuing and revoking coupons, and
-campaigns (flash sales, threshold ladders, gifts with purchase, pre-sales). Promotion checks the
-business rules (every violation named by field); the gateway checks shapes and roles."""
+campaigns (flash sales, threshold ladders, gifts with purchase, pre-sales); editing both (the
+whole spec with the `version` it was read at: a stale version is 409 `aborted`), retiring
+templates, and the history of who changed what. Promotion checks the business rules (every
+violation named by field); the gateway checks shapes and roles."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -119,6 +121,25 @@ class CampaignInput(BaseModel):
     presale: PresaleRule | None = None
 
 
+Version = Annotated[int, Field(ge=1, le=JSON_SAFE_MAX,
+                               description="the version the edit was made on, as last read")]
+
+
+class CouponTemplateEdit(CouponTemplateInput):
+    """The whole spec as it should be, and the version it was read at."""
+    version: Version
+
+
+class CampaignEdit(CampaignInput):
+    """The whole spec as it should be, and the version it was read at."""
+    version: Version
+
+
+def _spec(body: BaseModel, message_class):
+    return from_json(body.model_dump(mode="json", exclude_none=True, exclude={"version"}),
+                     message_class)
+
+
 def _page(page_size: int, page_token: str) -> common_pb2.PageRequest:
     return common_pb2.PageRequest(page_size=page_size, page_token=page_token)
 
@@ -149,6 +170,35 @@ async def list_coupon_templates(promotions: Promotions, page_size: PageSize = 20
             response_model=model_of(promotion_pb2.CouponTemplate))
 async def get_coupon_template(promotions: Promotions, template_id: Id) -> Response:
     return answer(await promotions.GetCouponTemplate(promotion_pb2.GetCouponTemplateRequest(id=template_id)))
+
+
+@router.put("/coupon-templates/{template_id}",
+            summary="Edit a coupon template: freely until it is in use; then only its text, a "
+                    "bigger total (not below what is issued), a later end (409 aborted: a stale "
+                    "version; 400 rule in_use: what its coupons are worth cannot change)",
+            response_model=model_of(promotion_pb2.CouponTemplate))
+async def update_coupon_template(promotions: Promotions, template_id: Id,
+                                 body: CouponTemplateEdit) -> Response:
+    return answer(await promotions.UpdateCouponTemplate(promotion_pb2.UpdateCouponTemplateRequest(
+        id=template_id, version=body.version, spec=_spec(body, promotion_pb2.CouponTemplateSpec))))
+
+
+@router.post("/coupon-templates/{template_id}/retire",
+             summary="Retire a coupon template: no new claims or issues; coupons already issued "
+                     "stay valid (a repeat changes nothing)",
+             response_model=model_of(promotion_pb2.CouponTemplate))
+async def retire_coupon_template(promotions: Promotions, template_id: Id) -> Response:
+    return answer(await promotions.RetireCouponTemplate(
+        promotion_pb2.RetireCouponTemplateRequest(id=template_id)))
+
+
+@router.get("/coupon-templates/{template_id}/history",
+            summary="Who changed the template, when and what (field: before → after), newest first",
+            response_model=model_of(promotion_pb2.ListHistoryResponse))
+async def coupon_template_history(promotions: Promotions, template_id: Id, page_size: PageSize = 20,
+                                  page_token: PageToken = "") -> Response:
+    return answer(await promotions.ListCouponTemplateHistory(promotion_pb2.ListHistoryRequest(
+        id=template_id, page=_page(page_size, page_token))))
 
 
 @router.post("/coupon-templates/{template_id}/issue", status_code=201,
@@ -195,3 +245,22 @@ async def get_campaign(promotions: Promotions, campaign_id: Id) -> Response:
              response_model=model_of(promotion_pb2.Campaign))
 async def end_campaign(promotions: Promotions, campaign_id: Id) -> Response:
     return answer(await promotions.EndCampaign(promotion_pb2.EndCampaignRequest(id=campaign_id)))
+
+
+@router.put("/campaigns/{campaign_id}",
+            summary="Edit a campaign: freely before it starts; while running only its text, its end "
+                    "(not past) and its quotas (not below what is taken). 400 rule running: it "
+                    "would reprice; 409 aborted: a stale version; 409: an ended campaign",
+            response_model=model_of(promotion_pb2.Campaign))
+async def update_campaign(promotions: Promotions, campaign_id: Id, body: CampaignEdit) -> Response:
+    return answer(await promotions.UpdateCampaign(promotion_pb2.UpdateCampaignRequest(
+        id=campaign_id, version=body.version, spec=_spec(body, promotion_pb2.CampaignSpec))))
+
+
+@router.get("/campaigns/{campaign_id}/history",
+            summary="Who changed the campaign, when and what (field: before → after), newest first",
+            response_model=model_of(promotion_pb2.ListHistoryResponse))
+async def campaign_history(promotions: Promotions, campaign_id: Id, page_size: PageSize = 20,
+                           page_token: PageToken = "") -> Response:
+    return answer(await promotions.ListCampaignHistory(promotion_pb2.ListHistoryRequest(
+        id=campaign_id, page=_page(page_size, page_token))))

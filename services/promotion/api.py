@@ -14,7 +14,7 @@ from servicekit.context import current
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
-from . import campaigns, convert, coupons, locks, templates
+from . import campaigns, convert, coupons, history, locks, templates
 from .pricing import QuoteRequest, quote
 from .rulebook import Rulebook
 
@@ -76,6 +76,35 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
         return pb.ListCouponTemplatesResponse(
             templates=[convert.template_message(t) for t in page], page=info)
 
+    def UpdateCouponTemplate(self, request, context):
+        staff_id = require_staff("managing coupon templates")
+        _required_id(request.id, "id", "coupon template")
+        spec = convert.template_spec(request.spec)
+        with self.runtime.transaction() as session:
+            return convert.template_message(templates.update(
+                session, self.runtime, request.id, request.version, spec, updated_by=staff_id))
+
+    def RetireCouponTemplate(self, request, context):
+        staff_id = require_staff("managing coupon templates")
+        _required_id(request.id, "id", "coupon template")
+        with self.runtime.transaction() as session:
+            return convert.template_message(templates.retire(session, self.runtime, request.id,
+                                                             retired_by=staff_id))
+
+    def ListCouponTemplateHistory(self, request, context):
+        require_staff("managing coupon templates")
+        _required_id(request.id, "id", "coupon template")
+        with self.runtime.transaction() as session:
+            found = templates.get(session, request.id)
+            return self._history(session, "coupon_template", found.id, request.page)
+
+    def _history(self, session, subject: str, subject_id: int, page_request) -> pb.ListHistoryResponse:
+        bound_to = f"history:{subject}:{subject_id}"
+        size, after_id = _page(page_request, bound_to)
+        rows = history.page(session, subject, subject_id, size, after_id)
+        page, info = _next(rows, size, bound_to, lambda r: r.id)
+        return pb.ListHistoryResponse(entries=convert.history_message(page), page=info)
+
     # ---- campaigns (staff) ----
 
     def CreateCampaign(self, request, context):
@@ -113,6 +142,24 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
             answer = convert.campaign_message(ended, campaigns.quotas(session, [ended.id])[ended.id])
         self.rulebook.invalidate()
         return answer
+
+    def UpdateCampaign(self, request, context):
+        staff_id = require_staff("managing campaigns")
+        _required_id(request.id, "id", "campaign")
+        spec = convert.campaign_spec(request.spec)
+        with self.runtime.transaction() as session:
+            edited = campaigns.update(session, self.runtime, request.id, request.version, spec,
+                                      updated_by=staff_id)
+            answer = convert.campaign_message(edited, campaigns.quotas(session, [edited.id])[edited.id])
+        self.rulebook.invalidate()
+        return answer
+
+    def ListCampaignHistory(self, request, context):
+        require_staff("managing campaigns")
+        _required_id(request.id, "id", "campaign")
+        with self.runtime.transaction() as session:
+            found = campaigns.get(session, request.id)
+            return self._history(session, "campaign", found.id, request.page)
 
     # ---- pricing and order locks (internal: order) ----
 

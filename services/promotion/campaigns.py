@@ -1,24 +1,28 @@
 """Campaigns: created by staff (validated, checked against the stacking rules, announced), read,
-ended early. Quotas of flash-sale SKUs and gifts are rows of `campaign_quotas`: one per SKU, or
-for a weekly flash sale one per SKU and session, made by the session's first lock."""
+edited (a scheduled one freely, a running one without repricing), ended early; every change
+versioned, written to the history and announced (campaign.changed). Quotas of flash-sale SKUs
+and gifts are rows of `campaign_quotas`: one per SKU, or for a weekly flash sale one per SKU and
+session, made by the session's first lock."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from mall.events.v1 import promotion_events_pb2 as events
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from servicekit.db import is_postgres
-from servicekit.errors import FailedPrecondition, Violations
+from servicekit.errors import FailedPrecondition, FieldViolation, Violations
 from servicekit.runtime import Runtime
 from servicekit.times import parse_rfc3339, rfc3339
 
-from . import campaign_spec
+from . import campaign_spec, history
+from .announce import announce
 from .campaign_spec import CampaignSpec, FlashItem, GiftTerms, PresaleItemTerms, PresaleTerms
 from .models import Campaign, CampaignQuota
 from .pricing import Window
-from .requests import by_id, made_once, newest_first
+from .requests import by_id, check_version, made_once, newest_first
 from .scopes import intersects
 
 # Kinds that set a SKU's price: one at a time per SKU (a SKU has one sale price at any moment).
@@ -43,18 +47,17 @@ def create(session: Session, runtime: Runtime, spec: CampaignSpec, *, created_by
             per_member_limit=spec.per_member_limit, scope=spec.scope,
             category_ids=list(spec.category_ids), product_ids=list(spec.product_ids),
             terms=_terms(spec), created_by=created_by, created_at=now, updated_at=now,
-            idempotency_key=idempotency_key or None, request_fingerprint=fingerprint)
+            idempotency_key=idempotency_key or None, request_fingerprint=fingerprint, version=1)
         session.add(campaign)
         session.flush()
-        if not (spec.kind == "flash_sale" and spec.has_session):
-            for quota in campaign_spec.quotas_of(spec):
-                session.add(CampaignQuota(campaign_id=campaign.id, sku_id=quota.sku_id,
-                                          session_key="", total=quota.total, taken=0))
+        _add_quotas(session, campaign, spec)
         session.flush()
         runtime.emit(session, "campaign.created", events.CampaignCreated(
             campaign_id=str(campaign.id), kind=spec.kind, name=campaign.name,
             starts_at=rfc3339(spec.starts_at), ends_at=rfc3339(spec.ends_at),
             session=window_of(campaign).describe(), sku_ids=spec.sku_ids(), created_by=created_by))
+        _record(session, campaign, "created", created_by, now, {})
+        announce(runtime, session, campaign, "created", created_by)
         return campaign
 
     campaign, _ = made_once(session, Campaign, created_by=created_by, key=idempotency_key,
@@ -70,9 +73,18 @@ def _serialize_creates(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('promotion.campaign_create'))"))
 
 
-def _refuse_forbidden_overlaps(session: Session, spec: CampaignSpec, now: datetime) -> None:
+def _add_quotas(session: Session, campaign: Campaign, spec: CampaignSpec) -> None:
+    if not (spec.kind == "flash_sale" and spec.has_session):
+        for quota in campaign_spec.quotas_of(spec):
+            session.add(CampaignQuota(campaign_id=campaign.id, sku_id=quota.sku_id,
+                                      session_key="", total=quota.total, taken=0))
+
+
+def _refuse_forbidden_overlaps(session: Session, spec: CampaignSpec, now: datetime,
+                               excluding: int | None = None) -> None:
     """The stacking rules forbid two pricing campaigns (flash sale, pre-sale) on one SKU at
-    overlapping times, and two threshold ladders over intersecting scopes at overlapping times."""
+    overlapping times, and two threshold ladders over intersecting scopes at overlapping times
+    (an edited campaign is compared with the others, not with itself)."""
     if spec.kind not in PRICING_KINDS + ("threshold",):
         return
     kinds = PRICING_KINDS if spec.kind in PRICING_KINDS else ("threshold",)
@@ -82,8 +94,8 @@ def _refuse_forbidden_overlaps(session: Session, spec: CampaignSpec, now: dateti
         window = Window(spec.presale.early_access_from, spec.ends_at)
     v = Violations()
     for other in session.scalars(select(Campaign).where(
-            Campaign.status == "active", Campaign.ends_at > now, Campaign.kind.in_(kinds))
-            .order_by(Campaign.id)):
+            Campaign.status == "active", Campaign.ends_at > now, Campaign.kind.in_(kinds),
+            Campaign.id != (excluding or 0)).order_by(Campaign.id)):
         if not window.overlaps(window_of(other, with_early_access=True)):
             continue
         if spec.kind == "threshold":
@@ -208,6 +220,148 @@ def end(session: Session, runtime: Runtime, campaign_id: str, *, ended_by: str) 
         raise FailedPrecondition(f"campaign {campaign_id} has already ended")
     now = datetime.now(timezone.utc)
     campaign.status, campaign.updated_at = "ended", now
+    campaign.version += 1
     runtime.emit(session, "campaign.ended", events.CampaignEnded(
         campaign_id=str(campaign.id), ended_by=ended_by, ended_at=rfc3339(now)))
+    history.record(session, subject="campaign", subject_id=campaign.id, action="ended",
+                   version=campaign.version, by=ended_by, at=now,
+                   changes=[("status", "active", "ended")])
+    announce(runtime, session, campaign, "ended", ended_by)
     return campaign
+
+
+# ---- editing ----
+
+def started(c: Campaign, quotas: list[CampaignQuota], now: datetime) -> bool:
+    """Whether shoppers may already have bought at its terms: its window (or a pre-sale's early
+    access) has opened, or some of its quota is taken."""
+    opens = window_of(c, with_early_access=True).starts_at
+    return now >= opens or any(q.taken for q in quotas)
+
+
+def update(session: Session, runtime: Runtime, campaign_id: str, version: int, spec: CampaignSpec,
+           *, updated_by: str) -> Campaign:
+    """Replaces a campaign's spec with `spec`, made on `version` (else ABORTED: someone changed it
+    meanwhile). A scheduled campaign takes any spec create would accept (the same rules, overlaps
+    checked against the others); a running one only a new name, description or gift title, a new
+    end (not past) and new quotas (never below what is taken): whatever would reprice what shoppers
+    buy is refused with the rule `running`, so orders already placed keep their price. An ended
+    campaign is FAILED_PRECONDITION. An edit that changes nothing changes no version."""
+    now = datetime.now(timezone.utc)
+    campaign = get(session, campaign_id)
+    _serialize_creates(session)  # overlaps are checked against creates and other edits in turn
+    session.refresh(campaign, with_for_update=True)
+    if campaign.status == "ended" or campaign.ends_at <= now:
+        raise FailedPrecondition(f"campaign {campaign_id} has ended; an ended campaign cannot be "
+                                 "edited (create a new one)",
+                                 [FieldViolation("id", "ended", "the campaign has ended")])
+    check_version(version, campaign.version, f"campaign {campaign_id}")
+    held = list(session.scalars(select(CampaignQuota).where(CampaignQuota.campaign_id == campaign.id)
+                                .order_by(CampaignQuota.sku_id, CampaignQuota.session_key)
+                                .with_for_update()))
+    before = spec_of(campaign, held)
+    spec = replace(spec, name=spec.name.strip())
+    if spec == before:
+        return campaign
+    campaign_spec.validate(spec, now)
+    running = started(campaign, held, now)
+    if running:
+        _refuse_repricing(before, spec, campaign, held, now)
+    _refuse_forbidden_overlaps(session, spec, now, excluding=campaign.id)
+    was = _fields(campaign, held)
+    campaign.kind, campaign.name, campaign.description = spec.kind, spec.name, spec.description
+    campaign.starts_at, campaign.ends_at = spec.starts_at, spec.ends_at
+    campaign.weekday = spec.weekday if spec.has_session else 0
+    campaign.session_start_minute, campaign.session_end_minute = _minutes(spec)
+    campaign.per_member_limit, campaign.scope = spec.per_member_limit, spec.scope
+    campaign.category_ids, campaign.product_ids = list(spec.category_ids), list(spec.product_ids)
+    campaign.terms = _terms(spec)
+    if running:
+        _resize_quotas(campaign, spec, held, now)
+    else:  # nothing is taken: the quota rows are made again from the new spec
+        session.execute(delete(CampaignQuota).where(CampaignQuota.campaign_id == campaign.id))
+        _add_quotas(session, campaign, spec)
+    campaign.version += 1
+    campaign.updated_at = now
+    session.flush()
+    _record(session, campaign, "updated", updated_by, now, was)
+    announce(runtime, session, campaign, "updated", updated_by)
+    return campaign
+
+
+def _refuse_repricing(before: CampaignSpec, after: CampaignSpec, c: Campaign,
+                      held: list[CampaignQuota], now: datetime) -> None:
+    """What a running campaign may not change: every violation named, rule `running` (or
+    `below_taken` for a quota under what orders already hold)."""
+    v = Violations()
+
+    def same(field: str, old, new, what: str) -> bool:
+        return v.check(old == new, f"spec.{field}", "running",
+                       f"{what} cannot change while the campaign is running (orders hold its "
+                       "terms); end it and create another")
+
+    same("kind", before.kind, after.kind, "the kind")
+    v.raise_if_any("a running campaign cannot be repriced")  # the kinds' terms are not comparable
+    same("starts_at", before.starts_at, after.starts_at, "the start")
+    same("session", (before.weekday, before.session_start, before.session_end),
+         (after.weekday, after.session_start, after.session_end), "the weekly session")
+    same("per_member_limit", before.per_member_limit, after.per_member_limit,
+         "the per-member limit")
+    same("scope", (before.scope, before.category_ids, before.product_ids),
+         (after.scope, after.category_ids, after.product_ids), "the scope")
+    same("rungs", before.rungs, after.rungs, "the ladder's rungs")
+    taken = _taken_now(c, held, now)
+    if before.kind == "flash_sale":
+        skus = [i.sku_id for i in before.flash_items]
+        if same("flash_items", skus, [i.sku_id for i in after.flash_items], "the SKUs on sale"):
+            for n, (old, new) in enumerate(zip(before.flash_items, after.flash_items, strict=True)):
+                same(f"flash_items[{n}].sale_price_fen", old.sale_price_fen, new.sale_price_fen,
+                     "the sale price")
+                same(f"flash_items[{n}].price_percent", old.price_percent, new.price_percent,
+                     "the price percentage")
+                _check_quota(v, f"spec.flash_items[{n}].quota", new.quota, taken.get(new.sku_id, 0))
+    if before.kind == "gift" and before.gift and after.gift:
+        old, new = before.gift, after.gift
+        for name in ("threshold_fen", "gift_sku_id", "gift_product_id", "quantity_per_order"):
+            same(f"gift.{name}", getattr(old, name), getattr(new, name), f"the gift's {name}")
+        _check_quota(v, "spec.gift.stock", new.stock, taken.get(new.gift_sku_id, 0))
+    if before.kind == "presale" and before.presale and after.presale:
+        old_p, new_p = before.presale, after.presale
+        same("presale.items", old_p.items, new_p.items, "the pre-sale's SKUs and deposits")
+        for name in ("balance_from", "balance_until", "early_access_from", "early_access_min_rank"):
+            same(f"presale.{name}", getattr(old_p, name), getattr(new_p, name),
+                 f"the pre-sale's {name}")
+    v.raise_if_any("a running campaign cannot be repriced")
+
+
+def _check_quota(v: Violations, field: str, total: int, taken: int) -> None:
+    v.check(total >= taken, field, "below_taken",
+            f"{taken} units are already taken by orders; the quota cannot go below that")
+
+
+def _taken_now(c: Campaign, held: list[CampaignQuota], now: datetime) -> dict[str, int]:
+    """Units taken per SKU in the quota that counts now (a weekly sale's current session)."""
+    key = session_key(c, now)
+    return {q.sku_id: q.taken for q in held if q.session_key == key}
+
+
+def _resize_quotas(c: Campaign, spec: CampaignSpec, held: list[CampaignQuota], now: datetime) -> None:
+    """A running campaign's new quota totals: the quota that counts now (every later session of a
+    weekly sale starts from the terms); past sessions keep theirs."""
+    totals = {q.sku_id: q.total for q in campaign_spec.quotas_of(spec)}
+    key = session_key(c, now)
+    for q in held:
+        if q.session_key == key and q.sku_id in totals:
+            q.total = totals[q.sku_id]
+
+
+def _fields(c: Campaign, quotas: list[CampaignQuota]) -> dict[str, str]:
+    from . import convert  # convert reads this module: imported when first needed
+    return history.fields_of(convert.campaign_message(c, quotas).spec)
+
+
+def _record(session: Session, c: Campaign, action: str, by: str, now: datetime,
+            was: dict[str, str]) -> None:
+    now_fields = _fields(c, quotas(session, [c.id])[c.id])
+    history.record(session, subject="campaign", subject_id=c.id, action=action,
+                   version=c.version, by=by, at=now, changes=history.diff(was, now_fields))

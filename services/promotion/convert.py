@@ -9,7 +9,7 @@ from mall.promotion.v1 import promotion_pb2 as pb
 from . import campaigns, templates
 from .campaign_spec import CampaignSpec, FlashItem, GiftTerms, PresaleItemTerms, PresaleTerms
 from .locks import FlashLine, LockRequest
-from .models import Campaign, CampaignQuota, CouponTemplate, IssuedCoupon, OrderLock
+from .models import Campaign, CampaignQuota, ChangeRecord, CouponTemplate, IssuedCoupon, OrderLock
 from .pricing import CartLine, MemberProfile
 from .pricing.result import Quote
 
@@ -71,8 +71,13 @@ def template_message(t: CouponTemplate) -> pb.CouponTemplate:
     else:
         spec.window.valid_from.CopyFrom(stamp(t.valid_from))
         spec.window.valid_until.CopyFrom(stamp(t.valid_until))
-    return pb.CouponTemplate(id=str(t.id), spec=spec, issued_count=t.issued_count,
-                             created_by=t.created_by, created_at=stamp(t.created_at))
+    message = pb.CouponTemplate(id=str(t.id), spec=spec, issued_count=t.issued_count,
+                                created_by=t.created_by, created_at=stamp(t.created_at),
+                                version=t.version or 1, retired=t.retired_at is not None,
+                                retired_by=t.retired_by or "")
+    if t.retired_at is not None:
+        message.retired_at.CopyFrom(stamp(t.retired_at))
+    return message
 
 
 # ---- campaigns ----
@@ -133,9 +138,16 @@ def campaign_message(c: Campaign, quotas: list[CampaignQuota]) -> pb.Campaign:
             rule.early_access_from.CopyFrom(stamp(p.early_access_from))
         spec.presale.CopyFrom(rule)
     return pb.Campaign(id=str(c.id), spec=spec, status=c.status, created_by=c.created_by,
-                       created_at=stamp(c.created_at),
+                       created_at=stamp(c.created_at), version=c.version or 1,
                        quotas=[pb.QuotaUsage(sku_id=q.sku_id, total=q.total, taken=q.taken,
                                              session=q.session_key) for q in quotas])
+
+
+def history_message(rows: list[ChangeRecord]) -> list[pb.HistoryEntry]:
+    return [pb.HistoryEntry(id=str(r.id), action=r.action, changed_by=r.changed_by,
+                            changed_at=stamp(r.changed_at), version=r.version,
+                            changes=[pb.FieldChange(field=f, before=b, after=a) for f, b, a in r.changes])
+            for r in rows]
 
 
 # ---- quote ----

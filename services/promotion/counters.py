@@ -23,9 +23,11 @@ def add_within(session: Session, model, keys: dict, column: str, amount: int,
     return session.execute(insert.returning(counter)).first() is not None
 
 
-def take_within(session: Session, model, keys: dict, amount: int, *, taken: str, total: str) -> bool:
-    """`taken += amount` on an existing row where that keeps `taken <= total`. True when taken."""
-    where = [getattr(model, k) == v for k, v in keys.items()]
+def take_within(session: Session, model, keys: dict, amount: int, *, taken: str, total: str,
+                also=()) -> bool:
+    """`taken += amount` on an existing row where that keeps `taken <= total` (and the conditions
+    `also` hold). True when taken."""
+    where = [getattr(model, k) == v for k, v in keys.items()] + list(also)
     counter = getattr(model, taken)
     result = session.execute(update(model).where(*where, counter + amount <= getattr(model, total))
                              .values({taken: counter + amount}).returning(counter))

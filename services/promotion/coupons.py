@@ -86,7 +86,7 @@ def all_of(session: Session, member_id: str) -> list[tuple[IssuedCoupon, CouponT
 
 def claimable(session: Session, now: datetime, limit: int, after_id: int | None) -> list[CouponTemplate]:
     query = (select(CouponTemplate)
-             .where(CouponTemplate.claimable.is_(True),
+             .where(CouponTemplate.claimable.is_(True), CouponTemplate.retired_at.is_(None),
                     CouponTemplate.issued_count < CouponTemplate.total_quantity,
                     (CouponTemplate.valid_until.is_(None)) | (CouponTemplate.valid_until > now))
              .order_by(CouponTemplate.id.desc()).limit(limit + 1))
@@ -174,6 +174,8 @@ def _issue(session: Session, runtime: Runtime, template: CouponTemplate, member_
         done = session.scalars(select(IssuedCoupon).where(IssuedCoupon.issue_key == issue_key)).first()
         if done is not None:
             return done
+    if template.retired_at is not None:
+        raise _retired(template)
     now = datetime.now(timezone.utc)
     if template.valid_days_after_claim:
         valid_from, valid_until = now, now + timedelta(days=template.valid_days_after_claim)
@@ -191,7 +193,11 @@ def _issue(session: Session, runtime: Runtime, template: CouponTemplate, member_
             [FieldViolation("template_id", "per_member_limit",
                         f"at most {template.per_member_limit} per member")])
     if not counters.take_within(session, CouponTemplate, {"id": template.id}, 1,
-                                taken="issued_count", total="total_quantity"):
+                                taken="issued_count", total="total_quantity",
+                                also=[CouponTemplate.retired_at.is_(None)]):
+        session.refresh(template)
+        if template.retired_at is not None:  # retired while this claim was on its way
+            raise _retired(template)
         raise ResourceExhausted(f"coupon {template.id} ({template.name}) is all gone", [
             FieldViolation("template_id", "exhausted",
                        f"all {template.total_quantity} coupons have been issued")])
@@ -205,6 +211,13 @@ def _issue(session: Session, runtime: Runtime, template: CouponTemplate, member_
         name=template.name, source=source, source_ref=source_ref,
         valid_from=rfc3339(valid_from), valid_until=rfc3339(valid_until)))
     return coupon
+
+
+def _retired(template: CouponTemplate) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"coupon {template.id} ({template.name}) is retired: no new coupons are issued",
+        [FieldViolation("template_id", "retired", "this coupon is no longer offered; coupons "
+                                                  "already issued stay valid")])
 
 
 def revoke(session: Session, runtime: Runtime, coupon_id: str, *, reason: str,

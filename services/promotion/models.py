@@ -69,6 +69,11 @@ class CouponTemplate(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     request_fingerprint: Mapped[str] = mapped_column(String(64))
+    # 1 when created, +1 per edit or retirement: an edit names the version it was made on.
+    version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    # Retired: no new claims or issues; coupons already issued stay valid and usable.
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    retired_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class IssuedCoupon(Base):
@@ -117,7 +122,9 @@ class MemberCouponCount(Base):
 
 class Campaign(Base):
     """A flash sale, a threshold ladder, a gift with purchase or a pre-sale. Kind-specific terms
-    (rungs, gift, pre-sale items, flash prices) are in `terms`; quotas are rows of their own."""
+    (rungs, gift, pre-sale items, flash prices) are in `terms`; quotas are rows of their own.
+    `version` is 1 when created, +1 per change (campaign.changed carries it; an edit names the
+    version it was made on)."""
     __tablename__ = "campaigns"
     __table_args__ = (
         CheckConstraint(_one_of("kind", CAMPAIGN_KINDS), name="kind_known"),
@@ -149,6 +156,7 @@ class Campaign(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     request_fingerprint: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
 
 
 class CampaignQuota(Base):
@@ -198,3 +206,27 @@ class OrderLock(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     request_fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+HISTORY_SUBJECTS = ("campaign", "coupon_template")
+HISTORY_ACTIONS = ("created", "updated", "ended", "retired")
+
+
+class ChangeRecord(Base):
+    """One staff change of a campaign or a coupon template: who, when, and each field's value
+    before and after ([[field, before, after]], values as text, "" for unset)."""
+    __tablename__ = "change_history"
+    __table_args__ = (
+        CheckConstraint(_one_of("subject", HISTORY_SUBJECTS), name="subject_known"),
+        CheckConstraint(_one_of("action", HISTORY_ACTIONS), name="action_known"),
+        Index("ix_change_history_subject", "subject", "subject_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(BigInteger)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    changes: Mapped[list] = mapped_column(JSON, default=list)

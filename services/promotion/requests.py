@@ -1,6 +1,7 @@
 """What staff send and read back, shared by coupon templates and campaigns: names, request
 fingerprints and idempotency keys (servicekit.idempotency: a retried create finds what it made the
-first time; the same key with a different request is refused), ids, pages."""
+first time; the same key with a different request is refused), the version an edit was made on,
+ids, pages."""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit import idempotency
-from servicekit.errors import NotFound, Violations
+from servicekit.errors import Aborted, FieldViolation, InvalidArgument, NotFound, Violations
 from servicekit.ids import excerpt, try_int_id
 
 MAX_NAME, MAX_DESCRIPTION = 64, 500
@@ -25,6 +26,18 @@ def check_name(v: Violations, name: str, description: str, example: str) -> None
     v.check(len(name) <= MAX_NAME, "spec.name", "max_length", f"name has at most {MAX_NAME} characters")
     v.check(len(description) <= MAX_DESCRIPTION, "spec.description", "max_length",
             f"description has at most {MAX_DESCRIPTION} characters")
+
+
+def check_version(asked: int, current: int, what: str) -> None:
+    """An edit names the version it was made on: another edit since makes it ABORTED."""
+    if asked <= 0:
+        raise InvalidArgument.field("version", "required",
+                                    f"give the version the edit was made on (now {current})")
+    if asked != current:
+        raise Aborted(f"{what} has changed since version {asked} (it is at version {current}): "
+                      "read it again and redo the edit",
+                      [FieldViolation("version", "stale", f"{what} is at version {current}, "
+                                                          f"not {asked}")])
 
 
 def fingerprint(spec) -> str:

@@ -3,21 +3,27 @@
 Kinds: fixed_amount (满减, amount off once the eligible subtotal reaches the threshold),
 percentage (折扣, percent off, never more than the cap, optionally from a threshold) and
 no_threshold (无门槛, amount off whatever the subtotal).
+
+Staff edit a template (one nobody holds yet, whose window has not opened, freely; one in use only
+its text, a bigger total, a later end) and retire it (no new claims or issues; coupons already
+issued stay valid and usable). Every change is versioned, written to the history and announced
+(coupon.template_changed).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from mall.events.v1 import promotion_events_pb2 as events
 from sqlalchemy.orm import Session
 
-from servicekit.errors import Violations
+from servicekit.errors import FailedPrecondition, FieldViolation, Violations
 from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
+from . import history
 from .models import KINDS, CouponTemplate
-from .requests import by_id, check_name, fingerprint, made_once, newest_first
+from .requests import by_id, check_name, check_version, fingerprint, made_once, newest_first
 from .scopes import check_scope
 
 MAX_VALID_DAYS = 365
@@ -135,10 +141,12 @@ def create(session: Session, runtime: Runtime, spec: TemplateSpec, *, created_by
             issued_count=0, scope=spec.scope, category_ids=list(spec.category_ids),
             product_ids=list(spec.product_ids), claimable=spec.claimable, created_by=created_by,
             created_at=now, idempotency_key=idempotency_key or None,
-            request_fingerprint=fingerprint)
+            request_fingerprint=fingerprint, version=1, retired_by="")
         session.add(template)
         session.flush()
         runtime.emit(session, "coupon.template_created", template_created_event(template))
+        _record(session, template, "created", created_by, now, {})
+        announce(runtime, session, template, "created", created_by)
         return template
 
     template, _ = made_once(session, CouponTemplate, created_by=created_by, key=idempotency_key,
@@ -163,3 +171,113 @@ def template_created_event(t: CouponTemplate) -> events.CouponTemplateCreated:
         per_member_limit=t.per_member_limit, total_quantity=t.total_quantity, scope=t.scope,
         category_ids=t.category_ids, product_ids=t.product_ids, created_by=t.created_by,
         claimable=t.claimable)
+
+
+# ---- editing and retiring ----
+
+def spec_of(t: CouponTemplate) -> TemplateSpec:
+    return TemplateSpec(
+        name=t.name, kind=t.kind, per_member_limit=t.per_member_limit,
+        total_quantity=t.total_quantity, scope=t.scope, description=t.description,
+        amount_fen=t.amount_fen, threshold_fen=t.threshold_fen, percent_off=t.percent_off,
+        cap_fen=t.cap_fen, valid_from=t.valid_from, valid_until=t.valid_until,
+        valid_days_after_claim=t.valid_days_after_claim, category_ids=tuple(t.category_ids),
+        product_ids=tuple(t.product_ids), claimable=t.claimable)
+
+
+def in_use(t: CouponTemplate, now: datetime) -> bool:
+    """Someone holds one of its coupons, or its validity window has opened."""
+    return t.issued_count > 0 or (t.valid_from is not None and t.valid_from <= now)
+
+
+def update(session: Session, runtime: Runtime, template_id: str, version: int, spec: TemplateSpec,
+           *, updated_by: str) -> CouponTemplate:
+    """Replaces a template's spec with `spec`, made on `version` (else ABORTED). A template not in
+    use takes any spec create would accept; one in use keeps what its coupons are worth, to whom
+    and from when (rule `in_use`): only its name, description, whether shoppers may claim it, a
+    total not below what is issued, a later valid_until or more valid_days_after_claim. Coupons
+    already issued keep their own validity. A retired template is FAILED_PRECONDITION."""
+    now = datetime.now(timezone.utc)
+    template = get(session, template_id)
+    session.refresh(template, with_for_update=True)
+    if template.retired_at is not None:
+        raise FailedPrecondition(f"coupon template {template_id} is retired; it cannot be edited",
+                                 [FieldViolation("id", "retired", "the template is retired")])
+    check_version(version, template.version, f"coupon template {template_id}")
+    before = spec_of(template)
+    spec = replace(spec, name=spec.name.strip())
+    if spec == before:
+        return template
+    validate(spec, now)
+    if in_use(template, now):
+        _refuse_revaluing(before, spec, template)
+    was = _fields(template)
+    for name in ("name", "description", "kind", "amount_fen", "threshold_fen", "percent_off",
+                 "cap_fen", "valid_from", "valid_until", "valid_days_after_claim",
+                 "per_member_limit", "total_quantity", "scope", "claimable"):
+        setattr(template, name, getattr(spec, name))
+    template.category_ids, template.product_ids = list(spec.category_ids), list(spec.product_ids)
+    template.version += 1
+    session.flush()
+    _record(session, template, "updated", updated_by, now, was)
+    announce(runtime, session, template, "updated", updated_by)
+    return template
+
+
+def _refuse_revaluing(before: TemplateSpec, after: TemplateSpec, t: CouponTemplate) -> None:
+    v = Violations()
+    for name in ("kind", "amount_fen", "threshold_fen", "percent_off", "cap_fen", "per_member_limit",
+                 "scope", "category_ids", "product_ids", "valid_from"):
+        v.check(getattr(before, name) == getattr(after, name), f"spec.{name}", "in_use",
+                f"{name} cannot change once the template is in use (coupons hold its terms); "
+                "retire it and create another")
+    v.check(after.total_quantity >= t.issued_count, "spec.total_quantity", "below_issued",
+            f"{t.issued_count} coupons are already issued; the total cannot go below that")
+    if before.valid_days_after_claim is not None:
+        v.check(after.valid_days_after_claim is not None
+                and after.valid_days_after_claim >= before.valid_days_after_claim,
+                "spec.valid_days_after_claim", "in_use",
+                f"valid_days_after_claim can only grow once in use (now {before.valid_days_after_claim})")
+    else:
+        v.check(after.valid_until is not None and after.valid_until >= before.valid_until,
+                "spec.window.valid_until", "in_use",
+                f"valid_until can only move later once in use (now {rfc3339(before.valid_until)})")
+    v.raise_if_any("a coupon template in use cannot be revalued")
+
+
+def retire(session: Session, runtime: Runtime, template_id: str, *, retired_by: str) -> CouponTemplate:
+    """No new claims or issues from now on; coupons already issued stay valid and usable.
+    Retiring a retired template changes nothing."""
+    template = get(session, template_id)
+    session.refresh(template, with_for_update=True)
+    if template.retired_at is not None:
+        return template
+    now = datetime.now(timezone.utc)
+    template.retired_at, template.retired_by = now, retired_by
+    template.version += 1
+    session.flush()
+    history.record(session, subject="coupon_template", subject_id=template.id, action="retired",
+                   version=template.version, by=retired_by, at=now,
+                   changes=[("retired", "false", "true")])
+    announce(runtime, session, template, "retired", retired_by)
+    return template
+
+
+def announce(runtime: Runtime, session: Session, t: CouponTemplate, change: str, by: str) -> None:
+    """coupon.template_changed: the whole template as it now is, with its version."""
+    from .convert import template_message  # convert reads this module: imported when needed
+
+    runtime.emit(session, "coupon.template_changed", events.CouponTemplateChanged(
+        template=template_message(t), change=change, changed_by=by, version=t.version))
+
+
+def _fields(t: CouponTemplate) -> dict[str, str]:
+    from .convert import template_message
+
+    return history.fields_of(template_message(t).spec)
+
+
+def _record(session: Session, t: CouponTemplate, action: str, by: str, now: datetime,
+            was: dict[str, str]) -> None:
+    history.record(session, subject="coupon_template", subject_id=t.id, action=action,
+                   version=t.version, by=by, at=now, changes=history.diff(was, _fields(t)))

@@ -98,3 +98,32 @@ def test_the_worker_takes_orders_and_members_events(promotion, worker_process):
         ("birthday", "available")}
     theirs = promotion.ListMyCoupons(pb.ListMyCouponsRequest(), metadata=as_user(leaving)).coupons
     assert [c.status for c in theirs] == ["revoked"]
+
+
+def test_every_change_of_a_campaign_or_a_template_is_announced_whole_with_its_version(promotion):
+    sale = flash_sale(promotion)
+    spec = pb.CampaignSpec()
+    spec.CopyFrom(sale.spec)
+    spec.ends_at.CopyFrom(stamp(NOW + timedelta(days=3)))
+    promotion.UpdateCampaign(pb.UpdateCampaignRequest(id=sale.id, version=1, spec=spec),
+                             metadata=OPERATOR)
+    promotion.EndCampaign(pb.EndCampaignRequest(id=sale.id), metadata=OPERATOR)
+    template = promotion.CreateCouponTemplate(pb.CreateCouponTemplateRequest(
+        spec=template_spec()), metadata=OPERATOR)
+    promotion.UpdateCouponTemplate(pb.UpdateCouponTemplateRequest(
+        id=template.id, version=1, spec=template_spec(name="满199减30 新")), metadata=OPERATOR)
+    promotion.RetireCouponTemplate(pb.RetireCouponTemplateRequest(id=template.id), metadata=OPERATOR)
+
+    rt = service.runtime("promotion")
+    changed = announced(rt, "campaign.changed", ev.CampaignChanged)
+    assert [(e.change, e.version, e.changed_by, e.campaign.version) for e in changed] == [
+        ("created", 1, "staff-operator", 1), ("updated", 2, "staff-operator", 2),
+        ("ended", 3, "staff-operator", 3)]
+    assert changed[0].campaign == sale  # the whole campaign, as GetCampaign shows it
+    assert changed[1].campaign.spec.ends_at == spec.ends_at
+    assert changed[2].campaign.status == "ended"
+    templates = announced(rt, "coupon.template_changed", ev.CouponTemplateChanged)
+    assert [(e.change, e.version, e.template.spec.name, e.template.retired) for e in templates] == [
+        ("created", 1, "满199减30", False), ("updated", 2, "满199减30 新", False),
+        ("retired", 3, "满199减30 新", True)]
+    assert templates[0].template == template

@@ -10,7 +10,18 @@ import grpc
 import pytest
 from mall.common.v1 import common_pb2
 from mall.promotion.v1 import promotion_pb2 as pb
-from support_a import NOW, OPERATOR, as_user, code_of, flash_sale, refusal, stamp, template_spec, violated_fields
+from support_a import (
+    NOW,
+    OPERATOR,
+    as_user,
+    code_of,
+    flash_sale,
+    refusal,
+    stamp,
+    template_spec,
+    violated_fields,
+    violations,
+)
 from support_a import promotion as promotion  # noqa: F401 (a fixture)
 
 Code = grpc.StatusCode
@@ -59,6 +70,63 @@ def test_staff_run_and_end_campaigns(promotion):
                    metadata=OPERATOR) == Code.NOT_FOUND
     assert code_of(promotion.ListCampaigns, pb.ListCampaignsRequest(),
                    metadata=ALICE) == Code.PERMISSION_DENIED
+
+
+def test_staff_edit_campaigns_and_read_their_history(promotion):
+    sale = flash_sale(promotion, quota=2)
+    spec = pb.CampaignSpec()
+    spec.CopyFrom(sale.spec)
+    spec.name, spec.flash_items[0].quota = "周五秒杀 加量", 5
+    edited = promotion.UpdateCampaign(pb.UpdateCampaignRequest(id=sale.id, version=sale.version,
+                                                               spec=spec), metadata=OPERATOR)
+    assert (edited.version, edited.spec.name, edited.quotas[0].total) == (2, "周五秒杀 加量", 5)
+    stale = refusal(promotion.UpdateCampaign, pb.UpdateCampaignRequest(
+        id=sale.id, version=1, spec=spec), metadata=OPERATOR)
+    assert stale.code() == Code.ABORTED and violations(stale) == {("version", "stale")}
+    spec.flash_items[0].sale_price_fen = 100
+    repriced = refusal(promotion.UpdateCampaign, pb.UpdateCampaignRequest(
+        id=sale.id, version=2, spec=spec), metadata=OPERATOR)
+    assert repriced.code() == Code.INVALID_ARGUMENT
+    assert violations(repriced) == {("spec.flash_items[0].sale_price_fen", "running")}
+    promotion.EndCampaign(pb.EndCampaignRequest(id=sale.id), metadata=OPERATOR)
+    assert code_of(promotion.UpdateCampaign, pb.UpdateCampaignRequest(
+        id=sale.id, version=3, spec=edited.spec), metadata=OPERATOR) == Code.FAILED_PRECONDITION
+    history = promotion.ListCampaignHistory(pb.ListHistoryRequest(id=sale.id), metadata=OPERATOR)
+    assert [(e.action, e.version, e.changed_by) for e in history.entries] == [
+        ("ended", 3, "staff-operator"), ("updated", 2, "staff-operator"),
+        ("created", 1, "staff-operator")]
+    assert {(c.field, c.before, c.after) for c in history.entries[1].changes} == {
+        ("name", "周五秒杀", "周五秒杀 加量"), ("flash_items[0].quota", "2", "5")}
+    assert code_of(promotion.ListCampaignHistory, pb.ListHistoryRequest(id="999999"),
+                   metadata=OPERATOR) == Code.NOT_FOUND
+
+
+def test_staff_edit_and_retire_coupon_templates(promotion):
+    made = promotion.CreateCouponTemplate(pb.CreateCouponTemplateRequest(spec=template_spec()),
+                                          metadata=OPERATOR)
+    assert (made.version, made.retired) == (1, False)
+    promotion.ClaimCoupon(pb.ClaimCouponRequest(template_id=made.id), metadata=ALICE)  # in use now
+    richer = template_spec(amount_fen=9000, threshold_fen=19900)
+    err = refusal(promotion.UpdateCouponTemplate, pb.UpdateCouponTemplateRequest(
+        id=made.id, version=1, spec=richer), metadata=OPERATOR)
+    assert err.code() == Code.INVALID_ARGUMENT and violations(err) == {("spec.amount_fen", "in_use")}
+    bigger = promotion.UpdateCouponTemplate(pb.UpdateCouponTemplateRequest(
+        id=made.id, version=1, spec=template_spec(total_quantity=300, name="满199减30 加量")),
+        metadata=OPERATOR)
+    assert (bigger.version, bigger.spec.total_quantity) == (2, 300)
+    retired = promotion.RetireCouponTemplate(pb.RetireCouponTemplateRequest(id=made.id),
+                                             metadata=OPERATOR)
+    assert (retired.retired, retired.retired_by, retired.version) == (True, "staff-operator", 3)
+    assert promotion.RetireCouponTemplate(pb.RetireCouponTemplateRequest(id=made.id),
+                                          metadata=OPERATOR) == retired
+    err = refusal(promotion.ClaimCoupon, pb.ClaimCouponRequest(template_id=made.id),
+                  metadata=as_user(str(uuid.uuid4())))
+    assert err.code() == Code.FAILED_PRECONDITION and violations(err) == {("template_id", "retired")}
+    history = promotion.ListCouponTemplateHistory(pb.ListHistoryRequest(id=made.id),
+                                                  metadata=OPERATOR)
+    assert [e.action for e in history.entries] == ["retired", "updated", "created"]
+    assert code_of(promotion.RetireCouponTemplate, pb.RetireCouponTemplateRequest(id="999999"),
+                   metadata=OPERATOR) == Code.NOT_FOUND
 
 
 def test_shoppers_claim_coupons_and_staff_issue_and_revoke_them(promotion):
@@ -172,6 +240,11 @@ STAFFS = [  # staff only
     ("GetCampaign", pb.GetCampaignRequest(id="1")),
     ("ListCampaigns", pb.ListCampaignsRequest()),
     ("EndCampaign", pb.EndCampaignRequest(id="1")),
+    ("UpdateCampaign", pb.UpdateCampaignRequest(id="1", version=1)),
+    ("ListCampaignHistory", pb.ListHistoryRequest(id="1")),
+    ("UpdateCouponTemplate", pb.UpdateCouponTemplateRequest(id="1", version=1)),
+    ("RetireCouponTemplate", pb.RetireCouponTemplateRequest(id="1")),
+    ("ListCouponTemplateHistory", pb.ListHistoryRequest(id="1")),
     ("IssueCoupons", pb.IssueCouponsRequest(template_id="1", member_ids=[ALICE_ID])),
     ("RevokeCoupon", pb.RevokeCouponRequest(coupon_id="1")),
 ]
