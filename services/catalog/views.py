@@ -8,12 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit.errors import NotFound
+from servicekit.media_storage import MediaStorage
 from servicekit.times import rfc3339
 
 from . import sizes
 from .codes import ANGLE_NUMBERS, KIND_NUMBERS, LEVEL_NUMBERS, MEDIA_KIND_NUMBERS, SIZE_SYSTEM_NUMBERS, STATUS_NUMBERS
 from .models import Category, Media, Product, ProductFunction, Sku, SkuAvailability
-from .storage import MediaStorage
 
 
 def category_pb(c: Category) -> pb.Category:
