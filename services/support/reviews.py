@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit import erasure
+from servicekit.db import take_turns
 from servicekit.errors import AlreadyExists, FailedPrecondition, FieldViolation, NotFound, Violations
 from servicekit.ids import excerpt, try_int_id
 from servicekit.times import utcnow
@@ -100,6 +101,8 @@ def create(runtime, storage, member_id: str, draft: Draft) -> Review:
         line = _line_of(session, member_id, draft.order_id, draft.line_id)
         if erasure.is_erased(session, member_id):
             raise FailedPrecondition("this account was erased")
+        # Two submissions of one line at once: the second waits, then finds the first.
+        take_turns(session, f"support.review:{line.order_id}:{line.line_id}")
         if session.scalar(select(Review.id).where(Review.order_id == line.order_id,
                                                   Review.line_id == line.line_id)) is not None:
             raise AlreadyExists(f"order line {excerpt(line.line_id)} is already reviewed",

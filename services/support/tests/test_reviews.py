@@ -5,6 +5,8 @@ and a member's erasure."""
 import io
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mall.events.v1 import logistics_events_pb2 as logistics_events
 from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
@@ -16,7 +18,7 @@ from servicekit.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from servicekit.media_storage import LocalDiskStorage, default_storage
 from servicekit.testing import deliver_in_process, outbox_events
 from services.support import eligibility, reviews, summary
-from services.support.models import OrderLine, Review, ReviewPhoto, ReviewSummary, ReviewTask
+from services.support.models import FITS, OrderLine, Review, ReviewPhoto, ReviewSummary, ReviewTask
 from services.support.summary import Rated
 
 
@@ -297,3 +299,23 @@ def test_erasure_deletes_her_reviews_photos_and_lines_and_republishes(runtime):
     assert not storage.exists(keys[0])
     with runtime.transaction() as session:  # a late order.paid about her is not kept
         assert eligibility.on_order_paid(session, paid(order_id="o-3")) == 0
+
+
+# ------------------------------------------------------------------ the summary, as properties
+
+RATED = st.builds(Rated, stars=st.integers(1, 5), fit=st.sampled_from(["", *FITS]),
+                  size=st.sampled_from(["", "S", "M", "75B", "80C"]), has_photos=st.booleans())
+
+
+@given(st.lists(RATED, max_size=40))
+def test_a_summary_adds_up_whatever_the_reviews(rows):
+    result = summary.summarise(rows)
+    assert result["review_count"] == len(rows) == sum(result["star_counts"])
+    assert (result["average_rating"] == 0.0) == (not rows)
+    if rows:
+        assert 1.0 <= result["average_rating"] <= 5.0
+        assert abs(result["average_rating"] - sum(r.stars for r in rows) / len(rows)) <= 0.005
+    assert result["runs_small"] + result["true_to_size"] + result["runs_large"] == sum(
+        1 for r in rows if r.fit)
+    assert sum(s["review_count"] for s in result["sizes"]) == sum(1 for r in rows if r.size)
+    assert summary.summarise(list(reversed(rows))) == result  # the order reviews came in is moot
