@@ -319,3 +319,33 @@ def test_a_summary_adds_up_whatever_the_reviews(rows):
         1 for r in rows if r.fit)
     assert sum(s["review_count"] for s in result["sizes"]) == sum(1 for r in rows if r.size)
     assert summary.summarise(list(reversed(rows))) == result  # the order reviews came in is moot
+
+
+def test_a_page_of_product_reviews_costs_a_fixed_number_of_queries(runtime, storage,
+                                                                    grpc_stub_for):
+    """The reviews, their photos in one query, the summary: 3 SELECTs whatever the page holds."""
+    from mall.common.v1 import common_pb2
+    from mall.support.v1 import support_pb2 as pb
+    from mall.support.v1 import support_pb2_grpc
+    from sqlalchemy import event
+
+    lines = tuple((f"l-{i}", "p-q", f"k-{i}", "M") for i in range(12))
+    bought_and_delivered(runtime, lines=lines)
+    for line_id, *_ in lines:
+        reviews.create(runtime, storage, "m-1", draft(line_id=line_id, photos=[jpeg()]))
+    stub = grpc_stub_for("support", support_pb2_grpc.ReviewServiceStub)
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        for size in (2, 10):
+            statements.clear()
+            page = stub.ListProductReviews(pb.ListProductReviewsRequest(
+                product_id="p-q", page=common_pb2.PageRequest(page_size=size)))
+            assert len(page.reviews) == size and all(r.photos for r in page.reviews)
+            assert len(statements) == 3, statements
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
