@@ -30,6 +30,7 @@ from .routes import (
     orders,
     payments,
     promotions,
+    reviews,
     shipments,
     staff,
 )
@@ -51,6 +52,12 @@ TAGS = [
                                              "the points mall, point adjustments, members by phone."},
     {"name": "me-notifications", "description": "The shopper's notification inbox (support): "
                                                 "order and coupon notices, marking them read."},
+    {"name": "reviews", "description": "A product's reviews (support), with its rating and fit "
+                                       "summary: anyone may read them."},
+    {"name": "me-reviews", "description": "The shopper's reviews of delivered order lines (photos, "
+                                          "fit, one follow-up), and what she can still review."},
+    {"name": "admin-reviews", "description": "Staff (admin, operator, cs_agent): replies and hiding; "
+                                             "(admin, cs_agent): bad reviews' follow-up tasks."},
     {"name": "admin-analytics", "description": "Analysts and admins: event counts."},
     {"name": "orders", "description": "Shoppers: the cart, checkout and their orders."},
     {"name": "admin-orders", "description": "Staff (admin, operator, cs_agent): the order desk, "
@@ -87,6 +94,7 @@ ROUTERS = (
     catalog.router, admin_catalog.router, promotions.router, admin_promotions.router,
     orders.router, admin_orders.router, admin_logistics.router, shipments.router,
     payments.router, admin_payments.router, notifications.router, analytics.router,
+    reviews.public_router, reviews.router, reviews.staff_router,
 )
 
 

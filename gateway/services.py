@@ -80,3 +80,7 @@ Promotions = Annotated[promotion_pb2_grpc.PromotionServiceStub,
                        Depends(stub("promotion", promotion_pb2_grpc.PromotionServiceStub))]
 Notifications = Annotated[support_pb2_grpc.NotificationServiceStub,
                           Depends(stub("support", support_pb2_grpc.NotificationServiceStub))]
+Reviews = Annotated[support_pb2_grpc.ReviewServiceStub,
+                    Depends(stub("support", support_pb2_grpc.ReviewServiceStub))]
+ReviewAdmin = Annotated[support_pb2_grpc.ReviewAdminServiceStub,
+                        Depends(stub("support", support_pb2_grpc.ReviewAdminServiceStub))]

@@ -19,3 +19,7 @@ ORDER_DESK = (ADMIN, OPERATOR, CS_AGENT)
 STOCK_KEEPERS = (ADMIN, WAREHOUSE)
 # Staff who read the sales and behaviour figures.
 ANALYTICS_READERS = (ADMIN, ANALYST)
+# Staff who answer and moderate shoppers' reviews (the merchant's replies, hiding).
+REVIEW_DESK = (ADMIN, OPERATOR, CS_AGENT)
+# Customer service: the follow-up tasks of bad reviews.
+CUSTOMER_SERVICE = (ADMIN, CS_AGENT)

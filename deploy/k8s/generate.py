@@ -42,6 +42,10 @@ JWT_USERS = {"gateway", "member"}
 # Catalog's api writes product media, the gateway serves it: one volume both mount.
 MEDIA_CLAIM = "mall-media"
 MEDIA_ROOT = "/var/lib/mall/media"
+# The services that write files under the media root (catalog's product media, support's review
+# photos): their processes mount the shared volume the gateway serves /media/ from.
+MEDIA_WRITERS = ("catalog", "support")
+MEDIA_WORKERS = ("support",)  # support's worker deletes an erased member's review photos
 
 API_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
 WORKER_RESOURCES = {"requests": {"cpu": "50m", "memory": "192Mi"}, "limits": {"memory": "384Mi"}}
@@ -176,7 +180,7 @@ def api_manifests(service: str, *, name: str | None = None, port: int | None = N
         liveness=grpc_probe(port, period=20, failures=6, initial=15),
     )
     api = deployment(name, component="api", service=service, cont=cont, metrics_port=api_metrics)
-    if service == "catalog" and name == "catalog-api":
+    if service in MEDIA_WRITERS and name == f"{service}-api":
         mount_media(api)
     return [api, cluster_service(name, port, "grpc")]
 
@@ -192,8 +196,11 @@ def worker_manifests(service: str) -> list[dict]:
         readiness=http_probe("/metrics", "metrics", period=10, failures=3),
         liveness=http_probe("/metrics", "metrics", period=20, failures=6, initial=15),
     )
-    return [deployment(name, component="worker", service=service, cont=cont,
-                       metrics_port=worker_metrics)]
+    worker = deployment(name, component="worker", service=service, cont=cont,
+                        metrics_port=worker_metrics)
+    if service in MEDIA_WORKERS:
+        mount_media(worker)
+    return [worker]
 
 
 def migrate_job(service: str) -> dict:

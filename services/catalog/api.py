@@ -11,11 +11,11 @@ from sqlalchemy.exc import IntegrityError
 
 from servicekit import context, roles
 from servicekit.errors import AlreadyExists, InvalidArgument
+from servicekit.media_storage import MediaStorage, default_storage
 from servicekit.runtime import Runtime
 
 from . import categories, listing, media, metrics, products, search, skus, views
 from .codes import ANGLES, KINDS, MEDIA_KINDS
-from .storage import MediaStorage, default_storage
 
 CHUNK_LIMIT = 1024 * 1024  # bytes per upload message
 
@@ -203,7 +203,7 @@ def _receive_upload(request_iterator, seen: dict):
 
 
 def register(server: grpc.Server, rt: Runtime) -> list[str]:
-    storage = default_storage()
+    storage = default_storage("catalog")
     search.tokenizer()  # load jieba's dictionary now, not during the first search
     pb_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(rt, storage), server)
     pb_grpc.add_CatalogAdminServiceServicer_to_server(CatalogAdminServicer(rt, storage), server)

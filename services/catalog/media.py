@@ -7,37 +7,25 @@ from typing import BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from servicekit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from servicekit import images as renditions
+from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound
+from servicekit.media_storage import MediaStorage
 
-from . import renditions
 from .models import Media, Product, new_id
 from .products import get_for_update, touched
-from .storage import MediaStorage
-
-
-def _too_large(field: str, what: str, limit: int) -> InvalidArgument:
-    return InvalidArgument(f"{field}: the {what} is larger than {limit // (1024 * 1024)} MiB", [
-        FieldViolation(field, "max_size", f"the {what} must be at most {limit // (1024 * 1024)} MiB "
-                                          f"({limit} bytes)")])
 
 
 def check_size(field: str, kind: str, size: int) -> None:
     """Called while bytes stream in, so an oversized upload stops early."""
-    limit = renditions.MAX_VIDEO_BYTES if kind == "video" and field == "data" \
-        else renditions.MAX_IMAGE_BYTES
-    if size > limit:
-        raise _too_large(field, "video" if kind == "video" and field == "data" else "image", limit)
+    if kind == "video" and field == "data":
+        if size > renditions.MAX_VIDEO_BYTES:
+            raise renditions.too_large(field, "video", renditions.MAX_VIDEO_BYTES)
+    else:
+        renditions.check_image_size(field, size)
 
 
 def _image(data: bytes, field: str) -> renditions.ImageRenditions:
-    if not data:
-        raise InvalidArgument.field(field, "required", "no bytes were sent; send the image file")
-    check_size(field, "image", len(data))
-    try:
-        return renditions.image_renditions(data)
-    except renditions.NotAnImage as err:
-        raise InvalidArgument.field(field, "image",
-                                    f"{err}; send a JPEG, PNG, WebP or GIF image") from None
+    return renditions.checked_image(data, field)
 
 
 def refresh_cover(session: Session, product: Product, storage: MediaStorage) -> None:

@@ -74,6 +74,8 @@ class Product(Base):
     review_count: Mapped[int] = mapped_column(Integer, default=0)
     review_summary_at: Mapped[datetime | None] = mapped_column(UtcDateTime,
                                                                nullable=True)
+    review_summary_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    fit_summary: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")  # JSON ProductFit
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

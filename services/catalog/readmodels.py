@@ -4,6 +4,7 @@ so a redelivered event changes nothing; an event older than what is stored is ig
 or reordered deliveries are harmless."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from mall.events.v1 import logistics_events_pb2 as logistics_ev
@@ -65,16 +66,26 @@ def refresh_in_stock(session: Session, product_ids: list[str]) -> None:
 
 
 def apply_review_summary(session: Session, product_id: str, review_count: int,
-                         average_rating: float, as_of: datetime) -> bool:
+                         average_rating: float, as_of: datetime, *, version: int = 0,
+                         fit: dict | None = None) -> bool:
+    """Keeps the newest summary: by its version when it has one (support numbers each product's
+    summaries), else by the time it was announced."""
     product = session.get(Product, product_id, with_for_update=True)
     if product is None:
         return False  # a review of a product this catalog does not have: nothing to sort
     as_of = as_utc(as_of)
-    if product.review_summary_at is not None and as_utc(product.review_summary_at) > as_of:
+    if version:
+        if version <= (product.review_summary_version or 0):
+            return False
+    elif product.review_summary_at is not None and as_utc(product.review_summary_at) > as_of:
         return False
     product.review_count = max(review_count, 0)
     product.rating_milli = round(min(max(average_rating, 0.0), 5.0) * 1000)
     product.review_summary_at = as_of
+    if version:
+        product.review_summary_version = version
+    if fit is not None:
+        product.fit_summary = json.dumps(fit, ensure_ascii=False)
     return True
 
 

@@ -8,12 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit.errors import NotFound
+from servicekit.media_storage import MediaStorage
 from servicekit.times import rfc3339
 
 from . import sizes
 from .codes import ANGLE_NUMBERS, KIND_NUMBERS, LEVEL_NUMBERS, MEDIA_KIND_NUMBERS, SIZE_SYSTEM_NUMBERS, STATUS_NUMBERS
 from .models import Category, Media, Product, ProductFunction, Sku, SkuAvailability
-from .storage import MediaStorage
 
 
 def category_pb(c: Category) -> pb.Category:
@@ -87,6 +87,12 @@ def product_pb(session: Session, product: Product, storage: MediaStorage, *,
         version=product.version)
     if product.brand_id and product.brand_id in categories:
         message.brand.CopyFrom(category_pb(categories[product.brand_id]))
+    fit = json.loads(product.fit_summary or "{}")
+    if fit:
+        message.fit.CopyFrom(pb.ProductFit(
+            runs_small=fit.get("runs_small", 0), true_to_size=fit.get("true_to_size", 0),
+            runs_large=fit.get("runs_large", 0),
+            sizes=[pb.SizeFit(**size) for size in fit.get("sizes", [])]))
     return message
 
 

@@ -20,8 +20,15 @@ class Worker(EventWorker):
     @on_event("support", "review.summary_changed", ReviewSummaryChanged)
     def review_summary_changed(self, session, event):
         data = event.data
+        fit = {"runs_small": data.runs_small, "true_to_size": data.true_to_size,
+               "runs_large": data.runs_large,
+               "sizes": [{"size": s.size, "review_count": s.review_count,
+                          "rating": s.average_rating, "runs_small": s.runs_small,
+                          "true_to_size": s.true_to_size, "runs_large": s.runs_large}
+                         for s in data.sizes]}
         readmodels.apply_review_summary(session, data.product_id, data.review_count,
-                                        data.average_rating, event.occurred_at)
+                                        data.average_rating, event.occurred_at,
+                                        version=data.version, fit=fit)
 
     @on_event("order", "order.paid", OrderPaid)
     def order_paid(self, session, event):

@@ -47,7 +47,8 @@ def event_lines(lines: list[OrderLine]) -> list[events.OrderEventLine]:
     return [events.OrderEventLine(
         line_id=line.id, sku_id=line.sku_id, product_id=line.product_id, quantity=line.quantity,
         unit_price_fen=line.unit_price_fen, paid_fen=line.paid_fen, category_ids=line.category_ids,
-        title=line.title, sku_code=line.sku_code, sku_label=line.sku_label, gift=line.gift)
+        title=line.title, sku_code=line.sku_code, sku_label=line.sku_label, gift=line.gift,
+        size=str((line.attributes or {}).get("size", "")))
         for line in lines]
 
 

@@ -1,4 +1,4 @@
-"""gRPC: the calling member's notification inbox."""
+"""gRPC: the calling member's notification inbox; reviews (review_api.py)."""
 from __future__ import annotations
 
 import grpc
@@ -8,9 +8,10 @@ from mall.support.v1 import support_pb2 as pb
 from mall.support.v1 import support_pb2_grpc
 
 from servicekit import context, paging, roles
+from servicekit.media_storage import default_storage
 from servicekit.runtime import Runtime
 
-from . import erasure, inbox
+from . import erasure, inbox, review_api
 from .models import Notification
 
 
@@ -34,8 +35,11 @@ def notification_to_proto(n: Notification) -> pb.Notification:
 
 
 class NotificationService(support_pb2_grpc.NotificationServiceServicer):
-    def __init__(self, runtime: Runtime):
-        self.runtime = runtime
+    def __init__(self, runtime: Runtime, storage):
+        self.runtime, self.storage = runtime, storage
+
+    def review_message(self, session, rows):
+        return review_api.reviews_pb(session, rows, self.storage, public=False)
 
     def ListNotifications(self, request, context):
         member_id = caller_member_id()
@@ -65,9 +69,17 @@ class NotificationService(support_pb2_grpc.NotificationServiceServicer):
         context.require_self_or_roles(request.member_id, roles.ADMIN,
                                       action="exporting a member's notices")
         with self.runtime.transaction() as session:
-            return erasure.export(session, request.member_id, notification_to_proto)
+            return erasure.export(session, request.member_id, notification_to_proto,
+                                  self.review_message)
 
 
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:
-    support_pb2_grpc.add_NotificationServiceServicer_to_server(NotificationService(runtime), server)
-    return [pb.DESCRIPTOR.services_by_name["NotificationService"].full_name]
+    storage = default_storage("support")
+    support_pb2_grpc.add_NotificationServiceServicer_to_server(
+        NotificationService(runtime, storage), server)
+    support_pb2_grpc.add_ReviewServiceServicer_to_server(
+        review_api.ReviewService(runtime, storage), server)
+    support_pb2_grpc.add_ReviewAdminServiceServicer_to_server(
+        review_api.ReviewAdminService(runtime, storage), server)
+    return [pb.DESCRIPTOR.services_by_name[name].full_name
+            for name in ("NotificationService", "ReviewService", "ReviewAdminService")]

@@ -1,9 +1,22 @@
-"""The support service's tables: the shoppers' notification inbox, and the consents it checks."""
+"""The support service's tables: the shoppers' notification inbox and the consents it checks;
+reviews, with what they need to know who may review what (delivered order lines)."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from servicekit import consents, erasure
@@ -53,3 +66,133 @@ class Notification(Base):
     # order of its history, so a notice that arrived late never shows as the newest.
     history_position: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     list_rank: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# ------------------------------------------------------------------ reviews
+
+FITS = ("runs_small", "true_to_size", "runs_large")
+
+
+class OrderLine(Base):
+    """A paid order's line, from order.paid: what the member bought, so she may review it once it
+    is delivered (a Delivery of its SKU, or of the whole order)."""
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_id", name="uq_order_lines_order_id_line_id"),
+        Index("ix_order_lines_member_id_id", "member_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(64))
+    order_no: Mapped[str] = mapped_column(String(64), default="")
+    line_id: Mapped[str] = mapped_column(String(64))
+    product_id: Mapped[str] = mapped_column(String(64))
+    sku_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    sku_label: Mapped[str] = mapped_column(String(100), default="")
+    size: Mapped[str] = mapped_column(String(16), default="")
+    quantity: Mapped[int] = mapped_column(BigInteger, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Delivery(Base):
+    """What reached the member: a parcel's SKU (shipment.delivered), or the whole order (sku_id
+    "" from order.status_changed to delivered or completed). Kept apart from the lines so either
+    may arrive first."""
+    __tablename__ = "order_deliveries"
+    __table_args__ = (
+        UniqueConstraint("order_id", "sku_id", name="uq_order_deliveries_order_id_sku_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(String(64))
+    sku_id: Mapped[str] = mapped_column(String(64), default="")
+    delivered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Review(Base):
+    """One review of one order line; staff hide it (reason kept), never edit it."""
+    __tablename__ = "reviews"
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_id", name="uq_reviews_order_id_line_id"),
+        CheckConstraint("stars BETWEEN 1 AND 5", name="stars_range"),
+        CheckConstraint(f"fit IN ('', {', '.join(repr(f) for f in FITS)})", name="fit_known"),
+        Index("ix_reviews_product_id_id", "product_id", "id"),
+        Index("ix_reviews_member_id_id", "member_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(64))
+    product_id: Mapped[str] = mapped_column(String(64))
+    sku_id: Mapped[str] = mapped_column(String(64))
+    size: Mapped[str] = mapped_column(String(16), default="")
+    sku_label: Mapped[str] = mapped_column(String(100), default="")
+    title: Mapped[str] = mapped_column(String(200), default="")
+    stars: Mapped[int] = mapped_column(SmallInteger)
+    text: Mapped[str] = mapped_column(Text, default="")
+    fit: Mapped[str] = mapped_column(String(16), default="")
+    usual_size: Mapped[str] = mapped_column(String(16), default="")
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    nickname: Mapped[str] = mapped_column(String(64), default="")
+    has_photos: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    follow_up_text: Mapped[str | None] = mapped_column(Text)
+    follow_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    reply_by: Mapped[str | None] = mapped_column(String(64))
+    reply_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reply_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    hidden_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    hidden_by: Mapped[str | None] = mapped_column(String(64))
+    hidden_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class ReviewPhoto(Base):
+    """A photo of a review (or of its follow-up): the files under the media root."""
+    __tablename__ = "review_photos"
+    __table_args__ = (Index("ix_review_photos_review_id", "review_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    review_id: Mapped[int] = mapped_column(BigId, ForeignKey("reviews.id", ondelete="CASCADE"))
+    follow_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[str] = mapped_column(String(255))
+    hd_key: Mapped[str] = mapped_column(String(255))
+    thumbnail_key: Mapped[str] = mapped_column(String(255))
+
+
+class ReviewSummary(Base):
+    """A product's visible reviews summed up (summary.py), as last published."""
+    __tablename__ = "review_summaries"
+
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReviewTask(Base):
+    """Customer service's follow-up of a bad review (2 stars or fewer): open, then done."""
+    __tablename__ = "review_tasks"
+    __table_args__ = (
+        UniqueConstraint("review_id", name="uq_review_tasks_review_id"),
+        CheckConstraint("status IN ('open', 'done')", name="status_known"),
+        Index("ix_review_tasks_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    review_id: Mapped[int] = mapped_column(BigId, ForeignKey("reviews.id", ondelete="CASCADE"))
+    product_id: Mapped[str] = mapped_column(String(64))
+    stars: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    done_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(500), default="")

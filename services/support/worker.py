@@ -1,9 +1,11 @@
 """Support's reactions: tell the member about their order, from its confirmation to its end, and
 about coupons about to expire (only with her consent to marketing: marketing.py); announce each
 notice (notification.created) so it is also pushed to WeChat; keep members' consents from
-member.consent_changed."""
+member.consent_changed; keep what each member received (order lines, deliveries), so she may review
+it (eligibility.py)."""
 from __future__ import annotations
 
+from mall.events.v1 import logistics_events_pb2 as logistics_events
 from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
 from mall.events.v1 import promotion_events_pb2 as promotion_events
@@ -11,11 +13,19 @@ from mall.events.v1 import support_events_pb2 as support_events
 
 from servicekit import consents
 from servicekit.erasure import erased_at
+from servicekit.lazy import once
+from servicekit.media_storage import default_storage
 from servicekit.times import rfc3339
 from servicekit.worker import EventWorker, on_event
 
-from . import erasure, inbox, marketing
+from . import eligibility, erasure, inbox, marketing
 from .models import Notification
+
+
+@once
+def storage():
+    """The media root review photos live in (deleted on a member's erasure)."""
+    return default_storage("support")
 
 
 class Worker(EventWorker):
@@ -36,6 +46,7 @@ class Worker(EventWorker):
 
     @on_event("order", "order.paid", order_events.OrderPaid)
     def order_paid(self, session, event):
+        eligibility.on_order_paid(session, event.data)  # what she may review once delivered
         self.announce(session, inbox.on_order_paid(session, event.data), event.data.order_no)
 
     @on_event("order", "order.cancelled", order_events.OrderCancelled)
@@ -44,6 +55,7 @@ class Worker(EventWorker):
 
     @on_event("order", "order.status_changed", order_events.OrderStatusChanged)
     def order_status_changed(self, session, event):
+        eligibility.on_order_status_changed(session, event.data)  # delivered: every line reached her
         self.announce(session, inbox.on_order_status_changed(session, event.data),
                       event.data.order_no)
 
@@ -62,8 +74,14 @@ class Worker(EventWorker):
 
     @on_event("member", "member.deleted", member_events.MemberDeleted)
     def member_deleted(self, session, event):
-        erasure.erase_member(session, event.data.member_id, erased_at(event))
+        erasure.erase_member(session, event.data.member_id, erased_at(event),
+                             runtime=self.runtime, storage=storage())
 
     @on_event("member", "points.redemption_failed", member_events.PointsRedemptionFailed)
     def points_redemption_failed(self, session, event):
         self.announce(session, inbox.on_points_redemption_failed(session, event.data), "")
+
+    @on_event("logistics", "shipment.delivered", logistics_events.ShipmentChanged)
+    def shipment_delivered(self, session, event):
+        """The parcel's SKUs reached her: those lines of the order may be reviewed."""
+        eligibility.on_shipment_delivered(session, event.data)

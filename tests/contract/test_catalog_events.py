@@ -77,7 +77,11 @@ def test_the_worker_takes_availability_reviews_and_sales(grpc_stub_for, worker_p
         ("logistics", "inventory.availability_changed", logistics.AvailabilityChanged(skus=[
             logistics.SkuAvailability(sku_id=sku_ids[0], sellable=3, level=logistics.LOW)])),
         ("support", "review.summary_changed", support.ReviewSummaryChanged(
-            product_id=product.id, review_count=4, average_rating=4.5)),
+            product_id=product.id, review_count=4, average_rating=4.5, runs_small=3,
+            true_to_size=1, version=2, sizes=[support.ReviewSizeSummary(
+                size="75B", review_count=4, average_rating=4.5, runs_small=3, true_to_size=1)])),
+        ("support", "review.summary_changed", support.ReviewSummaryChanged(  # an older version
+            product_id=product.id, review_count=1, average_rating=1.0, version=1)),
         ("order", "order.paid", order.OrderPaid(order_id="o-1", lines=[order.OrderEventLine(
             sku_id=sku_ids[0], product_id=product.id, quantity=2)])),
     ])
@@ -85,4 +89,5 @@ def test_the_worker_takes_availability_reviews_and_sales(grpc_stub_for, worker_p
     by_sku = {s.id: s.availability.level for s in shown.skus}
     assert by_sku[sku_ids[0]] == pb.LOW
     assert (shown.review_count, shown.rating) == (4, 4.5)
+    assert (shown.fit.runs_small, shown.fit.true_to_size, shown.fit.sizes[0].size) == (3, 1, "75B")
     assert shown.sales_count == 2

@@ -161,11 +161,11 @@ def test_gateway_is_probed_over_http_and_finds_every_api_through_the_config_map(
     assert OBJECTS[("Service", "gateway")]["spec"]["ports"][0]["port"] == GATEWAY_PORT
 
 
-def test_catalog_api_and_gateway_share_the_media_volume_at_the_media_root():
+def test_media_writers_and_gateway_share_the_media_volume_at_the_media_root():
     media_root = OBJECTS[("ConfigMap", "mall-config")]["data"]["MALL_MEDIA_ROOT"]
     claim = OBJECTS[("PersistentVolumeClaim", generate.MEDIA_CLAIM)]
     assert "ReadWriteMany" in claim["spec"]["accessModes"]
-    for name in ("catalog-api", "gateway"):
+    for name in ("catalog-api", "support-api", "support-worker", "gateway"):
         pod = OBJECTS[("Deployment", name)]["spec"]["template"]["spec"]
         volumes = {v["name"]: v for v in pod["volumes"]}
         mount = only_container(OBJECTS[("Deployment", name)])["volumeMounts"][0]

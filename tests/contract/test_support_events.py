@@ -1,8 +1,9 @@
 """What support promises its consumers and producers: its worker accepts the order and coupon
 events as order and promotion publish them (one notice per fact, whatever the broker redelivers),
 and announces every notice as notification.created (protos/mall/events/v1/support_events.proto),
-which member pushes to WeChat. (review.summary_changed is in the proto; support does not publish it
-yet.)"""
+which member pushes to WeChat; it keeps what was delivered (order.paid lines, logistics'
+shipment.delivered) so a shopper may review it, and announces each product's review summary as
+review.summary_changed, which catalog reads."""
 from __future__ import annotations
 
 import pytest
@@ -188,3 +189,29 @@ def test_member_deleted_deletes_her_notices_once_and_later_events_tell_her_nothi
     deliver(support, "member", "member.deleted", deleted, event_id=first["id"])
     deliver(support, "order", "order.status_changed", changed("shipped"))  # reordered, late
     assert inbox() == []
+
+
+def test_a_delivered_parcel_opens_its_lines_to_review_and_a_review_announces_the_summary(
+        support, grpc_stub_for):
+    from mall.events.v1 import logistics_events_pb2 as logistics_events
+    reviews = grpc_stub_for("support", pb_grpc.ReviewServiceStub)
+    line = order_events.OrderEventLine(line_id="l-7", product_id="p-7", sku_id="k-7", size="M",
+                                       sku_label="M 肤色", title="无痕内裤", quantity=2)
+    parcel = logistics_events.ShipmentChanged(
+        shipment_id="s-7", order_id="o-7", member_id="m-7",
+        state=logistics_events.SHIPMENT_DELIVERED, occurred_at="2026-12-02T09:00:00Z",
+        items=[logistics_events.ShipmentItem(sku_id="k-7", quantity=2)])
+    deliver(support, "logistics", "shipment.delivered", parcel)  # before the payment: kept
+    assert not reviews.ListReviewable(pb.ListReviewableRequest(), metadata=MEMBER).lines
+    deliver(support, "order", "order.paid", order_events.OrderPaid(
+        order_id="o-7", order_no="N-7", member_id="m-7", paid_fen=5900, lines=[line]))
+    [reviewable] = reviews.ListReviewable(pb.ListReviewableRequest(), metadata=MEMBER).lines
+    assert (reviewable.line_id, reviewable.size, reviewable.product_id) == ("l-7", "M", "p-7")
+    first = deliver(support, "logistics", "shipment.delivered", parcel)
+    deliver(support, "logistics", "shipment.delivered", parcel, event_id=first["id"])  # redelivered
+    reviews.CreateReview(iter([pb.ReviewUploadRequest(review=pb.ReviewDraft(
+        order_id="o-7", line_id="l-7", stars=4, fit=pb.TRUE_TO_SIZE))]), metadata=MEMBER)
+    [summary] = published(support, "review.summary_changed", ev.ReviewSummaryChanged)
+    assert (summary.product_id, summary.review_count, summary.average_rating, summary.version,
+            summary.true_to_size) == ("p-7", 1, 4.0, 1, 1)
+    assert [(s.size, s.review_count, s.true_to_size) for s in summary.sizes] == [("M", 1, 1)]

@@ -1,6 +1,7 @@
-"""What support promises the gateway: the shopper's notification inbox (NotificationService)
-through its real gRPC server. Support has no RPC that writes a notice: the inbox is filled the
-way it is in production, by the order and coupon events its worker consumes."""
+"""What support promises the gateway: the shopper's notification inbox (NotificationService) and
+reviews (ReviewService, ReviewAdminService) through its real gRPC server. Support has no RPC
+that writes a notice: the inbox is filled the way it is in production, by the order and coupon
+events its worker consumes; so are the delivered lines a shopper may review."""
 from __future__ import annotations
 
 import grpc
@@ -133,3 +134,197 @@ def test_export_member_data_gives_a_shopper_her_own_notices_only(stub):
     assert refused(stub.ExportMemberData, request, metadata=BOB).code() == \
         grpc.StatusCode.PERMISSION_DENIED
     assert refused(stub.ExportMemberData, request).code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+# ------------------------------------------------------------------ reviews (ReviewService, ReviewAdminService)
+
+def jpeg(width=80, height=60) -> bytes:
+    import io
+
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (230, 190, 200)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def upload(header, photos=(), chunk=64 * 1024):
+    """The CreateReview / AddFollowUp stream: the header, then each photo in chunks."""
+    yield pb.ReviewUploadRequest(**header)
+    for index, data in enumerate(photos):
+        for at in range(0, len(data), chunk):
+            yield pb.ReviewUploadRequest(photo=pb.PhotoChunk(index=index, data=data[at:at + chunk]))
+
+
+CAROL = (("x-mall-user-id", "carol"),)
+DAN = (("x-mall-user-id", "dan"),)
+CS = (("x-mall-user-id", "s-cs"), ("x-mall-roles", "cs_agent"))
+OPERATOR = (("x-mall-user-id", "s-op"), ("x-mall-roles", "operator"))
+
+
+@pytest.fixture
+def review_stubs(runtime_for, worker, grpc_stub_for):
+    """Carol bought two lines of p-r (75B and 80B) in order o-r; one parcel delivered both."""
+    from mall.events.v1 import logistics_events_pb2 as logistics_events
+    support = runtime_for("support")
+    deliver(support, "order", "order.paid", order_events.OrderPaid(
+        order_id="o-r", order_no="N-R", member_id="carol", paid_fen=39800, lines=[
+            order_events.OrderEventLine(line_id=f"l-{size}", product_id="p-r", sku_id=f"k-{size}",
+                                        size=size, sku_label=f"{size} 黑色", title="云朵文胸",
+                                        quantity=1) for size in ("75B", "80B")]))
+    deliver(support, "logistics", "shipment.delivered", logistics_events.ShipmentChanged(
+        shipment_id="s-r", order_id="o-r", member_id="carol",
+        state=logistics_events.SHIPMENT_DELIVERED, occurred_at="2026-12-01T08:00:00Z",
+        items=[logistics_events.ShipmentItem(sku_id=f"k-{size}", quantity=1)
+               for size in ("75B", "80B")]))
+    return (grpc_stub_for("support", pb_grpc.ReviewServiceStub),
+            grpc_stub_for("support", pb_grpc.ReviewAdminServiceStub))
+
+
+def review_of(line="l-75B", **fields):
+    return {"review": pb.ReviewDraft(order_id="o-r", line_id=line, **fields)}
+
+
+def test_create_review_list_it_and_what_is_left_to_review(review_stubs):
+    shopper, _ = review_stubs
+    left = shopper.ListReviewable(pb.ListReviewableRequest(), metadata=CAROL)
+    assert [line.line_id for line in left.lines] == ["l-80B", "l-75B"]
+    assert all(line.delivered_at.seconds and line.order_no == "N-R" for line in left.lines)
+    review = shopper.CreateReview(upload(review_of(
+        stars=4, text="很舒服，偏小一点", fit=pb.RUNS_SMALL, usual_size="75B", anonymous=True,
+        nickname="小美"), [jpeg(), jpeg(2000, 1500)]), metadata=CAROL)
+    assert (review.stars, review.size, review.fit, review.display_name, review.member_id) == (
+        4, "75B", pb.RUNS_SMALL, "小***", "carol")
+    assert [p.width for p in review.photos] == [80, 2000]
+    assert all(p.url.startswith("/media/reviews/") and p.thumbnail_url for p in review.photos)
+    assert [line.line_id for line in shopper.ListReviewable(
+        pb.ListReviewableRequest(), metadata=CAROL).lines] == ["l-80B"]
+    listed = shopper.ListProductReviews(pb.ListProductReviewsRequest(product_id="p-r"))
+    [public] = listed.reviews
+    assert (public.id, public.member_id, public.order_id, public.display_name) == (
+        review.id, "", "", "小***")
+    assert (listed.summary.review_count, listed.summary.average_rating, listed.summary.runs_small,
+            list(listed.summary.star_counts), listed.summary.with_photos) == (
+        1, 4.0, 1, [0, 0, 0, 1, 0], 1)
+    assert [(s.size, s.review_count) for s in listed.summary.sizes] == [("75B", 1)]
+    mine = shopper.ListMyReviews(pb.ListMyReviewsRequest(), metadata=CAROL)
+    assert [r.id for r in mine.reviews] == [review.id]
+    assert not shopper.ListMyReviews(pb.ListMyReviewsRequest(), metadata=DAN).reviews
+
+
+def test_create_review_refuses_bad_input_naming_field_and_rule(review_stubs):
+    shopper, _ = review_stubs
+    err = refused(shopper.CreateReview, upload(review_of(stars=0, text="x" * 1001)),
+                  metadata=CAROL)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err) == {("stars", "range"), ("text", "max_length")}
+    err = refused(shopper.CreateReview, upload(review_of(stars=5), [b"GIF89a-nope"]),
+                  metadata=CAROL)
+    assert violations(err) == {("photos[0]", "image")}
+    err = refused(shopper.CreateReview, upload(review_of(stars=5), [jpeg()] * 10), metadata=CAROL)
+    assert violations(err) == {("photos", "max_items")}
+    big = jpeg() + b"\0" * (10 * 1024 * 1024)
+    err = refused(shopper.CreateReview, upload(review_of(stars=5), [big], chunk=1024 * 1024),
+                  metadata=CAROL)
+    assert violations(err) == {("photos[0]", "max_size")}
+    err = refused(shopper.CreateReview, upload(review_of(stars=5)), metadata=DAN)  # not hers
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert violations(err) == {("line_id", "delivered")}
+    err = refused(shopper.CreateReview, iter([pb.ReviewUploadRequest(
+        photo=pb.PhotoChunk(index=0, data=b"x"))]), metadata=CAROL)
+    assert violations(err) == {("review", "first")}
+    assert refused(shopper.CreateReview, upload(review_of(stars=5))).code() == \
+        grpc.StatusCode.UNAUTHENTICATED
+    shopper.CreateReview(upload(review_of(stars=5)), metadata=CAROL)
+    err = refused(shopper.CreateReview, upload(review_of(stars=3)), metadata=CAROL)
+    assert err.code() == grpc.StatusCode.ALREADY_EXISTS and violations(err) == {("line_id", "once")}
+    assert len(shopper.ListMyReviews(pb.ListMyReviewsRequest(), metadata=CAROL).reviews) == 1
+
+
+def test_add_follow_up_once(review_stubs):
+    shopper, _ = review_stubs
+    review = shopper.CreateReview(upload(review_of(stars=5)), metadata=CAROL)
+    follow = {"follow_up": pb.FollowUpDraft(review_id=review.id, text="洗了几次也不变形")}
+    assert refused(shopper.AddFollowUp, upload(follow), metadata=DAN).code() == \
+        grpc.StatusCode.NOT_FOUND
+    later = shopper.AddFollowUp(upload(follow, [jpeg()]), metadata=CAROL)
+    assert later.follow_up.text == "洗了几次也不变形" and len(later.follow_up.photos) == 1
+    assert not later.photos
+    err = refused(shopper.AddFollowUp, upload(follow), metadata=CAROL)
+    assert err.code() == grpc.StatusCode.ALREADY_EXISTS and violations(err) == {("review_id", "once")}
+
+
+def test_list_product_reviews_filters_and_pages(review_stubs):
+    shopper, _ = review_stubs
+    five = shopper.CreateReview(upload(review_of(stars=5), [jpeg()]), metadata=CAROL)
+    two = shopper.CreateReview(upload(review_of("l-80B", stars=2, fit=pb.RUNS_LARGE)),
+                               metadata=CAROL)
+
+    def ids(**filters):
+        return [r.id for r in shopper.ListProductReviews(
+            pb.ListProductReviewsRequest(product_id="p-r", **filters)).reviews]
+    assert ids() == [two.id, five.id]
+    assert ids(with_photos=True) == [five.id]
+    assert ids(stars=[1, 2]) == [two.id]
+    assert ids(size="75B") == [five.id]
+    first = shopper.ListProductReviews(pb.ListProductReviewsRequest(
+        product_id="p-r", page=common_pb2.PageRequest(page_size=1)))
+    assert [r.id for r in first.reviews] == [two.id] and first.page.next_page_token
+    rest = shopper.ListProductReviews(pb.ListProductReviewsRequest(
+        product_id="p-r", page=common_pb2.PageRequest(page_size=1,
+                                                      page_token=first.page.next_page_token)))
+    assert [r.id for r in rest.reviews] == [five.id] and not rest.page.next_page_token
+    err = refused(shopper.ListProductReviews, pb.ListProductReviewsRequest(
+        product_id="p-r", stars=[2], page=common_pb2.PageRequest(
+            page_token=first.page.next_page_token)))
+    assert {f for f, _ in violations(err)} == {"page.page_token"}  # bound to its filters
+    err = refused(shopper.ListProductReviews, pb.ListProductReviewsRequest(product_id="p-r",
+                                                                           stars=[6]))
+    assert violations(err) == {("stars[0]", "range")}
+
+
+def test_staff_reply_hide_and_close_the_bad_reviews_task(review_stubs):
+    shopper, admin = review_stubs
+    bad = shopper.CreateReview(upload(review_of(stars=1, text="加微信买更便宜")), metadata=CAROL)
+    for call, request in ((admin.ListReviews, pb.ListReviewsRequest()),
+                          (admin.ReplyToReview, pb.ReplyToReviewRequest(review_id=bad.id, text="x")),
+                          (admin.HideReview, pb.HideReviewRequest(review_id=bad.id, reason="x")),
+                          (admin.ListReviewTasks, pb.ListReviewTasksRequest())):
+        assert refused(call, request).code() == grpc.StatusCode.UNAUTHENTICATED
+        assert refused(call, request, metadata=CAROL).code() == grpc.StatusCode.PERMISSION_DENIED
+    assert refused(admin.ListReviewTasks, pb.ListReviewTasksRequest(),
+                   metadata=OPERATOR).code() == grpc.StatusCode.PERMISSION_DENIED
+
+    replied = admin.ReplyToReview(pb.ReplyToReviewRequest(review_id=bad.id, text="抱歉"),
+                                  metadata=OPERATOR)
+    edited = admin.ReplyToReview(pb.ReplyToReviewRequest(review_id=bad.id, text="抱歉，已联系您"),
+                                 metadata=CS)
+    assert edited.reply.text == "抱歉，已联系您"
+    assert edited.reply.created_at == replied.reply.created_at
+    err = refused(admin.HideReview, pb.HideReviewRequest(review_id=bad.id), metadata=CS)
+    assert violations(err) == {("reason", "required")}
+    hidden = admin.HideReview(pb.HideReviewRequest(review_id=bad.id, reason="含联系方式"),
+                              metadata=CS)
+    assert (hidden.hidden, hidden.hidden_reason, hidden.text) == (True, "含联系方式", "加微信买更便宜")
+    assert not shopper.ListProductReviews(pb.ListProductReviewsRequest(product_id="p-r")).reviews
+    assert [r.id for r in admin.ListReviews(pb.ListReviewsRequest(hidden_only=True),
+                                            metadata=CS).reviews] == [bad.id]
+    [mine] = shopper.ListMyReviews(pb.ListMyReviewsRequest(), metadata=CAROL).reviews
+    assert mine.hidden and mine.hidden_reason == "含联系方式"
+
+    [task] = admin.ListReviewTasks(pb.ListReviewTasksRequest(), metadata=CS).tasks
+    assert (task.review_id, task.stars, task.status, task.review.text) == (
+        bad.id, 1, "open", "加微信买更便宜")
+    done = admin.CompleteReviewTask(pb.CompleteReviewTaskRequest(task_id=task.id, note="已退款"),
+                                    metadata=CS)
+    assert (done.status, done.done_by, done.note) == ("done", "s-cs", "已退款")
+    assert not admin.ListReviewTasks(pb.ListReviewTasksRequest(), metadata=CS).tasks
+    assert [t.id for t in admin.ListReviewTasks(pb.ListReviewTasksRequest(status="done"),
+                                                metadata=CS).tasks] == [task.id]
+
+
+def test_export_member_data_holds_her_reviews(review_stubs, stub):
+    shopper, _ = review_stubs
+    review = shopper.CreateReview(upload(review_of(stars=5, text="好")), metadata=CAROL)
+    exported = stub.ExportMemberData(common_pb2.ExportMemberDataRequest(member_id="carol"),
+                                     metadata=CAROL)
+    assert [(r.id, r.text, r.order_id) for r in exported.reviews] == [(review.id, "好", "o-r")]

@@ -1,6 +1,6 @@
 import pytest
 
-from services.catalog.storage import LocalDiskStorage
+from servicekit.media_storage import LocalDiskStorage
 
 from .helpers import make_shop
 

@@ -3,8 +3,9 @@ import io
 import pytest
 from PIL import Image
 
+from servicekit import images as renditions
 from servicekit.errors import InvalidArgument, NotFound
-from services.catalog import media, renditions
+from services.catalog import media
 from services.catalog.models import Media
 
 from .helpers import MP4_HEAD, add_image, bra_input, bra_skus, count, create, jpeg, png, product

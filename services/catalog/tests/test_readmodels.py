@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 from mall.events.v1 import logistics_events_pb2 as lev
 from mall.events.v1 import order_events_pb2 as oev
 
-from services.catalog import readmodels, skus
+from services.catalog import readmodels, skus, views
 from services.catalog.models import SkuAvailability
 
 from .helpers import bra_input, bra_skus, create, product
@@ -54,6 +54,25 @@ def test_review_summary_updates_rating_and_ignores_older_summaries(rt, shop):
         assert not readmodels.apply_review_summary(s, "unknown-product", 1, 5.0, NOW)
     p = product(rt, product_id)
     assert (p.review_count, p.rating_milli) == (12, 4750)
+
+
+def test_a_versioned_review_summary_keeps_the_highest_version_whatever_its_time(rt, shop, storage):
+    product_id = create(rt, bra_input(shop))
+    fit = {"runs_small": 2, "true_to_size": 1, "runs_large": 0, "sizes": [
+        {"size": "75B", "review_count": 3, "rating": 4.0, "runs_small": 2, "true_to_size": 1,
+         "runs_large": 0}]}
+    with rt.transaction() as s:
+        assert readmodels.apply_review_summary(s, product_id, 3, 4.0, NOW - timedelta(hours=1),
+                                               version=2, fit=fit)
+        # version 1, announced "later" by a clock ahead: still older
+        assert not readmodels.apply_review_summary(s, product_id, 1, 5.0, NOW, version=1, fit={})
+        assert not readmodels.apply_review_summary(s, product_id, 3, 4.0, NOW, version=2, fit={})
+    p = product(rt, product_id)
+    assert (p.review_count, p.rating_milli, p.review_summary_version) == (3, 4000, 2)
+    with rt.transaction() as s:
+        shown = views.product_detail(s, product_id, storage, shopper=False)
+    assert (shown.fit.runs_small, shown.fit.true_to_size) == (2, 1)
+    assert [(f.size, f.review_count, f.runs_small) for f in shown.fit.sizes] == [("75B", 3, 2)]
 
 
 def test_paid_lines_add_to_sales_per_product(rt, shop):

@@ -144,7 +144,9 @@ def imported_event_data(*, lines: list[dict], **fields) -> dict:
     contract is asked for here (KeyError) rather than left out; test_import_writing proves the
     result equal to protobuf's own."""
     data = _proto3_json(_ORDER_FIELDS, fields)
-    data["lines"] = [_proto3_json(_LINE_FIELDS, {**line, "line_id": line["id"]}) for line in lines]
+    data["lines"] = [_proto3_json(_LINE_FIELDS, {
+        **line, "line_id": line["id"], "size": str((line.get("attributes") or {}).get("size", ""))})
+        for line in lines]
     return data
 
 

@@ -1,6 +1,7 @@
-"""Where media bytes live. The catalog only needs put/delete and a URL; the local disk
-implementation serves `make run` and single-node deployments (the gateway serves
-`/media/<key>` from the same root). An object store would implement the same three methods."""
+"""Where media bytes live (catalog's product media, support's review photos). A service only needs
+put/delete and a URL; the local disk implementation serves `make run` and deployments with a
+shared volume (the gateway serves `/media/<key>` from the same root, MALL_MEDIA_ROOT). Each
+service writes under its own key prefix. An object store would implement the same three methods."""
 from __future__ import annotations
 
 import os
@@ -57,5 +58,5 @@ class LocalDiskStorage:
         return f"/media/{key}" if key else ""
 
 
-def default_storage() -> LocalDiskStorage:
-    return LocalDiskStorage(env("MEDIA_ROOT", str(var_dir() / "media"), "catalog"))
+def default_storage(service: str) -> LocalDiskStorage:
+    return LocalDiskStorage(env("MEDIA_ROOT", str(var_dir() / "media"), service))

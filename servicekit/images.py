@@ -1,4 +1,5 @@
-"""Checks uploaded media by their content and makes the image renditions (Pillow).
+"""Checks uploaded media by their content and makes the image renditions (Pillow), for every
+service that takes images from outside (catalog's product media, support's review photos).
 
 An image is whatever Pillow can open as JPEG, PNG, WebP or GIF; its HD rendition fits in
 1600 x 1600 px and its thumbnail in 400 x 400 px, both JPEG, turned upright from EXIF. A video is
@@ -11,6 +12,8 @@ import warnings
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from servicekit.errors import FieldViolation, InvalidArgument
 
 HD_PX, THUMB_PX = 1600, 400
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -92,3 +95,29 @@ def video_type(head: bytes) -> str:
     if head[:4] == b"\x1a\x45\xdf\xa3" and b"webm" in head[:64]:
         return "video/webm"
     raise NotAVideo("the bytes are not an MP4 or WebM video")
+
+
+def too_large(field: str, what: str, limit: int) -> InvalidArgument:
+    return InvalidArgument(f"{field}: the {what} is larger than {limit // (1024 * 1024)} MiB", [
+        FieldViolation(field, "max_size", f"the {what} must be at most {limit // (1024 * 1024)} MiB "
+                                          f"({limit} bytes)")])
+
+
+def check_image_size(field: str, size: int, limit: int = MAX_IMAGE_BYTES) -> None:
+    """Called while bytes stream in, so an oversized image stops early."""
+    if size > limit:
+        raise too_large(field, "image", limit)
+
+
+def checked_image(data: bytes, field: str) -> ImageRenditions:
+    """The one image check of the shop: bytes that are an image (type sniffed by Pillow, not by
+    name or declared type), at most MAX_IMAGE_BYTES and MAX_PIXELS, with their renditions; else
+    INVALID_ARGUMENT naming `field` and the rule (`required`, `max_size`, `image`)."""
+    if not data:
+        raise InvalidArgument.field(field, "required", "no bytes were sent; send the image file")
+    check_image_size(field, len(data))
+    try:
+        return image_renditions(data)
+    except NotAnImage as err:
+        raise InvalidArgument.field(field, "image",
+                                    f"{err}; send a JPEG, PNG, WebP or GIF image") from None
