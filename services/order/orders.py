@@ -132,8 +132,14 @@ def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.Pay
     """Adds the refund to the order (per line when the refund names lines) and announces
     order.refunded; the whole amount back moves the order to REFUNDED."""
     order = lock(session, refund.order_id)
-    if refund.refunded_total_fen <= order.refunded_fen:
+    if order.is_presale:
+        # Two payments (deposit, balance), each with its own running total: a pre-sale adds each
+        # refund, which payment announces once (a redelivery is the inbox's to catch).
+        refunded_total = order.refunded_fen + refund.amount_fen
+    elif refund.refunded_total_fen <= order.refunded_fen:
         return False  # this refund (or a later one that includes it) was already applied
+    else:
+        refunded_total = refund.refunded_total_fen
     # A paid order cancelled by staff is refunded by payment: the order stays cancelled (a final
     # status), and order.refunded still tells member and support about the money.
     stays_cancelled = order.status == "cancelled"
@@ -141,9 +147,12 @@ def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.Pay
     for part in refund.lines:
         if part.line_id in lines:
             lines[part.line_id].refunded_fen += part.amount_fen
-    order.refunded_fen = refund.refunded_total_fen
+    order.refunded_fen = refunded_total
     paid_fen = order.paid_fen or refund.paid_fen  # 0 until payment.succeeded is heard
     full = refund.full or order.refunded_fen >= paid_fen
+    if order.is_presale:  # one of its two payments refunded in full is not the whole order
+        paid_fen = order.paid_fen or order.deposit_paid_fen or refund.paid_fen
+        full = order.refunded_fen >= paid_fen
     # A refund heard before its payment (another queue): the order moves on when the payment
     # comes (on_payment_succeeded), so the end state is the same in either order.
     # A pre-sale's deposit refunded while it waits for its balance (staff): recorded, and the

@@ -220,3 +220,49 @@ def test_the_to_pay_tab_lists_a_presale_waiting_for_its_balance(runtime):
     (view,) = listed.orders
     assert (view.status, view.presale.phase, view.presale.deposit_paid_fen) == \
         ("deposit_paid", "waiting_for_balance", DEPOSIT)
+
+
+def test_an_erased_member_s_presale_waiting_for_its_balance_is_cancelled_deposit_refunded(runtime):
+    from services.order import erasure
+    order_id = place_presale(runtime, presale.KEEP_DEPOSIT)
+    pay(runtime, order_id, DEPOSIT, "deposit", "pi-dep")
+    with runtime.transaction() as session:
+        erasure.erase_member(session, runtime, "m-1")
+    assert order_of(runtime, order_id).status == "cancelled"
+    (cancelled,) = outbox_events(runtime, "order.cancelled")
+    assert not cancelled["data"].get("depositKept")
+
+
+def refunded(runtime, order_id, refund_id, amount, intent_total, intent_paid):
+    from mall.events.v1 import payment_events_pb2 as payments
+    message = payments.PaymentRefunded(order_id=order_id, refund_id=refund_id, amount_fen=amount,
+                                       refunded_total_fen=intent_total, paid_fen=intent_paid,
+                                       full=intent_total == intent_paid)
+    with runtime.transaction() as session:
+        return orders.on_payment_refunded(session, runtime, message)
+
+
+def test_both_payments_refunded_in_any_order_add_up_to_the_whole(runtime):
+    """Staff cancel a paid pre-sale: payment refunds its deposit and its balance, two refunds each
+    with its own intent's running total, heard in any order."""
+    order_id = place_presale(runtime)
+    pay(runtime, order_id, DEPOSIT, "deposit", "pi-dep")
+    pay(runtime, order_id, 43415 - DEPOSIT, "balance", "pi-bal", txn="wx-2")
+    assert refunded(runtime, order_id, "rf-bal", 43415 - DEPOSIT, 43415 - DEPOSIT, 43415 - DEPOSIT)
+    order = order_of(runtime, order_id)
+    assert (order.refunded_fen, order.status) == (43415 - DEPOSIT, "paid")  # not the whole order
+    assert refunded(runtime, order_id, "rf-dep", DEPOSIT, DEPOSIT, DEPOSIT)
+    order = order_of(runtime, order_id)
+    assert (order.refunded_fen, order.status) == (43415, "refunded")
+    assert [e["data"]["full"] for e in outbox_events(runtime, "order.refunded")] == [False, True]
+
+
+def test_a_refunded_deposit_of_a_closed_presale_is_recorded(runtime):
+    order_id = place_presale(runtime, presale.REFUND_DEPOSIT)
+    pay(runtime, order_id, DEPOSIT, "deposit", "pi-dep")
+    timers(runtime, CLOSES)
+    assert refunded(runtime, order_id, "rf-dep", DEPOSIT, DEPOSIT, DEPOSIT)
+    order = order_of(runtime, order_id)
+    assert (order.status, order.refunded_fen) == ("cancelled", DEPOSIT)
+    (event,) = outbox_events(runtime, "order.refunded")
+    assert (event["data"]["full"], event["data"]["paidFen"]) == (True, str(DEPOSIT))
