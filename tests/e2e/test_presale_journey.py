@@ -56,11 +56,13 @@ def pushed(mall, openid: str, template: str) -> int:
 
 def test_deposit_notice_balance_release_shipment_and_points_on_the_whole(mall, admin_token):
     word = unique_word()
-    now = datetime.now(timezone.utc)
-    deposits_end = now + timedelta(seconds=25)
-    balance_until, release = deposits_end + timedelta(seconds=60), deposits_end + timedelta(seconds=12)
     with mall.client(admin_token) as admin, mall.client() as anonymous:
         sku_id = stocked_sku(mall, admin, word, 3)
+        # the deposit phase lasts 30 s (placing and paying the deposit take a few), the balance
+        # window a minute after it, the release 12 s into the balance window
+        now = datetime.now(timezone.utc)
+        deposits_end = now + timedelta(seconds=30)
+        balance_until, release = deposits_end + timedelta(seconds=60), deposits_end + timedelta(seconds=12)
         campaign = ok(admin.post("/v1/admin/campaigns", json={
             "name": f"新品预售 {word}", "kind": "PRESALE", "starts_at": at(now - timedelta(minutes=1)),
             "ends_at": at(deposits_end),
