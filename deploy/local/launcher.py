@@ -53,7 +53,8 @@ def local_environment(base: dict[str, str] | None = None, **overrides: str) -> d
         **{f"MALL_MEMBER_WECHAT_TEMPLATE_{kind}": f"demo-{kind.lower()}" for kind in (
             "ORDER_CREATED", "ORDER_PAID", "ORDER_CANCELLED", "ORDER_PARTLY_SHIPPED",
             "ORDER_SHIPPED", "ORDER_DELIVERED", "ORDER_COMPLETED", "ORDER_REFUNDED",
-            "ORDER_PARTLY_REFUNDED", "COUPON_EXPIRING", "POINTS_REDEMPTION_FAILED")},
+            "ORDER_PARTLY_REFUNDED", "COUPON_EXPIRING", "POINTS_REDEMPTION_FAILED",
+            "ORDER_DEPOSIT_PAID", "ORDER_BALANCE_DUE")},
         # a coupon reminder or a points notice names no order: its template has no order number key
         "MALL_MEMBER_WECHAT_TEMPLATE_COUPON_EXPIRING_KEYS": "title=thing1,body=thing3,time=time4",
         "MALL_MEMBER_WECHAT_TEMPLATE_POINTS_REDEMPTION_FAILED_KEYS": "title=thing1,body=thing3,time=time4",

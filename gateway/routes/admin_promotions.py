@@ -94,6 +94,7 @@ class PresaleItem(BaseModel):
     sku_id: str = Field(max_length=64)
     deposit_fen: Fen
     deposit_counts_as_fen: Fen
+    presale_price_fen: Fen = Field(0, description="the unit price in the pre-sale; 0: the list price")
 
 
 class PresaleRule(BaseModel):
@@ -102,6 +103,9 @@ class PresaleRule(BaseModel):
     balance_until: AwareDatetime
     early_access_from: AwareDatetime | None = None
     early_access_min_rank: int = Field(0, ge=0, le=100)
+    release_at: AwareDatetime | None = Field(None, description="the ship date (at or after balance_from)")
+    unpaid_balance: str = Field("", max_length=20, description="keep_deposit | refund_deposit: the "
+                                "deposit when the balance is not paid in its window")
 
 
 class CampaignInput(BaseModel):

@@ -61,7 +61,8 @@ class PaymentStarted(BaseModel):
 
 @router.post("/v1/orders/{order_id}/payments", status_code=201,
              dependencies=[Depends(auth.customer), IDEMPOTENT], response_model=PaymentStarted,
-             summary="Pay my order (send an Idempotency-Key: a retry answers the same payment)")
+             summary="Pay what my order has due now: the whole amount, or a pre-sale's deposit, then its "
+                     "balance in its window (send an Idempotency-Key: a retry answers the same payment)")
 async def create_payment(payments: Payments, order_id: Id, choice: PaymentChoice) -> Response:
     reply = await payments.CreatePayment(payment_pb2.CreatePaymentRequest(
         order_id=order_id, method=choice.method, installments=choice.installments,

@@ -34,6 +34,11 @@ class Worker(EventWorker):
     def order_paid(self, session, event):
         record_fact(session, event)
 
+    @on_event("order", "order.deposit_paid", order.OrderDepositPaid)
+    def order_deposit_paid(self, session, event):
+        # a pre-sale's first phase: its deposit (order.paid comes once the balance is paid too)
+        record_fact(session, event)
+
     @on_event("order", "order.imported", order.OrderImported)
     def order_imported(self, session, event):
         # a partner's order is a sale too; its channel (import:<partner>) and batch stay in the fact

@@ -195,6 +195,8 @@ class Shipment(Base):
     stop_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
     stop_outcome: Mapped[str] = mapped_column(String(30), default="", server_default="")
     stop_error: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # A pre-sale's release date (order.paid's ships_from): no waybill is booked before it.
+    ship_after: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     warehouse: Mapped[Warehouse] = relationship(lazy="joined")
 
     __table_args__ = (

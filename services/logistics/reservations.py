@@ -405,6 +405,21 @@ def reserve_again_and_commit(runtime: Runtime, session: Session, order_id: str,
     return session.get(Reservation, order_id), None
 
 
+def hold_until(session: Session, order_id: str, until: datetime) -> Reservation | None:
+    """A pre-sale order's deposit was paid (order.deposit_paid): its held stock stays held until
+    `until` (its balance window closed), never shortened, so the expiry timer leaves it while the
+    order waits for its balance. One that lapsed meanwhile stays lapsed: order.paid reserves
+    again (or records the shortfall), as for any paid order whose hold lapsed."""
+    reservation = session.get(Reservation, order_id, with_for_update=True)
+    if reservation is None or reservation.status != "held":
+        log.warning("order %s paid its deposit but its stock is %s", order_id,
+                    reservation.status if reservation is not None else "not reserved")
+        return reservation
+    if reservation.expires_at < until:
+        reservation.expires_at, reservation.updated_at = until, datetime.now(timezone.utc)
+    return reservation
+
+
 def expire_due(runtime: Runtime, now: datetime | None = None, limit: int = 200) -> int:
     """Expires held reservations past their time, one transaction each (short, and never
     holding two reservations' SKU locks at once). Replicas skip each other's rows."""

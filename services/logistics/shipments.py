@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from mall.events.v1 import logistics_events_pb2 as events
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from servicekit import pii
 from servicekit.config import env
 from servicekit.runtime import Runtime
-from servicekit.times import rfc3339
+from servicekit.times import parse_rfc3339, rfc3339
 
 from . import carriers, fengqiao
 from .models import Shipment, TrackingEvent, Warehouse
@@ -80,6 +80,7 @@ class PaidOrder:
     address: dict          # recipient, phone, province, city, district, detail
     discreet: bool
     tier_rank: int
+    ships_from: datetime | None = None   # a pre-sale's release date: booked from then on
 
     @classmethod
     def from_event(cls, paid) -> "PaidOrder":
@@ -89,7 +90,8 @@ class PaidOrder:
                          for x in paid.lines if x.sku_id and x.quantity > 0),
                    {"recipient": a.recipient, "phone": a.phone, "province": a.province,
                     "city": a.city, "district": a.district, "detail": a.detail},
-                   paid.discreet_packaging, paid.member_tier_rank)
+                   paid.discreet_packaging, paid.member_tier_rank,
+                   parse_rfc3339(paid.ships_from) if paid.ships_from else None)
 
 
 def shipment_id(order_id: str, warehouse_code: str) -> str:
@@ -145,7 +147,8 @@ def plan(session: Session, order: PaidOrder, allocations: list[tuple[str, str, i
             destination_province=order.address["province"][:50],
             destination_city=order.address.get("city", "")[:50],
             recipient_sealed=cipher().encrypt(private, _sealed_context(sid)),
-            items=items, last_heard_at=now, created_at=now, updated_at=now)
+            items=items, last_heard_at=now, created_at=now, updated_at=now,
+            ship_after=order.ships_from)
         session.add(shipment)
         planned.append(shipment)
     session.flush()
@@ -193,7 +196,8 @@ def _book(shipment: Shipment) -> str:
     return client.create_order(shipment.id, sender, recipient, cargo)
 
 
-def book_pending(runtime: Runtime, limit: int = 20, order_ids: list[str] | None = None) -> int:
+def book_pending(runtime: Runtime, limit: int = 20, order_ids: list[str] | None = None,
+                 now: datetime | None = None) -> int:
     """Books waybills for planned shipments (a worker timer; staff for chosen orders). Rows are
     claimed with SKIP LOCKED, so replicas share the work; a carrier that fails leaves its error
     for the next round."""
@@ -202,8 +206,11 @@ def book_pending(runtime: Runtime, limit: int = 20, order_ids: list[str] | None 
     booked = 0
     with runtime.transaction() as session:
         # a stopped shipment (its order cancelled or refunded) is never booked
+        # ... nor a pre-sale's before its release date
         query = select(Shipment).where(Shipment.waybill_no.is_(None), Shipment.state == "created",
-                                       Shipment.stop_requested_at.is_(None))
+                                       Shipment.stop_requested_at.is_(None),
+                                       or_(Shipment.ship_after.is_(None),
+                                           Shipment.ship_after <= (now or datetime.now(timezone.utc))))
         if order_ids is not None:
             query = query.where(Shipment.order_id.in_(order_ids))
         pending = list(session.scalars(

@@ -10,6 +10,7 @@ from mall.events.v1 import order_events_pb2 as order_events
 
 from servicekit.config import env_float
 from servicekit.erasure import erased_at
+from servicekit.times import parse_rfc3339
 from servicekit.worker import EventWorker, on_event, timer
 
 from . import erasure, fulfilment, gifts, imported, reservations, shipments, stopping, tracking
@@ -40,6 +41,12 @@ class Worker(EventWorker):
     @on_event("order", "order.paid", order_events.OrderPaid)
     def order_paid(self, session, event):
         fulfilment.order_paid(self.runtime, session, PaidOrder.from_event(event.data), event.id)
+
+    @on_event("order", "order.deposit_paid", order_events.OrderDepositPaid)
+    def order_deposit_paid(self, session, event):
+        """A pre-sale waits for its balance: its stock stays held until the window closed."""
+        if event.data.hold_until:
+            reservations.hold_until(session, event.data.order_id, parse_rfc3339(event.data.hold_until))
 
     @on_event("order", "order.imported", order_events.OrderImported)
     def order_imported(self, session, event):

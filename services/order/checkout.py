@@ -39,7 +39,7 @@ from servicekit.errors import (
 from servicekit.paging import fingerprint
 from servicekit.runtime import Runtime
 
-from . import placement
+from . import placement, presale
 from .models import CartItem, Order, ProductSku
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def priced_order(basket: Basket, quote: promotion_pb2.QuoteResponse,
         coupon_ids=tuple(quote.coupon_ids), explanation=tuple(quote.explanation),
         member_tier=profile.tier_code if profile else "",
         member_tier_rank=profile.tier_rank if profile else 0,
-        flash_sale=is_flash_sale(quote))
+        flash_sale=is_flash_sale(quote), presale=presale.terms_of(quote))
 
 
 def is_flash_sale(quote: promotion_pb2.QuoteResponse) -> bool:

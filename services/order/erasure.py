@@ -23,7 +23,7 @@ from servicekit import erasure
 from servicekit.runtime import Runtime
 
 from . import orders as ordering
-from . import privacy, views
+from . import presale, privacy, views
 from .models import CartItem, Order, OrderRemark
 
 ERASED_REMARK = "[erased with the member's personal data]"
@@ -40,7 +40,9 @@ def erase_member(session: Session, runtime: Runtime, member_id: str,
     erasure.remember(session, member_id, erased_at)
     orders = list(session.scalars(select(Order).where(Order.member_id == member_id)
                                   .order_by(Order.id).with_for_update()))
-    unpaid = [order for order in orders if order.status == "pending_payment"]
+    # ... and a pre-sale waiting for its balance, which she can no longer pay: its deposit is
+    # refunded (she did not let the window lapse; she left)
+    unpaid = [order for order in orders if order.status in ("pending_payment", *presale.WAITING)]
     for order in unpaid:
         ordering.cancel(session, runtime, order, actor="event:member.deleted",
                         reason="member_deleted")

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from servicekit import erasure, idempotency
@@ -59,7 +70,10 @@ class Order(Base):
     """
     __tablename__ = "orders"
     # (member, key) also finds a member's orders: no index of member_id alone to keep up
-    __table_args__ = (UniqueConstraint("member_id", "idempotency_key"),)
+    __table_args__ = (UniqueConstraint("member_id", "idempotency_key"),
+                      # the pre-sale timers: balance windows opening and closing
+                      Index("ix_orders_status_balance_from", "status", "balance_from"),
+                      Index("ix_orders_status_balance_until", "status", "balance_until"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     order_no: Mapped[str] = mapped_column(String(20), unique=True)
@@ -105,6 +119,21 @@ class Order(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # cancelled or refunded
+    # A pre-sale order (presale.py) is paid twice: `deposit_fen` first (pending_payment), the
+    # rest (payable_fen - deposit_fen) between balance_from and balance_until; its goods ship
+    # from release_at. unpaid_balance: keep_deposit | refund_deposit. "" / 0 / None otherwise.
+    presale_campaign_id: Mapped[str] = mapped_column(String(32), default="")
+    deposit_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    deposit_paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    deposit_paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    balance_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    balance_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    release_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    unpaid_balance: Mapped[str] = mapped_column(String(20), default="")
+
+    @property
+    def is_presale(self) -> bool:
+        return bool(self.presale_campaign_id)
 
 
 class OrderLine(Base):

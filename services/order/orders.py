@@ -11,11 +11,11 @@ from mall.events.v1 import payment_events_pb2 as payments
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound
+from servicekit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
-from . import privacy, states
+from . import presale, privacy, states
 from .models import Order, OrderLine, OrderRemark, OrderShipment
 
 COMPLETE_AFTER_DELIVERY = timedelta(days=7)
@@ -75,6 +75,8 @@ def on_payment_succeeded(session: Session, runtime: Runtime, paid: payments.Paym
     need. A payment for an order that is no longer waiting (cancelled meanwhile) changes nothing
     here: payment refunds it by itself."""
     order = lock(session, paid.order_id)
+    if order.is_presale:
+        return _presale_payment(session, runtime, order, paid)
     if order.status != "pending_payment":
         return False
     if paid.amount_fen != order.payable_fen:
@@ -85,6 +87,32 @@ def on_payment_succeeded(session: Session, runtime: Runtime, paid: payments.Paym
     order.paid_fen, order.payment_method = paid.amount_fen, paid.method
     transition(session, runtime, order, "paid", actor="event:payment.succeeded",
                reason=f"{paid.method} {paid.provider_transaction_id}")
+    _announce_paid(session, runtime, order)
+    return True
+
+
+def _presale_payment(session: Session, runtime: Runtime, order: Order,
+                     paid: payments.PaymentSucceeded) -> bool:
+    """A pre-sale order's deposit (→ DEPOSIT_PAID) or balance (→ PAID and order.paid, once the
+    whole amount is in). Either one for an order no longer waiting for it changes nothing here."""
+    phase = paid.phase if paid.phase in ("deposit", "balance") else (
+        "deposit" if order.status == "pending_payment" else "balance")
+    if phase == "deposit":
+        return presale.on_deposit_paid(session, runtime, order, paid, lines_of(session, order))
+    if not presale.balance_payment_fits(order, paid):
+        return False
+    if order.status == "deposit_paid":  # paid before the window-opening timer came by
+        presale.open_balance(session, runtime, order, actor="event:payment.succeeded")
+    order.paid_fen, order.payment_method = order.deposit_paid_fen + paid.amount_fen, paid.method
+    transition(session, runtime, order, "paid", actor="event:payment.succeeded",
+               reason=f"balance {paid.method} {paid.provider_transaction_id}")
+    _announce_paid(session, runtime, order)
+    return True
+
+
+def _announce_paid(session: Session, runtime: Runtime, order: Order) -> None:
+    """order.paid, once the whole amount is in: what logistics, member and promotion need (a
+    pre-sale's release date as `ships_from`: logistics books nothing before it)."""
     lines = lines_of(session, order)
     runtime.emit(session, "order.paid", events.OrderPaid(
         order_id=order.id, order_no=order.order_no, member_id=order.member_id,
@@ -93,19 +121,26 @@ def on_payment_succeeded(session: Session, runtime: Runtime, paid: payments.Paym
         discreet_packaging=order.discreet_packaging, member_tier=order.member_tier,
         member_tier_rank=order.member_tier_rank, points_used=order.points_used,
         coupon_ids=order.coupon_ids, channel=order.channel,
-        shipping_fee_fen=order.shipping_fee_fen, status_seq=states.history_seq(session, order)))
+        shipping_fee_fen=order.shipping_fee_fen,
+        ships_from=rfc3339(order.release_at) if order.is_presale else "",
+        deposit_fen=order.deposit_paid_fen, status_seq=states.history_seq(session, order)))
     if order.refunded_fen and order.refunded_fen >= order.paid_fen:  # its refund was heard first
         transition(session, runtime, order, "refunded", actor="event:payment.refunded",
                    reason="refunded in full (heard before the payment)")
-    return True
 
 
 def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.PaymentRefunded) -> bool:
     """Adds the refund to the order (per line when the refund names lines) and announces
     order.refunded; the whole amount back moves the order to REFUNDED."""
     order = lock(session, refund.order_id)
-    if refund.refunded_total_fen <= order.refunded_fen:
+    if order.is_presale:
+        # Two payments (deposit, balance), each with its own running total: a pre-sale adds each
+        # refund, which payment announces once (a redelivery is the inbox's to catch).
+        refunded_total = order.refunded_fen + refund.amount_fen
+    elif refund.refunded_total_fen <= order.refunded_fen:
         return False  # this refund (or a later one that includes it) was already applied
+    else:
+        refunded_total = refund.refunded_total_fen
     # A paid order cancelled by staff is refunded by payment: the order stays cancelled (a final
     # status), and order.refunded still tells member and support about the money.
     stays_cancelled = order.status == "cancelled"
@@ -113,12 +148,17 @@ def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.Pay
     for part in refund.lines:
         if part.line_id in lines:
             lines[part.line_id].refunded_fen += part.amount_fen
-    order.refunded_fen = refund.refunded_total_fen
+    order.refunded_fen = refunded_total
     paid_fen = order.paid_fen or refund.paid_fen  # 0 until payment.succeeded is heard
     full = refund.full or order.refunded_fen >= paid_fen
+    if order.is_presale:  # one of its two payments refunded in full is not the whole order
+        paid_fen = order.paid_fen or order.deposit_paid_fen or refund.paid_fen
+        full = order.refunded_fen >= paid_fen
     # A refund heard before its payment (another queue): the order moves on when the payment
     # comes (on_payment_succeeded), so the end state is the same in either order.
-    if full and not stays_cancelled and order.status != "pending_payment":
+    # A pre-sale's deposit refunded while it waits for its balance (staff): recorded, and the
+    # order keeps waiting until staff cancel it or its window closes.
+    if full and not stays_cancelled and order.status not in ("pending_payment", *presale.WAITING):
         transition(session, runtime, order, "refunded", actor="event:payment.refunded",
                    reason=refund.reason or "refunded in full")
     runtime.emit(session, "order.refunded", events.OrderRefunded(
@@ -138,7 +178,8 @@ AFTER_SALES = ("use after-sales instead: the shopper returns the parcel and is r
 SHIPPED_STATUSES = ("partly_shipped", "shipped", "delivered", "completed")
 
 
-def cancel(session: Session, runtime: Runtime, order: Order, *, actor: str, reason: str) -> None:
+def cancel(session: Session, runtime: Runtime, order: Order, *, actor: str, reason: str,
+           deposit_kept: bool = False) -> None:
     """Cancels an unpaid order (shopper, timer, staff) or a paid one before any parcel left the
     warehouse (staff only). order.cancelled releases stock, coupons, quota and points; with
     was_paid, payment refunds the whole payment and logistics stops the parcels (a parcel the
@@ -152,12 +193,20 @@ def cancel(session: Session, runtime: Runtime, order: Order, *, actor: str, reas
     if was_paid and kind != "staff":
         raise FailedPrecondition(f"order {order.order_no} is paid: ask customer service to cancel "
                                  "it, or wait for it and return it")
+    if order.status in presale.WAITING and kind == "member":
+        raise FailedPrecondition(
+            f"the deposit of pre-sale order {order.order_no} is paid: "
+            f"{presale.RULE_TEXT.get(order.unpaid_balance, '')}; ask customer service to cancel it",
+            [FieldViolation("order_id", "deposit_paid", "a pre-sale order with its deposit paid is "
+                            "cancelled by customer service or when its balance window closes")])
     if not transition(session, runtime, order, "cancelled", actor=actor, reason=reason):
         return
     runtime.emit(session, "order.cancelled", events.OrderCancelled(
         order_id=order.id, member_id=order.member_id, reason=reason, order_no=order.order_no,
         payable_fen=order.payable_fen, points_used=order.points_used,
-        coupon_ids=order.coupon_ids, was_paid=was_paid, status_seq=states.history_seq(session, order)))
+        coupon_ids=order.coupon_ids, was_paid=was_paid, deposit_paid_fen=order.deposit_paid_fen,
+        deposit_kept=deposit_kept and order.deposit_paid_fen > 0,
+        status_seq=states.history_seq(session, order)))
 
 
 def _a_parcel_left(session: Session, order: Order) -> bool:

@@ -34,6 +34,7 @@ from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
 from . import numbering, privacy, states
+from . import presale as presale_terms
 from .models import CartItem, Order, OrderLine, OrderLineCategory
 from .orders import event_lines, lines_of
 
@@ -72,6 +73,7 @@ class PricedOrder:
     member_tier: str = ""
     member_tier_rank: int = 0
     flash_sale: bool = False
+    presale: presale_terms.Terms | None = None   # a pre-sale: the deposit first, the balance later
 
 
 def lease() -> timedelta:
@@ -143,6 +145,7 @@ def confirm(session: Session, runtime: Runtime, order: Order, priced: PricedOrde
     order.address_sealed, order.province = privacy.seal_address(order.id, address), address.province
     order.allocation, order.shopper_note = allocation, shopper_note[:200]
     order.pay_deadline = now + pay_window
+    presale_terms.apply_terms(order, priced.presale)
     order.placing_owner, order.lease_until = "", None
     order.placing_quote = order.placing_profile = None
     session.flush()

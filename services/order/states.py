@@ -5,6 +5,9 @@ recorded with who and why.
        │              │               │            │               │            │             │
        └─> failed     └─> cancelled <─┘            └───────────────┴────────────┴─────────────┴─> refunded
 
+    a pre-sale (presale.py): pending_payment ──deposit──> deposit_paid ──window opens──> balance_due
+                             ──balance──> paid; deposit_paid | balance_due ──> cancelled
+
 `placing` and `failed` belong to the checkout saga and are never shown. A paid order may be
 cancelled by staff only before anything shipped (its money is then refunded); `refunded` means
 the whole order was refunded (per-line refunds leave the status and add to `refunded_fen`).
@@ -23,7 +26,10 @@ from .models import Order, OrderStatusChange
 
 ALLOWED: dict[str, frozenset[str]] = {
     "placing": frozenset({"pending_payment", "failed"}),
-    "pending_payment": frozenset({"paid", "cancelled"}),
+    "pending_payment": frozenset({"paid", "cancelled", "deposit_paid"}),
+    # a pre-sale order (presale.py): the deposit paid, waiting for its balance window, then due
+    "deposit_paid": frozenset({"balance_due", "cancelled"}),
+    "balance_due": frozenset({"paid", "cancelled"}),
     "paid": frozenset({"partly_shipped", "shipped", "cancelled", "refunded"}),
     "partly_shipped": frozenset({"shipped", "refunded"}),
     "shipped": frozenset({"delivered", "refunded"}),
@@ -35,14 +41,15 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 VISIBLE = tuple(s for s in ALLOWED if s not in ("placing", "failed"))
 # How far along the happy path a status is: a late event never moves an order backwards.
-PROGRESS = {"pending_payment": 0, "paid": 1, "partly_shipped": 2, "shipped": 3, "delivered": 4,
-            "completed": 5}
-TIMESTAMP_OF = {"paid": "paid_at", "shipped": "shipped_at", "delivered": "delivered_at",
-                "completed": "completed_at", "cancelled": "closed_at", "refunded": "closed_at"}
+PROGRESS = {"pending_payment": 0, "deposit_paid": 0.3, "balance_due": 0.6, "paid": 1,
+            "partly_shipped": 2, "shipped": 3, "delivered": 4, "completed": 5}
+TIMESTAMP_OF = {"deposit_paid": "deposit_paid_at", "paid": "paid_at", "shipped": "shipped_at",
+                "delivered": "delivered_at", "completed": "completed_at", "cancelled": "closed_at",
+                "refunded": "closed_at"}
 
 # The shopper's tabs (待付款, 待发货, 待收货, 待评价, 退款/售后) as statuses.
 TABS: dict[str, tuple[str, ...]] = {
-    "to_pay": ("pending_payment",),
+    "to_pay": ("pending_payment", "deposit_paid", "balance_due"),  # a pre-sale's balance too
     "to_ship": ("paid", "partly_shipped"),
     "to_receive": ("shipped",),
     "to_review": ("delivered", "completed"),

@@ -1,7 +1,7 @@
 """Orders as their readers see them (mall.order.v1.OrderView), and the shopper's lists."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from mall.events.v1 import logistics_events_pb2 as shipping
 from mall.order.v1 import order_pb2
@@ -9,10 +9,10 @@ from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from servicekit import paging
-from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound
+from servicekit.errors import InvalidArgument, NotFound
 from servicekit.times import rfc3339
 
-from . import placement, privacy, states
+from . import placement, presale, privacy, states
 from .models import Order, OrderLine, OrderRemark, OrderShipment, OrderStatusChange
 
 SHIPMENT_STATES = {value: name.removeprefix("SHIPMENT_").lower()
@@ -65,6 +65,8 @@ def order_view(session: Session, order: Order, *, detail: bool,
         delivered_at=rfc3339(order.delivered_at), completed_at=rfc3339(order.completed_at),
         closed_at=rfc3339(order.closed_at), flash_sale=order.flash_sale,
         import_batch_id=order.import_batch_id or "")
+    if order.is_presale:
+        view.presale.CopyFrom(presale.view(order, datetime.now(timezone.utc)))
     if detail:
         view.shipping_address.CopyFrom(privacy.open_address(order.id, order.address_sealed))
         view.timeline.extend(order_pb2.StatusChange(
@@ -117,14 +119,16 @@ def list_members_orders(session: Session, member_id: str, tab: str,
 
 
 def payable(session: Session, member_id: str, order_id: str) -> order_pb2.Payable:
+    """What a payment of the order takes now: the whole amount, or a pre-sale's deposit, then
+    its balance in its window (presale.due_now says when it opens)."""
     order = members_order(session, member_id, order_id)
-    if order.status != "pending_payment":
-        raise FailedPrecondition(f"order {order.order_no} is {order.status}, not waiting for payment")
+    due = presale.due_now(order, datetime.now(timezone.utc))
+    label = {"deposit": "定金 ", "balance": "尾款 "}.get(due.phase, "")
     return order_pb2.Payable(
         order_id=order.id, order_no=order.order_no, member_id=order.member_id,
-        payable_fen=order.payable_fen, currency="CNY",
-        description=f"内衣商城订单 {order.order_no}", pay_deadline=rfc3339(order.pay_deadline),
-        status=order.status, flash_sale=order.flash_sale)
+        payable_fen=due.amount_fen, currency="CNY",
+        description=f"内衣商城订单 {label}{order.order_no}", pay_deadline=rfc3339(due.deadline),
+        status=order.status, flash_sale=order.flash_sale, phase=due.phase)
 
 
 def preview_view(priced: placement.PricedOrder) -> order_pb2.CheckoutPreview:
@@ -132,7 +136,8 @@ def preview_view(priced: placement.PricedOrder) -> order_pb2.CheckoutPreview:
         lines=priced_lines(priced.lines), list_total_fen=priced.list_total_fen,
         discount_fen=priced.discount_fen, points_deduction_fen=priced.points_deduction_fen,
         shipping_fee_fen=priced.shipping_fee_fen, total_fen=priced.payable_fen,
-        explanation=list(priced.explanation))
+        explanation=list(priced.explanation),
+        presale=presale.terms_view(priced.presale, priced.payable_fen))
 
 
 def remark_view(remark: OrderRemark) -> order_pb2.Remark:

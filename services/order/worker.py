@@ -11,10 +11,14 @@ from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import payment_events_pb2 as payments
 
 from servicekit import idempotency
+from servicekit.config import env_float
 from servicekit.erasure import erased_at
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import availability, erasure, orders, placement, products
+from . import availability, erasure, orders, placement, presale, products
+
+# How often balance windows are looked at (the e2e suite uses 1 s, its windows last seconds)
+PRESALE_SECONDS = env_float("PRESALE_TIMER_SECONDS", 30.0, "order")
 
 
 class Worker(EventWorker):
@@ -83,6 +87,14 @@ class Worker(EventWorker):
     def cancel_unpaid_orders(self):
         with self.runtime.transaction() as session:
             orders.cancel_overdue(session, self.runtime, datetime.now(timezone.utc))
+
+    @timer(PRESALE_SECONDS)  # pre-sale balance windows opening (the notice) and closing unpaid
+    def presale_balance_windows(self):
+        now = datetime.now(timezone.utc)
+        with self.runtime.transaction() as session:
+            presale.open_balance_windows(session, self.runtime, now)
+        with self.runtime.transaction() as session:
+            presale.close_unpaid_balances(session, self.runtime, now)
 
     @timer(15)  # an abandoned placement (lease lapsed, nobody retried) is undone within a minute
     def fail_stale_placements(self):

@@ -17,7 +17,8 @@ def succeeded(intent: PaymentIntent, paid_at: datetime | None) -> events.Payment
         amount_fen=intent.amount_fen, currency=intent.currency, method=intent.method,
         provider_transaction_id=intent.provider_transaction_id or "",
         installment_periods=intent.installment_periods,
-        succeeded_at=rfc3339(intent.succeeded_at), paid_at=rfc3339(paid_at or intent.succeeded_at))
+        succeeded_at=rfc3339(intent.succeeded_at), paid_at=rfc3339(paid_at or intent.succeeded_at),
+        phase=intent.phase or "full")
 
 
 def failed(intent: PaymentIntent, reason: str) -> events.PaymentFailed:

@@ -42,7 +42,7 @@ def intent_to_proto(intent: PaymentIntent) -> payment_pb2.PaymentIntent:
         created_at=_timestamp(intent.created_at), updated_at=_timestamp(intent.updated_at),
         succeeded_at=_timestamp(intent.succeeded_at), closed_at=_timestamp(intent.closed_at),
         refunded_fen=intent.refunded_fen or 0, seller_percent=intent.seller_percent or 0,
-        out_trade_no=intent.out_trade_no or "")
+        out_trade_no=intent.out_trade_no or "", phase=intent.phase or "full")
 
 
 def refund_to_proto(refund: Refund) -> payment_pb2.Refund:

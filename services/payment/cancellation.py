@@ -35,27 +35,57 @@ REASON = "order_cancelled"          # payment.refunded's reason for these refund
 REQUESTED_BY = "event:order.cancelled"
 
 
-def refund_request_id(order_id: str) -> str:
-    return f"cancel:{order_id}"
+def refund_request_id(order_id: str, phase: str = "full") -> str:
+    """One refund per cancelled order and phase: `cancel:<order>` (a pre-sale's deposit and
+    balance: `cancel:<order>:deposit`, `cancel:<order>:balance`)."""
+    return f"cancel:{order_id}" if phase == "full" else f"cancel:{order_id}:{phase}"
 
 
 def refund_cancelled_order(session: Session, cancelled: order_events.OrderCancelled) -> Refund | None:
     """The refund of a cancelled order's payment (the one already written, on a redelivery);
-    None when no payment of it took money or nothing is left to refund."""
-    key = refund_request_id(cancelled.order_id)
+    None when no payment of it took money or nothing is left to refund (the first of
+    refunds_of_cancelled_order, which a pre-sale's two payments need)."""
+    refunds = refunds_of_cancelled_order(session, cancelled)
+    return refunds[0] if refunds else None
+
+
+def refunds_of_cancelled_order(session: Session, cancelled: order_events.OrderCancelled) -> list[Refund]:
+    """Every refund a cancelled order's payments are owed, one per phase that took money: the
+    whole amount, or a pre-sale's deposit and balance. A deposit the merchant keeps
+    (`deposit_kept`: its balance was not paid in its window) is never refunded; a balance paid
+    after the window closed always is."""
+    taken = list(session.scalars(
+        select(PaymentIntent).where(PaymentIntent.order_id == cancelled.order_id,
+                                    PaymentIntent.provider_transaction_id.is_not(None))
+        .order_by(PaymentIntent.created_at.desc()).with_for_update()))
+    if not taken:
+        if cancelled.was_paid:
+            log.error("order %s was cancelled as paid, but no payment of it took money",
+                      cancelled.order_id)
+        return []  # the usual unpaid cancellation
+    latest: dict[str, PaymentIntent] = {}
+    for intent in taken:  # newest first: the latest of each phase
+        latest.setdefault(intent.phase or "full", intent)
+    refunds = []
+    for phase in ("full", "deposit", "balance"):
+        intent = latest.get(phase)
+        if intent is None:
+            continue
+        if phase == "deposit" and cancelled.deposit_kept:
+            log.info("order %s cancelled (%s): its deposit %s is kept by the merchant's rule",
+                     cancelled.order_id, cancelled.reason, intent.id)
+            continue
+        refund = _refund_rest(session, cancelled, intent, refund_request_id(cancelled.order_id, phase))
+        if refund is not None:
+            refunds.append(refund)
+    return refunds
+
+
+def _refund_rest(session: Session, cancelled: order_events.OrderCancelled, intent: PaymentIntent,
+                 key: str) -> Refund | None:
     done = session.scalars(select(Refund).where(Refund.refund_request_id == key)).first()
     if done is not None:
         return done
-    intent = session.scalars(
-        select(PaymentIntent).where(PaymentIntent.order_id == cancelled.order_id,
-                                    PaymentIntent.provider_transaction_id.is_not(None))
-        .order_by(PaymentIntent.created_at.desc()).limit(1).with_for_update()).first()
-    if intent is None:
-        if not cancelled.was_paid:
-            return None  # the usual unpaid cancellation
-        log.error("order %s was cancelled as paid, but no payment of it took money",
-                  cancelled.order_id)
-        return None
     taken = session.scalar(select(func.coalesce(func.sum(Refund.amount_fen), 0))
                            .where(Refund.payment_intent_id == intent.id, Refund.status.in_(COUNTED)))
     rest = intent.amount_fen - taken

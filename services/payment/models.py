@@ -14,6 +14,7 @@ Base = declarative_base()
 idempotency.add_to(Base.metadata)  # CreatePayment's keys
 
 METHODS = ("wechat_jsapi", "alipay", "card")
+PHASES = ("full", "deposit", "balance")   # a pre-sale order is paid twice: deposit, then balance
 STATUSES = ("created", "pending", "succeeded", "failed", "cancelled", "refunded")
 PROVIDERS = ("wechatpay", "alipay", "card")
 REFUND_STATUSES = ("requested", "processing", "succeeded", "failed")  # requested: not yet accepted by the provider
@@ -25,14 +26,16 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
 
 
 class PaymentIntent(Base):
-    """One attempt to collect an order's amount through one method. An order may have several
-    (the shopper switched from WeChat Pay to Alipay); at most one ever succeeds."""
+    """One attempt to collect an order's amount (or a pre-sale's deposit or balance: `phase`)
+    through one method. An order may have several (the shopper switched from WeChat Pay to
+    Alipay); at most one per phase ever succeeds."""
     __tablename__ = "payment_intents"
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         CheckConstraint("currency = 'CNY'", name="currency_cny"),
         CheckConstraint(_one_of("method", METHODS), name="method_known"),
         CheckConstraint(_one_of("status", STATUSES), name="status_known"),
+        CheckConstraint(_one_of("phase", PHASES), name="phase_known"),
         Index("ix_payment_intents_order_created", "order_id", "created_at"),
         # At most one open intent per order: a second create for another method cancels the first.
         Index("uq_payment_intents_open_order", "order_id", unique=True,
@@ -63,6 +66,9 @@ class PaymentIntent(Base):
     # Money that arrived after the intent was cancelled (and is refunded automatically).
     paid_late_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # reconciliation
+    # What of the order it collects: the whole amount, or a pre-sale's deposit or balance (order's
+    # GetPayable says which is due; each phase is paid by one intent at most).
+    phase: Mapped[str] = mapped_column(String(10), default="full", server_default="full")
 
 
 class Refund(Base):

@@ -23,6 +23,7 @@ class Payable:
     description: str
     pay_deadline: datetime | None
     status: str
+    phase: str = "full"      # full | deposit | balance: what of the order is due now
 
 
 class OrderPort:
@@ -38,4 +39,5 @@ class OrderPort:
             raise from_rpc_error(err, "order") from None
         deadline = parse_rfc3339(reply.pay_deadline) if reply.pay_deadline else None
         return Payable(reply.order_id, reply.order_no, reply.member_id, reply.payable_fen,
-                       reply.currency or "CNY", reply.description, deadline, reply.status)
+                       reply.currency or "CNY", reply.description, deadline, reply.status,
+                       reply.phase or "full")

@@ -65,7 +65,8 @@ def validate(choice: PaymentChoice) -> None:
 def _reusable(intent: PaymentIntent, choice: PaymentChoice, payable: Payable) -> bool:
     return (intent.status == "pending" and intent.client_payload is not None
             and intent.method == choice.method and intent.installment_periods == choice.installments
-            and intent.seller_percent == choice.seller_percent and intent.amount_fen == payable.payable_fen)
+            and intent.seller_percent == choice.seller_percent and intent.amount_fen == payable.payable_fen
+            and intent.phase == payable.phase)
 
 
 def create_payment(session: Session, runtime: Runtime, payable: Payable, member_id: str,
@@ -90,7 +91,7 @@ def create_payment(session: Session, runtime: Runtime, payable: Payable, member_
     except IntegrityError:  # a concurrent create for this order won the one open slot
         raise FailedPrecondition(f"another payment of order {choice.order_id} is being created; "
                                  "try again") from None
-    intent.seller_percent = choice.seller_percent
+    intent.seller_percent, intent.phase = choice.seller_percent, payable.phase
     intent.out_trade_no = uuid.uuid4().hex
     client = _prepay(intent, choice, payable)
     # A provider that names the trade itself (the card acquirer's PaymentIntent id) says so here.

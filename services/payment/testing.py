@@ -34,6 +34,7 @@ class Order:
     payable_fen: int
     status: str = "pending_payment"
     order_no: str = ""
+    phase: str = "full"      # a pre-sale's deposit or balance: what GetPayable says is due now
 
 
 class OrderStandin(order_pb2_grpc.OrderServiceServicer):
@@ -63,7 +64,7 @@ class OrderStandin(order_pb2_grpc.OrderServiceServicer):
         return order_pb2.Payable(order_id=order.order_id, order_no=order.order_no,
                                  member_id=order.member_id, payable_fen=order.payable_fen,
                                  currency="CNY", description=f"内衣商城订单 {order.order_no}",
-                                 status=order.status)
+                                 status=order.status, phase=order.phase)
 
     def stop(self) -> None:
         self._server.stop(0)

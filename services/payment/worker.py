@@ -26,10 +26,11 @@ class Worker(EventWorker):
         for intent in intents.cancel_open_for_order(session, self.runtime, event.data.order_id):
             if intent.out_trade_no and intent.client_payload:
                 _close_at_provider(intent.method, intent.out_trade_no)
-        refund = cancellation.refund_cancelled_order(session, event.data)
-        if refund is not None and refund.status == "requested":
-            refund_id = refund.id  # sent once the refund row is committed
-            self.runtime.after_commit(session, lambda: refunds.submit(self.runtime, refund_id))
+        for refund in cancellation.refunds_of_cancelled_order(session, event.data):
+            if refund.status == "requested":
+                refund_id = refund.id  # sent once the refund row is committed
+                self.runtime.after_commit(session,
+                                          lambda r=refund_id: refunds.submit(self.runtime, r))
 
     @timer(env_float("RECONCILE_INTERVAL_SECONDS", 60.0, "payment"))
     def reconcile_with_providers(self):

@@ -41,6 +41,7 @@ class PresaleItemTerms:
     sku_id: str
     deposit_fen: int
     deposit_counts_as_fen: int
+    presale_price_fen: int = 0       # the unit price in the pre-sale; 0: the list price
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class PresaleTerms:
     balance_until: datetime | None
     early_access_from: datetime | None = None
     early_access_min_rank: int = 0
+    release_at: datetime | None = None    # the ship date
+    unpaid_balance: str = ""              # keep_deposit | refund_deposit
+
+
+UNPAID_BALANCE_RULES = ("keep_deposit", "refund_deposit")
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,7 @@ def _check_presale(v: Violations, spec: CampaignSpec) -> None:
             v.check(item.deposit_counts_as_fen >= item.deposit_fen, f"{at}.deposit_counts_as_fen",
                     "at_least_deposit", f"a deposit counts for at least itself ({item.deposit_fen}); "
                     f"got {item.deposit_counts_as_fen}")
+        _check_presale_price(v, at, item)
     has_from = v.check(presale.balance_from is not None, "spec.presale.balance_from", "required",
                        "balance_from is required")
     has_until = v.check(presale.balance_until is not None, "spec.presale.balance_until", "required",
@@ -226,14 +233,42 @@ def _check_presale(v: Violations, spec: CampaignSpec) -> None:
     if has_from and spec.ends_at:
         v.check(presale.balance_from >= spec.ends_at, "spec.presale.balance_from", "after_deposits",
                 "the balance window opens when the deposit phase is over (at or after ends_at)")
+    if has_until and spec.ends_at:
+        v.check(presale.balance_until > spec.ends_at, "spec.presale.balance_until",
+                "after_deposits", "the balance window closes after the deposit phase (after ends_at)")
     if has_from and has_until:
         v.check(presale.balance_until > presale.balance_from, "spec.presale.balance_until",
                 "after_start", "balance_until must be after balance_from")
+    if v.check(presale.release_at is not None, "spec.presale.release_at", "required",
+               "release_at (the ship date shoppers are promised) is required") and has_from:
+        v.check(presale.release_at >= presale.balance_from, "spec.presale.release_at",
+                "after_balance_opens", f"nothing ships before the balance can be paid: release_at "
+                f"({rfc3339(presale.release_at)}) must be at or after balance_from "
+                f"({rfc3339(presale.balance_from)})")
+    v.check(presale.unpaid_balance in UNPAID_BALANCE_RULES, "spec.presale.unpaid_balance", "one_of",
+            "unpaid_balance says what happens to the deposit when the balance is not paid in its "
+            f"window: one of {', '.join(UNPAID_BALANCE_RULES)}; got {excerpt(presale.unpaid_balance)}")
     if presale.early_access_from and spec.starts_at:
         v.check(presale.early_access_from < spec.starts_at, "spec.presale.early_access_from",
                 "before_start", "early access opens before starts_at")
     v.check(0 <= presale.early_access_min_rank <= 10, "spec.presale.early_access_min_rank", "range",
             "early_access_min_rank is a tier rank 0..10 (0: only members flagged for early access)")
+
+
+def _check_presale_price(v: Violations, at: str, item: PresaleItemTerms) -> None:
+    """With a pre-sale price the deposit and what it counts as are checked against it (the list
+    price is catalog's; the engine never lets a line cost less than its deposit)."""
+    if not v.check(item.presale_price_fen >= 0, f"{at}.presale_price_fen", "non_negative",
+                   f"presale_price_fen is 0 (the list price) or more; got {item.presale_price_fen}"):
+        return
+    if item.presale_price_fen and item.deposit_fen > 0:
+        if v.check(item.deposit_fen < item.presale_price_fen, f"{at}.deposit_fen", "below_price",
+                   f"the deposit ({item.deposit_fen}) must be less than the pre-sale price "
+                   f"({item.presale_price_fen}): a balance is left to pay"):
+            v.check(item.deposit_counts_as_fen <= item.presale_price_fen,
+                    f"{at}.deposit_counts_as_fen", "at_most_price",
+                    f"a deposit counts for at most the price ({item.presale_price_fen}); got "
+                    f"{item.deposit_counts_as_fen}")
 
 
 @dataclass(frozen=True)

@@ -152,10 +152,13 @@ def _terms(spec: CampaignSpec) -> dict:
                 "quantity_per_order": g.quantity_per_order}
     p = spec.presale
     return {"items": [{"sku_id": i.sku_id, "deposit_fen": i.deposit_fen,
-                       "deposit_counts_as_fen": i.deposit_counts_as_fen} for i in p.items],
+                       "deposit_counts_as_fen": i.deposit_counts_as_fen,
+                       "presale_price_fen": i.presale_price_fen} for i in p.items],
             "balance_from": rfc3339(p.balance_from), "balance_until": rfc3339(p.balance_until),
             "early_access_from": rfc3339(p.early_access_from) if p.early_access_from else "",
-            "early_access_min_rank": p.early_access_min_rank}
+            "early_access_min_rank": p.early_access_min_rank,
+            "release_at": rfc3339(p.release_at) if p.release_at else "",
+            "unpaid_balance": p.unpaid_balance}
 
 
 def spec_of(c: Campaign, quotas: list[CampaignQuota]) -> CampaignSpec:
@@ -179,11 +182,14 @@ def spec_of(c: Campaign, quotas: list[CampaignQuota]) -> CampaignSpec:
                                          totals.get(t["gift_sku_id"], 0)))
     else:
         kind_terms = dict(presale=PresaleTerms(
-            tuple(PresaleItemTerms(i["sku_id"], i["deposit_fen"], i["deposit_counts_as_fen"])
+            tuple(PresaleItemTerms(i["sku_id"], i["deposit_fen"], i["deposit_counts_as_fen"],
+                                   i.get("presale_price_fen", 0))
                   for i in t["items"]),
             parse_rfc3339(t["balance_from"]), parse_rfc3339(t["balance_until"]),
             parse_rfc3339(t["early_access_from"]) if t["early_access_from"] else None,
-            t["early_access_min_rank"]))
+            t["early_access_min_rank"],
+            parse_rfc3339(t["release_at"]) if t.get("release_at") else None,
+            t.get("unpaid_balance", "")))
     return CampaignSpec(name=c.name, kind=c.kind, starts_at=c.starts_at, ends_at=c.ends_at,
                         description=c.description, scope=c.scope,
                         category_ids=tuple(c.category_ids), product_ids=tuple(c.product_ids),

@@ -91,9 +91,10 @@ def campaign_spec(spec: pb.CampaignSpec) -> CampaignSpec:
     if spec.HasField("presale"):
         p = spec.presale
         presale = PresaleTerms(
-            tuple(PresaleItemTerms(i.sku_id, i.deposit_fen, i.deposit_counts_as_fen) for i in p.items),
+            tuple(PresaleItemTerms(i.sku_id, i.deposit_fen, i.deposit_counts_as_fen,
+                                   i.presale_price_fen) for i in p.items),
             when(p, "balance_from"), when(p, "balance_until"), when(p, "early_access_from"),
-            p.early_access_min_rank)
+            p.early_access_min_rank, when(p, "release_at"), p.unpaid_balance)
     return CampaignSpec(
         name=spec.name, description=spec.description,
         kind=CAMPAIGN_KIND_NAMES.get(spec.kind, f"unspecified({spec.kind})"),
@@ -130,12 +131,16 @@ def campaign_message(c: Campaign, quotas: list[CampaignQuota]) -> pb.Campaign:
     if s.presale:
         p = s.presale
         rule = pb.PresaleRule(items=[pb.PresaleItem(sku_id=i.sku_id, deposit_fen=i.deposit_fen,
-                                                    deposit_counts_as_fen=i.deposit_counts_as_fen)
+                                                    deposit_counts_as_fen=i.deposit_counts_as_fen,
+                                                    presale_price_fen=i.presale_price_fen)
                                      for i in p.items],
                               balance_from=stamp(p.balance_from), balance_until=stamp(p.balance_until),
-                              early_access_min_rank=p.early_access_min_rank)
+                              early_access_min_rank=p.early_access_min_rank,
+                              unpaid_balance=p.unpaid_balance)
         if p.early_access_from:
             rule.early_access_from.CopyFrom(stamp(p.early_access_from))
+        if p.release_at:
+            rule.release_at.CopyFrom(stamp(p.release_at))
         spec.presale.CopyFrom(rule)
     return pb.Campaign(id=str(c.id), spec=spec, status=c.status, created_by=c.created_by,
                        created_at=stamp(c.created_at), version=c.version or 1,
@@ -167,6 +172,17 @@ def member_profile(member: pb.PricingMember) -> MemberProfile:
                          free_shipping_over_fen=member.free_shipping_over_fen)
 
 
+def presale_terms_message(terms) -> pb.PresaleLineTerms | None:
+    if terms is None:
+        return None
+    message = pb.PresaleLineTerms(balance_from=stamp(terms.balance_from),
+                                  balance_until=stamp(terms.balance_until),
+                                  unpaid_balance=terms.unpaid_balance)
+    if terms.release_at:
+        message.release_at.CopyFrom(stamp(terms.release_at))
+    return message
+
+
 def quote_message(q: Quote, priced_at: datetime) -> pb.QuoteResponse:
     return pb.QuoteResponse(
         lines=[pb.QuotedLine(
@@ -176,7 +192,8 @@ def quote_message(q: Quote, priced_at: datetime) -> pb.QuoteResponse:
             price_after_member_and_sale_fen=line.price_after_member_and_sale_fen,
             discounts=[pb.LineDiscount(source=d.source, ref=d.ref, fen=d.fen) for d in line.discounts],
             payable_fen=line.payable_fen, presale_campaign_id=line.presale_campaign_id,
-            deposit_fen=line.deposit_fen, balance_fen=line.balance_fen) for line in q.lines],
+            deposit_fen=line.deposit_fen, balance_fen=line.balance_fen,
+            presale=presale_terms_message(line.presale)) for line in q.lines],
         adjustments=[pb.OrderAdjustment(source=a.source, ref=a.ref, label=a.label, fen=a.fen)
                      for a in q.adjustments],
         gifts=[pb.GiftLine(campaign_id=g.campaign_id, sku_id=g.sku_id, product_id=g.product_id,

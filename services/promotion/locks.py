@@ -226,6 +226,16 @@ def consume_for_order(session: Session, runtime: Runtime, order_id: str, now: da
     return lock
 
 
+def hold_until(session: Session, order_id: str, until: datetime) -> OrderLock | None:
+    """A pre-sale order's deposit was paid (order.deposit_paid): its lock is held until its
+    balance window closed (`until`), never shortened, so the expiry timer does not give its
+    coupons back while it waits for the balance. A lock already given back stays so."""
+    lock = session.get(OrderLock, order_id, with_for_update=True)
+    if lock is not None and lock.status == "locked" and lock.expires_at < until:
+        lock.expires_at = until
+    return lock
+
+
 def release_expired(session: Session, runtime: Runtime, now: datetime, batch: int = 100) -> int:
     """Locks past expires_at (the order crashed mid-saga or was never paid nor cancelled) are
     released. SKIP LOCKED: several worker replicas share the work without waiting on each other."""

@@ -116,10 +116,13 @@ def rules_from(rows: list[Campaign], left: dict, stacking: Stacking, shipping: S
         else:
             presales.append(PresaleOffer(
                 cid, c.name, window,
-                {i["sku_id"]: PresaleItem(i["sku_id"], i["deposit_fen"], i["deposit_counts_as_fen"])
+                {i["sku_id"]: PresaleItem(i["sku_id"], i["deposit_fen"], i["deposit_counts_as_fen"],
+                                          i.get("presale_price_fen", 0))
                  for i in t["items"]},
                 parse_rfc3339(t["balance_from"]), parse_rfc3339(t["balance_until"]),
                 parse_rfc3339(t["early_access_from"]) if t["early_access_from"] else None,
-                t["early_access_min_rank"]))
+                t["early_access_min_rank"],
+                parse_rfc3339(t["release_at"]) if t.get("release_at") else None,
+                t.get("unpaid_balance", "")))
     return PricingRules(tuple(sales), tuple(thresholds), tuple(gifts), tuple(presales),
                         stacking, shipping)

@@ -2,6 +2,7 @@
 
 - order.paid: the order's coupons are used and its quota units sold (ConsumeForOrder).
 - order.cancelled: everything the order held goes back (ReleaseForOrder).
+- order.deposit_paid: a pre-sale order's lock is held until its balance window closed.
 - points.redeemed (item_kind coupon), member.birthday_gift_granted: the coupon is issued, once
   per redemption / grant.
 - member.deleted: the member's available coupons are revoked.
@@ -19,6 +20,7 @@ from mall.events.v1 import order_events_pb2 as order_events
 
 from servicekit.config import env_float
 from servicekit.errors import FailedPrecondition
+from servicekit.times import parse_rfc3339
 from servicekit.worker import EventWorker, on_event, timer
 
 from . import coupons, locks
@@ -50,6 +52,12 @@ class Worker(EventWorker):
         except FailedPrecondition as err:
             # Paid after its lock lapsed: the shopper keeps the price they paid; staff see this.
             log.warning("order.paid %s: %s", event.data.order_id, err.message)
+
+    @on_event("order", "order.deposit_paid", order_events.OrderDepositPaid)
+    def order_deposit_paid(self, session, event):
+        """A pre-sale order waits for its balance: its coupons and quota stay held meanwhile."""
+        if event.data.hold_until:
+            locks.hold_until(session, event.data.order_id, parse_rfc3339(event.data.hold_until))
 
     @on_event("member", "points.redeemed", member_events.PointsRedeemed)
     def points_redeemed(self, session, event):

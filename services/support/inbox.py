@@ -155,6 +155,30 @@ def on_order_refunded(session: Session, refunded) -> Notification | None:
                   body=body, status_seq=refunded.status_seq)
 
 
+def _shanghai(text: str) -> str:
+    moment = parse_rfc3339(text) if text else utcnow()
+    return moment.astimezone(SHANGHAI).strftime("%m月%d日 %H:%M")
+
+
+def on_order_deposit_paid(session: Session, paid) -> Notification | None:
+    """From mall.events.v1.OrderDepositPaid: a pre-sale's deposit is in; when the balance opens."""
+    title, body = messages.order_deposit_paid(paid.order_no or paid.order_id, paid.deposit_fen,
+                                              paid.balance_fen, _shanghai(paid.balance_from),
+                                              paid.unpaid_balance)
+    return notify(session, member_id=paid.member_id, kind="order_deposit_paid",
+                  order_id=paid.order_id, title=title, body=body, status_seq=paid.status_seq)
+
+
+def on_order_balance_due(session: Session, due) -> Notification | None:
+    """From mall.events.v1.OrderBalanceDue: a pre-sale's balance window opened (transactional:
+    she must pay it in time or the order closes), once per order."""
+    title, body = messages.order_balance_due(due.order_no or due.order_id, due.summary,
+                                             due.balance_fen, _shanghai(due.balance_until),
+                                             due.unpaid_balance)
+    return notify(session, member_id=due.member_id, kind="order_balance_due",
+                  order_id=due.order_id, title=title, body=body, status_seq=due.status_seq)
+
+
 PLACEMENT_FAILED = "placement_failed"  # order's reason for a checkout that never became an order
 
 

@@ -6,7 +6,9 @@ CANCEL_REASONS = {
     "member": "您已取消该订单",
     "staff": "商家已取消该订单",
     "stock": "商品库存不足，订单已取消",
+    "balance_unpaid": "预售尾款未在期限内支付，订单已关闭",
 }
+UNPAID_BALANCE = {"keep_deposit": "逾期未付尾款，定金不退", "refund_deposit": "逾期未付尾款，定金原路退回"}
 
 
 def yuan(fen: int) -> str:
@@ -19,6 +21,22 @@ def yuan(fen: int) -> str:
 def order_paid(order_no: str, paid_fen: int) -> tuple[str, str]:
     return ("支付成功",
             f"您的订单 {order_no} 已支付 ¥{yuan(paid_fen)}，我们会尽快为您安排发货。")
+
+
+def order_deposit_paid(order_no: str, deposit_fen: int, balance_fen: int, opens: str,
+                       rule: str) -> tuple[str, str]:
+    """opens: the Shanghai wall-clock time the balance window opens, e.g. "11月11日 00:00"."""
+    return ("定金支付成功",
+            f"您的预售订单 {order_no} 已支付定金 ¥{yuan(deposit_fen)}，尾款 ¥{yuan(balance_fen)} "
+            f"将于 {opens} 开始支付，届时我们会提醒您。{UNPAID_BALANCE.get(rule, '')}。")
+
+
+def order_balance_due(order_no: str, summary: str, balance_fen: int, until: str,
+                      rule: str) -> tuple[str, str]:
+    """until: the Shanghai wall-clock time the balance window closes."""
+    return ("尾款待支付",
+            f"您的预售订单 {order_no}（{summary or '您的订单'}）可以支付尾款了：¥{yuan(balance_fen)}，"
+            f"请在 {until} 前完成支付，{UNPAID_BALANCE.get(rule, '逾期订单将关闭')}。")
 
 
 def order_partly_refunded(order_no: str, refunded_fen: int) -> tuple[str, str]:

@@ -28,7 +28,8 @@ erasure.add_to(Base.metadata)  # members who asked for erasure (member.deleted)
 
 KINDS = ("order_created", "order_paid", "order_cancelled", "order_partly_shipped", "order_shipped",
          "order_delivered", "order_completed", "order_refunded", "coupon_expiring",
-         "order_partly_refunded", "points_redemption_failed")
+         "order_partly_refunded", "points_redemption_failed", "order_deposit_paid",
+         "order_balance_due")
 
 
 class Notification(Base):

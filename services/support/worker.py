@@ -28,17 +28,23 @@ def storage():
     return default_storage("support")
 
 
+def announce(runtime, session, notice: Notification | None, order_no: str) -> None:
+    """notification.created for a new notice (member pushes it to WeChat), in the handler's
+    transaction; a module function so a handler runs the same with any worker object."""
+    if notice is None or not inbox.is_news(session, notice):
+        return  # already told, nothing to tell, or a state the order has already left
+    runtime.emit(session, "notification.created", support_events.NotificationCreated(
+        notification_id=notice.id, member_id=notice.member_id, kind=notice.kind,
+        title=notice.title, body=notice.body, order_id=notice.order_id or "",
+        order_no=order_no, created_at=rfc3339(notice.created_at),
+        consent_purpose=marketing.consent_purpose(notice.kind)))
+
+
 class Worker(EventWorker):
     name = "support"
 
     def announce(self, session, notice: Notification | None, order_no: str) -> None:
-        if notice is None or not inbox.is_news(session, notice):
-            return  # already told, nothing to tell, or a state the order has already left
-        self.runtime.emit(session, "notification.created", support_events.NotificationCreated(
-            notification_id=notice.id, member_id=notice.member_id, kind=notice.kind,
-            title=notice.title, body=notice.body, order_id=notice.order_id or "",
-            order_no=order_no, created_at=rfc3339(notice.created_at),
-            consent_purpose=marketing.consent_purpose(notice.kind)))
+        announce(self.runtime, session, notice, order_no)
 
     @on_event("order", "order.created", order_events.OrderCreated)
     def order_created(self, session, event):
@@ -49,9 +55,21 @@ class Worker(EventWorker):
         eligibility.on_order_paid(session, event.data)  # what she may review once delivered
         self.announce(session, inbox.on_order_paid(session, event.data), event.data.order_no)
 
+    @on_event("order", "order.deposit_paid", order_events.OrderDepositPaid)
+    def order_deposit_paid(self, session, event):
+        announce(self.runtime, session, inbox.on_order_deposit_paid(session, event.data),
+                 event.data.order_no)
+
+    @on_event("order", "order.balance_due", order_events.OrderBalanceDue)
+    def order_balance_due(self, session, event):
+        """A pre-sale's balance window opened: the inbox, then WeChat (notification.created)."""
+        announce(self.runtime, session, inbox.on_order_balance_due(session, event.data),
+                 event.data.order_no)
+
     @on_event("order", "order.cancelled", order_events.OrderCancelled)
     def order_cancelled(self, session, event):
-        self.announce(session, inbox.on_order_cancelled(session, event.data), event.data.order_no)
+        announce(self.runtime, session, inbox.on_order_cancelled(session, event.data),
+                 event.data.order_no)
 
     @on_event("order", "order.status_changed", order_events.OrderStatusChanged)
     def order_status_changed(self, session, event):

@@ -120,3 +120,16 @@ def test_member_deleted_takes_her_out_of_the_facts_and_keeps_the_counts(analytic
                                      metadata=staff("admin"))
     assert exported.fact_count == 0  # no fact names her any more
     assert counts() == {("order.paid", "order"): 1}  # and the figures stay
+
+
+def test_a_presale_deposit_is_a_fact_of_its_own(analytics, counts):
+    """Both phases of a pre-sale: order.deposit_paid (the deposit), then order.paid (the whole)."""
+    deposit = order_events.OrderDepositPaid(order_id="o-pre", member_id="m-1", deposit_fen=5000,
+                                            balance_fen=5900, balance_from="2026-11-10T16:00:00Z",
+                                            balance_until="2026-11-11T16:00:00Z", status_seq=2)
+    first = deliver(analytics, "order", "order.deposit_paid", deposit)
+    deliver(analytics, "order", "order.deposit_paid", deposit, event_id=first["id"])
+    deliver(analytics, "order", "order.paid", order_events.OrderPaid(
+        order_id="o-pre", member_id="m-1", paid_fen=10900, deposit_fen=5000,
+        ships_from="2026-11-12T00:00:00Z"))
+    assert counts() == {("order.deposit_paid", "order"): 1, ("order.paid", "order"): 1}

@@ -256,3 +256,25 @@ def test_member_deleted_keeps_a_parcel_on_its_way_addressed_until_it_arrives(log
     [parcel] = exported.shipments
     # not delivered yet: the carrier still needs whom to hand it to (erased on delivery)
     assert (parcel.recipient.recipient, parcel.recipient_erased) == ("李四", False)
+
+
+def test_a_presale_deposit_holds_the_stock_and_its_release_date_holds_the_booking(logistics, stub):
+    """order.deposit_paid keeps the order's stock held until its balance window closed;
+    order.paid's ships_from keeps its parcel unbooked until the release date."""
+    from services.logistics import reservations, shipments
+    from services.logistics.models import Shipment
+
+    stocked(logistics, stub)
+    reserve(stub, "o-pre", 1)
+    closes = datetime.now(ZoneInfo("UTC")) + timedelta(days=10)
+    deliver(logistics, "order", "order.deposit_paid", order_events.OrderDepositPaid(
+        order_id="o-pre", member_id="m-1", hold_until=closes.isoformat().replace("+00:00", "Z")))
+    assert reservations.expire_due(logistics, now=closes - timedelta(seconds=1)) == 0
+    release = datetime.now(ZoneInfo("UTC")) + timedelta(days=12)
+    paid_later = paid("o-pre", 1)
+    paid_later.ships_from = release.isoformat().replace("+00:00", "Z")
+    deliver(logistics, "order", "order.paid", paid_later)
+    with logistics.transaction() as session:
+        shipment = session.query(Shipment).filter_by(order_id="o-pre").one()
+        assert shipment.ship_after is not None and shipment.waybill_no is None
+    assert shipments.book_pending(logistics, order_ids=["o-pre"]) == 0

@@ -78,6 +78,8 @@ def test_the_worker_takes_orders_and_members_events(promotion, worker_process):
     _, cancelled_with = issued_coupon(promotion)
     lock(promotion, "o-paid", [paid_with.id])
     lock(promotion, "o-cancelled", [cancelled_with.id])
+    _, held_with = issued_coupon(promotion)
+    lock(promotion, "o-presale", [held_with.id])  # a pre-sale: its deposit paid, the lock held
     leaving = str(uuid.uuid4())
     issued_coupon(promotion, leaving)
     worker_takes(worker_process, "promotion", [
@@ -91,11 +93,17 @@ def test_the_worker_takes_orders_and_members_events(promotion, worker_process):
         ("member", "member.birthday_gift_granted", member.BirthdayGiftGranted(
             grant_id="g-1", member_id=ALICE, year=2026, coupon_template_id=template.id)),
         ("member", "member.deleted", member.MemberDeleted(member_id=leaving)),
+        ("order", "order.deposit_paid", order.OrderDepositPaid(
+            order_id="o-presale", member_id=ALICE,
+            hold_until=stamp(NOW + timedelta(days=9)).ToJsonString())),
     ])
     mine = promotion.ListMyCoupons(pb.ListMyCouponsRequest(), metadata=as_user(ALICE)).coupons
     assert {(c.source, c.status) for c in mine} == {
         ("staff", "used"), ("staff", "available"), ("points", "available"),
-        ("birthday", "available")}
+        ("birthday", "available"), ("staff", "locked")}
+    with service.runtime("promotion").transaction() as session:
+        from services.promotion.models import OrderLock
+        assert session.get(OrderLock, "o-presale").expires_at > NOW + timedelta(days=8)
     theirs = promotion.ListMyCoupons(pb.ListMyCouponsRequest(), metadata=as_user(leaving)).coupons
     assert [c.status for c in theirs] == ["revoked"]
 

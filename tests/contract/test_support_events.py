@@ -215,3 +215,18 @@ def test_a_delivered_parcel_opens_its_lines_to_review_and_a_review_announces_the
     assert (summary.product_id, summary.review_count, summary.average_rating, summary.version,
             summary.true_to_size) == ("p-7", 1, 4.0, 1, 1)
     assert [(s.size, s.review_count, s.true_to_size) for s in summary.sizes] == [("M", 1, 1)]
+
+
+def test_a_presale_deposit_and_its_balance_window_are_notices_announced_to_member(support, inbox):
+    deliver(support, "order", "order.deposit_paid", order_events.OrderDepositPaid(
+        order_id="o-pre", order_no="N-PRE", member_id="m-7", deposit_fen=5000, balance_fen=5900,
+        balance_from="2026-11-10T16:00:00Z", balance_until="2026-11-11T16:00:00Z",
+        unpaid_balance="keep_deposit", status_seq=2))
+    deliver(support, "order", "order.balance_due", order_events.OrderBalanceDue(
+        order_id="o-pre", order_no="N-PRE", member_id="m-7", balance_fen=5900,
+        balance_until="2026-11-11T16:00:00Z", unpaid_balance="keep_deposit", summary="您的订单",
+        status_seq=3))
+    assert [n.kind_code for n in inbox()] == ["order_balance_due", "order_deposit_paid"]
+    announced = published(support, "notification.created", ev.NotificationCreated)
+    assert [(a.kind, a.order_no) for a in announced] == [("order_deposit_paid", "N-PRE"),
+                                                         ("order_balance_due", "N-PRE")]

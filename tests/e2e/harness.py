@@ -111,6 +111,9 @@ class RunningMall:
             # promotion looks for coupons ending within three days every second, so a reminder
             # journey sees its reminder at once (each coupon is still reminded once)
             "MALL_PROMOTION_REMIND_SECONDS": "1",
+            # pre-sale balance windows open and close within a second of their time (the
+            # pre-sale journey's windows last seconds)
+            "MALL_ORDER_PRESALE_TIMER_SECONDS": "1",
             # Every journey signs in from 127.0.0.1, and the OpenAPI fuzzer hammers sign-in: the
             # limiter (tested on its own in gateway/tests/test_ratelimit.py) must not refuse them.
             "MALL_GATEWAY_LOGIN_BURST": "100000",

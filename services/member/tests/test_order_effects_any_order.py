@@ -186,3 +186,18 @@ def test_a_late_earn_places_the_tier_with_its_points(member_runtime, shopper):
         assert s.get(MemberTier, member_id).tier_code == "silver"
         assert s.scalar(select(PointsAccount.earned_total)
                         .where(PointsAccount.member_id == member_id)) == 50
+
+
+def test_a_presale_earns_on_the_whole_amount_once_paid_and_nothing_on_its_deposit(
+        member_runtime, shopper):
+    """A pre-sale order's deposit (order.deposit_paid) earns nothing: member does not listen to
+    it. order.paid comes once the balance is paid, with the whole amount: points on all of it."""
+    assert not any(getattr(e, "event_type", None) == "order.deposit_paid"
+                   for attr in dir(Worker)
+                   for e in getattr(getattr(Worker, attr), "nameko_entrypoints", ()))
+    member_id, _ = shopper("presale")
+    paid = _paid("o-pre", member_id, paid_fen=50_000)
+    paid.deposit_fen, paid.ships_from = 5_000, "2026-11-20T00:00:00Z"
+    _send(member_runtime, "order.paid", paid)
+    [earn] = ledger(member_runtime, member_id)[0]
+    assert earn.kind == "earn" and earn.points == 50  # ¥500 → 50, not ¥50 → 5

@@ -242,7 +242,7 @@ def test_forbidden_transitions_say_what_is_allowed(runtime):
         order = orders.lock(session, order_id)
         with pytest.raises(FailedPrecondition) as err:
             states.move(session, order, "completed", actor="staff:s-1")
-    assert "cancelled, paid" in str(err.value)
+    assert "cancelled, deposit_paid, paid" in str(err.value)
 
 
 def test_an_order_still_placing_is_nobodys(runtime):

@@ -46,7 +46,8 @@ def test_the_stand_in_pays_and_the_notification_marks_the_intent_succeeded(pendi
     assert event["data"] == {
         "paymentIntentId": pending.id, "orderId": "o-1", "memberId": "m-1", "amountFen": "25900",
         "currency": "CNY", "method": "wechat_jsapi", "providerTransactionId": paid.provider_transaction_id,
-        "installmentPeriods": 0, "succeededAt": event["data"]["succeededAt"], "paidAt": event["data"]["paidAt"]}
+        "installmentPeriods": 0, "succeededAt": event["data"]["succeededAt"], "paidAt": event["data"]["paidAt"],
+        "phase": "full"}
     paid_at = datetime.fromisoformat(event["data"]["paidAt"].replace("Z", "+00:00"))
     assert abs((paid_at - datetime.now(timezone.utc)).total_seconds()) < 60  # WeChat's success_time
     [entry] = log_rows(runtime)

@@ -16,7 +16,7 @@ from servicekit.times import rfc3339
 
 from .apportion import apportion
 from .money import percent_of, yuan, yuan_short, zhe
-from .result import Adjustment, Discount, GiftLine, LineQuote, QuotaClaim, Quote
+from .result import Adjustment, Discount, GiftLine, LineQuote, PresaleLineTerms, QuotaClaim, Quote
 from .rules import CartLine, CouponOffer, PricingRules, QuoteRequest, Scope
 
 MAX_LINES = 200
@@ -33,6 +33,7 @@ class _Line:
     discounts: list[Discount] = field(default_factory=list)
     presale_campaign_id: str = ""
     deposit_fen: int = 0
+    presale: PresaleLineTerms | None = None
 
     @property
     def on_sale(self) -> bool:
@@ -83,7 +84,7 @@ def _line_quote(w: _Line, after_member_and_sale: int) -> LineQuote:
         price_after_member_and_sale_fen=after_member_and_sale, discounts=tuple(w.discounts),
         payable_fen=w.amount, presale_campaign_id=w.presale_campaign_id,
         deposit_fen=deposit if w.presale_campaign_id else 0,
-        balance_fen=w.amount - deposit if w.presale_campaign_id else 0)
+        balance_fen=w.amount - deposit if w.presale_campaign_id else 0, presale=w.presale)
 
 
 def _validate_lines(request: QuoteRequest) -> None:
@@ -146,18 +147,25 @@ def _apply_presales(rules, request, lines, explained) -> None:
     for presale in sorted(rules.presales, key=lambda p: p.campaign_id):
         if not presale.open_to(request.member, request.now):
             continue
-        bonus_total = 0
+        bonus_total = price_total = 0
         for w in lines:
             item = presale.items.get(w.line.sku_id)
             if item is None or w.on_sale:
                 continue
             w.presale_campaign_id = presale.campaign_id
+            w.presale = PresaleLineTerms(presale.balance_from, presale.balance_until,
+                                         presale.release_at, presale.unpaid_balance)
             w.deposit_fen = item.deposit_fen * w.line.quantity
+            if 0 < item.presale_price_fen < w.line.list_price_fen:  # the pre-sale price (预售价)
+                off = (w.line.list_price_fen - item.presale_price_fen) * w.line.quantity
+                w.take("presale", presale.campaign_id, off)
+                price_total += off
             # The bonus never eats into the deposit itself: the line still costs at least that.
             bonus = (item.deposit_counts_as_fen - item.deposit_fen) * w.line.quantity
             bonus = min(max(bonus, 0), max(w.amount - w.deposit_fen, 0))
             w.take("presale", presale.campaign_id, bonus)
             bonus_total += bonus
+        _explain_total(explained, f"{presale.name} 预售价", price_total)
         _explain_total(explained, f"{presale.name} 定金膨胀", bonus_total)
 
 

@@ -3,6 +3,7 @@ adjustments, gifts, the flash quota each line would take, shipping, the total, a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 SOURCES = ("sale", "presale", "member", "threshold", "coupon", "points")
 
@@ -29,6 +30,16 @@ class LineQuote:
     presale_campaign_id: str = ""
     deposit_fen: int = 0             # pre-sale: paid now for this line
     balance_fen: int = 0             # pre-sale: the rest of payable_fen, paid in the balance window
+    presale: "PresaleLineTerms | None" = None
+
+
+@dataclass(frozen=True)
+class PresaleLineTerms:
+    """What the shopper is told before she pays a pre-sale line's deposit."""
+    balance_from: datetime
+    balance_until: datetime
+    release_at: datetime | None
+    unpaid_balance: str              # keep_deposit | refund_deposit
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,7 @@ class PresaleItem:
     sku_id: str
     deposit_fen: int                 # paid now, per unit
     deposit_counts_as_fen: int       # what the deposit is worth against the price (膨胀定金)
+    presale_price_fen: int = 0       # the unit price in the pre-sale (below the list price); 0: list
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class PresaleOffer:
     balance_until: datetime
     early_access_from: datetime | None = None  # members with early access may start here
     early_access_min_rank: int = 0   # ... when their tier rank is at least this (0: flag only)
+    release_at: datetime | None = None   # the ship date
+    unpaid_balance: str = ""         # keep_deposit | refund_deposit: the deposit when the balance is unpaid
 
     def open_to(self, member: MemberProfile, now: datetime) -> bool:
         if self.window.contains(now):

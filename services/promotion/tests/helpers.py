@@ -69,4 +69,6 @@ def presale_spec(sku="sku-pre"):
                         presale=PresaleTerms((PresaleItemTerms(sku, 5000, 10000),),
                                              opens + timedelta(days=4), opens + timedelta(days=6),
                                              early_access_from=NOW - timedelta(hours=1),
-                                             early_access_min_rank=3))
+                                             early_access_min_rank=3,
+                                             release_at=opens + timedelta(days=5),
+                                             unpaid_balance="keep_deposit"))

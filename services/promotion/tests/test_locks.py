@@ -217,3 +217,29 @@ def test_a_paid_order_cancelled_gives_back_the_same_whichever_event_comes_first(
     with runtime.transaction() as session:
         assert session.get(OrderLock, "o-1").status == "released"
         assert session.get(IssuedCoupon, int(coupon_id)).used_order_id is None
+
+
+def test_a_presale_deposit_holds_the_lock_until_the_balance_window_closed(runtime):
+    """order.deposit_paid (a pre-sale order waits for its balance): the lock outlives the pay
+    window, the expiry timer leaves it, and a redelivery changes nothing."""
+    from mall.events.v1 import order_events_pb2 as order_events
+
+    from servicekit.testing import deliver_in_process
+    from servicekit.times import rfc3339
+
+    campaign = flash(runtime, quota=5, limit=5)
+    lock(runtime, "o-pre", lines=[(campaign, "sku-1", 1)], expires=LATER + timedelta(minutes=1))
+    balance_closes = LATER + timedelta(days=9)
+    event = order_events.OrderDepositPaid(order_id="o-pre", member_id="m-1",
+                                          hold_until=rfc3339(balance_closes))
+    deliver_in_process("promotion", "order", "order.deposit_paid", event, event_id="e-dep-1")
+    deliver_in_process("promotion", "order", "order.deposit_paid", event, event_id="e-dep-1")
+    with runtime.transaction() as session:
+        assert locks.release_expired(session, runtime, LATER + timedelta(days=1)) == 0
+        assert session.get(OrderLock, "o-pre").expires_at == balance_closes
+    # an order never locked: nothing to hold
+    deliver_in_process("promotion", "order", "order.deposit_paid",
+                       order_events.OrderDepositPaid(order_id="o-none", hold_until=rfc3339(LATER)))
+    with runtime.transaction() as session:
+        assert session.get(OrderLock, "o-none") is None
+        assert locks.release_expired(session, runtime, balance_closes + timedelta(seconds=1)) == 1
