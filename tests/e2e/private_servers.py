@@ -52,6 +52,7 @@ class PrivatePostgres:
         return None
 
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        assert self.bin is not None, self.available()
         command = [str(self.bin / args[0]), *args[1:]]
         if self.user:
             command = ["runuser", "-u", self.user, "--", *command]
@@ -98,8 +99,8 @@ class PrivateRabbit:
         self.directory = Path(tempfile.mkdtemp(prefix="mall-fault-rabbit-"))
         self.port, self.dist_port = free_port(), free_port()
         self.node = f"rabbit-fault-{self.port}@localhost"
-        self.server = shutil.which("rabbitmq-server")
-        self.ctl = shutil.which("rabbitmqctl")
+        self.server = shutil.which("rabbitmq-server") or ""
+        self.ctl = shutil.which("rabbitmqctl") or ""
 
     def available(self) -> str | None:
         if not (self.server and self.ctl):
