@@ -48,7 +48,7 @@ def seed(rt) -> str:
             per_member_limit=5, total_quantity=100, scope="all", valid_days_after_claim=7),
             created_by="bench")
         return str(coupons.issue_to_members(session, rt, str(template.id), ["m-1"],
-                                            staff_id="bench")[0].id)
+                                            staff_id="bench", existing=lambda ids: ids)[0].id)
 
 
 def request(coupon_id: str) -> pb.QuoteRequest:

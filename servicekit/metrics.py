@@ -25,6 +25,9 @@ DEAD_LETTERS = Counter("mall_dead_letters_total", "events parked after repeated 
                        ["service", "handler"])
 TRANSIENT_RETRIES = Counter("mall_transient_retries_total", "handler tries that met a database or "
                             "broker briefly away (retried, message kept)", ["service", "handler"])
+LOST_ACKS = Counter("mall_lost_acks_total", "acks or requeues a worker could not send because the "
+                    "broker connection was gone (the broker redelivers; the inbox drops it)",
+                    ["service", "kind"])
 TIMER_RUNS = Counter("mall_timer_runs_total", "timer job runs by outcome", ["service", "job", "outcome"])
 
 

@@ -19,7 +19,8 @@ deadletters <service> replay` puts it back on the handler's own queue.
 A database or broker that is briefly away is not a failing handler (`is_transient`): the message
 stays unacked and the handler is tried again with capped exponential backoff
 (`MALL_WORKER_TRANSIENT_RETRY_SECONDS`, 30) for `MALL_WORKER_TRANSIENT_HORIZON_SECONDS` (600);
-past that it goes back on its queue (never to the dead letters) and starts over.
+past that it goes back on its queue (never to the dead letters) and starts over. An ack into a
+connection the broker already dropped is not fatal (`_QueueConsumer`): the broker redelivers it.
 """
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ import time
 import traceback
 from datetime import datetime, timezone
 
-from nameko.events import event_handler
+from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
+from nameko.messaging import QueueConsumer
 from nameko.timer import timer as nameko_timer
 from sqlalchemy import text
 
@@ -113,6 +115,46 @@ def handler_queue(source: str, event_type: str, service_name: str, method: str) 
     return f"evt-{source}-{event_type}--{service_name}.{method}"
 
 
+def _connection_lost(err: BaseException) -> bool:
+    """An ack or requeue that met a connection the broker already dropped: a socket error (reset,
+    broken pipe) or kombu/amqp's connection errors."""
+    return isinstance(err, OSError) or _is_broker_error(err)
+
+
+class _QueueConsumer(QueueConsumer):
+    """nameko's consumer, but an ack or requeue into a dead connection is not fatal. nameko skips
+    them when the channel is already closed and swallows amqp's own ConnectionError, but a
+    handler's green thread can ack before the consumer thread has read the broker's goodbye: the
+    write meets the reset socket (ConnectionResetError, BrokenPipeError: OSErrors), the worker
+    thread raises, and the container, then the process, exits. Here it is logged and dropped:
+    the consumer thread finds the connection gone, reconnects, and the broker redelivers the
+    unacked message, which the inbox applies once (a requeue was going back anyway)."""
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        except Exception as err:
+            if not _connection_lost(err):
+                raise
+            metrics.LOST_ACKS.labels(self.container.service_name, "ack").inc()
+            log.warning("ack lost with the broker connection (%s); the message will be "
+                        "redelivered and the inbox drops it", _first_line(err))
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except Exception as err:
+            if not _connection_lost(err):
+                raise
+            metrics.LOST_ACKS.labels(self.container.service_name, "requeue").inc()
+            log.warning("requeue lost with the broker connection (%s); the broker puts the "
+                        "message back by itself", _first_line(err))
+
+
+class _EventHandler(EventHandler):
+    queue_consumer = _QueueConsumer()
+
+
 class _RuntimeProvider(DependencyProvider):
     def setup(self):
         self.runtime = service.runtime(self.container.service_name)
@@ -156,7 +198,7 @@ def on_event(source: str, event_type: str, message_type=None):
         # Handler failures are parked by _handle, which then returns (ack). Only a failure to park
         # or a database/broker still away past the transient horizon raises, and requeue_on_error
         # puts the message back instead of acking it away.
-        return event_handler(source, event_type, requeue_on_error=True)(entrypoint)
+        return _EventHandler.decorator(source, event_type, requeue_on_error=True)(entrypoint)
     return decorate
 
 

@@ -58,7 +58,18 @@ def test_staff_create_a_template_shoppers_claim_it_once_and_see_it(gateway):
     assert gateway.get("/v1/me/coupons", headers=shopper("m-2")).json()["coupons"] == []
 
 
-def test_staff_issue_to_members_and_revoke(gateway):
+@pytest.fixture
+def members(runtime_for):
+    """members("m-1", ...): live members on member's real server (the gateway's "member"), which
+    promotion asks before a staff issue."""
+    from services.member.testing import add_member_ids
+
+    return lambda *ids: add_member_ids(runtime_for("member"), ids)
+
+
+def test_staff_issue_to_members_and_revoke(gateway_with, members):
+    gateway = gateway_with("promotion", "member")
+    members("m-1", "m-2")
     template_id = gateway.post("/v1/admin/coupon-templates", headers=OPERATOR,
                                json=template_body(claimable=False)).json()["id"]
     issued = gateway.post(f"/v1/admin/coupon-templates/{template_id}/issue", headers=OPERATOR,
@@ -74,6 +85,10 @@ def test_staff_issue_to_members_and_revoke(gateway):
     assert gateway.post(f"/v1/coupons/{template_id}/claim", headers=shopper("m-3")).status_code == 409
     assert gateway.get(f"/v1/admin/coupon-templates/{template_id}",
                        headers=OPERATOR).json()["issued_count"] == 2
+    unknown = gateway.post(f"/v1/admin/coupon-templates/{template_id}/issue", headers=OPERATOR,
+                           json={"member_ids": ["m-2", "m-404"]})
+    assert unknown.status_code == 400, unknown.text
+    assert [(e["field"], e["rule"]) for e in unknown.json()["errors"]] == [("member_ids[1]", "unknown")]
 
 
 def test_campaigns_are_created_listed_and_ended(gateway):

@@ -12,7 +12,7 @@ from services.support import inbox
 
 from .helpers import bearer, token
 from .test_payment_routes import order_standin, pay_with_wechat, wechat_paid, world  # noqa: F401
-from .test_promotion_routes import OPERATOR, flash_body, shopper, template_body
+from .test_promotion_routes import OPERATOR, flash_body, members, shopper, template_body  # noqa: F401
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
@@ -46,8 +46,9 @@ def test_promotion_itself_reads_unicode_digits_as_no_id(grpc_stub_for, bad_id):
         assert refused.value.code() == grpc.StatusCode.NOT_FOUND, refused.value.details()
 
 
-def test_a_coupon_id_in_arabic_indic_digits_revokes_nothing(gateway_with):
-    gateway = gateway_with("promotion")
+def test_a_coupon_id_in_arabic_indic_digits_revokes_nothing(gateway_with, members):  # noqa: F811
+    gateway = gateway_with("promotion", "member")
+    members("m-1")
     template_id = gateway.post("/v1/admin/coupon-templates", headers=OPERATOR,
                                json=template_body(claimable=False)).json()["id"]
     coupon = gateway.post(f"/v1/admin/coupon-templates/{template_id}/issue", headers=OPERATOR,

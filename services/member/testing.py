@@ -29,3 +29,19 @@ def add_members(runtime: Runtime, phones: list[str], *, deleted: bool = False) -
                 member.deleted_at = now
             ids.append(member.id)
     return ids
+
+
+def add_member_ids(runtime: Runtime, member_ids, *, deleted: bool = False) -> list[str]:
+    """Members with exactly these ids (those not there yet; no profile), for callers that check
+    ids through MembersExist (promotion's staff issue); deleted ones when asked."""
+    from sqlalchemy import select
+
+    now = datetime.now(timezone.utc)
+    wanted = list(dict.fromkeys(member_ids))
+    with runtime.transaction() as session:
+        there = set(session.scalars(select(Member.id).where(Member.id.in_(wanted))))
+        for member_id in wanted:
+            if member_id not in there:
+                session.add(Member(id=member_id, openid=f"test-{uuid.uuid4().hex}", created_at=now,
+                                   last_login_at=now, deleted_at=now if deleted else None))
+    return wanted

@@ -15,6 +15,7 @@ from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
 from . import campaigns, convert, coupons, history, locks, templates
+from .members import MemberDirectory
 from .pricing import QuoteRequest, quote
 from .rulebook import Rulebook
 
@@ -50,6 +51,7 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.rulebook = Rulebook(runtime.sessions)
+        self.members = MemberDirectory()
 
     # ---- coupon templates (staff) ----
 
@@ -230,6 +232,7 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
         with self.runtime.transaction() as session:
             issued = coupons.issue_to_members(session, self.runtime, request.template_id,
                                               list(request.member_ids), staff_id=staff_id,
+                                              existing=self.members.existing,
                                               idempotency_key=current().idempotency_key)
             template = templates.get(session, request.template_id)
             return pb.IssueCouponsResponse(coupons=[convert.coupon_message(c, template) for c in issued])

@@ -2,6 +2,7 @@
 through (available -> locked -> used; back to available or expired on release)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta, timezone
 
 from mall.events.v1 import promotion_events_pb2 as events
@@ -17,7 +18,7 @@ from servicekit.errors import (
     ResourceExhausted,
     Violations,
 )
-from servicekit.ids import check_references
+from servicekit.ids import check_references, excerpt
 from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
@@ -27,6 +28,7 @@ from .pricing import CouponOffer, Scope
 from .requests import parse_id
 
 MAX_ISSUE_BATCH = 1000
+MAX_UNKNOWN_NAMED = 20  # violations named for ids that are not members (the message counts them all)
 
 
 def _ids(raw_ids) -> list[int]:
@@ -108,9 +110,12 @@ def claim(session: Session, runtime: Runtime, member_id: str, template_id: str) 
 
 
 def issue_to_members(session: Session, runtime: Runtime, template_id: str, member_ids: list[str], *,
-                     staff_id: str, idempotency_key: str = "") -> list[IssuedCoupon]:
+                     staff_id: str, existing: Callable[[list[str]], Collection[str]],
+                     idempotency_key: str = "") -> list[IssuedCoupon]:
     """Staff issue one coupon to each member of a list (a segment): all or none. A retry with the
-    same idempotency key returns the coupons the first call issued."""
+    same idempotency key returns the coupons the first call issued. `existing(ids)` says which
+    ids are live members (member's MembersExist): any other id refuses the whole list
+    (`member_ids[i]`, `unknown`; a deleted member is unknown) before anything is written."""
     v = Violations()
     if v.check(1 <= len(member_ids) <= MAX_ISSUE_BATCH, "member_ids", "count",
                f"give 1..{MAX_ISSUE_BATCH} member ids; got {len(member_ids)}"):
@@ -118,6 +123,12 @@ def issue_to_members(session: Session, runtime: Runtime, template_id: str, membe
                 "distinct", "member ids must be distinct and non-empty")
         check_references(v, "member_ids", member_ids)
     v.raise_if_any("the members to issue to are invalid")
+    live = set(existing(member_ids))
+    unknown = [i for i, member_id in enumerate(member_ids) if member_id not in live]
+    for i in unknown[:MAX_UNKNOWN_NAMED]:
+        v.add(f"member_ids[{i}]", "unknown", f"{excerpt(member_ids[i])} is not a member")
+    v.raise_if_any(f"{len(unknown)} of the {len(member_ids)} member ids are not members: "
+                   "nothing was issued")
     template = templates.get(session, template_id)
     return [_issued_by_staff(session, runtime, template, member_id, staff_id, idempotency_key)
             for member_id in member_ids]

@@ -290,6 +290,8 @@ def shop(wechat, grpc_stub_for, grpc_target_for, runtime_for, monkeypatch):
         metadata=OPERATOR)
 
     offers = grpc_stub_for("promotion", promotion_pb2_grpc.PromotionServiceStub)
+    # promotion asks member whether the ids it issues to are members (per call: set it first)
+    monkeypatch.setenv("MALL_MEMBER_GRPC_TARGET", grpc_target_for("member"))
     template = offers.CreateCouponTemplate(promotion_pb2.CreateCouponTemplateRequest(
         spec=template_spec(claimable=False)), metadata=OPERATOR)
     (coupon,) = offers.IssueCoupons(promotion_pb2.IssueCouponsRequest(

@@ -218,6 +218,25 @@ def test_members_are_found_by_phone_by_staff_and_internal_callers(stubs, shopper
         phones=["13700137000"]), metadata=me) == Code.PERMISSION_DENIED
 
 
+def test_staff_and_internal_callers_learn_which_member_ids_are_live(stubs):
+    alive, _ = sign_in(stubs.auth)
+    leaving, leaving_me = sign_in(stubs.auth)
+    stubs.profile.DeleteMyAccount(profile.DeleteMyAccountRequest(confirm=True), metadata=leaving_me)
+    asked = [str(uuid.uuid4()), leaving, alive, "²", alive]
+    answer = stubs.profile.MembersExist(profile.MembersExistRequest(member_ids=asked),
+                                        metadata=OPERATOR)
+    assert list(answer.existing) == [alive]  # a deleted member, an unknown id, a non-id: not
+    assert list(stubs.profile.MembersExist(profile.MembersExistRequest(
+        member_ids=[alive])).existing) == [alive]  # an internal caller (no user) may ask
+    assert list(stubs.profile.MembersExist(profile.MembersExistRequest()).existing) == []
+    err = refusal(stubs.profile.MembersExist, profile.MembersExistRequest(
+        member_ids=[str(n) for n in range(1001)]))
+    assert err.code() == Code.INVALID_ARGUMENT and violated_fields(err) == {"member_ids"}
+    _, me = sign_in(stubs.auth)
+    assert code_of(stubs.profile.MembersExist, profile.MembersExistRequest(member_ids=[alive]),
+                   metadata=me) == Code.PERMISSION_DENIED  # a shopper may not probe ids
+
+
 # --- LoyaltyService and LoyaltyAdminService ---------------------------------------------------
 
 def test_points_are_adjusted_by_staff_spent_by_checkout_and_shown_to_the_shopper(stubs, shopper):

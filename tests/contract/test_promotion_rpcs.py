@@ -29,6 +29,18 @@ ALICE_ID = "00000000-0000-4000-8000-00000000a11c"
 ALICE = as_user(ALICE_ID)
 
 
+@pytest.fixture(autouse=True)
+def members(runtime_for, grpc_target_for, monkeypatch):
+    """Member's real server, the one promotion asks (MembersExist) before a staff issue; Alice
+    is a member. members(id, ...) makes more."""
+    from services.member.testing import add_member_ids
+
+    member = runtime_for("member")
+    monkeypatch.setenv("MALL_MEMBER_GRPC_TARGET", grpc_target_for("member"))
+    add_member_ids(member, [ALICE_ID])
+    return lambda *ids, deleted=False: add_member_ids(member, ids, deleted=deleted)
+
+
 def line(sku_id="sku-75b", quantity=1, price=19900) -> pb.QuoteLine:
     return pb.QuoteLine(line_id=sku_id, sku_id=sku_id, product_id="p-bra", quantity=quantity,
                         list_price_fen=price, title="无钢圈文胸")
@@ -129,7 +141,7 @@ def test_staff_edit_and_retire_coupon_templates(promotion):
                    metadata=OPERATOR) == Code.NOT_FOUND
 
 
-def test_shoppers_claim_coupons_and_staff_issue_and_revoke_them(promotion):
+def test_shoppers_claim_coupons_and_staff_issue_and_revoke_them(promotion, members):
     template = promotion.CreateCouponTemplate(pb.CreateCouponTemplateRequest(
         spec=template_spec(per_member_limit=1)), metadata=OPERATOR)
     claimable = promotion.ListClaimableCoupons(pb.ListClaimableCouponsRequest(), metadata=ALICE)
@@ -141,7 +153,7 @@ def test_shoppers_claim_coupons_and_staff_issue_and_revoke_them(promotion):
     assert code_of(promotion.ClaimCoupon, pb.ClaimCouponRequest(template_id=template.id)) == \
         Code.UNAUTHENTICATED
 
-    bob = str(uuid.uuid4())
+    (bob,) = members(str(uuid.uuid4()))
     (issued,) = promotion.IssueCoupons(pb.IssueCouponsRequest(
         template_id=template.id, member_ids=[bob]), metadata=OPERATOR).coupons
     assert issued.member_id == bob
@@ -155,6 +167,12 @@ def test_shoppers_claim_coupons_and_staff_issue_and_revoke_them(promotion):
 
     mine = promotion.ListMyCoupons(pb.ListMyCouponsRequest(), metadata=ALICE)
     assert [c.id for c in mine.coupons] == [claimed.id]
+
+    (carol,) = members(str(uuid.uuid4()), deleted=True)
+    unknown = refusal(promotion.IssueCoupons, pb.IssueCouponsRequest(
+        template_id=template.id, member_ids=[bob, str(uuid.uuid4()), carol]), metadata=OPERATOR)
+    assert unknown.code() == Code.INVALID_ARGUMENT
+    assert violated_fields(unknown) == {"member_ids[1]", "member_ids[2]"}  # unknown, deleted
     assert code_of(promotion.ListMyCoupons, pb.ListMyCouponsRequest(
         page=common_pb2.PageRequest(page_token="forged")), metadata=ALICE) == Code.INVALID_ARGUMENT
 

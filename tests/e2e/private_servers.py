@@ -6,6 +6,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -51,6 +52,7 @@ class PrivatePostgres:
         return None
 
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        assert self.bin is not None, self.available()
         command = [str(self.bin / args[0]), *args[1:]]
         if self.user:
             command = ["runuser", "-u", self.user, "--", *command]
@@ -97,8 +99,8 @@ class PrivateRabbit:
         self.directory = Path(tempfile.mkdtemp(prefix="mall-fault-rabbit-"))
         self.port, self.dist_port = free_port(), free_port()
         self.node = f"rabbit-fault-{self.port}@localhost"
-        self.server = shutil.which("rabbitmq-server")
-        self.ctl = shutil.which("rabbitmqctl")
+        self.server = shutil.which("rabbitmq-server") or ""
+        self.ctl = shutil.which("rabbitmqctl") or ""
 
     def available(self) -> str | None:
         if not (self.server and self.ctl):
@@ -138,6 +140,23 @@ class PrivateRabbit:
         subprocess.run([self.ctl, "-n", self.node, "stop"], env=self._env(), capture_output=True,
                        timeout=90)
         time.sleep(0.5)
+
+    def kill(self) -> None:
+        """SIGKILL of the node's VM: its clients' sockets die without a connection.close."""
+        pid_file = self.directory / "rabbit.pid"
+        pid = int(pid_file.read_text().strip())
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        pid_file.unlink(missing_ok=True)
 
     def destroy(self) -> None:
         self.stop()

@@ -51,6 +51,13 @@ def _may_find_by_phone() -> None:
         raise PermissionDenied(f"finding members by phone needs the role {' or '.join(roles.ORDER_DESK)}")
 
 
+def _may_check_members() -> None:
+    """Any staff, or an internal service (no user on the call): a shopper may not probe ids."""
+    caller = current()
+    if caller.user_id and not caller.has_role(*roles.ALL):
+        raise PermissionDenied(f"checking member ids needs a staff role ({', '.join(roles.ALL)})")
+
+
 def _me() -> str:
     return require_user("this").user_id
 
@@ -132,6 +139,12 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         with self.runtime.transaction() as session:
             found = profiles.find_by_phones(session, self.vault, list(request.phones))
         return profile_pb2.FindMembersByPhonesResponse(members=found)
+
+    def MembersExist(self, request, context):
+        _may_check_members()
+        with self.runtime.transaction() as session:
+            return profile_pb2.MembersExistResponse(
+                existing=profiles.existing(session, list(request.member_ids)))
 
 
 def register(server, runtime: Runtime, vault: Vault) -> str:

@@ -12,7 +12,8 @@
   columns (openpyxl pads every row between). Before openpyxl reads anything, the ZIP's declared
   sizes and ratios are checked (zipfile stops at a member's declared size, so they cannot lie);
   then at most MAX_COLUMNS columns and MAX_ROWS rows are read, and content past them refuses
-  the file.
+  the file ("more than N rows; split it"), whether or not the sheet declares its size: rows past
+  the limit are looked through for a filled cell, never silently left unread.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from .columns import HeaderMatch, match_headers
 HEADER_SEARCH_ROWS = 10
 _CHUNK = 1 << 20
 MAX_COLUMNS = 100            # the template has 20; a partner's own layout a few dozen
+SHEET_MAX_ROWS = 1_048_576   # Excel's last row: no sheet has more
 MAX_RATIO = 100              # a sheet's XML packs 5-20 to 1; a bomb 1,000 to 1
 _RATIO_FROM_BYTES = 1 << 20  # tiny members (styles, a few empty cells) pack better: not judged
 
@@ -178,19 +180,24 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, list]]:
         sheet = book.worksheets[0]
         limit = max_rows()
         _check_declared_size(sheet, limit)
-        # Bounded both ways: openpyxl pads each row to the declared width, and every missing
-        # row up to the next one with a cell.
-        rows = sheet.iter_rows(values_only=True, max_row=limit + 1, max_col=MAX_COLUMNS + 1)
+        # Columns bounded: openpyxl pads each row to the width asked. Rows to the sheet's last
+        # possible one, whatever the <dimension> says or whether there is one: openpyxl stops
+        # at the max_row it is given and drops what follows without a word (a sheet with no
+        # <dimension> whose row past the limit was empty had the rest of its rows silently not
+        # read). Past the limit only the check for a filled cell runs (the padding rows openpyxl
+        # yields between two far rows are one shared empty tuple: a C-speed count each).
+        rows = sheet.iter_rows(values_only=True, max_row=SHEET_MAX_ROWS, max_col=MAX_COLUMNS + 1)
         for number, cells in enumerate(rows, start=1):
+            if number > limit:
+                if cells.count(None) != len(cells) and any(_filled(c) for c in cells):
+                    raise FileProblem("max_rows", f"文件超过 {limit} 行, 请拆分文件 (the file has more "
+                                                  f"than {limit} rows: row {number} has cells; "
+                                                  "split it)")
+                continue
             if len(cells) > MAX_COLUMNS and _filled(cells[MAX_COLUMNS]):
                 raise FileProblem("max_columns", f"第 {number} 行超过 {MAX_COLUMNS} 列, 请删除多余的"
                                                  f"列 (row {number} has cells past column "
                                                  f"{MAX_COLUMNS})")
-            if number > limit:
-                if any(_filled(c) for c in cells):
-                    raise FileProblem("max_rows", f"文件超过 {limit} 行, 请拆分文件 (more than "
-                                                  f"{limit} rows: split the file)")
-                continue
             yield number, list(cells[:MAX_COLUMNS])
     finally:
         book.close()

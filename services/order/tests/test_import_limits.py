@@ -87,6 +87,31 @@ def test_without_a_dimension_only_the_bounded_part_is_read(tmp_path, monkeypatch
     assert refusal(tmp_path, many)[0] == "max_rows"
 
 
+def test_without_a_dimension_rows_past_the_limit_refuse_the_file_not_vanish(tmp_path, monkeypatch):
+    """openpyxl stops at the row it is asked to stop at: with no <dimension>, a blank row at the
+    limit's edge let every row after it go unread without a word (the import "succeeded" with
+    part of the file)."""
+    monkeypatch.setenv("MALL_ORDER_IMPORT_MAX_ROWS", "3")
+    rows = [cells(line("A")), cells(line("B")), [None] * len(HEADER), [None] * len(HEADER),
+            cells(line("C")), cells(line("D"))]
+    gapped = rezipped(xlsx_bytes(rows), drop_dimension=True)
+    path = tmp_path / "upload"
+    path.write_bytes(gapped)
+    with pytest.raises(reading.FileProblem) as refused:
+        list(reading.open_file(path).rows())
+    assert refused.value.rule == "max_rows"
+    assert "more than 3 rows" in str(refused.value) and "split" in str(refused.value)
+    # within the limit the same shape reads (its blank rows skipped)
+    monkeypatch.setenv("MALL_ORDER_IMPORT_MAX_ROWS", "10")
+    assert len(list(reading.open_file(path).rows())) == 4
+
+
+def test_without_a_dimension_a_far_row_is_refused_quickly(tmp_path):
+    far = rezipped(sheet_with_cell_at(1_048_576, 1), drop_dimension=True)
+    rule, seconds = refusal(tmp_path, far)
+    assert rule == "max_rows" and seconds < 3
+
+
 def test_a_deflate_bomb_is_refused_by_its_ratio(tmp_path):
     bomb = rezipped(xlsx_bytes([cells(line("A"))]), extra={"xl/media/pad.bin": b"\0" * (50 << 20)})
     assert len(bomb) < 300_000

@@ -18,3 +18,14 @@ def stub(runtime, grpc_stub_for):
     """A PromotionService stub on the real server (test database)."""
     from mall.promotion.v1 import promotion_pb2_grpc
     return grpc_stub_for("promotion", promotion_pb2_grpc.PromotionServiceStub)
+
+
+@pytest.fixture
+def members(runtime_for, grpc_target_for, monkeypatch):
+    """members("m-1", ...) makes those ids live members of member's real server (in-process, test
+    database), the one promotion's staff issue asks (MembersExist)."""
+    from services.member.testing import add_member_ids
+
+    member = runtime_for("member")
+    monkeypatch.setenv("MALL_MEMBER_GRPC_TARGET", grpc_target_for("member"))
+    return lambda *ids, deleted=False: add_member_ids(member, ids, deleted=deleted)

@@ -113,3 +113,28 @@ def test_list_pages_newest_first_and_refuses_a_forged_token(stub):
 def test_get_unknown_template_is_not_found(stub):
     err = rpc_error(stub.GetCouponTemplate, pb.GetCouponTemplateRequest(id="12345"), metadata=OPERATOR)
     assert err.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_coupons_are_issued_only_to_members_that_exist(stub, members, monkeypatch):
+    """promotion-api asks member (MembersExist) before writing: an id that is no member, or a
+    deleted one, refuses the whole list, naming each; member away: UNAVAILABLE, nothing issued."""
+    alive = members("5f0c1a52-7d0e-4c1b-9d5e-3a1f2b3c4d5e", "6a1d2b63-8e1f-4d2c-8e6f-4b2a3c4d5e6f")
+    (gone,) = members("7b2e3c74-9f20-4e3d-9f70-5c3b4d5e6f70", deleted=True)
+    made = stub.CreateCouponTemplate(pb.CreateCouponTemplateRequest(
+        spec=spec(scope=pb.ALL, product_ids=[])), metadata=OPERATOR)
+
+    def issue(member_ids):
+        return stub.IssueCoupons(pb.IssueCouponsRequest(template_id=made.id, member_ids=member_ids),
+                                 metadata=OPERATOR)
+    err = rpc_error(issue, [alive[0], "00000000-0000-4000-8000-00000000dead", gone])
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [(v.field, v.rule) for v in violations_from_trailers(err.trailing_metadata())] == [
+        ("member_ids[1]", "unknown"), ("member_ids[2]", "unknown")]
+    got = stub.GetCouponTemplate(pb.GetCouponTemplateRequest(id=made.id), metadata=OPERATOR)
+    assert got.issued_count == 0  # not even the member that exists
+    assert [c.member_id for c in issue(alive).coupons] == alive  # known ids still work
+    monkeypatch.setenv("MALL_MEMBER_GRPC_TARGET", "127.0.0.1:9")  # member away
+    assert rpc_error(issue, ["8c3f4d85-a031-4f4e-a081-6d4c5e6f7081"]).code() == \
+        grpc.StatusCode.UNAVAILABLE
+    got = stub.GetCouponTemplate(pb.GetCouponTemplateRequest(id=made.id), metadata=OPERATOR)
+    assert got.issued_count == 2

@@ -10,7 +10,7 @@ from servicekit.errors import FailedPrecondition, InvalidArgument, ResourceExhau
 from services.promotion import coupons, templates
 from services.promotion.models import CouponTemplate, IssuedCoupon
 
-from .helpers import NOW, fixed_spec
+from .helpers import NOW, everyone, fixed_spec
 
 
 def template(runtime, **overrides):
@@ -93,16 +93,44 @@ def test_staff_issue_to_a_segment_all_or_nothing_and_a_retry_issues_nothing_new(
     made = template(runtime, per_member_limit=1, total_quantity=5, claimable=False)
     with runtime.transaction() as session:
         issued = coupons.issue_to_members(session, runtime, made, ["m-1", "m-2"], staff_id="s",
-                                          idempotency_key="seg-1")
+                                          existing=everyone, idempotency_key="seg-1")
     with runtime.transaction() as session:
         again = coupons.issue_to_members(session, runtime, made, ["m-1", "m-2"], staff_id="s",
-                                         idempotency_key="seg-1")
+                                         existing=everyone, idempotency_key="seg-1")
     assert [c.id for c in again] == [c.id for c in issued]
     with pytest.raises(ResourceExhausted), runtime.transaction() as session:  # m-1 is at its limit
-        coupons.issue_to_members(session, runtime, made, ["m-3", "m-1"], staff_id="s")
+        coupons.issue_to_members(session, runtime, made, ["m-3", "m-1"], staff_id="s",
+                                 existing=everyone)
     with pytest.raises(InvalidArgument), runtime.transaction() as session:
-        coupons.issue_to_members(session, runtime, made, ["m-4", "m-4"], staff_id="s")
+        coupons.issue_to_members(session, runtime, made, ["m-4", "m-4"], staff_id="s",
+                                 existing=everyone)
     assert issued_count(runtime, made) == 2  # m-3 was not issued either
+
+
+def test_staff_issue_to_ids_that_are_not_members_is_refused_before_anything_is_written(runtime):
+    made = template(runtime, per_member_limit=1, total_quantity=5, claimable=False)
+    asked: list[list[str]] = []
+
+    def members_are(*live):
+        def existing(ids):
+            asked.append(list(ids))
+            return [i for i in ids if i in live]
+        return existing
+    with pytest.raises(InvalidArgument) as refused, runtime.transaction() as session:
+        coupons.issue_to_members(session, runtime, made, ["m-1", "ghost", "m-2", "gone"],
+                                 staff_id="s", existing=members_are("m-1", "m-2"))
+    assert [(v.field, v.rule) for v in refused.value.violations] == [
+        ("member_ids[1]", "unknown"), ("member_ids[3]", "unknown")]
+    assert "2 of the 4 member ids are not members" in str(refused.value)
+    assert issued_count(runtime, made) == 0  # not even m-1's
+    with pytest.raises(InvalidArgument), runtime.transaction() as session:  # the form first
+        coupons.issue_to_members(session, runtime, made, ["m ²"], staff_id="s",
+                                 existing=members_are())
+    assert asked == [["m-1", "ghost", "m-2", "gone"]]  # a malformed list never asks member
+    with runtime.transaction() as session:
+        issued = coupons.issue_to_members(session, runtime, made, ["m-1", "m-2"], staff_id="s",
+                                          existing=members_are("m-1", "m-2"))
+    assert [c.member_id for c in issued] == ["m-1", "m-2"]
 
 
 def test_event_issues_are_keyed_by_their_source_and_report_failures(runtime):

@@ -373,7 +373,8 @@ def test_a_stale_template_version_is_aborted(stub):
     assert err.code() == Code.ABORTED and violations(err) == [("version", "stale")]
 
 
-def test_a_retired_template_issues_nothing_new_and_its_coupons_stay_usable(stub, runtime):
+def test_a_retired_template_issues_nothing_new_and_its_coupons_stay_usable(stub, runtime, members):
+    members("m-3")  # a live member: the refusal is the template's
     made = make_template(stub)
     held = claim(stub, made.id, "m-1")
     retired = retire(stub, made.id)
@@ -485,7 +486,9 @@ def test_a_presale_open_to_early_access_is_running(stub):
                                balance_from=stamp(opens + timedelta(days=4)),
                                balance_until=stamp(opens + timedelta(days=6)),
                                early_access_from=stamp(NOW - timedelta(hours=1)),
-                               early_access_min_rank=3)))
+                               early_access_min_rank=3,
+                               release_at=stamp(opens + timedelta(days=5)),
+                               unpaid_balance="keep_deposit")))
     err = refused(stub, presale, lambda s: setattr(s.presale.items[0], "deposit_counts_as_fen", 20000))
     assert violations(err) == [("spec.presale.items", "running")]
     assert edit(stub, presale, lambda s: setattr(s, "description", "金卡先享")).version == 2

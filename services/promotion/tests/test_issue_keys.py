@@ -6,6 +6,7 @@ import pytest
 from servicekit.errors import FailedPrecondition, InvalidArgument
 from services.promotion import coupons
 
+from .helpers import everyone
 from .test_coupon_lifecycle import issued_count, template
 
 STAFF = "00000000-0000-4000-8000-000000000001"
@@ -15,7 +16,8 @@ MEMBERS = ["5f0c1a52-7d0e-4c1b-9d5e-3a1f2b3c4d5e", "6a1d2b63-8e1f-4d2c-8e6f-4b2a
 def issue(runtime, made, key, members=MEMBERS):
     with runtime.transaction() as session:
         return [c.id for c in coupons.issue_to_members(session, runtime, made, members,
-                                                       staff_id=STAFF, idempotency_key=key)]
+                                                       staff_id=STAFF, existing=everyone,
+                                                       idempotency_key=key)]
 
 
 def test_a_key_of_128_characters_issues_once(runtime):

@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 import grpc
+import pytest
 from mall.common.v1 import common_pb2
 from sqlalchemy import select
 
@@ -13,6 +14,11 @@ from .helpers import NOW
 LATER = NOW + timedelta(minutes=10)  # after the coupons issued by the test
 GOLD = pb.PricingMember(member_id="m-1", tier_code="gold", tier_name="金卡", tier_rank=2,
                         discount_percent=95)
+
+
+@pytest.fixture(autouse=True)
+def known_members(members):
+    members("m-1", "m-2")  # coupons are issued to members that exist
 
 
 def campaign(stub, **spec):
