@@ -240,6 +240,17 @@ def promotion(grpc_stub_for):
     return grpc_stub_for("promotion", promotion_pb2_grpc.PromotionServiceStub)
 
 
+@pytest.fixture
+def members(runtime_for, grpc_target_for, monkeypatch):
+    """members(id, ...) makes those ids live members of member's real server, the one promotion
+    asks (MembersExist) before a staff issue of coupons."""
+    from services.member.testing import add_member_ids
+
+    member = runtime_for("member")
+    monkeypatch.setenv("MALL_MEMBER_GRPC_TARGET", grpc_target_for("member"))
+    return lambda *ids, deleted=False: add_member_ids(member, ids, deleted=deleted)
+
+
 def stamp(moment: datetime) -> Timestamp:
     ts = Timestamp()
     ts.FromDatetime(moment)

@@ -6,16 +6,24 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pytest
 from mall.events.v1 import member_events_pb2 as member
 from mall.events.v1 import order_events_pb2 as order
 from mall.events.v1 import promotion_events_pb2 as ev
 from mall.promotion.v1 import promotion_pb2 as pb
 from support_a import NOW, OPERATOR, announced, as_user, deliver, flash_sale, stamp, template_spec, worker_takes
+from support_a import members as members  # noqa: F401 (a fixture)
 from support_a import promotion as promotion  # noqa: F401 (a fixture)
 
 from servicekit import service
 
 ALICE = str(uuid.uuid4())
+
+
+@pytest.fixture(autouse=True)
+def alice(members):
+    """Alice is a live member (promotion asks member before a staff issue)."""
+    members(ALICE)
 
 
 def issued_coupon(promotion, member_id=ALICE) -> tuple[pb.CouponTemplate, pb.Coupon]:
@@ -73,7 +81,7 @@ def test_coupons_and_campaigns_are_announced(promotion):
         ALICE, "points", "rd-1", "not_found")
 
 
-def test_the_worker_takes_orders_and_members_events(promotion, worker_process):
+def test_the_worker_takes_orders_and_members_events(promotion, worker_process, members):
     template, paid_with = issued_coupon(promotion)
     _, cancelled_with = issued_coupon(promotion)
     lock(promotion, "o-paid", [paid_with.id])
@@ -81,6 +89,7 @@ def test_the_worker_takes_orders_and_members_events(promotion, worker_process):
     _, held_with = issued_coupon(promotion)
     lock(promotion, "o-presale", [held_with.id])  # a pre-sale: its deposit paid, the lock held
     leaving = str(uuid.uuid4())
+    members(leaving)
     issued_coupon(promotion, leaving)
     worker_takes(worker_process, "promotion", [
         ("order", "order.paid", order.OrderPaid(order_id="o-paid", member_id=ALICE,

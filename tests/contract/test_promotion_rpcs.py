@@ -22,6 +22,7 @@ from support_a import (
     violated_fields,
     violations,
 )
+from support_a import members as members  # noqa: F401 (a fixture)
 from support_a import promotion as promotion  # noqa: F401 (a fixture)
 
 Code = grpc.StatusCode
@@ -30,15 +31,9 @@ ALICE = as_user(ALICE_ID)
 
 
 @pytest.fixture(autouse=True)
-def members(runtime_for, grpc_target_for, monkeypatch):
-    """Member's real server, the one promotion asks (MembersExist) before a staff issue; Alice
-    is a member. members(id, ...) makes more."""
-    from services.member.testing import add_member_ids
-
-    member = runtime_for("member")
-    monkeypatch.setenv("MALL_MEMBER_GRPC_TARGET", grpc_target_for("member"))
-    add_member_ids(member, [ALICE_ID])
-    return lambda *ids, deleted=False: add_member_ids(member, ids, deleted=deleted)
+def alice(members):
+    """Alice is a live member (promotion asks member before a staff issue)."""
+    members(ALICE_ID)
 
 
 def line(sku_id="sku-75b", quantity=1, price=19900) -> pb.QuoteLine:
