@@ -179,6 +179,8 @@ def priced_order(basket: Basket, quote: promotion_pb2.QuoteResponse,
         coupon_ids=tuple(quote.coupon_ids), explanation=tuple(quote.explanation),
         member_tier=profile.tier_code if profile else "",
         member_tier_rank=profile.tier_rank if profile else 0,
+        priority_shipping=bool(profile and profile.priority_shipping),
+        exclusive_service=bool(profile and profile.exclusive_service),
         flash_sale=is_flash_sale(quote))
 
 

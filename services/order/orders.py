@@ -92,7 +92,8 @@ def on_payment_succeeded(session: Session, runtime: Runtime, paid: payments.Paym
         discreet_packaging=order.discreet_packaging, member_tier=order.member_tier,
         member_tier_rank=order.member_tier_rank, points_used=order.points_used,
         coupon_ids=order.coupon_ids, channel=order.channel,
-        shipping_fee_fen=order.shipping_fee_fen, status_seq=states.history_seq(session, order)))
+        shipping_fee_fen=order.shipping_fee_fen, priority_shipping=order.priority_shipping,
+        exclusive_service=order.exclusive_service, status_seq=states.history_seq(session, order)))
     if order.refunded_fen and order.refunded_fen >= order.paid_fen:  # its refund was heard first
         transition(session, runtime, order, "refunded", actor="event:payment.refunded",
                    reason="refunded in full (heard before the payment)")

@@ -72,6 +72,8 @@ class PricedOrder:
     member_tier: str = ""
     member_tier_rank: int = 0
     flash_sale: bool = False
+    priority_shipping: bool = False   # the member's tier benefits at checkout
+    exclusive_service: bool = False
 
 
 def lease() -> timedelta:
@@ -139,6 +141,7 @@ def confirm(session: Session, runtime: Runtime, order: Order, priced: PricedOrde
     order.payable_fen, order.points_used = priced.payable_fen, priced.points_used
     order.coupon_ids, order.explanation = list(priced.coupon_ids), list(priced.explanation)
     order.member_tier, order.member_tier_rank = priced.member_tier, priced.member_tier_rank
+    order.priority_shipping, order.exclusive_service = priced.priority_shipping, priced.exclusive_service
     order.flash_sale, order.discreet_packaging = priced.flash_sale, discreet
     order.address_sealed, order.province = privacy.seal_address(order.id, address), address.province
     order.allocation, order.shopper_note = allocation, shopper_note[:200]
