@@ -94,6 +94,17 @@ async def _principal(request: Request,
     return principal
 
 
+async def optional_customer(request: Request,
+                            credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+                            ) -> Principal | None:
+    """A shopper when a bearer token is sent (checked as everywhere), None for a guest: for
+    routes anyone may read that say more to a signed-in shopper."""
+    if credentials is None:
+        return None
+    principal = await _principal(request, credentials)
+    return principal if principal.kind == "customer" else None
+
+
 async def customer(principal: Principal = Depends(_principal)) -> Principal:
     if principal.kind != "customer":
         raise Problem(403, "permission-denied", "this route is for shoppers' accounts")
