@@ -9,7 +9,7 @@ from servicekit.context import current
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
-from . import cart, desk, erasure, orders, views
+from . import cart, desk, erasure, gifts, orders, views
 from .checkout import Checkout, Downstream, tier_rank
 
 
@@ -162,6 +162,19 @@ class OrderDeskService(order_pb2_grpc.OrderDeskServiceServicer):
         with self.runtime.transaction() as session:
             return order_pb2.ListRemarksResponse(remarks=[
                 views.remark_view(r) for r in orders.remarks(session, request.order_id)])
+
+    def GetRefundTerms(self, request, context):
+        context_staff("refunding orders")
+        with self.runtime.transaction() as session:
+            order, decided = gifts.refund_terms(
+                session, request.order_id,
+                [(line.line_id, line.quantity, line.amount_fen) for line in request.lines])
+            return order_pb2.RefundTerms(
+                order_id=order.id, deduct_fen=sum(d.outcome.deduct_fen for d in decided),
+                gifts=[order_pb2.GiftTerm(gift_line_id=d.line.id, outcome=d.outcome.outcome,
+                                          deduct_fen=d.outcome.deduct_fen,
+                                          explanation=gifts.explain(d.line.title, d.terms, d.outcome))
+                       for d in decided])
 
     def ExportOrders(self, request, context):
         context_staff("exporting orders")

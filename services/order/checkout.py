@@ -39,7 +39,7 @@ from servicekit.errors import (
 from servicekit.paging import fingerprint
 from servicekit.runtime import Runtime
 
-from . import early_access, placement
+from . import early_access, gifts, placement
 from .models import CartItem, Order, ProductSku
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,11 @@ def priced_order(basket: Basket, quote: promotion_pb2.QuoteResponse,
     for gift in quote.gifts:
         lines.append(placement.PricedLine(
             sku_id=gift.sku_id, product_id=gift.product_id, title=gift.title,
-            quantity=gift.quantity, unit_price_fen=0, paid_fen=0, gift=True))
+            quantity=gift.quantity, unit_price_fen=0, paid_fen=0, gift=True,
+            gift_terms=gifts.GiftTerms(  # quote line n is the order's line n (basket order)
+                gift.campaign_id, gift.threshold_fen,
+                dict(zip(gift.qualifying_line_ids, gift.qualifying_fen, strict=True)),
+                gift.return_rule or gifts.RETURN, gift.gift_value_fen).to_json()))
     return placement.PricedOrder(
         lines=lines, list_total_fen=quote.list_total_fen,
         discount_fen=quote.discount_total_fen - quote.points_fen,

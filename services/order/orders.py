@@ -15,7 +15,7 @@ from servicekit.errors import FailedPrecondition, InvalidArgument, NotFound
 from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
-from . import privacy, states
+from . import gifts, privacy, states
 from .models import Order, OrderLine, OrderRemark, OrderShipment
 
 COMPLETE_AFTER_DELIVERY = timedelta(days=7)
@@ -110,6 +110,7 @@ def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.Pay
     # status), and order.refunded still tells member and support about the money.
     stays_cancelled = order.status == "cancelled"
     lines = {line.id: line for line in lines_of(session, order)}
+    gifts.apply_refund(list(lines.values()), refund.lines)  # the gifts it takes below threshold
     for part in refund.lines:
         if part.line_id in lines:
             lines[part.line_id].refunded_fen += part.amount_fen

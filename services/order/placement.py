@@ -56,6 +56,8 @@ class PricedLine:
     image_url: str = ""
     category_ids: tuple[str, ...] = ()
     gift: bool = False
+    # a gift line: its campaign's terms (gifts.GiftTerms), qualifying lines by line number
+    gift_terms: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,14 @@ class PricedOrder:
     flash_sale: bool = False
     priority_shipping: bool = False   # the member's tier benefits at checkout
     exclusive_service: bool = False
+
+
+def _gift_terms(order_id: str, terms: dict | None) -> dict | None:
+    """A gift's terms with its qualifying lines named by their order line ids."""
+    if terms is None:
+        return None
+    return {**terms, "qualifying": {f"{order_id}-{n}": fen
+                                    for n, fen in terms.get("qualifying", {}).items()}}
 
 
 def lease() -> timedelta:
@@ -133,7 +143,8 @@ def confirm(session: Session, runtime: Runtime, order: Order, priced: PricedOrde
             sku_label=line.sku_label, attributes=dict(line.attributes), image_url=line.image_url,
             category_ids=list(line.category_ids), quantity=line.quantity,
             unit_price_fen=line.unit_price_fen, discounts=dict(line.discounts),
-            paid_fen=line.paid_fen, gift=line.gift))
+            paid_fen=line.paid_fen, gift=line.gift,
+            gift_terms=_gift_terms(order.id, line.gift_terms)))
     for category_id in sorted({c for line in priced.lines for c in line.category_ids}):
         session.add(OrderLineCategory(order_id=order.id, category_id=category_id))
     order.list_total_fen, order.discount_fen = priced.list_total_fen, priced.discount_fen
