@@ -182,3 +182,24 @@ def test_an_order_paid_without_the_flag_ships_by_preference(shelves, carrier):
     assert order.priority is False
     hold(shelves, "o-old", [("sku-75b", 1)])
     assert [c for *_, c in pay(shelves, order)] == ["zto"]
+
+
+def test_a_gift_with_purchase_ships_with_the_order_marked_on_the_packing_list(shelves, carrier):
+    from services.logistics.api import packing_list_message
+    from services.logistics.shipments import PaidLine, PaidOrder
+
+    hold(shelves, "o-gift", [("sku-75b", 1), ("sku-80b", 1)])
+    order = paid_order("o-gift", [("sku-75b", 1)])
+    order = PaidOrder(order.order_id, order.order_no, order.member_id,
+                      order.lines + (PaidLine("sku-80b", 1, "收纳袋", "", "BAG", gift=True),),
+                      order.address, order.discreet)
+    pay(shelves, order)
+    with shelves.transaction() as session:
+        for shipment in session.scalars(select(Shipment)):
+            listed = packing_list_message(shipment)
+            picking = {line.sku_id: line.gift for line in listed.picking}
+            assert picking == {line.sku_id: line.gift for line in listed.customer_copy}
+            assert picking.get("sku-80b", True) is True and picking.get("sku-75b", False) is False
+        items = [i for s in session.scalars(select(Shipment)) for i in s.items]
+    assert sorted((i["sku_id"], i.get("gift", False)) for i in items) == [
+        ("sku-75b", False), ("sku-80b", True)]
