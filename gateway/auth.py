@@ -97,11 +97,15 @@ async def _principal(request: Request,
 async def optional_customer(request: Request,
                             credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
                             ) -> Principal | None:
-    """A shopper when a bearer token is sent (checked as everywhere), None for a guest: for
-    routes anyone may read that say more to a signed-in shopper."""
+    """A shopper when a valid bearer token is sent, None for a guest (no token, or one that no
+    longer verifies: a public route answers as it would without it): for routes anyone may read
+    that say more to a signed-in shopper."""
     if credentials is None:
         return None
-    principal = await _principal(request, credentials)
+    try:
+        principal = await _principal(request, credentials)
+    except Problem:
+        return None
     return principal if principal.kind == "customer" else None
 
 

@@ -241,6 +241,8 @@ def test_early_access_staff_routes_and_what_shoppers_see(gateway_with):
     assert card["early_access"]["label"].startswith("金卡及以上会员优先购")
     guest = gateway.get(f"/v1/products/{product['id']}").json()
     assert guest["early_access"]["open_to_you"] is False
+    stale = gateway.get(f"/v1/products/{product['id']}", headers=bearer(token(ttl=-10)))
+    assert stale.status_code == 200 and stale.json()["early_access"]["open_to_you"] is False
 
     login = gateway.post("/v1/auth/wechat-login", json={"code": f"gw{uuid.uuid4().hex[:8]}~1"})
     member_id, me = login.json()["member_id"], bearer(login.json()["tokens"]["access_token"])
