@@ -94,6 +94,21 @@ async def _principal(request: Request,
     return principal
 
 
+async def optional_customer(request: Request,
+                            credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+                            ) -> Principal | None:
+    """A shopper when a valid bearer token is sent, None for a guest (no token, or one that no
+    longer verifies: a public route answers as it would without it): for routes anyone may read
+    that say more to a signed-in shopper."""
+    if credentials is None:
+        return None
+    try:
+        principal = await _principal(request, credentials)
+    except Problem:
+        return None
+    return principal if principal.kind == "customer" else None
+
+
 async def customer(principal: Principal = Depends(_principal)) -> Principal:
     if principal.kind != "customer":
         raise Problem(403, "permission-denied", "this route is for shoppers' accounts")

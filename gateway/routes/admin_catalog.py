@@ -17,7 +17,19 @@ from .. import auth
 from ..convert import answer, from_json
 from ..problems import Problem, from_rpc_error
 from ..proto_models import model_of
-from ..schemas import BY_NAME, INT32_MAX, MAX_ID, BraBand, Id, Int32, Label, PositiveFen, Prose, Word
+from ..schemas import (
+    BY_NAME,
+    INT32_MAX,
+    MAX_ID,
+    BraBand,
+    Id,
+    Int32,
+    Label,
+    PositiveFen,
+    Prose,
+    Timestamp,
+    Word,
+)
 from ..services import MEDIA_UPLOAD_DEADLINE, CatalogAdmin
 
 router = APIRouter(prefix="/v1/admin", tags=["admin-catalog"],
@@ -98,6 +110,21 @@ class NewSkus(BaseModel):
     skus: list[SkuInput] = Field(min_length=1, max_length=500)
 
 
+class EarlyAccessRule(BaseModel):
+    """VIP 优先购: tier rank >= min_tier_rank from opens_at, everyone from public_at."""
+    min_tier_rank: int = Field(ge=1, le=99, description="the tier's rank (member's ladder; 2 = 金卡)")
+    tier_name: str = Field(min_length=1, max_length=20,
+                           description="the tier's name as shoppers see it, e.g. 金卡")
+    opens_at: Timestamp = Field(description="RFC 3339: from then for the tier and above")
+    public_at: Timestamp = Field(description="RFC 3339, after opens_at: from then for everyone")
+
+
+class TrialInvitations(BaseModel):
+    member_ids: list[Id] = Field(min_length=1, max_length=1000)
+    source: str = Field("staff", min_length=1, max_length=80,
+                        description="staff, or marketing:<campaign> for precision marketing")
+
+
 # ------------------------------------------------------------------ categories
 
 @router.get("/categories", summary="Every category, inactive ones too",
@@ -169,6 +196,34 @@ async def publish_product(catalog_admin: CatalogAdmin, product_id: Id) -> Respon
              response_model=model_of(catalog_pb2.Product))
 async def unpublish_product(catalog_admin: CatalogAdmin, product_id: Id) -> Response:
     return answer(await catalog_admin.UnpublishProduct(catalog_pb2.ProductIdRequest(product_id=product_id)))
+
+
+# ------------------------------------------------------------------ early access (VIP 优先购)
+
+@router.put("/products/{product_id}/early-access",
+            summary="Open a product to a tier first and to everyone later",
+            response_model=model_of(catalog_pb2.Product))
+async def set_early_access(catalog_admin: CatalogAdmin, product_id: Id,
+                           body: EarlyAccessRule) -> Response:
+    return answer(await catalog_admin.SetEarlyAccess(catalog_pb2.SetEarlyAccessRequest(
+        product_id=product_id, **body.model_dump())))
+
+
+@router.delete("/products/{product_id}/early-access",
+               summary="Remove a product's early-access rule (open to everyone)",
+               response_model=model_of(catalog_pb2.Product))
+async def clear_early_access(catalog_admin: CatalogAdmin, product_id: Id) -> Response:
+    return answer(await catalog_admin.SetEarlyAccess(catalog_pb2.SetEarlyAccessRequest(
+        product_id=product_id, clear=True)))
+
+
+@router.post("/products/{product_id}/trial-invitations",
+             summary="Invite members to a product's trial (they may buy it before the public opening)",
+             response_model=model_of(catalog_pb2.InviteToTrialResponse))
+async def invite_to_trial(catalog_admin: CatalogAdmin, product_id: Id,
+                          body: TrialInvitations) -> Response:
+    return answer(await catalog_admin.InviteToTrial(catalog_pb2.InviteToTrialRequest(
+        product_id=product_id, member_ids=body.member_ids, source=body.source)))
 
 
 # ------------------------------------------------------------------ SKUs

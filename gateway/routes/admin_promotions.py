@@ -88,6 +88,10 @@ class GiftRule(BaseModel):
     gift_title: str = Field(max_length=120)
     quantity_per_order: int = Field(1, ge=0, le=100)
     stock: int = Field(ge=0, le=JSON_SAFE_MAX)
+    return_rule: Literal["return", "deduct"] = Field(
+        "return", description="a refund of qualifying goods below the threshold: the gift is sent "
+        "back (return), or gift_value_fen is kept from that refund (deduct)")
+    gift_value_fen: Fen = Field(0, description="the gift's value a deduct rule keeps, 1..threshold_fen")
 
 
 class PresaleItem(BaseModel):

@@ -2,16 +2,22 @@
 No sign-in needed; only published products and active categories are visible."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from mall.catalog.v1 import catalog_pb2
 from mall.common.v1 import common_pb2
+from mall.member.v1 import loyalty_pb2
 
+from servicekit.times import parse_rfc3339
+
+from .. import auth
+from ..auth import Principal
 from ..convert import answer
 from ..proto_models import model_of
 from ..schemas import INT64_MAX, MAX_ID, Id, Label
-from ..services import Catalog
+from ..services import Catalog, Loyalty
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -90,6 +96,27 @@ async def search_products(
 
 
 @router.get("/products/{product_id}", summary="A published product with its SKUs and media",
+            description="A product on early access (VIP 优先购) carries `early_access` until its "
+            "public opening; `open_to_you` says whether the caller may buy it now (a guest: no; a "
+            "shopper: when invited to its trial, or of the tier rank it names once it opened to "
+            "that tier). Send the shopper's bearer token to be told.",
             response_model=model_of(catalog_pb2.Product))
-async def get_product(product_id: Id, catalog: Catalog) -> Response:
-    return answer(await catalog.GetProduct(catalog_pb2.GetProductRequest(product_id=product_id)))
+async def get_product(product_id: Id, catalog: Catalog, loyalty: Loyalty,
+                      shopper: Principal | None = Depends(auth.optional_customer)) -> Response:
+    product = await catalog.GetProduct(catalog_pb2.GetProductRequest(product_id=product_id))
+    if product.HasField("early_access"):
+        product.early_access.open_to_you = await _open_to(product.early_access, shopper, loyalty)
+    return answer(product)
+
+
+async def _open_to(rule: catalog_pb2.EarlyAccess, shopper: Principal | None, loyalty) -> bool:
+    """Whether the early-access rule lets this shopper buy now: the gateway resolves her tier
+    (member's GetPricingProfile, one call, only for a product still on early access)."""
+    now = datetime.now(timezone.utc)
+    if now >= parse_rfc3339(rule.public_at) or rule.invited:
+        return True
+    if shopper is None or not rule.opens_at or now < parse_rfc3339(rule.opens_at):
+        return False
+    profile = await loyalty.GetPricingProfile(
+        loyalty_pb2.GetPricingProfileRequest(member_id=shopper.user_id))
+    return profile.tier_rank >= rule.min_tier_rank

@@ -209,3 +209,52 @@ def test_video_upload_streams_file_and_poster(gateway):
     deleted = gateway.delete(f"/v1/admin/media/{body['id']}", headers=OPERATOR)
     assert deleted.status_code == 204
     assert gateway.get(body["url"]).status_code == 404
+
+
+def test_early_access_staff_routes_and_what_shoppers_see(gateway_with):
+    """VIP 优先购: staff set the rule and invite members; a product's detail tells a guest and a
+    standard member "coming soon" (open_to_you false), an invited member that she may buy it."""
+    from datetime import datetime, timedelta, timezone
+
+    from servicekit.times import rfc3339
+
+    gateway = gateway_with("catalog", "member")
+    style = category(gateway, "style", "文胸")
+    product = new_product(gateway, style)
+    assert upload_image(gateway, product["id"]).status_code == 201
+    gateway.post(f"/v1/admin/products/{product['id']}/publish", headers=OPERATOR)
+    now = datetime.now(timezone.utc)
+    rule = {"min_tier_rank": 2, "tier_name": "金卡", "opens_at": rfc3339(now - timedelta(hours=1)),
+            "public_at": rfc3339(now + timedelta(days=3))}
+    path = f"/v1/admin/products/{product['id']}/early-access"
+    shopper_token = bearer(token(sub=str(uuid.uuid4())))
+    assert gateway.put(path, json=rule, headers=shopper_token).status_code == 403
+    bad = gateway.put(path, headers=OPERATOR, json={**rule, "min_tier_rank": 0, "tier_name": ""})
+    assert bad.status_code == 400 and "min_tier_rank" in bad.text
+    late = gateway.put(path, headers=OPERATOR, json={**rule, "public_at": rule["opens_at"]})
+    assert late.status_code == 400 and "after_opens_at" in late.text
+    set_ = gateway.put(path, headers=OPERATOR, json=rule)
+    assert set_.status_code == 200, set_.text
+    assert set_.json()["early_access"]["tier_name"] == "金卡"
+
+    (card,) = gateway.get("/v1/products").json()["products"]
+    assert card["early_access"]["label"].startswith("金卡及以上会员优先购")
+    guest = gateway.get(f"/v1/products/{product['id']}").json()
+    assert guest["early_access"]["open_to_you"] is False
+    stale = gateway.get(f"/v1/products/{product['id']}", headers=bearer(token(ttl=-10)))
+    assert stale.status_code == 200 and stale.json()["early_access"]["open_to_you"] is False
+
+    login = gateway.post("/v1/auth/wechat-login", json={"code": f"gw{uuid.uuid4().hex[:8]}~1"})
+    member_id, me = login.json()["member_id"], bearer(login.json()["tokens"]["access_token"])
+    standard = gateway.get(f"/v1/products/{product['id']}", headers=me).json()
+    assert standard["early_access"]["open_to_you"] is False  # rank 0, below 金卡
+
+    invite = f"/v1/admin/products/{product['id']}/trial-invitations"
+    assert gateway.post(invite, headers=OPERATOR, json={"member_ids": []}).status_code == 400
+    invited = gateway.post(invite, headers=OPERATOR, json={"member_ids": [member_id]})
+    assert invited.status_code == 200 and invited.json()["invited"] == 1
+    mine = gateway.get(f"/v1/products/{product['id']}", headers=me).json()["early_access"]
+    assert mine["invited"] is True and mine["open_to_you"] is True
+
+    cleared = gateway.delete(path, headers=OPERATOR)
+    assert cleared.status_code == 200 and "early_access" not in cleared.json()

@@ -84,3 +84,42 @@ def test_the_order_desk_filters_exports_and_remarks(gateway_with, runtime_for):
     cancelled = gateway.post(f"/v1/admin/orders/{ids[2]}/cancel", json={"reason": "缺货"},
                              headers=OPERATOR)
     assert cancelled.json()["status"] == "cancelled"
+
+
+def test_early_access_refuses_the_cart_with_a_problem_then_lets_an_invited_member_in(
+        gateway_with, runtime_for):
+    """VIP 优先购 at the cart through the gateway: 409 naming the rule and when it opens to her."""
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    from mall.events.v1 import catalog_events_pb2 as catalog
+
+    from servicekit.times import rfc3339
+    from services.order import early_access
+
+    gateway = gateway_with("order", "member")
+    now = datetime.now(timezone.utc)
+    product = catalog_product()
+    product.early_access.CopyFrom(catalog.CatalogEarlyAccess(
+        min_tier_rank=2, tier_name="金卡", opens_at=rfc3339(now - timedelta(hours=1)),
+        public_at=rfc3339(now + timedelta(days=1))))
+    runtime = runtime_for("order")
+    with runtime.transaction() as session:
+        products.apply_product(session, products.snapshot_from_event(product))
+    login = gateway.post("/v1/auth/wechat-login", json={"code": f"gw{uuid.uuid4().hex[:8]}~1"})
+    member_id, me = login.json()["member_id"], bearer(login.json()["tokens"]["access_token"])
+
+    refused = gateway.post("/v1/cart/items", json={"sku_id": "sku-75b-black", "quantity": 1},
+                           headers={**me, "Idempotency-Key": "ea-1"})
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert [(e["field"], e["rule"]) for e in problem["errors"]] == [("sku_id", "early_access")]
+    assert "金卡 and above" in problem["detail"]
+
+    with runtime.transaction() as session:
+        early_access.keep_invitations(session, catalog.TrialInvited(
+            product_id="p-1", member_ids=[member_id], invited_at=rfc3339(now)))
+    added = gateway.post("/v1/cart/items", json={"sku_id": "sku-75b-black", "quantity": 1},
+                         headers={**me, "Idempotency-Key": "ea-2"})
+    assert added.status_code == 200 and added.json()["lines"][0]["quantity"] == 1

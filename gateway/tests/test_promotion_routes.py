@@ -111,6 +111,26 @@ def test_campaigns_are_created_listed_and_ended(gateway):
     assert gateway.get("/v1/admin/campaigns/999999", headers=OPERATOR).status_code == 404
 
 
+def test_a_gift_campaign_states_what_a_refund_below_its_threshold_does(gateway):
+    gift: dict = {"threshold_fen": 30000, "gift_sku_id": "sku-bag", "gift_title": "收纳袋",
+                  "quantity_per_order": 1, "stock": 50, "return_rule": "deduct",
+                  "gift_value_fen": 3000}
+    body = {"name": "满300赠", "kind": "gift", "starts_at": NOW.isoformat(),
+            "ends_at": (NOW + timedelta(days=7)).isoformat(), "gift": gift}
+    idem = {**OPERATOR, "Idempotency-Key": uuid.uuid4().hex}
+    made = gateway.post("/v1/admin/campaigns", headers=idem, json=body)
+    assert made.status_code == 201, made.text
+    assert (made.json()["spec"]["gift"]["return_rule"], made.json()["spec"]["gift"]["gift_value_fen"]) \
+        == ("deduct", 3000)
+    gift.update(return_rule="keep")
+    assert gateway.post("/v1/admin/campaigns", headers={**OPERATOR, "Idempotency-Key": "g-2"},
+                        json=body).status_code == 400
+    gift.update(return_rule="deduct", gift_value_fen=0)
+    free = gateway.post("/v1/admin/campaigns", headers={**OPERATOR, "Idempotency-Key": "g-3"},
+                        json=body)
+    assert free.status_code == 400 and "spec.gift.gift_value_fen" in free.text
+
+
 def test_bad_campaigns_name_their_fields(gateway):
     backwards = gateway.post("/v1/admin/campaigns", headers=OPERATOR, json=flash_body(
         ends_at=(NOW - timedelta(days=1)).isoformat()))

@@ -47,7 +47,7 @@ def shipped(gateway_with, runtime_for, carrier):
         fulfilment.order_paid(runtime, session, PaidOrder(
             "o-1", "NO-1", "m-alice", (PaidLine("sku-75b", 2, "蕾丝聚拢文胸", "75B 黑色"),),
             {"recipient": "爱丽丝", "phone": "13800000000", "province": "江苏省",
-             "city": "南京市", "district": "", "detail": "中山路 1 号"}, True, 0), "evt-1")
+             "city": "南京市", "district": "", "detail": "中山路 1 号"}, True), "evt-1")
     shipments.book_pending(runtime)
     (shipment,) = client.get("/v1/shipments", headers=ALICE).json()["shipments"]
     return client, shipment

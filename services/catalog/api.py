@@ -14,7 +14,7 @@ from servicekit.errors import AlreadyExists, InvalidArgument
 from servicekit.media_storage import MediaStorage, default_storage
 from servicekit.runtime import Runtime
 
-from . import categories, listing, media, metrics, products, search, skus, views
+from . import categories, early_access, listing, media, metrics, products, search, skus, views
 from .codes import ANGLES, KINDS, MEDIA_KINDS
 
 CHUNK_LIMIT = 1024 * 1024  # bytes per upload message
@@ -49,7 +49,8 @@ class CatalogServicer(pb_grpc.CatalogServiceServicer):
 
     def GetProduct(self, request, ctx):
         with self.rt.transaction() as session:
-            return views.product_detail(session, request.product_id, self.storage, shopper=True)
+            return views.product_detail(session, request.product_id, self.storage, shopper=True,
+                                        caller_id=context.current().user_id or "")
 
     def GetSkus(self, request, ctx):
         with self.rt.transaction() as session:
@@ -131,6 +132,16 @@ class CatalogAdminServicer(pb_grpc.CatalogAdminServiceServicer):
         with writing(self.rt) as session:
             sku = products.update_sku(self.rt, session, request.sku_id, request.sku)
             return views.sku_pb(sku, views.availability_of(session, [sku.id]).get(sku.id))
+
+    def SetEarlyAccess(self, request, ctx):
+        require_staff()
+        with writing(self.rt) as session:
+            return self._detail(session, early_access.set_rule(self.rt, session, request))
+
+    def InviteToTrial(self, request, ctx):
+        caller = context.require_roles(*roles.MERCHANDISERS, action="inviting members to a trial")
+        with writing(self.rt) as session:
+            return early_access.invite(self.rt, session, request, caller.user_id)
 
     def UploadMedia(self, request_iterator, ctx):
         require_staff()

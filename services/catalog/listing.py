@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, aliased
 
 from servicekit import paging
 from servicekit.errors import InvalidArgument, Violations
-from servicekit.times import parse_rfc3339, rfc3339
+from servicekit.times import parse_rfc3339, rfc3339, utcnow
 
-from . import search, sizes
+from . import early_access, search, sizes
 from .codes import SORTS, STATUS_NUMBERS, STATUSES
 from .models import Category, Product, ProductFunction, SearchTerm, Sku, SkuAvailability
 
@@ -29,7 +29,8 @@ CARD_COLUMNS = (Product.id, Product.title, Product.subtitle, Product.category_id
                 Product.cover_thumbnail_url, Product.colours, Product.sizes, Product.in_stock,
                 Product.sales_count, Product.rating_milli,
                 Product.review_count, Product.status, Product.published_at, Product.created_at,
-                BRAND.name.label("brand_name"))
+                Product.early_min_rank, Product.early_tier_name, Product.early_opens_at,
+                Product.early_public_at, BRAND.name.label("brand_name"))
 
 
 @dataclass
@@ -217,6 +218,7 @@ def _has_sku(f: Filters):
 
 
 def _summaries(page) -> list[pb.ProductSummary]:
+    now = utcnow()
     return [pb.ProductSummary(
         id=p.id, title=p.title, subtitle=p.subtitle, category_id=p.category_id,
         brand_id=p.brand_id or "", brand_name=p.brand_name or "", min_price_fen=p.min_price_fen,
@@ -224,4 +226,7 @@ def _summaries(page) -> list[pb.ProductSummary]:
         cover_thumbnail_url=p.cover_thumbnail_url, colours=json.loads(p.colours),
         sizes=json.loads(p.sizes), in_stock=p.in_stock, sales_count=p.sales_count,
         rating=p.rating_milli / 1000, review_count=p.review_count,
-        status=STATUS_NUMBERS[p.status], published_at=rfc3339(p.published_at)) for p in page]
+        status=STATUS_NUMBERS[p.status], published_at=rfc3339(p.published_at),
+        early_access=early_access.message(p.early_min_rank, p.early_tier_name, p.early_opens_at,
+                                          p.early_public_at, now=now))
+        for p in page]

@@ -80,6 +80,13 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     version: Mapped[int] = mapped_column(BigInteger, default=1)
+    # VIP 优先购 (early_access.py): tier rank >= early_min_rank from early_opens_at, everyone from
+    # early_public_at; no rule when early_public_at is None. early_tier_name is the tier's
+    # display name as staff set it with the rule (shown to shoppers).
+    early_min_rank: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    early_tier_name: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    early_opens_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    early_public_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     __table_args__ = (
         # One index per shopper sort: the keyset scans walk them.
@@ -161,3 +168,15 @@ class SearchTerm(Base):
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
                                             primary_key=True, index=True)
     weight: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class TrialInvitation(Base):
+    """A member invited to a product's trial: she may buy it before its public opening whatever
+    her tier (announced as product.trial_invited; order keeps them for its check)."""
+    __tablename__ = "trial_invitations"
+
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(80), default="staff")  # staff | marketing:<campaign>
+    invited_by: Mapped[str] = mapped_column(String(64), default="")
+    invited_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -33,7 +33,12 @@ def snapshot(session: Session, product: Product) -> ev.CatalogProduct:
                             active=s.active) for s in skus],
         cover_image_url=product.cover_url, cover_thumbnail_url=product.cover_thumbnail_url,
         min_price_fen=product.min_price_fen, max_price_fen=product.max_price_fen,
-        version=product.version, updated_at=rfc3339(product.updated_at))
+        version=product.version, updated_at=rfc3339(product.updated_at),
+        # the early-access rule (early_access.py), also once past: order decides by the times
+        early_access=ev.CatalogEarlyAccess(
+            min_tier_rank=product.early_min_rank, tier_name=product.early_tier_name,
+            opens_at=rfc3339(product.early_opens_at), public_at=rfc3339(product.early_public_at))
+        if product.early_public_at is not None else None)
 
 
 def announce(rt, session: Session, product: Product, event_type: str) -> dict:

@@ -11,7 +11,7 @@ from servicekit.errors import NotFound
 from servicekit.media_storage import MediaStorage
 from servicekit.times import rfc3339
 
-from . import sizes
+from . import early_access, sizes
 from .codes import ANGLE_NUMBERS, KIND_NUMBERS, LEVEL_NUMBERS, MEDIA_KIND_NUMBERS, SIZE_SYSTEM_NUMBERS, STATUS_NUMBERS
 from .models import Category, Media, Product, ProductFunction, Sku, SkuAvailability
 
@@ -51,7 +51,7 @@ def availability_of(session: Session, sku_ids) -> dict[str, SkuAvailability]:
 
 
 def product_pb(session: Session, product: Product, storage: MediaStorage, *,
-               shopper: bool) -> pb.Product:
+               shopper: bool, caller_id: str = "") -> pb.Product:
     """The detail page: the product with its facets, SKUs (availability each), media, size chart."""
     ids = [product.category_id, product.brand_id or ""]
     ids += session.scalars(select(ProductFunction.category_id)
@@ -84,7 +84,11 @@ def product_pb(session: Session, product: Product, storage: MediaStorage, *,
         sales_count=product.sales_count, rating=product.rating_milli / 1000,
         review_count=product.review_count, created_at=rfc3339(product.created_at),
         updated_at=rfc3339(product.updated_at), published_at=rfc3339(product.published_at),
-        version=product.version)
+        version=product.version,
+        early_access=early_access.message(
+            product.early_min_rank, product.early_tier_name, product.early_opens_at,
+            product.early_public_at,
+            invited=shopper and early_access.is_invited(session, product.id, caller_id)))
     if product.brand_id and product.brand_id in categories:
         message.brand.CopyFrom(category_pb(categories[product.brand_id]))
     fit = json.loads(product.fit_summary or "{}")
@@ -97,8 +101,8 @@ def product_pb(session: Session, product: Product, storage: MediaStorage, *,
 
 
 def product_detail(session: Session, product_id: str, storage: MediaStorage, *,
-                   shopper: bool) -> pb.Product:
+                   shopper: bool, caller_id: str = "") -> pb.Product:
     product = session.get(Product, product_id)
     if product is None or (shopper and product.status != "published"):
         raise NotFound(f"no product has id {product_id!r}")
-    return product_pb(session, product, storage, shopper=shopper)
+    return product_pb(session, product, storage, shopper=shopper, caller_id=caller_id)

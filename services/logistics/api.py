@@ -73,19 +73,21 @@ def shipment_message(s: Shipment, steps: list[TrackingEvent] = ()) -> pb.Shipmen
                                   occurred_at=rfc3339(e.occurred_at), location=e.location,
                                   description=e.description) for e in steps],
         created_at=rfc3339(s.created_at), updated_at=rfc3339(s.updated_at),
-        redemption_id=s.redemption_id or "")
+        redemption_id=s.redemption_id or "", priority=s.priority)
 
 
 def packing_list_message(s: Shipment) -> pb.PackingList:
     picking = [pb.PackingLine(sku_id=i["sku_id"], sku_code=i.get("sku_code", ""),
-                              title=i["title"], sku_label=i["sku_label"], quantity=i["quantity"])
+                              title=i["title"], sku_label=i["sku_label"], quantity=i["quantity"],
+                              gift=bool(i.get("gift")))
                for i in s.items]
     customer = [pb.PackingLine(sku_id=i.sku_id, title=i.title, sku_label=i.sku_label,
-                               quantity=i.quantity) for i in shipments.customer_items(s)]
+                               quantity=i.quantity, gift=bool(raw.get("gift")))
+                for i, raw in zip(shipments.customer_items(s), s.items, strict=True)]
     return pb.PackingList(shipment_id=s.id, order_no=s.order_no, warehouse_code=s.warehouse.code,
                           carrier=s.carrier, waybill_no=s.waybill_no or "", discreet=s.discreet,
                           plain_package=s.discreet, sender_name=s.sender_name, picking=picking,
-                          customer_copy=customer)
+                          customer_copy=customer, priority=s.priority)
 
 
 def viewer() -> shipment_queries.Viewer:

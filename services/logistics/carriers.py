@@ -1,10 +1,12 @@
 """The carriers logistics books, and the rules that choose one for a shipment.
 
 Rules (MALL_LOGISTICS_CARRIER_RULES, JSON, every key optional; defaults below):
-- `premium_tier_rank` / `premium_carrier`: members of at least this tier rank (2 = 金卡) ship
-  with this carrier when it collects at the warehouse and serves the destination;
-- `preference`: otherwise the first of these that collects at the warehouse and serves the
-  destination (a warehouse listing no carriers is collected by all of them);
+- `fastest`: the carriers from fastest to slowest. An order whose member has the tier benefit
+  priority shipping (`order.paid`'s `priority_shipping`, set by staff on the tier) ships with the
+  fastest carrier that collects at the warehouse and serves the destination;
+- `preference`: every other order (and an order.paid from before the flag, which says nothing)
+  ships with the first of these that collects at the warehouse and serves the destination (a
+  warehouse listing no carriers is collected by all of them);
 - `not_served`: per carrier, the provinces (short names, e.g. 西藏) it does not deliver to.
 Every carrier speaks SF's Fengqiao open-platform protocol (see fengqiao.py); where its API is,
 and its credentials, come from MALL_LOGISTICS_CARRIER_<CODE>_URL / _PARTNER_ID / _CHECKWORD.
@@ -22,8 +24,7 @@ CARRIERS = {"sf": "顺丰速运", "zto": "中通快递"}
 STANDIN_PORT = 8091
 
 DEFAULT_RULES = {
-    "premium_tier_rank": 2,
-    "premium_carrier": "sf",
+    "fastest": ["sf", "zto"],
     "preference": ["zto", "sf"],
     "not_served": {"zto": ["西藏", "新疆", "香港", "澳门", "台湾"], "sf": ["台湾"]},
 }
@@ -62,18 +63,18 @@ def serves(code: str, province: str, chosen_rules: dict | None = None) -> bool:
     return key not in (chosen_rules or rules())["not_served"].get(code, [])
 
 
-def choose(warehouse_carriers: list[str], province: str, tier_rank: int) -> str:
-    """The carrier for a parcel from a warehouse to a province, for a member of `tier_rank`."""
+def choose(warehouse_carriers: list[str], province: str, priority: bool) -> str:
+    """The carrier for a parcel from a warehouse to a province: the warehouse's fastest for a
+    member with priority shipping, else the preferred one."""
     r = rules()
+    order = r["fastest"] if priority else r["preference"]
     collecting = [c for c in (warehouse_carriers or r["preference"]) if c in CARRIERS]
     usable = [c for c in collecting if serves(c, province, r)]
-    if tier_rank >= r["premium_tier_rank"] and r["premium_carrier"] in usable:
-        return r["premium_carrier"]
-    for code in r["preference"]:
+    for code in order:
         if code in usable:
             return code
     if usable:
         return usable[0]
     # Nobody collecting here serves the destination: book whoever does; the warehouse calls them.
-    anywhere = [c for c in r["preference"] if serves(c, province, r)]
-    return anywhere[0] if anywhere else r["premium_carrier"]
+    anywhere = [c for c in order if serves(c, province, r)]
+    return anywhere[0] if anywhere else r["fastest"][0]

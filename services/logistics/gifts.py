@@ -32,7 +32,7 @@ def gift_redeemed(runtime: Runtime, session: Session, gift, event_id: str) -> li
     order = shipments.PaidOrder(
         key, "", gift.member_id, (shipments.PaidLine(gift.sku_id, gift.quantity, gift.title),),
         {"recipient": a.recipient, "phone": a.phone, "province": a.province, "city": a.city,
-         "district": a.district, "detail": a.detail}, False, 0)
+         "district": a.district, "detail": a.detail}, False)
     done = session.get(Reservation, key)
     if done is not None and done.status == "committed":  # told before: the same parcels
         return _planned(runtime, session, gift, order, reservations.Held.of(done).allocations)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -180,6 +181,9 @@ class Shipment(Base):
     state: Mapped[str] = mapped_column(String(20))
     state_at: Mapped[datetime] = mapped_column(UtcDateTime)  # carrier's time of it
     discreet: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the member's priority shipping (order.paid): picked and booked before the others, with
+    # the warehouse's fastest carrier
+    priority: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     sender_name: Mapped[str] = mapped_column(String(100))
     destination_province: Mapped[str] = mapped_column(String(50))
     destination_city: Mapped[str] = mapped_column(String(50), default="")

@@ -68,6 +68,7 @@ class PaidLine:
     title: str = ""
     sku_label: str = ""
     sku_code: str = ""
+    gift: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,18 +80,18 @@ class PaidOrder:
     lines: tuple[PaidLine, ...]
     address: dict          # recipient, phone, province, city, district, detail
     discreet: bool
-    tier_rank: int
+    priority: bool = False  # the member's tier gives priority shipping
     ships_from: datetime | None = None   # a pre-sale's release date: booked from then on
 
     @classmethod
     def from_event(cls, paid) -> "PaidOrder":
         a = paid.shipping_address
         return cls(paid.order_id, paid.order_no, paid.member_id,
-                   tuple(PaidLine(x.sku_id, x.quantity, x.title, x.sku_label, x.sku_code)
+                   tuple(PaidLine(x.sku_id, x.quantity, x.title, x.sku_label, x.sku_code, x.gift)
                          for x in paid.lines if x.sku_id and x.quantity > 0),
                    {"recipient": a.recipient, "phone": a.phone, "province": a.province,
                     "city": a.city, "district": a.district, "detail": a.detail},
-                   paid.discreet_packaging, paid.member_tier_rank,
+                   paid.discreet_packaging, paid.priority_shipping,
                    parse_rfc3339(paid.ships_from) if paid.ships_from else None)
 
 
@@ -134,13 +135,17 @@ def plan(session: Session, order: PaidOrder, allocations: list[tuple[str, str, i
         items = []
         for sku_id, quantity in goods:
             line = described.get(sku_id) or PaidLine(sku_id, quantity)
-            items.append({"sku_id": sku_id, "quantity": quantity, "title": line.title,
-                          "sku_label": line.sku_label, "sku_code": line.sku_code})
+            item = {"sku_id": sku_id, "quantity": quantity, "title": line.title,
+                    "sku_label": line.sku_label, "sku_code": line.sku_code}
+            if line.gift:
+                item["gift"] = True
+            items.append(item)
         shipment = Shipment(
             id=sid, order_id=order.order_id, order_no=order.order_no,
             member_id=order.member_id, warehouse_id=warehouse.id, warehouse=warehouse,
             carrier=carriers.choose(warehouse.carriers, order.address["province"],
-                                    order.tier_rank),
+                                    order.priority),
+            priority=order.priority,
             waybill_no=None, booking_error="", state="created", state_at=now,
             discreet=order.discreet,
             sender_name=neutral_sender() if order.discreet else brand_sender(),
@@ -214,7 +219,8 @@ def book_pending(runtime: Runtime, limit: int = 20, order_ids: list[str] | None 
         if order_ids is not None:
             query = query.where(Shipment.order_id.in_(order_ids))
         pending = list(session.scalars(
-            query.order_by(Shipment.created_at).limit(limit)
+            # priority shipping first (the member's tier benefit), then first paid first
+            query.order_by(Shipment.priority.desc(), Shipment.created_at, Shipment.id).limit(limit)
             .with_for_update(skip_locked=True, of=Shipment)))
         for shipment in pending:
             try:

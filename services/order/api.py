@@ -9,8 +9,8 @@ from servicekit.context import current
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
-from . import cart, desk, erasure, orders, views
-from .checkout import Checkout
+from . import cart, desk, erasure, gifts, orders, views
+from .checkout import Checkout, Downstream, tier_rank
 
 
 def caller_member_id() -> str:
@@ -31,8 +31,15 @@ def cart_to_proto(view: cart.CartView) -> order_pb2.Cart:
 
 
 class CartService(order_pb2_grpc.CartServiceServicer):
-    def __init__(self, runtime: Runtime):
+    def __init__(self, runtime: Runtime, downstream: Downstream | None = None):
         self.runtime = runtime
+        self.downstream = downstream or Downstream()
+
+    def _rank_of(self, member_id: str):
+        """Her tier rank, asked of member only for a product still on early access."""
+        def rank() -> int | None:
+            return tier_rank(self.downstream, member_id)
+        return rank
 
     def GetCart(self, request, context):
         member_id = caller_member_id()
@@ -47,13 +54,14 @@ class CartService(order_pb2_grpc.CartServiceServicer):
                 request={"sku_id": request.sku_id, "quantity": request.quantity},
                 response_type=order_pb2.Cart,
                 work=lambda: cart_to_proto(cart.add_item(session, member_id, request.sku_id,
-                                                         request.quantity)))
+                                                         request.quantity,
+                                                         self._rank_of(member_id))))
 
     def UpdateCartItem(self, request, context):
         member_id = caller_member_id()
         with self.runtime.transaction() as session:
             return cart_to_proto(cart.update_item(session, member_id, request.sku_id,
-                                                  request.quantity))
+                                                  request.quantity, self._rank_of(member_id)))
 
     def RemoveCartItem(self, request, context):
         member_id = caller_member_id()
@@ -154,6 +162,19 @@ class OrderDeskService(order_pb2_grpc.OrderDeskServiceServicer):
         with self.runtime.transaction() as session:
             return order_pb2.ListRemarksResponse(remarks=[
                 views.remark_view(r) for r in orders.remarks(session, request.order_id)])
+
+    def GetRefundTerms(self, request, context):
+        context_staff("refunding orders")
+        with self.runtime.transaction() as session:
+            order, decided = gifts.refund_terms(
+                session, request.order_id,
+                [(line.line_id, line.quantity, line.amount_fen) for line in request.lines])
+            return order_pb2.RefundTerms(
+                order_id=order.id, deduct_fen=sum(d.outcome.deduct_fen for d in decided),
+                gifts=[order_pb2.GiftTerm(gift_line_id=d.line.id, outcome=d.outcome.outcome,
+                                          deduct_fen=d.outcome.deduct_fen,
+                                          explanation=gifts.explain(d.line.title, d.terms, d.outcome))
+                       for d in decided])
 
     def ExportOrders(self, request, context):
         context_staff("exporting orders")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from servicekit.errors import (
     Violations,
 )
 
+from . import early_access
 from .models import CartItem, ProductSku, SkuStock
 
 MIN_QUANTITY, MAX_QUANTITY = 1, 99
@@ -79,12 +81,19 @@ def get_cart(session: Session, member_id: str) -> CartView:
     return CartView(lines)
 
 
-def add_item(session: Session, member_id: str, sku_id: str, quantity: int) -> CartView:
+def _guest() -> int | None:
+    return None
+
+
+def add_item(session: Session, member_id: str, sku_id: str, quantity: int,
+             rank_of: Callable[[], int | None] = _guest) -> CartView:
     """Adds to the cart (quantities of the same SKU sum). Adding is not idempotent: the api runs
-    it under the caller's idempotency key."""
+    it under the caller's idempotency key. `rank_of` tells her tier rank, asked only for a product
+    on early access (early_access.py)."""
     _check_input(sku_id, quantity)
-    _require_buyable(session, sku_id)
+    sku = _require_buyable(session, sku_id)
     now = datetime.now(timezone.utc)
+    early_access.check(session, [("sku_id", sku)], member_id, rank_of, now)
     line = _line_for_update(session, member_id, sku_id)
     if line is None:
         if _line_count(session, member_id) >= MAX_LINES:
@@ -104,14 +113,17 @@ def add_item(session: Session, member_id: str, sku_id: str, quantity: int) -> Ca
     return get_cart(session, member_id)
 
 
-def update_item(session: Session, member_id: str, sku_id: str, quantity: int) -> CartView:
+def update_item(session: Session, member_id: str, sku_id: str, quantity: int,
+                rank_of: Callable[[], int | None] = _guest) -> CartView:
     _check_input(sku_id, quantity, zero_hint=True)
     line = _line_for_update(session, member_id, sku_id)
     if line is None:
         raise NotFound(f"SKU {sku_id} is not in the cart; add it first")
     if quantity > line.quantity:
-        # Raising the quantity is buying more: only while the product is on sale.
-        _require_buyable(session, sku_id)
+        # Raising the quantity is buying more: only while the product is on sale and open to her.
+        sku = _require_buyable(session, sku_id)
+        early_access.check(session, [("sku_id", sku)], member_id, rank_of,
+                           datetime.now(timezone.utc))
     line.quantity, line.updated_at = quantity, datetime.now(timezone.utc)
     return get_cart(session, member_id)
 

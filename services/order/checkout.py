@@ -39,7 +39,7 @@ from servicekit.errors import (
 from servicekit.paging import fingerprint
 from servicekit.runtime import Runtime
 
-from . import placement, presale
+from . import early_access, gifts, placement, presale
 from .models import CartItem, Order, ProductSku
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,20 @@ class Downstream:
     @property
     def logistics(self) -> logistics_pb2_grpc.LogisticsServiceStub:
         return self._stub("logistics", logistics_pb2_grpc.LogisticsServiceStub)
+
+
+def tier_rank(downstream: Downstream, member_id: str) -> int:
+    """The member's tier rank now (member's GetPricingProfile)."""
+    return _call("member", downstream.loyalty.GetPricingProfile,
+                 loyalty_pb2.GetPricingProfileRequest(member_id=member_id)).tier_rank
+
+
+def check_early_access(session, basket_: "Basket", member_id: str,
+                       profile: loyalty_pb2.PricingProfile | None, now: datetime) -> None:
+    """VIP 优先购 at placement (early_access.py): her tier as the checkout priced it."""
+    early_access.check(session, [(f"lines[{i}].sku_id", sku) for i, (sku, _) in
+                                 enumerate(basket_.items)], member_id,
+                       lambda: profile.tier_rank if profile is not None else None, now)
 
 
 def _call(service: str, method, request):
@@ -170,7 +184,11 @@ def priced_order(basket: Basket, quote: promotion_pb2.QuoteResponse,
     for gift in quote.gifts:
         lines.append(placement.PricedLine(
             sku_id=gift.sku_id, product_id=gift.product_id, title=gift.title,
-            quantity=gift.quantity, unit_price_fen=0, paid_fen=0, gift=True))
+            quantity=gift.quantity, unit_price_fen=0, paid_fen=0, gift=True,
+            gift_terms=gifts.GiftTerms(  # quote line n is the order's line n (basket order)
+                gift.campaign_id, gift.threshold_fen,
+                dict(zip(gift.qualifying_line_ids, gift.qualifying_fen, strict=True)),
+                gift.return_rule or gifts.RETURN, gift.gift_value_fen).to_json()))
     return placement.PricedOrder(
         lines=lines, list_total_fen=quote.list_total_fen,
         discount_fen=quote.discount_total_fen - quote.points_fen,
@@ -179,6 +197,8 @@ def priced_order(basket: Basket, quote: promotion_pb2.QuoteResponse,
         coupon_ids=tuple(quote.coupon_ids), explanation=tuple(quote.explanation),
         member_tier=profile.tier_code if profile else "",
         member_tier_rank=profile.tier_rank if profile else 0,
+        priority_shipping=bool(profile and profile.priority_shipping),
+        exclusive_service=bool(profile and profile.exclusive_service),
         flash_sale=is_flash_sale(quote), presale=presale.terms_of(quote))
 
 
@@ -199,6 +219,8 @@ class Checkout:
             items = basket(session, member_id, request)
         profile = _call("member", self.downstream.loyalty.GetPricingProfile,
                         loyalty_pb2.GetPricingProfileRequest(member_id=member_id))
+        with self.runtime.transaction() as session:  # before anything is priced or taken
+            check_early_access(session, items, member_id, profile, now)
         quote = _call("promotion", self.downstream.promotion.Quote,
                       quote_request(items, profile, request, now))
         return items, profile, quote
@@ -249,13 +271,16 @@ class Checkout:
         with self.runtime.transaction() as session:
             placement.renew(session, saga.order_id, saga.owner)
 
-    def _kept_price(self, member_id: str, request: order_pb2.CheckoutRequest, saga: "_Saga"):
+    def _kept_price(self, member_id: str, request: order_pb2.CheckoutRequest, saga: "_Saga",
+                    now: datetime):
         """A resumed saga's basket, with the quote and profile its first attempt kept (its
         coupons and quota may be locked already: quoting again would find them taken)."""
         with self.runtime.transaction() as session:
             items = basket(session, member_id, request)
         quote = promotion_pb2.QuoteResponse.FromString(saga.kept_quote or b"")
         profile = loyalty_pb2.PricingProfile.FromString(saga.kept_profile or b"")
+        with self.runtime.transaction() as session:
+            check_early_access(session, items, member_id, profile, now)
         if [(line.sku_id, line.quantity) for line in quote.lines] != [
                 (sku.sku_id, quantity) for sku, quantity in items.items]:
             raise FailedPrecondition("the cart changed while this checkout was being placed: "
@@ -265,7 +290,7 @@ class Checkout:
     def _run(self, order: Order, member_id: str, request, now: datetime, saga: "_Saga") -> Order:
         self._step(saga)
         if saga.kept_quote is not None:
-            items, profile, quote = self._kept_price(member_id, request, saga)
+            items, profile, quote = self._kept_price(member_id, request, saga, now)
         else:
             items, profile, quote = self._price(member_id, request, now)
         if request.expected_total_fen and request.expected_total_fen != quote.total_fen:

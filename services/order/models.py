@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +47,22 @@ class ProductSku(Base):
     # catalog's product version last applied: an older event arriving late is ignored.
     product_version: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The product's early-access rule (VIP 优先购, early_access.py): tier rank >= min from
+    # opens_at, everyone from public_at. No rule: public_at is None.
+    early_min_rank: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    early_tier_name: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    early_opens_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    early_public_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class TrialInvitation(Base):
+    """A member invited to a product's trial (catalog's product.trial_invited): she may buy it
+    before its public opening whatever her tier."""
+    __tablename__ = "trial_invitations"
+
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    invited_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class CartItem(Base):
@@ -95,6 +112,9 @@ class Order(Base):
     explanation: Mapped[list] = mapped_column(JSON, default=list)        # the quote's lines for people
     member_tier: Mapped[str] = mapped_column(String(32), default="")
     member_tier_rank: Mapped[int] = mapped_column(Integer, default=0)
+    # the tier's benefits at checkout, carried by order.paid (logistics ships it first)
+    priority_shipping: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    exclusive_service: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The shipping address is personal data: sealed (privacy.py); the province stays readable for
     # filters and allocation reports.
     address_sealed: Mapped[str] = mapped_column(Text, default="")
@@ -158,6 +178,13 @@ class OrderLine(Base):
     paid_fen: Mapped[int] = mapped_column(BigInteger)                    # after every discount
     gift: Mapped[bool] = mapped_column(Boolean, default=False)
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A gift line: the campaign's terms a refund is judged by (gifts.py): campaign_id,
+    # threshold_fen, qualifying {line_id: fen counted}, return_rule, gift_value_fen.
+    gift_terms: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # "" | return_required | deducted: what a refund below the threshold decided
+    gift_outcome: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    gift_deducted_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class OrderStatusChange(Base):

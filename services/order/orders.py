@@ -15,7 +15,7 @@ from servicekit.errors import FailedPrecondition, FieldViolation, InvalidArgumen
 from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
-from . import presale, privacy, states
+from . import gifts, presale, privacy, states
 from .models import Order, OrderLine, OrderRemark, OrderShipment
 
 COMPLETE_AFTER_DELIVERY = timedelta(days=7)
@@ -121,7 +121,8 @@ def _announce_paid(session: Session, runtime: Runtime, order: Order) -> None:
         discreet_packaging=order.discreet_packaging, member_tier=order.member_tier,
         member_tier_rank=order.member_tier_rank, points_used=order.points_used,
         coupon_ids=order.coupon_ids, channel=order.channel,
-        shipping_fee_fen=order.shipping_fee_fen,
+        shipping_fee_fen=order.shipping_fee_fen, priority_shipping=order.priority_shipping,
+        exclusive_service=order.exclusive_service,
         ships_from=rfc3339(order.release_at) if order.is_presale else "",
         deposit_fen=order.deposit_paid_fen, status_seq=states.history_seq(session, order)))
     if order.refunded_fen and order.refunded_fen >= order.paid_fen:  # its refund was heard first
@@ -145,6 +146,7 @@ def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.Pay
     # status), and order.refunded still tells member and support about the money.
     stays_cancelled = order.status == "cancelled"
     lines = {line.id: line for line in lines_of(session, order)}
+    gifts.apply_refund(list(lines.values()), refund.lines)  # the gifts it takes below threshold
     for part in refund.lines:
         if part.line_id in lines:
             lines[part.line_id].refunded_fen += part.amount_fen

@@ -57,6 +57,8 @@ class PricedLine:
     image_url: str = ""
     category_ids: tuple[str, ...] = ()
     gift: bool = False
+    # a gift line: its campaign's terms (gifts.GiftTerms), qualifying lines by line number
+    gift_terms: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,16 @@ class PricedOrder:
     member_tier_rank: int = 0
     flash_sale: bool = False
     presale: presale_terms.Terms | None = None   # a pre-sale: the deposit first, the balance later
+    priority_shipping: bool = False   # the member's tier benefits at checkout
+    exclusive_service: bool = False
+
+
+def _gift_terms(order_id: str, terms: dict | None) -> dict | None:
+    """A gift's terms with its qualifying lines named by their order line ids."""
+    if terms is None:
+        return None
+    return {**terms, "qualifying": {f"{order_id}-{n}": fen
+                                    for n, fen in terms.get("qualifying", {}).items()}}
 
 
 def lease() -> timedelta:
@@ -133,7 +145,8 @@ def confirm(session: Session, runtime: Runtime, order: Order, priced: PricedOrde
             sku_label=line.sku_label, attributes=dict(line.attributes), image_url=line.image_url,
             category_ids=list(line.category_ids), quantity=line.quantity,
             unit_price_fen=line.unit_price_fen, discounts=dict(line.discounts),
-            paid_fen=line.paid_fen, gift=line.gift))
+            paid_fen=line.paid_fen, gift=line.gift,
+            gift_terms=_gift_terms(order.id, line.gift_terms)))
     for category_id in sorted({c for line in priced.lines for c in line.category_ids}):
         session.add(OrderLineCategory(order_id=order.id, category_id=category_id))
     order.list_total_fen, order.discount_fen = priced.list_total_fen, priced.discount_fen
@@ -141,6 +154,7 @@ def confirm(session: Session, runtime: Runtime, order: Order, priced: PricedOrde
     order.payable_fen, order.points_used = priced.payable_fen, priced.points_used
     order.coupon_ids, order.explanation = list(priced.coupon_ids), list(priced.explanation)
     order.member_tier, order.member_tier_rank = priced.member_tier, priced.member_tier_rank
+    order.priority_shipping, order.exclusive_service = priced.priority_shipping, priced.exclusive_service
     order.flash_sale, order.discreet_packaging = priced.flash_sale, discreet
     order.address_sealed, order.province = privacy.seal_address(order.id, address), address.province
     order.allocation, order.shopper_note = allocation, shopper_note[:200]

@@ -12,6 +12,9 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from servicekit.times import parse_rfc3339
+
+from .early_access import EarlyRule
 from .models import ProductSku
 
 
@@ -33,6 +36,7 @@ class ProductSnapshot:
     skus: tuple[SkuSnapshot, ...] = ()
     image_url: str = ""                    # the cover thumbnail an order line keeps
     category_ids: tuple[str, ...] = ()     # style category and its ancestors (promotion scopes)
+    early_access: EarlyRule | None = None  # VIP 优先购 (early_access.py)
 
 
 def snapshot_from_event(product) -> ProductSnapshot:
@@ -42,7 +46,17 @@ def snapshot_from_event(product) -> ProductSnapshot:
         on_sale=product.status == "published", version=product.version,
         skus=tuple(SkuSnapshot(sku_id=s.sku_id, price_fen=s.price_fen, active=s.active,
                                attributes=sku_attributes(s), code=s.code) for s in product.skus),
-        image_url=product.cover_thumbnail_url, category_ids=tuple(product.category_ids))
+        image_url=product.cover_thumbnail_url, category_ids=tuple(product.category_ids),
+        early_access=_early_rule(product))
+
+
+def _early_rule(product) -> EarlyRule | None:
+    if not product.HasField("early_access") or not product.early_access.public_at:
+        return None
+    rule = product.early_access
+    return EarlyRule(rule.min_tier_rank, rule.tier_name,
+                     parse_rfc3339(rule.opens_at) if rule.opens_at else None,
+                     parse_rfc3339(rule.public_at))
 
 
 def sku_attributes(sku) -> dict[str, str]:
@@ -73,6 +87,10 @@ def apply_product(session: Session, product: ProductSnapshot) -> int:
         row.code, row.image_url = sku.code, product.image_url
         row.category_ids = list(product.category_ids)
         row.published = product.on_sale and sku.active
+        rule = product.early_access
+        row.early_min_rank, row.early_tier_name = (rule.min_rank, rule.tier_name) if rule else (0, "")
+        row.early_opens_at = rule.opens_at if rule else None
+        row.early_public_at = rule.public_at if rule else None
         row.product_version, row.updated_at = product.version, now
         changed += 1
     for sku_id, row in rows.items():

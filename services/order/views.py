@@ -32,6 +32,8 @@ def order_lines(lines: list[OrderLine]) -> list[order_pb2.PricedLineView]:
     views = priced_lines(lines)
     for view, line in zip(views, lines, strict=True):
         view.line_id, view.refunded_fen = line.id, line.refunded_fen
+        view.refunded_quantity = line.refunded_quantity or 0
+        view.gift_outcome, view.gift_deducted_fen = line.gift_outcome or "", line.gift_deducted_fen or 0
     return views
 
 

@@ -15,7 +15,7 @@ from servicekit.config import env_float
 from servicekit.erasure import erased_at
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import availability, erasure, orders, placement, presale, products
+from . import availability, early_access, erasure, orders, placement, presale, products
 
 # How often balance windows are looked at (the e2e suite uses 1 s, its windows last seconds)
 PRESALE_SECONDS = env_float("PRESALE_TIMER_SECONDS", 30.0, "order")
@@ -38,6 +38,10 @@ class Worker(EventWorker):
         # even if a producer forgot to set the status.
         snapshot = products.snapshot_from_event(event.data.product)
         products.apply_product(session, dataclasses.replace(snapshot, on_sale=False))
+
+    @on_event("catalog", "product.trial_invited", catalog.TrialInvited)
+    def trial_invited(self, session, event):
+        early_access.keep_invitations(session, event.data)
 
     @on_event("logistics", "inventory.availability_changed", shipping.AvailabilityChanged)
     def availability_changed(self, session, event):

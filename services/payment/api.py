@@ -132,10 +132,21 @@ class PaymentService(payment_pb2_grpc.PaymentServiceServicer):
         caller = require_roles(*roles.ORDER_DESK, action="refunding a payment")
         lines = [refunds.RefundLine(line.line_id, line.sku_id, line.quantity, line.amount_fen)
                  for line in request.lines]
+        amount_fen = request.amount_fen
+        with self.runtime.transaction() as session:
+            new = not refunds.exists(session, request.refund_request_id)
+        if new and lines and all(line.amount_fen > 0 for line in lines):
+            # a gift with purchase the refund takes below its threshold: order says what to keep
+            terms = self._order_port().refund_terms(request.order_id, lines)
+            if terms.deduct_fen:
+                asked = sum(line.amount_fen for line in lines)
+                lines = refunds.spread_deduction(lines, terms.deduct_fen)
+                if amount_fen == asked:  # the whole of the lines: what goes back now
+                    amount_fen = sum(line.amount_fen for line in lines)
         with self.runtime.transaction() as session:
             refund = refunds.request_refund(
                 session, order_id=request.order_id, refund_request_id=request.refund_request_id,
-                amount_fen=request.amount_fen, lines=lines, reason=request.reason,
+                amount_fen=amount_fen, lines=lines, reason=request.reason,
                 requested_by=caller.user_id)
             refund_id = refund.id
         return refund_to_proto(refunds.submit(self.runtime, refund_id))

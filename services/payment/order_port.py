@@ -28,7 +28,9 @@ class Payable:
 
 class OrderPort:
     def __init__(self, target: str | None = None):
-        self._stub = order_pb2_grpc.OrderServiceStub(grpc_client.channel("order", target=target))
+        channel = grpc_client.channel("order", target=target)
+        self._stub = order_pb2_grpc.OrderServiceStub(channel)
+        self._desk = order_pb2_grpc.OrderDeskServiceStub(channel)
 
     def payable(self, order_id: str) -> Payable:
         """Asked with the caller's identity (the kit's channel sends it): order answers
@@ -41,3 +43,14 @@ class OrderPort:
         return Payable(reply.order_id, reply.order_no, reply.member_id, reply.payable_fen,
                        reply.currency or "CNY", reply.description, deadline, reply.status,
                        reply.phase or "full")
+
+    def refund_terms(self, order_id: str, lines) -> order_pb2.RefundTerms:
+        """What a refund of these lines means for the order's gifts with purchase (order's
+        GetRefundTerms, asked with the staff caller's identity): what to keep from it."""
+        try:
+            return self._desk.GetRefundTerms(order_pb2.RefundTermsRequest(
+                order_id=order_id, lines=[order_pb2.RefundTermsLine(
+                    line_id=line.line_id, quantity=line.quantity, amount_fen=line.amount_fen)
+                    for line in lines]))
+        except grpc.RpcError as err:
+            raise from_rpc_error(err, "order") from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -37,6 +37,27 @@ class RefundLine:
     sku_id: str = ""
     quantity: int = 0
     amount_fen: int = 0
+    deducted_fen: int = 0   # kept for a gift with purchase (amount_fen is what goes back)
+
+
+def spread_deduction(lines: list[RefundLine], deduct: int) -> list[RefundLine]:
+    """The lines with `deduct` kept from them, last lines first, each line still refunding at
+    least 1 fen (order's GetRefundTerms already caps the deduction so)."""
+    kept = []
+    for line in reversed(lines):
+        take = min(deduct, max(0, line.amount_fen - 1))
+        deduct -= take
+        kept.append(replace(line, amount_fen=line.amount_fen - take, deducted_fen=take))
+    return list(reversed(kept))
+
+
+def kept_for_gifts(refund: Refund) -> int:
+    return sum(line.get("deducted_fen", 0) for line in json.loads(refund.lines or "[]"))
+
+
+def exists(session: Session, refund_request_id: str) -> bool:
+    return session.scalar(select(func.count()).select_from(Refund).where(
+        Refund.refund_request_id == refund_request_id)) > 0
 
 
 def _validate(order_id: str, refund_request_id: str, amount_fen: int, lines: list[RefundLine]) -> int:
@@ -95,7 +116,9 @@ def request_refund(session: Session, *, order_id: str, refund_request_id: str, a
         session, key=refund_request_id, field="refund_request_id", create=create,
         find=lambda: session.scalars(select(Refund).where(
             Refund.refund_request_id == refund_request_id)).first(),
-        same=lambda done: (done.order_id, done.amount_fen) == (order_id, total))
+        # a retry asks for the gross amount again: what went back plus what a gift kept
+        same=lambda done: (done.order_id, done.amount_fen) == (order_id, total)
+        or (done.order_id, done.amount_fen + kept_for_gifts(done)) == (order_id, total))
     return refund
 
 

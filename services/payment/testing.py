@@ -44,8 +44,11 @@ class OrderStandin(order_pb2_grpc.OrderServiceServicer):
     def __init__(self):
         self.orders: dict[str, Order] = {}
         self.calls = 0
+        self.gift_deductions: dict[str, int] = {}  # order id -> what GetRefundTerms keeps
+        self.terms_asked: list[order_pb2.RefundTermsRequest] = []
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         order_pb2_grpc.add_OrderServiceServicer_to_server(self, self._server)
+        order_pb2_grpc.add_OrderDeskServiceServicer_to_server(_DeskStandin(self), self._server)
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         self._server.start()
 
@@ -68,6 +71,20 @@ class OrderStandin(order_pb2_grpc.OrderServiceServicer):
 
     def stop(self) -> None:
         self._server.stop(0)
+
+
+class _DeskStandin(order_pb2_grpc.OrderDeskServiceServicer):
+    """OrderDeskService.GetRefundTerms: keeps what `gift_deductions` says for the order."""
+
+    def __init__(self, orders: OrderStandin):
+        self.orders = orders
+
+    def GetRefundTerms(self, request, context):
+        self.orders.terms_asked.append(request)
+        deduct = self.orders.gift_deductions.get(request.order_id, 0)
+        gifts = [order_pb2.GiftTerm(gift_line_id=f"{request.order_id}-gift", outcome="deducted",
+                                    deduct_fen=deduct)] if deduct else []
+        return order_pb2.RefundTerms(order_id=request.order_id, deduct_fen=deduct, gifts=gifts)
 
 
 class NotifyRelay:

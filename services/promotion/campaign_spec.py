@@ -34,6 +34,13 @@ class GiftTerms:
     gift_title: str
     quantity_per_order: int
     stock: int
+    # a refund of the qualifying goods below the threshold: the gift comes back, or its value is
+    # kept from the refund (order's gifts.py applies it)
+    return_rule: str = "return"
+    gift_value_fen: int = 0
+
+
+GIFT_RETURN_RULES = ("return", "deduct")
 
 
 @dataclass(frozen=True)
@@ -210,6 +217,16 @@ def _check_gift(v: Violations, spec: CampaignSpec) -> None:
             f"quantity_per_order must be 1..10; got {gift.quantity_per_order}")
     v.check(1 <= gift.stock <= MAX_QUOTA, "spec.gift.stock", "range",
             f"stock must be 1..{MAX_QUOTA}; got {gift.stock}")
+    v.check(gift.return_rule in GIFT_RETURN_RULES, "spec.gift.return_rule", "one_of",
+            f"return (the gift is sent back) or deduct (its value kept from the refund); "
+            f"got {excerpt(gift.return_rule)}")
+    if gift.return_rule == "deduct":
+        v.check(0 < gift.gift_value_fen <= gift.threshold_fen, "spec.gift.gift_value_fen", "range",
+                f"the gift's value kept from a refund, 1..threshold_fen ({gift.threshold_fen}); "
+                f"got {gift.gift_value_fen}")
+    else:
+        v.check(0 <= gift.gift_value_fen <= gift.threshold_fen, "spec.gift.gift_value_fen", "range",
+                f"0..threshold_fen ({gift.threshold_fen}); got {gift.gift_value_fen}")
     check_scope(v, spec)
 
 

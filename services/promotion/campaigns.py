@@ -149,7 +149,8 @@ def _terms(spec: CampaignSpec) -> dict:
         g = spec.gift
         return {"threshold_fen": g.threshold_fen, "gift_sku_id": g.gift_sku_id,
                 "gift_product_id": g.gift_product_id, "gift_title": g.gift_title,
-                "quantity_per_order": g.quantity_per_order}
+                "quantity_per_order": g.quantity_per_order, "return_rule": g.return_rule,
+                "gift_value_fen": g.gift_value_fen}
     p = spec.presale
     return {"items": [{"sku_id": i.sku_id, "deposit_fen": i.deposit_fen,
                        "deposit_counts_as_fen": i.deposit_counts_as_fen,
@@ -179,7 +180,8 @@ def spec_of(c: Campaign, quotas: list[CampaignQuota]) -> CampaignSpec:
     elif c.kind == "gift":
         kind_terms = dict(gift=GiftTerms(t["threshold_fen"], t["gift_sku_id"], t["gift_product_id"],
                                          t["gift_title"], t["quantity_per_order"],
-                                         totals.get(t["gift_sku_id"], 0)))
+                                         totals.get(t["gift_sku_id"], 0),
+                                         t.get("return_rule", "return"), t.get("gift_value_fen", 0)))
     else:
         kind_terms = dict(presale=PresaleTerms(
             tuple(PresaleItemTerms(i["sku_id"], i["deposit_fen"], i["deposit_counts_as_fen"],

@@ -87,7 +87,7 @@ def campaign_spec(spec: pb.CampaignSpec) -> CampaignSpec:
     if spec.HasField("gift"):
         g = spec.gift
         gift = GiftTerms(g.threshold_fen, g.gift_sku_id, g.gift_product_id, g.gift_title,
-                         g.quantity_per_order, g.stock)
+                         g.quantity_per_order, g.stock, g.return_rule or "return", g.gift_value_fen)
     if spec.HasField("presale"):
         p = spec.presale
         presale = PresaleTerms(
@@ -127,7 +127,8 @@ def campaign_message(c: Campaign, quotas: list[CampaignQuota]) -> pb.Campaign:
         g = s.gift
         spec.gift.CopyFrom(pb.GiftRule(threshold_fen=g.threshold_fen, gift_sku_id=g.gift_sku_id,
                                        gift_product_id=g.gift_product_id, gift_title=g.gift_title,
-                                       quantity_per_order=g.quantity_per_order, stock=g.stock))
+                                       quantity_per_order=g.quantity_per_order, stock=g.stock,
+                                       return_rule=g.return_rule, gift_value_fen=g.gift_value_fen))
     if s.presale:
         p = s.presale
         rule = pb.PresaleRule(items=[pb.PresaleItem(sku_id=i.sku_id, deposit_fen=i.deposit_fen,
@@ -197,7 +198,11 @@ def quote_message(q: Quote, priced_at: datetime) -> pb.QuoteResponse:
         adjustments=[pb.OrderAdjustment(source=a.source, ref=a.ref, label=a.label, fen=a.fen)
                      for a in q.adjustments],
         gifts=[pb.GiftLine(campaign_id=g.campaign_id, sku_id=g.sku_id, product_id=g.product_id,
-                           title=g.title, quantity=g.quantity) for g in q.gifts],
+                           title=g.title, quantity=g.quantity, threshold_fen=g.threshold_fen,
+                           qualifying_line_ids=[line_id for line_id, _ in g.qualifying],
+                           qualifying_fen=[fen for _, fen in g.qualifying],
+                           return_rule=g.return_rule, gift_value_fen=g.gift_value_fen)
+               for g in q.gifts],
         quota_claims=[pb.QuotaClaim(campaign_id=c.campaign_id, sku_id=c.sku_id, quantity=c.quantity)
                       for c in q.quota_claims],
         coupon_ids=q.coupon_ids, list_total_fen=q.list_total_fen,

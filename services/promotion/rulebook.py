@@ -112,7 +112,8 @@ def rules_from(rows: list[Campaign], left: dict, stacking: Stacking, shipping: S
         elif c.kind == "gift":
             gifts.append(GiftOffer(cid, c.name, window, t["threshold_fen"], t["gift_sku_id"],
                                    t["gift_product_id"], t["gift_title"], t["quantity_per_order"],
-                                   left.get((c.id, t["gift_sku_id"]), 0), scope_of(c)))
+                                   left.get((c.id, t["gift_sku_id"]), 0), scope_of(c),
+                                   t.get("return_rule", "return"), t.get("gift_value_fen", 0)))
         else:
             presales.append(PresaleOffer(
                 cid, c.name, window,

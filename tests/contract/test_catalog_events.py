@@ -91,3 +91,25 @@ def test_the_worker_takes_availability_reviews_and_sales(grpc_stub_for, worker_p
     assert (shown.review_count, shown.rating) == (4, 4.5)
     assert (shown.fit.runs_small, shown.fit.true_to_size, shown.fit.sizes[0].size) == (3, 1, "75B")
     assert shown.sales_count == 2
+
+
+def test_early_access_travels_in_product_events_and_invitations_are_announced(grpc_stub_for):
+    from datetime import timedelta, timezone
+
+    from servicekit.times import rfc3339
+
+    admin, product = published_bra(grpc_stub_for)
+    now = datetime.now(timezone.utc)
+    opens, public = rfc3339(now - timedelta(hours=1)), rfc3339(now + timedelta(days=1))
+    admin.SetEarlyAccess(pb.SetEarlyAccessRequest(
+        product_id=product.id, min_tier_rank=2, tier_name="金卡", opens_at=opens,
+        public_at=public), metadata=STAFF)
+    admin.InviteToTrial(pb.InviteToTrialRequest(product_id=product.id, member_ids=["m-1"]),
+                        metadata=STAFF)
+    rt = service.runtime("catalog")
+    updated = announced(rt, "product.updated", ev.ProductUpdated)[-1].product
+    assert (updated.early_access.min_tier_rank, updated.early_access.tier_name,
+            updated.early_access.opens_at, updated.early_access.public_at) == (2, "金卡", opens, public)
+    (invited,) = announced(rt, "product.trial_invited", ev.TrialInvited)
+    assert (invited.product_id, list(invited.member_ids), invited.source) == (
+        product.id, ["m-1"], "staff")

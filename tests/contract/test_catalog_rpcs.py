@@ -272,3 +272,54 @@ def test_every_staff_rpc_refuses_a_shopper(admin, rpc, request_):
     with pytest.raises(grpc.RpcError) as err:
         getattr(admin, rpc)(request_, metadata=[("x-mall-user-id", "m-1")])
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_early_access_and_trial_invitations(admin, shopper, facets):
+    """VIP 优先购: staff set the rule (tier rank from T0, everyone from T1) and invite members;
+    shoppers see it on the card and the detail until T1, an invited one is told so."""
+    from datetime import datetime, timedelta, timezone
+
+    from servicekit.times import rfc3339
+
+    product = admin.CreateProduct(bra(facets), metadata=STAFF)
+    upload(admin, product.id, png((800, 1000)))
+    admin.PublishProduct(pb.ProductIdRequest(product_id=product.id), metadata=STAFF)
+    now = datetime.now(timezone.utc)
+    opens, public = rfc3339(now - timedelta(hours=1)), rfc3339(now + timedelta(days=1))
+    set_rule = pb.SetEarlyAccessRequest(product_id=product.id, min_tier_rank=2, tier_name="金卡",
+                                        opens_at=opens, public_at=public)
+    for metadata, code in (((), grpc.StatusCode.UNAUTHENTICATED),
+                           ([("x-mall-user-id", "m-1")], grpc.StatusCode.PERMISSION_DENIED)):
+        with pytest.raises(grpc.RpcError) as err:
+            admin.SetEarlyAccess(set_rule, metadata=metadata)
+        assert err.value.code() == code
+    with pytest.raises(grpc.RpcError) as err:
+        admin.SetEarlyAccess(pb.SetEarlyAccessRequest(product_id=product.id, min_tier_rank=100,
+                                                      opens_at=public, public_at=opens),
+                             metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err.value) >= {("min_tier_rank", "range"), ("tier_name", "length"),
+                                     ("public_at", "after_opens_at")}
+    with pytest.raises(grpc.RpcError) as err:  # no rule yet: nothing to be invited to
+        admin.InviteToTrial(pb.InviteToTrialRequest(product_id=product.id, member_ids=["m-1"]),
+                            metadata=STAFF)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    detail = admin.SetEarlyAccess(set_rule, metadata=STAFF)
+    assert (detail.early_access.tier_name, detail.early_access.public_at) == ("金卡", public)
+    (card,) = shopper.ListProducts(pb.ListProductsRequest()).products
+    assert card.early_access.label.startswith("金卡及以上会员优先购")
+    invited = admin.InviteToTrial(pb.InviteToTrialRequest(
+        product_id=product.id, member_ids=["m-1", "m-2"], source="marketing:vip"), metadata=STAFF)
+    assert (invited.invited, invited.total) == (2, 2)
+    with pytest.raises(grpc.RpcError) as err:
+        admin.InviteToTrial(pb.InviteToTrialRequest(product_id=product.id, member_ids=["a b"]),
+                            metadata=STAFF)
+    assert violations(err.value) == {("member_ids[0]", "format")}
+    mine = shopper.GetProduct(pb.GetProductRequest(product_id=product.id),
+                              metadata=[("x-mall-user-id", "m-1")])
+    assert mine.early_access.invited
+    assert not shopper.GetProduct(pb.GetProductRequest(product_id=product.id)).early_access.invited
+    cleared = admin.SetEarlyAccess(pb.SetEarlyAccessRequest(product_id=product.id, clear=True),
+                                   metadata=STAFF)
+    assert not cleared.HasField("early_access")

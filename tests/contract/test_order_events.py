@@ -16,6 +16,7 @@ from support_a import shop as shop  # noqa: F401 (a fixture)
 from support_a import wechat as wechat  # noqa: F401 (a fixture)
 
 from servicekit import service
+from services.order.models import TrialInvitation
 
 
 def refund(order: pb.OrderView, amount: int, total: int) -> payments.PaymentRefunded:
@@ -95,6 +96,8 @@ def test_the_worker_takes_products_stock_payments_and_shipments(shop, worker_pro
         ("catalog", "product.updated", catalog.ProductUpdated(product=versioned(2, "published"))),
         ("catalog", "product.unpublished", catalog.ProductUnpublished(
             product=versioned(3, "unpublished"))),
+        ("catalog", "product.trial_invited", catalog.TrialInvited(
+            product_id="p-2", member_ids=[shop.member_id], source="staff")),
         ("logistics", "inventory.availability_changed", shipping.AvailabilityChanged(skus=[
             shipping.SkuAvailability(sku_id="sku-75b-black", sellable=0, level=shipping.OUT)])),
         ("payment", "payment.succeeded", payments.PaymentSucceeded(
@@ -123,6 +126,8 @@ def test_the_worker_takes_products_stock_payments_and_shipments(shop, worker_pro
     err = refusal(shop.cart.AddCartItem, pb.AddCartItemRequest(sku_id="sku-gown-a", quantity=1),
                   metadata=shop.me)  # known, and unpublished: the newest version wins
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "no longer on sale" in err.details()
+    with service.runtime("order").transaction() as session:  # the invitation is kept for the check
+        assert session.get(TrialInvitation, ("p-2", shop.member_id)) is not None
 
 
 def test_member_deleted_anonymises_her_orders_and_empties_her_cart(shop, worker_process):

@@ -235,6 +235,7 @@ DESK = [  # staff at the order desk only
     ("CancelOrder", pb.CancelOrderRequest(order_id="o-1", reason="缺货")),
     ("AddRemark", pb.AddRemarkRequest(order_id="o-1", text="x")),
     ("ListRemarks", pb.ListRemarksRequest(order_id="o-1")),
+    ("GetRefundTerms", pb.RefundTermsRequest(order_id="o-1")),
 ]
 
 
@@ -265,3 +266,23 @@ def test_exports_and_imports_refuse_a_shopper(grpc_stub_for, importer):
                    metadata=shopper) == Code.PERMISSION_DENIED
     assert code_of(lambda: list(stub.GetImportReport(imports.GetImportReportRequest(job_id="j"),
                                                      metadata=shopper))) == Code.PERMISSION_DENIED
+
+
+def test_refund_terms_name_the_order_and_its_lines(shop):
+    """GetRefundTerms (payment asks it before a staff refund by lines; gifts with purchase in
+    tests/contract/test_order_gifts.py): an unknown order, bad lines, an unpaid order."""
+    staff = as_user("staff-1", "operator")
+    assert code_of(shop.desk.GetRefundTerms, pb.RefundTermsRequest(
+        order_id="no-such-order", lines=[pb.RefundTermsLine(line_id="x", quantity=1)]),
+        metadata=staff) == Code.NOT_FOUND
+    order = shop.orders.PlaceOrder(checkout(("sku-75b-black", 1)),
+                                   metadata=keyed(shop.me, "terms"))
+    (line,) = order.lines
+    err = refusal(shop.desk.GetRefundTerms, pb.RefundTermsRequest(
+        order_id=order.order_id, lines=[pb.RefundTermsLine(line_id=line.line_id, quantity=5)]),
+        metadata=staff)
+    assert err.code() == Code.INVALID_ARGUMENT and violated_fields(err) == {"lines[0].quantity"}
+    err = refusal(shop.desk.GetRefundTerms, pb.RefundTermsRequest(
+        order_id=order.order_id, lines=[pb.RefundTermsLine(line_id=line.line_id, quantity=1)]),
+        metadata=staff)
+    assert err.code() == Code.FAILED_PRECONDITION  # never paid: nothing to refund

@@ -64,6 +64,7 @@ def test_a_paid_discreet_order_is_delivered_and_the_shopper_sees_its_timeline(ma
         publish_on_the_suites_broker(mall, "order.paid", orders.OrderPaid(
             order_id=order_id, order_no="NO" + order_id, member_id=member_id, paid_fen=39800,
             shipping_address=ADDRESS, discreet_packaging=True, member_tier_rank=2,
+            priority_shipping=True,
             lines=[orders.OrderEventLine(sku_id=sku_id, quantity=2, title=product["title"],
                                          sku_label="75B 黑色")]))
 
@@ -71,7 +72,7 @@ def test_a_paid_discreet_order_is_delivered_and_the_shopper_sees_its_timeline(ma
         def my_parcels():
             return ok(shopper.get("/v1/shipments", params={"order_id": order_id}))["shipments"]
         (parcel,) = mall.wait_until(my_parcels, timeout=60, what="the order's shipment")
-        assert (parcel["carrier"], parcel["sender_name"]) == ("sf", "品牌仓储")  # 金卡 ships SF
+        assert (parcel["carrier"], parcel["sender_name"]) == ("sf", "品牌仓储")  # priority: the fastest
         assert parcel["items"] == [{"sku_id": sku_id, "title": "日用品", "sku_label": "",
                                     "quantity": 2}]
 

@@ -61,14 +61,14 @@ def carrier(monkeypatch):
 
 
 def paid_order(order_id="o-1", lines=(("sku-75b", 2),), province="广东省", discreet=False,
-               tier_rank=0, member_id="m-1"):
+               priority=False, member_id="m-1"):
     from services.logistics.shipments import PaidLine, PaidOrder
 
     return PaidOrder(order_id, "NO-" + order_id, member_id,
                      tuple(PaidLine(s, q, "无钢圈聚拢文胸", "75B 黑色", s.upper()) for s, q in lines),
                      {"recipient": "李四", "phone": "13900000000", "province": province,
                       "city": "深圳市", "district": "南山区", "detail": "科技园 1 号"},
-                     discreet, tier_rank)
+                     discreet, priority)
 
 
 def published(runtime, prefix="shipment."):

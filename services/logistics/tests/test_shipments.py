@@ -34,20 +34,21 @@ def parcels(runtime):
 
 
 def test_carrier_rules(monkeypatch):
-    assert carriers.choose([], "广东省", 0) == "zto"
-    assert carriers.choose([], "广东省", 2) == "sf"           # 金卡 and above ship SF
-    assert carriers.choose(["zto"], "广东", 3) == "zto"       # SF does not collect there
-    assert carriers.choose([], "西藏自治区", 0) == "sf"        # ZTO does not serve Tibet
-    assert carriers.choose(["zto"], "西藏", 0) == "sf"         # nobody here does: whoever does
-    monkeypatch.setenv("MALL_LOGISTICS_CARRIER_RULES", '{"premium_tier_rank": 1}')
-    assert carriers.choose([], "上海市", 1) == "sf"
+    assert carriers.choose([], "广东省", False) == "zto"
+    assert carriers.choose([], "广东省", True) == "sf"         # priority shipping: the fastest
+    assert carriers.choose(["zto"], "广东", True) == "zto"     # SF does not collect there
+    assert carriers.choose(["zto", "sf"], "广东", True) == "sf"
+    assert carriers.choose([], "西藏自治区", False) == "sf"     # ZTO does not serve Tibet
+    assert carriers.choose(["zto"], "西藏", False) == "sf"      # nobody here does: whoever does
+    monkeypatch.setenv("MALL_LOGISTICS_CARRIER_RULES", '{"fastest": ["zto", "sf"]}')
+    assert carriers.choose([], "上海市", True) == "zto"
 
 
 def test_a_paid_order_ships_once_from_each_warehouse_of_its_allocation(shelves, carrier):
     hold(shelves, "o-1", [("sku-75b", 7)])
-    planned = pay(shelves, paid_order("o-1", [("sku-75b", 7)], tier_rank=2))
+    planned = pay(shelves, paid_order("o-1", [("sku-75b", 7)], priority=True))
     assert sorted((code, c) for _, code, c in planned) == [("GZ-SOUTH", "sf"), ("SH-EAST", "sf")]
-    assert pay(shelves, paid_order("o-1", [("sku-75b", 7)], tier_rank=2), "evt-2") == planned
+    assert pay(shelves, paid_order("o-1", [("sku-75b", 7)], priority=True), "evt-2") == planned
     with shelves.transaction() as session:
         assert session.get(Reservation, "o-1").status == "committed"
     assert {code: waybill for code, (_, waybill, *_) in parcels(shelves).items()} == {
@@ -147,3 +148,58 @@ def test_a_payment_heard_after_its_cancellation_ships_nothing(shelves, carrier):
     with shelves.transaction() as session:
         assert session.get(Reservation, "o-1").status == "released"
     assert published(shelves, "inventory.paid_order_short") == []
+
+
+def test_a_gold_members_order_is_picked_before_an_earlier_standard_one(shelves, carrier):
+    """Priority shipping (a tier benefit order.paid carries): her parcel is first in the booking
+    queue whatever was paid before it, and goes with the warehouse's fastest carrier."""
+    hold(shelves, "o-standard", [("sku-75b", 1)])
+    hold(shelves, "o-gold", [("sku-75b", 1)])
+    (standard,) = pay(shelves, paid_order("o-standard", [("sku-75b", 1)]), "evt-s")
+    with shelves.transaction() as session:  # paid well before the gold member's order
+        session.get(Shipment, standard[0]).created_at -= timedelta(minutes=10)
+    (gold,) = pay(shelves, paid_order("o-gold", [("sku-75b", 1)], priority=True), "evt-g")
+    assert (standard[2], gold[2]) == ("zto", "sf")  # the fastest carrier for her
+    assert shipments.book_pending(shelves, limit=1) == 1
+    with shelves.transaction() as session:
+        booked = {s.order_id: bool(s.waybill_no) for s in session.scalars(select(Shipment))}
+        assert booked == {"o-gold": True, "o-standard": False}
+        assert session.get(Shipment, gold[0]).priority is True
+    assert shipments.book_pending(shelves, limit=1) == 1  # then the standard one
+    with shelves.transaction() as session:
+        assert all(s.waybill_no for s in session.scalars(select(Shipment)))
+
+
+def test_an_order_paid_without_the_flag_ships_by_preference(shelves, carrier):
+    """An order.paid from before the flag (or a tier without the benefit) is a standard order,
+    whatever its tier rank says: the rank no longer picks the carrier."""
+    from mall.events.v1 import order_events_pb2 as orders
+
+    event = orders.OrderPaid(order_id="o-old", member_tier_rank=3,
+                             shipping_address={"province": "广东省", "city": "深圳市"},
+                             lines=[orders.OrderEventLine(sku_id="sku-75b", quantity=1)])
+    order = shipments.PaidOrder.from_event(event)
+    assert order.priority is False
+    hold(shelves, "o-old", [("sku-75b", 1)])
+    assert [c for *_, c in pay(shelves, order)] == ["zto"]
+
+
+def test_a_gift_with_purchase_ships_with_the_order_marked_on_the_packing_list(shelves, carrier):
+    from services.logistics.api import packing_list_message
+    from services.logistics.shipments import PaidLine, PaidOrder
+
+    hold(shelves, "o-gift", [("sku-75b", 1), ("sku-80b", 1)])
+    order = paid_order("o-gift", [("sku-75b", 1)])
+    order = PaidOrder(order.order_id, order.order_no, order.member_id,
+                      order.lines + (PaidLine("sku-80b", 1, "收纳袋", "", "BAG", gift=True),),
+                      order.address, order.discreet)
+    pay(shelves, order)
+    with shelves.transaction() as session:
+        for shipment in session.scalars(select(Shipment)):
+            listed = packing_list_message(shipment)
+            picking = {line.sku_id: line.gift for line in listed.picking}
+            assert picking == {line.sku_id: line.gift for line in listed.customer_copy}
+            assert picking.get("sku-80b", True) is True and picking.get("sku-75b", False) is False
+        items = [i for s in session.scalars(select(Shipment)) for i in s.items]
+    assert sorted((i["sku_id"], i.get("gift", False)) for i in items) == [
+        ("sku-75b", False), ("sku-80b", True)]

@@ -59,13 +59,13 @@ def test_availability_announcements_reach_the_broker(runtime, relay_for, listen_
     assert envelope["data"] == {"skus": [{"skuId": "sku-75b", "sellable": "3", "level": "LOW"}]}
 
 
-def paid_event(order_id, lines, *, discreet=False, tier_rank=0, province="广东省"):
+def paid_event(order_id, lines, *, discreet=False, priority=False, province="广东省"):
     from mall.common.v1 import common_pb2
     from mall.events.v1 import order_events_pb2 as orders
 
     return orders.OrderPaid(
         order_id=order_id, order_no="NO-" + order_id, member_id="m-1", paid_fen=25900,
-        discreet_packaging=discreet, member_tier_rank=tier_rank,
+        discreet_packaging=discreet, priority_shipping=priority,
         shipping_address=common_pb2.Address(recipient="李四", phone="13900000000",
                                             province=province, city="深圳市", detail="科技园 1 号"),
         lines=[orders.OrderEventLine(sku_id=s, quantity=q, title="无钢圈聚拢文胸",
@@ -95,8 +95,8 @@ def test_paid_orders_ship_and_cancelled_orders_give_their_stock_back(
                                  "MALL_LOGISTICS_RESERVATION_EXPIRY_INTERVAL_SECONDS": "0.2", **{
         f"MALL_LOGISTICS_CARRIER_{c.upper()}_URL": carrier.url for c in CARRIERS}})
     event = publish_event("order", "order.paid", paid_event("o-paid", [("sku-75b", 7)],
-                                                            tier_rank=2))
-    publish_event("order", "order.paid", paid_event("o-paid", [("sku-75b", 7)], tier_rank=2),
+                                                            priority=True))
+    publish_event("order", "order.paid", paid_event("o-paid", [("sku-75b", 7)], priority=True),
                   event_id=event["id"])  # redelivered: changes nothing
     publish_event("order", "order.cancelled", orders.OrderCancelled(order_id="o-gone",
                                                                     reason="timeout"))

@@ -121,6 +121,7 @@ class LoyaltyServicer(loyalty_pb2_grpc.LoyaltyServiceServicer):
                 points_multiplier_percent=tier.points_multiplier_percent,
                 free_shipping_threshold_fen=tier.free_shipping_threshold_fen,
                 early_access=tier.early_access, priority_shipping=tier.priority_shipping,
+                exclusive_service=tier.exclusive_service,
                 points_balance=points.balance(session, request.member_id))
 
     def GetPointsBalance(self, request, context):

@@ -121,3 +121,21 @@ def test_the_yearly_review_runs_once_a_year_and_applies_a_changed_ladder(member_
         assert tiers.held(s, member_id).code == "standard"
     last = [e for e in outbox_events(rt, "member.tier_changed") if e["data"]["memberId"] == member_id][-1]
     assert last["data"]["reason"] == "yearly" and last["data"]["toTier"] == "standard"
+
+
+def test_the_pricing_profile_carries_the_tiers_shipping_and_service_benefits(
+        member_runtime, shopper, loyalty_api, loyalty_admin, operator_md):
+    """Checkout reads priority shipping and exclusive service here and order.paid carries them
+    (logistics ships first; the after-sales and chat queues serve first)."""
+    member_id, _ = shopper("benefits")
+    with member_runtime.transaction() as s:
+        order_effects.order_completed(member_runtime, s, completed(member_id, "o-b", 310_000), NOW)
+    profile = loyalty_api.GetPricingProfile(loyalty_pb2.GetPricingProfileRequest(member_id=member_id))
+    assert (profile.tier_code, profile.priority_shipping, profile.exclusive_service) == (
+        "gold", True, False)  # the seeded ladder: 金卡 ships first, 钻石 also has exclusive service
+    gold = next(t for t in loyalty_admin.ListTiers(loyalty_pb2.ListTiersRequest(),
+                                                   metadata=operator_md).tiers if t.code == "gold")
+    gold.priority_shipping, gold.exclusive_service = False, True  # staff change the benefits
+    loyalty_admin.PutTier(gold, metadata=operator_md)
+    profile = loyalty_api.GetPricingProfile(loyalty_pb2.GetPricingProfileRequest(member_id=member_id))
+    assert (profile.priority_shipping, profile.exclusive_service) == (False, True)

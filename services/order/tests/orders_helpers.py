@@ -26,7 +26,8 @@ def priced(lines=None, shipping_fee_fen=0, points_used=0, coupon_ids=()) -> plac
         lines=lines, list_total_fen=total, discount_fen=total - paid, points_deduction_fen=0,
         shipping_fee_fen=shipping_fee_fen, payable_fen=paid + shipping_fee_fen,
         points_used=points_used, coupon_ids=tuple(coupon_ids),
-        explanation=("金卡会员 95 折 −¥22.85",), member_tier="gold", member_tier_rank=2)
+        explanation=("金卡会员 95 折 −¥22.85",), member_tier="gold", member_tier_rank=2,
+        priority_shipping=True)
 
 
 def place(runtime, member_id="m-1", *, key="", discreet=False, now=None, pay_window=None,

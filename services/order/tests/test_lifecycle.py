@@ -79,6 +79,8 @@ def test_payment_moves_the_order_to_paid_once_and_order_paid_carries_the_shippin
     assert "phone" not in data["shippingAddress"] and ADDRESS.phone not in json.dumps(paid)
     assert Event.parse(paid, events.OrderPaid, "logistics").data.shipping_address.phone == ADDRESS.phone
     assert data["memberTierRank"] == 2 and len(data["lines"]) == 2
+    # her tier benefits at checkout: logistics ships it first; exclusive service for the queues
+    assert (data["priorityShipping"], data["exclusiveService"]) == (True, False)
     assert history(runtime, order_id) == [
         ("placing", "pending_payment", "member:m-1"),
         ("pending_payment", "paid", "event:payment.succeeded")]

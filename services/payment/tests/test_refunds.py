@@ -51,6 +51,30 @@ def test_a_partial_per_line_refund_goes_through_wechat_and_its_notification(stub
     assert [(line["lineId"], line["amountFen"]) for line in data["lines"]] == [("l-1", "5000"), ("l-2", "3000")]
 
 
+def test_a_gifts_value_is_kept_from_the_refund_when_order_says_so(stub, paid, runtime, orders,
+                                                                 monkeypatch):
+    """Order's GetRefundTerms: the refund takes the order below a gift's threshold and the
+    campaign deducts the gift's value; what goes back is the lines less that, last lines first,
+    and a retry with the same request id is the same refund."""
+    monkeypatch.setitem(orders.gift_deductions, "o-1", 3000)
+    lines = [{"line_id": "l-1", "sku_id": "s-1", "quantity": 1, "amount_fen": 5000},
+             {"line_id": "l-2", "sku_id": "s-2", "quantity": 1, "amount_fen": 2000}]
+    asked_before = len(orders.terms_asked)
+    started = refund(stub, "rr-g", 7000, lines=lines)
+    assert started.amount_fen == 4000
+    assert [(line.amount_fen, line.deducted_fen) for line in started.lines] == [(3999, 1001), (1, 1999)]
+    asked = orders.terms_asked[-1]
+    assert [(line.line_id, line.quantity, line.amount_fen) for line in asked.lines] == [
+        ("l-1", 1, 5000), ("l-2", 1, 2000)]
+    assert refund(stub, "rr-g", 7000, lines=lines).id == started.id  # the retry: the same refund
+    assert len(orders.terms_asked) == asked_before + 1  # order is not asked again
+    wait_until(lambda: refund_status(runtime, started.id) == "succeeded", message="refund applied")
+    [event] = outbox(runtime, "payment.refunded")
+    assert event["data"]["amountFen"] == "4000"
+    assert [(line["amountFen"], line.get("deductedFen", "0")) for line in event["data"]["lines"]] == [
+        ("3999", "1001"), ("1", "1999")]
+
+
 def test_never_more_than_was_paid_and_the_rest_in_full(stub, paid, runtime):
     first = refund(stub, "rr-1", 20000)
     with pytest.raises(grpc.RpcError) as err:

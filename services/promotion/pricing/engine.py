@@ -229,12 +229,15 @@ def _gifts(rules, request, lines, claims, explained) -> list[GiftLine]:
     for offer in sorted(rules.gifts, key=lambda g: g.campaign_id):
         if not offer.window.contains(request.now):
             continue
-        subtotal = sum(lines[i].amount for i in _eligible(lines, offer.scope, True))
+        eligible = _eligible(lines, offer.scope, True)
+        subtotal = sum(lines[i].amount for i in eligible)
         quantity = offer.quantity if offer.remaining is None else min(offer.quantity, offer.remaining)
         if subtotal < offer.threshold_fen or quantity <= 0:
             continue
+        qualifying = tuple((lines[i].line.line_id, lines[i].amount) for i in eligible)
         gifts.append(GiftLine(offer.campaign_id, offer.gift_sku_id, offer.gift_product_id,
-                              offer.gift_title, quantity))
+                              offer.gift_title, quantity, offer.threshold_fen, qualifying,
+                              offer.return_rule, offer.gift_value_fen))
         claims.append(QuotaClaim(offer.campaign_id, offer.gift_sku_id, quantity))
         explained.append(f"满 {yuan_short(offer.threshold_fen)} 赠 {offer.gift_title} ×{quantity}")
     return gifts

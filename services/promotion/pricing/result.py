@@ -58,6 +58,12 @@ class GiftLine:
     product_id: str
     title: str
     quantity: int
+    # what a later refund is judged by (order's gifts.py): the threshold, each qualifying line
+    # (the request's line id) with what it counted, and the campaign's rule
+    threshold_fen: int = 0
+    qualifying: tuple[tuple[str, int], ...] = ()
+    return_rule: str = "return"
+    gift_value_fen: int = 0
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,8 @@ class GiftOffer:
     quantity: int = 1
     remaining: int | None = None
     scope: Scope = Scope()
+    return_rule: str = "return"   # when a refund takes the order below the threshold
+    gift_value_fen: int = 0
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,23 @@ def test_each_kind_is_stored_with_its_quotas_and_announced(runtime):
     assert created[0]["data"]["skuIds"] == ["sku-1", "sku-2"]
 
 
+def test_a_gifts_return_rule_is_stored_and_checked(runtime):
+    from dataclasses import replace
+
+    spec = gift_spec()
+    deduct = replace(spec, gift=replace(spec.gift, return_rule="deduct", gift_value_fen=2500))
+    made = create(runtime, deduct)
+    with runtime.transaction() as session:
+        back = campaigns.spec_of(session.get(Campaign, made.id),
+                                 campaigns.quotas(session, [made.id])[made.id])
+    assert (back.gift.return_rule, back.gift.gift_value_fen) == ("deduct", 2500)
+    bad = replace(spec, gift=replace(spec.gift, return_rule="keep", gift_value_fen=-1))
+    assert violations(runtime, bad) == {("spec.gift.return_rule", "one_of"),
+                                        ("spec.gift.gift_value_fen", "range")}
+    free = replace(spec, gift=replace(spec.gift, return_rule="deduct", gift_value_fen=0))
+    assert violations(runtime, free) == {("spec.gift.gift_value_fen", "range")}
+
+
 def test_a_window_that_ends_before_it_starts_is_refused_and_nothing_written(runtime):
     spec = flash_spec(starts_at=NOW + timedelta(days=2), ends_at=NOW + timedelta(days=1))
     assert violations(runtime, spec) == {("spec.ends_at", "after_start")}

@@ -139,6 +139,14 @@ def test_gift_while_stock_lasts():
     assert ask(PricingRules(gifts=(gift,)), line("a", 29999)).gifts == ()
 
 
+def test_a_gift_line_carries_what_a_refund_is_judged_by():
+    gift = GiftOffer("c-gift", "满300赠", ALWAYS, 30000, "sku-bag", "p-bag", "收纳袋", 1, 5,
+                     return_rule="deduct", gift_value_fen=3000)
+    (given,) = ask(PricingRules(gifts=(gift,)), line("a", 20000), line("b", 15000)).gifts
+    assert (given.threshold_fen, given.return_rule, given.gift_value_fen) == (30000, "deduct", 3000)
+    assert given.qualifying == (("a", 20000), ("b", 15000))  # each line and what it counted
+
+
 def test_presale_deposit_counts_for_more_and_early_access_by_tier():
     # Deposit 5000 counts as 10000: 39900 − 5000 = 34900; deposit 5000 now, balance 29900.
     opens = NOW + timedelta(hours=2)
