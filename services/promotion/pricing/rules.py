@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .window import Window
+from servicekit.schedules import Schedule as Window
 
 
 @dataclass(frozen=True)
