@@ -3,6 +3,7 @@ adjustments, gifts, the flash quota each line would take, shipping, the total, a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 SOURCES = ("sale", "presale", "member", "threshold", "coupon", "points")
 
@@ -12,6 +13,17 @@ class Discount:
     source: str                      # one of SOURCES
     ref: str                         # campaign id, coupon id, tier code, or "points"
     fen: int
+
+
+@dataclass(frozen=True)
+class LineNote:
+    """One step of a line's explanation, in the order the engine went: a discount applied, a
+    discount that does not stack on this line (and why), or the floor cutting a discount."""
+    kind: str                        # applied | not_stacked | floor
+    source: str                      # one of SOURCES
+    ref: str
+    fen: int                         # applied: taken; floor: what the floor kept back; else 0
+    text: str                        # for the shopper: "满 200 减 50 不与「周五狂欢」叠加"
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,9 @@ class LineQuote:
     presale_campaign_id: str = ""
     deposit_fen: int = 0             # pre-sale: paid now for this line
     balance_fen: int = 0             # pre-sale: the rest of payable_fen, paid in the balance window
+    sale_campaign_id: str = ""       # the sale pricing this line
+    sale_ends_at: datetime | None = None  # the sale price holds until then (the session's end)
+    notes: tuple[LineNote, ...] = ()
 
 
 @dataclass(frozen=True)
