@@ -14,7 +14,7 @@ from servicekit.context import current
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
-from . import campaigns, convert, coupons, locks, templates
+from . import campaigns, convert, coupons, locks, stacking, templates
 from .pricing import QuoteRequest, quote
 from .rulebook import Rulebook
 
@@ -114,6 +114,26 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
         self.rulebook.invalidate()
         return answer
 
+    # ---- stacking rules (staff) ----
+
+    def GetStackingRules(self, request, context):
+        require_staff("managing stacking rules")
+        with self.runtime.transaction() as session:
+            return _stacking_message(stacking.current(session, self.rulebook.stacking))
+
+    def SetStackingRules(self, request, context):
+        staff_id = require_staff("managing stacking rules")
+        flags = request.rules.on_sale_items
+        with self.runtime.transaction() as session:
+            stacking.set_rules(session, member=flags.member_discount_on_sale_items,
+                               threshold=flags.threshold_on_sale_items,
+                               coupons=flags.coupons_on_sale_items,
+                               points=flags.points_on_sale_items,
+                               floor_percent=request.rules.floor_percent, by=staff_id, now=_now())
+            answer = _stacking_message(stacking.current(session, self.rulebook.stacking))
+        self.rulebook.invalidate()
+        return answer
+
     # ---- pricing and order locks (internal: order) ----
 
     def Quote(self, request, context):
@@ -201,6 +221,16 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
         with self.runtime.transaction() as session:
             return pb.MemberCouponData(coupons=[
                 convert.coupon_message(c, t) for c, t in coupons.all_of(session, request.member_id)])
+
+
+def _stacking_message(found: stacking.Current) -> pb.StackingRules:
+    message = pb.StackingRules(on_sale_items=convert.stacking_message(found.stacking),
+                               floor_percent=found.stacking.floor_percent,
+                               is_default=found.row is None)
+    if found.row is not None:
+        message.updated_by = found.row.updated_by
+        message.updated_at.CopyFrom(convert.stamp(found.row.updated_at))
+    return message
 
 
 def context_member(action: str) -> str:
