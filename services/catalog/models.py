@@ -159,3 +159,20 @@ class SearchTerm(Base):
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
                                             primary_key=True, index=True)
     weight: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class SaleCampaign(Base):
+    """What promotion said of a sale or flash sale (campaign.changed): the read model shoppers'
+    sale prices are computed from at read time. `version` only grows: an older event is ignored.
+    `terms`: scope, exclusions, percent, per-SKU prices and the schedule (see sales.py)."""
+    __tablename__ = "sale_campaigns"
+
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))                # sale | flash_sale
+    status: Mapped[str] = mapped_column(String(8))               # active | ended
+    name: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    terms: Mapped[str] = mapped_column(Text)                     # JSON
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
