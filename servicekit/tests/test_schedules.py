@@ -43,7 +43,7 @@ def test_current_session_end_and_next_start():
     assert FRIDAY_NIGHTS.next_start(FRI_22) == (FRI_20 + timedelta(days=7), FRI_22 + timedelta(days=7))
     assert FRIDAY_NIGHTS.next_start(FRI_20 - SECOND) == (FRI_20, FRI_22)
     # During a session the next one is next week's.
-    assert FRIDAY_NIGHTS.next_start(FRI_20)[0] == FRI_20 + timedelta(days=7)
+    assert FRIDAY_NIGHTS.next_start(FRI_20) == (FRI_20 + timedelta(days=7), FRI_22 + timedelta(days=7))
 
 
 def test_several_weekdays():
