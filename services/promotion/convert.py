@@ -204,6 +204,8 @@ def member_profile(member: pb.PricingMember) -> MemberProfile:
 
 
 def quote_message(q: Quote, priced_at: datetime) -> pb.QuoteResponse:
+    ends = {line.sale_ends_at: stamp(line.sale_ends_at)  # a few sessions, many lines
+            for line in q.lines if line.sale_ends_at is not None}
     return pb.QuoteResponse(
         lines=[pb.QuotedLine(
             line_id=line.line_id, sku_id=line.sku_id, product_id=line.product_id,
@@ -214,7 +216,7 @@ def quote_message(q: Quote, priced_at: datetime) -> pb.QuoteResponse:
             payable_fen=line.payable_fen, presale_campaign_id=line.presale_campaign_id,
             deposit_fen=line.deposit_fen, balance_fen=line.balance_fen,
             sale_campaign_id=line.sale_campaign_id,
-            sale_ends_at=stamp(line.sale_ends_at) if line.sale_ends_at else None,
+            sale_ends_at=ends.get(line.sale_ends_at),
             notes=[pb.LineNote(kind=n.kind, source=n.source, ref=n.ref, fen=n.fen, text=n.text)
                    for n in line.notes]) for line in q.lines],
         adjustments=[pb.OrderAdjustment(source=a.source, ref=a.ref, label=a.label, fen=a.fen)
