@@ -62,6 +62,11 @@ class CatalogServicer(pb_grpc.CatalogServiceServicer):
         with self.rt.transaction() as session:
             return pb.GetSkusResponse(skus=skus.get_skus(session, request.sku_ids))
 
+    def GetProductIds(self, request, ctx):
+        with self.rt.transaction() as session:
+            return pb.GetProductIdsResponse(
+                product_ids=skus.known_products(session, request.product_ids))
+
     def ListCategories(self, request, ctx):
         return _list_categories(self.rt, request, include_inactive=False)
 

@@ -14,8 +14,9 @@ from servicekit.context import current
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
-from . import campaigns, convert, coupons, locks, stacking, templates
+from . import campaign_spec, campaigns, convert, coupons, locks, stacking, templates
 from .pricing import QuoteRequest, quote
+from .references import CatalogReferences
 from .rulebook import Rulebook
 
 
@@ -50,6 +51,7 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.rulebook = Rulebook(runtime.sessions)
+        self.references = CatalogReferences()
 
     # ---- coupon templates (staff) ----
 
@@ -81,6 +83,8 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
     def CreateCampaign(self, request, context):
         staff_id = require_staff("managing campaigns")
         spec = convert.campaign_spec(request.spec)
+        campaign_spec.validate(spec, _now())  # the form first: catalog is asked about good ids only
+        self.references.check(spec)           # before anything is written
         with self.runtime.transaction() as session:
             made = campaigns.create(session, self.runtime, spec, created_by=staff_id,
                                     idempotency_key=current().idempotency_key)

@@ -84,6 +84,10 @@ class CampaignSpec:
     def session_days(self) -> tuple[int, ...]:
         return tuple(sorted(set(self.weekdays) | ({self.weekday} if self.weekday else set())))
 
+    def product_ids_named(self) -> list[str]:
+        """The products the campaign names (its scope's, or its sale's)."""
+        return _product_ids_named(self)
+
     def session_minutes(self) -> tuple[int, int]:
         return _minutes(self.session_start), _minutes(self.session_end)
 
@@ -97,6 +101,11 @@ class CampaignSpec:
         if self.kind == "sale" and self.sale:
             return list(dict.fromkeys([*self.sale.sku_ids, *(i.sku_id for i in self.sale.items)]))
         return []
+
+
+def _product_ids_named(spec: "CampaignSpec") -> list[str]:
+    sale = list(spec.sale.product_ids) if spec.kind == "sale" and spec.sale else []
+    return list(dict.fromkeys([*spec.product_ids, *sale]))
 
 
 def _minutes(clock: str) -> int:
