@@ -56,6 +56,7 @@ class PricedLine:
     image_url: str = ""
     category_ids: tuple[str, ...] = ()
     gift: bool = False
+    sale_ends_at: str = ""           # RFC 3339: until when the sale price holds (previews show it)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from support_a import shop as shop  # noqa: F401 (a fixture)
 from support_a import wechat as wechat  # noqa: F401 (a fixture)
 
 from servicekit import service
+from servicekit.times import rfc3339
 from services.order.checkout import Checkout
 
 # Friday 2026-12-11, 21:59 and 22:00 in Beijing.
@@ -49,6 +50,9 @@ def test_the_quote_changes_at_22_00_and_a_placed_order_keeps_its_price(shop):
     at_22 = checkout_.preview(shop.member_id, request, now=FRI_22)
     assert at_2159.lines[0].discounts == {"sale": 3980} and at_2159.lines[0].paid_fen == 15920
     assert at_22.lines[0].discounts == {} and at_22.lines[0].paid_fen == 19900
+    assert at_2159.lines[0].sale_ends_at == "2026-12-11T14:00:00Z" and at_22.lines[0].sale_ends_at == ""
+    shown = shop.orders.PreviewCheckout(request, metadata=shop.me)  # what the shopper sees now
+    assert shown.lines[0].sale_ends_at == rfc3339(closes)
     quoted = shop.offers.Quote(pb.QuoteRequest(now=stamp(FRI_2159), lines=[pb.QuoteLine(
         line_id="1", sku_id="sku-75b-black", product_id="p", quantity=1, list_price_fen=19900)]))
     assert quoted.lines[0].sale_campaign_id == fridays.id
