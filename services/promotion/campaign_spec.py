@@ -192,6 +192,9 @@ def _check_flash(v: Violations, spec: CampaignSpec) -> None:
         v.check((item.sale_price_fen > 0) != (1 <= item.price_percent <= 99), f"{at}.sale_price_fen",
                 "price_or_percent", "give a sale_price_fen > 0 or a price_percent 1..99 (80 = 8 折), "
                 "not both")
+        if item.price_percent:
+            v.check(1 <= item.price_percent <= 99, f"{at}.price_percent", "range",
+                    f"price_percent is a price percentage 1..99 (80 = 8 折); got {item.price_percent}")
         v.check(1 <= item.quota <= MAX_QUOTA, f"{at}.quota", "range",
                 f"quota must be 1..{MAX_QUOTA} units; got {item.quota}")
     v.check(spec.per_member_limit >= 1, "spec.per_member_limit", "positive",

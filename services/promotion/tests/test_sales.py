@@ -97,6 +97,10 @@ def test_the_merchants_stacking_rules_and_floor_are_read_and_set(stub, runtime):
     (dict(sale_spec(), session=pb.WeeklySession(weekdays=[5, 8], start="20:00", end="22:00")),
      ("spec.session.weekdays[1]", "range")),
     (sale_spec(scope=pb.SALE_CATEGORIES), ("spec.sale.category_ids", "required")),
+    (dict(name="秒杀", kind=pb.FLASH_SALE, per_member_limit=1, starts_at=stamp(NOW),
+          ends_at=stamp(NOW + timedelta(days=1)),
+          flash_items=[pb.FlashSaleItem(sku_id="sku-1", price_percent=100, quota=1)]),
+     ("spec.flash_items[0].price_percent", "range")),
     (sale_spec(early_access_min_rank=2), ("spec.sale.early_access_min_rank", "unused")),
 ])
 def test_bad_sales_are_refused_naming_field_and_rule_and_nothing_is_written(stub, runtime, spec,
