@@ -13,10 +13,10 @@ half-open: `starts_at` is in, `ends_at` is out, and so is a session's end minute
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from .times import SHANGHAI, as_utc
+
 WEEKDAY_NAMES = ("", "周一", "周二", "周三", "周四", "周五", "周六", "周日")
 MINUTES_PER_DAY = 24 * 60
 
@@ -100,12 +100,8 @@ class Schedule:
 
     def _session_on(self, day: date) -> tuple[datetime, datetime]:
         midnight = datetime.combine(day, time(0), tzinfo=SHANGHAI)
-        return (_utc(midnight + timedelta(minutes=self.start_minute)),
-                _utc(midnight + timedelta(minutes=self.end_minute)))
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc)
+        return (as_utc(midnight + timedelta(minutes=self.start_minute)),
+                as_utc(midnight + timedelta(minutes=self.end_minute)))
 
 
 def clock(minute: int) -> str:
