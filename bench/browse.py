@@ -11,6 +11,10 @@ The routes are driven in interleaved rounds (no-op, listing, listing with the ca
 times): the ratio is the median of the rounds' listing/no-op ratios, the rates and percentiles
 are over every request of the rounds.
 
+With BENCH_SALES=1, two sales are in catalog's read model while it runs (a store-wide 8 折
+excluding a category, so every page also reads its function facets, and a flash sale on some
+SKUs): every card then carries its sale, computed at read time.
+
 Last line: browse list_rps=N noop_rps=N ratio=R p50_ms=N p99_ms=N   (target: ratio >= 0.5)
 """
 from __future__ import annotations
@@ -314,12 +318,44 @@ def seed(target: str) -> int:
     return count
 
 
+def add_sales(database_url: str) -> int:
+    """Two sales in catalog's read model, as campaign.changed would leave them (on now)."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from services.catalog.models import SaleCampaign, Sku
+
+    now = datetime.now(timezone.utc)
+    engine = create_engine(database_url)
+    with Session(engine) as session, session.begin():
+        skus = session.scalars(select(Sku.id).order_by(Sku.id).limit(10)).all()
+        for campaign_id, kind, terms in (
+                ("bench-1", "sale", {"scope": "all", "ids": [], "percent": 80, "items": {},
+                                     "exclude_category_ids": ["not-a-category"],
+                                     "exclude_product_ids": [], "exclude_sku_ids": []}),
+                ("bench-2", "flash_sale", {"scope": "skus", "ids": [], "percent": 0,
+                                           "items": {s: [5900, 0] for s in skus},
+                                           "exclude_category_ids": [], "exclude_product_ids": [],
+                                           "exclude_sku_ids": []})):
+            session.add(SaleCampaign(
+                campaign_id=campaign_id, version=1, kind=kind, status="active", name=campaign_id,
+                starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1),
+                terms=json.dumps({"weekdays": [], "start_minute": 0, "end_minute": 0, **terms}),
+                updated_at=now))
+    engine.dispose()
+    return 2
+
+
 def main() -> None:
     stack = Stack()
     try:
         stack.make_database()
         catalog = stack.catalog()
         products = seed(catalog)
+        if os.environ.get("BENCH_SALES") == "1":
+            print(f"sales in the read model: {add_sales(stack.env['MALL_CATALOG_DATABASE_URL'])}")
         cached = stack.gateway(catalog, "gateway")
         uncached = stack.gateway(catalog, "gateway-uncached", MALL_GATEWAY_LISTING_CACHE_SECONDS="0")
         for url in (cached, uncached):  # warm connections, caches and code paths

@@ -44,6 +44,7 @@ def main() -> None:
         raise SystemExit("bench/flash_quota.py needs rabbitmqctl to make a throw-away vhost")
     os.environ["MALL_AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
     os.environ["MALL_PROMOTION_API_METRICS_PORT"] = "0"
+    os.environ["MALL_PROMOTION_CHECK_CATALOG"] = "0"  # no catalog here: its SKUs are made up
     os.environ.setdefault("MALL_PROMOTION_DB_POOL_SIZE", "16")
     server = None
     try:

@@ -1,8 +1,9 @@
 """Promotions for staff (admin, operator): coupon templates, issuing and revoking coupons, and
-campaigns (flash sales, threshold ladders, gifts with purchase, pre-sales); editing both (the
+campaigns (flash sales, sales, threshold ladders, gifts with purchase, pre-sales); editing both (the
 whole spec with the `version` it was read at: a stale version is 409 `aborted`), retiring
-templates, and the history of who changed what. Promotion checks the business rules (every
-violation named by field); the gateway checks shapes and roles."""
+templates, the history of who changed what, and the merchant's stacking rules for sale lines
+(with the price floor). Promotion checks the business rules (every violation named by
+field); the gateway checks shapes and roles."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -26,7 +27,10 @@ router = APIRouter(prefix="/v1/admin", tags=["admin-promotions"],
 
 CouponKind = Annotated[Literal["FIXED_AMOUNT", "PERCENTAGE", "NO_THRESHOLD"], BY_NAME]
 Scope = Annotated[Literal["ALL", "CATEGORIES", "PRODUCTS"], BY_NAME]
-CampaignKind = Annotated[Literal["FLASH_SALE", "THRESHOLD", "GIFT", "PRESALE"], BY_NAME]
+CampaignKind = Annotated[Literal["FLASH_SALE", "THRESHOLD", "GIFT", "PRESALE", "SALE"], BY_NAME]
+SaleScope = Annotated[Literal["SALE_ALL", "SALE_CATEGORIES", "SALE_PRODUCTS", "SALE_SKUS"], BY_NAME]
+# Wide bounds: promotion names a percent outside 1..99 itself (field and rule).
+Percent = Annotated[int, Field(ge=-1000, le=1000)]
 Ids = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=200)]
 
 
@@ -64,7 +68,9 @@ class RevokeInput(BaseModel):
 
 
 class WeeklySession(BaseModel):
-    weekday: int = Field(ge=1, le=7, description="1 Monday .. 7 Sunday")
+    weekday: int = Field(0, ge=0, le=7, description="1 Monday .. 7 Sunday (or weekdays)")
+    weekdays: list[Annotated[int, Field(ge=-100, le=100)]] = Field(
+        [], max_length=7, description="several days: Friday and Saturday are [5, 6]")
     start: str = Field(max_length=5, description="HH:MM, Beijing time")
     end: str = Field(max_length=5, description="HH:MM, Beijing time, after start")
 
@@ -112,6 +118,41 @@ class PresaleRule(BaseModel):
                                 "deposit when the balance is not paid in its window")
 
 
+class SaleStacking(BaseModel):
+    member_discount_on_sale_items: bool = False
+    threshold_on_sale_items: bool = False
+    coupons_on_sale_items: bool = False
+    points_on_sale_items: bool = True
+
+
+class SaleItem(BaseModel):
+    sku_id: str = Field(max_length=64)
+    sale_price_fen: Fen = 0
+    price_percent: Percent = Field(0, description="80 = 8 折")
+    quota: int = Field(0, ge=0, le=JSON_SAFE_MAX, description="0: no quota")
+
+
+class SaleRule(BaseModel):
+    """A price percentage over a scope (minus exclusions) and/or per-SKU prices."""
+    scope: SaleScope = "SALE_ALL"
+    category_ids: Ids = []
+    product_ids: Ids = []
+    sku_ids: Ids = []
+    exclude_category_ids: Ids = []
+    exclude_product_ids: Ids = []
+    exclude_sku_ids: Ids = []
+    price_percent: Percent = Field(0, description="a price percentage 1..99: 80 = 8 折 = 20% off")
+    items: list[SaleItem] = Field([], max_length=200)
+    stacking: SaleStacking | None = Field(None, description="this sale's own rules; else the merchant's")
+    early_access_from: AwareDatetime | None = None
+    early_access_min_rank: int = Field(0, ge=0, le=100)
+
+
+class StackingInput(BaseModel):
+    on_sale_items: SaleStacking
+    floor_percent: Percent = Field(0, description="no line below this percent of its list price")
+
+
 class CampaignInput(BaseModel):
     name: str = Field(max_length=64)
     description: str = Field("", max_length=500)
@@ -127,6 +168,7 @@ class CampaignInput(BaseModel):
     product_ids: Ids = []
     gift: GiftRule | None = None
     presale: PresaleRule | None = None
+    sale: SaleRule | None = None
 
 
 Version = Annotated[int, Field(ge=1, le=JSON_SAFE_MAX,
@@ -272,3 +314,20 @@ async def campaign_history(promotions: Promotions, campaign_id: Id, page_size: P
                            page_token: PageToken = "") -> Response:
     return answer(await promotions.ListCampaignHistory(promotion_pb2.ListHistoryRequest(
         id=campaign_id, page=_page(page_size, page_token))))
+
+
+# ------------------------------------------------------------------ stacking rules
+
+@router.get("/promotions/stacking",
+            summary="Which discounts stack on sale lines, and the price floor",
+            response_model=model_of(promotion_pb2.StackingRules))
+async def get_stacking(promotions: Promotions) -> Response:
+    return answer(await promotions.GetStackingRules(promotion_pb2.GetStackingRulesRequest()))
+
+
+@router.put("/promotions/stacking",
+            summary="Set which discounts stack on sale lines, and the price floor",
+            response_model=model_of(promotion_pb2.StackingRules))
+async def set_stacking(promotions: Promotions, body: StackingInput) -> Response:
+    rules = from_json(body.model_dump(mode="json"), promotion_pb2.StackingRules)
+    return answer(await promotions.SetStackingRules(promotion_pb2.SetStackingRulesRequest(rules=rules)))

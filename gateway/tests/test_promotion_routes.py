@@ -19,7 +19,9 @@ def shopper(member_id: str) -> dict:
 
 
 @pytest.fixture
-def gateway(gateway_with):
+def gateway(gateway_with, monkeypatch):
+    # Made-up SKUs, no catalog: promotion's check against catalog is tested in its own tests.
+    monkeypatch.setenv("MALL_PROMOTION_CHECK_CATALOG", "0")
     return gateway_with("promotion")
 
 
@@ -95,7 +97,8 @@ def test_campaigns_are_created_listed_and_ended(gateway):
     made = gateway.post("/v1/admin/campaigns", headers=OPERATOR, json=flash_body())
     assert made.status_code == 201, made.text
     campaign = made.json()
-    assert campaign["spec"]["session"] == {"weekday": 5, "start": "20:00", "end": "22:00"}
+    assert campaign["spec"]["session"] == {"weekday": 5, "start": "20:00", "end": "22:00",
+                                        "weekdays": []}
     assert campaign["spec"]["flash_items"][0]["quota"] == 100
     assert campaign["quotas"] == []  # a weekly sale's quotas are per session, from its first sale
     ladder = gateway.post("/v1/admin/campaigns", headers=OPERATOR, json={
@@ -154,3 +157,50 @@ def test_roles_and_accounts(gateway):
     assert gateway.get("/v1/me/coupons", headers=OPERATOR).status_code == 403
     assert gateway.get("/v1/me/coupons", params={"status": "lost"},
                        headers=shopper("m-1")).status_code == 400
+
+
+def sale_body(**overrides) -> dict:
+    body = {"name": "周五狂欢", "kind": "sale", "starts_at": NOW.isoformat(),
+            "ends_at": (NOW + timedelta(days=30)).isoformat(),
+            "session": {"weekdays": [5, 6], "start": "20:00", "end": "22:00"},
+            "sale": {"scope": "sale_all", "price_percent": 80, "exclude_category_ids": ["cat-new"]}}
+    body.update(overrides)
+    return body
+
+
+def test_staff_create_a_store_wide_sale_and_bad_input_is_named(gateway):
+    made = gateway.post("/v1/admin/campaigns", headers=OPERATOR, json=sale_body())
+    assert made.status_code == 201, made.text
+    spec = made.json()["spec"]
+    assert spec["kind"] == "SALE" and spec["session"]["weekdays"] == [5, 6]
+    assert spec["sale"]["price_percent"] == 80 and made.json()["version"] == 1
+    for sale, field, rule in [
+            ({"scope": "sale_all", "price_percent": 120}, "spec.sale.price_percent", "range"),
+            ({"scope": "sale_categories", "price_percent": 80}, "spec.sale.category_ids", "required")]:
+        bad = gateway.post("/v1/admin/campaigns", headers=OPERATOR, json=sale_body(sale=sale))
+        assert bad.status_code == 400, bad.text
+        assert (field, rule) in [(e["field"], e["rule"]) for e in bad.json()["errors"]]
+    backwards = gateway.post("/v1/admin/campaigns", headers=OPERATOR, json=sale_body(
+        session={"weekdays": [5], "start": "22:00", "end": "20:00"}))
+    assert backwards.status_code == 400
+    assert ("spec.session.end", "after_start") in [(e["field"], e["rule"])
+                                                    for e in backwards.json()["errors"]]
+
+
+def test_staff_read_and_set_the_stacking_rules(gateway):
+    first = gateway.get("/v1/admin/promotions/stacking", headers=OPERATOR)
+    assert first.status_code == 200, first.text
+    assert first.json()["is_default"] is True
+    put = gateway.put("/v1/admin/promotions/stacking", headers=OPERATOR, json={
+        "on_sale_items": {"coupons_on_sale_items": True, "points_on_sale_items": True},
+        "floor_percent": 60})
+    assert put.status_code == 200, put.text
+    assert put.json()["floor_percent"] == 60 and put.json()["on_sale_items"]["coupons_on_sale_items"]
+    assert gateway.get("/v1/admin/promotions/stacking", headers=OPERATOR).json()["is_default"] is False
+    bad = gateway.put("/v1/admin/promotions/stacking", headers=OPERATOR, json={
+        "on_sale_items": {}, "floor_percent": 101})
+    assert bad.status_code == 400
+    assert [(e["field"], e["rule"]) for e in bad.json()["errors"]] == [("rules.floor_percent", "range")]
+    assert gateway.get("/v1/admin/promotions/stacking", headers=ANALYST).status_code == 403
+    assert gateway.put("/v1/admin/promotions/stacking", headers=shopper("m-1"),
+                       json={"on_sale_items": {}}).status_code in (401, 403)

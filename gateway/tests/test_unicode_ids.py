@@ -17,6 +17,12 @@ from .test_promotion_routes import OPERATOR, flash_body, members, shopper, templ
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
+@pytest.fixture(autouse=True)
+def promotion_without_catalog(monkeypatch):
+    """Made-up SKUs: promotion's check against catalog is off here, but in the test of it."""
+    monkeypatch.setenv("MALL_PROMOTION_CHECK_CATALOG", "0")
+
+
 @pytest.mark.parametrize("bad_id", ["²", "١", "1²"])
 def test_promotion_id_routes_refuse_unicode_digits(gateway_with, bad_id):
     gateway = gateway_with("promotion")
@@ -118,6 +124,22 @@ def test_a_campaign_with_malformed_sku_or_product_ids_is_refused_and_leaves_noth
         assert answer.status_code == 400, answer.text
         assert field in [e["field"] for e in answer.json()["errors"]], answer.json()
     assert _campaign_count(gateway) == 1
+
+
+def test_a_campaign_naming_skus_catalog_lacks_is_refused_and_leaves_nothing(gateway_with,
+                                                                             monkeypatch):
+    monkeypatch.setenv("MALL_PROMOTION_CHECK_CATALOG", "1")
+    gateway = gateway_with("promotion", "catalog")
+    answer = gateway.post("/v1/admin/campaigns", headers=OPERATOR, json=flash_body(
+        flash_items=[{"sku_id": "sku-nowhere", "sale_price_fen": 9900, "quota": 1}]))
+    assert answer.status_code == 400, answer.text
+    assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("spec.sku_ids[0]", "unknown")]
+    threshold = {"name": "满减", "kind": "threshold", "starts_at": "2026-12-01T00:00:00Z",
+                 "ends_at": "2099-01-01T00:00:00Z", "rungs": [{"threshold_fen": 100, "off_fen": 10}],
+                 "scope": "products", "product_ids": ["p-nowhere"]}
+    answer = gateway.post("/v1/admin/campaigns", headers=OPERATOR, json=threshold)
+    assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("spec.product_ids[0]", "unknown")]
+    assert _campaign_count(gateway) == 0
 
 
 def test_coupons_are_not_issued_to_malformed_member_ids(gateway_with):

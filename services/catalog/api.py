@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import tempfile
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 import grpc
 from mall.catalog.v1 import catalog_pb2 as pb
@@ -14,7 +15,7 @@ from servicekit.errors import AlreadyExists, InvalidArgument
 from servicekit.media_storage import MediaStorage, default_storage
 from servicekit.runtime import Runtime
 
-from . import categories, early_access, listing, media, metrics, products, search, skus, views
+from . import categories, early_access, listing, media, metrics, products, sales, search, skus, views
 from .codes import ANGLES, KINDS, MEDIA_KINDS
 
 CHUNK_LIMIT = 1024 * 1024  # bytes per upload message
@@ -39,22 +40,33 @@ def writing(rt: Runtime):
 class CatalogServicer(pb_grpc.CatalogServiceServicer):
     def __init__(self, rt: Runtime, storage: MediaStorage):
         self.rt, self.storage = rt, storage
+        self.sales = sales.SaleBook(rt.sessions)
 
     def ListProducts(self, request, ctx):
+        book = self.sales.book()
         with self.rt.transaction() as session:
             page = listing.list_products(session, listing.Filters.for_shopper(request))
+            sales.decorate_listing(session, book, page, datetime.now(timezone.utc))
         if request.query.strip() and not request.page.page_token:
             metrics.SEARCHES.labels("found" if page.products else "nothing").inc()
         return page
 
     def GetProduct(self, request, ctx):
+        book = self.sales.book()
         with self.rt.transaction() as session:
-            return views.product_detail(session, request.product_id, self.storage, shopper=True,
-                                        caller_id=context.current().user_id or "")
+            product = views.product_detail(session, request.product_id, self.storage, shopper=True,
+                                           caller_id=context.current().user_id or "")
+        sales.decorate_product(book, product, datetime.now(timezone.utc))
+        return product
 
     def GetSkus(self, request, ctx):
         with self.rt.transaction() as session:
             return pb.GetSkusResponse(skus=skus.get_skus(session, request.sku_ids))
+
+    def GetProductIds(self, request, ctx):
+        with self.rt.transaction() as session:
+            return pb.GetProductIdsResponse(
+                product_ids=skus.known_products(session, request.product_ids))
 
     def ListCategories(self, request, ctx):
         return _list_categories(self.rt, request, include_inactive=False)

@@ -180,3 +180,20 @@ class TrialInvitation(Base):
     source: Mapped[str] = mapped_column(String(80), default="staff")  # staff | marketing:<campaign>
     invited_by: Mapped[str] = mapped_column(String(64), default="")
     invited_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SaleCampaign(Base):
+    """What promotion said of a sale or flash sale (campaign.changed): the read model shoppers'
+    sale prices are computed from at read time. `version` only grows: an older event is ignored.
+    `terms`: scope, exclusions, percent, per-SKU prices and the schedule (see sales.py)."""
+    __tablename__ = "sale_campaigns"
+
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))                # sale | flash_sale
+    status: Mapped[str] = mapped_column(String(8))               # active | ended
+    name: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    terms: Mapped[str] = mapped_column(Text)                     # JSON
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

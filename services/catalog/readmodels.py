@@ -1,19 +1,20 @@
 """What the catalog learns from other services' events: availability per SKU (logistics), review
-summaries (support) and sales counts (order). Each is applied in the worker's inbox transaction,
-so a redelivered event changes nothing; an event older than what is stored is ignored, so late
-or reordered deliveries are harmless."""
+summaries (support), sales counts (order) and the sales on (promotion's campaign.changed). Each is
+applied in the worker's inbox transaction, so a redelivered event changes nothing; an event older
+than what is stored is ignored, so late or reordered deliveries are harmless."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 from mall.events.v1 import logistics_events_pb2 as logistics_ev
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
+from servicekit.db import dialect_insert
 from servicekit.times import as_utc
 
-from .models import Product, Sku, SkuAvailability
+from .models import Product, SaleCampaign, Sku, SkuAvailability
 
 LEVELS = {logistics_ev.IN_STOCK: "in_stock", logistics_ev.LOW: "low", logistics_ev.OUT: "out"}
 
@@ -98,3 +99,29 @@ def apply_order_paid(session: Session, lines) -> None:
     for product_id, quantity in sorted(sold.items()):  # a fixed order: no deadlocks between workers
         session.execute(update(Product).where(Product.id == product_id)
                         .values(sales_count=Product.sales_count + quantity))
+
+
+def apply_campaign_changed(session: Session, data) -> bool:
+    """A sale or flash sale as promotion now has it (campaign.changed). Applied only when its
+    version is above the stored one: a redelivered or older event changes nothing. An ended
+    campaign keeps its row (status ended), so an older "updated" heard later stays ignored."""
+    from . import sales  # sales imports models only; kept local to keep this module light
+    campaign, version = data.campaign, int(data.version)
+    kind = sales.KINDS.get(campaign.spec.kind)
+    if kind is None or not campaign.id:
+        return False  # ladders, gifts, pre-sales: no price on a product card
+    session.execute(dialect_insert(session, SaleCampaign).values(
+        campaign_id=campaign.id, version=0, kind=kind, status="ended", name="",
+        starts_at=campaign.spec.starts_at.ToDatetime(tzinfo=timezone.utc),
+        ends_at=campaign.spec.ends_at.ToDatetime(tzinfo=timezone.utc), terms="{}",
+        updated_at=datetime.now(timezone.utc)).on_conflict_do_nothing())
+    row = session.get(SaleCampaign, campaign.id, with_for_update=True, populate_existing=True)
+    if version <= row.version:
+        return False
+    row.version, row.kind, row.name = version, kind, campaign.spec.name
+    row.status = "ended" if data.change == "ended" or campaign.status == "ended" else "active"
+    row.starts_at = campaign.spec.starts_at.ToDatetime(tzinfo=timezone.utc)
+    row.ends_at = campaign.spec.ends_at.ToDatetime(tzinfo=timezone.utc)
+    row.terms = json.dumps(sales.terms_of(campaign), ensure_ascii=False, sort_keys=True)
+    row.updated_at = datetime.now(timezone.utc)
+    return True

@@ -39,3 +39,15 @@ def get_skus(session: Session, sku_ids) -> list[pb.SkuView]:
             category_ids=list(reversed([p for p in path.split("/") if p])),
             brand_id=product.brand_id or ""))
     return out
+
+
+def known_products(session: Session, product_ids) -> list[str]:
+    """Which of these product ids exist (any status), in the order asked."""
+    ids = list(dict.fromkeys(i for i in product_ids if i))
+    if len(ids) > MAX_SKUS:
+        raise InvalidArgument.field("product_ids", "max_items",
+                                    f"ask for at most {MAX_SKUS} products at a time; got {len(ids)}")
+    if not ids:
+        return []
+    known = set(session.scalars(select(Product.id).where(Product.id.in_(ids))))
+    return [i for i in ids if i in known]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from mall.events.v1.logistics_events_pb2 import AvailabilityChanged
 from mall.events.v1.order_events_pb2 import OrderPaid
+from mall.events.v1.promotion_events_pb2 import CampaignChanged
 from mall.events.v1.support_events_pb2 import ReviewSummaryChanged
 
 from servicekit.worker import EventWorker, on_event
@@ -33,3 +34,7 @@ class Worker(EventWorker):
     @on_event("order", "order.paid", OrderPaid)
     def order_paid(self, session, event):
         readmodels.apply_order_paid(session, event.data.lines)
+
+    @on_event("promotion", "campaign.changed", CampaignChanged)
+    def campaign_changed(self, session, event):
+        readmodels.apply_campaign_changed(session, event.data)

@@ -38,6 +38,7 @@ from servicekit.errors import (
 )
 from servicekit.paging import fingerprint
 from servicekit.runtime import Runtime
+from servicekit.times import rfc3339
 
 from . import early_access, gifts, placement, presale
 from .models import CartItem, Order, ProductSku
@@ -180,7 +181,9 @@ def priced_order(basket: Basket, quote: promotion_pb2.QuoteResponse,
             sku_id=sku.sku_id, product_id=sku.product_id, title=sku.title, quantity=quantity,
             unit_price_fen=sku.price_fen, paid_fen=quoted.payable_fen, discounts=discounts,
             sku_code=sku.code, sku_label=sku_label(sku), attributes=dict(sku.attributes or {}),
-            image_url=sku.image_url, category_ids=tuple(sku.category_ids or ())))
+            image_url=sku.image_url, category_ids=tuple(sku.category_ids or ()),
+            sale_ends_at=rfc3339(quoted.sale_ends_at.ToDatetime(tzinfo=timezone.utc))
+            if quoted.HasField("sale_ends_at") else ""))
     for gift in quote.gifts:
         lines.append(placement.PricedLine(
             sku_id=gift.sku_id, product_id=gift.product_id, title=gift.title,

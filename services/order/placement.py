@@ -59,6 +59,7 @@ class PricedLine:
     gift: bool = False
     # a gift line: its campaign's terms (gifts.GiftTerms), qualifying lines by line number
     gift_terms: dict | None = None
+    sale_ends_at: str = ""           # RFC 3339: until when the sale price holds (previews show it)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ class ProductSnapshot:
     version: int
     skus: tuple[SkuSnapshot, ...] = ()
     image_url: str = ""                    # the cover thumbnail an order line keeps
-    category_ids: tuple[str, ...] = ()     # style category and its ancestors (promotion scopes)
+    # Every category the product is in, for promotion's scopes: the style category and its
+    # ancestors, then its function facets, then its brand.
+    category_ids: tuple[str, ...] = ()
     early_access: EarlyRule | None = None  # VIP 优先购 (early_access.py)
 
 
@@ -46,7 +48,9 @@ def snapshot_from_event(product) -> ProductSnapshot:
         on_sale=product.status == "published", version=product.version,
         skus=tuple(SkuSnapshot(sku_id=s.sku_id, price_fen=s.price_fen, active=s.active,
                                attributes=sku_attributes(s), code=s.code) for s in product.skus),
-        image_url=product.cover_thumbnail_url, category_ids=tuple(product.category_ids),
+        image_url=product.cover_thumbnail_url,
+        category_ids=tuple(dict.fromkeys([*product.category_ids, *product.facet_ids,
+                                          *([product.brand_id] if product.brand_id else [])])),
         early_access=_early_rule(product))
 
 

@@ -23,7 +23,8 @@ def priced_lines(lines) -> list[order_pb2.PricedLineView]:
     return [order_pb2.PricedLineView(
         sku_id=line.sku_id, product_id=line.product_id, title=line.title, sku_label=line.sku_label,
         quantity=line.quantity, unit_price_fen=line.unit_price_fen, paid_fen=line.paid_fen,
-        discounts=line.discounts, gift=line.gift, image_url=line.image_url) for line in lines]
+        discounts=line.discounts, gift=line.gift, image_url=line.image_url,
+        sale_ends_at=getattr(line, "sale_ends_at", "")) for line in lines]  # previews only
 
 
 def order_lines(lines: list[OrderLine]) -> list[order_pb2.PricedLineView]:

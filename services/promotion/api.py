@@ -14,9 +14,10 @@ from servicekit.context import current
 from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 
-from . import campaigns, convert, coupons, history, locks, templates
+from . import campaign_spec, campaigns, convert, coupons, history, locks, stacking, templates
 from .members import MemberDirectory
 from .pricing import QuoteRequest, quote
+from .references import CatalogReferences
 from .rulebook import Rulebook
 
 
@@ -52,6 +53,7 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
         self.runtime = runtime
         self.rulebook = Rulebook(runtime.sessions)
         self.members = MemberDirectory()
+        self.references = CatalogReferences()
 
     # ---- coupon templates (staff) ----
 
@@ -112,6 +114,8 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
     def CreateCampaign(self, request, context):
         staff_id = require_staff("managing campaigns")
         spec = convert.campaign_spec(request.spec)
+        campaign_spec.validate(spec, _now())  # the form first: catalog is asked about good ids only
+        self.references.check(spec)           # before anything is written
         with self.runtime.transaction() as session:
             made = campaigns.create(session, self.runtime, spec, created_by=staff_id,
                                     idempotency_key=current().idempotency_key)
@@ -162,6 +166,26 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
         with self.runtime.transaction() as session:
             found = campaigns.get(session, request.id)
             return self._history(session, "campaign", found.id, request.page)
+
+    # ---- stacking rules (staff) ----
+
+    def GetStackingRules(self, request, context):
+        require_staff("managing stacking rules")
+        with self.runtime.transaction() as session:
+            return _stacking_message(stacking.current(session, self.rulebook.stacking))
+
+    def SetStackingRules(self, request, context):
+        staff_id = require_staff("managing stacking rules")
+        flags = request.rules.on_sale_items
+        with self.runtime.transaction() as session:
+            stacking.set_rules(session, member=flags.member_discount_on_sale_items,
+                               threshold=flags.threshold_on_sale_items,
+                               coupons=flags.coupons_on_sale_items,
+                               points=flags.points_on_sale_items,
+                               floor_percent=request.rules.floor_percent, by=staff_id, now=_now())
+            answer = _stacking_message(stacking.current(session, self.rulebook.stacking))
+        self.rulebook.invalidate()
+        return answer
 
     # ---- pricing and order locks (internal: order) ----
 
@@ -251,6 +275,16 @@ class PromotionService(promotion_pb2_grpc.PromotionServiceServicer):
         with self.runtime.transaction() as session:
             return pb.MemberCouponData(coupons=[
                 convert.coupon_message(c, t) for c, t in coupons.all_of(session, request.member_id)])
+
+
+def _stacking_message(found: stacking.Current) -> pb.StackingRules:
+    message = pb.StackingRules(on_sale_items=convert.stacking_message(found.stacking),
+                               floor_percent=found.stacking.floor_percent,
+                               is_default=found.row is None)
+    if found.row is not None:
+        message.updated_by = found.row.updated_by
+        message.updated_at.CopyFrom(convert.stamp(found.row.updated_at))
+    return message
 
 
 def context_member(action: str) -> str:

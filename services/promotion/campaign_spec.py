@@ -1,21 +1,22 @@
 """What staff ask for when they create a campaign, and every rule it must meet (no database)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from servicekit.errors import Violations
 from servicekit.ids import excerpt, is_reference
+from servicekit.schedules import parse_clock
 from servicekit.times import rfc3339
 
+from . import sales
 from .models import CAMPAIGN_KINDS
 from .requests import check_name, fingerprint
+from .sales import SaleTerms
 from .scopes import check_scope
 
 MAX_ITEMS, MAX_RUNGS = 200, 5
 MAX_QUOTA = 1_000_000
-CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,22 @@ class CampaignSpec:
     product_ids: tuple[str, ...] = ()
     gift: GiftTerms | None = None
     presale: PresaleTerms | None = None
+    weekdays: tuple[int, ...] = ()   # several session days (with or instead of weekday)
+    sale: SaleTerms | None = None
 
     def fingerprint(self) -> str:
         return fingerprint(self)
 
     @property
     def has_session(self) -> bool:
-        return bool(self.weekday or self.session_start or self.session_end)
+        return bool(self.weekday or self.weekdays or self.session_start or self.session_end)
+
+    def session_days(self) -> tuple[int, ...]:
+        return tuple(sorted(set(self.weekdays) | ({self.weekday} if self.weekday else set())))
+
+    def product_ids_named(self) -> list[str]:
+        """The products the campaign names (its scope's, or its sale's)."""
+        return _product_ids_named(self)
 
     def session_minutes(self) -> tuple[int, int]:
         return _minutes(self.session_start), _minutes(self.session_end)
@@ -101,12 +111,18 @@ class CampaignSpec:
             return [i.sku_id for i in self.presale.items]
         if self.kind == "gift" and self.gift:
             return [self.gift.gift_sku_id]
+        if self.kind == "sale" and self.sale:
+            return list(dict.fromkeys([*self.sale.sku_ids, *(i.sku_id for i in self.sale.items)]))
         return []
 
 
+def _product_ids_named(spec: "CampaignSpec") -> list[str]:
+    sale = list(spec.sale.product_ids) if spec.kind == "sale" and spec.sale else []
+    return list(dict.fromkeys([*spec.product_ids, *sale]))
+
+
 def _minutes(clock: str) -> int:
-    match = CLOCK.match(clock)
-    return int(match[1]) * 60 + int(match[2]) if match else -1
+    return parse_clock(clock)
 
 
 def validate(spec: CampaignSpec, now: datetime) -> None:
@@ -121,7 +137,7 @@ def validate(spec: CampaignSpec, now: datetime) -> None:
         v.raise_if_any("the campaign is invalid")
     _check_unused(v, spec)
     {"flash_sale": _check_flash, "threshold": _check_threshold, "gift": _check_gift,
-     "presale": _check_presale}[spec.kind](v, spec)
+     "presale": _check_presale, "sale": _check_sale}[spec.kind](v, spec)
     v.raise_if_any("the campaign is invalid")
 
 
@@ -137,8 +153,17 @@ def _check_window(v: Violations, spec: CampaignSpec, now: datetime) -> None:
 
 
 def _check_session(v: Violations, spec: CampaignSpec) -> None:
-    v.check(1 <= spec.weekday <= 7, "spec.session.weekday", "range",
-            f"weekday must be 1 (Monday) .. 7 (Sunday); got {spec.weekday}")
+    if spec.weekdays:
+        v.check(spec.weekday == 0 or spec.weekday in spec.weekdays, "spec.session.weekday",
+                "in_weekdays", "with weekdays, leave weekday 0 (or one of weekdays)")
+        for n, day in enumerate(spec.weekdays):
+            v.check(1 <= day <= 7, f"spec.session.weekdays[{n}]", "range",
+                    f"a weekday is 1 (Monday) .. 7 (Sunday); got {day}")
+        v.check(len(set(spec.weekdays)) == len(spec.weekdays), "spec.session.weekdays", "distinct",
+                "each weekday once")
+    else:
+        v.check(1 <= spec.weekday <= 7, "spec.session.weekday", "range",
+                f"weekday must be 1 (Monday) .. 7 (Sunday); got {spec.weekday}")
     start, end = spec.session_minutes()
     ok_start = v.check(start >= 0, "spec.session.start", "clock",
                        f"start must be HH:MM (Beijing time), e.g. 20:00; got {spec.session_start!r}")
@@ -151,15 +176,17 @@ def _check_session(v: Violations, spec: CampaignSpec) -> None:
 
 
 def _check_unused(v: Violations, spec: CampaignSpec) -> None:
-    belongs = {"flash_items": "flash_sale", "per_member_limit": "flash_sale", "rungs": "threshold",
-               "gift": "gift", "presale": "presale"}
-    for name, kind in belongs.items():
-        if spec.kind != kind:
+    belongs = {"flash_items": ("flash_sale",), "per_member_limit": ("flash_sale", "sale"),
+               "rungs": ("threshold",), "gift": ("gift",), "presale": ("presale",), "sale": ("sale",)}
+    for name, kinds in belongs.items():
+        kind = " or ".join(kinds)
+        if spec.kind not in kinds:
             v.check(not getattr(spec, name), f"spec.{name}", "unused",
                     f"{name} is for {kind} campaigns; leave it empty for {spec.kind}")
-    if spec.kind in ("flash_sale", "presale"):
+    if spec.kind in ("flash_sale", "presale", "sale"):
         v.check(spec.scope == "all" and not spec.category_ids and not spec.product_ids,
-                "spec.scope", "unused", f"a {spec.kind} names its SKUs; leave the scope empty")
+                "spec.scope", "unused", f"a {spec.kind} names its SKUs or its own scope (spec.sale); "
+                "leave the campaign's scope empty")
 
 
 def _check_skus(v: Violations, at: str, skus: list[str]) -> None:
@@ -178,10 +205,17 @@ def _check_flash(v: Violations, spec: CampaignSpec) -> None:
         v.check((item.sale_price_fen > 0) != (1 <= item.price_percent <= 99), f"{at}.sale_price_fen",
                 "price_or_percent", "give a sale_price_fen > 0 or a price_percent 1..99 (80 = 8 折), "
                 "not both")
+        if item.price_percent:
+            v.check(1 <= item.price_percent <= 99, f"{at}.price_percent", "range",
+                    f"price_percent is a price percentage 1..99 (80 = 8 折); got {item.price_percent}")
         v.check(1 <= item.quota <= MAX_QUOTA, f"{at}.quota", "range",
                 f"quota must be 1..{MAX_QUOTA} units; got {item.quota}")
     v.check(spec.per_member_limit >= 1, "spec.per_member_limit", "positive",
             f"per_member_limit (units one member may buy) must be at least 1; got {spec.per_member_limit}")
+
+
+def _check_sale(v: Violations, spec: CampaignSpec) -> None:
+    sales.check(v, spec.sale, spec.starts_at, spec.per_member_limit)
 
 
 def _check_threshold(v: Violations, spec: CampaignSpec) -> None:
@@ -299,6 +333,8 @@ def quotas_of(spec: CampaignSpec) -> list[Quota]:
         return [Quota(i.sku_id, i.quota) for i in spec.flash_items]
     if spec.kind == "gift":
         return [Quota(spec.gift.gift_sku_id, spec.gift.stock)]
+    if spec.kind == "sale":
+        return [Quota(i.sku_id, i.quota) for i in spec.sale.items if i.quota]
     return []
 
 

@@ -17,7 +17,7 @@ from servicekit.errors import FailedPrecondition, FieldViolation, Violations
 from servicekit.runtime import Runtime
 from servicekit.times import parse_rfc3339, rfc3339
 
-from . import campaign_spec, history
+from . import campaign_spec, history, sales
 from .announce import announce
 from .campaign_spec import CampaignSpec, FlashItem, GiftTerms, PresaleItemTerms, PresaleTerms
 from .models import Campaign, CampaignQuota
@@ -25,8 +25,10 @@ from .pricing import Window
 from .requests import by_id, check_version, made_once, newest_first
 from .scopes import intersects
 
-# Kinds that set a SKU's price: one at a time per SKU (a SKU has one sale price at any moment).
-PRICING_KINDS = ("flash_sale", "presale")
+# Kinds that set a SKU's price one at a time per SKU (a SKU has one flash or pre-sale price at
+# any moment); sales may overlap them and each other, the engine giving a line its best price,
+# as long as they agree on what stacks.
+SALE_KINDS = ("flash_sale", "presale", "sale")
 
 
 def create(session: Session, runtime: Runtime, spec: CampaignSpec, *, created_by: str,
@@ -41,7 +43,8 @@ def create(session: Session, runtime: Runtime, spec: CampaignSpec, *, created_by
         campaign = Campaign(
             kind=spec.kind, name=spec.name.strip(), description=spec.description, status="active",
             starts_at=spec.starts_at, ends_at=spec.ends_at,
-            weekday=spec.weekday if spec.has_session else 0,
+            weekday=spec.session_days()[0] if spec.has_session else 0,
+            weekdays=list(spec.session_days()) if spec.has_session else [],
             session_start_minute=spec.session_minutes()[0] if spec.has_session else 0,
             session_end_minute=spec.session_minutes()[1] if spec.has_session else 0,
             per_member_limit=spec.per_member_limit, scope=spec.scope,
@@ -74,7 +77,7 @@ def _serialize_creates(session: Session) -> None:
 
 
 def _add_quotas(session: Session, campaign: Campaign, spec: CampaignSpec) -> None:
-    if not (spec.kind == "flash_sale" and spec.has_session):
+    if not (spec.kind in ("flash_sale", "sale") and spec.has_session):  # made per session
         for quota in campaign_spec.quotas_of(spec):
             session.add(CampaignQuota(campaign_id=campaign.id, sku_id=quota.sku_id,
                                       session_key="", total=quota.total, taken=0))
@@ -85,13 +88,15 @@ def _refuse_forbidden_overlaps(session: Session, spec: CampaignSpec, now: dateti
     """The stacking rules forbid two pricing campaigns (flash sale, pre-sale) on one SKU at
     overlapping times, and two threshold ladders over intersecting scopes at overlapping times
     (an edited campaign is compared with the others, not with itself)."""
-    if spec.kind not in PRICING_KINDS + ("threshold",):
+    if spec.kind not in SALE_KINDS + ("threshold",):
         return
-    kinds = PRICING_KINDS if spec.kind in PRICING_KINDS else ("threshold",)
+    kinds = SALE_KINDS if spec.kind in SALE_KINDS else ("threshold",)
     start, end = _minutes(spec)
-    window = Window(spec.starts_at, spec.ends_at, spec.weekday, start, end)
+    window = Window(spec.starts_at, spec.ends_at, 0, start, end, weekdays=spec.session_days())
     if spec.kind == "presale" and spec.presale.early_access_from:
         window = Window(spec.presale.early_access_from, spec.ends_at)
+    if spec.kind == "sale" and spec.sale.early_access_from:
+        window = Window(spec.sale.early_access_from, spec.ends_at)
     v = Violations()
     for other in session.scalars(select(Campaign).where(
             Campaign.status == "active", Campaign.ends_at > now, Campaign.kind.in_(kinds),
@@ -103,11 +108,39 @@ def _refuse_forbidden_overlaps(session: Session, spec: CampaignSpec, now: dateti
                     f"threshold campaign {other.id} ({other.name}) covers the same items at "
                     "overlapping times; threshold ladders do not stack on one item")
             continue
+        if spec.kind == "sale" or other.kind == "sale":
+            _refuse_conflicting_stacking(v, spec, other)
+            continue
         shared = sorted(set(spec.sku_ids()) & set(sku_ids_of(other)))
         v.check(not shared, "spec.sku_ids", "overlaps",
                 f"SKU(s) {', '.join(shared)} are already in {other.kind} campaign {other.id} "
                 f"({other.name}) at overlapping times; a SKU has one sale price at a time")
     v.raise_if_any("the campaign overlaps one the stacking rules forbid")
+
+
+def _refuse_conflicting_stacking(v: Violations, spec: CampaignSpec, other: Campaign) -> None:
+    """Two sales (or a sale and a flash sale or pre-sale) may price the same SKU at the same
+    time (the line takes the better price), but only if the same discounts stack on both:
+    otherwise which coupons a shopper may use would depend on which sale happened to win."""
+    mine = spec.sale.stacking.flags() if spec.kind == "sale" and spec.sale.stacking else None
+    theirs = other.terms.get("stacking") if other.kind == "sale" else None
+    if mine == (tuple(theirs) if theirs else None):
+        return
+    my_terms = _terms(spec)
+    if not sales.may_share(sales.reach_of(spec.kind, my_terms, spec.sku_ids()),
+                           sales.reach_of(other.kind, other.terms, sku_ids_of(other))):
+        return
+    v.add("spec.sale.stacking", "conflicts",
+          f"{other.kind} campaign {other.id} ({other.name}) may price the same SKUs at overlapping "
+          f"times with other stacking rules ({_describe_stacking(theirs)} there, "
+          f"{_describe_stacking(mine)} here); give both the same stacking or keep them apart")
+
+
+def _describe_stacking(flags) -> str:
+    if not flags:
+        return "the merchant's rules"
+    names = [name.replace("_on_sale_items", "") for name, on in zip(sales.STACK_FLAGS, flags, strict=True) if on]
+    return "stacking " + (", ".join(names) or "nothing")
 
 
 def _minutes(spec: CampaignSpec) -> tuple[int, int]:
@@ -116,25 +149,30 @@ def _minutes(spec: CampaignSpec) -> tuple[int, int]:
 
 def window_of(c: Campaign, with_early_access: bool = False) -> Window:
     starts_at = c.starts_at
-    early = c.terms.get("early_access_from") if c.kind == "presale" else None
+    early = c.terms.get("early_access_from") if c.kind in ("presale", "sale") else None
     if with_early_access and early:
         return Window(parse_rfc3339(early), c.ends_at)
-    return Window(starts_at, c.ends_at, c.weekday, c.session_start_minute, c.session_end_minute)
+    return Window(starts_at, c.ends_at, 0, c.session_start_minute, c.session_end_minute,
+                  weekdays=c.session_days())
 
 
 def session_key(c: Campaign, moment: datetime) -> str:
-    """The quota session `moment` counts in: a weekly flash sale's session, else ""."""
-    return window_of(c).session_key(moment) if c.kind == "flash_sale" else ""
+    """The quota session `moment` counts in: a weekly flash sale's or sale's session, else ""."""
+    return window_of(c).session_key(moment) if c.kind in ("flash_sale", "sale") else ""
 
 
 def quota_total(c: Campaign, sku_id: str) -> int | None:
-    """A flash-sale SKU's quota per session, from the campaign's terms."""
+    """A flash-sale (or sale) SKU's quota per session, from the campaign's terms (None or 0:
+    no quota)."""
     return next((i["quota"] for i in c.terms.get("items", ()) if i["sku_id"] == sku_id), None)
 
 
 def sku_ids_of(c: Campaign) -> list[str]:
     if c.kind == "gift":
         return [c.terms["gift_sku_id"]]
+    if c.kind == "sale":
+        return list(dict.fromkeys([*c.terms.get("sku_ids", ()),
+                                   *(i["sku_id"] for i in c.terms["items"])]))
     return [item["sku_id"] for item in c.terms.get("items", ())]
 
 
@@ -145,6 +183,8 @@ def _terms(spec: CampaignSpec) -> dict:
                           for i in spec.flash_items]}
     if spec.kind == "threshold":
         return {"rungs": [[t, off] for t, off in spec.rungs]}
+    if spec.kind == "sale":
+        return sales.to_terms(spec.sale)
     if spec.kind == "gift":
         g = spec.gift
         return {"threshold_fen": g.threshold_fen, "gift_sku_id": g.gift_sku_id,
@@ -167,14 +207,18 @@ def spec_of(c: Campaign, quotas: list[CampaignQuota]) -> CampaignSpec:
     totals = {q.sku_id: q.total for q in quotas}
     totals.update({i["sku_id"]: i["quota"] for i in c.terms.get("items", ()) if "quota" in i})
     t = c.terms
-    session = dict(weekday=c.weekday,
-                   session_start=_clock(c.session_start_minute) if c.weekday else "",
-                   session_end=_clock(c.session_end_minute) if c.weekday else "")
+    days = c.session_days()
+    session = dict(weekday=days[0] if len(days) == 1 else 0,
+                   weekdays=days if len(days) > 1 else (),
+                   session_start=_clock(c.session_start_minute) if days else "",
+                   session_end=_clock(c.session_end_minute) if days else "")
     kind_terms: dict = {}
     if c.kind == "flash_sale":
         kind_terms = dict(per_member_limit=c.per_member_limit, flash_items=tuple(
             FlashItem(i["sku_id"], i["sale_price_fen"], i["price_percent"], totals.get(i["sku_id"], 0))
             for i in t["items"]))
+    elif c.kind == "sale":
+        kind_terms = dict(per_member_limit=c.per_member_limit, sale=sales.from_terms(t))
     elif c.kind == "threshold":
         kind_terms = dict(rungs=tuple((r[0], r[1]) for r in t["rungs"]))
     elif c.kind == "gift":
@@ -279,7 +323,8 @@ def update(session: Session, runtime: Runtime, campaign_id: str, version: int, s
     was = _fields(campaign, held)
     campaign.kind, campaign.name, campaign.description = spec.kind, spec.name, spec.description
     campaign.starts_at, campaign.ends_at = spec.starts_at, spec.ends_at
-    campaign.weekday = spec.weekday if spec.has_session else 0
+    campaign.weekday = spec.session_days()[0] if spec.has_session else 0
+    campaign.weekdays = list(spec.session_days()) if spec.has_session else []
     campaign.session_start_minute, campaign.session_end_minute = _minutes(spec)
     campaign.per_member_limit, campaign.scope = spec.per_member_limit, spec.scope
     campaign.category_ids, campaign.product_ids = list(spec.category_ids), list(spec.product_ids)
@@ -311,8 +356,8 @@ def _refuse_repricing(before: CampaignSpec, after: CampaignSpec, c: Campaign,
     same("kind", before.kind, after.kind, "the kind")
     v.raise_if_any("a running campaign cannot be repriced")  # the kinds' terms are not comparable
     same("starts_at", before.starts_at, after.starts_at, "the start")
-    same("session", (before.weekday, before.session_start, before.session_end),
-         (after.weekday, after.session_start, after.session_end), "the weekly session")
+    same("session", (before.session_days(), before.session_start, before.session_end),
+         (after.session_days(), after.session_start, after.session_end), "the weekly session")
     same("per_member_limit", before.per_member_limit, after.per_member_limit,
          "the per-member limit")
     same("scope", (before.scope, before.category_ids, before.product_ids),
@@ -328,6 +373,20 @@ def _refuse_repricing(before: CampaignSpec, after: CampaignSpec, c: Campaign,
                 same(f"flash_items[{n}].price_percent", old.price_percent, new.price_percent,
                      "the price percentage")
                 _check_quota(v, f"spec.flash_items[{n}].quota", new.quota, taken.get(new.sku_id, 0))
+    if before.kind == "sale" and before.sale and after.sale:
+        old_s, new_s = before.sale, after.sale
+        same("sale", replace(old_s, items=()), replace(new_s, items=()),
+             "the sale's scope, exclusions, percentage, stacking and early access")
+        if same("sale.items", [i.sku_id for i in old_s.items], [i.sku_id for i in new_s.items],
+                "the SKUs priced by the sale"):
+            for n, (old_i, new_i) in enumerate(zip(old_s.items, new_s.items, strict=True)):
+                same(f"sale.items[{n}].sale_price_fen", old_i.sale_price_fen,
+                     new_i.sale_price_fen, "the sale price")
+                same(f"sale.items[{n}].price_percent", old_i.price_percent, new_i.price_percent,
+                     "the price percentage")
+                if new_i.quota:
+                    _check_quota(v, f"spec.sale.items[{n}].quota", new_i.quota,
+                                 taken.get(new_i.sku_id, 0))
     if before.kind == "gift" and before.gift and after.gift:
         old, new = before.gift, after.gift
         for name in ("threshold_fen", "gift_sku_id", "gift_product_id", "quantity_per_order"):

@@ -12,12 +12,18 @@ from .locks import FlashLine, LockRequest
 from .models import Campaign, CampaignQuota, ChangeRecord, CouponTemplate, IssuedCoupon, OrderLock
 from .pricing import CartLine, MemberProfile
 from .pricing.result import Quote
+from .sales import SaleItemTerms, SaleStackingTerms, SaleTerms
 
 KIND_NAMES = {pb.FIXED_AMOUNT: "fixed_amount", pb.PERCENTAGE: "percentage",
               pb.NO_THRESHOLD: "no_threshold"}
 SCOPE_NAMES = {pb.ALL: "all", pb.CATEGORIES: "categories", pb.PRODUCTS: "products"}
 CAMPAIGN_KIND_NAMES = {pb.FLASH_SALE: "flash_sale", pb.THRESHOLD: "threshold", pb.GIFT: "gift",
-                       pb.PRESALE: "presale"}
+                       pb.PRESALE: "presale", pb.SALE: "sale"}
+SALE_SCOPE_NAMES = {pb.SALE_SCOPE_UNSPECIFIED: "all", pb.SALE_ALL: "all",
+                    pb.SALE_CATEGORIES: "categories", pb.SALE_PRODUCTS: "products",
+                    pb.SALE_SKUS: "skus"}
+SALE_SCOPE_ENUMS = {"all": pb.SALE_ALL, "categories": pb.SALE_CATEGORIES,
+                    "products": pb.SALE_PRODUCTS, "skus": pb.SALE_SKUS}
 KIND_ENUMS = {v: k for k, v in KIND_NAMES.items()}
 SCOPE_ENUMS = {v: k for k, v in SCOPE_NAMES.items()}
 CAMPAIGN_KIND_ENUMS = {v: k for k, v in CAMPAIGN_KIND_NAMES.items()}
@@ -95,8 +101,23 @@ def campaign_spec(spec: pb.CampaignSpec) -> CampaignSpec:
                                    i.presale_price_fen) for i in p.items),
             when(p, "balance_from"), when(p, "balance_until"), when(p, "early_access_from"),
             p.early_access_min_rank, when(p, "release_at"), p.unpaid_balance)
+    sale = None
+    if spec.HasField("sale"):
+        r = spec.sale
+        sale = SaleTerms(
+            scope=SALE_SCOPE_NAMES.get(r.scope, f"unspecified({r.scope})"),
+            category_ids=tuple(r.category_ids), product_ids=tuple(r.product_ids),
+            sku_ids=tuple(r.sku_ids), exclude_category_ids=tuple(r.exclude_category_ids),
+            exclude_product_ids=tuple(r.exclude_product_ids), exclude_sku_ids=tuple(r.exclude_sku_ids),
+            price_percent=r.price_percent,
+            items=tuple(SaleItemTerms(i.sku_id, i.sale_price_fen, i.price_percent, i.quota)
+                        for i in r.items),
+            stacking=stacking_terms(r.stacking) if r.HasField("stacking") else None,
+            early_access_from=when(r, "early_access_from"),
+            early_access_min_rank=r.early_access_min_rank)
     return CampaignSpec(
-        name=spec.name, description=spec.description,
+        name=spec.name, description=spec.description, sale=sale,
+        weekdays=tuple(spec.session.weekdays),
         kind=CAMPAIGN_KIND_NAMES.get(spec.kind, f"unspecified({spec.kind})"),
         starts_at=when(spec, "starts_at"), ends_at=when(spec, "ends_at"),
         weekday=spec.session.weekday, session_start=spec.session.start, session_end=spec.session.end,
@@ -120,9 +141,23 @@ def campaign_message(c: Campaign, quotas: list[CampaignQuota]) -> pb.Campaign:
         per_member_limit=s.per_member_limit,
         rungs=[pb.Rung(threshold_fen=t, off_fen=off) for t, off in s.rungs],
         scope=SCOPE_ENUMS[s.scope], category_ids=s.category_ids, product_ids=s.product_ids)
-    if s.weekday:
-        spec.session.CopyFrom(pb.WeeklySession(weekday=s.weekday, start=s.session_start,
-                                               end=s.session_end))
+    if s.weekday or s.weekdays:
+        spec.session.CopyFrom(pb.WeeklySession(weekday=s.weekday, weekdays=s.weekdays,
+                                               start=s.session_start, end=s.session_end))
+    if s.sale:
+        r = s.sale
+        rule = pb.SaleRule(
+            scope=SALE_SCOPE_ENUMS[r.scope], category_ids=r.category_ids, product_ids=r.product_ids,
+            sku_ids=r.sku_ids, exclude_category_ids=r.exclude_category_ids,
+            exclude_product_ids=r.exclude_product_ids, exclude_sku_ids=r.exclude_sku_ids,
+            price_percent=r.price_percent, early_access_min_rank=r.early_access_min_rank,
+            items=[pb.FlashSaleItem(sku_id=i.sku_id, sale_price_fen=i.sale_price_fen,
+                                    price_percent=i.price_percent, quota=i.quota) for i in r.items])
+        if r.stacking:
+            rule.stacking.CopyFrom(stacking_message(r.stacking))
+        if r.early_access_from:
+            rule.early_access_from.CopyFrom(stamp(r.early_access_from))
+        spec.sale.CopyFrom(rule)
     if s.gift:
         g = s.gift
         spec.gift.CopyFrom(pb.GiftRule(threshold_fen=g.threshold_fen, gift_sku_id=g.gift_sku_id,
@@ -156,6 +191,19 @@ def history_message(rows: list[ChangeRecord]) -> list[pb.HistoryEntry]:
             for r in rows]
 
 
+def stacking_terms(m: pb.SaleStacking) -> SaleStackingTerms:
+    return SaleStackingTerms(m.member_discount_on_sale_items, m.threshold_on_sale_items,
+                             m.coupons_on_sale_items, m.points_on_sale_items)
+
+
+def stacking_message(t) -> pb.SaleStacking:
+    """From SaleStackingTerms or the engine's Stacking (the same four flags)."""
+    return pb.SaleStacking(member_discount_on_sale_items=t.member_discount_on_sale_items,
+                           threshold_on_sale_items=t.threshold_on_sale_items,
+                           coupons_on_sale_items=t.coupons_on_sale_items,
+                           points_on_sale_items=t.points_on_sale_items)
+
+
 # ---- quote ----
 
 def cart_lines(request: pb.QuoteRequest) -> tuple[CartLine, ...]:
@@ -185,6 +233,8 @@ def presale_terms_message(terms) -> pb.PresaleLineTerms | None:
 
 
 def quote_message(q: Quote, priced_at: datetime) -> pb.QuoteResponse:
+    ends = {line.sale_ends_at: stamp(line.sale_ends_at)  # a few sessions, many lines
+            for line in q.lines if line.sale_ends_at is not None}
     return pb.QuoteResponse(
         lines=[pb.QuotedLine(
             line_id=line.line_id, sku_id=line.sku_id, product_id=line.product_id,
@@ -194,7 +244,11 @@ def quote_message(q: Quote, priced_at: datetime) -> pb.QuoteResponse:
             discounts=[pb.LineDiscount(source=d.source, ref=d.ref, fen=d.fen) for d in line.discounts],
             payable_fen=line.payable_fen, presale_campaign_id=line.presale_campaign_id,
             deposit_fen=line.deposit_fen, balance_fen=line.balance_fen,
-            presale=presale_terms_message(line.presale)) for line in q.lines],
+            presale=presale_terms_message(line.presale),
+            sale_campaign_id=line.sale_campaign_id,
+            sale_ends_at=ends.get(line.sale_ends_at),
+            notes=[pb.LineNote(kind=n.kind, source=n.source, ref=n.ref, fen=n.fen, text=n.text)
+                   for n in line.notes]) for line in q.lines],
         adjustments=[pb.OrderAdjustment(source=a.source, ref=a.ref, label=a.label, fen=a.fen)
                      for a in q.adjustments],
         gifts=[pb.GiftLine(campaign_id=g.campaign_id, sku_id=g.sku_id, product_id=g.product_id,

@@ -17,7 +17,7 @@ from servicekit.db import dialect_insert
 from servicekit.errors import FailedPrecondition, FieldViolation, ResourceExhausted, Violations
 from servicekit.ids import excerpt, try_int_id
 from servicekit.runtime import Runtime
-from servicekit.times import rfc3339
+from servicekit.times import parse_rfc3339, rfc3339
 
 from . import campaigns, counters, coupons
 from .models import Campaign, CampaignQuota, MemberQuotaUsage, OrderLock
@@ -130,8 +130,16 @@ class _Quota:
         return {"campaign_id": self.campaign.id, "sku_id": self.line.sku_id,
                 "session_key": self.session_key}
 
+    @property
+    def counted(self) -> bool:
+        """Whether the SKU has a quota (a sale's SKU without one only counts the member limit)."""
+        return self.campaign.kind != "sale" or bool(
+            campaigns.quota_total(self.campaign, self.line.sku_id))
+
     def left(self) -> int:
         """Units left as last committed (a weekly session nobody bought from yet: all of them)."""
+        if not self.counted:
+            return self.line.quantity
         left = self.session.scalar(select(CampaignQuota.total - CampaignQuota.taken)
                                    .filter_by(**self.key))
         if left is None and self.session_key:
@@ -148,11 +156,12 @@ class _Quota:
     def take(self, member_id: str) -> None:
         """The member's units (within the per-member limit), then the quota's (within its total)."""
         c, line = self.campaign, self.line
-        if self.session_key:  # a weekly session's quota starts full at its first lock
+        if self.session_key and self.counted:  # a weekly session's quota starts full at its first lock
             self.session.execute(dialect_insert(self.session, CampaignQuota).values(
                 **self.key, total=campaigns.quota_total(c, line.sku_id), taken=0)
                 .on_conflict_do_nothing())
-        if c.kind == "flash_sale" and not counters.add_within(
+        limited = c.kind == "flash_sale" or (c.kind == "sale" and c.per_member_limit > 0)
+        if limited and not counters.add_within(
                 self.session, MemberQuotaUsage,
                 {"campaign_id": c.id, "member_id": member_id, "session_key": self.session_key},
                 "used", line.quantity, c.per_member_limit):
@@ -161,21 +170,32 @@ class _Quota:
                 f"{c.id} ({c.name})",
                 [FieldViolation(f"{self.at}.quantity", "per_member_limit",
                                 f"at most {c.per_member_limit} per member in this campaign")])
-        if not counters.take_within(self.session, CampaignQuota, self.key, line.quantity,
-                                    taken="taken", total="total"):
+        if self.counted and not counters.take_within(self.session, CampaignQuota, self.key,
+                                                     line.quantity, taken="taken", total="total"):
             self.gone()
 
 
 def _quota_of(session: Session, line: FlashLine, at: str, now: datetime) -> _Quota:
     campaign = session.get(Campaign, int(line.campaign_id))
-    if campaign is None or campaign.kind not in ("flash_sale", "gift") or \
-            line.sku_id not in campaigns.sku_ids_of(campaign):
+    # A sale over a scope prices SKUs it does not name: the quote decided that from the line's
+    # product and categories; only a SKU it names can have a quota.
+    if campaign is None or campaign.kind not in ("flash_sale", "gift", "sale") or (
+            campaign.kind != "sale" and line.sku_id not in campaigns.sku_ids_of(campaign)):
         raise FailedPrecondition(f"{at}: campaign {line.campaign_id} has no quota for SKU {line.sku_id}",
                                  [FieldViolation(at, "unknown", "quote again: no such campaign quota")])
-    if campaign.status != "active" or not campaigns.window_of(campaign).contains(now):
+    if campaign.status != "active" or not _open(campaign, now):
         raise FailedPrecondition(f"{at}: campaign {campaign.id} ({campaign.name}) is not running now",
                                  [FieldViolation(at, "not_running", "quote again: the campaign is over")])
     return _Quota(session, campaign, line, at, campaigns.session_key(campaign, now))
+
+
+def _open(campaign: Campaign, now: datetime) -> bool:
+    """Running now (a sale open early to some tiers: from its early opening; which tier may buy
+    was the quote's to say)."""
+    if campaigns.window_of(campaign).contains(now):
+        return True
+    early = campaign.terms.get("early_access_from") if campaign.kind == "sale" else ""
+    return bool(early) and parse_rfc3339(early) <= now < campaign.starts_at
 
 
 def release_for_order(session: Session, runtime: Runtime, order_id: str, now: datetime,

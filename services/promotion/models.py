@@ -26,7 +26,7 @@ KINDS = ("fixed_amount", "percentage", "no_threshold")
 SCOPES = ("all", "categories", "products")
 COUPON_STATES = ("available", "locked", "used", "expired", "revoked")
 COUPON_SOURCES = ("claim", "staff", "points", "birthday")
-CAMPAIGN_KINDS = ("flash_sale", "threshold", "gift", "presale")
+CAMPAIGN_KINDS = ("flash_sale", "threshold", "gift", "presale", "sale")
 CAMPAIGN_STATES = ("active", "ended")
 LOCK_STATES = ("locked", "consumed", "released")
 
@@ -121,10 +121,10 @@ class MemberCouponCount(Base):
 
 
 class Campaign(Base):
-    """A flash sale, a threshold ladder, a gift with purchase or a pre-sale. Kind-specific terms
-    (rungs, gift, pre-sale items, flash prices) are in `terms`; quotas are rows of their own.
-    `version` is 1 when created, +1 per change (campaign.changed carries it; an edit names the
-    version it was made on)."""
+    """A flash sale, a threshold ladder, a gift with purchase, a pre-sale or a sale. Kind-specific
+    terms (rungs, gift, pre-sale items, flash prices, a sale's scope) are in `terms`; quotas are
+    rows of their own. `version` is 1 when created, +1 per change (campaign.changed carries it;
+    an edit names the version it was made on)."""
     __tablename__ = "campaigns"
     __table_args__ = (
         CheckConstraint(_one_of("kind", CAMPAIGN_KINDS), name="kind_known"),
@@ -144,6 +144,8 @@ class Campaign(Base):
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
     weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0: no weekly session
+    # Several session days (a sale on Fridays and Saturdays); empty: `weekday` alone.
+    weekdays: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     session_start_minute: Mapped[int] = mapped_column(Integer, default=0)
     session_end_minute: Mapped[int] = mapped_column(Integer, default=0)
     per_member_limit: Mapped[int] = mapped_column(Integer, default=0)
@@ -157,6 +159,25 @@ class Campaign(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     request_fingerprint: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+
+    def session_days(self) -> tuple[int, ...]:
+        return tuple(self.weekdays or ()) or ((self.weekday,) if self.weekday else ())
+
+
+class StackingSettings(Base):
+    """The merchant's stacking rules for sale lines and the price floor: one row (id 1), absent
+    until staff set them (then the environment's defaults apply)."""
+    __tablename__ = "stacking_settings"
+    __table_args__ = (CheckConstraint("floor_percent BETWEEN 0 AND 100", name="floor_range"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_discount_on_sale_items: Mapped[bool] = mapped_column(Boolean)
+    threshold_on_sale_items: Mapped[bool] = mapped_column(Boolean)
+    coupons_on_sale_items: Mapped[bool] = mapped_column(Boolean)
+    points_on_sale_items: Mapped[bool] = mapped_column(Boolean)
+    floor_percent: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class CampaignQuota(Base):

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from servicekit.config import env, env_int
 from servicekit.times import parse_rfc3339
 
-from . import campaigns
+from . import campaigns, stacking
+from . import sales as sales_mod
 from .models import Campaign, CampaignQuota
 from .pricing import (
     GiftOffer,
@@ -90,9 +91,10 @@ class Rulebook:
             left = {(q.campaign_id, q.sku_id): q.total - q.taken for q in session.scalars(
                 select(CampaignQuota).where(CampaignQuota.campaign_id.in_([r.id for r in rows])))
                 if q.session_key == sessions[q.campaign_id]}
+            merchant = stacking.current(session, self.stacking).stacking
         finally:
             session.close()
-        return rules_from(rows, left, self.stacking, self.shipping)
+        return rules_from(rows, left, merchant, self.shipping)
 
 
 def rules_from(rows: list[Campaign], left: dict, stacking: Stacking, shipping: ShippingRule) -> PricingRules:
@@ -106,6 +108,16 @@ def rules_from(rows: list[Campaign], left: dict, stacking: Stacking, shipping: S
                                       left.get((c.id, i["sku_id"]), i.get("quota", 0)))
                 for i in t["items"]},
                 c.per_member_limit))
+        elif c.kind == "sale":
+            sales_left = {sku: n for (campaign_id, sku), n in left.items() if campaign_id == c.id}
+            early = t.get("early_access_from")
+            sales.append(SaleOffer(
+                cid, c.name, window, sales_mod.engine_items(t, sales_left), c.per_member_limit,
+                scope=sales_mod.engine_scope(t) if t["price_percent"] else None,
+                percent=t["price_percent"],
+                early_access_from=parse_rfc3339(early) if early else None,
+                early_access_min_rank=t.get("early_access_min_rank", 0),
+                stacking=sales_mod.engine_stacking(t)))
         elif c.kind == "threshold":
             thresholds.append(ThresholdOffer(cid, c.name, window, tuple(
                 ThresholdRung(r[0], r[1]) for r in t["rungs"]), scope_of(c)))

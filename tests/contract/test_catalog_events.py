@@ -4,15 +4,19 @@ summaries from support, sales from order). Catalog is driven through its gRPC AP
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import time
+from datetime import datetime, timedelta, timezone
 
 from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
 from mall.catalog.v1 import catalog_pb2 as pb
 from mall.catalog.v1 import catalog_pb2_grpc as pb_grpc
 from mall.events.v1 import catalog_events_pb2 as ev
 from mall.events.v1 import logistics_events_pb2 as logistics
 from mall.events.v1 import order_events_pb2 as order
+from mall.events.v1 import promotion_events_pb2 as promotion
 from mall.events.v1 import support_events_pb2 as support
+from mall.promotion.v1 import promotion_pb2 as promotion_pb
 from support_a import CATALOG_STAFF as STAFF
 from support_a import announced, bra, category, png, upload, worker_takes
 
@@ -84,8 +88,18 @@ def test_the_worker_takes_availability_reviews_and_sales(grpc_stub_for, worker_p
             product_id=product.id, review_count=1, average_rating=1.0, version=1)),
         ("order", "order.paid", order.OrderPaid(order_id="o-1", lines=[order.OrderEventLine(
             sku_id=sku_ids[0], product_id=product.id, quantity=2)])),
+        ("promotion", "campaign.changed", promotion.CampaignChanged(
+            campaign=promotion_pb.Campaign(id="c-1", status="active", version=1, spec=_store_wide()),
+            change="created", changed_by="staff-1", version=1)),
     ])
-    shown = shopper.GetProduct(pb.GetProductRequest(product_id=product.id))
+    deadline = time.monotonic() + 5  # the api keeps the sales in force for up to 2 s
+    while True:
+        shown = shopper.GetProduct(pb.GetProductRequest(product_id=product.id))
+        if shown.HasField("sale") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert shown.sale.on_now and shown.sale.price_percent == 80
+    assert shown.sale.sale_min_price_fen == (product.min_price_fen * 80 + 50) // 100
     by_sku = {s.id: s.availability.level for s in shown.skus}
     assert by_sku[sku_ids[0]] == pb.LOW
     assert (shown.review_count, shown.rating) == (4, 4.5)
@@ -113,3 +127,13 @@ def test_early_access_travels_in_product_events_and_invitations_are_announced(gr
     (invited,) = announced(rt, "product.trial_invited", ev.TrialInvited)
     assert (invited.product_id, list(invited.member_ids), invited.source) == (
         product.id, ["m-1"], "staff")
+
+
+def _store_wide() -> promotion_pb.CampaignSpec:
+    now = datetime.now(timezone.utc)
+    starts, ends = Timestamp(), Timestamp()
+    starts.FromDatetime(now - timedelta(hours=1))
+    ends.FromDatetime(now + timedelta(days=1))
+    return promotion_pb.CampaignSpec(name="全场8折", kind=promotion_pb.SALE, starts_at=starts,
+                                     ends_at=ends, sale=promotion_pb.SaleRule(
+                                         scope=promotion_pb.SALE_ALL, price_percent=80))

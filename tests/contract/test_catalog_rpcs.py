@@ -79,6 +79,8 @@ def test_from_draft_to_the_shop_window(admin, shopper, facets):
     skus = shopper.GetSkus(pb.GetSkusRequest(sku_ids=[detail.skus[0].id, "missing"])).skus
     assert [v.sku.id for v in skus] == [detail.skus[0].id]
     assert skus[0].product_status == pb.PUBLISHED and skus[0].sku.price_fen == 19900
+    known = shopper.GetProductIds(pb.GetProductIdsRequest(product_ids=["missing", draft.id]))
+    assert list(known.product_ids) == [draft.id]
 
     admin.UnpublishProduct(pb.ProductIdRequest(product_id=draft.id), metadata=STAFF)
     assert shopper.ListProducts(pb.ListProductsRequest()).products == []

@@ -136,6 +136,19 @@ def test_staff_edit_and_retire_coupon_templates(promotion):
                    metadata=OPERATOR) == Code.NOT_FOUND
 
 
+def test_staff_read_and_set_the_stacking_rules(promotion):
+    assert promotion.GetStackingRules(pb.GetStackingRulesRequest(), metadata=OPERATOR).is_default
+    rules = pb.StackingRules(on_sale_items=pb.SaleStacking(coupons_on_sale_items=True),
+                             floor_percent=50)
+    set_to = promotion.SetStackingRules(pb.SetStackingRulesRequest(rules=rules), metadata=OPERATOR)
+    assert set_to.floor_percent == 50 and set_to.on_sale_items.coupons_on_sale_items
+    assert not promotion.GetStackingRules(pb.GetStackingRulesRequest(),
+                                          metadata=OPERATOR).is_default
+    err = refusal(promotion.SetStackingRules, pb.SetStackingRulesRequest(
+        rules=pb.StackingRules(floor_percent=-1)), metadata=OPERATOR)
+    assert err.code() == Code.INVALID_ARGUMENT and violated_fields(err) == {"rules.floor_percent"}
+
+
 def test_shoppers_claim_coupons_and_staff_issue_and_revoke_them(promotion, members):
     template = promotion.CreateCouponTemplate(pb.CreateCouponTemplateRequest(
         spec=template_spec(per_member_limit=1)), metadata=OPERATOR)
@@ -258,6 +271,8 @@ STAFFS = [  # staff only
     ("UpdateCouponTemplate", pb.UpdateCouponTemplateRequest(id="1", version=1)),
     ("RetireCouponTemplate", pb.RetireCouponTemplateRequest(id="1")),
     ("ListCouponTemplateHistory", pb.ListHistoryRequest(id="1")),
+    ("GetStackingRules", pb.GetStackingRulesRequest()),
+    ("SetStackingRules", pb.SetStackingRulesRequest()),
     ("IssueCoupons", pb.IssueCouponsRequest(template_id="1", member_ids=[ALICE_ID])),
     ("RevokeCoupon", pb.RevokeCouponRequest(coupon_id="1")),
 ]

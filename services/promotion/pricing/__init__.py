@@ -18,6 +18,7 @@ from .rules import (
     QuoteRequest,
     SaleItem,
     SaleOffer,
+    SaleScope,
     Scope,
     ShippingRule,
     Stacking,
@@ -27,5 +28,5 @@ from .rules import (
 from .window import Window
 
 __all__ = ["quote", "CartLine", "CouponOffer", "GiftOffer", "MemberProfile", "PresaleItem",
-           "PresaleOffer", "PricingRules", "QuoteRequest", "SaleItem", "SaleOffer", "Scope",
+           "PresaleOffer", "PricingRules", "QuoteRequest", "SaleItem", "SaleOffer", "SaleScope", "Scope",
            "ShippingRule", "Stacking", "ThresholdOffer", "ThresholdRung", "Window"]

@@ -16,6 +16,17 @@ class Discount:
 
 
 @dataclass(frozen=True)
+class LineNote:
+    """One step of a line's explanation, in the order the engine went: a discount applied, a
+    discount that does not stack on this line (and why), or the floor cutting a discount."""
+    kind: str                        # applied | not_stacked | floor
+    source: str                      # one of SOURCES
+    ref: str
+    fen: int                         # applied: taken; floor: what the floor kept back; else 0
+    text: str                        # for the shopper: "满 200 减 50 不与「周五狂欢」叠加"
+
+
+@dataclass(frozen=True)
 class LineQuote:
     line_id: str
     sku_id: str
@@ -31,6 +42,9 @@ class LineQuote:
     deposit_fen: int = 0             # pre-sale: paid now for this line
     balance_fen: int = 0             # pre-sale: the rest of payable_fen, paid in the balance window
     presale: "PresaleLineTerms | None" = None
+    sale_campaign_id: str = ""       # the sale pricing this line
+    sale_ends_at: datetime | None = None  # the sale price holds until then (the session's end)
+    notes: tuple[LineNote, ...] = ()
 
 
 @dataclass(frozen=True)

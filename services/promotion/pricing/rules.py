@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .window import Window
+from servicekit.schedules import Schedule as Window
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,31 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class SaleScope:
+    """What a sale covers: the whole store, categories (style, function, brand: a line's
+    category_ids), products or SKUs, minus exclusions (e.g. a "new arrivals" category)."""
+    kind: str = "all"                # all | categories | products | skus
+    category_ids: frozenset[str] = frozenset()
+    product_ids: frozenset[str] = frozenset()
+    sku_ids: frozenset[str] = frozenset()
+    exclude_category_ids: frozenset[str] = frozenset()
+    exclude_product_ids: frozenset[str] = frozenset()
+    exclude_sku_ids: frozenset[str] = frozenset()
+
+    def covers(self, line: CartLine) -> bool:
+        if (line.sku_id in self.exclude_sku_ids or line.product_id in self.exclude_product_ids
+                or any(c in self.exclude_category_ids for c in line.category_ids)):
+            return False
+        if self.kind == "all":
+            return True
+        if self.kind == "skus":
+            return line.sku_id in self.sku_ids
+        if self.kind == "products":
+            return line.product_id in self.product_ids
+        return any(c in self.category_ids for c in line.category_ids)
+
+
+@dataclass(frozen=True)
 class SaleItem:
     sku_id: str
     price_fen: int = 0               # the sale price of one unit, or
@@ -61,12 +86,39 @@ class SaleItem:
 
 @dataclass(frozen=True)
 class SaleOffer:
-    """A time-limited sale (flash sale): sale prices per SKU, a quota, a limit per member."""
+    """A time-limited sale: per-SKU prices (a flash sale: with a quota), and/or a price
+    percentage over a scope (a store-wide or category sale), a limit per member, optionally open
+    early to tiers at or above a rank, optionally with stacking rules of its own."""
     campaign_id: str
     name: str
     window: Window
-    items: dict[str, SaleItem]       # by sku_id
+    items: dict[str, SaleItem]       # by sku_id: these prices win over `percent`
     per_member_limit: int = 0        # units per member per campaign; 0: no limit
+    scope: SaleScope | None = None   # None: only the SKUs of `items`
+    percent: int = 0                 # price percentage (80 = 8 折) for what `scope` covers
+    early_access_from: datetime | None = None   # members of rank >= early_access_min_rank ...
+    early_access_min_rank: int = 0   # ... get the sale from here (before window.starts_at)
+    stacking: "Stacking | None" = None  # None: the merchant's rules
+
+    def item_for(self, line: CartLine) -> SaleItem | None:
+        item = self.items.get(line.sku_id)
+        if item is not None:
+            return item
+        if self.percent and self.scope is not None and self.scope.covers(line):
+            return SaleItem(line.sku_id, percent=self.percent)
+        return None
+
+    def holds_until(self, member: MemberProfile, now: datetime) -> datetime | None:
+        """Until when this sale's price holds for `member` at `now`; None: not open to her."""
+        until = self.window.holds_until(now)
+        if until is not None:
+            return until
+        early = self.early_access_from
+        if (early is None or member.is_guest or not self.early_access_min_rank
+                or member.tier_rank < self.early_access_min_rank
+                or not early <= now < self.window.starts_at):
+            return None
+        return self.window.holds_until(self.window.starts_at) or self.window.starts_at
 
 
 @dataclass(frozen=True)
@@ -159,6 +211,8 @@ class Stacking:
     max_coupons_per_order: int = 1
     points_per_yuan: int = 100       # 100 points = ¥1
     points_max_percent: int = 50     # points pay at most this share of the goods after discounts
+    points_on_sale_items: bool = True
+    floor_percent: int = 0           # no line's price below this percent of its list price
 
 
 @dataclass(frozen=True)

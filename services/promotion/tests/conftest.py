@@ -8,6 +8,13 @@ def rules_never_cached(monkeypatch):
     monkeypatch.setenv("MALL_PROMOTION_RULES_TTL_SECONDS", "0")
 
 
+@pytest.fixture(autouse=True)
+def no_catalog(monkeypatch):
+    """Promotion's own tests name made-up SKUs and run no catalog: the check that campaigns name
+    what catalog has is tested with a real catalog server (test_references)."""
+    monkeypatch.setenv("MALL_PROMOTION_CHECK_CATALOG", "0")
+
+
 @pytest.fixture
 def runtime(runtime_for):
     return runtime_for("promotion")

@@ -46,8 +46,13 @@ def test_each_kind_is_stored_with_its_quotas_and_announced(runtime):
     # A weekly flash sale's quotas are per session, made by each session's first lock.
     assert quotas == {(gift.id, "sku-bag"): (5, 0)}
     assert back == flash_spec(("sku-1", "sku-2"), quota=100, weekday=5, start="20:00", end="22:00")
-    created = outbox(runtime)
+    events = outbox(runtime)
+    created = [e for e in events if e["type"] == "campaign.created"]
     assert [e["data"]["kind"] for e in created] == ["flash_sale", "threshold", "gift", "presale"]
+    changed = [e["data"] for e in events if e["type"] == "campaign.changed"]
+    assert [(c["change"], c["version"], c["campaign"]["spec"]["kind"]) for c in changed] == [
+        ("created", "1", "FLASH_SALE"), ("created", "1", "THRESHOLD"), ("created", "1", "GIFT"),
+        ("created", "1", "PRESALE")]
     assert created[0]["data"]["session"] == "每周五 20:00-22:00"
     assert created[0]["data"]["skuIds"] == ["sku-1", "sku-2"]
 
@@ -123,7 +128,7 @@ def test_retry_with_the_same_key_returns_the_same_campaign(runtime):
     assert create(runtime, flash_spec(), key="k-1").id == first.id
     with pytest.raises(FailedPrecondition):
         create(runtime, flash_spec(price=8800), key="k-1")
-    assert len(outbox(runtime)) == 1
+    assert [e["type"] for e in outbox(runtime)] == ["campaign.created", "campaign.changed"]
 
 
 def test_ending_early_frees_the_skus_and_announces_it(runtime):
@@ -133,5 +138,10 @@ def test_ending_early_frees_the_skus_and_announces_it(runtime):
     with runtime.transaction() as session, pytest.raises(FailedPrecondition):
         campaigns.end(session, runtime, str(made.id), ended_by="staff-2")
     create(runtime, flash_spec(name="重开"))  # the SKU is free again
-    assert [e["type"] for e in outbox(runtime)] == ["campaign.created", "campaign.ended",
-                                                   "campaign.created"]
+    events = outbox(runtime)
+    assert [e["type"] for e in events] == [
+        "campaign.created", "campaign.changed", "campaign.ended", "campaign.changed",
+        "campaign.created", "campaign.changed"]
+    ended = events[3]["data"]
+    assert (ended["change"], ended["version"], ended["changedBy"]) == ("ended", "2", "staff-2")
+    assert ended["campaign"]["status"] == "ended" and ended["campaign"]["version"] == "2"

@@ -12,6 +12,7 @@ from services.promotion.pricing import (
     QuoteRequest,
     SaleItem,
     SaleOffer,
+    SaleScope,
     Scope,
     Stacking,
     quote,
@@ -38,10 +39,16 @@ def carts(draw):
     thresholds = (ladder("c-a", (first, draw(st.integers(1, first))), (first * 2, first)),
                   ladder("c-b", (10000, 3000), scope=Scope("categories", frozenset({"bras"}))))
     gift = GiftOffer("c-gift", "赠", ALWAYS, 30000, "sku-g", "p-g", "袋", 1, draw(st.integers(0, 2)))
+    store_wide = SaleOffer("c-store", "全场", ALWAYS, {}, scope=SaleScope(
+        "all", exclude_category_ids=draw(st.sampled_from([frozenset(), frozenset({"panties"})]))),
+        percent=draw(st.integers(1, 99)))
     stacking = Stacking(member_discount_on_sale_items=draw(st.booleans()),
                         threshold_on_sale_items=draw(st.booleans()),
-                        coupons_on_sale_items=draw(st.booleans()))
-    rules = PricingRules(sales=(sale,), thresholds=draw(st.sampled_from([(), thresholds])),
+                        coupons_on_sale_items=draw(st.booleans()),
+                        points_on_sale_items=draw(st.booleans()),
+                        floor_percent=draw(st.sampled_from([0, 0, 50, 85, 100])))
+    sales = draw(st.sampled_from([(sale,), (sale, store_wide)]))
+    rules = PricingRules(sales=sales, thresholds=draw(st.sampled_from([(), thresholds])),
                          gifts=(gift,), stacking=stacking)
     coupons = draw(st.sampled_from([(), (coupon(threshold=0, kind="no_threshold",
                                                 amount=draw(st.integers(1, 50_000))),),
@@ -110,3 +117,21 @@ def test_apportion_sums_exactly_and_never_exceeds_a_weight(total, weights):
     parts = apportion(total, weights)
     assert sum(parts) == total
     assert all(0 <= p <= w for p, w in zip(parts, weights, strict=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(carts())
+def test_no_line_is_discounted_below_the_floor_and_notes_follow_the_discounts(case):
+    rules, request = case
+    result = attempt(rules, request)
+    if result is None:
+        return
+    floor = rules.stacking.floor_percent
+    for q in result.lines:
+        points = sum(d.fen for d in q.discounts if d.source == "points")
+        at_least = -(-q.list_total_fen * floor // 100)
+        assert q.payable_fen + points >= min(at_least, q.list_total_fen)
+        applied = [(n.source, n.ref, n.fen) for n in q.notes if n.kind == "applied"]
+        assert applied == [(d.source, d.ref, d.fen) for d in q.discounts]
+        if q.sale_campaign_id:
+            assert q.sale_ends_at is not None
