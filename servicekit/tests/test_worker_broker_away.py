@@ -12,7 +12,7 @@ import pytest
 
 from servicekit.tests import kitdemo
 from servicekit.tests.kitdemo.models import Note
-from tests.e2e.private_servers import PrivateRabbit
+from tests.e2e.private_servers import rabbit_or_skip
 
 NAME = kitdemo.NAME
 HELD = 10  # the worker's concurrency: every slot acks at the moment the broker goes
@@ -20,15 +20,7 @@ HELD = 10  # the worker's concurrency: every slot acks at the moment the broker 
 
 @pytest.fixture(scope="module")
 def rabbit():
-    node = PrivateRabbit()
-    why_not = node.available()
-    if why_not:
-        pytest.skip(f"no private RabbitMQ node: {why_not}")
-    node.start()
-    try:
-        yield node
-    finally:
-        node.destroy()
+    yield from rabbit_or_skip()
 
 
 def test_an_ack_into_a_connection_the_broker_dropped_is_not_fatal(amqp_url):

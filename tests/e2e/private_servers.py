@@ -161,3 +161,19 @@ class PrivateRabbit:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def rabbit_or_skip():
+    """A started private RabbitMQ node for a pytest fixture to yield (destroyed after), or the test
+    skipped with the reason there is none."""
+    import pytest
+
+    node = PrivateRabbit()
+    why_not = node.available()
+    if why_not:
+        pytest.skip(f"no private RabbitMQ node: {why_not}")
+    node.start()
+    try:
+        yield node
+    finally:
+        node.destroy()

@@ -41,7 +41,7 @@ from .fault_load import (
     wrong,
 )
 from .harness import RunningMall, broker_reachable
-from .private_servers import PrivatePostgres, PrivateRabbit
+from .private_servers import PrivatePostgres, rabbit_or_skip
 
 pytestmark = pytest.mark.e2e
 
@@ -73,15 +73,7 @@ def pg():
 
 @pytest.fixture(scope="module")
 def rabbit():
-    node = PrivateRabbit()
-    why_not = node.available()
-    if why_not:
-        pytest.skip(f"no private RabbitMQ node: {why_not}")
-    node.start()
-    try:
-        yield node
-    finally:
-        node.destroy()
+    yield from rabbit_or_skip()
 
 
 @pytest.fixture(scope="module")
