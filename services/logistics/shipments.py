@@ -202,7 +202,7 @@ def _book(shipment: Shipment) -> str:
 
 
 def book_pending(runtime: Runtime, limit: int = 20, order_ids: list[str] | None = None,
-                 now: datetime | None = None) -> int:
+                 now: datetime | None = None, shipment_ids: list[str] | None = None) -> int:
     """Books waybills for planned shipments (a worker timer; staff for chosen orders). Rows are
     claimed with SKIP LOCKED, so replicas share the work; a carrier that fails leaves its error
     for the next round."""
@@ -218,6 +218,8 @@ def book_pending(runtime: Runtime, limit: int = 20, order_ids: list[str] | None 
                                            Shipment.ship_after <= (now or datetime.now(timezone.utc))))
         if order_ids is not None:
             query = query.where(Shipment.order_id.in_(order_ids))
+        if shipment_ids is not None:
+            query = query.where(Shipment.id.in_(shipment_ids))
         pending = list(session.scalars(
             # priority shipping first (the member's tier benefit), then first paid first
             query.order_by(Shipment.priority.desc(), Shipment.created_at, Shipment.id).limit(limit)
@@ -235,5 +237,8 @@ def book_pending(runtime: Runtime, limit: int = 20, order_ids: list[str] | None 
             record_step(runtime, session, shipment, "created", now, source="system",
                         description=f"{carriers.CARRIERS[shipment.carrier]} 已下单，运单号 {waybill}",
                         dedupe_key="created", announce=True)
+            if shipment.aftersale_request_id:  # an exchange's replacement is on its way
+                from .returns import exchange_booked
+                exchange_booked(runtime, session, shipment)
             booked += 1
     return booked
