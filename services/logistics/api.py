@@ -84,7 +84,8 @@ def shipment_message(s: Shipment, steps: list[TrackingEvent] = ()) -> pb.Shipmen
                                   occurred_at=rfc3339(e.occurred_at), location=e.location,
                                   description=e.description) for e in steps],
         created_at=rfc3339(s.created_at), updated_at=rfc3339(s.updated_at),
-        redemption_id=s.redemption_id or "", priority=s.priority)
+        redemption_id=s.redemption_id or "", priority=s.priority,
+        aftersale_request_id=s.aftersale_request_id or "")
 
 
 def packing_list_message(s: Shipment) -> pb.PackingList:

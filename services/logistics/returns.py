@@ -553,8 +553,8 @@ def _ship_exchange(runtime: Runtime, session: Session, expectation: ReturnExpect
          "district": private["district"], "detail": private["detail"]},
         original.discreet, original.priority)
     planned = shipments.plan(session, order, allocations)
-    for parcel in planned:  # it belongs to her order, and says which request it serves
-        parcel.order_id, parcel.aftersale_request_id = expectation.order_id, expectation.request_id
+    for parcel in planned:  # like a gift's parcel it moves no order: the request names the order
+        parcel.order_id, parcel.aftersale_request_id = "", expectation.request_id
     expectation.exchange_status = "reserved"
     expectation.exchange_shipment_id = planned[0].id if planned else ""
 

@@ -170,9 +170,13 @@ def customer_items(shipment: Shipment) -> list[events.ShipmentItem]:
 
 def announce(runtime: Runtime, session: Session, shipment: Shipment, step: TrackingEvent) -> None:
     """shipment.<state>, in the caller's transaction."""
-    count = session.scalar(select(func.count()).select_from(Shipment).where(
-        Shipment.redemption_id == shipment.redemption_id if shipment.redemption_id
-        else Shipment.order_id == shipment.order_id))
+    if shipment.redemption_id:
+        same = Shipment.redemption_id == shipment.redemption_id
+    elif shipment.aftersale_request_id:
+        same = Shipment.aftersale_request_id == shipment.aftersale_request_id
+    else:
+        same = Shipment.order_id == shipment.order_id
+    count = session.scalar(select(func.count()).select_from(Shipment).where(same))
     runtime.emit(session, f"shipment.{step.state}", events.ShipmentChanged(
         shipment_id=shipment.id, order_id=shipment.order_id, order_no=shipment.order_no,
         member_id=shipment.member_id, warehouse_code=shipment.warehouse.code,
@@ -181,7 +185,8 @@ def announce(runtime: Runtime, session: Session, shipment: Shipment, step: Track
         description=step.description, location=step.location, discreet=shipment.discreet,
         items=customer_items(shipment), shipment_count=count,
         stop_outcome=shipment.stop_outcome or "",
-        redemption_id=shipment.redemption_id or ""))
+        redemption_id=shipment.redemption_id or "",
+        aftersale_request_id=shipment.aftersale_request_id or ""))
 
 
 def _book(shipment: Shipment) -> str:

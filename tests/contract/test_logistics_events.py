@@ -356,5 +356,10 @@ def test_a_return_booked_and_inspected_announces_itself_and_ships_the_exchange(l
     assert (shipped.request_id, shipped.order_id, shipped.shipment_id) == (
         "as-1", "o-1", inspected.exchange_shipment_id)
     assert shipped.waybill_no and [(x.sku_id, x.quantity) for x in shipped.lines] == [("sku-75b", 1)]
+    [replacement] = [e for e in published(logistics, "shipment.created", ev.ShipmentChanged)
+                     if e.aftersale_request_id == "as-1"]
+    # like a gift's parcel it moves no order (order reads an empty order id as "not mine")
+    assert (replacement.shipment_id, replacement.order_id, replacement.waybill_no) == (
+        shipped.shipment_id, "", shipped.waybill_no)
     # one back on the shelf, one gone out again: GZ-SOUTH as after the sale
     assert on_hand(stub)["GZ-SOUTH"] == (1, 0)

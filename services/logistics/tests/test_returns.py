@@ -189,12 +189,16 @@ def test_an_exchange_is_reserved_at_approval_and_shipped_when_the_return_is_acce
     assert shipments.book_pending(shelves, shipment_ids=[shipment_id]) == 1
     with shelves.transaction() as session:
         parcel = session.get(Shipment, shipment_id)
-        assert (parcel.order_id, parcel.aftersale_request_id) == ("o-1", "as-1")
+        assert (parcel.order_id, parcel.aftersale_request_id) == ("", "as-1")  # moves no order
         assert shipments.recipient_of(parcel)["recipient"] == "李四"
         assert [i["sku_id"] for i in parcel.items] == ["sku-80b"]
     [(_, shipped)] = published(shelves, "exchange.shipped")
     assert (shipped["shipmentId"], shipped["lines"][0]["skuId"]) == (shipment_id, "sku-80b")
     assert shipped["waybillNo"]
+    [created] = [d for t, d in published(shelves, "shipment.created")
+                 if d.get("aftersaleRequestId") == "as-1"]
+    assert (created["shipmentId"], created.get("orderId", ""), created["shipmentCount"]) == (
+        shipment_id, "", 1)
     assert expectation(shelves).exchange_status == "shipped"
 
 
