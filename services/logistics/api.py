@@ -60,7 +60,9 @@ def entry_message(e: LedgerEntry) -> pb.LedgerEntry:
                           kind=KIND_VALUES[e.kind], quantity=e.quantity,
                           on_hand_after=e.on_hand_after, actor_user_id=e.actor_user_id,
                           reason=e.reason, request_id=e.request_id,
-                          created_at=rfc3339(e.created_at))
+                          created_at=rfc3339(e.created_at),
+                          quarantine_change=e.quarantine_change or 0,
+                          quarantined_after=e.quarantined_after or 0)
 
 
 def reservation_message(r: reservations.Held) -> pb.Reservation:

@@ -46,7 +46,7 @@ from servicekit.times import parse_rfc3339, rfc3339
 
 from . import availability, carriers, fengqiao, reservations, shipments
 from .models import LedgerEntry, Reservation, ReturnExpectation, Shipment, Stock, Warehouse
-from .skus import lock_sku
+from .skus import known_sku_ids, lock_sku
 from .stock import Caller, stock_row
 from .warehouses import warehouse_by_code
 
@@ -455,6 +455,14 @@ def inspect(runtime: Runtime, session: Session, inspection: Inspection, inspecto
             "request_id", "warehouse", "no active warehouse: create one first")])
     received = dict(inspection.lines)
     sellable = inspection.condition == "as_new" and inspection.seal_intact
+    if inspection.accepted:
+        # the returned SKUs and an exchange's new ones, locked together in the sorted order every
+        # stock change uses: two exchanges crossing sizes never wait on each other in a circle
+        touched = {x["sku_id"] for x in expectation.lines}
+        if expectation.kind == "exchange":
+            touched |= known_sku_ids(session, [x.sku_id for x in _exchange_lines(expectation)])
+        for sku_id in sorted(touched):
+            lock_sku(session, sku_id)
     restocked_to = "none"
     if inspection.accepted:
         restocked_to = "sellable" if sellable else "quarantine"

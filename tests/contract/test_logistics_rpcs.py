@@ -445,7 +445,8 @@ def test_the_warehouse_inspects_a_return_into_quarantine_and_stock_shows_it(expe
     assert (south.on_hand, south.quarantined, south.sellable) == (1, 2, 1)  # set aside: not for sale
     [entry] = [e for e in stub.ListLedger(pb.ListLedgerRequest(sku_id="sku-75b"),
                                           metadata=CLERK).entries if e.kind == pb.QUARANTINE]
-    assert entry.quantity == 0 and entry.reason.startswith("after-sale as-1")
+    assert (entry.quantity, entry.quarantine_change, entry.quarantined_after) == (0, 2, 2)
+    assert entry.reason.startswith("after-sale as-1")
     again = refused(stub.InspectReturn, pb.InspectReturnRequest(
         request_id="as-1", lines=[pb.InspectedLine(line_id="l-1", quantity=1)], condition="as_new",
         seal_intact=True, accepted=True), metadata=CLERK)
