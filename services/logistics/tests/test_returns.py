@@ -232,3 +232,31 @@ def test_an_exchange_nobody_has_in_stock_is_announced_unavailable(shelves, carri
         "reserved", "reserved", "unavailable"]
     [(_, event)] = published(shelves, "exchange.unavailable")
     assert (event["requestId"], event["lines"][0]["skuId"]) == ("as-3", "sku-80b")
+
+
+def test_a_late_booking_and_a_carrier_outage_change_nothing(shelves, carrier, monkeypatch):
+    delivered(shelves)
+    approve(shelves, approval("as-late", return_by=datetime.now(timezone.utc) - timedelta(hours=1)))
+    with pytest.raises(FailedPrecondition) as late:
+        returns.book_return(shelves, "m-1", returns.Booking("as-late", True, "sf", "SF1234567890"))
+    assert [(v.field, v.rule) for v in late.value.violations] == [("request_id", "return_by")]
+    approve(shelves, approval())
+    monkeypatch.setenv("MALL_LOGISTICS_CARRIER_SF_URL", "http://127.0.0.1:9/std/service")
+    with pytest.raises(FailedPrecondition) as down:
+        returns.book_return(shelves, "m-1", returns.Booking("as-1", own_waybill=False))
+    assert [(v.field, v.rule) for v in down.value.violations] == [("carrier", "available")]
+    assert expectation(shelves).status == "expected" and published(shelves, "return.booked") == []
+
+
+def test_an_exchange_whose_hold_lapsed_is_reserved_again_when_the_return_arrives(shelves, carrier):
+    delivered(shelves)
+    approve(shelves, approval(kind="exchange", exchange_sku="sku-80b"))
+    with shelves.transaction() as session:  # the hold ran out (say the parcel took weeks)
+        session.get(Reservation, returns.exchange_key("as-1")).expires_at = \
+            datetime.now(timezone.utc) - timedelta(seconds=1)
+    from services.logistics import reservations
+    assert reservations.expire_due(shelves) == 1
+    assert figures(shelves, "sku-80b") == (4, 0, 0)
+    _, _, shipment_id = inspect(shelves)
+    assert shipment_id and figures(shelves, "sku-80b") == (3, 0, 0)  # held again and committed
+    assert published(shelves, "exchange.unavailable") == []
