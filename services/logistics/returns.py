@@ -455,7 +455,7 @@ def inspect(runtime: Runtime, session: Session, inspection: Inspection, inspecto
             "request_id", "warehouse", "no active warehouse: create one first")])
     received = dict(inspection.lines)
     sellable = inspection.condition == "as_new" and inspection.seal_intact
-    if inspection.accepted:
+    if inspection.accepted and expectation.kind != "repair":
         # the returned SKUs and an exchange's new ones, locked together in the sorted order every
         # stock change uses: two exchanges crossing sizes never wait on each other in a circle
         touched = {x["sku_id"] for x in expectation.lines}
@@ -464,7 +464,8 @@ def inspect(runtime: Runtime, session: Session, inspection: Inspection, inspecto
         for sku_id in sorted(touched):
             lock_sku(session, sku_id)
     restocked_to = "none"
-    if inspection.accepted:
+    # a repair's goods are hers: they go back to her, never into stock
+    if inspection.accepted and expectation.kind != "repair":
         restocked_to = "sellable" if sellable else "quarantine"
         _restock(runtime, session, expectation, received, sellable, inspector)
     now = _now()

@@ -167,6 +167,8 @@ def test_a_refused_return_restocks_nothing_and_bad_inspections_name_the_field(sh
     assert expectation(shelves).status == "expected"
     assert inspect(shelves, accepted=False, condition="used", note="有穿着痕迹") == (
         "inspected", "none", "")
+    approve(shelves, approval("as-r", kind="repair"))  # her goods: never stocked
+    assert inspect(shelves, "as-r") == ("inspected", "none", "")
     assert figures(shelves) == before
 
 
