@@ -30,6 +30,7 @@ from .routes import (
     orders,
     payments,
     promotions,
+    returns,
     reviews,
     shipments,
     staff,
@@ -71,6 +72,10 @@ TAGS = [
     {"name": "admin-logistics", "description": "Warehouse staff and admins: warehouses, stock, "
                                                "adjustments, transfers, shipments, packing lists."},
     {"name": "shipments", "description": "Shoppers: their shipments and tracking timelines."},
+    {"name": "aftersales-returns", "description": "Shoppers: send an after-sale parcel back "
+                                                  "(a carrier pick-up or their own waybill)."},
+    {"name": "admin-returns", "description": "Warehouse staff and admins: returns expected and "
+                                             "received, inspections (sellable or quarantine)."},
     {"name": "carrier-notify", "description": "Carriers' signed tracking pushes."},
     {"name": "partner-order-imports", "description": "Partner ERPs (HMAC-signed requests): "
                                                  "order files, import jobs, reports, profiles."},
@@ -93,6 +98,7 @@ ROUTERS = (
     order_imports.partner_router, order_imports.staff_router,
     catalog.router, admin_catalog.router, promotions.router, admin_promotions.router,
     orders.router, admin_orders.router, admin_logistics.router, shipments.router,
+    returns.router, returns.staff_router,
     payments.router, admin_payments.router, notifications.router, analytics.router,
     reviews.public_router, reviews.router, reviews.staff_router,
 )

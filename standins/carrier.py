@@ -8,6 +8,7 @@ logistics' webhook signed as SF signs, and answers route queries.
   msgDigest, checked as SF checks it (the partner and checkword of each carrier are logistics'
   own settings, MALL_LOGISTICS_CARRIER_<CODE>_PARTNER_ID / _CHECKWORD, so both sides agree):
   `EXP_RECE_CREATE_ORDER` answers a waybill (the same one again for the same orderId),
+  `EXP_RECE_CREATE_REVERSE_ORDER` (a return picked up at the shopper's door) exactly so,
   `EXP_RECE_SEARCH_ROUTES` the routes so far,
   `EXP_RECE_UPDATE_ORDER` with dealType 2 cancels an order before the courier collected it
   (msgData {orderId, resStatus 2, waybillNoInfoList}; again for a cancelled one); once collected
@@ -105,7 +106,8 @@ class CarrierStandin:
             return self._error("A1002" if stale else "A1006",
                                "请求时效已过期" if stale else f"数字签名无效: {err}")
         service = form.get("serviceCode")
-        if service == fengqiao.CREATE_ORDER:
+        if service in (fengqiao.CREATE_ORDER, fengqiao.CREATE_REVERSE_ORDER):
+            # a return (退货下单) is booked and walked exactly as an outbound order
             return self._ok(self._create(account.code, msg))
         if service == fengqiao.SEARCH_ROUTES:
             return self._ok(self._routes(account.code, msg))

@@ -13,9 +13,19 @@ from servicekit.errors import InvalidArgument
 from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
-from . import carriers, erasure, reservations, shipment_queries, shipments, stock, tracking, warehouses
+from . import (
+    carriers,
+    erasure,
+    reservations,
+    returns,
+    shipment_queries,
+    shipments,
+    stock,
+    tracking,
+    warehouses,
+)
 from .availability import level
-from .models import LedgerEntry, Shipment, Stock, TrackingEvent, Warehouse
+from .models import LedgerEntry, ReturnExpectation, Shipment, Stock, TrackingEvent, Warehouse
 
 BULK_BOOKING_MAX = 50  # orders per "ship in bulk": a carrier round trip per shipment, in one call
 
@@ -25,7 +35,7 @@ def require_staff() -> str:
 
 KINDS = {pb.RECEIPT: "receipt", pb.COUNT_CORRECTION: "count_correction", pb.DAMAGE: "damage",
          pb.TRANSFER: "transfer", pb.RESERVATION: "reservation", pb.RELEASE: "release",
-         pb.COMMIT: "commit"}
+         pb.COMMIT: "commit", pb.RETURN: "return", pb.QUARANTINE: "quarantine"}
 KIND_VALUES = {name: value for value, name in KINDS.items()}
 RESERVATION_STATUS = {"held": pb.HELD, "committed": pb.COMMITTED, "released": pb.RELEASED,
                       "expired": pb.EXPIRED}
@@ -41,7 +51,8 @@ def stock_message(s: Stock) -> pb.StockRecord:
     return pb.StockRecord(warehouse_code=s.warehouse.code, sku_id=s.sku_id, on_hand=s.on_hand,
                           reserved=s.reserved, safety_stock=s.safety_stock,
                           low_stock_threshold=s.low_stock_threshold, sellable=s.sellable,
-                          level=level(s.sellable, s.low_stock_threshold))
+                          level=level(s.sellable, s.low_stock_threshold),
+                          quarantined=s.quarantined or 0)
 
 
 def entry_message(e: LedgerEntry) -> pb.LedgerEntry:
@@ -49,7 +60,9 @@ def entry_message(e: LedgerEntry) -> pb.LedgerEntry:
                           kind=KIND_VALUES[e.kind], quantity=e.quantity,
                           on_hand_after=e.on_hand_after, actor_user_id=e.actor_user_id,
                           reason=e.reason, request_id=e.request_id,
-                          created_at=rfc3339(e.created_at))
+                          created_at=rfc3339(e.created_at),
+                          quarantine_change=e.quarantine_change or 0,
+                          quarantined_after=e.quarantined_after or 0)
 
 
 def reservation_message(r: reservations.Held) -> pb.Reservation:
@@ -73,7 +86,8 @@ def shipment_message(s: Shipment, steps: list[TrackingEvent] = ()) -> pb.Shipmen
                                   occurred_at=rfc3339(e.occurred_at), location=e.location,
                                   description=e.description) for e in steps],
         created_at=rfc3339(s.created_at), updated_at=rfc3339(s.updated_at),
-        redemption_id=s.redemption_id or "", priority=s.priority)
+        redemption_id=s.redemption_id or "", priority=s.priority,
+        aftersale_request_id=s.aftersale_request_id or "")
 
 
 def packing_list_message(s: Shipment) -> pb.PackingList:
@@ -88,6 +102,32 @@ def packing_list_message(s: Shipment) -> pb.PackingList:
                           carrier=s.carrier, waybill_no=s.waybill_no or "", discreet=s.discreet,
                           plain_package=s.discreet, sender_name=s.sender_name, picking=picking,
                           customer_copy=customer, priority=s.priority)
+
+
+def return_message(r: ReturnExpectation) -> pb.ReturnExpectation:
+    w = r.warehouse
+    message = pb.ReturnExpectation(
+        request_id=r.request_id, order_id=r.order_id, member_id=r.member_id, kind=r.kind,
+        lines=[pb.ReturnExpectedLine(line_id=x["line_id"], sku_id=x["sku_id"],
+                                     product_id=x.get("product_id", ""), quantity=x["quantity"],
+                                     exchange_sku_id=x.get("exchange_sku_id", ""),
+                                     received=x.get("received", 0)) for x in r.lines],
+        warehouse_code=w.code if w else "", free_return_shipping=r.free_return_shipping,
+        return_by=rfc3339(r.return_by) if r.return_by else "", status=r.status,
+        carrier=r.carrier, waybill_no=r.waybill_no, own_waybill=r.own_waybill,
+        booked_at=rfc3339(r.booked_at) if r.booked_at else "",
+        exchange_status=r.exchange_status, exchange_shipment_id=r.exchange_shipment_id,
+        created_at=rfc3339(r.created_at),
+        warehouse_address=f"{w.province} {w.city} {w.district} {w.name}".replace("  ", " ")
+        if w else "")
+    if r.inspection:
+        i = r.inspection
+        message.inspection.CopyFrom(pb.ReturnInspection(
+            accepted=i["accepted"], seal_intact=i["seal_intact"], condition=i["condition"],
+            lines=[pb.InspectedLine(line_id=line_id, quantity=q) for line_id, q in i["lines"]],
+            restocked_to=i["restocked_to"], inspected_by=i["inspected_by"],
+            inspected_at=i["inspected_at"], note=i["note"]))
+    return message
 
 
 def viewer() -> shipment_queries.Viewer:
@@ -249,6 +289,38 @@ class LogisticsServicer(pb_grpc.LogisticsServiceServicer):
                                       action="exporting a member's shipments")
         with self.runtime.transaction() as session:
             return erasure.export(session, request.member_id, shipment_message)
+
+    # After-sales returns: the shopper books her own request's return (another's is NOT_FOUND);
+    # warehouse staff list and inspect them.
+    def BookReturn(self, request, context_):
+        caller = context.require_user("booking a return")
+        request_id = returns.book_return(self.runtime, caller.user_id, returns.Booking(
+            request.request_id, request.own_waybill, request.carrier, request.waybill_no,
+            request.pickup_at))
+        with self.runtime.transaction() as session:
+            return return_message(session.get(ReturnExpectation, request_id))
+
+    def ListReturns(self, request, context_):
+        require_staff()
+        with self.runtime.transaction() as session:
+            rows, token = returns.list_returns(session, request.status, request.warehouse_code,
+                                               request.request_id, request.page.page_size,
+                                               request.page.page_token)
+            return pb.ListReturnsResponse(returns=[return_message(r) for r in rows],
+                                          page=common_pb2.PageInfo(next_page_token=token))
+
+    def InspectReturn(self, request, context_):
+        inspector = require_staff()
+        with self.runtime.transaction() as session:
+            found = returns.inspect(self.runtime, session, returns.Inspection(
+                request.request_id, tuple((x.line_id, x.quantity) for x in request.lines),
+                request.seal_intact, request.condition, request.accepted, request.note),
+                inspector)
+            shipment_id = found.exchange_shipment_id
+        if shipment_id:  # book the replacement now (a carrier outage leaves it to the timer)
+            shipments.book_pending(self.runtime, shipment_ids=[shipment_id])
+        with self.runtime.transaction() as session:
+            return return_message(session.get(ReturnExpectation, request.request_id))
 
     def HandleCarrierNotification(self, request, context_):
         status, body = tracking.handle_push(self.runtime, request.carrier, request.body)

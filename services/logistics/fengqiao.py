@@ -27,6 +27,9 @@ from servicekit import httpclient
 from servicekit.ids import ascii_int, excerpt
 
 CREATE_ORDER = "EXP_RECE_CREATE_ORDER"
+# 退货下单: a return parcel collected at the shopper's door and delivered to the warehouse
+CREATE_REVERSE_ORDER = "EXP_RECE_CREATE_REVERSE_ORDER"
+PAY_RECEIVER = 2                            # payMethod: 1 sender (the shopper), 2 receiver (us)
 UPDATE_ORDER = "EXP_RECE_UPDATE_ORDER"      # dealType 1 confirm, 2 cancel (only before pick-up)
 WANTED_INTERCEPT = "EXP_RECE_WANTED_INTERCEPT"
 CANCEL = 2                                  # UPDATE_ORDER's dealType for a cancellation
@@ -192,6 +195,26 @@ class FengqiaoClient:
         waybills = data.get("waybillNoInfoList") or []
         if not waybills or not waybills[0].get("waybillNo"):
             raise CarrierError(f"{CREATE_ORDER}: no waybill number in the answer")
+        return str(waybills[0]["waybillNo"])
+
+    def create_return_order(self, order_id: str, shopper: dict, warehouse: dict,
+                            cargo: list[tuple[str, int]], merchant_pays: bool,
+                            pickup_at: datetime | None = None) -> str:
+        """Books a return (退货下单): the courier collects at `shopper` (contactType 1, the
+        sender) and delivers to `warehouse` (contactType 2); isDocall 1 sends a courier to her
+        door. The merchant pays (payMethod 2) when the return is free for her. SF answers the
+        same waybill again for the same orderId, as for an outbound order."""
+        msg = {"language": "zh-CN", "orderId": order_id, "expressTypeId": 1, "isDocall": 1,
+               "payMethod": PAY_RECEIVER if merchant_pays else int(PAY_SENDER),
+               "contactInfoList": [{"contactType": 1, **shopper},
+                                   {"contactType": 2, **warehouse}],
+               "cargoDetails": [{"name": name, "count": count} for name, count in cargo]}
+        if pickup_at is not None:
+            msg["sendStartTm"] = pickup_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+        data = self.call(CREATE_REVERSE_ORDER, msg)
+        waybills = data.get("waybillNoInfoList") or []
+        if not waybills or not waybills[0].get("waybillNo"):
+            raise CarrierError(f"{CREATE_REVERSE_ORDER}: no waybill number in the answer")
         return str(waybills[0]["waybillNo"])
 
     def search_routes(self, waybill_nos: list[str]) -> list[Route]:

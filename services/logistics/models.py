@@ -28,7 +28,7 @@ erasure.add_to(Base.metadata)  # members who asked for erasure (member.deleted)
 idempotency.add_to(Base.metadata)  # stock changes under a client's key (stock.py)
 
 LEDGER_KINDS = ("receipt", "count_correction", "damage", "transfer",
-                "reservation", "release", "commit")
+                "reservation", "release", "commit", "return", "quarantine")
 RESERVATION_STATUSES = ("held", "committed", "released", "expired")
 SHIPMENT_STATES = ("created", "picked_up", "in_transit", "out_for_delivery", "delivered",
                    "exception", "returned")
@@ -78,11 +78,14 @@ class Stock(Base):
     reserved: Mapped[int] = mapped_column(BigInteger, default=0)
     safety_stock: Mapped[int] = mapped_column(BigInteger, default=0)
     low_stock_threshold: Mapped[int] = mapped_column(BigInteger)
+    # returned goods set aside (used, damaged, seal broken): not on hand, never sellable
+    quarantined: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     warehouse: Mapped[Warehouse] = relationship(lazy="joined")
 
     __table_args__ = (
         CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("quarantined >= 0", name="quarantined_not_negative"),
         CheckConstraint("reserved >= 0", name="reserved_not_negative"),
         CheckConstraint("safety_stock >= 0", name="safety_not_negative"),
         CheckConstraint("low_stock_threshold >= 0", name="threshold_not_negative"),
@@ -107,6 +110,9 @@ class LedgerEntry(Base):
     on_hand_after: Mapped[int] = mapped_column(BigInteger)
     reserved_change: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     reserved_after: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # signed change of quarantined (a return set aside), and the figure after
+    quarantine_change: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    quarantined_after: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     order_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     actor_user_id: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(500))
@@ -115,11 +121,13 @@ class LedgerEntry(Base):
     warehouse: Mapped[Warehouse] = relationship(lazy="joined")
 
     __table_args__ = (
-        CheckConstraint("quantity <> 0 OR reserved_change <> 0", name="changes_something"),
+        CheckConstraint("quantity <> 0 OR reserved_change <> 0 OR quarantine_change <> 0",
+                        name="changes_something"),
         CheckConstraint("on_hand_after >= 0", name="on_hand_after_not_negative"),
         CheckConstraint("reserved_after >= 0", name="reserved_after_not_negative"),
         CheckConstraint("kind IN ('receipt', 'count_correction', 'damage', 'transfer', "
-                        "'reservation', 'release', 'commit', 'return')", name="kind_is_known"),
+                        "'reservation', 'release', 'commit', 'return', 'quarantine')",
+                        name="kind_is_known"),
         Index("ix_stock_ledger_sku", "sku_id", "id"),
     )
 
@@ -201,6 +209,11 @@ class Shipment(Base):
     stop_error: Mapped[str] = mapped_column(String(500), default="", server_default="")
     # A pre-sale's release date (order.paid's ships_from): no waybill is booked before it.
     ship_after: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # an exchange's replacement (returns.py): the after-sale request it ships for
+    aftersale_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True,
+                                                             index=True)
+    # a returned parcel whose goods were put back on the shelf (stopping.py), once
+    restocked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     warehouse: Mapped[Warehouse] = relationship(lazy="joined")
 
     __table_args__ = (
@@ -241,3 +254,43 @@ class StoppedOrder(Base):
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     why: Mapped[str] = mapped_column(String(200))
     stopped_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+RETURN_STATUSES = ("expected", "booked", "inspected", "closed")
+
+
+class ReturnExpectation(Base):
+    """A parcel an after-sale request sends back (support's aftersale.approved), its waybill, its
+    inspection, and an exchange's replacement (reservation `exchange:<request id>`)."""
+    __tablename__ = "return_expectations"
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    member_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # [{"line_id", "sku_id", "product_id", "quantity", "exchange_sku_id", "received"}]
+    lines: Mapped[list] = mapped_column(JSON)
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"), nullable=True)
+    free_return_shipping: Mapped[bool] = mapped_column(Boolean, default=False)
+    return_by: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(12))
+    carrier: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    waybill_no: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    own_waybill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    booked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # the inspection: {"accepted", "seal_intact", "condition", "lines", "restocked_to",
+    # "inspected_by", "inspected_at", "note"}; {} until inspected
+    inspection: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    exchange_status: Mapped[str] = mapped_column(String(12), default="", server_default="")
+    exchange_shipment_id: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    closed_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # loaded on use: rows are locked FOR UPDATE, which an outer join does not allow
+    warehouse: Mapped[Warehouse | None] = relationship(lazy="select")
+
+    __table_args__ = (
+        CheckConstraint("status IN ('expected', 'booked', 'inspected', 'closed')",
+                        name="status_is_known"),
+        Index("ix_return_expectations_status", "status", "created_at"),
+    )

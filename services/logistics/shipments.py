@@ -170,9 +170,13 @@ def customer_items(shipment: Shipment) -> list[events.ShipmentItem]:
 
 def announce(runtime: Runtime, session: Session, shipment: Shipment, step: TrackingEvent) -> None:
     """shipment.<state>, in the caller's transaction."""
-    count = session.scalar(select(func.count()).select_from(Shipment).where(
-        Shipment.redemption_id == shipment.redemption_id if shipment.redemption_id
-        else Shipment.order_id == shipment.order_id))
+    if shipment.redemption_id:
+        same = Shipment.redemption_id == shipment.redemption_id
+    elif shipment.aftersale_request_id:
+        same = Shipment.aftersale_request_id == shipment.aftersale_request_id
+    else:
+        same = Shipment.order_id == shipment.order_id
+    count = session.scalar(select(func.count()).select_from(Shipment).where(same))
     runtime.emit(session, f"shipment.{step.state}", events.ShipmentChanged(
         shipment_id=shipment.id, order_id=shipment.order_id, order_no=shipment.order_no,
         member_id=shipment.member_id, warehouse_code=shipment.warehouse.code,
@@ -181,7 +185,8 @@ def announce(runtime: Runtime, session: Session, shipment: Shipment, step: Track
         description=step.description, location=step.location, discreet=shipment.discreet,
         items=customer_items(shipment), shipment_count=count,
         stop_outcome=shipment.stop_outcome or "",
-        redemption_id=shipment.redemption_id or ""))
+        redemption_id=shipment.redemption_id or "",
+        aftersale_request_id=shipment.aftersale_request_id or ""))
 
 
 def _book(shipment: Shipment) -> str:
@@ -202,7 +207,7 @@ def _book(shipment: Shipment) -> str:
 
 
 def book_pending(runtime: Runtime, limit: int = 20, order_ids: list[str] | None = None,
-                 now: datetime | None = None) -> int:
+                 now: datetime | None = None, shipment_ids: list[str] | None = None) -> int:
     """Books waybills for planned shipments (a worker timer; staff for chosen orders). Rows are
     claimed with SKIP LOCKED, so replicas share the work; a carrier that fails leaves its error
     for the next round."""
@@ -218,6 +223,8 @@ def book_pending(runtime: Runtime, limit: int = 20, order_ids: list[str] | None 
                                            Shipment.ship_after <= (now or datetime.now(timezone.utc))))
         if order_ids is not None:
             query = query.where(Shipment.order_id.in_(order_ids))
+        if shipment_ids is not None:
+            query = query.where(Shipment.id.in_(shipment_ids))
         pending = list(session.scalars(
             # priority shipping first (the member's tier benefit), then first paid first
             query.order_by(Shipment.priority.desc(), Shipment.created_at, Shipment.id).limit(limit)
@@ -235,5 +242,8 @@ def book_pending(runtime: Runtime, limit: int = 20, order_ids: list[str] | None 
             record_step(runtime, session, shipment, "created", now, source="system",
                         description=f"{carriers.CARRIERS[shipment.carrier]} 已下单，运单号 {waybill}",
                         dedupe_key="created", announce=True)
+            if shipment.aftersale_request_id:  # an exchange's replacement is on its way
+                from .returns import exchange_booked
+                exchange_booked(runtime, session, shipment)
             booked += 1
     return booked

@@ -132,9 +132,22 @@ def _returning(runtime: Runtime, session: Session, shipment: Shipment, outcome: 
     _record(runtime, session, shipment, "returning", outcome, description)
 
 
-def _back_on_the_shelf(runtime: Runtime, session: Session, shipment: Shipment) -> None:
-    """The parcel never left: its goods (committed when the order was paid) are sellable again."""
+def came_back(runtime: Runtime, session: Session, shipment: Shipment) -> bool:
+    """A stopped parcel (returning: intercepted, or refused at the door) reached the warehouse
+    again (tracking moved it to `returned`): its goods are sellable again, once."""
+    if shipment.stop_requested_at is None or shipment.restocked_at is not None:
+        return False
+    _back_on_the_shelf(runtime, session, shipment,
+                       f"shipment {shipment.id} came back: {shipment.stop_reason}")
+    return True
+
+
+def _back_on_the_shelf(runtime: Runtime, session: Session, shipment: Shipment,
+                       why: str = "") -> None:
+    """The parcel never left, or came back: its goods (committed when the order was paid) are
+    sellable again."""
     now = datetime.now(timezone.utc)
+    shipment.restocked_at = now
     sku_ids = sorted({item["sku_id"] for item in shipment.items})
     for sku_id in sku_ids:
         lock_sku(session, sku_id)  # stock changes of a SKU are serialized
@@ -146,6 +159,6 @@ def _back_on_the_shelf(runtime: Runtime, session: Session, shipment: Shipment) -
             warehouse_id=stock.warehouse_id, sku_id=stock.sku_id, kind="return",
             quantity=item["quantity"], on_hand_after=stock.on_hand, reserved_change=0,
             reserved_after=stock.reserved, order_id=shipment.order_id, actor_user_id="internal",
-            reason=f"shipment {shipment.id} stopped: {shipment.stop_reason}"[:500],
+            reason=(why or f"shipment {shipment.id} stopped: {shipment.stop_reason}")[:500],
             request_id=shipment.id, created_at=now))
     availability.announce(runtime, session, sku_ids)

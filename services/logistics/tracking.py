@@ -69,6 +69,9 @@ def record_step(runtime: Runtime, session: Session, shipment: Shipment, state: s
         shipment.state, shipment.state_at = state, occurred_at
         shipment.updated_at = datetime.now(timezone.utc)
         shipments.announce(runtime, session, shipment, step)
+        if state == "returned":  # a stopped parcel is back in the warehouse: back on the shelf
+            from .stopping import came_back
+            came_back(runtime, session, shipment)
         if state in FINAL:  # an erased member's parcel arrived: its recipient goes now
             from .erasure import after_final_step
             after_final_step(session, shipment)

@@ -1,19 +1,31 @@
 """Logistics' worker: learns SKUs from catalog's product events, commits or releases stock and
 plans shipments on order events, stops the parcels of cancelled or fully refunded orders, and
-runs the timers (reservation expiry, waybill booking, stopping parcels at the carrier, polling
+keeps after-sales returns (support's aftersale.approved / aftersale.closed), and runs the
+timers (reservation expiry, waybill booking, stopping parcels at the carrier, polling
 silent shipments)."""
 from __future__ import annotations
 
 from mall.events.v1 import catalog_events_pb2 as catalog
 from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
+from mall.events.v1 import support_events_pb2 as support_events
 
 from servicekit.config import env_float
 from servicekit.erasure import erased_at
 from servicekit.times import parse_rfc3339
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import erasure, fulfilment, gifts, imported, reservations, shipments, stopping, tracking
+from . import (
+    erasure,
+    fulfilment,
+    gifts,
+    imported,
+    reservations,
+    returns,
+    shipments,
+    stopping,
+    tracking,
+)
 from .shipments import PaidOrder
 from .skus import CatalogProduct, register_product
 
@@ -73,6 +85,16 @@ class Worker(EventWorker):
     def gift_redeemed(self, session, event):
         """A points-mall gift ships from the nearest warehouse with stock, or gift.unavailable."""
         gifts.gift_redeemed(self.runtime, session, event.data, event.id)
+
+    @on_event("support", "aftersale.approved", support_events.AfterSaleApproved)
+    def aftersale_approved(self, session, event):
+        """A return is expected (and an exchange's new SKUs reserved, or exchange.unavailable)."""
+        returns.approved(self.runtime, session, event.data, event.id)
+
+    @on_event("support", "aftersale.closed", support_events.AfterSaleClosed)
+    def aftersale_closed(self, session, event):
+        """The expectation is dropped and an exchange's held stock released."""
+        returns.closed(self.runtime, session, event.data, event.id)
 
     @timer(EXPIRY_INTERVAL)
     def expire_reservations(self):

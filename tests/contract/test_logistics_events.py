@@ -278,3 +278,88 @@ def test_a_presale_deposit_holds_the_stock_and_its_release_date_holds_the_bookin
         shipment = session.query(Shipment).filter_by(order_id="o-pre").one()
         assert shipment.ship_after is not None and shipment.waybill_no is None
     assert shipments.book_pending(logistics, order_ids=["o-pre"]) == 0
+
+
+# --- after-sales: support's aftersale.* in, return.* and exchange.* out -------------------------
+
+def aftersale_approved(request_id, kind="exchange", quantity=1, exchange_sku="sku-75b"):
+    from mall.events.v1 import support_events_pb2 as support_events
+
+    return support_events.AfterSaleApproved(
+        request_id=request_id, order_id="o-1", member_id="m-1", kind=kind,
+        lines=[support_events.AfterSaleLine(line_id="l-1", sku_id="sku-75b", product_id="p-bra",
+                                            quantity=quantity, exchange_sku_id=exchange_sku,
+                                            size="75B")],
+        return_expected=True, free_return_shipping=False, approved_by="auto",
+        approved_at="2026-12-05T01:00:00Z",
+        return_by=(datetime.now(ZoneInfo("UTC")) + timedelta(days=7)).isoformat())
+
+
+def aftersale_closed(request_id, outcome="withdrawn"):
+    from mall.events.v1 import support_events_pb2 as support_events
+
+    return support_events.AfterSaleClosed(
+        request_id=request_id, order_id="o-1", member_id="m-1", kind="exchange",
+        outcome=outcome, reason="撤回", closed_at="2026-12-05T02:00:00Z")
+
+
+def test_an_approved_exchange_is_reserved_and_released_when_closed(logistics, stub):
+    stocked(logistics, stub)
+    reserve(stub, "o-1", 2)
+    deliver(logistics, "order", "order.paid", paid("o-1"))  # GZ-SOUTH: 1 left on hand
+    first = deliver(logistics, "support", "aftersale.approved", aftersale_approved("as-1"))
+    deliver(logistics, "support", "aftersale.approved", aftersale_approved("as-1"),
+            event_id=first["id"])  # redelivered
+    deliver(logistics, "support", "aftersale.approved", aftersale_approved("as-1"))  # said twice
+    held = stub.GetReservation(pb.GetReservationRequest(order_id="exchange:as-1"))
+    assert (held.status, [(a.warehouse_code, a.quantity) for a in held.allocations]) == (
+        pb.HELD, [("GZ-SOUTH", 1)])
+    [expected] = stub.ListReturns(pb.ListReturnsRequest(), metadata=CLERK).returns
+    assert (expected.request_id, expected.status, expected.warehouse_code,
+            expected.exchange_status) == ("as-1", "expected", "GZ-SOUTH", "reserved")
+    deliver(logistics, "support", "aftersale.closed", aftersale_closed("as-1"))
+    deliver(logistics, "support", "aftersale.closed", aftersale_closed("as-1"))
+    assert stub.GetReservation(pb.GetReservationRequest(order_id="exchange:as-1")).status == pb.RELEASED
+    assert on_hand(stub)["GZ-SOUTH"] == (1, 0)
+    assert stub.ListReturns(pb.ListReturnsRequest(), metadata=CLERK).returns == []
+    # closed before its approval was heard: the approval reserves nothing
+    deliver(logistics, "support", "aftersale.closed", aftersale_closed("as-2", "refused"))
+    deliver(logistics, "support", "aftersale.approved", aftersale_approved("as-2"))
+    assert on_hand(stub)["GZ-SOUTH"] == (1, 0)
+    # nobody has 99: exchange.unavailable, as support reads it
+    deliver(logistics, "support", "aftersale.approved", aftersale_approved("as-3", quantity=99))
+    [unavailable] = published(logistics, "exchange.unavailable", ev.ExchangeUnavailable)
+    assert (unavailable.request_id, unavailable.order_id, unavailable.member_id,
+            [(x.line_id, x.sku_id, x.quantity) for x in unavailable.lines]) == (
+        "as-3", "o-1", "m-1", [("l-1", "sku-75b", 99)])
+
+
+def test_a_return_booked_and_inspected_announces_itself_and_ships_the_exchange(logistics, stub):
+    stocked(logistics, stub)
+    reserve(stub, "o-1", 2)
+    deliver(logistics, "order", "order.paid", paid("o-1"))
+    deliver(logistics, "support", "aftersale.approved", aftersale_approved("as-1"))
+    stub.BookReturn(pb.BookReturnRequest(request_id="as-1"), metadata=(("x-mall-user-id", "m-1"),))
+    inspected = stub.InspectReturn(pb.InspectReturnRequest(
+        request_id="as-1", lines=[pb.InspectedLine(line_id="l-1", quantity=1)], seal_intact=True,
+        condition="as_new", accepted=True), metadata=CLERK)
+    [booked] = published(logistics, "return.booked", ev.ReturnBooked)
+    assert (booked.request_id, booked.order_id, booked.member_id, booked.carrier,
+            booked.warehouse_code, booked.own_waybill) == ("as-1", "o-1", "m-1", "sf", "GZ-SOUTH", False)
+    assert booked.waybill_no and booked.booked_at
+    [checked] = published(logistics, "return.inspected", ev.ReturnInspected)
+    assert (checked.request_id, checked.accepted, checked.seal_intact, checked.condition,
+            checked.restocked_to, checked.inspected_by) == (
+        "as-1", True, True, "as_new", "sellable", "staff-1")
+    assert [(x.line_id, x.sku_id, x.quantity) for x in checked.lines] == [("l-1", "sku-75b", 1)]
+    [shipped] = published(logistics, "exchange.shipped", ev.ExchangeShipped)
+    assert (shipped.request_id, shipped.order_id, shipped.shipment_id) == (
+        "as-1", "o-1", inspected.exchange_shipment_id)
+    assert shipped.waybill_no and [(x.sku_id, x.quantity) for x in shipped.lines] == [("sku-75b", 1)]
+    [replacement] = [e for e in published(logistics, "shipment.created", ev.ShipmentChanged)
+                     if e.aftersale_request_id == "as-1"]
+    # like a gift's parcel it moves no order (order reads an empty order id as "not mine")
+    assert (replacement.shipment_id, replacement.order_id, replacement.waybill_no) == (
+        shipped.shipment_id, "", shipped.waybill_no)
+    # one back on the shelf, one gone out again: GZ-SOUTH as after the sale
+    assert on_hand(stub)["GZ-SOUTH"] == (1, 0)

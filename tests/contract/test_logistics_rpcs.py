@@ -356,3 +356,99 @@ def test_the_ledger_of_a_sku_that_was_sold_can_be_listed(shelves):
                               metadata=CLERK).entries
     assert [e.quantity for e in entries][0] == -1  # the commit took one off on-hand
     assert {e.kind for e in entries} >= {pb.RESERVATION, pb.COMMIT}
+
+
+# --- after-sales returns ------------------------------------------------------------------------
+
+def approved(request_id: str, kind: str = "return_refund"):
+    from mall.events.v1 import support_events_pb2 as support_events
+
+    return support_events.AfterSaleApproved(
+        request_id=request_id, order_id="o-1", member_id="m-1", kind=kind,
+        lines=[support_events.AfterSaleLine(line_id="l-1", sku_id="sku-75b", product_id="p-bra",
+                                            quantity=2, exchange_sku_id="sku-80b" if kind == "exchange" else "")],
+        return_expected=True, free_return_shipping=True, approved_by="staff-cs",
+        return_by=(datetime.now(ZoneInfo("UTC")) + timedelta(days=7)).isoformat())
+
+
+@pytest.fixture
+def expected(booked, logistics):
+    """o-1's two units of sku-75b are coming back (as-1, return and refund; as-2, exchange)."""
+    stub, _ = booked
+    deliver(logistics, "support", "aftersale.approved", approved("as-1"))
+    deliver(logistics, "support", "aftersale.approved", approved("as-2", "exchange"))
+    return stub
+
+
+def test_the_shopper_books_her_return_with_the_carrier_once_and_nobody_else_can(expected, world):
+    stub = expected
+    request = pb.BookReturnRequest(request_id="as-1", pickup_at="2026-12-06T09:00:00+08:00")
+    assert refused(stub.BookReturn, request).code() == grpc.StatusCode.UNAUTHENTICATED
+    err = refused(stub.BookReturn, request, metadata=OTHER_SHOPPER)
+    assert (err.code(), violations(err)) == (grpc.StatusCode.NOT_FOUND, {("request_id", "exists")})
+    first = stub.BookReturn(request, metadata=SHOPPER)
+    again = stub.BookReturn(request, metadata=SHOPPER)
+    assert (first.status, first.carrier, first.own_waybill, first.warehouse_code) == (
+        "booked", "sf", False, "GZ-SOUTH")
+    assert first.waybill_no and again.waybill_no == first.waybill_no
+    carrier, _ = world
+    assert carrier.standin.parcels[first.waybill_no].sender == "李四"  # collected at her door
+    bad = refused(stub.BookReturn, pb.BookReturnRequest(
+        request_id="as-2", own_waybill=True, carrier="pigeon", waybill_no="no!"), metadata=SHOPPER)
+    assert (bad.code(), violations(bad)) == (grpc.StatusCode.INVALID_ARGUMENT, {
+        ("carrier", "known"), ("waybill_no", "format")})
+    own = stub.BookReturn(pb.BookReturnRequest(request_id="as-2", own_waybill=True, carrier="zto",
+                                               waybill_no="ZT7788990011"), metadata=SHOPPER)
+    assert (own.carrier, own.waybill_no, own.own_waybill) == ("zto", "ZT7788990011", True)
+
+
+def test_warehouse_staff_list_returns_by_status_page_by_page(expected):
+    stub = expected
+    assert_refused_to_strangers(stub.ListReturns, pb.ListReturnsRequest(), allowed_roles={"warehouse"})
+    first = stub.ListReturns(pb.ListReturnsRequest(page=common_pb2.PageRequest(page_size=1)),
+                             metadata=CLERK)
+    second = stub.ListReturns(pb.ListReturnsRequest(page=common_pb2.PageRequest(
+        page_size=1, page_token=first.page.next_page_token)), metadata=CLERK)
+    assert [r.request_id for r in (*first.returns, *second.returns)] == ["as-2", "as-1"]
+    [exchange] = first.returns
+    assert (exchange.kind, exchange.exchange_status, exchange.free_return_shipping) == (
+        "exchange", "reserved", True)
+    assert [(x.line_id, x.sku_id, x.quantity, x.exchange_sku_id) for x in exchange.lines] == [
+        ("l-1", "sku-75b", 2, "sku-80b")]
+    assert exchange.warehouse_address.startswith("广东省 广州市")
+    assert stub.ListReturns(pb.ListReturnsRequest(status="inspected"), metadata=CLERK).returns == []
+    bad = refused(stub.ListReturns, pb.ListReturnsRequest(status="lost"), metadata=CLERK)
+    assert violations(bad) == {("status", "one_of")}
+
+
+def test_the_warehouse_inspects_a_return_into_quarantine_and_stock_shows_it(expected):
+    stub = expected
+    request = pb.InspectReturnRequest(
+        request_id="as-1", lines=[pb.InspectedLine(line_id="l-1", quantity=2)], seal_intact=False,
+        condition="used", accepted=True, note="吊牌已拆")
+    assert_refused_to_strangers(stub.InspectReturn, request, allowed_roles={"warehouse"})
+    bad = refused(stub.InspectReturn, pb.InspectReturnRequest(
+        request_id="as-1", lines=[pb.InspectedLine(line_id="l-1", quantity=3)], condition="worn"),
+        metadata=CLERK)
+    assert (bad.code(), violations(bad)) == (grpc.StatusCode.INVALID_ARGUMENT, {
+        ("lines[0].quantity", "at_most_expected"), ("condition", "one_of"), ("note", "required")})
+    missing = refused(stub.InspectReturn, pb.InspectReturnRequest(
+        request_id="as-9", lines=[pb.InspectedLine(line_id="l-1", quantity=1)], condition="used",
+        accepted=True), metadata=CLERK)
+    assert missing.code() == grpc.StatusCode.NOT_FOUND
+    done = stub.InspectReturn(request, metadata=CLERK)
+    assert (done.status, done.inspection.restocked_to, done.inspection.inspected_by,
+            [(x.line_id, x.received) for x in done.lines]) == (
+        "inspected", "quarantine", "staff-li", [("l-1", 2)])
+    [sku] = stub.GetStock(pb.GetStockRequest(sku_ids=["sku-75b"]), metadata=CLERK).skus
+    south = {w.warehouse_code: w for w in sku.warehouses}["GZ-SOUTH"]
+    assert (south.on_hand, south.quarantined, south.sellable) == (1, 2, 1)  # set aside: not for sale
+    [entry] = [e for e in stub.ListLedger(pb.ListLedgerRequest(sku_id="sku-75b"),
+                                          metadata=CLERK).entries if e.kind == pb.QUARANTINE]
+    assert (entry.quantity, entry.quarantine_change, entry.quarantined_after) == (0, 2, 2)
+    assert entry.reason.startswith("after-sale as-1")
+    again = refused(stub.InspectReturn, pb.InspectReturnRequest(
+        request_id="as-1", lines=[pb.InspectedLine(line_id="l-1", quantity=1)], condition="as_new",
+        seal_intact=True, accepted=True), metadata=CLERK)
+    assert (again.code(), violations(again)) == (grpc.StatusCode.FAILED_PRECONDITION,
+                                                 {("request_id", "not_inspected")})

@@ -49,12 +49,20 @@ def test_upgrade_keeps_the_stock_keys_and_their_retries_and_downgrade_restores_t
         with runtime.transaction() as session:
             warehouses.create_warehouse(session, SHANGHAI)
             register_product(session, product())
-        with runtime.transaction() as session:  # the receipt, as the old code booked it
-            first = stock.receive_stock(runtime, session, "SH-EAST", "sku-75b", 12, "DN-001",
-                                        caller=CLERK).entries[0].id
+        kept = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+        with runtime.engine.begin() as conn:  # the receipt, as the old code booked it (its columns)
+            warehouse_id = conn.execute(text("SELECT id FROM warehouses")).scalar_one()
+            conn.execute(text("INSERT INTO stock (warehouse_id, sku_id, on_hand, reserved, "
+                              "safety_stock, low_stock_threshold, updated_at) "
+                              "VALUES (:w, 'sku-75b', 12, 0, 0, 5, :c)"), {"w": warehouse_id, "c": kept})
+            first = conn.execute(text(
+                "INSERT INTO stock_ledger (warehouse_id, sku_id, kind, quantity, on_hand_after, "
+                "reserved_change, reserved_after, order_id, actor_user_id, reason, request_id, "
+                "created_at) VALUES (:w, 'sku-75b', 'receipt', 12, 12, 0, 0, '', :u, 'DN-001', "
+                ":r, :c) RETURNING id"),
+                {"w": warehouse_id, "u": CLERK.user_id, "r": CLERK.request_id, "c": kept}).scalar_one()
         fingerprint = old_fingerprint("receive", warehouse="SH-EAST", sku="sku-75b", qty=12,
                                       reason="DN-001")
-        kept = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
         with runtime.engine.begin() as conn:
             for operation, key in (("receive", KEY), ("adjust", "k" * 150)):  # too long to ask again
                 conn.execute(text("INSERT INTO idempotent_requests (operation, key, fingerprint, "

@@ -126,8 +126,12 @@ def test_collected_between_the_check_and_our_call_it_is_intercepted(shelves, car
     assert on_hand(shelves) == before - 1  # the goods are on the road, not on the shelf
     heard(shelves, routes)  # the pick-up push arrives late
     assert parcel(shelves).state == "returning"
-    heard(shelves, carrier_collects(carrier, shipment.waybill_no, "99"))
+    back = carrier_collects(carrier, shipment.waybill_no, "99")
+    heard(shelves, back)
     assert parcel(shelves).state == "returned"
+    assert on_hand(shelves) == before  # received back: on the shelf again (ledger kind return)
+    heard(shelves, back)  # the same push again: nothing more
+    assert on_hand(shelves) == before and parcel(shelves).restocked_at is not None
     assert stopped_events(shelves) == [("shipment.returning", "intercept_requested")]
 
 

@@ -124,3 +124,38 @@ def test_paid_orders_ship_and_cancelled_orders_give_their_stock_back(
     assert stock_rows[("SH-EAST", "sku-75b")] == (1, 0)
     assert stock_rows[("GZ-SOUTH", "sku-80b")] == (4, 0)
     assert stock_rows[("SH-EAST", "sku-80b")] == (1, 0)
+
+
+def test_aftersale_events_keep_a_return_and_an_exchange_hold_through_rabbitmq(
+        shelves, worker_process, publish_event, wait_until):
+    """support's aftersale.approved (an exchange) holds the new size; redelivered or said again
+    it holds nothing more; aftersale.closed drops the return and gives the size back."""
+    from datetime import datetime, timedelta, timezone
+
+    from mall.events.v1 import support_events_pb2 as support
+
+    from services.logistics.models import Reservation, ReturnExpectation
+
+    def state():
+        with shelves.transaction() as session:
+            row = session.get(ReturnExpectation, "as-1")
+            held = session.get(Reservation, "exchange:as-1")
+            return (row.status if row else None, held.status if held else None)
+
+    worker_process("logistics")
+    approved = support.AfterSaleApproved(
+        request_id="as-1", order_id="o-1", member_id="m-1", kind="exchange",
+        lines=[support.AfterSaleLine(line_id="l-1", sku_id="sku-75b", quantity=1,
+                                     exchange_sku_id="sku-80b")],
+        return_expected=True,
+        return_by=(datetime.now(timezone.utc) + timedelta(days=7)).isoformat())
+    first = publish_event("support", "aftersale.approved", approved)
+    publish_event("support", "aftersale.approved", approved, event_id=first["id"])
+    publish_event("support", "aftersale.approved", approved)
+    wait_until(lambda: state() == ("expected", "held"), timeout=20, message="the exchange held")
+    publish_event("support", "aftersale.closed", support.AfterSaleClosed(
+        request_id="as-1", order_id="o-1", member_id="m-1", kind="exchange", outcome="expired"))
+    wait_until(lambda: state() == ("closed", "released"), timeout=20, message="released")
+    with shelves.transaction() as session:
+        reserved = sum(s.reserved for s in session.scalars(select(stock.Stock)))
+    assert reserved == 0
