@@ -466,7 +466,7 @@ def test_apply_ask_photos_add_them_approve_refuse_and_withdraw(aftersale_stubs):
                    metadata=OPERATOR).code() == grpc.StatusCode.PERMISSION_DENIED
 
 
-def test_list_get_and_refund_partially(aftersale_stubs, runtime_for):
+def test_list_get_and_refund_partially(aftersale_stubs, runtime_for, grpc_stub_for):
     from mall.events.v1 import logistics_events_pb2 as logistics_events
     shopper, desk, _ = aftersale_stubs
     made = shopper.ApplyAfterSale(aftersale_upload({"application": pb.AfterSaleDraft(
@@ -497,3 +497,9 @@ def test_list_get_and_refund_partially(aftersale_stubs, runtime_for):
         request_id=made.id, reason="污渍,退一半", lines=[pb.PartialRefundLine(
             line_id="l-tee", refund_fen=4950)]), metadata=CS)
     assert (part.state, part.refund_fen) == ("refunding", 4950)
+    notices = grpc_stub_for("support", pb_grpc.NotificationServiceStub)
+    from mall.common.v1 import common_pb2 as common
+    exported = notices.ExportMemberData(common.ExportMemberDataRequest(member_id="dora"),
+                                        metadata=DORA)
+    assert [(a.id, a.state) for a in exported.aftersales] == [(made.id, "refunding")]
+    assert "aftersale_inspection_failed" in [n.kind_code for n in exported.notifications]
