@@ -22,7 +22,15 @@ from servicekit.times import rfc3339, utcnow
 
 from . import aftersale_rules as rules
 from . import eligibility, inbox, marketing, photos
-from .models import AfterSale, AfterSaleLine, AfterSalePhoto, AfterSaleSettings, OrderLine, OrderShipped
+from .models import (
+    AfterSale,
+    AfterSaleLine,
+    AfterSalePhoto,
+    AfterSaleSettings,
+    LineRefund,
+    OrderLine,
+    OrderShipped,
+)
 
 MAX_PHOTOS = 6
 MAX_TEXT = 500
@@ -90,14 +98,41 @@ def on_order_status_changed(session: Session, changed) -> None:
             .on_conflict_do_nothing(index_elements=["order_id"]))
 
 
-def taken_units(session: Session, order_id: str) -> dict[str, int]:
-    """Units per line in requests not refused, withdrawn or expired."""
+def on_order_refunded(session: Session, refunded) -> None:
+    """Units refunded per line (a full refund: every unit, line "*"), once per refund."""
+    if not refunded.order_id or not refunded.refund_id:
+        return
+    rows = [("*", 0)] if refunded.full else \
+        [(x.line_id, x.quantity) for x in refunded.lines if x.line_id]
+    for line_id, units in rows:
+        session.execute(dialect_insert(session, LineRefund.__table__).values(
+            order_id=refunded.order_id, refund_id=refunded.refund_id[:64], line_id=line_id,
+            quantity=units).on_conflict_do_nothing(
+            index_elements=["order_id", "refund_id", "line_id"]))
+
+
+def taken_units(session: Session, order_id: str, lines: list[OrderLine] | None = None
+                ) -> dict[str, int]:
+    """Units per line no longer available: in her requests not refused, withdrawn or expired,
+    or refunded (order.refunded). The larger of the two counts: an after-sale's own refund is
+    also announced by order, and the event does not say which request it was (a refund made
+    outside after-sales while a request is open is thus under-counted, never twice)."""
     rows = session.execute(select(AfterSaleLine.line_id, func.sum(AfterSaleLine.quantity))
                            .join(AfterSale, AfterSale.id == AfterSaleLine.aftersale_id)
                            .where(AfterSaleLine.order_id == order_id,
                                   AfterSale.outcome.not_in(NOT_TAKEN))
                            .group_by(AfterSaleLine.line_id)).all()
-    return {line_id: int(units) for line_id, units in rows}
+    taken = {line_id: int(units) for line_id, units in rows}
+    refunded = session.execute(select(LineRefund.line_id, func.sum(LineRefund.quantity))
+                               .where(LineRefund.order_id == order_id)
+                               .group_by(LineRefund.line_id)).all()
+    for line_id, units in refunded:
+        if line_id == "*":  # the whole order refunded: nothing left on any line
+            for line in lines or []:
+                taken[line.line_id] = max(taken.get(line.line_id, 0), line.quantity)
+        else:
+            taken[line_id] = max(taken.get(line_id, 0), int(units))
+    return taken
 
 
 def her_lines(session: Session, member_id: str, order_id: str) -> list[OrderLine]:
@@ -121,7 +156,7 @@ def options(runtime, member_id: str, order_id: str, now: datetime | None = None)
     now = now or utcnow()
     with runtime.transaction() as session:
         lines = her_lines(session, member_id, order_id)
-        s, taken, is_shipped = settings(session), taken_units(session, order_id), \
+        s, taken, is_shipped = settings(session), taken_units(session, order_id, lines), \
             shipped(session, order_id)
         found = []
         for line in lines:
@@ -210,8 +245,8 @@ def apply(runtime, storage, member_id: str, d: Draft, sku_products=None) -> Afte
         if erasure.is_erased(session, member_id):
             raise FailedPrecondition("this account was erased")
         take_turns(session, f"support.aftersale:{d.order_id}")  # two applications: one by one
-        s, taken, is_shipped = settings(session), taken_units(session, d.order_id), \
-            shipped(session, d.order_id)
+        s, is_shipped = settings(session), shipped(session, d.order_id)
+        taken = taken_units(session, d.order_id, list(lines.values()))
         bad = Violations()
         chosen = []
         for i, draft in enumerate(d.lines):

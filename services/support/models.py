@@ -114,6 +114,22 @@ class OrderShipped(Base):
     shipped_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class LineRefund(Base):
+    """Units of an order line refunded (order.refunded, one row per refund and line; line_id "*"
+    for a full refund): after-sales counts them as no longer available."""
+    __tablename__ = "order_line_refunds"
+    __table_args__ = (
+        UniqueConstraint("order_id", "refund_id", "line_id",
+                         name="uq_order_line_refunds_order_id_refund_id_line_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(String(64))
+    refund_id: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Delivery(Base):
     """What reached the member: a parcel's SKU (shipment.delivered), or the whole order (sku_id
     "" from order.status_changed to delivered or completed). Kept apart from the lines so either

@@ -82,6 +82,7 @@ class Worker(EventWorker):
 
     @on_event("order", "order.refunded", order_events.OrderRefunded)
     def order_refunded(self, session, event):
+        aftersales.on_order_refunded(session, event.data)  # units no longer available
         self.announce(session, inbox.on_order_refunded(session, event.data), event.data.order_no)
 
     @on_event("promotion", "coupon.expiring", promotion_events.CouponExpiring)

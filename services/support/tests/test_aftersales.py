@@ -188,6 +188,25 @@ def test_quantities_open_requests_count_and_others_orders_do_not_exist(runtime, 
     assert [(v.field, v.rule) for v in err.value.violations] == [("lines[0].line_id", "known")]
 
 
+def test_refunded_units_are_no_longer_available(runtime, storage):
+    buy(runtime, delivered_days_ago=2)
+    refund = order_events.OrderRefunded(order_id="o-1", member_id="m-1", refund_id="r-1", lines=[
+        order_events.RefundedLine(line_id="l-bra", quantity=1, refunded_fen=9900)])
+    for _ in range(2):  # announced twice: counted once
+        with runtime.transaction() as session:
+            aftersales.on_order_refunded(session, refund)
+    options = {o["line"].line_id: o for o in aftersales.options(runtime, "m-1", "o-1")}
+    assert (options["l-bra"]["available"], options["l-tee"]["available"]) == (1, 1)
+    with pytest.raises(FailedPrecondition) as err:
+        apply(runtime, storage, draft(lines=[("l-bra", 2, "")]))
+    assert [(v.field, v.rule) for v in err.value.violations] == [("lines[0].quantity", "available")]
+    with runtime.transaction() as session:
+        aftersales.on_order_refunded(session, order_events.OrderRefunded(
+            order_id="o-1", member_id="m-1", refund_id="r-2", full=True))
+    options = {o["line"].line_id: o for o in aftersales.options(runtime, "m-1", "o-1")}
+    assert (options["l-bra"]["available"], options["l-tee"]["available"]) == (0, 0)
+
+
 def test_windows_hygiene_and_exchange_skus(runtime, storage):
     set_rules(runtime, final_sale_product_ids=("p-tee",))
     buy(runtime, delivered_days_ago=8)

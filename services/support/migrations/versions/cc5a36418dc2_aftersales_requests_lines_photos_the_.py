@@ -74,6 +74,15 @@ def upgrade() -> None:
     op.create_index('ix_aftersales_member_id_id', 'aftersales', ['member_id', 'id'], unique=False)
     op.create_index('ix_aftersales_order_id', 'aftersales', ['order_id'], unique=False)
     op.create_index('ix_aftersales_state_deadline', 'aftersales', ['state', 'deadline_at'], unique=False)
+    op.create_table('order_line_refunds',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('order_id', sa.String(length=64), nullable=False),
+    sa.Column('refund_id', sa.String(length=64), nullable=False),
+    sa.Column('line_id', sa.String(length=64), nullable=False),
+    sa.Column('quantity', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_line_refunds')),
+    sa.UniqueConstraint('order_id', 'refund_id', 'line_id', name='uq_order_line_refunds_order_id_refund_id_line_id')
+    )
     op.create_table('orders_shipped',
     sa.Column('order_id', sa.String(length=64), nullable=False),
     sa.Column('shipped_at', sa.DateTime(timezone=True), nullable=False),
@@ -135,6 +144,7 @@ def downgrade() -> None:
     op.drop_index('ix_aftersale_lines_order_id_line_id', table_name='aftersale_lines')
     op.drop_table('aftersale_lines')
     op.drop_table('orders_shipped')
+    op.drop_table('order_line_refunds')
     op.drop_index('ix_aftersales_state_deadline', table_name='aftersales')
     op.drop_index('ix_aftersales_order_id', table_name='aftersales')
     op.drop_index('ix_aftersales_member_id_id', table_name='aftersales')
