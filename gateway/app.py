@@ -18,6 +18,7 @@ from .routes import (
     admin_partners,
     admin_payments,
     admin_promotions,
+    aftersales,
     analytics,
     auth,
     carrier_notify,
@@ -59,6 +60,11 @@ TAGS = [
                                           "fit, one follow-up), and what she can still review."},
     {"name": "admin-reviews", "description": "Staff (admin, operator, cs_agent): replies and hiding; "
                                              "(admin, cs_agent): bad reviews' follow-up tasks."},
+    {"name": "me-aftersales", "description": "After-sales (售后, support): what the shopper may apply "
+                                             "for per line and why not, applying with photos, "
+                                             "more photos, withdrawing."},
+    {"name": "admin-aftersales", "description": "Customer service's after-sales desk (admin, "
+                                                "cs_agent) and the merchant's rules (admin edits)."},
     {"name": "admin-analytics", "description": "Analysts and admins: event counts."},
     {"name": "orders", "description": "Shoppers: the cart, checkout and their orders."},
     {"name": "admin-orders", "description": "Staff (admin, operator, cs_agent): the order desk, "
@@ -101,6 +107,7 @@ ROUTERS = (
     returns.router, returns.staff_router,
     payments.router, admin_payments.router, notifications.router, analytics.router,
     reviews.public_router, reviews.router, reviews.staff_router,
+    aftersales.router, aftersales.staff_router,
 )
 
 

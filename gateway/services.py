@@ -84,3 +84,7 @@ Reviews = Annotated[support_pb2_grpc.ReviewServiceStub,
                     Depends(stub("support", support_pb2_grpc.ReviewServiceStub))]
 ReviewAdmin = Annotated[support_pb2_grpc.ReviewAdminServiceStub,
                         Depends(stub("support", support_pb2_grpc.ReviewAdminServiceStub))]
+AfterSales = Annotated[support_pb2_grpc.AfterSaleServiceStub,
+                       Depends(stub("support", support_pb2_grpc.AfterSaleServiceStub))]
+AfterSaleDesk = Annotated[support_pb2_grpc.AfterSaleAdminServiceStub,
+                          Depends(stub("support", support_pb2_grpc.AfterSaleAdminServiceStub))]

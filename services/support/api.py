@@ -11,7 +11,7 @@ from servicekit import context, paging, roles
 from servicekit.media_storage import default_storage
 from servicekit.runtime import Runtime
 
-from . import erasure, inbox, review_api
+from . import aftersale_api, erasure, inbox, review_api
 from .models import Notification
 
 
@@ -40,6 +40,9 @@ class NotificationService(support_pb2_grpc.NotificationServiceServicer):
 
     def review_message(self, session, rows):
         return review_api.reviews_pb(session, rows, self.storage, public=False)
+
+    def aftersale_messages(self, session, rows):
+        return aftersale_api.requests_pb(session, rows, self.storage)
 
     def ListNotifications(self, request, context):
         member_id = caller_member_id()
@@ -70,7 +73,7 @@ class NotificationService(support_pb2_grpc.NotificationServiceServicer):
                                       action="exporting a member's notices")
         with self.runtime.transaction() as session:
             return erasure.export(session, request.member_id, notification_to_proto,
-                                  self.review_message)
+                                  self.review_message, self.aftersale_messages)
 
 
 def register(server: grpc.Server, runtime: Runtime) -> list[str]:
@@ -82,4 +85,5 @@ def register(server: grpc.Server, runtime: Runtime) -> list[str]:
     support_pb2_grpc.add_ReviewAdminServiceServicer_to_server(
         review_api.ReviewAdminService(runtime, storage), server)
     return [pb.DESCRIPTOR.services_by_name[name].full_name
-            for name in ("NotificationService", "ReviewService", "ReviewAdminService")]
+            for name in ("NotificationService", "ReviewService", "ReviewAdminService")] + \
+        aftersale_api.register(server, runtime, storage)

@@ -41,7 +41,9 @@ def on_order_paid(session: Session, paid) -> int:
             member_id=paid.member_id, order_id=paid.order_id, order_no=paid.order_no,
             line_id=line.line_id, product_id=line.product_id, sku_id=line.sku_id,
             title=line.title[:200], sku_label=line.sku_label[:100], size=line_size(line),
-            quantity=line.quantity, created_at=now,
+            quantity=line.quantity, created_at=now, paid_fen=line.paid_fen,
+            category_ids=list(line.category_ids)[:20], exclusive_service=paid.exclusive_service,
+            member_tier=paid.member_tier[:32],
         ).on_conflict_do_nothing(index_elements=["order_id", "line_id"])).rowcount
     return added
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from servicekit import consents, erasure
 
-from . import photos, summary
-from .models import Notification, OrderLine, Review, ReviewPhoto, ReviewTask
+from . import aftersales, photos, summary
+from .models import AfterSale, Notification, OrderLine, Review, ReviewPhoto, ReviewTask
 
 
 def erase_member(session: Session, member_id: str, erased_at: datetime | None = None, *,
@@ -31,6 +31,8 @@ def erase_member(session: Session, member_id: str, erased_at: datetime | None = 
         session.execute(delete(ReviewPhoto).where(ReviewPhoto.review_id.in_(ids)))
         session.execute(delete(ReviewTask).where(ReviewTask.review_id.in_(ids)))
         session.execute(delete(Review).where(Review.id.in_(ids)))
+    aftersale_keys = aftersales.erase(session, member_id)
+    keys += aftersale_keys
     lines = session.execute(delete(OrderLine).where(OrderLine.member_id == member_id)).rowcount
     if runtime is not None:
         for product_id in sorted({r.product_id for r in mine}):
@@ -38,13 +40,14 @@ def erase_member(session: Session, member_id: str, erased_at: datetime | None = 
     if storage is not None and keys and runtime is not None:
         runtime.after_commit(session, lambda: [storage.delete(key) for key in keys])
     counts = {"notices_deleted": deleted, "consents_forgotten": consents.forget(session, member_id),
-              "reviews_deleted": len(ids), "review_photo_files": len(keys),
-              "order_lines_deleted": lines}
+              "reviews_deleted": len(ids), "review_photo_files": len(keys) - len(aftersale_keys),
+              "order_lines_deleted": lines, "aftersale_photo_files": len(aftersale_keys)}
     erasure.report("support", member_id, **counts)
     return counts
 
 
-def export(session: Session, member_id: str, message_of, reviews_of=None) -> pb.MemberNotificationData:
+def export(session: Session, member_id: str, message_of, reviews_of=None,
+           aftersales_of=None) -> pb.MemberNotificationData:
     """Every notice in her inbox (`message_of`: the api's Notification message) and every review
     of hers (`reviews_of(session, rows)`: the api's Review messages), oldest first."""
     data = pb.MemberNotificationData(notifications=[message_of(n) for n in session.scalars(
@@ -52,4 +55,7 @@ def export(session: Session, member_id: str, message_of, reviews_of=None) -> pb.
     if reviews_of is not None:
         data.reviews.extend(reviews_of(session, list(session.scalars(
             select(Review).where(Review.member_id == member_id).order_by(Review.id)))))
+    if aftersales_of is not None:
+        data.aftersales.extend(aftersales_of(session, list(session.scalars(
+            select(AfterSale).where(AfterSale.member_id == member_id).order_by(AfterSale.id)))))
     return data

@@ -29,7 +29,9 @@ erasure.add_to(Base.metadata)  # members who asked for erasure (member.deleted)
 KINDS = ("order_created", "order_paid", "order_cancelled", "order_partly_shipped", "order_shipped",
          "order_delivered", "order_completed", "order_refunded", "coupon_expiring",
          "order_partly_refunded", "points_redemption_failed", "order_deposit_paid",
-         "order_balance_due")
+         "order_balance_due", "aftersale_applied", "aftersale_approved", "aftersale_refused",
+         "aftersale_photos_wanted", "aftersale_inspection_failed", "aftersale_exchange_unavailable",
+         "aftersale_refunding", "aftersale_closed")
 
 
 class Notification(Base):
@@ -95,6 +97,37 @@ class OrderLine(Base):
     size: Mapped[str] = mapped_column(String(16), default="")
     quantity: Mapped[int] = mapped_column(BigInteger, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # After-sales: what she paid for the line, its categories (intimate goods by category), the
+    # tier benefits of the order (exclusive service: first in the desk's queue) and tier code.
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    category_ids: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    exclusive_service: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    member_tier: Mapped[str] = mapped_column(String(32), default="", server_default="")
+
+
+class OrderShipped(Base):
+    """An order that left the warehouse (order.status_changed to partly shipped, shipped,
+    delivered or completed): a refund without return is then only for what did not arrive."""
+    __tablename__ = "orders_shipped"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shipped_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LineRefund(Base):
+    """Units of an order line refunded (order.refunded, one row per refund and line; line_id "*"
+    for a full refund): after-sales counts them as no longer available."""
+    __tablename__ = "order_line_refunds"
+    __table_args__ = (
+        UniqueConstraint("order_id", "refund_id", "line_id",
+                         name="uq_order_line_refunds_order_id_refund_id_line_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(String(64))
+    refund_id: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Delivery(Base):
@@ -197,3 +230,100 @@ class ReviewTask(Base):
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     done_by: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(String(500), default="")
+
+
+# ------------------------------------------------------------------ after-sales (售后)
+
+AFTERSALE_KINDS = ("refund_only", "return_refund", "exchange", "repair")
+AFTERSALE_STATES = ("applied", "awaiting_photos", "awaiting_return", "returning", "inspected",
+                    "inspection_failed", "refunding", "closed")
+AFTERSALE_OUTCOMES = ("", "refunded", "exchanged", "repaired", "refused", "withdrawn", "expired")
+
+
+class AfterSale(Base):
+    """A shopper's after-sales request about lines of one of her orders (aftersale_rules.py)."""
+    __tablename__ = "aftersales"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in AFTERSALE_KINDS)})",
+                        name="kind_known"),
+        CheckConstraint(f"state IN ({', '.join(repr(k) for k in AFTERSALE_STATES)})",
+                        name="state_known"),
+        CheckConstraint(f"outcome IN ({', '.join(repr(k) for k in AFTERSALE_OUTCOMES)})",
+                        name="outcome_known"),
+        Index("ix_aftersales_member_id_id", "member_id", "id"),
+        Index("ix_aftersales_state_deadline", "state", "deadline_at"),
+        Index("ix_aftersales_order_id", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(64))
+    order_no: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text, default="")
+    seal_intact: Mapped[bool] = mapped_column(Boolean, default=False)
+    hygiene: Mapped[bool] = mapped_column(Boolean, default=False)  # the warehouse must see the seal
+    state: Mapped[str] = mapped_column(String(20), default="applied")
+    outcome: Mapped[str] = mapped_column(String(16), default="")
+    priority: Mapped[bool] = mapped_column(Boolean, default=False)
+    free_return_shipping: Mapped[bool] = mapped_column(Boolean, default=False)
+    exchange_unavailable: Mapped[bool] = mapped_column(Boolean, default=False)
+    refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    history: Mapped[list] = mapped_column(JSON, default=list)  # [{state, by, note, at}]
+
+
+class AfterSaleLine(Base):
+    __tablename__ = "aftersale_lines"
+    __table_args__ = (
+        UniqueConstraint("aftersale_id", "line_id", name="uq_aftersale_lines_aftersale_id_line_id"),
+        Index("ix_aftersale_lines_order_id_line_id", "order_id", "line_id"),
+        Index("ix_aftersale_lines_product_id", "product_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    aftersale_id: Mapped[int] = mapped_column(BigId, ForeignKey("aftersales.id", ondelete="CASCADE"))
+    order_id: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(64))
+    product_id: Mapped[str] = mapped_column(String(64))
+    sku_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    sku_label: Mapped[str] = mapped_column(String(100), default="")
+    size: Mapped[str] = mapped_column(String(16), default="")
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)   # her share for these units
+    refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    exchange_sku_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AfterSalePhoto(Base):
+    """A photo of a request (files under `aftersales/<id>/` in the media root)."""
+    __tablename__ = "aftersale_photos"
+    __table_args__ = (Index("ix_aftersale_photos_aftersale_id", "aftersale_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    aftersale_id: Mapped[int] = mapped_column(BigId, ForeignKey("aftersales.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[str] = mapped_column(String(255))
+    hd_key: Mapped[str] = mapped_column(String(255))
+    thumbnail_key: Mapped[str] = mapped_column(String(255))
+
+
+class AfterSaleSettings(Base):
+    """The merchant's after-sales rules: one row (id 1), edited by staff, versioned."""
+    __tablename__ = "aftersale_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

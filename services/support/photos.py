@@ -51,19 +51,23 @@ class Writer:
         self.written.append(key)
         return key
 
+    def files(self, folder: str, photo: Checked) -> dict:
+        """Writes the original, the HD and the thumbnail under `folder`/<random>/: the columns
+        a photo row keeps (content type, size, keys)."""
+        original, image = photo
+        base = f"{folder}/{uuid.uuid4().hex}"
+        ext = images.EXTENSIONS[image.content_type]
+        return dict(content_type=image.content_type, width=image.width, height=image.height,
+                    size_bytes=len(original),
+                    key=self._put(f"{base}/original.{ext}", original),
+                    hd_key=self._put(f"{base}/hd.jpg", image.hd),
+                    thumbnail_key=self._put(f"{base}/thumb.jpg", image.thumbnail))
+
     def store(self, review_id: int, position: int, photo: Checked, *,
               follow_up: bool) -> ReviewPhoto:
-        original, image = photo
-        base = f"reviews/{review_id}/{uuid.uuid4().hex}"
-        ext = images.EXTENSIONS[image.content_type]
-        return ReviewPhoto(
-            review_id=review_id, follow_up=follow_up, position=position,
-            content_type=image.content_type, width=image.width, height=image.height,
-            size_bytes=len(original),
-            key=self._put(f"{base}/original.{ext}", original),
-            hd_key=self._put(f"{base}/hd.jpg", image.hd),
-            thumbnail_key=self._put(f"{base}/thumb.jpg", image.thumbnail))
+        return ReviewPhoto(review_id=review_id, follow_up=follow_up, position=position,
+                           **self.files(f"reviews/{review_id}", photo))
 
 
-def keys_of(photo: ReviewPhoto) -> list[str]:
+def keys_of(photo) -> list[str]:
     return [photo.key, photo.hd_key, photo.thumbnail_key]

@@ -8,17 +8,19 @@ from __future__ import annotations
 from mall.events.v1 import logistics_events_pb2 as logistics_events
 from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
+from mall.events.v1 import payment_events_pb2 as payment_events
 from mall.events.v1 import promotion_events_pb2 as promotion_events
 from mall.events.v1 import support_events_pb2 as support_events
 
 from servicekit import consents
+from servicekit.config import env_float
 from servicekit.erasure import erased_at
 from servicekit.lazy import once
 from servicekit.media_storage import default_storage
 from servicekit.times import rfc3339
-from servicekit.worker import EventWorker, on_event
+from servicekit.worker import EventWorker, on_event, timer
 
-from . import eligibility, erasure, inbox, marketing
+from . import aftersales, eligibility, erasure, inbox, marketing
 from .models import Notification
 
 
@@ -74,11 +76,13 @@ class Worker(EventWorker):
     @on_event("order", "order.status_changed", order_events.OrderStatusChanged)
     def order_status_changed(self, session, event):
         eligibility.on_order_status_changed(session, event.data)  # delivered: every line reached her
+        aftersales.on_order_status_changed(session, event.data)  # shipped: no plain refund any more
         self.announce(session, inbox.on_order_status_changed(session, event.data),
                       event.data.order_no)
 
     @on_event("order", "order.refunded", order_events.OrderRefunded)
     def order_refunded(self, session, event):
+        aftersales.on_order_refunded(session, event.data)  # units no longer available
         self.announce(session, inbox.on_order_refunded(session, event.data), event.data.order_no)
 
     @on_event("promotion", "coupon.expiring", promotion_events.CouponExpiring)
@@ -103,3 +107,31 @@ class Worker(EventWorker):
     def shipment_delivered(self, session, event):
         """The parcel's SKUs reached her: those lines of the order may be reviewed."""
         eligibility.on_shipment_delivered(session, event.data)
+
+    # ------------------------------------------------------------------ after-sales
+
+    @on_event("logistics", "return.booked", logistics_events.ReturnBooked)
+    def return_booked(self, session, event):
+        aftersales.on_return_booked(self.runtime, session, event.data)
+
+    @on_event("logistics", "return.inspected", logistics_events.ReturnInspected)
+    def return_inspected(self, session, event):
+        aftersales.on_return_inspected(self.runtime, session, event.data)
+
+    @on_event("logistics", "exchange.shipped", logistics_events.ExchangeShipped)
+    def exchange_shipped(self, session, event):
+        aftersales.on_exchange_shipped(self.runtime, session, event.data)
+
+    @on_event("logistics", "exchange.unavailable", logistics_events.ExchangeUnavailable)
+    def exchange_unavailable(self, session, event):
+        aftersales.on_exchange_unavailable(self.runtime, session, event.data)
+
+    @on_event("payment", "payment.refunded", payment_events.PaymentRefunded)
+    def payment_refunded(self, session, event):
+        """An after-sale's refund (refund_request_id aftersale:<id>) closes it refunded, once."""
+        aftersales.on_payment_refunded(self.runtime, session, event.data)
+
+    @timer(env_float("AFTERSALE_TIMER_SECONDS", 60.0, "support"))
+    def aftersale_timeouts(self):
+        """Unanswered for 48 h: approved; not sent back in 7 days: closed expired."""
+        aftersales.run_timeouts(self.runtime)

@@ -230,3 +230,74 @@ def test_a_presale_deposit_and_its_balance_window_are_notices_announced_to_membe
     announced = published(support, "notification.created", ev.NotificationCreated)
     assert [(a.kind, a.order_no) for a in announced] == [("order_deposit_paid", "N-PRE"),
                                                          ("order_balance_due", "N-PRE")]
+
+
+# ------------------------------------------------------------------ after-sales (售后)
+
+def _aftersale_request(support, grpc_stub_for, kind: str, line: dict, **draft) -> str:
+    """Eve's order o-ae, delivered yesterday; she applies through the real server."""
+    from datetime import datetime, timedelta, timezone
+
+    from mall.events.v1 import logistics_events_pb2 as logistics_events
+    deliver(support, "order", "order.paid", order_events.OrderPaid(
+        order_id="o-ae", order_no="N-AE", member_id="eve", paid_fen=9900, lines=[
+            order_events.OrderEventLine(line_id="l-1", product_id="p-1", sku_id="k-1",
+                                        size="M", quantity=1, paid_fen=9900)]))
+    deliver(support, "logistics", "shipment.delivered", logistics_events.ShipmentChanged(
+        shipment_id="s-ae", order_id="o-ae", member_id="eve",
+        occurred_at=(datetime.now(timezone.utc) - timedelta(days=1)).isoformat(),
+        items=[logistics_events.ShipmentItem(sku_id="k-1", quantity=1)]))
+    shopper = grpc_stub_for("support", pb_grpc.AfterSaleServiceStub)
+    made = shopper.ApplyAfterSale(iter([pb.AfterSaleUploadRequest(application=pb.AfterSaleDraft(
+        order_id="o-ae", kind=kind, reason_code="quality",
+        lines=[pb.AfterSaleLineDraft(line_id="l-1", quantity=1, **line)], **draft))]),
+        metadata=(("x-mall-user-id", "eve"),))
+    desk = grpc_stub_for("support", pb_grpc.AfterSaleAdminServiceStub)
+    desk.ApproveAfterSale(pb.DecideAfterSaleRequest(request_id=made.id),
+                          metadata=(("x-mall-user-id", "s-cs"), ("x-mall-roles", "cs_agent")))
+    return made.id
+
+
+def test_a_return_is_booked_inspected_refunded_and_closed_once(support, grpc_stub_for,
+                                                               monkeypatch):
+    from mall.events.v1 import logistics_events_pb2 as logistics_events
+    from mall.events.v1 import payment_events_pb2 as payment_events
+    monkeypatch.setenv("MALL_SUPPORT_CHECK_CATALOG", "0")
+    rid = _aftersale_request(support, grpc_stub_for, "return_refund", {})
+    applied = published(support, "aftersale.applied", ev.AfterSaleApplied)
+    assert [(a.request_id, a.kind, a.reason_code, a.lines[0].refund_fen) for a in applied] == [
+        (rid, "return_refund", "quality", 9900)]
+    approved = published(support, "aftersale.approved", ev.AfterSaleApproved)
+    assert approved[0].return_expected and approved[0].free_return_shipping
+    booked = deliver(support, "logistics", "return.booked", logistics_events.ReturnBooked(
+        request_id=rid, order_id="o-ae", member_id="eve", carrier="SF", waybill_no="SF1"))
+    deliver(support, "logistics", "return.booked", logistics_events.ReturnBooked(
+        request_id=rid), event_id=booked["id"])  # redelivered
+    deliver(support, "logistics", "return.inspected", logistics_events.ReturnInspected(
+        request_id=rid, order_id="o-ae", member_id="eve", accepted=True, seal_intact=True))
+    asked = published(support, "aftersale.refund_requested", ev.AfterSaleRefundRequested)
+    assert [(a.refund_request_id, a.amount_fen) for a in asked] == [(f"aftersale:{rid}", 9900)]
+    refunded = payment_events.PaymentRefunded(refund_request_id=f"aftersale:{rid}",
+                                              order_id="o-ae", member_id="eve", amount_fen=9900)
+    deliver(support, "payment", "payment.refunded", refunded)
+    deliver(support, "payment", "payment.refunded", refunded)  # announced twice: closed once
+    closed = published(support, "aftersale.closed", ev.AfterSaleClosed)
+    assert [(c.request_id, c.outcome, c.refunded_fen, c.reason_code) for c in closed] == [
+        (rid, "refunded", 9900, "quality")]
+    kinds = [n.kind for n in published(support, "notification.created", ev.NotificationCreated)]
+    assert kinds.count("aftersale_closed") == 1 and "aftersale_refunding" in kinds
+
+
+def test_an_exchange_unavailable_then_shipped_closes_exchanged(support, grpc_stub_for,
+                                                              monkeypatch):
+    from mall.events.v1 import logistics_events_pb2 as logistics_events
+    monkeypatch.setenv("MALL_SUPPORT_CHECK_CATALOG", "0")
+    rid = _aftersale_request(support, grpc_stub_for, "exchange", {"exchange_sku_id": "k-2"})
+    deliver(support, "logistics", "exchange.unavailable", logistics_events.ExchangeUnavailable(
+        request_id=rid, order_id="o-ae", member_id="eve"))
+    deliver(support, "logistics", "exchange.shipped", logistics_events.ExchangeShipped(
+        request_id=rid, order_id="o-ae", member_id="eve", carrier="SF", waybill_no="SF2"))
+    closed = published(support, "aftersale.closed", ev.AfterSaleClosed)
+    assert [(c.outcome, c.lines[0].exchange_sku_id) for c in closed] == [("exchanged", "k-2")]
+    kinds = [n.kind for n in published(support, "notification.created", ev.NotificationCreated)]
+    assert "aftersale_exchange_unavailable" in kinds

@@ -328,3 +328,178 @@ def test_export_member_data_holds_her_reviews(review_stubs, stub):
     exported = stub.ExportMemberData(common_pb2.ExportMemberDataRequest(member_id="carol"),
                                      metadata=CAROL)
     assert [(r.id, r.text, r.order_id) for r in exported.reviews] == [(review.id, "好", "o-r")]
+
+
+# ------------------------------------------------------------------ after-sales (售后)
+
+DORA = (("x-mall-user-id", "dora"),)
+ADMIN = (("x-mall-user-id", "s-admin"), ("x-mall-roles", "admin"))
+
+
+def aftersale_upload(header: dict, photos=(), chunk=64 * 1024):
+    yield pb.AfterSaleUploadRequest(**header)
+    for index, data in enumerate(photos):
+        for start in range(0, len(data), chunk):
+            yield pb.AfterSaleUploadRequest(photo=pb.PhotoChunk(index=index,
+                                                                data=data[start:start + chunk]))
+
+
+@pytest.fixture
+def aftersale_stubs(runtime_for, worker, grpc_stub_for, grpc_target_for, monkeypatch):
+    """Dora bought 2 of a bra (two SKUs in a real catalog) and a tee in o-as, delivered yesterday;
+    the merchant says the bra's category touches the skin."""
+    from datetime import datetime, timedelta, timezone
+
+    from mall.catalog.v1 import catalog_pb2 as cpb
+    from mall.catalog.v1 import catalog_pb2_grpc
+    from mall.events.v1 import logistics_events_pb2 as logistics_events
+    monkeypatch.setenv("MALL_SUPPORT_CHECK_CATALOG", "1")
+    monkeypatch.setenv("MALL_CATALOG_GRPC_TARGET", grpc_target_for("catalog"))
+    admin = grpc_stub_for("catalog", catalog_pb2_grpc.CatalogAdminServiceStub)
+    style = admin.CreateCategory(cpb.CreateCategoryRequest(category=cpb.CategoryInput(
+        kind=cpb.STYLE, name="文胸")), metadata=OPERATOR).id
+    bra = admin.CreateProduct(cpb.CreateProductRequest(
+        product=cpb.ProductInput(title="云朵文胸", category_id=style, size_system=cpb.LETTER),
+        skus=[cpb.SkuInput(code=f"AS-{size}", size=size, colour="黑色", price_fen=9900)
+              for size in ("M", "L")]), metadata=OPERATOR)
+    m, big = bra.skus[0].id, bra.skus[1].id
+    support = runtime_for("support")
+    deliver(support, "order", "order.paid", order_events.OrderPaid(
+        order_id="o-as", order_no="N-AS", member_id="dora", paid_fen=29700,
+        exclusive_service=True, lines=[
+            order_events.OrderEventLine(line_id="l-bra", product_id=bra.id, sku_id=m, size="M",
+                                        quantity=2, paid_fen=19800, category_ids=[style]),
+            order_events.OrderEventLine(line_id="l-tee", product_id="p-tee", sku_id="k-tee",
+                                        size="M", quantity=1, paid_fen=9900)]))
+    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    deliver(support, "logistics", "shipment.delivered", logistics_events.ShipmentChanged(
+        shipment_id="s-as", order_id="o-as", member_id="dora", occurred_at=yesterday,
+        state=logistics_events.SHIPMENT_DELIVERED,
+        items=[logistics_events.ShipmentItem(sku_id=s, quantity=1) for s in (m, "k-tee")]))
+    shopper = grpc_stub_for("support", pb_grpc.AfterSaleServiceStub)
+    desk = grpc_stub_for("support", pb_grpc.AfterSaleAdminServiceStub)
+    settings = desk.GetAfterSaleSettings(pb.GetAfterSaleSettingsRequest(), metadata=CS)
+    settings.intimate_category_ids[:] = [style]
+    desk.UpdateAfterSaleSettings(settings, metadata=ADMIN)
+    return shopper, desk, {"m": m, "l": big, "product": bra.id}
+
+
+def test_aftersale_options_reasons_and_the_settings(aftersale_stubs):
+    shopper, desk, skus = aftersale_stubs
+    reasons = shopper.ListAfterSaleReasons(pb.ListAfterSaleReasonsRequest(), metadata=DORA)
+    assert {r.code: r.label for r in reasons.reasons}["no_reason_7_days"] == "七天无理由退换"
+    options = shopper.GetAfterSaleOptions(pb.GetAfterSaleOptionsRequest(order_id="o-as"),
+                                          metadata=DORA)
+    bra = {k.kind: k for k in options.lines[0].kinds}
+    assert options.lines[0].intimate and bra["return_refund"].allowed
+    assert bra["return_refund"].seal_required and bra["return_refund"].window_ends_at.seconds
+    assert (bra["refund_only"].allowed, bra["refund_only"].why_not) == (False, "delivered")
+    assert bra["repair"].why_not == "repair_not_offered"
+    assert refused(shopper.GetAfterSaleOptions, pb.GetAfterSaleOptionsRequest(order_id="o-as"),
+                   metadata=CAROL).code() == grpc.StatusCode.NOT_FOUND
+    settings = desk.GetAfterSaleSettings(pb.GetAfterSaleSettingsRequest(), metadata=CS)
+    assert (settings.no_reason_days, settings.quality_days, settings.version) == (7, 15, 1)
+    settings.no_reason_days = 0
+    err = refused(desk.UpdateAfterSaleSettings, settings, metadata=ADMIN)
+    assert violations(err) == {("no_reason_days", "range")}
+    assert refused(desk.UpdateAfterSaleSettings, settings, metadata=CS).code() == \
+        grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_apply_refuses_bad_input_naming_field_and_rule(aftersale_stubs):
+    shopper, _, skus = aftersale_stubs
+    err = refused(shopper.ApplyAfterSale, aftersale_upload({"application": pb.AfterSaleDraft(
+        order_id="o-as", kind="exchange", reason_code="wrong_size", seal_intact=True,
+        lines=[pb.AfterSaleLineDraft(line_id="l-bra", quantity=1, exchange_sku_id="k-tee")])}),
+        metadata=DORA)
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert violations(err) == {("lines[0].exchange_sku_id", "same_product")}
+    err = refused(shopper.ApplyAfterSale, aftersale_upload({"application": pb.AfterSaleDraft(
+        order_id="o-as", kind="return_refund", reason_code="wrong_size",
+        lines=[pb.AfterSaleLineDraft(line_id="l-bra", quantity=3)])}), metadata=DORA)
+    assert violations(err) == {("lines[0].quantity", "available"), ("lines[0]", "seal")}
+    err = refused(shopper.ApplyAfterSale, aftersale_upload({"application": pb.AfterSaleDraft(
+        order_id="o-as", kind="mend", reason_code="quality")}, [b"nope"]), metadata=DORA)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err) == {("kind", "known"), ("lines", "required"), ("photos[0]", "image")}
+    assert refused(shopper.ApplyAfterSale, aftersale_upload({"application": pb.AfterSaleDraft(
+        order_id="o-as", kind="return_refund", reason_code="quality",
+        lines=[pb.AfterSaleLineDraft(line_id="l-tee", quantity=1)])}),
+        metadata=CAROL).code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_apply_ask_photos_add_them_approve_refuse_and_withdraw(aftersale_stubs):
+    shopper, desk, skus = aftersale_stubs
+    exchange = shopper.ApplyAfterSale(aftersale_upload({"application": pb.AfterSaleDraft(
+        order_id="o-as", kind="exchange", reason_code="wrong_size", seal_intact=True,
+        text="偏小", lines=[pb.AfterSaleLineDraft(line_id="l-bra", quantity=1,
+                                                 exchange_sku_id=skus["l"])])}, [jpeg()]),
+        metadata=DORA)
+    assert (exchange.state, exchange.priority, exchange.order_no) == ("applied", True, "N-AS")
+    assert exchange.photos[0].url.startswith("/media/aftersales/")
+    assert exchange.lines[0].paid_fen == 9900 and exchange.deadline.seconds
+    asked = desk.AskForAfterSalePhotos(pb.DecideAfterSaleRequest(
+        request_id=exchange.id, note="请拍吊牌"), metadata=CS)
+    assert (asked.state, asked.note) == ("awaiting_photos", "请拍吊牌")
+    more = shopper.AddAfterSalePhotos(aftersale_upload({"more_photos": pb.AfterSalePhotosDraft(
+        request_id=exchange.id, note="吊牌在")}, [jpeg()]), metadata=DORA)
+    assert (more.state, len(more.photos)) == ("applied", 2)
+    approved = desk.ApproveAfterSale(pb.DecideAfterSaleRequest(request_id=exchange.id),
+                                     metadata=CS)
+    assert approved.state == "awaiting_return"
+    assert [h.state for h in approved.history] == ["applied", "awaiting_photos", "applied",
+                                                   "approved", "awaiting_return"]
+    tee = shopper.ApplyAfterSale(aftersale_upload({"application": pb.AfterSaleDraft(
+        order_id="o-as", kind="return_refund", reason_code="quality",
+        lines=[pb.AfterSaleLineDraft(line_id="l-tee", quantity=1)])}), metadata=DORA)
+    err = refused(desk.RefuseAfterSale, pb.DecideAfterSaleRequest(request_id=tee.id),
+                  metadata=CS)
+    assert violations(err) == {("note", "required")}
+    assert desk.RefuseAfterSale(pb.DecideAfterSaleRequest(request_id=tee.id, note="已超过"),
+                                metadata=CS).outcome == "refused"
+    withdrawn = shopper.WithdrawAfterSale(pb.AfterSaleIdRequest(request_id=exchange.id),
+                                          metadata=DORA)
+    assert (withdrawn.state, withdrawn.outcome) == ("closed", "withdrawn")
+    assert refused(shopper.WithdrawAfterSale, pb.AfterSaleIdRequest(request_id=exchange.id),
+                   metadata=DORA).code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert refused(desk.ApproveAfterSale, pb.DecideAfterSaleRequest(request_id=tee.id),
+                   metadata=OPERATOR).code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_list_get_and_refund_partially(aftersale_stubs, runtime_for, grpc_stub_for):
+    from mall.events.v1 import logistics_events_pb2 as logistics_events
+    shopper, desk, _ = aftersale_stubs
+    made = shopper.ApplyAfterSale(aftersale_upload({"application": pb.AfterSaleDraft(
+        order_id="o-as", kind="return_refund", reason_code="quality",
+        lines=[pb.AfterSaleLineDraft(line_id="l-tee", quantity=1)])}), metadata=DORA)
+    mine = shopper.ListMyAfterSales(pb.ListMyAfterSalesRequest(), metadata=DORA)
+    assert made.id in [r.id for r in mine.requests]
+    assert shopper.GetMyAfterSale(pb.AfterSaleIdRequest(request_id=made.id),
+                                  metadata=DORA).reason_label == "质量问题"
+    assert refused(shopper.GetMyAfterSale, pb.AfterSaleIdRequest(request_id=made.id),
+                   metadata=CAROL).code() == grpc.StatusCode.NOT_FOUND
+    listed = desk.ListAfterSales(pb.ListAfterSalesRequest(state="applied", reason_code="quality",
+                                                          product_id="p-tee"), metadata=CS)
+    assert made.id in [r.id for r in listed.requests]
+    err = refused(desk.ListAfterSales, pb.ListAfterSalesRequest(state="lost"), metadata=CS)
+    assert violations(err) == {("state", "known")}
+    desk.ApproveAfterSale(pb.DecideAfterSaleRequest(request_id=made.id), metadata=CS)
+    deliver(runtime_for("support"), "logistics", "return.inspected",
+            logistics_events.ReturnInspected(request_id=made.id, accepted=False, note="污渍"))
+    assert desk.GetAfterSale(pb.AfterSaleIdRequest(request_id=made.id),
+                             metadata=CS).state == "inspection_failed"
+    err = refused(desk.RefundAfterSalePartially, pb.PartialRefundRequest(
+        request_id=made.id, reason="部分", lines=[pb.PartialRefundLine(line_id="l-tee",
+                                                                      refund_fen=9901)]),
+        metadata=CS)
+    assert violations(err) == {("lines[0].refund_fen", "range")}
+    part = desk.RefundAfterSalePartially(pb.PartialRefundRequest(
+        request_id=made.id, reason="污渍,退一半", lines=[pb.PartialRefundLine(
+            line_id="l-tee", refund_fen=4950)]), metadata=CS)
+    assert (part.state, part.refund_fen) == ("refunding", 4950)
+    notices = grpc_stub_for("support", pb_grpc.NotificationServiceStub)
+    from mall.common.v1 import common_pb2 as common
+    exported = notices.ExportMemberData(common.ExportMemberDataRequest(member_id="dora"),
+                                        metadata=DORA)
+    assert [(a.id, a.state) for a in exported.aftersales] == [(made.id, "refunding")]
+    assert "aftersale_inspection_failed" in [n.kind_code for n in exported.notifications]
