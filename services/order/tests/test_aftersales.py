@@ -5,7 +5,7 @@ payment.refunded's."""
 from mall.events.v1 import payment_events_pb2 as payments
 from mall.events.v1 import support_events_pb2 as support
 
-from servicekit.testing import deliver_in_process
+from servicekit.testing import deliver_in_process, outbox_events
 from services.order import orders, views
 
 from .orders_helpers import place, succeeded
@@ -123,3 +123,16 @@ def test_requests_are_kept_apart_and_summaries_carry_none(runtime):
     with runtime.transaction() as session:
         [summary] = views.summaries(session, [orders.lock(session, order_id, for_update=False)])
         assert list(summary.aftersales) == []
+
+
+def test_an_exchange_closes_without_any_refund_or_order_event(runtime):
+    """What member's points hang on: an exchange is shown, but no order.refunded is announced."""
+    order_id = paid_order(runtime)
+    before = len(outbox_events(runtime))
+    exchange = support.AfterSaleClosed(request_id="as-x", order_id=order_id, member_id="m-1",
+                                       kind="exchange", outcome="exchanged", lines=lines(order_id))
+    send("aftersale.closed", exchange, "e-x")
+    [request] = shown(runtime, order_id).aftersales
+    assert (request.kind, request.outcome, request.refunded_fen) == ("exchange", "exchanged", 0)
+    assert len(outbox_events(runtime)) == before
+    assert outbox_events(runtime, "order.refunded") == []
