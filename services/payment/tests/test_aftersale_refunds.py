@@ -178,3 +178,33 @@ def test_a_provider_out_of_reach_leaves_it_to_the_timer(runtime, wechat_paid, pr
     wait_until(lambda: rows(runtime)[0].status == "succeeded", message="the refund went through")
     deliver(asked(), "e-2")   # asked again: still the one refund
     assert at_wechat(providers, wechat_paid) == [15900]
+
+
+def test_a_refund_alipay_refuses_for_now_is_sent_again_by_the_timer(runtime, alipay_paid, providers):
+    """The merchant's Alipay balance is short: Alipay says try again later; the refund stays
+    requested (nothing lost) and the reconciliation timer sends it once the balance is back."""
+    providers.alipay.refund_refusal = "ACQ.SELLER_BALANCE_NOT_ENOUGH"
+    try:
+        deliver(asked(), "e-1")
+        [row] = rows(runtime)
+        assert row.status == "requested"
+        assert reconcile.resubmit_refunds(runtime, datetime.now(timezone.utc) + timedelta(seconds=1)) == 0
+    finally:
+        providers.alipay.refund_refusal = ""
+    assert reconcile.resubmit_refunds(runtime, datetime.now(timezone.utc) + timedelta(seconds=1)) == 1
+    [row] = rows(runtime)
+    assert (row.status, row.amount_fen) == ("succeeded", 15900)
+    assert providers.alipay.trades[alipay_paid.out_trade_no]["refunds"] == {row.id: 15900}
+    [event] = refunded_events(runtime)
+    assert event["refundRequestId"] == "aftersale:as-1"
+
+
+def test_a_final_refusal_is_recorded_failed_with_the_providers_word(runtime, alipay_paid, providers):
+    providers.alipay.refund_refusal = "ACQ.TRADE_HAS_CLOSE"
+    try:
+        deliver(asked(), "e-1")
+    finally:
+        providers.alipay.refund_refusal = ""
+    [row] = rows(runtime)
+    assert row.status == "failed" and "ACQ.TRADE_HAS_CLOSE" in row.failure
+    assert refunded_events(runtime) == []
