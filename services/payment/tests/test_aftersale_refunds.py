@@ -208,3 +208,16 @@ def test_a_final_refusal_is_recorded_failed_with_the_providers_word(runtime, ali
     [row] = rows(runtime)
     assert row.status == "failed" and "ACQ.TRADE_HAS_CLOSE" in row.failure
     assert refunded_events(runtime) == []
+
+
+def test_a_card_payment_is_refunded_through_the_acquirer(stub, orders, providers, relay, runtime):
+    orders.add("o-1", "m-1", PAID)
+    opened = stub.CreatePayment(payment_pb2.CreatePaymentRequest(order_id="o-1", method="card"),
+                                metadata=with_key("k-card"))
+    providers.card.intents[opened.intent.out_trade_no].update(status="succeeded", amount_received=PAID)
+    assert reconcile.run(runtime, older_than=timedelta(0)).settled == [opened.intent.id]
+    deliver(asked(lines=(("l-1", "sku-1", 1, 9901),)), "e-1")
+    [row] = rows(runtime)
+    assert (row.status, row.amount_fen) == ("succeeded", 9901) and row.provider_refund_id.startswith("re_")
+    [event] = refunded_events(runtime)
+    assert (event["refundRequestId"], event["amountFen"], event["method"]) == ("aftersale:as-1", "9901", "card")
