@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import replace
 
 from mall.events.v1 import support_events_pb2 as support_events
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 REQUESTED_BY = "event:aftersale.refund_requested"
 DRAW_ORDER = ("balance", "deposit", "full")   # a pre-sale's balance is refunded before its deposit
+_KEY = re.compile(r"^[\x21-\x7e]{1,55}$")    # room for ":deposit" in the 64 of refund_request_id
 
 
 def request_key(event: support_events.AfterSaleRefundRequested) -> str:
@@ -53,9 +55,9 @@ def _part_key(key: str, phase: str, first: bool) -> str:
 
 
 def existing(session: Session, key: str) -> list[Refund]:
-    return list(session.scalars(select(Refund).where(
-        (Refund.refund_request_id == key) | Refund.refund_request_id.like(f"{key}:%"))
-        .order_by(Refund.created_at)))
+    keys = [key] + [f"{key}:{phase}" for phase in DRAW_ORDER]
+    return list(session.scalars(select(Refund).where(Refund.refund_request_id.in_(keys))
+                                .order_by(Refund.created_at)))
 
 
 def asked_lines(event: support_events.AfterSaleRefundRequested) -> tuple[int, list[RefundLine]]:
@@ -103,6 +105,11 @@ def refund_requested(session: Session, event: support_events.AfterSaleRefundRequ
     """The refunds this request is owed (the ones already written, on a redelivery). Rows still
     `requested` are for the caller to submit after commit."""
     key = request_key(event)
+    if not _KEY.match(key):
+        AFTERSALE_REFUNDS.labels("refused").inc()
+        log.error("after-sale refund for order %s refused: refund_request_id %r is not 1 to 55 "
+                  "printable ASCII characters", event.order_id, key[:80])
+        return []
     done = existing(session, key)
     if done:
         AFTERSALE_REFUNDS.labels("duplicate").inc()

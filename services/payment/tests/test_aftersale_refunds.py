@@ -221,3 +221,12 @@ def test_a_card_payment_is_refunded_through_the_acquirer(stub, orders, providers
     assert (row.status, row.amount_fen) == ("succeeded", 9901) and row.provider_refund_id.startswith("re_")
     [event] = refunded_events(runtime)
     assert (event["refundRequestId"], event["amountFen"], event["method"]) == ("aftersale:as-1", "9901", "card")
+
+
+def test_a_malformed_request_id_refunds_nothing(runtime, alipay_paid, providers):
+    message = asked()
+    message.refund_request_id = "aftersale:" + "x" * 60
+    deliver(message, "e-1")
+    message.refund_request_id = "aftersale:with space"
+    deliver(message, "e-2")
+    assert rows(runtime) == []
