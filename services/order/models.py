@@ -208,6 +208,16 @@ class OrderAfterSale(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class OrderRefundApplied(Base):
+    """payment.refunded's refunds already added to their order (by refund id): each counts once,
+    whatever order they arrive in."""
+    __tablename__ = "order_refunds_applied"
+
+    refund_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    applied_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class OrderStatusChange(Base):
     """Every transition, with who and why: the order's timeline."""
     __tablename__ = "order_status_changes"

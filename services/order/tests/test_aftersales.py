@@ -136,3 +136,26 @@ def test_an_exchange_closes_without_any_refund_or_order_event(runtime):
     assert (request.kind, request.outcome, request.refunded_fen) == ("exchange", "exchanged", 0)
     assert len(outbox_events(runtime)) == before
     assert outbox_events(runtime, "order.refunded") == []
+
+
+def test_two_after_sale_refunds_heard_in_reverse_order_both_count_once(runtime):
+    """Payment refunds two requests of one order close together; order's worker may hear the
+    later payment.refunded first: each refund counts once on its line, however it arrives."""
+    order_id = paid_order(runtime)
+
+    def refunded(refund_id, line_no, amount, total):
+        return payments.PaymentRefunded(
+            order_id=order_id, refund_id=refund_id, refund_request_id=f"aftersale:{refund_id}",
+            amount_fen=amount, refunded_total_fen=total, paid_fen=PAID, full=total >= PAID,
+            lines=[payments.PaymentRefundLine(line_id=f"{order_id}-{line_no}", quantity=1,
+                                              amount_fen=amount)])
+
+    later = refunded("r-2", 2, 5605, 18905 + 5605)
+    earlier = refunded("r-1", 1, 18905, 18905)
+    deliver_in_process("order", "payment", "payment.refunded", later, event_id="p-2")
+    deliver_in_process("order", "payment", "payment.refunded", earlier, event_id="p-1")
+    deliver_in_process("order", "payment", "payment.refunded", earlier, event_id="p-1-again")
+    view = shown(runtime, order_id)
+    assert view.refunded_fen == 18905 + 5605
+    assert [(line.refunded_fen, line.refunded_quantity) for line in view.lines] == [(18905, 1), (5605, 1)]
+    assert [e["data"]["refundId"] for e in outbox_events(runtime, "order.refunded")] == ["r-2", "r-1"]

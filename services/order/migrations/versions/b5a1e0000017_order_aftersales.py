@@ -1,4 +1,5 @@
-"""order_aftersales: after-sale requests on orders, from support's aftersale.* events
+"""order_aftersales: after-sale requests on orders, from support's aftersale.* events;
+order_refunds_applied: payment.refunded's refunds counted once each, in any order
 
 Revision ID: b5a1e0000017
 Revises: ac16e0000001
@@ -33,8 +34,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('request_id'),
     )
     op.create_index('ix_order_aftersales_order_id', 'order_aftersales', ['order_id'])
+    op.create_table(
+        'order_refunds_applied',
+        sa.Column('refund_id', sa.String(length=64), nullable=False),
+        sa.Column('order_id', sa.String(length=64), nullable=False),
+        sa.Column('applied_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('refund_id'),
+    )
+    op.create_index('ix_order_refunds_applied_order_id', 'order_refunds_applied', ['order_id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_order_refunds_applied_order_id', table_name='order_refunds_applied')
+    op.drop_table('order_refunds_applied')
     op.drop_index('ix_order_aftersales_order_id', table_name='order_aftersales')
     op.drop_table('order_aftersales')
