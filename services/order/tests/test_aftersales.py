@@ -159,3 +159,16 @@ def test_two_after_sale_refunds_heard_in_reverse_order_both_count_once(runtime):
     assert view.refunded_fen == 18905 + 5605
     assert [(line.refunded_fen, line.refunded_quantity) for line in view.lines] == [(18905, 1), (5605, 1)]
     assert [e["data"]["refundId"] for e in outbox_events(runtime, "order.refunded")] == ["r-2", "r-1"]
+
+
+def test_the_refund_completing_the_order_heard_first_refunds_it_once(runtime):
+    order_id = paid_order(runtime)
+    last = payments.PaymentRefunded(order_id=order_id, refund_id="r-2", amount_fen=PAID - 18905,
+                                    refunded_total_fen=PAID, paid_fen=PAID, full=True)
+    first = payments.PaymentRefunded(order_id=order_id, refund_id="r-1", amount_fen=18905,
+                                     refunded_total_fen=18905, paid_fen=PAID)
+    deliver_in_process("order", "payment", "payment.refunded", last, event_id="p-2")
+    deliver_in_process("order", "payment", "payment.refunded", first, event_id="p-1")
+    view = shown(runtime, order_id)
+    assert (view.status, view.refunded_fen) == ("refunded", PAID)
+    assert [c.to_status for c in view.timeline].count("refunded") == 1
