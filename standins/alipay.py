@@ -72,6 +72,9 @@ class AlipayStandin:
         self._alipay_key = serialization.load_pem_private_key(keys.alipay_private_key.encode(), None)
         self.trades: dict[str, dict] = {}
         self._lock = threading.RLock()
+        # Tests: the sub_code the next refunds are refused with (e.g. ACQ.SELLER_BALANCE_NOT_ENOUGH,
+        # the merchant's Alipay balance short), "" to refund normally.
+        self.refund_refusal = ""
 
     def sign(self, text: str) -> str:
         return base64.b64encode(self._alipay_key.sign(text.encode(), padding.PKCS1v15(),
@@ -181,6 +184,8 @@ class AlipayStandin:
         if trade is None or not trade["trade_no"]:
             return self._fail("40004", "Business Failed", "ACQ.TRADE_NOT_EXIST", "交易不存在")
         request_no = biz.get("out_request_no") or trade["out_trade_no"]
+        if self.refund_refusal and request_no not in trade["refunds"]:
+            return self._fail("40004", "Business Failed", self.refund_refusal, "卖家余额不足")
         if request_no not in trade["refunds"]:
             amount = fen(biz.get("refund_amount", ""))
             left = fen(trade["total_amount"]) - sum(trade["refunds"].values())

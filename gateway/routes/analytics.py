@@ -1,7 +1,8 @@
-"""Event counts, for analysts and admins."""
+"""Event counts and return counts, for analysts and admins."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -39,3 +40,18 @@ async def get_event_counts(analytics: Analytics,
     req = analytics_pb2.EventCountsRequest(since=_timestamp(since, "since"),
                                            until=_timestamp(until, "until"))
     return answer(await analytics.EventCounts(req))
+
+
+@router.get("/return-counts", summary="After-sale requests applied in [since, until), counted by "
+            "reason, product or size", response_model=model_of(analytics_pb2.ReturnCountsResponse))
+async def get_return_counts(analytics: Analytics,
+                            by: Literal["reason", "product", "size"] = Query(
+                                ..., description="what to count by"),
+                            kind: Literal["refund_only", "return_refund", "exchange", "repair"] | None = Query(
+                                None, description="only requests of this kind"),
+                            since: datetime | None = Query(None, description="inclusive, RFC 3339"),
+                            until: datetime | None = Query(None, description="exclusive, RFC 3339")
+                            ) -> Response:
+    req = analytics_pb2.ReturnCountsRequest(by=by, kind=kind or "", since=_timestamp(since, "since"),
+                                            until=_timestamp(until, "until"))
+    return answer(await analytics.ReturnCounts(req))

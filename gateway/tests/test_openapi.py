@@ -149,3 +149,14 @@ def test_the_documented_models_accept_the_json_of_the_replies(spec):  # spec: th
         message_class = GetMessageClass(descriptor)
         for message in (message_class(), _filled(message_class())):
             model.model_validate(to_json(message), strict=True)
+
+
+def test_the_order_detail_shows_after_sale_requests_on_the_order_and_its_lines(spec):
+    for path in ("/v1/orders/{order_id}", "/v1/admin/orders/{order_id}"):
+        answer = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        order = _resolve(spec, answer)
+        request = _resolve(spec, order["properties"]["aftersales"]["items"])
+        assert {"request_id", "kind", "state", "outcome", "quantity", "refund_fen",
+                "refunded_fen"} <= set(request["properties"]), path
+        line = _resolve(spec, order["properties"]["lines"]["items"])
+        assert _resolve(spec, line["properties"]["aftersales"]["items"]) == request

@@ -10,7 +10,7 @@ from mall.analytics.v1 import analytics_pb2_grpc as pb_grpc
 from servicekit import context, roles
 from servicekit.runtime import Runtime
 
-from . import erasure, queries
+from . import erasure, queries, returns
 
 
 def require_staff() -> str:
@@ -54,6 +54,17 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             type=request.type,
             days=[pb.DayCount(day=day.isoformat(), count=n) for day, n in days],
             total=sum(n for _, n in days))
+
+    def ReturnCounts(self, request, context):
+        require_staff()
+        with self.runtime.transaction() as session:
+            counts = returns.counts(session, request.by, _time(request, "since"),
+                                    _time(request, "until"), request.kind)
+        return pb.ReturnCountsResponse(
+            by=request.by, units=sum(c.units for c in counts),
+            counts=[pb.ReturnCount(key=c.key, requests=c.requests, units=c.units,
+                                   refunded_units=c.refunded, exchanged_units=c.exchanged,
+                                   refunded_fen=c.refunded_fen) for c in counts])
 
     def ExportMemberData(self, request, context_):
         context.require_self_or_roles(request.member_id, roles.ADMIN,

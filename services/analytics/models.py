@@ -43,3 +43,24 @@ class DailyEventCount(Base):
     event_type: Mapped[str] = mapped_column(String(100), primary_key=True)
     source: Mapped[str] = mapped_column(String(40))
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReturnLine(Base):
+    """One line of an after-sale request (support's aftersale.applied, then aftersale.closed):
+    what returns are counted by (reason, product, size). No member id: nothing personal."""
+    __tablename__ = "return_lines"
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(20), default="")
+    reason_code: Mapped[str] = mapped_column(String(40), default="")
+    product_id: Mapped[str] = mapped_column(String(64), default="")
+    sku_id: Mapped[str] = mapped_column(String(64), default="")
+    size: Mapped[str] = mapped_column(String(40), default="")
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    applied_at: Mapped[datetime] = mapped_column(UtcDateTime)   # when applied (or first heard of)
+    outcome: Mapped[str] = mapped_column(String(20), default="")  # "" until closed
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (Index("ix_return_lines_applied", "applied_at"),)

@@ -5,11 +5,12 @@ from mall.events.v1 import catalog_events_pb2 as catalog
 from mall.events.v1 import logistics_events_pb2 as logistics
 from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order
+from mall.events.v1 import support_events_pb2 as support
 
 from servicekit.erasure import erased_at
 from servicekit.worker import EventWorker, on_event
 
-from . import erasure, tracking_consent
+from . import erasure, returns, tracking_consent
 from .facts import record_fact, record_imported_orders
 
 
@@ -48,6 +49,25 @@ class Worker(EventWorker):
     def orders_imported(self, session, event):
         # one order.imported fact per order of the batch, so reports count imported orders alike
         record_imported_orders(session, event)
+
+    # After-sale requests: facts, and their lines counted by reason, product and size (returns.py)
+    @on_event("support", "aftersale.applied", support.AfterSaleApplied)
+    def aftersale_applied(self, session, event):
+        record_fact(session, event)
+        returns.record(session, event.data, event.occurred_at)
+
+    @on_event("support", "aftersale.approved", support.AfterSaleApproved)
+    def aftersale_approved(self, session, event):
+        record_fact(session, event)
+
+    @on_event("support", "aftersale.refund_requested", support.AfterSaleRefundRequested)
+    def aftersale_refund_requested(self, session, event):
+        record_fact(session, event)
+
+    @on_event("support", "aftersale.closed", support.AfterSaleClosed)
+    def aftersale_closed(self, session, event):
+        record_fact(session, event)
+        returns.record(session, event.data, event.occurred_at)
 
     @on_event("logistics", "inventory.availability_changed", logistics.AvailabilityChanged)
     def availability_changed(self, session, event):

@@ -187,6 +187,37 @@ class OrderLine(Base):
     gift_deducted_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+class OrderAfterSale(Base):
+    """An after-sale request on an order as support announced it (aftersale.* events): the
+    newest state by the flow's order (applied < approved < refund_requested < closed), so a late
+    event never moves it back; lines JSON [{line_id, sku_id, quantity, refund_fen}]."""
+    __tablename__ = "order_aftersales"
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    member_id: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(20), default="")
+    state: Mapped[str] = mapped_column(String(20))
+    rank: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(20), default="")
+    reason_code: Mapped[str] = mapped_column(String(40), default="")
+    lines: Mapped[list] = mapped_column(JSON, default=list)
+    refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)      # asked to be refunded
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)    # refunded when it closed
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OrderRefundApplied(Base):
+    """payment.refunded's refunds already added to their order (by refund id): each counts once,
+    whatever order they arrive in."""
+    __tablename__ = "order_refunds_applied"
+
+    refund_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    applied_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class OrderStatusChange(Base):
     """Every transition, with who and why: the order's timeline."""
     __tablename__ = "order_status_changes"

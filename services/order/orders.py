@@ -11,12 +11,13 @@ from mall.events.v1 import payment_events_pb2 as payments
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from servicekit.db import dialect_insert
 from servicekit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
 from . import gifts, presale, privacy, states
-from .models import Order, OrderLine, OrderRemark, OrderShipment
+from .models import Order, OrderLine, OrderRefundApplied, OrderRemark, OrderShipment
 
 COMPLETE_AFTER_DELIVERY = timedelta(days=7)
 DISCREET_SUMMARY = "您的订单"
@@ -134,7 +135,14 @@ def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.Pay
     """Adds the refund to the order (per line when the refund names lines) and announces
     order.refunded; the whole amount back moves the order to REFUNDED."""
     order = lock(session, refund.order_id)
-    if order.is_presale:
+    if refund.refund_id:
+        # Each refund once, by its id, whatever order several refunds of one payment arrive in
+        # (two after-sale requests refunded close together: the later one may come first), and
+        # however often one is announced (a redelivery under a new event id).
+        if not _first_time(session, order.id, refund.refund_id):
+            return False
+        refunded_total = order.refunded_fen + refund.amount_fen
+    elif order.is_presale:
         # Two payments (deposit, balance), each with its own running total: a pre-sale adds each
         # refund, which payment announces once (a redelivery is the inbox's to catch).
         refunded_total = order.refunded_fen + refund.amount_fen
@@ -171,6 +179,14 @@ def on_payment_refunded(session: Session, runtime: Runtime, refund: payments.Pay
                                    refunded_fen=p.amount_fen) for p in refund.lines],
         status_seq=states.history_seq(session, order)))
     return True
+
+
+def _first_time(session: Session, order_id: str, refund_id: str) -> bool:
+    """Records that the refund was applied; False when it already was."""
+    inserted = session.execute(dialect_insert(session, OrderRefundApplied.__table__).values(
+        refund_id=refund_id, order_id=order_id, applied_at=datetime.now(timezone.utc))
+        .on_conflict_do_nothing(index_elements=["refund_id"]))
+    return bool(inserted.rowcount)
 
 
 # --- cancellation ------------------------------------------------------------------------------

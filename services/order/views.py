@@ -12,7 +12,7 @@ from servicekit import paging
 from servicekit.errors import InvalidArgument, NotFound
 from servicekit.times import rfc3339
 
-from . import placement, presale, privacy, states
+from . import aftersales, placement, presale, privacy, states
 from .models import Order, OrderLine, OrderRemark, OrderShipment, OrderStatusChange
 
 SHIPMENT_STATES = {value: name.removeprefix("SHIPMENT_").lower()
@@ -71,6 +71,11 @@ def order_view(session: Session, order: Order, *, detail: bool,
     if order.is_presale:
         view.presale.CopyFrom(presale.view(order, datetime.now(timezone.utc)))
     if detail:
+        requests = aftersales.of_order(session, order.id)
+        view.aftersales.extend(aftersales.views(requests))
+        on_lines = aftersales.line_views(requests)
+        for line in view.lines:
+            line.aftersales.extend(on_lines.get(line.line_id, []))
         view.shipping_address.CopyFrom(privacy.open_address(order.id, order.address_sealed))
         view.timeline.extend(order_pb2.StatusChange(
             from_status=c.from_status, to_status=c.to_status, actor_kind=c.actor.split(":")[0],

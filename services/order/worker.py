@@ -1,5 +1,6 @@
 """Order's reactions: the product read model from catalog; payment and shipment events moving
-orders; timers that cancel unpaid orders, complete delivered ones and forget idempotency keys."""
+orders; support's after-sale requests shown on the order; timers that cancel unpaid orders,
+complete delivered ones and forget idempotency keys."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,13 +10,14 @@ from mall.events.v1 import catalog_events_pb2 as catalog
 from mall.events.v1 import logistics_events_pb2 as shipping
 from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import payment_events_pb2 as payments
+from mall.events.v1 import support_events_pb2 as support
 
 from servicekit import idempotency
 from servicekit.config import env_float
 from servicekit.erasure import erased_at
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import availability, early_access, erasure, orders, placement, presale, products
+from . import aftersales, availability, early_access, erasure, orders, placement, presale, products
 
 # How often balance windows are looked at (the e2e suite uses 1 s, its windows last seconds)
 PRESALE_SECONDS = env_float("PRESALE_TIMER_SECONDS", 30.0, "order")
@@ -54,6 +56,23 @@ class Worker(EventWorker):
     @on_event("payment", "payment.refunded", payments.PaymentRefunded)
     def payment_refunded(self, session, event):
         orders.on_payment_refunded(session, self.runtime, event.data)
+
+    # After-sale requests shown on the order (aftersales.py): newest state by the flow's order.
+    @on_event("support", "aftersale.applied", support.AfterSaleApplied)
+    def aftersale_applied(self, session, event):
+        aftersales.record(session, "applied", event.data)
+
+    @on_event("support", "aftersale.approved", support.AfterSaleApproved)
+    def aftersale_approved(self, session, event):
+        aftersales.record(session, "approved", event.data)
+
+    @on_event("support", "aftersale.refund_requested", support.AfterSaleRefundRequested)
+    def aftersale_refund_requested(self, session, event):
+        aftersales.record(session, "refund_requested", event.data)
+
+    @on_event("support", "aftersale.closed", support.AfterSaleClosed)
+    def aftersale_closed(self, session, event):
+        aftersales.record(session, "closed", event.data)
 
     # One handler per shipment event type (nameko binds one routing key per entrypoint); the
     # exception and returned states are customer service's, they do not move the order.

@@ -1,17 +1,19 @@
 """Payment's reactions: a cancelled order closes its open payment intents (and their provider
-orders), and a paid one is refunded in full (cancellation.py); a timer reconciles pending intents
+orders), and a paid one is refunded in full (cancellation.py); an after-sale refund request is
+refunded once (aftersale.py); a timer reconciles pending intents
 with their providers and resubmits refunds."""
 from __future__ import annotations
 
 import logging
 
 from mall.events.v1 import order_events_pb2 as order_events
+from mall.events.v1 import support_events_pb2 as support_events
 
 from servicekit import idempotency
 from servicekit.config import env_float
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import cancellation, intents, reconcile, refunds
+from . import aftersale, cancellation, intents, reconcile, refunds
 from .providers import ProviderError
 from .providers.registry import for_method
 
@@ -27,6 +29,14 @@ class Worker(EventWorker):
             if intent.out_trade_no and intent.client_payload:
                 _close_at_provider(intent.method, intent.out_trade_no)
         for refund in cancellation.refunds_of_cancelled_order(session, event.data):
+            if refund.status == "requested":
+                refund_id = refund.id  # sent once the refund row is committed
+                self.runtime.after_commit(session,
+                                          lambda r=refund_id: refunds.submit(self.runtime, r))
+
+    @on_event("support", "aftersale.refund_requested", support_events.AfterSaleRefundRequested)
+    def aftersale_refund_requested(self, session, event):
+        for refund in aftersale.refund_requested(session, event.data):
             if refund.status == "requested":
                 refund_id = refund.id  # sent once the refund row is committed
                 self.runtime.after_commit(session,

@@ -2,6 +2,8 @@
 
 - order.paid: the order's coupons are used and its quota units sold (ConsumeForOrder).
 - order.cancelled: everything the order held goes back (ReleaseForOrder).
+- order.refunded: the order's coupons back by the merchant's rule (default: the whole order
+  refunded and the coupon still valid; refund_coupons.py), once.
 - order.deposit_paid: a pre-sale order's lock is held until its balance window closed.
 - points.redeemed (item_kind coupon), member.birthday_gift_granted: the coupon is issued, once
   per redemption / grant.
@@ -23,7 +25,7 @@ from servicekit.errors import FailedPrecondition
 from servicekit.times import parse_rfc3339
 from servicekit.worker import EventWorker, on_event, timer
 
-from . import coupons, locks
+from . import coupons, locks, refund_coupons
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,11 @@ class Worker(EventWorker):
         except FailedPrecondition as err:
             # Paid after its lock lapsed: the shopper keeps the price they paid; staff see this.
             log.warning("order.paid %s: %s", event.data.order_id, err.message)
+
+    @on_event("order", "order.refunded", order_events.OrderRefunded)
+    def order_refunded(self, session, event):
+        """The order's coupon back by the merchant's rule (refund_coupons.py)."""
+        refund_coupons.on_order_refunded(session, self.runtime, event.data, _now())
 
     @on_event("order", "order.deposit_paid", order_events.OrderDepositPaid)
     def order_deposit_paid(self, session, event):

@@ -12,6 +12,7 @@ from mall.events.v1 import catalog_events_pb2 as catalog_events
 from mall.events.v1 import logistics_events_pb2 as logistics_events
 from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
+from mall.events.v1 import support_events_pb2 as support_events
 
 from servicekit.testing import outbox_events, wait_until
 from services.analytics.models import Fact
@@ -133,3 +134,31 @@ def test_a_presale_deposit_is_a_fact_of_its_own(analytics, counts):
         order_id="o-pre", member_id="m-1", paid_fen=10900, deposit_fen=5000,
         ships_from="2026-11-12T00:00:00Z"))
     assert counts() == {("order.deposit_paid", "order"): 1, ("order.paid", "order"): 1}
+
+
+def test_after_sale_requests_are_facts_and_counted_by_reason_product_and_size(analytics, counts, grpc_stub_for):
+    """support's aftersale.* exactly as support publishes them: each a fact, once; the lines of
+    applied and closed requests counted by reason, product and size."""
+    line = support_events.AfterSaleLine(line_id="l-1", sku_id="sku-75b", product_id="p-bra",
+                                        quantity=1, refund_fen=18905, size="75B")
+    who = dict(request_id="as-1", order_id="o-1", member_id="m-1")
+    applied = deliver(analytics, "support", "aftersale.applied", support_events.AfterSaleApplied(
+        **who, kind="return_refund", reason_code="wrong_size", lines=[line],
+        applied_at="2026-12-05T00:10:00Z"))
+    deliver(analytics, "support", "aftersale.approved", support_events.AfterSaleApproved(
+        **who, kind="return_refund", lines=[line], return_expected=True, approved_by="auto"))
+    deliver(analytics, "support", "aftersale.refund_requested", support_events.AfterSaleRefundRequested(
+        **who, refund_request_id="aftersale:as-1", amount_fen=18905, lines=[line]))
+    deliver(analytics, "support", "aftersale.closed", support_events.AfterSaleClosed(
+        **who, kind="return_refund", outcome="refunded", lines=[line], refunded_fen=18905,
+        reason_code="wrong_size"))
+    deliver(analytics, "support", "aftersale.applied", support_events.AfterSaleApplied(
+        **who, kind="return_refund", reason_code="wrong_size", lines=[line]), event_id=applied["id"])
+    assert {k: v for k, v in counts().items() if k[1] == "support"} == {
+        ("aftersale.applied", "support"): 1, ("aftersale.approved", "support"): 1,
+        ("aftersale.refund_requested", "support"): 1, ("aftersale.closed", "support"): 1}
+    stub = grpc_stub_for("analytics", pb_grpc.AnalyticsServiceStub)
+    for by, key in (("reason", "wrong_size"), ("product", "p-bra"), ("size", "75B")):
+        [count] = stub.ReturnCounts(pb.ReturnCountsRequest(by=by), metadata=ANALYST).counts
+        assert (count.key, count.requests, count.units, count.refunded_units, count.refunded_fen) == \
+            (key, 1, 1, 1, 18905)

@@ -15,6 +15,7 @@ from mall.common.v1 import common_pb2
 from mall.events.v1 import catalog_events_pb2 as catalog_events
 from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as order_events
+from mall.events.v1 import support_events_pb2 as support_events
 
 from tests.contract.support_b import (
     assert_refused_to_strangers,
@@ -96,10 +97,32 @@ def test_daily_counts_per_shanghai_day_oldest_first(stub):
     assert violations(err) == {("type", "required"), ("days", "range")}
 
 
+def test_return_counts_by_reason_product_and_size_in_a_window(stub, runtime_for):
+    analytics = runtime_for("analytics")
+    for request_id, size, reason in (("as-1", "75B", "wrong_size"), ("as-2", "80B", "wrong_size"),
+                                     ("as-3", "75B", "quality")):
+        deliver(analytics, "support", "aftersale.applied", support_events.AfterSaleApplied(
+            request_id=request_id, order_id="o-1", member_id="m-1", kind="return_refund",
+            reason_code=reason, applied_at="2026-12-05T00:10:00Z", lines=[support_events.AfterSaleLine(
+                line_id="l-1", sku_id=f"sku-{size}", product_id="p-bra", quantity=1, size=size)]))
+    by_reason = stub.ReturnCounts(pb.ReturnCountsRequest(by="reason"), metadata=ANALYST)
+    assert [(c.key, c.requests, c.units) for c in by_reason.counts] == [("wrong_size", 2, 2), ("quality", 1, 1)]
+    assert by_reason.units == 3
+    by_size = stub.ReturnCounts(pb.ReturnCountsRequest(by="size", kind="return_refund"), metadata=ANALYST)
+    assert [(c.key, c.units) for c in by_size.counts] == [("75B", 2), ("80B", 1)]
+    later = stub.ReturnCounts(pb.ReturnCountsRequest(
+        by="product", since=stamp(datetime(2026, 12, 5, 1, tzinfo=timezone.utc))), metadata=ANALYST)
+    assert list(later.counts) == []
+    err = refused(stub.ReturnCounts, pb.ReturnCountsRequest(by="colour", kind="swap"), metadata=ANALYST)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err) == {("by", "one_of"), ("kind", "one_of")}
+
+
 @pytest.mark.parametrize("rpc,request_message", [
     ("CountEvents", pb.CountEventsRequest(type="order.paid")),
     ("EventCounts", pb.EventCountsRequest()),
     ("DailyCounts", pb.DailyCountsRequest(type="order.paid")),
+    ("ReturnCounts", pb.ReturnCountsRequest(by="reason")),
 ])
 def test_only_analysts_and_admins_see_the_numbers(stub, rpc, request_message):
     assert_refused_to_strangers(getattr(stub, rpc), request_message, allowed_roles=("analyst",))

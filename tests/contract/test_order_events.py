@@ -10,6 +10,7 @@ from mall.events.v1 import logistics_events_pb2 as shipping
 from mall.events.v1 import member_events_pb2 as member_events
 from mall.events.v1 import order_events_pb2 as ev
 from mall.events.v1 import payment_events_pb2 as payments
+from mall.events.v1 import support_events_pb2 as support
 from mall.order.v1 import order_pb2 as pb
 from support_a import announced, bra_product, checkout, deliver, delivered, keyed, paid, refusal, worker_takes
 from support_a import shop as shop  # noqa: F401 (a fixture)
@@ -147,3 +148,33 @@ def test_member_deleted_anonymises_her_orders_and_empties_her_cart(shop, worker_
                    if e.order_id == order.order_id]
     assert cancelled.reason == "member_deleted"
     assert not shop.cart.GetCart(pb.GetCartRequest(), metadata=shop.me).lines
+
+
+def test_the_worker_shows_support_after_sale_requests_on_the_order(shop, worker_process):
+    """support's aftersale.* as support publishes them (support_events.proto), through the real
+    worker: the order and the line it names show the request in its newest state."""
+    bought = shop.orders.PlaceOrder(checkout(("sku-75b-black", 1)), metadata=keyed(shop.me, "as"))
+    paid(bought)
+    delivered(bought)
+    line = bought.lines[0]
+    lines = [support.AfterSaleLine(line_id=line.line_id, sku_id=line.sku_id, product_id=line.product_id,
+                                   quantity=1, refund_fen=line.paid_fen, size="75B")]
+    who = dict(request_id="as-1", order_id=bought.order_id, member_id=bought.member_id)
+    worker_takes(worker_process, "order", [
+        ("support", "aftersale.applied", support.AfterSaleApplied(
+            **who, kind="return_refund", reason_code="wrong_size", lines=lines,
+            applied_at="2026-12-05T00:10:00Z")),
+        ("support", "aftersale.approved", support.AfterSaleApproved(
+            **who, kind="return_refund", lines=lines, return_expected=True, approved_by="auto")),
+        ("support", "aftersale.refund_requested", support.AfterSaleRefundRequested(
+            **who, refund_request_id="aftersale:as-1", amount_fen=line.paid_fen, lines=lines)),
+        ("support", "aftersale.closed", support.AfterSaleClosed(
+            **who, kind="return_refund", outcome="refunded", lines=lines,
+            refunded_fen=line.paid_fen, reason_code="wrong_size")),
+    ])
+    shown = shop.orders.GetOrder(pb.GetOrderRequest(order_id=bought.order_id), metadata=shop.me)
+    [request] = shown.aftersales
+    assert (request.request_id, request.kind, request.state, request.outcome, request.quantity,
+            request.refunded_fen) == ("as-1", "return_refund", "closed", "refunded", 1, line.paid_fen)
+    [on_line] = shown.lines[0].aftersales
+    assert (on_line.request_id, on_line.quantity, on_line.refund_fen) == ("as-1", 1, line.paid_fen)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from mall.events.v1 import order_events_pb2 as order_events
 from mall.events.v1 import payment_events_pb2 as ev
+from mall.events.v1 import support_events_pb2 as support
 from mall.payment.v1 import payment_pb2 as pb
 
-from servicekit.testing import outbox_events
+from servicekit.testing import outbox_events, wait_until
 from tests.contract.support_b import (
     OPENID,
     assert_relayed,
@@ -118,3 +119,33 @@ def test_the_worker_closes_the_open_intent_of_a_cancelled_order_once(
         order_id="o-never-paid", member_id="m-1", reason="member"))
     assert parked("payment", never_paid["id"]) == []
     assert len(outbox_events(payment, "payment.cancelled")) == 1
+
+
+def test_the_worker_refunds_an_after_sale_request_once_through_the_provider(
+        payment, worker, payment_stub, payment_orders, payment_providers):
+    """support's aftersale.refund_requested as support publishes it: refunded once through Alipay
+    (the original method) per line, announced as payment.refunded with its refund_request_id."""
+    paid = paid_with_alipay(payment_stub, payment_orders, payment_providers, amount=41800)
+    asked = support.AfterSaleRefundRequested(
+        request_id="as-1", order_id="o-1", member_id="m-1", refund_request_id="aftersale:as-1",
+        amount_fen=21900, reason="退货退款", requested_by="auto",
+        lines=[support.AfterSaleLine(line_id="l-1", sku_id="sku-1", product_id="p-1", quantity=1,
+                                     refund_fen=21900, size="75B")])
+    first = deliver(payment, "support", "aftersale.refund_requested", asked)
+    deliver(payment, "support", "aftersale.refund_requested", asked)   # the same request, new id
+    deliver(payment, "support", "aftersale.refund_requested", asked, event_id=first["id"])
+    # sent to Alipay once the handler committed
+    wait_until(lambda: published(payment, "payment.refunded", ev.PaymentRefunded), timeout=15,
+               message="payment.refunded of the after-sale refund")
+    [refunded] = published(payment, "payment.refunded", ev.PaymentRefunded)
+    assert (refunded.refund_request_id, refunded.amount_fen, refunded.full, refunded.method) == \
+        ("aftersale:as-1", 21900, False, "alipay")
+    assert [(x.line_id, x.quantity, x.amount_fen) for x in refunded.lines] == [("l-1", 1, 21900)]
+    assert list(payment_providers.alipay.trades[paid.out_trade_no]["refunds"].values()) == [21900]
+    # more than is left: refused, nothing sent, no event
+    too_much = deliver(payment, "support", "aftersale.refund_requested", support.AfterSaleRefundRequested(
+        request_id="as-2", order_id="o-1", member_id="m-1", refund_request_id="aftersale:as-2",
+        amount_fen=30000, lines=[support.AfterSaleLine(line_id="l-2", quantity=1, refund_fen=30000)]))
+    assert parked("payment", too_much["id"]) == []
+    assert len(published(payment, "payment.refunded", ev.PaymentRefunded)) == 1
+    assert list(payment_providers.alipay.trades[paid.out_trade_no]["refunds"].values()) == [21900]

@@ -144,3 +144,32 @@ def test_every_change_of_a_campaign_or_a_template_is_announced_whole_with_its_ve
         ("created", 1, "满199减30", False), ("updated", 2, "满199减30 新", False),
         ("retired", 3, "满199减30 新", True)]
     assert templates[0].template == template
+
+
+def test_the_worker_gives_a_refunded_orders_coupon_back_by_the_merchants_rule(promotion, worker_process):
+    """order.refunded as order publishes it: a partial refund keeps the coupon used; the whole
+    order refunded gives it back (the default rule), once, announced as coupon.released."""
+    _, used = issued_coupon(promotion)
+    lock(promotion, "o-returned", [used.id])
+    deliver("promotion", "order", "order.paid", order.OrderPaid(order_id="o-returned", member_id=ALICE,
+                                                                coupon_ids=[used.id]))
+    worker_takes(worker_process, "promotion", [
+        ("order", "order.refunded", order.OrderRefunded(
+            order_id="o-returned", member_id=ALICE, refund_id="r-1", refunded_fen=10000,
+            paid_fen=30000, full=False)),
+    ])
+
+    def status():
+        mine = promotion.ListMyCoupons(pb.ListMyCouponsRequest(), metadata=as_user(ALICE)).coupons
+        return {c.id: c.status for c in mine}[used.id]
+
+    assert status() == "used"
+    worker_takes(worker_process, "promotion", [
+        ("order", "order.refunded", order.OrderRefunded(
+            order_id="o-returned", member_id=ALICE, refund_id="r-2", refunded_fen=20000,
+            paid_fen=30000, full=True)),
+    ])
+    assert status() == "available"
+    released = [e for e in announced(service.runtime("promotion"), "coupon.released", ev.CouponsReleased)
+                if e.order_id == "o-returned"]
+    assert [list(e.available_coupon_ids) for e in released] == [[used.id]]

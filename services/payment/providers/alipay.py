@@ -30,6 +30,10 @@ from . import (
 
 TRADE_STATES = {"TRADE_SUCCESS": PAID, "TRADE_FINISHED": PAID, "WAIT_BUYER_PAY": OPEN,
                 "TRADE_CLOSED": CLOSED}
+# alipay.trade.refund's answers Alipay documents as "try again later with the same out_request_no"
+# (a system error; the merchant's balance short until topped up): the refund stays `requested`
+# and the reconciliation timer sends it again.
+REFUND_RETRY_LATER = frozenset({"ACQ.SYSTEM_ERROR", "ACQ.SELLER_BALANCE_NOT_ENOUGH"})
 _YUAN = re.compile(r"^(0|[1-9]\d{0,11})(?:\.(\d{1,2}))?$")
 
 
@@ -126,8 +130,9 @@ class Alipay:
                                  out_trade_no=out_trade_no, out_request_no=out_refund_no,
                                  refund_reason=reason[:256])
         if data.get("code") != "10000":
-            raise ProviderError(f"alipay.trade.refund: {data.get('sub_msg') or data.get('msg')}",
-                                data.get("sub_code", data.get("code", "")))
+            code = data.get("sub_code", data.get("code", ""))
+            raise ProviderError(f"alipay.trade.refund: {data.get('sub_msg') or data.get('msg')}", code,
+                                retryable=code in REFUND_RETRY_LATER)
         return ProviderRefund(out_refund_no=out_refund_no, state="succeeded",
                               provider_state="fund_change=" + data.get("fund_change", ""),
                               refund_id=data.get("trade_no", ""), amount_fen=amount_fen,

@@ -41,6 +41,10 @@ TRADE_STATES = {"SUCCESS": PAID, "NOTPAY": OPEN, "USERPAYING": OPEN, "CLOSED": C
                 "REVOKED": CLOSED, "PAYERROR": FAILED, "REFUND": REFUNDED}
 REFUND_STATES = {"SUCCESS": "succeeded", "PROCESSING": "processing", "CLOSED": "failed",
                  "ABNORMAL": "failed"}
+# Error codes WeChat Pay documents as "call again later with the same request" (a refund short of
+# the merchant's balance, rate limiting, a system error): retryable, so a refund stays
+# `requested` and the reconciliation timer sends it again with the same out_refund_no.
+RETRY_LATER = frozenset({"NOT_ENOUGH", "FREQUENCY_LIMITED", "SYSTEM_ERROR"})
 FAIL_BODY = json.dumps({"code": "FAIL", "message": "失败"}, ensure_ascii=False).encode()
 
 
@@ -94,7 +98,7 @@ class WechatPay:
             raise ProviderError(f"WeChat Pay answered {reply.status_code}: "
                                 f"{problem.get('message', reply.text[:200])}",
                                 problem.get("code", str(reply.status_code)),
-                                retryable=reply.status_code >= 500)
+                                retryable=reply.status_code >= 500 or problem.get("code") in RETRY_LATER)
         reason = self._signature_problem(lower_headers(reply.headers), reply.text)
         if reason:
             raise ProviderError(f"WeChat Pay's answer failed verification: {reason}", "SIGN_ERROR")
