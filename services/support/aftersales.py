@@ -565,13 +565,21 @@ def on_exchange_unavailable(runtime, session: Session, unavailable) -> None:
 
 
 def on_payment_refunded(runtime, session: Session, refunded) -> None:
+    """`aftersale:<id>` closes the request refunded, once. A pre-sale's refund may come in two
+    parts (`aftersale:<id>` from the balance, `aftersale:<id>:deposit`), in either order: each
+    adds to what was refunded, never past what was asked."""
     if not refunded.refund_request_id.startswith(PREFIX):
         return
-    request = _by_event(session, refunded.refund_request_id[len(PREFIX):])
-    if request is None or request.state != "refunding":
-        return  # a redelivery after it closed: exactly once
-    request.refunded_fen = refunded.amount_fen
-    _move(runtime, session, request, "refunded", "payment")
+    request_id, _, _part = refunded.refund_request_id[len(PREFIX):].partition(":")
+    request = _by_event(session, request_id)
+    if request is None:
+        return
+    closed_refunded = request.state == rules.CLOSED and request.outcome == "refunded"
+    if request.state != "refunding" and not closed_refunded:
+        return  # not waiting for money: nothing to count
+    request.refunded_fen = min(request.refund_fen, request.refunded_fen + refunded.amount_fen)
+    if request.state == "refunding":
+        _move(runtime, session, request, "refunded", "payment")
 
 
 # ------------------------------------------------------------------ timeouts (worker)
