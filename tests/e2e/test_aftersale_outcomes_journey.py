@@ -132,6 +132,12 @@ def test_a_size_exchange_ships_the_new_size_once_the_return_is_inspected(mall, a
         assert [(r["exchange_status"], r["inspection"]["restocked_to"]) for r in returns] \
             == [("shipped", "sellable")], returns
 
+        # she sees the replacement parcel among her shipments, naming her request
+        parcels = ok(shopper.get("/v1/shipments"))["shipments"]
+        (parcel,) = [p for p in parcels if p["aftersale_request_id"] == request["id"]]
+        assert parcel["id"] == returns[0]["exchange_shipment_id"]
+        assert [(i["sku_id"], i["quantity"]) for i in parcel["items"]] == [(second["id"], 1)]
+
         view = ok(shopper.get(f"/v1/orders/{order_id}"))
         (ref,) = view["lines"][0]["aftersales"]
         assert (ref["request_id"], ref["kind"], ref["outcome"]) == (request["id"], "exchange",
