@@ -263,7 +263,15 @@ def test_a_refund_only_before_shipping_is_approved_by_the_rule_and_refunded_at_o
         assert (closed["outcome"], closed["refunded_fen"]) == ("refunded", order["payable_fen"])
         (refund,) = ok(admin.get(f"/v1/admin/orders/{order_id}/refunds"))["refunds"]
         assert (refund["status"], refund["amount_fen"]) == ("succeeded", order["payable_fen"])
-        mall.wait_until(lambda: ok(shopper.get(f"/v1/orders/{order_id}"))["refunded_fen"]
-                        == order["payable_fen"], timeout=30, what="the order refunded")
+        mall.wait_until(lambda: ok(shopper.get(f"/v1/orders/{order_id}"))["status"] == "refunded",
+                        timeout=30, what="the order refunded in full")
+
+        # the parcel the courier never collected is cancelled and its unit is sellable again
+        def cancelled():
+            parcels = ok(shopper.get("/v1/shipments", params={"order_id": order_id}))["shipments"]
+            return [p["state"] for p in parcels] == ["SHIPMENT_CANCELLED"]
+        mall.wait_until(cancelled, timeout=30, what="the uncollected parcel cancelled")
+        mall.wait_until(lambda: stock_row(admin, sku_id) == (2, 0), timeout=30,
+                        what="the unit back on the shelf")
     for service in ("support", "payment", "order"):
         assert mall.dead_letters(service) == []
