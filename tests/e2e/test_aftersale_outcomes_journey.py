@@ -8,7 +8,8 @@ order, member, promotion, analytics, the carrier's and WeChat Pay's stand-ins):
 - a return of one line of an order paid with a coupon and points: refunded by the WeChat Pay
   stand-in to the fen the pricing engine apportioned to that line, shown on the order's line and
   the request, the points of that share clawed back, counted by reason in analytics;
-- a refund-only before the parcel left: approved by the default rule and refunded at once."""
+- a refund-only before the parcel left: approved by the default rule and refunded at once, the
+  uncollected parcel cancelled, its unit and the order's coupon back."""
 from __future__ import annotations
 
 import json
@@ -94,6 +95,21 @@ def earned_for(mall, shopper: httpx.Client, order_id: str) -> int:
     return earn
 
 
+def issued_coupon(admin: httpx.Client, word: str, member_id: str) -> dict:
+    """满 199 减 30, issued to the member."""
+    template = ok(admin.post("/v1/admin/coupon-templates", json={
+        "name": f"满199减30 {word}", "kind": "fixed_amount", "amount_fen": 3000,
+        "threshold_fen": 19900, "per_member_limit": 1, "total_quantity": 10,
+        "valid_days_after_claim": 7}), 201)
+    (coupon,) = ok(admin.post(f"/v1/admin/coupon-templates/{template['id']}/issue",
+                              json={"member_ids": [member_id]}), 201)["coupons"]
+    return coupon
+
+
+def coupon_ids(shopper: httpx.Client, status: str) -> list[str]:
+    return [c["id"] for c in ok(shopper.get("/v1/me/coupons", params={"status": status}))["coupons"]]
+
+
 def test_a_size_exchange_ships_the_new_size_once_the_return_is_inspected(mall, admin_token):
     word = unique_word()
     with mall.client(admin_token) as admin, mall.client() as anonymous:
@@ -163,12 +179,7 @@ def test_a_return_of_a_line_paid_with_a_coupon_and_points_refunds_it_to_the_fen(
     with mall.client(admin_token) as admin, mall.client() as anonymous:
         first, second = stocked_pair(mall, admin, word, 2)
         member_id, token = sign_in(anonymous, word)
-        template = ok(admin.post("/v1/admin/coupon-templates", json={
-            "name": f"满199减30 {word}", "kind": "fixed_amount", "amount_fen": 3000,
-            "threshold_fen": 19900, "per_member_limit": 1, "total_quantity": 10,
-            "valid_days_after_claim": 7}), 201)
-        (coupon,) = ok(admin.post(f"/v1/admin/coupon-templates/{template['id']}/issue",
-                                  json={"member_ids": [member_id]}), 201)["coupons"]
+        coupon = issued_coupon(admin, word, member_id)
         ok(admin.post(f"/v1/admin/members/{member_id}/points-adjustments",
                       json={"points": 5000, "reason": "e2e: 客服补偿"}), 201)
         counted_before = return_counts(admin).get("wrong_size", {})
@@ -224,6 +235,9 @@ def test_a_return_of_a_line_paid_with_a_coupon_and_points_refunds_it_to_the_fen(
         assert mall.wait_until(clawed_back, timeout=30, what="member clawing back points") \
             == [-share]
 
+        # one line of two refunded: the coupon stays used (the merchant's rule: whole orders only)
+        assert coupon_ids(shopper, "used") == [coupon["id"]]
+
         mall.wait_until(lambda: {"aftersale_applied", "aftersale_approved", "aftersale_refunding",
                                  "aftersale_closed"} <= set(notice_kinds(shopper, order["order_no"])),
                         timeout=30, what="a notice at each step")
@@ -246,11 +260,13 @@ def test_a_refund_only_before_shipping_is_approved_by_the_rule_and_refunded_at_o
     with mall.client(admin_token) as admin, mall.client() as anonymous:
         product, code = stocked_product(mall, admin, f"蕾丝无痕文胸 {word}", 2)
         sku_id = product["skus"][0]["id"]
-        _, token = sign_in(anonymous, word)
+        member_id, token = sign_in(anonymous, word)
+        coupon = issued_coupon(admin, word, member_id)
     carrier = f"http://127.0.0.1:{mall.suite.env['MALL_CARRIER_STANDIN_PORT']}"
     with mall.client(token) as shopper, mall.client(admin_token) as admin:
-        order = place_order(shopper, [(sku_id, 1)])
+        order = place_order(shopper, [(sku_id, 1)], coupon_ids=[coupon["id"]])
         order_id = order["order_id"]
+        assert order["payable_fen"] == 19900 - 3000
         ok(httpx.post(f"{carrier}/standin/hold", timeout=10, json={  # the courier never comes
             "order_id": shipment_id(order_id, code), "steps": 0}))
         pay_with_wechat(mall, shopper, order)
@@ -273,5 +289,8 @@ def test_a_refund_only_before_shipping_is_approved_by_the_rule_and_refunded_at_o
         mall.wait_until(cancelled, timeout=30, what="the uncollected parcel cancelled")
         mall.wait_until(lambda: stock_row(admin, sku_id) == (2, 0), timeout=30,
                         what="the unit back on the shelf")
+        # the whole order refunded: its coupon is hers again (the merchant's default rule)
+        mall.wait_until(lambda: coupon_ids(shopper, "available") == [coupon["id"]], timeout=30,
+                        what="promotion giving the coupon back")
     for service in ("support", "payment", "order"):
         assert mall.dead_letters(service) == []
