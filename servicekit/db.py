@@ -159,3 +159,19 @@ def take_turns(session: Session, key: str) -> None:
     row exists yet to lock (the first notices of an order, arriving on two queues at once)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
+def row_by_id(session: Session, model, raw_id: str, what: str, *, for_update: bool = False,
+              member_id: str | None = None):
+    """The row of `model` (a BIGINT `id`) that an id from outside names, or NotFound naming `what`.
+    The id is read as ASCII digits only (`servicekit.ids`: "٣" names nothing). With `member_id`,
+    another member's row is not found either: a shopper never learns it exists."""
+    from .errors import NotFound
+    from .ids import excerpt, try_int_id
+
+    row_id = try_int_id(raw_id)
+    row = session.get(model, row_id, with_for_update=for_update) if row_id is not None else None
+    if row is None or (member_id is not None and row.member_id != member_id):
+        owner = "you have no" if member_id is not None else "there is no"
+        raise NotFound(f"{owner} {what} {excerpt(raw_id)}")
+    return row

@@ -12,7 +12,7 @@ from mall.events.v1 import promotion_events_pb2 as events
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from servicekit.db import is_postgres
+from servicekit.db import is_postgres, row_by_id
 from servicekit.errors import FailedPrecondition, FieldViolation, Violations
 from servicekit.runtime import Runtime
 from servicekit.times import parse_rfc3339, rfc3339
@@ -22,7 +22,7 @@ from .announce import announce
 from .campaign_spec import CampaignSpec, FlashItem, GiftTerms, PresaleItemTerms, PresaleTerms
 from .models import Campaign, CampaignQuota
 from .pricing import Window
-from .requests import by_id, check_version, made_once, newest_first
+from .requests import check_version, made_once, newest_first
 from .scopes import intersects
 
 # Kinds that set a SKU's price one at a time per SKU (a SKU has one flash or pre-sale price at
@@ -248,7 +248,7 @@ def _clock(minute: int) -> str:
 
 
 def get(session: Session, campaign_id: str) -> Campaign:
-    return by_id(session, Campaign, campaign_id, "campaign")
+    return row_by_id(session, Campaign, campaign_id, "campaign")
 
 
 def quotas(session: Session, campaign_ids: list[int]) -> dict[int, list[CampaignQuota]]:

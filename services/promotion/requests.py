@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit import idempotency
-from servicekit.errors import Aborted, FieldViolation, InvalidArgument, NotFound, Violations
-from servicekit.ids import excerpt, try_int_id
+from servicekit.errors import Aborted, FieldViolation, InvalidArgument, Violations
+from servicekit.ids import try_int_id
 
 MAX_NAME, MAX_DESCRIPTION = 64, 500
 R = TypeVar("R")
@@ -48,14 +48,6 @@ def fingerprint(spec) -> str:
 def parse_id(raw: str) -> int | None:
     """A BIGINT id from the outside, or None for anything else (a probe, a typo, "٣")."""
     return try_int_id(raw)
-
-
-def by_id(session: Session, model, raw_id: str, what: str):
-    row_id = parse_id(raw_id)
-    row = session.get(model, row_id) if row_id is not None else None
-    if row is None:
-        raise NotFound(f"there is no {what} {excerpt(raw_id)}")
-    return row
 
 
 def newest_first(session: Session, model, limit: int, after_id: int | None) -> list:

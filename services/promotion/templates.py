@@ -17,13 +17,14 @@ from datetime import datetime, timezone
 from mall.events.v1 import promotion_events_pb2 as events
 from sqlalchemy.orm import Session
 
+from servicekit.db import row_by_id
 from servicekit.errors import FailedPrecondition, FieldViolation, Violations
 from servicekit.runtime import Runtime
 from servicekit.times import rfc3339
 
 from . import history
 from .models import KINDS, CouponTemplate
-from .requests import by_id, check_name, check_version, fingerprint, made_once, newest_first
+from .requests import check_name, check_version, fingerprint, made_once, newest_first
 from .scopes import check_scope
 
 MAX_VALID_DAYS = 365
@@ -155,7 +156,7 @@ def create(session: Session, runtime: Runtime, spec: TemplateSpec, *, created_by
 
 
 def get(session: Session, template_id: str) -> CouponTemplate:
-    return by_id(session, CouponTemplate, template_id, "coupon template")
+    return row_by_id(session, CouponTemplate, template_id, "coupon template")
 
 
 def list_page(session: Session, limit: int, after_id: int | None) -> list[CouponTemplate]:

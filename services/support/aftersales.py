@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from servicekit import erasure
 from servicekit.config import env_float
-from servicekit.db import dialect_insert, take_turns
+from servicekit.db import dialect_insert, row_by_id, take_turns
 from servicekit.errors import FailedPrecondition, FieldViolation, NotFound, Violations
 from servicekit.ids import excerpt, try_int_id
 from servicekit.times import rfc3339, utcnow
@@ -425,19 +425,12 @@ def notice_text(request: AfterSale, kind: str) -> tuple[str, str]:
 
 
 def _mine(session: Session, member_id: str, request_id: str) -> AfterSale:
-    row_id = try_int_id(request_id)
-    request = session.get(AfterSale, row_id, with_for_update=True) if row_id is not None else None
-    if request is None or request.member_id != member_id:
-        raise NotFound(f"you have no after-sales request {excerpt(request_id)}")
-    return request
+    return row_by_id(session, AfterSale, request_id, "after-sales request", for_update=True,
+                     member_id=member_id)
 
 
 def _any(session: Session, request_id: str) -> AfterSale:
-    row_id = try_int_id(request_id)
-    request = session.get(AfterSale, row_id, with_for_update=True) if row_id is not None else None
-    if request is None:
-        raise NotFound(f"there is no after-sales request {excerpt(request_id)}")
-    return request
+    return row_by_id(session, AfterSale, request_id, "after-sales request", for_update=True)
 
 
 def _act(runtime, session, request: AfterSale, action: str, by: str, note: str = "") -> AfterSale:

@@ -184,14 +184,9 @@ class Review(Base):
     hidden_reason: Mapped[str | None] = mapped_column(String(500))
 
 
-class ReviewPhoto(Base):
-    """A photo of a review (or of its follow-up): the files under the media root."""
-    __tablename__ = "review_photos"
-    __table_args__ = (Index("ix_review_photos_review_id", "review_id"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    review_id: Mapped[int] = mapped_column(BigId, ForeignKey("reviews.id", ondelete="CASCADE"))
-    follow_up: Mapped[bool] = mapped_column(Boolean, default=False)
+class StoredPhoto:
+    """The columns of a checked photo stored under the media root (photos.Writer): a review's and
+    an after-sale request's photos alike."""
     position: Mapped[int] = mapped_column(Integer)
     content_type: Mapped[str] = mapped_column(String(32))
     width: Mapped[int] = mapped_column(Integer)
@@ -200,6 +195,16 @@ class ReviewPhoto(Base):
     key: Mapped[str] = mapped_column(String(255))
     hd_key: Mapped[str] = mapped_column(String(255))
     thumbnail_key: Mapped[str] = mapped_column(String(255))
+
+
+class ReviewPhoto(StoredPhoto, Base):
+    """A photo of a review (or of its follow-up): the files under the media root."""
+    __tablename__ = "review_photos"
+    __table_args__ = (Index("ix_review_photos_review_id", "review_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    review_id: Mapped[int] = mapped_column(BigId, ForeignKey("reviews.id", ondelete="CASCADE"))
+    follow_up: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ReviewSummary(Base):
@@ -301,21 +306,13 @@ class AfterSaleLine(Base):
     exchange_sku_id: Mapped[str] = mapped_column(String(64), default="")
 
 
-class AfterSalePhoto(Base):
+class AfterSalePhoto(StoredPhoto, Base):
     """A photo of a request (files under `aftersales/<id>/` in the media root)."""
     __tablename__ = "aftersale_photos"
     __table_args__ = (Index("ix_aftersale_photos_aftersale_id", "aftersale_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     aftersale_id: Mapped[int] = mapped_column(BigId, ForeignKey("aftersales.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)
-    content_type: Mapped[str] = mapped_column(String(32))
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
-    size_bytes: Mapped[int] = mapped_column(BigInteger)
-    key: Mapped[str] = mapped_column(String(255))
-    hd_key: Mapped[str] = mapped_column(String(255))
-    thumbnail_key: Mapped[str] = mapped_column(String(255))
 
 
 class AfterSaleSettings(Base):

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit import erasure
-from servicekit.db import take_turns
-from servicekit.errors import AlreadyExists, FailedPrecondition, FieldViolation, NotFound, Violations
-from servicekit.ids import excerpt, try_int_id
+from servicekit.db import row_by_id, take_turns
+from servicekit.errors import AlreadyExists, FailedPrecondition, FieldViolation, Violations
+from servicekit.ids import excerpt
 from servicekit.times import utcnow
 
 from . import eligibility, photos, summary
@@ -138,10 +138,8 @@ def add_follow_up(runtime, storage, member_id: str, review_id: str, text: str,
     checked = photos.check(images[:MAX_PHOTOS], "photos", v)
     v.raise_if_any("the follow-up has invalid fields")
     with photos.Writer(storage) as writer, runtime.transaction() as session:
-        row_id = try_int_id(review_id)
-        review = session.get(Review, row_id, with_for_update=True) if row_id is not None else None
-        if review is None or review.member_id != member_id:
-            raise NotFound(f"you have no review {excerpt(review_id)}")
+        review = row_by_id(session, Review, review_id, "review", for_update=True,
+                           member_id=member_id)
         if review.follow_up_at is not None:
             raise AlreadyExists("this review already has its follow-up",
                                 [FieldViolation("review_id", "once",
@@ -158,11 +156,7 @@ def add_follow_up(runtime, storage, member_id: str, review_id: str, text: str,
 
 
 def _staff_review(session: Session, review_id: str) -> Review:
-    row_id = try_int_id(review_id)
-    review = session.get(Review, row_id, with_for_update=True) if row_id is not None else None
-    if review is None:
-        raise NotFound(f"there is no review {excerpt(review_id)}")
-    return review
+    return row_by_id(session, Review, review_id, "review", for_update=True)
 
 
 def reply(runtime, staff_id: str, review_id: str, text: str) -> Review:
@@ -202,10 +196,7 @@ def complete_task(runtime, staff_id: str, task_id: str, note: str) -> ReviewTask
     _text(v, note, "note", required=False, limit=MAX_REASON)
     v.raise_if_any("the task's note is invalid")
     with runtime.transaction() as session:
-        row_id = try_int_id(task_id)
-        task = session.get(ReviewTask, row_id, with_for_update=True) if row_id is not None else None
-        if task is None:
-            raise NotFound(f"there is no review task {excerpt(task_id)}")
+        task = row_by_id(session, ReviewTask, task_id, "review task", for_update=True)
         if task.status == "open":
             task.status, task.done_at, task.done_by, task.note = "done", utcnow(), staff_id, \
                 note.strip()
